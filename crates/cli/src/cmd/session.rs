@@ -1,0 +1,104 @@
+//! `ncy-admin login | logout | whoami`.
+
+use std::io::Read;
+
+use anyhow::Result;
+use ncy_core::auth::{self, Client, LockoutPolicy};
+use ncy_core::secrets::Stored;
+use ncy_core::Error;
+
+use crate::ctx::Ctx;
+use crate::output::emit;
+
+pub async fn login(ctx: &mut Ctx, email: String, password_stdin: bool) -> Result<()> {
+    let password = read_password(password_stdin, "Password: ")?;
+    let db = ctx.db().await?;
+    let res = auth::login(
+        &db,
+        &email,
+        &password,
+        Client::Cli,
+        &LockoutPolicy::default(),
+    )
+    .await?;
+    let stored = ctx.session_secret()?.set_with_fallback(&res.token)?;
+    if let Stored::RuntimeFile(p) = &stored {
+        eprintln!(
+            "warning: no OS keychain reachable; the session token is kept in {} (mode 0600) until logout or reboot",
+            p.display()
+        );
+    }
+    emit(ctx, &res, || {
+        let mut s = format!(
+            "logged in as {} ({}), session valid until {} UTC",
+            res.operator.email,
+            res.operator.role,
+            res.expires_at.format("%Y-%m-%d %H:%M")
+        );
+        if res.password_upgraded {
+            s.push_str("\nthe stored password hash was upgraded from bcrypt to argon2id");
+        }
+        s
+    })
+}
+
+pub async fn logout(ctx: &mut Ctx) -> Result<()> {
+    let secret = ctx.session_secret()?;
+    let token = secret.get()?;
+    if let Some(t) = &token {
+        if let Ok(db) = ctx.db().await {
+            auth::logout(&db, t).await?;
+        }
+    }
+    secret.delete()?;
+    emit(
+        ctx,
+        &serde_json::json!({ "logged_out": token.is_some() }),
+        || {
+            if token.is_some() {
+                "logged out".into()
+            } else {
+                "no session to end".into()
+            }
+        },
+    )
+}
+
+pub async fn whoami(ctx: &mut Ctx) -> Result<()> {
+    let op = ctx.operator().await?;
+    emit(ctx, &op, || {
+        format!(
+            "{} ({})\nroles: {}\npermissions: {}",
+            op.email,
+            op.user_id,
+            op.roles.join(", "),
+            op.permissions
+                .iter()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })
+}
+
+/// Reads a password from stdin (`--password-stdin`) or from the terminal without echo.
+pub fn read_password(from_stdin: bool, prompt: &str) -> Result<String> {
+    let p = if from_stdin {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .map_err(|e| Error::io("reading the password from stdin", e))?;
+        s.trim_end_matches(['\n', '\r']).to_owned()
+    } else {
+        rpassword::prompt_password(prompt).map_err(|e| {
+            Error::invalid(
+                "password",
+                format!("cannot read it from the terminal ({e}); use --password-stdin"),
+            )
+        })?
+    };
+    if p.is_empty() {
+        return Err(Error::invalid("password", "empty").into());
+    }
+    Ok(p)
+}

@@ -1,0 +1,130 @@
+//! Per-invocation context: which store to use, the connection, the operator's session.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+use ncy_core::auth::{self, Client, Operator};
+use ncy_core::db::{ConnectOptions, Db, Dialect, Target};
+use ncy_core::migrate::{self, MigrationSet};
+use ncy_core::secrets::Secret;
+use ncy_core::Error;
+
+/// Options every command accepts.
+#[derive(Args, Debug, Clone)]
+pub struct Global {
+    /// PostgreSQL URL (default: $DATABASE_URL; without either, the local workspace).
+    #[arg(long, global = true, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Use a local SQLite workspace file instead of PostgreSQL.
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        conflicts_with = "database_url"
+    )]
+    pub local: Option<PathBuf>,
+    /// Machine-readable JSON output.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+/// The default local workspace: `<data dir>/ncy-admin/workspace.db`.
+pub fn default_workspace() -> Result<PathBuf> {
+    if let Some(d) = std::env::var_os("NCY_DATA_DIR") {
+        return Ok(PathBuf::from(d).join("workspace.db"));
+    }
+    let base = dirs::data_dir().ok_or_else(|| {
+        Error::Config(
+            "no user data directory (set HOME or NCY_DATA_DIR, or pass --local PATH)".into(),
+        )
+    })?;
+    Ok(base.join("ncy-admin").join("workspace.db"))
+}
+
+pub struct Ctx {
+    pub global: Global,
+    db: Option<Db>,
+}
+
+impl Ctx {
+    pub fn new(global: Global) -> Self {
+        Ctx { global, db: None }
+    }
+
+    /// True for `--json`.
+    pub fn json(&self) -> bool {
+        self.global.json
+    }
+
+    /// Resolves the target: --database-url, --local, $DATABASE_URL, default workspace.
+    pub fn target(&self) -> Result<Target> {
+        if let Some(u) = &self.global.database_url {
+            return Ok(Target::Postgres(u.clone()));
+        }
+        if let Some(p) = &self.global.local {
+            return Ok(Target::Local(p.clone()));
+        }
+        if let Ok(u) = std::env::var("DATABASE_URL") {
+            if !u.trim().is_empty() {
+                return Ok(Target::Postgres(u));
+            }
+        }
+        Ok(Target::Local(default_workspace()?))
+    }
+
+    /// Connects without touching the schema (for `migrate`).
+    pub async fn raw_db(&mut self) -> Result<Db> {
+        if let Some(db) = &self.db {
+            return Ok(db.clone());
+        }
+        let db = Db::connect(&self.target()?, &ConnectOptions::default()).await?;
+        self.db = Some(db.clone());
+        Ok(db)
+    }
+
+    /// Connects and checks the schema: a local workspace is migrated on the spot; a
+    /// PostgreSQL database must be current (`ncy-admin migrate up`).
+    pub async fn db(&mut self) -> Result<Db> {
+        let fresh = self.db.is_none();
+        let db = self.raw_db().await?;
+        if fresh {
+            let set = MigrationSet::embedded(db.dialect())?;
+            match db.dialect() {
+                Dialect::Sqlite => {
+                    migrate::up(&db, &set).await?;
+                }
+                Dialect::Postgres => migrate::ensure_current(&db, &set).await?,
+            }
+        }
+        Ok(db)
+    }
+
+    /// The keychain entry holding this target's session token.
+    pub fn session_secret(&self) -> Result<Secret> {
+        let t = self.target()?;
+        let key = match &t {
+            Target::Postgres(u) => format!("session:{}", ncy_core::db::redact_url(u)),
+            Target::Local(p) => format!("session:local:{}", p.display()),
+        };
+        Ok(Secret::new(key))
+    }
+
+    /// The logged-in operator (from the session token in the keychain).
+    pub async fn operator(&mut self) -> Result<Operator> {
+        let db = self.db().await?;
+        let token = self.session_secret()?.get()?.ok_or_else(|| {
+            Error::Unauthenticated(format!(
+                "no session for {}",
+                self.target().map(|t| t.describe()).unwrap_or_default()
+            ))
+        })?;
+        Ok(auth::authenticate(&db, &token, Client::Cli).await?)
+    }
+
+    pub async fn close(&mut self) {
+        if let Some(db) = self.db.take() {
+            db.close().await;
+        }
+    }
+}

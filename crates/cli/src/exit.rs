@@ -1,0 +1,67 @@
+//! Exit codes and the one-line error report (documented in the README).
+
+use ncy_core::Error;
+
+/// Unexpected failure.
+pub const GENERAL: i32 = 1;
+/// Bad arguments or invalid input.
+pub const USAGE: i32 = 2;
+/// A named row does not exist.
+pub const NOT_FOUND: i32 = 3;
+/// Duplicate or conflicting state.
+pub const CONFLICT: i32 = 4;
+/// The operator lacks a permission.
+pub const FORBIDDEN: i32 = 5;
+/// Not logged in, wrong password, locked out, disabled account.
+pub const AUTH: i32 = 6;
+/// The database cannot be reached or refuses the connection; configuration errors.
+pub const CONNECTION: i32 = 7;
+/// Migration problems (pending, drift, failed statement).
+pub const MIGRATION: i32 = 8;
+/// Disk full or another file-system error.
+pub const IO: i32 = 9;
+/// Cancelled by the user.
+pub const CANCELLED: i32 = 130;
+
+/// The exit code for an error.
+pub fn code(e: &anyhow::Error) -> i32 {
+    let Some(e) = e.downcast_ref::<Error>() else {
+        return GENERAL;
+    };
+    match e {
+        Error::Invalid { .. } => USAGE,
+        Error::NotFound { .. } => NOT_FOUND,
+        Error::Conflict { .. } => CONFLICT,
+        Error::Forbidden { .. } => FORBIDDEN,
+        Error::Unauthenticated(_)
+        | Error::BadCredentials
+        | Error::LockedOut { .. }
+        | Error::AccountDisabled(_)
+        | Error::Keychain(_) => AUTH,
+        Error::ServerUnreachable { .. }
+        | Error::DatabaseAuth { .. }
+        | Error::Config(_)
+        | Error::LocalStore { .. } => CONNECTION,
+        Error::Migration(_) | Error::Drift { .. } => MIGRATION,
+        Error::DiskFull(_) | Error::Io { .. } => IO,
+        Error::Cancelled => CANCELLED,
+        Error::Database { .. } => GENERAL,
+    }
+}
+
+/// Prints one line on stderr (or a JSON object with `--json`).
+pub fn report(e: &anyhow::Error, json: bool) {
+    let (code, message) = match e.downcast_ref::<Error>() {
+        Some(ce) => (ce.code(), ce.to_string()),
+        None => ("error", format!("{e:#}")),
+    };
+    let message = message.replace('\n', " ");
+    if json {
+        eprintln!(
+            "{}",
+            serde_json::json!({ "error": { "code": code, "message": message } })
+        );
+    } else {
+        eprintln!("error: {message}");
+    }
+}

@@ -1,0 +1,208 @@
+//! Resolving and opening a store: `DATABASE_URL` (PostgreSQL) or a local SQLite path.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::ConnectOptions as _;
+
+use super::{pg, Db};
+use crate::error::{Error, Result};
+
+/// Where the data lives.
+#[derive(Clone)]
+pub enum Target {
+    /// A PostgreSQL URL (`postgres://user:pass@host:port/db?sslmode=...`).
+    Postgres(String),
+    /// A local SQLite workspace file.
+    Local(PathBuf),
+}
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Postgres(u) => write!(f, "Postgres({})", redact_url(u)),
+            Target::Local(p) => write!(f, "Local({})", p.display()),
+        }
+    }
+}
+
+impl Target {
+    /// A description safe to print (password removed).
+    pub fn describe(&self) -> String {
+        match self {
+            Target::Postgres(u) => redact_url(u),
+            Target::Local(p) => format!("local workspace {}", p.display()),
+        }
+    }
+}
+
+/// Pool settings. Defaults follow the platform: 20 connections, 20 s acquire timeout
+/// (`connection_limit=20&pool_timeout=20`); both can also be given in the URL that way.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+    /// Timeout of the first connection attempt (fail fast when the server is down).
+    pub connect_timeout: Duration,
+    /// `application_name` reported to the server.
+    pub application_name: String,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        ConnectOptions {
+            max_connections: 20,
+            acquire_timeout: Duration::from_secs(20),
+            connect_timeout: Duration::from_secs(10),
+            application_name: "ncy-admin".into(),
+        }
+    }
+}
+
+/// Removes the password from a database URL for display.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("***"));
+            }
+            u.to_string()
+        }
+        Err(_) => "<unparseable database URL>".into(),
+    }
+}
+
+/// Splits the platform's Prisma-style pool parameters off the URL.
+fn split_pool_params(url: &str, opts: &ConnectOptions) -> Result<(String, ConnectOptions)> {
+    let mut u = url::Url::parse(url).map_err(|e| {
+        Error::Config(format!(
+            "DATABASE_URL is not a valid URL ({e}); expected postgres://user:password@host:5432/database"
+        ))
+    })?;
+    if !matches!(u.scheme(), "postgres" | "postgresql") {
+        return Err(Error::Config(format!(
+            "DATABASE_URL must start with postgres:// or postgresql://, not {}://",
+            u.scheme()
+        )));
+    }
+    let mut o = opts.clone();
+    let mut kept = Vec::new();
+    for (k, v) in u.query_pairs() {
+        match k.as_ref() {
+            "connection_limit" => {
+                o.max_connections = v.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                    Error::Config(format!(
+                        "connection_limit={v} in DATABASE_URL is not a positive number"
+                    ))
+                })?
+            }
+            "pool_timeout" => {
+                let secs: u64 = v.parse().map_err(|_| {
+                    Error::Config(format!(
+                        "pool_timeout={v} in DATABASE_URL is not a number of seconds"
+                    ))
+                })?;
+                o.acquire_timeout = Duration::from_secs(secs.max(1));
+            }
+            "schema" | "pgbouncer" | "socket_timeout" | "statement_cache_size" => {}
+            _ => kept.push((k.into_owned(), v.into_owned())),
+        }
+    }
+    if kept.is_empty() {
+        u.set_query(None);
+    } else {
+        u.query_pairs_mut().clear().extend_pairs(kept);
+    }
+    Ok((u.to_string(), o))
+}
+
+/// Connects: PostgreSQL is tried once directly (so a dead server or a wrong password is
+/// reported at once, not after the pool's retry window), then a lazy pool is built.
+pub(super) async fn connect(target: &Target, opts: &ConnectOptions) -> Result<Db> {
+    match target {
+        Target::Local(path) => Db::open_sqlite(path),
+        Target::Postgres(url) => {
+            let shown = redact_url(url);
+            let (url, o) = split_pool_params(url, opts)?;
+            let pg = PgConnectOptions::from_str(&url)
+                .map_err(|e| Error::Config(format!("DATABASE_URL {shown} is invalid: {e}")))?
+                .application_name(&o.application_name)
+                .log_statements(tracing::log::LevelFilter::Trace);
+            let first =
+                tokio::time::timeout(o.connect_timeout, sqlx::PgConnection::connect_with(&pg))
+                    .await
+                    .map_err(|_| Error::ServerUnreachable {
+                        target: shown.clone(),
+                        reason: format!("no answer within {} s", o.connect_timeout.as_secs()),
+                    })?;
+            let conn = first.map_err(|e| with_target(pg::map_err(e), &shown))?;
+            use sqlx::Connection as _;
+            let _ = conn.close().await;
+            let pool = PgPoolOptions::new()
+                .max_connections(o.max_connections)
+                .acquire_timeout(o.acquire_timeout)
+                .connect_lazy_with(pg);
+            Ok(Db::Pg(pool))
+        }
+    }
+}
+
+fn with_target(e: Error, shown: &str) -> Error {
+    match e {
+        Error::ServerUnreachable { reason, .. } => Error::ServerUnreachable {
+            target: shown.to_owned(),
+            reason,
+        },
+        Error::DatabaseAuth { reason, .. } => Error::DatabaseAuth {
+            target: shown.to_owned(),
+            reason,
+        },
+        Error::Database { message, .. } if message.contains("3D000") => Error::Config(format!(
+            "{message} at {shown}; create the database first (createdb) or fix the name in DATABASE_URL"
+        )),
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pool_params_come_from_the_url() {
+        let (u, o) = split_pool_params(
+            "postgres://a:b@h:5432/db?connection_limit=5&pool_timeout=3&sslmode=require",
+            &ConnectOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(o.max_connections, 5);
+        assert_eq!(o.acquire_timeout, Duration::from_secs(3));
+        assert_eq!(u, "postgres://a:b@h:5432/db?sslmode=require");
+        let (_, d) = split_pool_params("postgres://h/db", &ConnectOptions::default()).unwrap();
+        assert_eq!(d.max_connections, 20);
+        assert_eq!(d.acquire_timeout, Duration::from_secs(20));
+    }
+
+    #[test]
+    fn bad_urls_are_config_errors() {
+        assert!(matches!(
+            split_pool_params("mysql://h/db", &ConnectOptions::default()),
+            Err(Error::Config(_))
+        ));
+        assert!(matches!(
+            split_pool_params("not a url", &ConnectOptions::default()),
+            Err(Error::Config(_))
+        ));
+    }
+
+    #[test]
+    fn redaction_hides_the_password() {
+        assert_eq!(
+            redact_url("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
+        assert!(!redact_url("postgres://u:secret@h/db").contains("secret"));
+    }
+}

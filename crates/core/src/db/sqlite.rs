@@ -1,0 +1,236 @@
+//! SQLite backend (rusqlite, SQLCipher-capable): one connection behind an async mutex, WAL,
+//! foreign keys on, busy timeout; transactions hold the connection until commit or rollback.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
+use super::value::{format_ts, Row, Value};
+use crate::error::{Error, Result};
+
+/// A local SQLite store.
+#[derive(Clone)]
+pub struct SqliteDb {
+    conn: Arc<Mutex<Connection>>,
+    path: Arc<PathBuf>,
+}
+
+impl SqliteDb {
+    /// Opens or creates the file, applies the key (SQLCipher) and the connection pragmas.
+    pub fn open(path: &Path, key: Option<&str>) -> Result<Self> {
+        if let Some(dir) = path.parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+            }
+        }
+        let local_err = |reason: String| Error::LocalStore {
+            path: path.display().to_string(),
+            reason,
+        };
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| local_err(e.to_string()))?;
+        if let Some(key) = key {
+            conn.pragma_update(None, "key", key)
+                .map_err(|e| local_err(e.to_string()))?;
+        }
+        // Reading the schema proves the key (or the absence of one) is right.
+        conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .map_err(|e| match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::NotADatabase) => local_err(if key.is_some() {
+                "wrong encryption key, or the file is not an NCY Admin workspace".into()
+            } else {
+                "the file is encrypted or is not a database; open it with its key".into()
+            }),
+            _ => local_err(e.to_string()),
+        })?;
+        conn.execute_batch(
+            "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;",
+        )
+        .map_err(|e| local_err(e.to_string()))?;
+        let _: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .map_err(|e| local_err(e.to_string()))?;
+        Ok(SqliteDb {
+            conn: Arc::new(Mutex::new(conn)),
+            path: Arc::new(path.to_owned()),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Begins an IMMEDIATE transaction (takes the write lock up front: no upgrade deadlocks).
+    pub async fn begin(&self) -> Result<SqliteTx> {
+        let guard = self.conn.clone().lock_owned().await;
+        guard.execute_batch("BEGIN IMMEDIATE").map_err(map_err)?;
+        Ok(SqliteTx {
+            conn: guard,
+            open: true,
+        })
+    }
+
+    /// Runs `f` with exclusive access to the raw connection (backups, bulk loads).
+    pub async fn with_conn<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
+        let mut guard = self.conn.lock().await;
+        f(&mut guard)
+    }
+}
+
+/// An open SQLite transaction; rolls back on drop unless committed.
+pub struct SqliteTx {
+    conn: OwnedMutexGuard<Connection>,
+    open: bool,
+}
+
+struct P<'a>(&'a Value);
+
+impl rusqlite::ToSql for P<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        use rusqlite::types::Value as V;
+        Ok(match self.0 {
+            Value::Null(_) => ToSqlOutput::Owned(V::Null),
+            Value::Bool(b) => ToSqlOutput::Owned(V::Integer(*b as i64)),
+            Value::Int(i) => ToSqlOutput::Owned(V::Integer(*i)),
+            Value::Float(f) => ToSqlOutput::Owned(V::Real(*f)),
+            Value::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+            Value::Uuid(u) => ToSqlOutput::Owned(V::Text(u.to_string())),
+            Value::Ts(t) => ToSqlOutput::Owned(V::Text(format_ts(t))),
+            Value::Json(j) => ToSqlOutput::Owned(V::Text(j.to_string())),
+            Value::TextArray(a) => ToSqlOutput::Owned(V::Text(
+                serde_json::to_string(a).unwrap_or_else(|_| "[]".into()),
+            )),
+        })
+    }
+}
+
+fn bind_params(params: &[Value]) -> Vec<P<'_>> {
+    params.iter().map(P).collect()
+}
+
+impl SqliteTx {
+    /// The raw connection inside this transaction.
+    pub fn conn(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+
+    pub(super) fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
+        let mut stmt = self.conn.prepare_cached(sql).map_err(map_err)?;
+        let columns: Arc<Vec<String>> =
+            Arc::new(stmt.column_names().iter().map(|s| s.to_string()).collect());
+        let n = columns.len();
+        let p = bind_params(params);
+        let mut rows = stmt
+            .query(rusqlite::params_from_iter(p.iter()))
+            .map_err(map_err)?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next().map_err(map_err)? {
+            let mut values = Vec::with_capacity(n);
+            for i in 0..n {
+                values.push(match r.get_ref(i).map_err(map_err)? {
+                    ValueRef::Null => Value::Null(super::Kind::Text),
+                    ValueRef::Integer(i) => Value::Int(i),
+                    ValueRef::Real(f) => Value::Float(f),
+                    ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+                    ValueRef::Blob(b) => Value::Text(hex::encode(b)),
+                });
+            }
+            out.push(Row {
+                columns: columns.clone(),
+                values,
+            });
+        }
+        Ok(out)
+    }
+
+    pub(super) fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
+        let mut stmt = self.conn.prepare_cached(sql).map_err(map_err)?;
+        let p = bind_params(params);
+        let n = stmt
+            .execute(rusqlite::params_from_iter(p.iter()))
+            .map_err(map_err)?;
+        Ok(n as u64)
+    }
+
+    pub(super) fn batch(&mut self, sql: &str) -> Result<()> {
+        self.conn.execute_batch(sql).map_err(map_err)
+    }
+
+    pub(super) fn commit(mut self) -> Result<()> {
+        self.conn.execute_batch("COMMIT").map_err(map_err)?;
+        self.open = false;
+        Ok(())
+    }
+
+    pub(super) fn rollback(mut self) -> Result<()> {
+        self.open = false;
+        self.conn.execute_batch("ROLLBACK").map_err(map_err)
+    }
+}
+
+impl Drop for SqliteTx {
+    fn drop(&mut self) {
+        if self.open {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+}
+
+/// Maps a rusqlite error to a core error a person can act on.
+pub(crate) fn map_err(e: rusqlite::Error) -> Error {
+    use rusqlite::ErrorCode as C;
+    if let rusqlite::Error::SqliteFailure(f, msg) = &e {
+        let msg = msg.clone().unwrap_or_default();
+        match f.code {
+            C::ConstraintViolation => {
+                if let Some(rest) = msg.strip_prefix("UNIQUE constraint failed: ") {
+                    let field = rest
+                        .split(", ")
+                        .map(|c| c.split('.').nth(1).unwrap_or(c))
+                        .collect::<Vec<_>>()
+                        .join("_");
+                    return Error::conflict(
+                        field.clone(),
+                        format!("duplicate value: {field} already exists"),
+                    );
+                }
+                if msg.starts_with("FOREIGN KEY") {
+                    return Error::invalid(
+                        "reference",
+                        "refers to a row that does not exist or is still referenced",
+                    );
+                }
+                return Error::invalid("value", msg);
+            }
+            C::DiskFull => return Error::DiskFull(msg),
+            C::NotADatabase => {
+                return Error::LocalStore {
+                    path: String::new(),
+                    reason: "not a database, or the wrong encryption key".into(),
+                }
+            }
+            C::DatabaseBusy | C::DatabaseLocked => {
+                return Error::db(format!(
+                    "the local workspace is busy (another ncy-admin is writing); retry: {msg}"
+                ))
+            }
+            _ => {}
+        }
+    }
+    Error::Database {
+        message: e.to_string(),
+        source: Some(Box::new(e)),
+    }
+}

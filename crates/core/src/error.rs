@@ -1,0 +1,170 @@
+//! The core's one error type: each variant says what went wrong in the user's terms and how to
+//! fix it. Adapters (CLI, desktop) map it once to exit codes or `{code, message}` pairs.
+
+use chrono::NaiveDateTime;
+
+/// Result alias used across the core.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in a core operation.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Bad input: names the field and what is accepted.
+    #[error("invalid {field}: {message}")]
+    Invalid { field: String, message: String },
+
+    /// A row the caller named does not exist (or is deleted).
+    #[error("{what} not found: {id}")]
+    NotFound { what: String, id: String },
+
+    /// A uniqueness or state conflict (duplicate email, slug taken, ...).
+    #[error("{message}")]
+    Conflict { field: String, message: String },
+
+    /// The operator lacks a permission.
+    #[error("forbidden: this needs the permission `{permission}`, which your roles do not grant; ask an administrator to grant a role that has it")]
+    Forbidden { permission: String },
+
+    /// No operator is logged in, or the session expired or was revoked.
+    #[error("not logged in: {0}; run `ncy-admin login --email <you>` first")]
+    Unauthenticated(String),
+
+    /// Wrong email or password.
+    #[error("login failed: wrong email or password")]
+    BadCredentials,
+
+    /// Too many failed logins.
+    #[error("account locked after too many failed logins; try again in {minutes} minute(s) (at {until} UTC)")]
+    LockedOut { until: NaiveDateTime, minutes: i64 },
+
+    /// The account exists but may not log in.
+    #[error("login refused: the account is {0}; an administrator must reactivate it")]
+    AccountDisabled(String),
+
+    /// The PostgreSQL server cannot be reached.
+    #[error("cannot reach the PostgreSQL server at {target}: {reason}. Check that the server is running and the host/port in DATABASE_URL are right, or work offline with --local")]
+    ServerUnreachable { target: String, reason: String },
+
+    /// The server refused the database credentials.
+    #[error("the PostgreSQL server at {target} refused the login: {reason}. Check the user and password in DATABASE_URL")]
+    DatabaseAuth { target: String, reason: String },
+
+    /// Misconfiguration: bad DATABASE_URL, missing data directory, ...
+    #[error("configuration error: {0}")]
+    Config(String),
+
+    /// A migration problem (failed statement, unknown version, partial baseline, ...).
+    #[error("migration error: {0}")]
+    Migration(String),
+
+    /// An applied migration file changed since it was applied.
+    #[error("migration {version} ({name}) was edited after it was applied (checksum {recorded} recorded, {current} now). Restore the original file, or write a new migration for the change")]
+    Drift {
+        version: i64,
+        name: String,
+        recorded: String,
+        current: String,
+    },
+
+    /// The disk is full; nothing was written.
+    #[error("the disk is full ({0}); nothing was written. Free some space and retry")]
+    DiskFull(String),
+
+    /// The local workspace file cannot be opened (wrong key, not a database, ...).
+    #[error("cannot open the local workspace {path}: {reason}")]
+    LocalStore { path: String, reason: String },
+
+    /// The OS keychain is unavailable or refused.
+    #[error("keychain: {0}")]
+    Keychain(String),
+
+    /// A file-system operation failed.
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The operation was cancelled by the user.
+    #[error("cancelled")]
+    Cancelled,
+
+    /// An unexpected database error (a bug or an unusual server state).
+    #[error("database error: {message}")]
+    Database {
+        message: String,
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+}
+
+impl Error {
+    /// Shorthand for [`Error::Invalid`].
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    /// Shorthand for [`Error::NotFound`].
+    pub fn not_found(what: impl Into<String>, id: impl ToString) -> Self {
+        Error::NotFound {
+            what: what.into(),
+            id: id.to_string(),
+        }
+    }
+
+    /// Shorthand for [`Error::Conflict`].
+    pub fn conflict(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Conflict {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    /// Shorthand for an unexpected database error without a source.
+    pub fn db(message: impl Into<String>) -> Self {
+        Error::Database {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// Wraps an I/O error with what was being done.
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        if source.raw_os_error() == Some(28) {
+            return Error::DiskFull(context.into());
+        }
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    /// A stable machine-readable code for adapters (UI switches on it, CLI maps exit codes).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Invalid { .. } => "invalid",
+            Error::NotFound { .. } => "not_found",
+            Error::Conflict { .. } => "conflict",
+            Error::Forbidden { .. } => "forbidden",
+            Error::Unauthenticated(_) => "unauthenticated",
+            Error::BadCredentials => "bad_credentials",
+            Error::LockedOut { .. } => "locked_out",
+            Error::AccountDisabled(_) => "account_disabled",
+            Error::ServerUnreachable { .. } => "server_unreachable",
+            Error::DatabaseAuth { .. } => "database_auth",
+            Error::Config(_) => "config",
+            Error::Migration(_) => "migration",
+            Error::Drift { .. } => "migration_drift",
+            Error::DiskFull(_) => "disk_full",
+            Error::LocalStore { .. } => "local_store",
+            Error::Keychain(_) => "keychain",
+            Error::Io { .. } => "io",
+            Error::Cancelled => "cancelled",
+            Error::Database { .. } => "database",
+        }
+    }
+}

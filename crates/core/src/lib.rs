@@ -1,0 +1,21 @@
+//! NCY Admin core: every behaviour of the product, independent of any UI.
+//!
+//! - [`db`]: one SQL surface over PostgreSQL (sqlx) and the local SQLite workspace (rusqlite).
+//! - [`migrate`]: the platform schema as migrations for both stores, drift checks, adoption.
+//! - [`auth`]: operators, passwords, login, lockout, RBAC.
+//! - [`audit`]: AuditLog rows written in the same transaction as each change.
+//! - [`seed`]: development and synthetic data.
+
+pub mod audit;
+pub mod auth;
+pub mod db;
+pub mod error;
+pub mod migrate;
+pub mod model;
+pub mod secrets;
+pub mod seed;
+
+pub use error::{Error, Result};
+
+/// The product version (`ncy-admin/<version>` in audit user agents).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,701 @@
+//! Seed data: the platform's development seed (idempotent, refuses production-looking data)
+//! and deterministic synthetic data for benchmarks (COPY on PostgreSQL, one prepared
+//! transaction on SQLite).
+
+use std::fmt::Write as _;
+
+use chrono::{Duration, NaiveDateTime};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::audit::{record_as, Entry};
+use crate::auth::password::hash_password;
+use crate::db::{format_ts, now, Db, Dialect, Tx};
+use crate::error::{Error, Result};
+use crate::params;
+
+/// The development accounts of the platform's seed: (email, password, role).
+pub const DEV_USERS: &[(&str, &str, &str)] = &[
+    ("admin@ncy-8.com", "admin123", "ADMIN"),
+    ("manager@test-org.com", "manager123", "MANAGER"),
+    ("employee@test-org.com", "employee123", "EMPLOYEE"),
+];
+
+/// What a seed run created (zero everywhere on a second run).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SeedReport {
+    pub users: u64,
+    pub organizations: u64,
+    pub members: u64,
+    pub teams: u64,
+    pub projects: u64,
+    pub tasks: u64,
+    pub audit: u64,
+}
+
+impl SeedReport {
+    /// Total rows created.
+    pub fn total(&self) -> u64 {
+        self.users
+            + self.organizations
+            + self.members
+            + self.teams
+            + self.projects
+            + self.tasks
+            + self.audit
+    }
+}
+
+async fn foreign_users(tx: &mut Tx, allowed: &[&str], allowed_suffix: Option<&str>) -> Result<i64> {
+    let rows = tx.query(r#"SELECT "email" FROM "User""#, &[]).await?;
+    let mut n = 0;
+    for r in rows {
+        let e = r.text("email")?;
+        let ok = allowed.contains(&e.as_str())
+            || allowed_suffix.map(|s| e.ends_with(s)).unwrap_or(false);
+        if !ok {
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+async fn id_by(tx: &mut Tx, sql: &str, params: &[crate::db::Value]) -> Result<Option<Uuid>> {
+    match tx.query_opt(sql, params).await? {
+        Some(r) => Ok(Some(r.uuid("id")?)),
+        None => Ok(None),
+    }
+}
+
+/// The development seed: the platform seed's admin, organization, manager and employee with
+/// their memberships and passwords, plus a team, projects and tasks. Idempotent. Refuses a
+/// database that holds other users unless `force` (dev passwords must never reach production).
+pub async fn dev(db: &Db, force: bool) -> Result<SeedReport> {
+    let mut tx = db.begin().await?;
+    let emails: Vec<&str> = DEV_USERS.iter().map(|u| u.0).collect();
+    let foreign = foreign_users(&mut tx, &emails, None).await?;
+    if foreign > 0 && !force {
+        return Err(Error::conflict(
+            "database",
+            format!(
+                "refusing to seed: the database already holds {foreign} user(s) that are not the development seed's. \
+                 The dev seed sets well-known passwords (admin123, ...) that must never reach production. \
+                 Use --force only on a development database"
+            ),
+        ));
+    }
+    let mut rep = SeedReport::default();
+    let t0 = now();
+    let mut ids = Vec::new();
+    for (email, password, role) in DEV_USERS {
+        let existing = id_by(
+            &mut tx,
+            r#"SELECT "id" FROM "User" WHERE "email" = $1"#,
+            &params![*email],
+        )
+        .await?;
+        let id = match existing {
+            Some(id) => id,
+            None => {
+                let id = Uuid::new_v4();
+                tx.execute(
+                    r#"INSERT INTO "User" ("id", "email", "password_hash", "role", "status", "created_at", "updated_at")
+                       VALUES ($1, $2, $3, $4::"UserRole", 'ACTIVE', $5, $5)"#,
+                    &params![id, *email, hash_password(password)?, *role, t0],
+                )
+                .await?;
+                rep.users += 1;
+                id
+            }
+        };
+        ids.push(id);
+    }
+    let (admin, manager, employee) = (ids[0], ids[1], ids[2]);
+    let org = match id_by(
+        &mut tx,
+        r#"SELECT "id" FROM "Organization" WHERE "slug" = 'test-org'"#,
+        &[],
+    )
+    .await?
+    {
+        Some(id) => id,
+        None => {
+            let id = Uuid::new_v4();
+            tx.execute(
+                r#"INSERT INTO "Organization" ("id", "name", "slug", "owner_id", "settings", "created_at", "updated_at")
+                   VALUES ($1, 'Test Organization', 'test-org', $2, $3, $4, $4)"#,
+                &params![id, admin, serde_json::json!({}), t0],
+            )
+            .await?;
+            rep.organizations += 1;
+            id
+        }
+    };
+    for (user, role) in [(manager, "MANAGER"), (employee, "MEMBER")] {
+        let n = tx
+            .execute(
+                r#"INSERT INTO "OrganizationMember" ("id", "organization_id", "user_id", "role", "joined_at")
+                   VALUES ($1, $2, $3, $4::"OrgRole", $5) ON CONFLICT ("organization_id", "user_id") DO NOTHING"#,
+                &params![Uuid::new_v4(), org, user, role, t0],
+            )
+            .await?;
+        rep.members += n;
+    }
+    let team = match id_by(
+        &mut tx,
+        r#"SELECT "id" FROM "Team" WHERE "organization_id" = $1 AND "name" = 'Core Team'"#,
+        &params![org],
+    )
+    .await?
+    {
+        Some(id) => id,
+        None => {
+            let id = Uuid::new_v4();
+            tx.execute(
+                r#"INSERT INTO "Team" ("id", "organization_id", "name", "description", "created_at", "updated_at")
+                   VALUES ($1, $2, 'Core Team', 'Builds and runs the platform', $3, $3)"#,
+                &params![id, org, t0],
+            )
+            .await?;
+            rep.teams += 1;
+            id
+        }
+    };
+    for user in [manager, employee] {
+        rep.members += tx
+            .execute(
+                r#"INSERT INTO "TeamMember" ("team_id", "user_id", "joined_at") VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"#,
+                &params![team, user, t0],
+            )
+            .await?;
+    }
+    let projects: [(&str, &str, &[(&str, &str, &str, i64, bool)]); 2] = [
+        (
+            "Website Relaunch",
+            "New public website and customer portal",
+            &[
+                ("Design the landing page", "DONE", "HIGH", -20, false),
+                (
+                    "Write the privacy policy page",
+                    "REVIEW",
+                    "URGENT",
+                    -2,
+                    true,
+                ),
+                ("Set up the CDN", "IN_PROGRESS", "MEDIUM", 5, false),
+                ("Accessibility audit", "TODO", "HIGH", 14, true),
+                ("Migrate the blog", "TODO", "LOW", 30, true),
+            ],
+        ),
+        (
+            "Mobile App",
+            "iOS and Android clients",
+            &[
+                (
+                    "Offline mode for task review",
+                    "IN_PROGRESS",
+                    "HIGH",
+                    -1,
+                    true,
+                ),
+                ("Push notifications", "TODO", "MEDIUM", 21, false),
+                ("Crash reporting", "DONE", "MEDIUM", -40, true),
+                ("App store listing", "CANCELLED", "LOW", -10, false),
+                ("Login with SSO", "REVIEW", "HIGH", 3, true),
+            ],
+        ),
+    ];
+    for (name, desc, tasks) in projects {
+        let pid = match id_by(
+            &mut tx,
+            r#"SELECT "id" FROM "Project" WHERE "organization_id" = $1 AND "name" = $2"#,
+            &params![org, name],
+        )
+        .await?
+        {
+            Some(id) => id,
+            None => {
+                let id = Uuid::new_v4();
+                tx.execute(
+                    r#"INSERT INTO "Project" ("id", "organization_id", "name", "description", "status", "settings", "created_at", "updated_at")
+                       VALUES ($1, $2, $3, $4, 'ACTIVE', $5, $6, $6)"#,
+                    &params![id, org, name, desc, serde_json::json!({}), t0],
+                )
+                .await?;
+                rep.projects += 1;
+                id
+            }
+        };
+        for (title, status, prio, due_days, to_employee) in tasks {
+            if id_by(
+                &mut tx,
+                r#"SELECT "id" FROM "Task" WHERE "project_id" = $1 AND "title" = $2"#,
+                &params![pid, *title],
+            )
+            .await?
+            .is_some()
+            {
+                continue;
+            }
+            let assignee = if *to_employee { employee } else { manager };
+            tx.execute(
+                r#"INSERT INTO "Task" ("id", "project_id", "assignee_id", "title", "status", "priority", "due_date", "metadata", "created_at", "updated_at")
+                   VALUES ($1, $2, $3, $4, $5::"TaskStatus", $6::"TaskPriority", $7, $8, $9, $9)"#,
+                &params![Uuid::new_v4(), pid, assignee, *title, *status, *prio, t0 + Duration::days(*due_days), serde_json::json!({}), t0],
+            )
+            .await?;
+            rep.tasks += 1;
+        }
+    }
+    if rep.total() > 0 {
+        record_as(
+            &mut tx,
+            None,
+            &crate::auth::operator::user_agent(crate::auth::Client::Cli),
+            Entry {
+                action: "SEED_DEV",
+                table: "User",
+                target_id: None,
+                old: None,
+                new: Some(serde_json::to_value(&rep).unwrap_or_default()),
+            },
+        )
+        .await?;
+        rep.audit += 1;
+    }
+    tx.commit().await?;
+    Ok(rep)
+}
+
+/// Sizes for [`synthetic`].
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct SyntheticSpec {
+    pub users: u64,
+    pub orgs: u64,
+    pub tasks: u64,
+    pub audit: u64,
+    pub seed: u64,
+}
+
+/// Email domain of synthetic users.
+pub const SYNTHETIC_DOMAIN: &str = "@synthetic.ncy-8.test";
+
+struct Gen {
+    rng: StdRng,
+    base: NaiveDateTime,
+}
+
+impl Gen {
+    fn uuid(&mut self) -> Uuid {
+        uuid::Builder::from_random_bytes(self.rng.gen()).into_uuid()
+    }
+    fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
+        xs[self.rng.gen_range(0..xs.len())]
+    }
+}
+
+/// Escapes a field for PostgreSQL's COPY text format.
+fn copy_field(out: &mut String, v: Option<&str>) {
+    match v {
+        None => out.push_str("\\N"),
+        Some(s) => {
+            for c in s.chars() {
+                match c {
+                    '\\' => out.push_str("\\\\"),
+                    '\t' => out.push_str("\\t"),
+                    '\n' => out.push_str("\\n"),
+                    '\r' => out.push_str("\\r"),
+                    c => out.push(c),
+                }
+            }
+        }
+    }
+}
+
+/// A sink for generated rows: COPY buffers on PostgreSQL, prepared inserts on SQLite.
+enum Sink<'a> {
+    Pg {
+        tx: &'a mut sqlx::Transaction<'static, sqlx::Postgres>,
+    },
+    Lite {
+        conn: &'a rusqlite::Connection,
+    },
+}
+
+impl Sink<'_> {
+    async fn load(
+        &mut self,
+        table: &str,
+        cols: &[&str],
+        rows: impl Iterator<Item = Vec<Option<String>>>,
+    ) -> Result<u64> {
+        let collist = cols
+            .iter()
+            .map(|c| format!("\"{c}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut n = 0u64;
+        match self {
+            Sink::Pg { tx } => {
+                let mut copy = tx
+                    .copy_in_raw(&format!("COPY \"{table}\" ({collist}) FROM STDIN"))
+                    .await
+                    .map_err(crate::db::pg_map_err)?;
+                let mut buf = String::with_capacity(1 << 20);
+                for row in rows {
+                    for (i, v) in row.iter().enumerate() {
+                        if i > 0 {
+                            buf.push('\t');
+                        }
+                        copy_field(&mut buf, v.as_deref());
+                    }
+                    buf.push('\n');
+                    n += 1;
+                    if buf.len() > (1 << 20) {
+                        copy.send(std::mem::take(&mut buf).into_bytes())
+                            .await
+                            .map_err(crate::db::pg_map_err)?;
+                        buf.reserve(1 << 20);
+                    }
+                }
+                if !buf.is_empty() {
+                    copy.send(buf.into_bytes())
+                        .await
+                        .map_err(crate::db::pg_map_err)?;
+                }
+                copy.finish().await.map_err(crate::db::pg_map_err)?;
+            }
+            Sink::Lite { conn } => {
+                let ph = (1..=cols.len())
+                    .map(|i| format!("?{i}"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let mut stmt = conn
+                    .prepare(&format!(
+                        "INSERT INTO \"{table}\" ({collist}) VALUES ({ph})"
+                    ))
+                    .map_err(crate::db::sqlite_map_err)?;
+                for row in rows {
+                    stmt.execute(rusqlite::params_from_iter(row.iter()))
+                        .map_err(crate::db::sqlite_map_err)?;
+                    n += 1;
+                }
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// Deterministic synthetic data: `users` users (one organization membership each), `orgs`
+/// organizations with three projects each, `tasks` tasks and `audit` audit rows. The same spec
+/// and seed give the same rows. Refuses a database holding non-synthetic users unless `force`.
+pub async fn synthetic(db: &Db, spec: SyntheticSpec, force: bool) -> Result<SeedReport> {
+    if spec.users == 0 && (spec.orgs > 0 || spec.tasks > 0) {
+        return Err(Error::invalid(
+            "users",
+            "synthetic organizations and tasks need at least one user (--users N)",
+        ));
+    }
+    if spec.orgs == 0 && spec.tasks > 0 {
+        return Err(Error::invalid(
+            "orgs",
+            "synthetic tasks need at least one organization (--orgs N)",
+        ));
+    }
+    let mut tx = db.begin().await?;
+    let dev: Vec<&str> = DEV_USERS.iter().map(|u| u.0).collect();
+    let foreign = foreign_users(&mut tx, &dev, Some(SYNTHETIC_DOMAIN)).await?;
+    if foreign > 0 && !force {
+        return Err(Error::conflict(
+            "database",
+            format!("refusing to add synthetic data: the database holds {foreign} real user(s); use --force only on a test database"),
+        ));
+    }
+    let existing = tx
+        .query_one(
+            &format!(
+                r#"SELECT count(*) AS n FROM "User" WHERE "email" LIKE '%{SYNTHETIC_DOMAIN}'"#
+            ),
+            &[],
+        )
+        .await?
+        .int("n")?;
+    if existing > 0 {
+        return Err(Error::conflict(
+            "database",
+            format!("the database already holds {existing} synthetic users; use a fresh database for a new synthetic set"),
+        ));
+    }
+    let password_hash = hash_password("synthetic-password")?;
+    let mut g = Gen {
+        rng: StdRng::seed_from_u64(spec.seed),
+        base: now() - Duration::days(3 * 365),
+    };
+    let span_ms = (3 * 365 * 24 * 3600 * 1000) as i64;
+    let ts = |base: NaiveDateTime, i: u64, n: u64| {
+        format_ts(&(base + Duration::milliseconds(span_ms * i as i64 / n.max(1) as i64)))
+    };
+
+    let user_ids: Vec<Uuid> = (0..spec.users).map(|_| g.uuid()).collect();
+    let org_ids: Vec<Uuid> = (0..spec.orgs).map(|_| g.uuid()).collect();
+    let project_ids: Vec<Uuid> = (0..spec.orgs * 3).map(|_| g.uuid()).collect();
+    let mut rep = SeedReport::default();
+
+    let mut run = async |sink: &mut Sink<'_>, g: &mut Gen| -> Result<()> {
+        let base = g.base;
+        let roles = [
+            "EMPLOYEE", "EMPLOYEE", "EMPLOYEE", "EMPLOYEE", "MANAGER", "ADMIN", "SYSTEM",
+        ];
+        let statuses = [
+            "ACTIVE",
+            "ACTIVE",
+            "ACTIVE",
+            "ACTIVE",
+            "INACTIVE",
+            "SUSPENDED",
+            "PENDING",
+        ];
+        let mut users = Vec::with_capacity(user_ids.len());
+        for (i, id) in user_ids.iter().enumerate() {
+            let role = g.pick(&roles);
+            let status = g.pick(&statuses);
+            let created = ts(base, i as u64, spec.users);
+            let deleted = (g.rng.gen_ratio(1, 50)).then(|| created.clone());
+            users.push(vec![
+                Some(id.to_string()),
+                Some(format!("user{i:07}{SYNTHETIC_DOMAIN}")),
+                Some(password_hash.clone()),
+                Some(role.into()),
+                Some(status.into()),
+                Some(created.clone()),
+                Some(created),
+                deleted,
+            ]);
+        }
+        rep.users = sink
+            .load(
+                "User",
+                &[
+                    "id",
+                    "email",
+                    "password_hash",
+                    "role",
+                    "status",
+                    "created_at",
+                    "updated_at",
+                    "deleted_at",
+                ],
+                users.into_iter(),
+            )
+            .await?;
+        let orgs = org_ids.iter().enumerate().map(|(i, id)| {
+            let c = ts(base, i as u64, spec.orgs);
+            vec![
+                Some(id.to_string()),
+                Some(format!("Synthetic Org {i}")),
+                Some(format!("synthetic-org-{i}")),
+                Some(user_ids[i % user_ids.len()].to_string()),
+                Some("{}".into()),
+                Some(c.clone()),
+                Some(c),
+            ]
+        });
+        rep.organizations = sink
+            .load(
+                "Organization",
+                &[
+                    "id",
+                    "name",
+                    "slug",
+                    "owner_id",
+                    "settings",
+                    "created_at",
+                    "updated_at",
+                ],
+                orgs.collect::<Vec<_>>().into_iter(),
+            )
+            .await?;
+        if !org_ids.is_empty() {
+            let mut members = Vec::with_capacity(user_ids.len());
+            for (i, u) in user_ids.iter().enumerate() {
+                let org = org_ids[i % org_ids.len()];
+                let role = if i < org_ids.len() {
+                    "OWNER"
+                } else {
+                    g.pick(&["MEMBER", "MEMBER", "MEMBER", "MANAGER", "ADMIN"])
+                };
+                members.push(vec![
+                    Some(g.uuid().to_string()),
+                    Some(org.to_string()),
+                    Some(u.to_string()),
+                    Some(role.into()),
+                    Some(ts(base, i as u64, spec.users)),
+                ]);
+            }
+            rep.members = sink
+                .load(
+                    "OrganizationMember",
+                    &["id", "organization_id", "user_id", "role", "joined_at"],
+                    members.into_iter(),
+                )
+                .await?;
+        }
+        let projects = project_ids.iter().enumerate().map(|(i, id)| {
+            let c = ts(base, i as u64, project_ids.len() as u64);
+            vec![
+                Some(id.to_string()),
+                Some(org_ids[i / 3].to_string()),
+                Some(format!("Project {i}")),
+                Some(["ACTIVE", "ACTIVE", "INACTIVE", "ARCHIVED"][i % 4].to_owned()),
+                Some("{}".into()),
+                Some(c.clone()),
+                Some(c),
+            ]
+        });
+        rep.projects = sink
+            .load(
+                "Project",
+                &[
+                    "id",
+                    "organization_id",
+                    "name",
+                    "status",
+                    "settings",
+                    "created_at",
+                    "updated_at",
+                ],
+                projects.collect::<Vec<_>>().into_iter(),
+            )
+            .await?;
+        let task_statuses = [
+            "TODO",
+            "TODO",
+            "IN_PROGRESS",
+            "REVIEW",
+            "DONE",
+            "DONE",
+            "CANCELLED",
+        ];
+        let prios = ["LOW", "MEDIUM", "MEDIUM", "HIGH", "URGENT"];
+        let mut task_ids = Vec::new();
+        let n_tasks = spec.tasks;
+        let task_rows = (0..n_tasks).map(|i| {
+            let id = g.uuid();
+            if task_ids.len() < 100_000 {
+                task_ids.push(id);
+            }
+            let c = ts(base, i, n_tasks);
+            let project = project_ids[g.rng.gen_range(0..project_ids.len())];
+            let assignee = (!g.rng.gen_ratio(1, 10))
+                .then(|| user_ids[g.rng.gen_range(0..user_ids.len())].to_string());
+            let due = (g.rng.gen_ratio(3, 4))
+                .then(|| format_ts(&(now() + Duration::days(g.rng.gen_range(-60..90)))));
+            let mut title = String::with_capacity(32);
+            let _ = write!(
+                title,
+                "Task {i}: {}",
+                g.pick(&[
+                    "review copy",
+                    "fix login bug",
+                    "update docs",
+                    "ship release",
+                    "triage reports",
+                    "plan sprint"
+                ])
+            );
+            vec![
+                Some(id.to_string()),
+                Some(project.to_string()),
+                assignee,
+                Some(title),
+                Some(g.pick(&task_statuses).into()),
+                Some(g.pick(&prios).into()),
+                due,
+                Some(format!("{{\"estimate\": {}}}", g.rng.gen_range(1..13))),
+                Some(c.clone()),
+                Some(c),
+            ]
+        });
+        rep.tasks = sink
+            .load(
+                "Task",
+                &[
+                    "id",
+                    "project_id",
+                    "assignee_id",
+                    "title",
+                    "status",
+                    "priority",
+                    "due_date",
+                    "metadata",
+                    "created_at",
+                    "updated_at",
+                ],
+                task_rows,
+            )
+            .await?;
+        let n_audit = spec.audit;
+        let audit_rows = (0..n_audit).map(|i| {
+            let (table, target) = if !task_ids.is_empty() && g.rng.gen_bool(0.7) {
+                ("Task", task_ids[g.rng.gen_range(0..task_ids.len())])
+            } else if !user_ids.is_empty() {
+                ("User", user_ids[g.rng.gen_range(0..user_ids.len())])
+            } else {
+                ("User", g.uuid())
+            };
+            let actor = (!user_ids.is_empty())
+                .then(|| user_ids[g.rng.gen_range(0..user_ids.len())].to_string());
+            let action = g.pick(&["UPDATE", "UPDATE", "CREATE", "STATUS_CHANGE", "DELETE"]);
+            vec![
+                Some(g.uuid().to_string()),
+                actor,
+                Some(action.into()),
+                Some(table.into()),
+                Some(target.to_string()),
+                Some("{\"status\": \"TODO\"}".into()),
+                Some("{\"status\": \"DONE\"}".into()),
+                Some("ncy-admin/synthetic".into()),
+                Some(ts(base, i, n_audit)),
+            ]
+        });
+        rep.audit = sink
+            .load(
+                "AuditLog",
+                &[
+                    "id",
+                    "user_id",
+                    "action",
+                    "target_table",
+                    "target_id",
+                    "old_value",
+                    "new_value",
+                    "user_agent",
+                    "created_at",
+                ],
+                audit_rows,
+            )
+            .await?;
+        Ok(())
+    };
+
+    match &mut tx {
+        Tx::Pg(t) => run(&mut Sink::Pg { tx: t }, &mut g).await?,
+        Tx::Sqlite(t) => {
+            let conn: &rusqlite::Connection = t.conn();
+            run(&mut Sink::Lite { conn }, &mut g).await?
+        }
+    }
+    tx.commit().await?;
+    if db.dialect() == Dialect::Postgres {
+        // Fresh statistics so the planner uses the indexes at once.
+        let mut t = db.begin().await?;
+        t.batch(
+            r#"ANALYZE "User"; ANALYZE "Task"; ANALYZE "AuditLog"; ANALYZE "OrganizationMember";"#,
+        )
+        .await?;
+        t.commit().await?;
+    }
+    Ok(rep)
+}

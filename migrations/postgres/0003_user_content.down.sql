@@ -1,0 +1,4 @@
+DROP TABLE "Settings";
+DROP TABLE "Message";
+DROP TABLE "File";
+DROP TABLE "Notification";

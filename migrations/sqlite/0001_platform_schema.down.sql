@@ -1,0 +1,16 @@
+DROP TABLE "AccessLog";
+DROP TABLE "ErrorLog";
+DROP TABLE "AuditLog";
+DROP TABLE "Task";
+DROP TABLE "Project";
+DROP TABLE "TeamMember";
+DROP TABLE "Team";
+DROP TABLE "OrganizationMember";
+DROP TABLE "Organization";
+DROP TABLE "UserRoleMap";
+DROP TABLE "RolePermission";
+DROP TABLE "Permission";
+DROP TABLE "Role";
+DROP TABLE "ApiKey";
+DROP TABLE "Session";
+DROP TABLE "User";

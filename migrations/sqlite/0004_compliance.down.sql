@@ -1,0 +1,3 @@
+DROP TABLE "BackupSnapshot";
+DROP TABLE "Consent";
+DROP TABLE "GdprRequest";
