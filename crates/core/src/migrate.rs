@@ -482,7 +482,8 @@ pub async fn schema_dump(db: &Db) -> Result<String> {
                 )
                 .await?
             {
-                out.push_str(&r.text("l")?);
+                let line = r.text("l")?;
+                out.push_str(&line.split_whitespace().collect::<Vec<_>>().join(" "));
                 out.push('\n');
             }
         }

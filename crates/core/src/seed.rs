@@ -433,7 +433,7 @@ pub async fn synthetic(db: &Db, spec: SyntheticSpec, force: bool) -> Result<Seed
         rng: StdRng::seed_from_u64(spec.seed),
         base: now() - Duration::days(3 * 365),
     };
-    let span_ms = (3 * 365 * 24 * 3600 * 1000) as i64;
+    let span_ms: i64 = 3 * 365 * 24 * 3600 * 1000;
     let ts = |base: NaiveDateTime, i: u64, n: u64| {
         format_ts(&(base + Duration::milliseconds(span_ms * i as i64 / n.max(1) as i64)))
     };

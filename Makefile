@@ -1,0 +1,27 @@
+# NCY Admin. `make run` opens the desktop app on a local demo workspace; `make test` runs
+# everything. Both install what is missing first (scripts/setup.sh).
+
+.PHONY: setup run test bench cli lint fmt
+
+setup:
+	@scripts/setup.sh
+
+run: setup
+	@scripts/run.sh
+
+test: setup
+	@scripts/test.sh
+
+# Benchmarks (not part of `make test`): NCY_BENCH_SCALE=smoke|quick|full (default quick).
+bench: setup
+	@scripts/bench.sh
+
+cli:
+	cargo build --release -p ncy-cli
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	cargo fmt --all

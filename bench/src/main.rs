@@ -1,0 +1,20 @@
+//! `make bench`: every performance goal of the product as a measure beside a baseline
+//! measured in the same run. Sizes follow `NCY_BENCH_SCALE` (smoke | quick | full).
+
+mod harness;
+mod seed;
+
+use harness::Bench;
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let mut b = Bench::start();
+    println!("NCY Admin benchmarks, scale {}\n", b.scale.name());
+    println!(
+        "{:<60} {:>12} {:>12} {:<8} {:>7}",
+        "measure", "ours", "baseline", "unit", "ratio"
+    );
+    let _seeded_url = seed::run(&mut b).await;
+    b.write();
+    b.cluster.stop();
+}

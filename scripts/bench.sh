@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# `make bench`: starts its own PostgreSQL, generates synthetic data, runs every measure and
+# writes a table to stdout and target/bench/results.json. NCY_BENCH_PROFILE=dev skips the
+# release build (CI's smoke run proves the harness works; its figures mean nothing).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+profile=${NCY_BENCH_PROFILE:-release}
+if [ "$profile" = release ]; then
+  cargo run --release --quiet -p ncy-bench -- "$@"
+else
+  cargo run --quiet -p ncy-bench -- "$@"
+fi

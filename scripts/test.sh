@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# `make test`: lint checks, every Rust test against a throwaway PostgreSQL cluster and real
+# SQLite files, UI unit tests, and the end-to-end tests in a real Tauri window.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python3 migrations/tools/pg2sqlite.py --check
+cargo fmt --all -- --check
+
+cargo build --workspace --all-targets --quiet
+
+# One throwaway cluster for the whole run (tests create a fresh database each).
+if [ -z "${NCY_TEST_DATABASE_URL:-}" ]; then
+  target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+  read -r url dir < <("$target_dir/debug/ncy-test-cluster" start)
+  port=${url##*:}; port=${port%%/*}
+  trap '"$target_dir/debug/ncy-test-cluster" stop "$dir" "$port"' EXIT
+  export NCY_TEST_DATABASE_URL="$url"
+  echo "test: PostgreSQL cluster on port $port"
+fi
+
+cargo test --workspace --no-fail-fast
+
+if [ -f ui/package.json ]; then
+  (cd ui && npm test --silent)
+fi
+if [ -x scripts/e2e.sh ]; then
+  scripts/e2e.sh
+fi
