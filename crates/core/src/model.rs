@@ -6,6 +6,7 @@ macro_rules! db_enum {
     ($(#[$meta:meta])* $name:ident, $field:literal, [$($variant:ident),+ $(,)?]) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
         #[allow(non_camel_case_types, clippy::upper_case_acronyms)]
         pub enum $name { $($variant),+ }
 
