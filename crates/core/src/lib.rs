@@ -4,8 +4,10 @@
 //! - [`migrate`]: the platform schema as migrations for both stores, drift checks, adoption.
 //! - [`auth`]: operators, passwords, login, lockout, RBAC.
 //! - [`audit`]: AuditLog rows written in the same transaction as each change.
+//! - [`admin`]: users, organizations, teams, projects, tasks, log viewers.
 //! - [`seed`]: development and synthetic data.
 
+pub mod admin;
 pub mod audit;
 pub mod auth;
 pub mod db;

@@ -1,0 +1,552 @@
+//! Tasks: list with filters, show, create, edit (one or many in one transaction), soft delete
+//! and restore. `tasks.write` edits any task; `tasks.review_own` lets an assignee change the
+//! status and metadata of their own tasks; `tasks.read` / `tasks.read_own` for viewing.
+
+use chrono::NaiveDateTime;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::validate::{check_object, long_text, text};
+use super::{limit, page_of as page, snapshot, Cursor, Page, Where};
+use crate::audit::{self, Entry};
+use crate::auth::{perm, Operator};
+use crate::db::{now, Db, Row, Tx};
+use crate::error::{Error, Result};
+use crate::model::{TaskPriority, TaskStatus};
+use crate::params;
+
+/// A task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct Task {
+    pub id: Uuid,
+    pub project_id: Uuid,
+    pub assignee_id: Option<Uuid>,
+    pub title: String,
+    pub description: Option<String>,
+    pub status: TaskStatus,
+    pub priority: TaskPriority,
+    pub due_date: Option<NaiveDateTime>,
+    pub metadata: serde_json::Value,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub deleted_at: Option<NaiveDateTime>,
+}
+
+const COLS: &str = r#"t."id", t."project_id", t."assignee_id", t."title", t."description", t."status"::text AS status,
+    t."priority"::text AS priority, t."due_date", t."metadata", t."created_at", t."updated_at", t."deleted_at""#;
+
+impl Task {
+    pub(crate) fn from_row(r: &Row) -> Result<Task> {
+        Ok(Task {
+            id: r.uuid("id")?,
+            project_id: r.uuid("project_id")?,
+            assignee_id: r.opt_uuid("assignee_id")?,
+            title: r.text("title")?,
+            description: r.opt_text("description")?,
+            status: TaskStatus::parse(&r.text("status")?)?,
+            priority: TaskPriority::parse(&r.text("priority")?)?,
+            due_date: r.opt_ts("due_date")?,
+            metadata: r
+                .opt_json("metadata")?
+                .unwrap_or_else(|| serde_json::json!({})),
+            created_at: r.ts("created_at")?,
+            updated_at: r.ts("updated_at")?,
+            deleted_at: r.opt_ts("deleted_at")?,
+        })
+    }
+
+    /// True when past its due date and not finished.
+    pub fn overdue(&self, at: NaiveDateTime) -> bool {
+        self.due_date.map(|d| d < at).unwrap_or(false)
+            && !matches!(self.status, TaskStatus::DONE | TaskStatus::CANCELLED)
+    }
+}
+
+/// List filters.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct TaskFilter {
+    pub project_id: Option<Uuid>,
+    pub organization_id: Option<Uuid>,
+    pub status: Option<TaskStatus>,
+    pub assignee_id: Option<Uuid>,
+    /// Only tasks past their due date that are not DONE or CANCELLED.
+    #[serde(default)]
+    pub overdue: bool,
+    pub due_before: Option<NaiveDateTime>,
+    /// Substring of the title (case-insensitive).
+    pub search: Option<String>,
+    #[serde(default)]
+    pub include_deleted: bool,
+}
+
+/// A new task.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct NewTask {
+    pub project_id: Uuid,
+    pub title: String,
+    pub description: Option<String>,
+    pub status: Option<TaskStatus>,
+    pub priority: Option<TaskPriority>,
+    pub assignee_id: Option<Uuid>,
+    pub due_date: Option<NaiveDateTime>,
+    pub metadata: Option<serde_json::Value>,
+}
+
+/// Changes to a task; `None` leaves a field as it is, `Some(None)` clears a nullable field.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct TaskPatch {
+    pub title: Option<String>,
+    pub description: Option<Option<String>>,
+    pub status: Option<TaskStatus>,
+    pub priority: Option<TaskPriority>,
+    pub assignee_id: Option<Option<Uuid>>,
+    pub due_date: Option<Option<NaiveDateTime>>,
+    pub metadata: Option<serde_json::Value>,
+}
+
+impl TaskPatch {
+    /// True when the patch touches only fields an assignee may review (status, metadata).
+    pub fn is_review_only(&self) -> bool {
+        self.title.is_none()
+            && self.description.is_none()
+            && self.priority.is_none()
+            && self.assignee_id.is_none()
+            && self.due_date.is_none()
+    }
+
+    /// True when the patch changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.is_review_only() && self.status.is_none() && self.metadata.is_none()
+    }
+
+    fn apply(&self, t: &Task) -> Result<Task> {
+        let mut n = t.clone();
+        if let Some(v) = &self.title {
+            n.title = text("title", v, 255)?;
+        }
+        if let Some(v) = &self.description {
+            n.description = v
+                .as_deref()
+                .map(|d| long_text("description", d, 100_000))
+                .transpose()?;
+        }
+        if let Some(v) = self.status {
+            n.status = v;
+        }
+        if let Some(v) = self.priority {
+            n.priority = v;
+        }
+        if let Some(v) = self.assignee_id {
+            n.assignee_id = v;
+        }
+        if let Some(v) = self.due_date {
+            n.due_date = v.map(crate::db::truncate_ms);
+        }
+        if let Some(v) = &self.metadata {
+            n.metadata = check_object("metadata", v.clone())?;
+        }
+        Ok(n)
+    }
+}
+
+fn can_read(op: &Operator, t: &Task) -> bool {
+    op.can(perm::TASKS_READ) || (op.can(perm::TASKS_READ_OWN) && t.assignee_id == Some(op.user_id))
+}
+
+fn check_edit(op: &Operator, t: &Task, patch: &TaskPatch) -> Result<()> {
+    if op.can(perm::TASKS_WRITE) {
+        return Ok(());
+    }
+    if op.can(perm::TASKS_REVIEW_OWN) && t.assignee_id == Some(op.user_id) {
+        if patch.is_review_only() {
+            return Ok(());
+        }
+        return Err(Error::Forbidden {
+            permission: perm::TASKS_WRITE.into(),
+        });
+    }
+    Err(Error::Forbidden {
+        permission: if op.can(perm::TASKS_REVIEW_OWN) {
+            perm::TASKS_WRITE
+        } else {
+            perm::TASKS_REVIEW_OWN
+        }
+        .into(),
+    })
+}
+
+async fn load(tx: &mut Tx, id: Uuid) -> Result<Task> {
+    let sql = format!(r#"SELECT {COLS} FROM "Task" t WHERE t."id" = $1"#);
+    let row = tx
+        .query_opt(&sql, &params![id])
+        .await?
+        .ok_or_else(|| Error::not_found("task", id))?;
+    Task::from_row(&row)
+}
+
+async fn check_assignee(tx: &mut Tx, assignee: Option<Uuid>) -> Result<()> {
+    if let Some(a) = assignee {
+        let ok = tx
+            .query_opt(
+                r#"SELECT 1 AS x FROM "User" WHERE "id" = $1 AND "deleted_at" IS NULL"#,
+                &params![a],
+            )
+            .await?
+            .is_some();
+        if !ok {
+            return Err(Error::invalid(
+                "assignee",
+                format!("user {a} does not exist or is deleted"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Lists tasks, newest first, with keyset paging.
+pub async fn list(
+    db: &Db,
+    op: &Operator,
+    f: &TaskFilter,
+    lim: u32,
+    after: Option<&str>,
+) -> Result<Page<Task>> {
+    if !op.can(perm::TASKS_READ) {
+        op.require(perm::TASKS_READ_OWN)?;
+    }
+    let lim = limit(lim)?;
+    let mut w = Where::default();
+    if !op.can(perm::TASKS_READ) {
+        w.push(|p| format!(r#"t."assignee_id" = {p}"#), op.user_id);
+    }
+    if !f.include_deleted {
+        w.clauses.push(r#"t."deleted_at" IS NULL"#.into());
+    }
+    if let Some(p) = f.project_id {
+        w.push(|x| format!(r#"t."project_id" = {x}"#), p);
+    }
+    if let Some(o) = f.organization_id {
+        w.push(|x| format!(r#"t."project_id" IN (SELECT "id" FROM "Project" WHERE "organization_id" = {x})"#), o);
+    }
+    if let Some(s) = f.status {
+        w.push(|x| format!(r#"t."status" = {x}::"TaskStatus""#), s);
+    }
+    if let Some(a) = f.assignee_id {
+        w.push(|x| format!(r#"t."assignee_id" = {x}"#), a);
+    }
+    if f.overdue {
+        w.push(
+            |x| format!(r#"t."due_date" < {x} AND t."status" NOT IN ('DONE', 'CANCELLED')"#),
+            now(),
+        );
+    }
+    if let Some(d) = f.due_before {
+        w.push(|x| format!(r#"t."due_date" < {x}"#), d);
+    }
+    if let Some(s) = f.search.as_deref().filter(|s| !s.trim().is_empty()) {
+        w.push(
+            |x| format!(r#"t."title" ILIKE {x} ESCAPE '\'"#),
+            super::like_pattern(s.trim()),
+        );
+    }
+    if let Some(c) = after {
+        w.before(r#"t."created_at""#, r#"t."id""#, &Cursor::decode(c)?);
+    }
+    let sql = format!(
+        r#"SELECT {COLS} FROM "Task" t {} ORDER BY t."created_at" DESC, t."id" DESC LIMIT {}"#,
+        w.sql(),
+        lim + 1
+    );
+    let mut tx = db.begin().await?;
+    let rows = tx.query(&sql, &w.params).await?;
+    tx.rollback().await?;
+    let items = rows
+        .iter()
+        .map(Task::from_row)
+        .collect::<Result<Vec<_>>>()?;
+    Ok(page(items, lim, |t| Cursor {
+        ts: t.created_at,
+        id: t.id,
+    }))
+}
+
+/// One task.
+pub async fn get(db: &Db, op: &Operator, id: Uuid) -> Result<Task> {
+    if !op.can(perm::TASKS_READ) {
+        op.require(perm::TASKS_READ_OWN)?;
+    }
+    let mut tx = db.begin().await?;
+    let t = load(&mut tx, id).await?;
+    tx.rollback().await?;
+    if !can_read(op, &t) {
+        return Err(Error::Forbidden {
+            permission: perm::TASKS_READ.into(),
+        });
+    }
+    Ok(t)
+}
+
+/// Creates a task in a project.
+pub async fn create(db: &Db, op: &Operator, n: &NewTask) -> Result<Task> {
+    op.require(perm::TASKS_WRITE)?;
+    let title = text("title", &n.title, 255)?;
+    let description = n
+        .description
+        .as_deref()
+        .map(|d| long_text("description", d, 100_000))
+        .transpose()?;
+    let metadata = check_object(
+        "metadata",
+        n.metadata.clone().unwrap_or_else(|| serde_json::json!({})),
+    )?;
+    let mut tx = db.begin().await?;
+    let project = tx
+        .query_opt(
+            r#"SELECT "deleted_at" FROM "Project" WHERE "id" = $1"#,
+            &params![n.project_id],
+        )
+        .await?
+        .ok_or_else(|| Error::not_found("project", n.project_id))?;
+    if project.opt_ts("deleted_at")?.is_some() {
+        return Err(Error::invalid("project", "is deleted; restore it first"));
+    }
+    check_assignee(&mut tx, n.assignee_id).await?;
+    let t0 = now();
+    let task = Task {
+        id: Uuid::new_v4(),
+        project_id: n.project_id,
+        assignee_id: n.assignee_id,
+        title,
+        description,
+        status: n.status.unwrap_or(TaskStatus::TODO),
+        priority: n.priority.unwrap_or(TaskPriority::MEDIUM),
+        due_date: n.due_date.map(crate::db::truncate_ms),
+        metadata,
+        created_at: t0,
+        updated_at: t0,
+        deleted_at: None,
+    };
+    tx.execute(
+        r#"INSERT INTO "Task" ("id", "project_id", "assignee_id", "title", "description", "status", "priority", "due_date", "metadata", "created_at", "updated_at")
+           VALUES ($1, $2, $3, $4, $5, $6::"TaskStatus", $7::"TaskPriority", $8, $9, $10, $10)"#,
+        &params![task.id, task.project_id, task.assignee_id, task.title.as_str(), task.description.clone(), task.status, task.priority, task.due_date, task.metadata.clone(), t0],
+    )
+    .await?;
+    audit::record(
+        &mut tx,
+        op,
+        Entry {
+            action: "TASK_CREATE",
+            table: "Task",
+            target_id: Some(task.id),
+            old: None,
+            new: Some(snapshot(&task)),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(task)
+}
+
+async fn write(tx: &mut Tx, n: &Task) -> Result<()> {
+    tx.execute(
+        r#"UPDATE "Task" SET "title" = $2, "description" = $3, "status" = $4::"TaskStatus", "priority" = $5::"TaskPriority",
+           "assignee_id" = $6, "due_date" = $7, "metadata" = $8, "updated_at" = $9, "deleted_at" = $10 WHERE "id" = $1"#,
+        &params![n.id, n.title.as_str(), n.description.clone(), n.status, n.priority, n.assignee_id, n.due_date, n.metadata.clone(), n.updated_at, n.deleted_at],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Applies a patch inside an existing transaction; returns (old, new). Permission-checked and
+/// audited in `tx`. Writes nothing (and no audit row) when the patch changes nothing.
+pub async fn update_in(
+    tx: &mut Tx,
+    op: &Operator,
+    id: Uuid,
+    patch: &TaskPatch,
+) -> Result<(Task, Task)> {
+    if !op.can(perm::TASKS_WRITE) {
+        op.require(perm::TASKS_REVIEW_OWN)?;
+    }
+    let old = load(tx, id).await?;
+    check_edit(op, &old, patch)?;
+    if old.deleted_at.is_some() {
+        return Err(Error::invalid(
+            "task",
+            "is deleted; restore it before editing",
+        ));
+    }
+    let mut new = patch.apply(&old)?;
+    if new == old {
+        return Ok((old.clone(), old));
+    }
+    if new.assignee_id != old.assignee_id {
+        check_assignee(tx, new.assignee_id).await?;
+    }
+    new.updated_at = now();
+    write(tx, &new).await?;
+    let mut a = snapshot(&old);
+    let mut b = snapshot(&new);
+    for v in [&mut a, &mut b] {
+        if let Some(m) = v.as_object_mut() {
+            m.remove("updated_at");
+        }
+    }
+    audit::record_change(tx, op, "TASK_UPDATE", "Task", id, &a, &b).await?;
+    Ok((old, new))
+}
+
+/// Applies a patch to one task in its own transaction.
+pub async fn update(db: &Db, op: &Operator, id: Uuid, patch: &TaskPatch) -> Result<Task> {
+    let mut tx = db.begin().await?;
+    let (_, new) = update_in(&mut tx, op, id, patch).await?;
+    tx.commit().await?;
+    Ok(new)
+}
+
+/// Result of a bulk update.
+#[derive(Debug, Clone, Default, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct BulkReport {
+    pub updated: u64,
+    pub unchanged: u64,
+}
+
+/// Applies one patch to many tasks in ONE transaction (all or nothing), one audit row per
+/// changed task. `progress(done, total)` is called as it goes; `cancel` aborts (rolls back).
+pub async fn bulk_update(
+    db: &Db,
+    op: &Operator,
+    ids: &[Uuid],
+    patch: &TaskPatch,
+    progress: &(dyn Fn(u64, u64) + Send + Sync),
+    cancel: Option<&std::sync::atomic::AtomicBool>,
+) -> Result<BulkReport> {
+    op.require(perm::TASKS_WRITE)?;
+    if patch.is_empty() {
+        return Err(Error::invalid(
+            "changes",
+            "nothing to change: give at least one field",
+        ));
+    }
+    if ids.is_empty() {
+        return Err(Error::invalid("ids", "no task ids given"));
+    }
+    let mut unique = ids.to_vec();
+    unique.sort();
+    unique.dedup();
+    let total = unique.len() as u64;
+    let mut rep = BulkReport::default();
+    let mut tx = db.begin().await?;
+    if let Some(Some(a)) = patch.assignee_id {
+        check_assignee(&mut tx, Some(a)).await?;
+    }
+    let t0 = now();
+    for chunk in unique.chunks(500) {
+        if cancel
+            .map(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+            .unwrap_or(false)
+        {
+            return Err(Error::Cancelled);
+        }
+        let ph: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            r#"SELECT {COLS} FROM "Task" t WHERE t."id" IN ({})"#,
+            ph.join(", ")
+        );
+        let params: Vec<crate::db::Value> = chunk.iter().map(|i| (*i).into()).collect();
+        let rows = tx.query(&sql, &params).await?;
+        if rows.len() != chunk.len() {
+            let found: std::collections::HashSet<Uuid> =
+                rows.iter().filter_map(|r| r.uuid("id").ok()).collect();
+            let missing = chunk
+                .iter()
+                .find(|i| !found.contains(i))
+                .copied()
+                .unwrap_or_default();
+            return Err(Error::not_found("task", missing));
+        }
+        for r in rows {
+            let old = Task::from_row(&r)?;
+            if old.deleted_at.is_some() {
+                return Err(Error::invalid(
+                    "task",
+                    format!("{} is deleted; restore it before editing", old.id),
+                ));
+            }
+            let mut new = patch.apply(&old)?;
+            if new == old {
+                rep.unchanged += 1;
+                continue;
+            }
+            new.updated_at = t0;
+            write(&mut tx, &new).await?;
+            let mut a = snapshot(&old);
+            let mut b = snapshot(&new);
+            for v in [&mut a, &mut b] {
+                if let Some(m) = v.as_object_mut() {
+                    m.remove("updated_at");
+                }
+            }
+            audit::record_change(&mut tx, op, "TASK_BULK_UPDATE", "Task", old.id, &a, &b).await?;
+            rep.updated += 1;
+        }
+        progress(rep.updated + rep.unchanged, total);
+    }
+    tx.commit().await?;
+    Ok(rep)
+}
+
+async fn set_deleted(db: &Db, op: &Operator, id: Uuid, deleted: bool) -> Result<Task> {
+    op.require(perm::TASKS_WRITE)?;
+    let mut tx = db.begin().await?;
+    let old = load(&mut tx, id).await?;
+    if old.deleted_at.is_some() == deleted {
+        return Err(Error::conflict(
+            "task",
+            if deleted {
+                "the task is already deleted"
+            } else {
+                "the task is not deleted"
+            },
+        ));
+    }
+    let mut new = old.clone();
+    new.deleted_at = if deleted { Some(now()) } else { None };
+    new.updated_at = now();
+    write(&mut tx, &new).await?;
+    let action = if deleted {
+        "TASK_DELETE"
+    } else {
+        "TASK_RESTORE"
+    };
+    audit::record(
+        &mut tx,
+        op,
+        Entry {
+            action,
+            table: "Task",
+            target_id: Some(id),
+            old: Some(serde_json::json!({ "deleted_at": snapshot(&old.deleted_at) })),
+            new: Some(serde_json::json!({ "deleted_at": snapshot(&new.deleted_at) })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(new)
+}
+
+/// Soft-deletes a task.
+pub async fn delete(db: &Db, op: &Operator, id: Uuid) -> Result<Task> {
+    set_deleted(db, op, id, true).await
+}
+
+/// Restores a soft-deleted task.
+pub async fn restore(db: &Db, op: &Operator, id: Uuid) -> Result<Task> {
+    set_deleted(db, op, id, false).await
+}

@@ -1,0 +1,247 @@
+//! Reading the audit trail: filtered keyset pages and streamed CSV / JSON export.
+
+use std::io::Write;
+
+use chrono::NaiveDateTime;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::admin::{limit, resolve_user, Cursor, Page, Where};
+use crate::auth::{perm, Operator};
+use crate::db::{format_ts, Db, Row, Tx};
+use crate::error::{Error, Result};
+
+/// One AuditLog row.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct AuditEntry {
+    pub id: Uuid,
+    pub user_id: Option<Uuid>,
+    pub actor_email: Option<String>,
+    pub action: String,
+    pub target_table: String,
+    pub target_id: Option<Uuid>,
+    pub old_value: Option<serde_json::Value>,
+    pub new_value: Option<serde_json::Value>,
+    pub ip_address: Option<String>,
+    pub user_agent: Option<String>,
+    pub created_at: NaiveDateTime,
+}
+
+/// Audit filters.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct AuditFilter {
+    /// Actor as user id or email.
+    pub actor: Option<String>,
+    pub table: Option<String>,
+    pub target: Option<Uuid>,
+    pub action: Option<String>,
+    pub since: Option<NaiveDateTime>,
+    pub until: Option<NaiveDateTime>,
+}
+
+fn entry(r: &Row) -> Result<AuditEntry> {
+    Ok(AuditEntry {
+        id: r.uuid("id")?,
+        user_id: r.opt_uuid("user_id")?,
+        actor_email: r.opt_text("actor_email")?,
+        action: r.text("action")?,
+        target_table: r.text("target_table")?,
+        target_id: r.opt_uuid("target_id")?,
+        old_value: r.opt_json("old_value")?,
+        new_value: r.opt_json("new_value")?,
+        ip_address: r.opt_text("ip_address")?,
+        user_agent: r.opt_text("user_agent")?,
+        created_at: r.ts("created_at")?,
+    })
+}
+
+async fn page_in(
+    tx: &mut Tx,
+    f: &AuditFilter,
+    lim: i64,
+    after: Option<Cursor>,
+) -> Result<Vec<AuditEntry>> {
+    let mut w = Where::default();
+    if let Some(a) = f.actor.as_deref().filter(|a| !a.trim().is_empty()) {
+        let id = resolve_user(tx, a).await?;
+        w.push(|p| format!(r#"a."user_id" = {p}"#), id);
+    }
+    if let Some(t) = f.table.as_deref().filter(|t| !t.is_empty()) {
+        w.push(|p| format!(r#"a."target_table" = {p}"#), t.trim());
+    }
+    if let Some(t) = f.target {
+        w.push(|p| format!(r#"a."target_id" = {p}"#), t);
+    }
+    if let Some(a) = f.action.as_deref().filter(|a| !a.is_empty()) {
+        w.push(|p| format!(r#"a."action" = {p}"#), a.trim().to_uppercase());
+    }
+    if let Some(t) = f.since {
+        w.push(|p| format!(r#"a."created_at" >= {p}"#), t);
+    }
+    if let Some(t) = f.until {
+        w.push(|p| format!(r#"a."created_at" < {p}"#), t);
+    }
+    if let (Some(s), Some(u)) = (f.since, f.until) {
+        if s >= u {
+            return Err(Error::invalid("since", "must be before --until"));
+        }
+    }
+    if let Some(c) = &after {
+        w.before(r#"a."created_at""#, r#"a."id""#, c);
+    }
+    let sql = format!(
+        r#"SELECT a."id", a."user_id", u."email" AS actor_email, a."action", a."target_table", a."target_id", a."old_value", a."new_value",
+                  a."ip_address", a."user_agent", a."created_at"
+           FROM "AuditLog" a LEFT JOIN "User" u ON u."id" = a."user_id" {} ORDER BY a."created_at" DESC, a."id" DESC LIMIT {}"#,
+        w.sql(),
+        lim
+    );
+    tx.query(&sql, &w.params).await?.iter().map(entry).collect()
+}
+
+/// Lists audit entries, newest first.
+pub async fn list(
+    db: &Db,
+    op: &Operator,
+    f: &AuditFilter,
+    lim: u32,
+    after: Option<&str>,
+) -> Result<Page<AuditEntry>> {
+    op.require(perm::AUDIT_READ)?;
+    let lim = limit(lim)?;
+    let after = after.map(Cursor::decode).transpose()?;
+    let mut tx = db.begin().await?;
+    let items = page_in(&mut tx, f, lim + 1, after).await?;
+    tx.rollback().await?;
+    Ok(crate::admin::page_of(items, lim, |e| Cursor {
+        ts: e.created_at,
+        id: e.id,
+    }))
+}
+
+/// Export formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub enum Format {
+    Csv,
+    Json,
+}
+
+impl Format {
+    /// Parses `csv` or `json`.
+    pub fn parse(s: &str) -> Result<Format> {
+        match s.trim().to_lowercase().as_str() {
+            "csv" => Ok(Format::Csv),
+            "json" => Ok(Format::Json),
+            _ => Err(Error::invalid(
+                "format",
+                format!("{s:?} is not csv or json"),
+            )),
+        }
+    }
+}
+
+/// Streams every matching entry to `out` in keyset batches (memory stays flat), newest first.
+/// JSON is one array; CSV has a header row. Returns the number of rows written.
+pub async fn export(
+    db: &Db,
+    op: &Operator,
+    f: &AuditFilter,
+    format: Format,
+    out: &mut (dyn Write + Send),
+    progress: &(dyn Fn(u64) + Send + Sync),
+) -> Result<u64> {
+    op.require(perm::AUDIT_READ)?;
+    let io = |e: std::io::Error| Error::io("writing the audit export", e);
+    let csv_err = |e: csv::Error| match e.into_kind() {
+        csv::ErrorKind::Io(e) => io(e),
+        other => Error::db(format!("CSV: {other:?}")),
+    };
+    enum Sink<'a> {
+        Csv(csv::Writer<&'a mut (dyn Write + Send)>),
+        Json(&'a mut (dyn Write + Send)),
+    }
+    let mut sink = match format {
+        Format::Csv => {
+            let mut w = csv::Writer::from_writer(out);
+            w.write_record([
+                "id",
+                "created_at",
+                "actor_id",
+                "actor_email",
+                "action",
+                "target_table",
+                "target_id",
+                "old_value",
+                "new_value",
+                "ip_address",
+                "user_agent",
+            ])
+            .map_err(csv_err)?;
+            Sink::Csv(w)
+        }
+        Format::Json => {
+            out.write_all(b"[").map_err(io)?;
+            Sink::Json(out)
+        }
+    };
+    let mut n = 0u64;
+    let mut after = None;
+    loop {
+        let mut tx = db.begin().await?;
+        let batch = page_in(&mut tx, f, 1000, after).await?;
+        tx.rollback().await?;
+        for e in &batch {
+            match &mut sink {
+                Sink::Csv(w) => {
+                    let opt = |v: &Option<serde_json::Value>| {
+                        v.as_ref().map(|j| j.to_string()).unwrap_or_default()
+                    };
+                    w.write_record([
+                        e.id.to_string(),
+                        format_ts(&e.created_at),
+                        e.user_id.map(|u| u.to_string()).unwrap_or_default(),
+                        e.actor_email.clone().unwrap_or_default(),
+                        e.action.clone(),
+                        e.target_table.clone(),
+                        e.target_id.map(|u| u.to_string()).unwrap_or_default(),
+                        opt(&e.old_value),
+                        opt(&e.new_value),
+                        e.ip_address.clone().unwrap_or_default(),
+                        e.user_agent.clone().unwrap_or_default(),
+                    ])
+                    .map_err(csv_err)?;
+                }
+                Sink::Json(out) => {
+                    if n > 0 {
+                        out.write_all(b",\n").map_err(io)?;
+                    }
+                    serde_json::to_writer(&mut **out, e).map_err(|e| match e.io_error_kind() {
+                        Some(_) => io(std::io::Error::other(e)),
+                        None => Error::db(e.to_string()),
+                    })?;
+                }
+            }
+            n += 1;
+        }
+        progress(n);
+        if batch.len() < 1000 {
+            break;
+        }
+        after = batch.last().map(|e| Cursor {
+            ts: e.created_at,
+            id: e.id,
+        });
+    }
+    match sink {
+        Sink::Csv(mut w) => w.flush().map_err(io)?,
+        Sink::Json(out) => {
+            out.write_all(b"]\n").map_err(io)?;
+            out.flush().map_err(io)?;
+        }
+    }
+    Ok(n)
+}
