@@ -40,3 +40,38 @@ pub fn opt<T: ToString>(v: &Option<T>) -> String {
         .map(|x| x.to_string())
         .unwrap_or_else(|| "-".into())
 }
+
+/// Prints a keyset page; the next cursor goes to stderr for people, into the JSON for scripts.
+pub fn emit_page<T: Serialize>(
+    ctx: &Ctx,
+    page: &ncy_core::admin::Page<T>,
+    human: impl FnOnce() -> String,
+) -> anyhow::Result<()> {
+    emit(ctx, page, human)?;
+    if !ctx.json() {
+        match &page.next_cursor {
+            Some(c) => eprintln!("{} shown; next page: --after {c}", page.items.len()),
+            None => eprintln!("{} shown; end of list", page.items.len()),
+        }
+    }
+    Ok(())
+}
+
+/// A progress bar on stderr when it is a terminal and output is for people; hidden otherwise.
+pub fn progress(ctx: &Ctx, total: u64, what: &str) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if ctx.json() || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = if total > 0 {
+        indicatif::ProgressBar::new(total)
+    } else {
+        indicatif::ProgressBar::new_spinner()
+    };
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} ({eta})")
+    {
+        bar.set_style(style);
+    }
+    bar.set_message(what.to_owned());
+    bar
+}

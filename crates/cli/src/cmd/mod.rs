@@ -1,8 +1,14 @@
 //! Subcommands, one module per domain.
 
+pub mod args;
+pub mod audit;
 pub mod migrate;
+pub mod orgs;
+pub mod projects;
 pub mod seed;
 pub mod session;
+pub mod tasks;
+pub mod users;
 
 use anyhow::Result;
 use clap::Subcommand;
@@ -29,6 +35,27 @@ pub enum Command {
     Logout,
     /// Show the logged-in operator and their permissions.
     Whoami,
+    /// Users, sessions, API keys and roles.
+    #[command(subcommand)]
+    Users(users::Users),
+    /// Organizations and their members.
+    #[command(subcommand)]
+    Orgs(orgs::Orgs),
+    /// Teams of an organization.
+    #[command(subcommand)]
+    Teams(orgs::Teams),
+    /// Projects.
+    #[command(subcommand)]
+    Projects(projects::Projects),
+    /// Tasks, including bulk updates in one transaction.
+    #[command(subcommand)]
+    Tasks(tasks::Tasks),
+    /// The audit trail: list and export.
+    #[command(subcommand)]
+    Audit(audit::Audit),
+    /// Access and error logs (read-only).
+    #[command(subcommand)]
+    Logs(audit::Logs),
 }
 
 pub async fn run(ctx: &mut Ctx, c: Command) -> Result<()> {
@@ -41,5 +68,12 @@ pub async fn run(ctx: &mut Ctx, c: Command) -> Result<()> {
         } => session::login(ctx, email, password_stdin).await,
         Command::Logout => session::logout(ctx).await,
         Command::Whoami => session::whoami(ctx).await,
+        Command::Users(c) => users::run(ctx, c).await,
+        Command::Orgs(c) => orgs::run(ctx, c).await,
+        Command::Teams(c) => orgs::run_teams(ctx, c).await,
+        Command::Projects(c) => projects::run(ctx, c).await,
+        Command::Tasks(c) => tasks::run(ctx, c).await,
+        Command::Audit(c) => audit::run(ctx, c).await,
+        Command::Logs(c) => audit::run_logs(ctx, c).await,
     }
 }
