@@ -1,0 +1,274 @@
+//! Sessions: long-running transactions, idle-in-transaction sessions, blocked locks (who
+//! blocks whom, from `pg_blocking_pids`), and the audited cancel / terminate actions.
+
+use chrono::NaiveDateTime;
+use ncy_core::audit::{self, Entry};
+use ncy_core::auth::{perm, Operator};
+use ncy_core::db::{Db, Row};
+use ncy_core::{params, Error, Result};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::guard::{read_tx, require_pg, write_tx};
+
+/// One client session that is not plain idle.
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionInfo {
+    pub pid: i64,
+    pub user: Option<String>,
+    pub database: Option<String>,
+    pub application: Option<String>,
+    pub client_addr: Option<String>,
+    /// `active`, `idle in transaction`, `idle in transaction (aborted)`, ...
+    pub state: Option<String>,
+    pub wait_event_type: Option<String>,
+    pub wait_event: Option<String>,
+    pub xact_start: Option<NaiveDateTime>,
+    /// Age of the open transaction.
+    pub xact_seconds: Option<f64>,
+    /// Age of the current (or last) statement.
+    pub query_seconds: Option<f64>,
+    /// Time in the current state (for idle in transaction: how long it has been idle).
+    pub state_seconds: Option<f64>,
+    /// Current or last statement, cut to 1 000 characters.
+    pub query: Option<String>,
+    /// Sessions this one waits for (empty unless waiting on a lock).
+    pub blocked_by: Vec<i64>,
+}
+
+impl SessionInfo {
+    /// True for `idle in transaction` (and its aborted variant).
+    pub fn idle_in_transaction(&self) -> bool {
+        self.state
+            .as_deref()
+            .map(|s| s.starts_with("idle in transaction"))
+            .unwrap_or(false)
+    }
+}
+
+/// One session waiting for a lock, and the sessions holding it.
+#[derive(Debug, Clone, Serialize)]
+pub struct BlockedSession {
+    pub waiting: SessionInfo,
+    /// The lock waited for: `relation`, `transactionid`, `tuple`, ...
+    pub lock_type: Option<String>,
+    pub lock_mode: Option<String>,
+    pub relation: Option<String>,
+    /// The sessions that block it (pg_blocking_pids), with what they are doing.
+    pub blockers: Vec<SessionInfo>,
+}
+
+/// Sessions of the whole server, except plain idle ones and this client's own.
+#[derive(Debug, Clone, Serialize)]
+pub struct Activity {
+    pub sessions: Vec<SessionInfo>,
+    pub blocked: Vec<BlockedSession>,
+}
+
+const SESSION_COLS: &str = "a.pid::int8 AS pid, a.usename::text AS usr, a.datname::text AS dbname,
+    a.application_name AS app, a.client_addr::text AS client_addr, a.state,
+    a.wait_event_type, a.wait_event, a.xact_start,
+    extract(epoch FROM now() - a.xact_start)::float8 AS xact_seconds,
+    extract(epoch FROM now() - a.query_start)::float8 AS query_seconds,
+    extract(epoch FROM now() - a.state_change)::float8 AS state_seconds,
+    left(a.query, 1000) AS query,
+    CASE WHEN a.wait_event_type = 'Lock' THEN pg_blocking_pids(a.pid)::text[] END AS blocked_by";
+
+fn session(r: &Row) -> Result<SessionInfo> {
+    Ok(SessionInfo {
+        pid: r.int("pid")?,
+        user: r.opt_text("usr")?,
+        database: r.opt_text("dbname")?,
+        application: r.opt_text("app")?.filter(|s| !s.is_empty()),
+        client_addr: r.opt_text("client_addr")?,
+        state: r.opt_text("state")?,
+        wait_event_type: r.opt_text("wait_event_type")?,
+        wait_event: r.opt_text("wait_event")?,
+        xact_start: r.opt_ts("xact_start")?,
+        xact_seconds: r.opt_float("xact_seconds")?,
+        query_seconds: r.opt_float("query_seconds")?,
+        state_seconds: r.opt_float("state_seconds")?,
+        query: r.opt_text("query")?,
+        blocked_by: r
+            .text_array("blocked_by")?
+            .iter()
+            .filter_map(|p| p.parse().ok())
+            .collect(),
+    })
+}
+
+/// Reads [`Activity`] (at most `limit` sessions, oldest transaction first).
+pub async fn read(db: &Db, limit: i64) -> Result<Activity> {
+    let mut tx = read_tx(db).await?;
+    let rows = tx
+        .query(
+            &format!(
+                "SELECT {SESSION_COLS} FROM pg_stat_activity a
+                 WHERE a.backend_type = 'client backend' AND a.pid <> pg_backend_pid()
+                   AND a.state IS DISTINCT FROM 'idle'
+                 ORDER BY a.xact_start NULLS LAST, a.pid LIMIT $1"
+            ),
+            &params![limit],
+        )
+        .await?;
+    let sessions = rows.iter().map(session).collect::<Result<Vec<_>>>()?;
+    let waiting = tx
+        .query(
+            &format!(
+                "SELECT {SESSION_COLS}, l.locktype, l.mode, l.relation::regclass::text AS relation
+                 FROM pg_stat_activity a
+                 LEFT JOIN LATERAL (SELECT locktype, mode, relation FROM pg_locks
+                                    WHERE pid = a.pid AND NOT granted LIMIT 1) l ON true
+                 WHERE a.wait_event_type = 'Lock' AND a.pid <> pg_backend_pid()
+                 ORDER BY a.query_start NULLS LAST, a.pid LIMIT $1"
+            ),
+            &params![limit],
+        )
+        .await?;
+    let mut blocked = Vec::new();
+    for r in &waiting {
+        let w = session(r)?;
+        if w.blocked_by.is_empty() {
+            continue;
+        }
+        let pids: Vec<String> = w.blocked_by.iter().map(|p| p.to_string()).collect();
+        let blockers = tx
+            .query(
+                &format!(
+                    "SELECT {SESSION_COLS} FROM pg_stat_activity a
+                     WHERE a.pid::text = ANY($1) ORDER BY a.pid"
+                ),
+                &params![pids],
+            )
+            .await?
+            .iter()
+            .map(session)
+            .collect::<Result<Vec<_>>>()?;
+        blocked.push(BlockedSession {
+            lock_type: r.opt_text("locktype")?,
+            lock_mode: r.opt_text("mode")?,
+            relation: r.opt_text("relation")?,
+            waiting: w,
+            blockers,
+        });
+    }
+    tx.commit().await?;
+    Ok(Activity { sessions, blocked })
+}
+
+/// Which signal to send to a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Signal {
+    /// `pg_cancel_backend`: stop the running statement, keep the session.
+    Cancel,
+    /// `pg_terminate_backend`: end the session (its transaction rolls back).
+    Terminate,
+}
+
+impl Signal {
+    fn function(self) -> &'static str {
+        match self {
+            Signal::Cancel => "pg_cancel_backend",
+            Signal::Terminate => "pg_terminate_backend",
+        }
+    }
+
+    fn action(self) -> &'static str {
+        match self {
+            Signal::Cancel => "health.cancel_query",
+            Signal::Terminate => "health.terminate_session",
+        }
+    }
+}
+
+/// The outcome of [`signal`].
+#[derive(Debug, Clone, Serialize)]
+pub struct SignalResult {
+    pub signal: Signal,
+    /// The session as it was just before the signal.
+    pub session: SessionInfo,
+}
+
+/// Cancels the running statement of session `pid` (`health.configure`, audited).
+pub async fn cancel(db: &Db, op: &Operator, pid: i64) -> Result<SignalResult> {
+    signal(db, op, pid, Signal::Cancel).await
+}
+
+/// Terminates session `pid` (`health.configure`, audited).
+pub async fn terminate(db: &Db, op: &Operator, pid: i64) -> Result<SignalResult> {
+    signal(db, op, pid, Signal::Terminate).await
+}
+
+/// Sends `sig` to client session `pid`. The AuditLog row is written first in the same
+/// transaction; the signal itself cannot be rolled back, so a failure to commit afterwards is
+/// reported as an error naming the signal that was sent.
+pub async fn signal(db: &Db, op: &Operator, pid: i64, sig: Signal) -> Result<SignalResult> {
+    op.require(perm::HEALTH_CONFIGURE)?;
+    require_pg(db, "cancelling or terminating a session")?;
+    if !(1..=i32::MAX as i64).contains(&pid) {
+        return Err(Error::invalid(
+            "pid",
+            "give a process id from pg_stat_activity",
+        ));
+    }
+    let mut tx = write_tx(db).await?;
+    let r = tx
+        .query_opt(
+            &format!(
+                "SELECT {SESSION_COLS}, a.backend_type, (a.pid = pg_backend_pid()) AS own
+                 FROM pg_stat_activity a WHERE a.pid = $1"
+            ),
+            &params![pid],
+        )
+        .await?
+        .ok_or_else(|| Error::not_found("session (pid)", pid))?;
+    if r.bool("own")? {
+        return Err(Error::invalid("pid", "that is this client's own session"));
+    }
+    let kind = r.opt_text("backend_type")?.unwrap_or_default();
+    if kind != "client backend" {
+        return Err(Error::invalid(
+            "pid",
+            format!(
+                "{pid} is a `{kind}` server process, not a client session; refusing to signal it"
+            ),
+        ));
+    }
+    let s = session(&r)?;
+    audit::record(
+        &mut tx,
+        op,
+        Entry {
+            action: sig.action(),
+            table: "pg_stat_activity",
+            target_id: None,
+            old: Some(json!({
+                "pid": s.pid, "user": s.user, "database": s.database,
+                "application": s.application, "state": s.state,
+            })),
+            new: None,
+        },
+    )
+    .await?;
+    let ok = tx
+        .query_one(
+            &format!("SELECT {}($1::int) AS ok", sig.function()),
+            &params![pid],
+        )
+        .await?
+        .bool("ok")?;
+    if !ok {
+        return Err(Error::not_found("session (pid)", pid));
+    }
+    tx.commit().await.map_err(|e| {
+        Error::db(format!(
+            "{} was sent to session {pid} but its audit row could not be committed: {e}",
+            sig.function()
+        ))
+    })?;
+    Ok(SignalResult {
+        signal: sig,
+        session: s,
+    })
+}

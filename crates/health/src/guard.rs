@@ -1,0 +1,48 @@
+//! Bounded transactions: every health query runs under a statement and lock timeout so that a
+//! busy or stuck production server cannot hang the caller or pile up behind a lock.
+
+use ncy_core::db::{Db, Dialect, Tx};
+use ncy_core::{Error, Result};
+
+/// Upper bound of any single health query.
+pub const STATEMENT_TIMEOUT: &str = "5s";
+/// Upper bound of any lock wait in a health query.
+pub const LOCK_TIMEOUT: &str = "1s";
+
+/// A read-only transaction with the timeouts set (SQLite: a plain transaction).
+pub async fn read_tx(db: &Db) -> Result<Tx> {
+    let mut tx = db.begin().await?;
+    if tx.dialect() == Dialect::Postgres {
+        tx.batch(&format!(
+            "SET TRANSACTION READ ONLY; SET LOCAL statement_timeout = '{STATEMENT_TIMEOUT}'; \
+             SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"
+        ))
+        .await?;
+    }
+    Ok(tx)
+}
+
+/// A read-write transaction with the timeouts set, for the audited actions.
+pub async fn write_tx(db: &Db) -> Result<Tx> {
+    let mut tx = db.begin().await?;
+    if tx.dialect() == Dialect::Postgres {
+        tx.batch(&format!(
+            "SET LOCAL statement_timeout = '{STATEMENT_TIMEOUT}'; SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"
+        ))
+        .await?;
+    }
+    Ok(tx)
+}
+
+/// The PostgreSQL pool, or a clear error saying the feature needs PostgreSQL.
+pub fn require_pg<'a>(db: &'a Db, what: &str) -> Result<&'a sqlx::PgPool> {
+    db.pg_pool().ok_or_else(|| {
+        Error::invalid(
+            "database",
+            format!(
+                "{what} needs a PostgreSQL database, and this is the local SQLite workspace; \
+                 pass --database-url URL or set DATABASE_URL to the platform's server"
+            ),
+        )
+    })
+}

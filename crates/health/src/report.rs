@@ -1,0 +1,553 @@
+//! The health report: every section read in its own bounded, read-only transaction, one after
+//! another (one connection at a time: light on a busy server), then judged into findings.
+
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+use ncy_core::auth::{perm, Operator};
+use ncy_core::db::{now, Db, Dialect};
+use ncy_core::Result;
+use serde::Serialize;
+
+use crate::activity::{self, Activity};
+use crate::findings::{bytes, secs, Finding, Severity};
+use crate::logging::{self, LoggingSettings};
+use crate::objects::{self, Objects};
+use crate::replication::{self, Replication};
+use crate::server::{self, CacheStats, Connections, PoolUse, ServerInfo, Throughput};
+use crate::sqlite::{self, SqliteInfo};
+use crate::statements::{self, TopStatements};
+
+/// What to read and the thresholds of the findings.
+#[derive(Debug, Clone)]
+pub struct ReportOptions {
+    /// Time between the two samples of pg_stat_database for the rates.
+    pub sample: Duration,
+    /// How many statements in the top list.
+    pub top_statements: i64,
+    /// List statements of every database, not only the connected one.
+    pub all_databases: bool,
+    /// How many rows per table / index list.
+    pub list_limit: i64,
+    /// A transaction open longer than this is a finding.
+    pub long_transaction: Duration,
+    /// A session idle in transaction longer than this is a finding.
+    pub idle_in_transaction: Duration,
+    /// An unused index or an FK without index at least this large gets its own finding.
+    pub big_object_bytes: i64,
+}
+
+impl Default for ReportOptions {
+    fn default() -> Self {
+        ReportOptions {
+            sample: Duration::from_secs(1),
+            top_statements: 10,
+            all_databases: false,
+            list_limit: 20,
+            long_transaction: Duration::from_secs(300),
+            idle_in_transaction: Duration::from_secs(60),
+            big_object_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// A section that could not be read (timeout, missing privilege, ...).
+#[derive(Debug, Clone, Serialize)]
+pub struct SectionError {
+    pub section: String,
+    pub message: String,
+}
+
+/// Overall state: the worst finding's severity, or `ok`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    Info,
+    Warning,
+    Critical,
+}
+
+/// The whole health picture. PostgreSQL sections are `None` on the local SQLite workspace
+/// (where `sqlite` is set) or when a section could not be read (see `unavailable`).
+#[derive(Debug, Clone, Serialize)]
+pub struct HealthReport {
+    pub generated_at: NaiveDateTime,
+    pub dialect: Dialect,
+    pub status: Status,
+    pub server: Option<ServerInfo>,
+    pub connections: Option<Connections>,
+    pub pool: Option<PoolUse>,
+    pub statements: Option<TopStatements>,
+    pub logging: Option<LoggingSettings>,
+    pub cache: Option<CacheStats>,
+    pub throughput: Option<Throughput>,
+    pub objects: Option<Objects>,
+    pub activity: Option<Activity>,
+    pub replication: Option<Replication>,
+    pub sqlite: Option<SqliteInfo>,
+    pub unavailable: Vec<SectionError>,
+    /// Most severe first.
+    pub findings: Vec<Finding>,
+}
+
+fn keep<T>(name: &str, r: Result<T>, errs: &mut Vec<SectionError>) -> Option<T> {
+    match r {
+        Ok(v) => Some(v),
+        Err(e) => {
+            errs.push(SectionError {
+                section: name.into(),
+                message: e.to_string(),
+            });
+            None
+        }
+    }
+}
+
+/// Builds the report (`health.read`).
+pub async fn report(db: &Db, op: &Operator, opts: &ReportOptions) -> Result<HealthReport> {
+    op.require(perm::HEALTH_READ)?;
+    let mut rep = HealthReport {
+        generated_at: now(),
+        dialect: db.dialect(),
+        status: Status::Ok,
+        server: None,
+        connections: None,
+        pool: server::pool_use(db),
+        statements: None,
+        logging: None,
+        cache: None,
+        throughput: None,
+        objects: None,
+        activity: None,
+        replication: None,
+        sqlite: None,
+        unavailable: vec![],
+        findings: vec![],
+    };
+    if db.dialect() == Dialect::Sqlite {
+        rep.sqlite = sqlite::read(db).await?;
+        rep.findings = sqlite_findings(rep.sqlite.as_ref());
+        rep.status = status(&rep.findings);
+        return Ok(rep);
+    }
+    let errs = &mut rep.unavailable;
+    let first = keep("throughput", server::sample(db).await, errs);
+    let started = std::time::Instant::now();
+    rep.server = keep("server", server::server_info(db).await, errs);
+    rep.connections = keep("connections", server::connections(db).await, errs);
+    rep.statements = keep(
+        "statements",
+        statements::read_top(db, opts.top_statements, opts.all_databases).await,
+        errs,
+    );
+    rep.logging = keep("logging", logging::read(db).await, errs);
+    rep.cache = keep("cache", server::cache(db).await, errs);
+    rep.objects = keep("objects", objects::read(db, opts.list_limit).await, errs);
+    rep.activity = keep("activity", activity::read(db, 100).await, errs);
+    rep.replication = keep("replication", replication::read(db).await, errs);
+    if let Some(first) = first {
+        if let Some(rest) = opts.sample.checked_sub(started.elapsed()) {
+            tokio::time::sleep(rest).await;
+        }
+        rep.throughput = keep("throughput", server::sample(db).await, errs)
+            .map(|second| server::rates(&first, &second));
+    }
+    rep.findings = judge(&rep, opts);
+    rep.status = status(&rep.findings);
+    Ok(rep)
+}
+
+fn status(f: &[Finding]) -> Status {
+    match f.iter().map(|f| f.severity).max() {
+        None => Status::Ok,
+        Some(Severity::Info) => Status::Info,
+        Some(Severity::Warning) => Status::Warning,
+        Some(Severity::Critical) => Status::Critical,
+    }
+}
+
+fn sqlite_findings(info: Option<&SqliteInfo>) -> Vec<Finding> {
+    let mut f = vec![Finding::new(
+        Severity::Info,
+        "server",
+        "database health monitoring needs PostgreSQL: this is the local SQLite workspace",
+        "connect to the platform's server with --database-url URL (or DATABASE_URL) to see \
+         connections, statements, locks, vacuum and replication",
+    )];
+    if let Some(i) = info {
+        if i.page_count > 1000 && i.freelist_count * 4 > i.page_count {
+            f.push(Finding::new(
+                Severity::Info,
+                "sqlite",
+                format!(
+                    "{} of {} pages of the workspace are free ({})",
+                    i.freelist_count,
+                    i.page_count,
+                    bytes(i.freelist_count * i.page_size)
+                ),
+                "run VACUUM on the workspace to give the space back to the file system",
+            ));
+        }
+    }
+    f
+}
+
+/// Turns the sections into findings, most severe first.
+pub fn judge(rep: &HealthReport, opts: &ReportOptions) -> Vec<Finding> {
+    let mut f = Vec::new();
+    for e in &rep.unavailable {
+        f.push(Finding::new(
+            Severity::Warning,
+            &e.section,
+            format!("the {} section could not be read: {}", e.section, e.message),
+            "grant the monitoring role pg_monitor (GRANT pg_monitor TO <role>) or retry when the server is less busy",
+        ));
+    }
+    if let Some(c) = &rep.connections {
+        let sev = if c.usage_percent >= 95.0 {
+            Some(Severity::Critical)
+        } else if c.usage_percent >= 80.0 {
+            Some(Severity::Warning)
+        } else {
+            None
+        };
+        if let Some(sev) = sev {
+            f.push(Finding::new(
+                sev,
+                "connections",
+                format!(
+                    "{} of {} connections in use ({:.0}%)",
+                    c.total,
+                    c.max_connections - c.superuser_reserved,
+                    c.usage_percent
+                ),
+                "put a pooler (PgBouncer) in front of the server, lower the applications' pool sizes, or raise max_connections",
+            ));
+        }
+    }
+    if let Some(p) = &rep.pool {
+        if p.max > 0 && p.in_use >= p.max {
+            f.push(Finding::new(
+                Severity::Warning,
+                "pool",
+                format!(
+                    "this client's pool is exhausted ({} of {} in use)",
+                    p.in_use, p.max
+                ),
+                "raise connection_limit= in DATABASE_URL or look for long-held connections",
+            ));
+        }
+    }
+    if let Some(s) = &rep.statements {
+        if let Some(note) = &s.note {
+            f.push(Finding::new(
+                Severity::Warning,
+                "statements",
+                "pg_stat_statements is not available: the most expensive statements cannot be shown",
+                note.clone(),
+            ));
+        }
+    }
+    if let Some(l) = &rep.logging {
+        if l.log_statement == "all" {
+            f.push(Finding::new(
+                Severity::Warning,
+                "logging",
+                "log_statement = 'all': every statement is logged",
+                "heavy on production: set it to 'ddl' or 'mod' (ncy-admin health set-logging --statement ddl)",
+            ));
+        }
+        if l.log_min_duration_statement_ms < 0 {
+            f.push(Finding::new(
+                Severity::Info,
+                "logging",
+                "slow queries are not logged (log_min_duration_statement = -1)",
+                "log statements slower than 1 s: ncy-admin health set-logging --min-duration 1000",
+            ));
+        } else if l.log_min_duration_statement_ms == 0 {
+            f.push(Finding::new(
+                Severity::Warning,
+                "logging",
+                "log_min_duration_statement = 0: the duration of every statement is logged",
+                "heavy on production: use a threshold, e.g. ncy-admin health set-logging --min-duration 1000",
+            ));
+        }
+    }
+    if let Some(c) = &rep.cache {
+        if let Some(r) = c.database_hit_ratio {
+            if c.blocks_hit + c.blocks_read >= 10_000 && r < 0.99 {
+                f.push(Finding::new(
+                    if r < 0.90 { Severity::Critical } else { Severity::Warning },
+                    "cache",
+                    format!("cache hit ratio {:.1}% (below 99%)", r * 100.0),
+                    "the working set does not fit in shared_buffers: raise shared_buffers (about 25% of RAM) or add memory",
+                ));
+            }
+        }
+    }
+    if let Some(o) = &rep.objects {
+        objects_findings(o, opts, &mut f);
+    }
+    if let Some(a) = &rep.activity {
+        activity_findings(a, opts, &mut f);
+    }
+    if let Some(r) = &rep.replication {
+        replication_findings(r, &mut f);
+    }
+    f.sort_by_key(|x| std::cmp::Reverse(x.severity));
+    f
+}
+
+fn since_reset(o: &Objects) -> String {
+    match o.stats_reset {
+        Some(t) => format!("since {}", t.format("%Y-%m-%d %H:%M")),
+        None => "since statistics began".into(),
+    }
+}
+
+fn objects_findings(o: &Objects, opts: &ReportOptions, f: &mut Vec<Finding>) {
+    let mut small = (0, 0i64);
+    for i in &o.unused_indexes {
+        if i.bytes >= opts.big_object_bytes {
+            f.push(Finding::new(
+                Severity::Warning,
+                "indexes",
+                format!(
+                    "index {}.{} on {} unused ({} scans {}), {}",
+                    i.schema,
+                    i.name,
+                    i.table,
+                    i.scans,
+                    since_reset(o),
+                    bytes(i.bytes)
+                ),
+                format!(
+                    "consider dropping it: DROP INDEX CONCURRENTLY \"{}\".\"{}\";",
+                    i.schema, i.name
+                ),
+            ));
+        } else {
+            small.0 += 1;
+            small.1 += i.bytes;
+        }
+    }
+    if small.0 > 0 {
+        f.push(Finding::new(
+            Severity::Info,
+            "indexes",
+            format!("{} small indexes unused {} ({} together)", small.0, since_reset(o), bytes(small.1)),
+            "review them once the statistics cover a full business cycle; drop the ones no query needs",
+        ));
+    }
+    for d in &o.duplicate_indexes {
+        f.push(Finding::new(
+            Severity::Warning,
+            "indexes",
+            format!(
+                "identical indexes on {}.{}: {} ({})",
+                d.schema,
+                d.table,
+                d.indexes.join(", "),
+                bytes(d.bytes)
+            ),
+            "keep one (the one backing a constraint, if any) and drop the others",
+        ));
+    }
+    for i in &o.invalid_indexes {
+        f.push(Finding::new(
+            Severity::Warning,
+            "indexes",
+            format!(
+                "index {}.{} is INVALID (a failed concurrent build)",
+                i.schema, i.name
+            ),
+            format!(
+                "drop and re-create it: DROP INDEX CONCURRENTLY \"{}\".\"{}\"; then {}",
+                i.schema, i.name, i.definition
+            ),
+        ));
+    }
+    let mut small_fk = 0;
+    for m in &o.missing_fk_indexes {
+        if m.table_bytes >= opts.big_object_bytes {
+            f.push(Finding::new(
+                Severity::Warning,
+                "indexes",
+                format!(
+                    "foreign key {} on {}.{} ({}) has no supporting index ({}, ~{} rows)",
+                    m.constraint, m.schema, m.table, m.columns.join(", "), bytes(m.table_bytes),
+                    m.row_estimate.map(|r| format!("{r:.0}")).unwrap_or_else(|| "?".into())
+                ),
+                format!(
+                    "deletes and updates on {} scan the whole table: CREATE INDEX CONCURRENTLY ON \"{}\".\"{}\" ({});",
+                    m.referenced_table, m.schema, m.table,
+                    m.columns.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(", ")
+                ),
+            ));
+        } else {
+            small_fk += 1;
+        }
+    }
+    if small_fk > 0 {
+        f.push(Finding::new(
+            Severity::Info,
+            "indexes",
+            format!("{small_fk} foreign keys on small tables have no supporting index"),
+            "fine while the tables are small; index them before they grow",
+        ));
+    }
+    for t in &o.dead_tuples {
+        if t.dead_tuples >= 10_000 && t.dead_ratio >= 0.2 {
+            let last = [t.last_vacuum, t.last_autovacuum]
+                .into_iter()
+                .flatten()
+                .max();
+            f.push(Finding::new(
+                if t.dead_ratio >= 0.5 { Severity::Critical } else { Severity::Warning },
+                "vacuum",
+                format!(
+                    "table {}.{} has {} dead tuples ({:.0}%), last vacuum {}",
+                    t.schema, t.name, t.dead_tuples, t.dead_ratio * 100.0,
+                    last.map(|t| t.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_else(|| "never".into())
+                ),
+                format!(
+                    "run VACUUM (ANALYZE) \"{}\".\"{}\"; and check autovacuum is keeping up (long transactions block it)",
+                    t.schema, t.name
+                ),
+            ));
+        }
+    }
+}
+
+fn who(s: &activity::SessionInfo) -> String {
+    format!(
+        "{}@{}{}",
+        s.user.as_deref().unwrap_or("?"),
+        s.database.as_deref().unwrap_or("?"),
+        s.application
+            .as_deref()
+            .map(|a| format!(" ({a})"))
+            .unwrap_or_default()
+    )
+}
+
+fn activity_findings(a: &Activity, opts: &ReportOptions, f: &mut Vec<Finding>) {
+    let idle_limit = opts.idle_in_transaction.as_secs_f64();
+    let long_limit = opts.long_transaction.as_secs_f64();
+    for s in &a.sessions {
+        let xact = s.xact_seconds.unwrap_or(0.0);
+        if s.idle_in_transaction() && s.state_seconds.unwrap_or(0.0) >= idle_limit {
+            f.push(Finding::new(
+                Severity::Warning,
+                "activity",
+                format!(
+                    "session {} ({}) idle in transaction for {}",
+                    s.pid, who(s), secs(s.state_seconds.unwrap_or(0.0))
+                ),
+                format!(
+                    "it holds locks and blocks vacuum: fix the application to commit, set idle_in_transaction_session_timeout, or end it: ncy-admin health terminate {}",
+                    s.pid
+                ),
+            ));
+        } else if xact >= long_limit {
+            f.push(Finding::new(
+                Severity::Warning,
+                "activity",
+                format!("transaction of session {} ({}) open for {}", s.pid, who(s), secs(xact)),
+                format!(
+                    "long transactions block vacuum and hold locks: check it, or ncy-admin health cancel {} / terminate {}",
+                    s.pid, s.pid
+                ),
+            ));
+        }
+    }
+    for b in &a.blocked {
+        let wait = b.waiting.query_seconds.unwrap_or(0.0);
+        let blockers = b
+            .blockers
+            .iter()
+            .map(|s| format!("{} ({})", s.pid, who(s)))
+            .collect::<Vec<_>>();
+        let pids = b
+            .waiting
+            .blocked_by
+            .iter()
+            .map(|p| p.to_string())
+            .collect::<Vec<_>>();
+        f.push(Finding::new(
+            if wait >= 60.0 { Severity::Critical } else { Severity::Warning },
+            "locks",
+            format!(
+                "session {} waits {} for a {} lock{} held by {}",
+                b.waiting.pid,
+                secs(wait),
+                b.lock_mode.as_deref().unwrap_or("?"),
+                b.relation.as_deref().map(|r| format!(" on {r}")).unwrap_or_default(),
+                if blockers.is_empty() { pids.join(", ") } else { blockers.join(", ") }
+            ),
+            format!(
+                "finish the blocking transaction, or cancel it: ncy-admin health cancel {} (terminate if it is idle in transaction)",
+                pids.join(" / ")
+            ),
+        ));
+    }
+}
+
+fn replication_findings(r: &Replication, f: &mut Vec<Finding>) {
+    let a = &r.archiver;
+    if a.archive_mode == "off" {
+        f.push(Finding::new(
+            Severity::Info,
+            "replication",
+            "WAL archiving is off: point-in-time recovery is not possible",
+            "set archive_mode = on and an archive_command (or use pgBackRest / WAL-G), then restart",
+        ));
+    } else if a.failing() {
+        f.push(Finding::new(
+            Severity::Critical,
+            "replication",
+            format!(
+                "WAL archiving is failing ({} failures, last {} at {})",
+                a.failed_count,
+                a.last_failed_wal.as_deref().unwrap_or("?"),
+                a.last_failed_time
+                    .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+                    .unwrap_or_default()
+            ),
+            "check archive_command in the server log; WAL piles up in pg_wal until it succeeds",
+        ));
+    }
+    for rep in &r.replicas {
+        if rep.replay_lag_seconds.unwrap_or(0.0) >= 60.0 {
+            f.push(Finding::new(
+                Severity::Warning,
+                "replication",
+                format!(
+                    "replica {} is {} behind",
+                    rep.application.as_deref().unwrap_or("?"),
+                    secs(rep.replay_lag_seconds.unwrap_or(0.0))
+                ),
+                "check the replica's load, network and hot_standby_feedback conflicts",
+            ));
+        }
+    }
+    for s in &r.slots {
+        let kept = s.retained_bytes.unwrap_or(0.0);
+        if !s.active && kept >= 1024.0 * 1024.0 * 1024.0 {
+            f.push(Finding::new(
+                Severity::Warning,
+                "replication",
+                format!(
+                    "inactive replication slot {} retains {} of WAL",
+                    s.name,
+                    bytes(kept as i64)
+                ),
+                format!(
+                    "reconnect its consumer or drop it: SELECT pg_drop_replication_slot('{}');",
+                    s.name
+                ),
+            ));
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! The most expensive statements from pg_stat_statements (PostgreSQL 13+ column names
+//! `total_exec_time` / `mean_exec_time`), and the audited reset action.
+
+use ncy_core::audit::{self, Entry};
+use ncy_core::auth::{perm, Operator};
+use ncy_core::db::{Db, Tx};
+use ncy_core::{params, Error, Result};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::guard::{read_tx, require_pg, write_tx};
+
+/// One statement of the top list (times in milliseconds).
+#[derive(Debug, Clone, Serialize)]
+pub struct TopStatement {
+    pub queryid: Option<String>,
+    /// Normalised text (constants replaced by `$N`), cut to 2 000 characters.
+    pub query: String,
+    pub calls: i64,
+    pub total_exec_time_ms: f64,
+    pub mean_exec_time_ms: f64,
+    pub rows: i64,
+    /// Share of the total execution time of all tracked statements, in percent.
+    pub percent_of_total: f64,
+    pub user: Option<String>,
+    pub database: Option<String>,
+    pub shared_blks_hit: i64,
+    pub shared_blks_read: i64,
+}
+
+/// The top list, or a note saying why it is unavailable and how to enable it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TopStatements {
+    /// False when pg_stat_statements is not installed or not preloaded.
+    pub available: bool,
+    pub extension_version: Option<String>,
+    /// How to enable the extension, when unavailable.
+    pub note: Option<String>,
+    /// True when statements of every database are listed, else the connected one only.
+    pub all_databases: bool,
+    pub statements: Vec<TopStatement>,
+}
+
+/// How to enable pg_stat_statements.
+pub fn enable_note(database: &str) -> String {
+    format!(
+        "pg_stat_statements is not available in database {database}: add it to \
+         shared_preload_libraries in postgresql.conf (shared_preload_libraries = \
+         'pg_stat_statements', then restart PostgreSQL), and run \
+         CREATE EXTENSION pg_stat_statements; in that database"
+    )
+}
+
+async fn installed(tx: &mut Tx) -> Result<(Option<String>, String)> {
+    let r = tx
+        .query_one(
+            "SELECT (SELECT extversion FROM pg_extension WHERE extname = 'pg_stat_statements') AS v,
+                    current_database()::text AS db",
+            &[],
+        )
+        .await?;
+    Ok((r.opt_text("v")?, r.text("db")?))
+}
+
+/// Reads the top `limit` statements by total execution time (no permission check: used by
+/// the report, which checks `health.read`).
+pub(crate) async fn read_top(db: &Db, limit: i64, all_databases: bool) -> Result<TopStatements> {
+    let mut tx = read_tx(db).await?;
+    let (version, database) = installed(&mut tx).await?;
+    let unavailable = |note: String| TopStatements {
+        available: false,
+        extension_version: None,
+        note: Some(note),
+        all_databases,
+        statements: vec![],
+    };
+    let Some(version) = version else {
+        return Ok(unavailable(enable_note(&database)));
+    };
+    let num: i64 = tx
+        .query_one(
+            "SELECT current_setting('server_version_num')::int8 AS n",
+            &[],
+        )
+        .await?
+        .int("n")?;
+    // PostgreSQL 13 renamed total_time / mean_time (the seed's names) to *_exec_time.
+    let (total, mean) = if num >= 130000 {
+        ("s.total_exec_time", "s.mean_exec_time")
+    } else {
+        ("s.total_time", "s.mean_time")
+    };
+    let sql = format!(
+        "SELECT s.queryid::text AS queryid, left(s.query, 2000) AS query, s.calls,
+                {total}::float8 AS total_ms, {mean}::float8 AS mean_ms, s.rows,
+                (100 * {total} / nullif(sum({total}) OVER (), 0))::float8 AS pct,
+                r.rolname::text AS usr, d.datname::text AS dbname,
+                s.shared_blks_hit, s.shared_blks_read
+         FROM pg_stat_statements s
+         LEFT JOIN pg_roles r ON r.oid = s.userid
+         LEFT JOIN pg_database d ON d.oid = s.dbid
+         WHERE $1 OR s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+         ORDER BY {total} DESC
+         LIMIT $2"
+    );
+    let rows = match tx.query(&sql, &params![all_databases, limit]).await {
+        Ok(r) => r,
+        // Installed but not preloaded: "pg_stat_statements must be loaded via
+        // shared_preload_libraries".
+        Err(e) if e.to_string().contains("shared_preload_libraries") => {
+            return Ok(unavailable(enable_note(&database)));
+        }
+        Err(e) => return Err(e),
+    };
+    tx.commit().await?;
+    let statements = rows
+        .iter()
+        .map(|r| {
+            Ok(TopStatement {
+                queryid: r.opt_text("queryid")?,
+                query: r.opt_text("query")?.unwrap_or_default(),
+                calls: r.int("calls")?,
+                total_exec_time_ms: r.opt_float("total_ms")?.unwrap_or(0.0),
+                mean_exec_time_ms: r.opt_float("mean_ms")?.unwrap_or(0.0),
+                rows: r.int("rows")?,
+                percent_of_total: r.opt_float("pct")?.unwrap_or(0.0),
+                user: r.opt_text("usr")?,
+                database: r.opt_text("dbname")?,
+                shared_blks_hit: r.int("shared_blks_hit")?,
+                shared_blks_read: r.int("shared_blks_read")?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(TopStatements {
+        available: true,
+        extension_version: Some(version),
+        note: None,
+        all_databases,
+        statements,
+    })
+}
+
+/// The top `limit` statements by total execution time (`health.read`).
+pub async fn top(db: &Db, op: &Operator, limit: i64, all_databases: bool) -> Result<TopStatements> {
+    op.require(perm::HEALTH_READ)?;
+    require_pg(db, "pg_stat_statements")?;
+    if !(1..=1000).contains(&limit) {
+        return Err(Error::invalid("limit", "give a number from 1 to 1000"));
+    }
+    read_top(db, limit, all_databases).await
+}
+
+/// What a reset cleared.
+#[derive(Debug, Clone, Serialize)]
+pub struct ResetResult {
+    /// Statements tracked (server-wide) before the reset.
+    pub statements_cleared: i64,
+}
+
+/// Clears pg_stat_statements on the server (`health.configure`, audited in the same
+/// transaction: the audit row is written first, so a failed reset leaves no audit row).
+pub async fn reset(db: &Db, op: &Operator) -> Result<ResetResult> {
+    op.require(perm::HEALTH_CONFIGURE)?;
+    require_pg(db, "resetting pg_stat_statements")?;
+    let mut tx = write_tx(db).await?;
+    let (version, database) = installed(&mut tx).await?;
+    if version.is_none() {
+        return Err(Error::invalid("pg_stat_statements", enable_note(&database)));
+    }
+    let n = tx
+        .query_one("SELECT count(*)::int8 AS n FROM pg_stat_statements", &[])
+        .await?
+        .int("n")?;
+    audit::record(
+        &mut tx,
+        op,
+        Entry {
+            action: "health.statements_reset",
+            table: "pg_stat_statements",
+            target_id: None,
+            old: Some(json!({ "statements": n })),
+            new: Some(json!({ "statements": 0 })),
+        },
+    )
+    .await?;
+    tx.execute("SELECT pg_stat_statements_reset()", &[]).await?;
+    tx.commit().await?;
+    Ok(ResetResult {
+        statements_cleared: n,
+    })
+}

@@ -1,0 +1,483 @@
+//! Health checks against the real test PostgreSQL (throwaway cluster with pg_stat_statements
+//! preloaded): workloads, locks and sessions created here must show up in the report.
+
+#![allow(clippy::useless_vec)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{admin, employee, exec};
+use ncy_core::Error;
+use ncy_health::activity;
+use ncy_health::logging::{self, LogStatement, LoggingChange};
+use ncy_health::prometheus::{self, MetricsQuery};
+use ncy_health::{report, statements, ReportOptions, Severity};
+use sqlx::Connection;
+
+fn quick() -> ReportOptions {
+    ReportOptions {
+        sample: Duration::from_millis(200),
+        ..ReportOptions::default()
+    }
+}
+
+async fn wait_until<F, Fut>(what: &str, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !f().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn audit_count(db: &ncy_core::db::Db, action: &str) -> i64 {
+    db.query(
+        r#"SELECT count(*)::int8 AS n FROM "AuditLog" WHERE "action" = $1"#,
+        &ncy_core::params![action],
+    )
+    .await
+    .unwrap()[0]
+        .int("n")
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workload_statement_tops_the_list_and_reset_clears_it() {
+    let (db, _url) = ncy_tests::fresh_pg().await;
+    let op = admin(&db).await;
+    exec(&db, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements").await;
+    exec(&db, "CREATE TABLE health_workload_marker (id int); INSERT INTO health_workload_marker SELECT generate_series(1, 1000)").await;
+    let pool = db.pg_pool().unwrap();
+    for i in 0..25 {
+        sqlx::query("SELECT pg_sleep(0.01), count(*) FROM health_workload_marker WHERE id > $1")
+            .bind(i)
+            .execute(pool)
+            .await
+            .unwrap();
+    }
+    let top = statements::top(&db, &op, 10, false).await.unwrap();
+    assert!(top.available, "{:?}", top.note);
+    assert!(top.statements.len() <= 10);
+    let s = top
+        .statements
+        .iter()
+        .find(|s| s.query.contains("health_workload_marker WHERE id >"))
+        .unwrap_or_else(|| panic!("workload not in the top list: {:#?}", top.statements));
+    assert!(s.calls >= 25, "{s:?}");
+    assert!(s.mean_exec_time_ms >= 10.0, "{s:?}");
+    assert!(s.total_exec_time_ms >= 250.0, "{s:?}");
+    // Ordered by total execution time.
+    assert!(top
+        .statements
+        .windows(2)
+        .all(|w| w[0].total_exec_time_ms >= w[1].total_exec_time_ms));
+    // The report carries the same list.
+    let rep = report(&db, &op, &quick()).await.unwrap();
+    assert!(rep
+        .statements
+        .as_ref()
+        .unwrap()
+        .statements
+        .iter()
+        .any(|s| s.query.contains("health_workload_marker")));
+
+    let before = audit_count(&db, "health.statements_reset").await;
+    let r = statements::reset(&db, &op).await.unwrap();
+    assert!(r.statements_cleared > 0);
+    assert_eq!(
+        audit_count(&db, "health.statements_reset").await,
+        before + 1
+    );
+    let top = statements::top(&db, &op, 10, false).await.unwrap();
+    assert!(!top
+        .statements
+        .iter()
+        .any(|s| s.query.contains("health_workload_marker WHERE id >")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_extension_says_how_to_enable_it() {
+    let (db, _url) = ncy_tests::fresh_pg().await;
+    let op = admin(&db).await;
+    exec(&db, "DROP EXTENSION IF EXISTS pg_stat_statements").await;
+    let top = statements::top(&db, &op, 10, false).await.unwrap();
+    assert!(!top.available);
+    let note = top.note.unwrap();
+    assert!(
+        note.contains("shared_preload_libraries") && note.contains("CREATE EXTENSION"),
+        "{note}"
+    );
+    let rep = report(&db, &op, &quick()).await.unwrap();
+    assert!(rep
+        .findings
+        .iter()
+        .any(|f| f.section == "statements" && f.suggestion.contains("CREATE EXTENSION")));
+    let e = statements::reset(&db, &op).await.unwrap_err();
+    assert!(matches!(e, Error::Invalid { .. }), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unused_duplicate_and_fk_indexes_locks_and_idle_sessions_are_found() {
+    let (db, url) = ncy_tests::fresh_pg().await;
+    let op = admin(&db).await;
+    exec(
+        &db,
+        "CREATE TABLE health_parent (id int PRIMARY KEY, v int);
+         INSERT INTO health_parent SELECT g, g FROM generate_series(1, 2000) g;
+         CREATE INDEX health_parent_v_unused ON health_parent (v);
+         CREATE INDEX health_parent_v_twin ON health_parent (v);
+         CREATE TABLE health_child (id int PRIMARY KEY, parent_id int REFERENCES health_parent (id));
+         ANALYZE health_parent;",
+    )
+    .await;
+
+    // Session A holds a row lock and goes idle in transaction; session B waits for it.
+    let mut a = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::raw_sql("SET application_name = 'health-holder'; BEGIN; UPDATE health_parent SET v = v + 1 WHERE id = 1")
+        .execute(&mut a)
+        .await
+        .unwrap();
+    let a_pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut a)
+        .await
+        .unwrap();
+    let mut b = sqlx::PgConnection::connect(&url).await.unwrap();
+    let b_pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut b)
+        .await
+        .unwrap();
+    let waiter = tokio::spawn(async move {
+        let r = sqlx::query("UPDATE health_parent SET v = v + 2 WHERE id = 1")
+            .execute(&mut b)
+            .await;
+        (r.map(|r| r.rows_affected()), b)
+    });
+    let pool = db.pg_pool().unwrap().clone();
+    wait_until("session B to wait for the lock", || {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, bool>(
+                "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND wait_event_type = 'Lock')",
+            )
+            .bind(b_pid)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    })
+    .await;
+
+    let opts = ReportOptions {
+        idle_in_transaction: Duration::ZERO,
+        big_object_bytes: 1,
+        ..quick()
+    };
+    let rep = report(&db, &op, &opts).await.unwrap();
+    assert!(rep.unavailable.is_empty(), "{:?}", rep.unavailable);
+    let objects = rep.objects.as_ref().unwrap();
+    assert!(
+        objects
+            .unused_indexes
+            .iter()
+            .any(|i| i.name == "health_parent_v_unused"),
+        "{:#?}",
+        objects.unused_indexes
+    );
+    assert!(!objects
+        .unused_indexes
+        .iter()
+        .any(|i| i.name == "health_parent_pkey"));
+    assert!(objects
+        .duplicate_indexes
+        .iter()
+        .any(|d| d.indexes == vec!["health_parent_v_twin", "health_parent_v_unused"]));
+    assert!(objects
+        .missing_fk_indexes
+        .iter()
+        .any(|m| m.table == "health_child" && m.columns == vec!["parent_id"]));
+    let parent = objects
+        .tables
+        .iter()
+        .find(|t| t.name == "health_parent")
+        .unwrap();
+    assert_eq!(parent.row_estimate, Some(2000.0));
+    assert!(
+        parent.index_bytes > 0 && parent.total_bytes >= parent.table_bytes + parent.index_bytes
+    );
+
+    let act = rep.activity.as_ref().unwrap();
+    let holder = act
+        .sessions
+        .iter()
+        .find(|s| s.pid == a_pid as i64)
+        .expect("holder listed");
+    assert!(holder.idle_in_transaction(), "{holder:?}");
+    assert_eq!(holder.application.as_deref(), Some("health-holder"));
+    let blocked = act
+        .blocked
+        .iter()
+        .find(|x| x.waiting.pid == b_pid as i64)
+        .expect("blocked session listed");
+    assert_eq!(blocked.waiting.blocked_by, vec![a_pid as i64]);
+    assert_eq!(blocked.blockers.len(), 1);
+    assert_eq!(blocked.blockers[0].pid, a_pid as i64);
+
+    let has = |sev: Severity, needle: &str| {
+        rep.findings
+            .iter()
+            .any(|f| f.severity == sev && f.title.contains(needle) && !f.suggestion.is_empty())
+    };
+    assert!(
+        has(Severity::Warning, "health_parent_v_unused"),
+        "{:#?}",
+        rep.findings
+    );
+    assert!(
+        has(Severity::Warning, "identical indexes"),
+        "{:#?}",
+        rep.findings
+    );
+    assert!(
+        has(Severity::Warning, &format!("session {a_pid} ")),
+        "{:#?}",
+        rep.findings
+    );
+    assert!(
+        has(Severity::Warning, &format!("session {b_pid} waits")),
+        "{:#?}",
+        rep.findings
+    );
+    // Most severe first.
+    assert!(rep
+        .findings
+        .windows(2)
+        .all(|w| w[0].severity >= w[1].severity));
+
+    // The other sections are there too.
+    let server = rep.server.as_ref().unwrap();
+    assert!(
+        server.version_num >= 130000 && server.database_bytes > 0 && server.uptime_seconds > 0.0
+    );
+    let conns = rep.connections.as_ref().unwrap();
+    assert!(conns.total >= 3 && conns.max_connections > 0 && conns.idle_in_transaction >= 1);
+    assert!(rep.pool.as_ref().unwrap().max == 5);
+    assert!(rep.cache.is_some() && rep.logging.is_some());
+    let tp = rep.throughput.as_ref().unwrap();
+    assert!(tp.sample_seconds >= 0.2 && tp.cumulative.xact_commit > 0);
+    let repl = rep.replication.as_ref().unwrap();
+    assert_eq!(repl.archiver.archive_mode, "on");
+
+    // Terminating the holder releases the waiter; the action is audited.
+    let before = audit_count(&db, "health.terminate_session").await;
+    let done = activity::terminate(&db, &op, a_pid as i64).await.unwrap();
+    assert_eq!(done.session.pid, a_pid as i64);
+    let (updated, _b) = tokio::time::timeout(Duration::from_secs(10), waiter)
+        .await
+        .expect("waiter released")
+        .unwrap();
+    assert_eq!(updated.unwrap(), 1);
+    assert_eq!(
+        audit_count(&db, "health.terminate_session").await,
+        before + 1
+    );
+    drop(a);
+    // Unknown pid: not found; own session: refused.
+    let e = activity::cancel(&db, &op, 999_999).await.unwrap_err();
+    assert!(matches!(e, Error::NotFound { .. }), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_stops_a_running_statement_and_is_audited() {
+    let (db, url) = ncy_tests::fresh_pg().await;
+    let op = admin(&db).await;
+    let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+    let sleeper = tokio::spawn(async move {
+        sqlx::query("SELECT pg_sleep(30)")
+            .execute(&mut c)
+            .await
+            .map(|_| ())
+    });
+    let pool = db.pg_pool().unwrap().clone();
+    wait_until("the sleeper to run", || {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, bool>(
+                "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND state = 'active')",
+            )
+            .bind(pid)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    })
+    .await;
+    activity::cancel(&db, &op, pid as i64).await.unwrap();
+    let r = tokio::time::timeout(Duration::from_secs(10), sleeper)
+        .await
+        .expect("cancelled in time")
+        .unwrap();
+    let e = r.unwrap_err().to_string();
+    assert!(e.contains("canceling statement"), "{e}");
+    assert_eq!(audit_count(&db, "health.cancel_query").await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn set_logging_applies_warns_and_audits() {
+    let (db, _url) = ncy_tests::fresh_pg().await;
+    let op = admin(&db).await;
+    let original = logging::read(&db).await.unwrap();
+    let change = LoggingChange {
+        min_duration_ms: Some(1234),
+        statement: Some(LogStatement::All),
+    };
+    let up = logging::set(&db, &op, &change).await.unwrap();
+    assert_eq!(up.before, original);
+    assert_eq!(up.after.log_min_duration_statement_ms, 1234);
+    assert!(
+        up.warnings.iter().any(|w| w.contains("heavy")),
+        "{:?}",
+        up.warnings
+    );
+    wait_until("the reloaded settings", || {
+        let db = db.clone();
+        async move {
+            let s = logging::read(&db).await.unwrap();
+            s.log_min_duration_statement_ms == 1234 && s.log_statement == "all"
+        }
+    })
+    .await;
+    let rep = report(&db, &op, &quick()).await.unwrap();
+    assert!(rep
+        .findings
+        .iter()
+        .any(|f| f.title.contains("log_statement = 'all'")));
+    let row = db
+        .query(
+            r#"SELECT "old_value", "new_value" FROM "AuditLog" WHERE "action" = 'health.set_logging'"#,
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.len(), 1);
+    assert_eq!(
+        row[0].opt_json("new_value").unwrap().unwrap()["log_min_duration_statement"],
+        1234
+    );
+    // Bad input: nothing given, out of range.
+    assert!(matches!(
+        logging::set(&db, &op, &LoggingChange::default())
+            .await
+            .unwrap_err(),
+        Error::Invalid { .. }
+    ));
+    assert!(matches!(
+        logging::set(
+            &db,
+            &op,
+            &LoggingChange {
+                min_duration_ms: Some(-5),
+                statement: None
+            }
+        )
+        .await
+        .unwrap_err(),
+        Error::Invalid { .. }
+    ));
+    assert!(LogStatement::parse("everything").is_err());
+    // Restore the cluster's settings.
+    logging::set(
+        &db,
+        &op,
+        &LoggingChange {
+            min_duration_ms: Some(original.log_min_duration_statement_ms),
+            statement: Some(LogStatement::parse(&original.log_statement).unwrap()),
+        },
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_employee_is_forbidden_everywhere() {
+    let (db, _url) = ncy_tests::fresh_pg().await;
+    let op = employee(&db).await;
+    let forbidden = |e: Error, p: &str| match e {
+        Error::Forbidden { permission } => assert_eq!(permission, p),
+        other => panic!("expected Forbidden({p}), got {other}"),
+    };
+    forbidden(report(&db, &op, &quick()).await.unwrap_err(), "health.read");
+    forbidden(
+        statements::top(&db, &op, 10, false).await.unwrap_err(),
+        "health.read",
+    );
+    forbidden(
+        statements::reset(&db, &op).await.unwrap_err(),
+        "health.configure",
+    );
+    forbidden(
+        logging::set(
+            &db,
+            &op,
+            &LoggingChange {
+                min_duration_ms: Some(1000),
+                statement: None,
+            },
+        )
+        .await
+        .unwrap_err(),
+        "health.configure",
+    );
+    forbidden(
+        activity::cancel(&db, &op, 1).await.unwrap_err(),
+        "health.configure",
+    );
+    forbidden(
+        activity::terminate(&db, &op, 1).await.unwrap_err(),
+        "health.configure",
+    );
+    let q = MetricsQuery {
+        window: Duration::from_secs(60),
+        step: None,
+        database: None,
+    };
+    forbidden(
+        prometheus::metrics(&op, "http://127.0.0.1:9", &q)
+            .await
+            .unwrap_err(),
+        "health.read",
+    );
+    assert_eq!(audit_count(&db, "health.set_logging").await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sqlite_workspace_says_it_needs_postgresql() {
+    let (db, _dir) = ncy_tests::fresh_sqlite().await;
+    let op = admin(&db).await;
+    let rep = report(&db, &op, &quick()).await.unwrap();
+    let info = rep.sqlite.as_ref().expect("sqlite stats");
+    assert!(info.file_bytes > 0 && info.page_count > 0 && info.page_size > 0);
+    assert!(rep.server.is_none() && rep.activity.is_none());
+    assert!(
+        rep.findings[0].title.contains("needs PostgreSQL"),
+        "{:?}",
+        rep.findings
+    );
+    let e = statements::top(&db, &op, 10, false).await.unwrap_err();
+    assert!(
+        matches!(&e, Error::Invalid { .. }) && e.to_string().contains("PostgreSQL"),
+        "{e}"
+    );
+    let e = activity::terminate(&db, &op, 42).await.unwrap_err();
+    assert!(e.to_string().contains("needs a PostgreSQL database"), "{e}");
+}
