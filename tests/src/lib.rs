@@ -74,47 +74,68 @@ async fn exec_admin(sql: &str) -> ncy_core::Result<()> {
     r
 }
 
-/// The migrated template database (created once per migration set, shared by processes).
+/// Waits until no session is connected to `db` (backends exit a moment after clients close).
+async fn wait_unused(db: &str) {
+    for _ in 0..200 {
+        let a = admin().await;
+        let n = a
+            .query(
+                "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1",
+                &ncy_core::params![db],
+            )
+            .await
+            .map(|r| r[0].int("n").unwrap_or(0))
+            .unwrap_or(0);
+        a.close().await;
+        if n == 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// The migrated template database (built once per migration set; processes that race wait on
+/// an advisory lock; a template is only used once marked ready).
 async fn template() -> String {
     static TPL: OnceCell<String> = OnceCell::const_new();
     TPL.get_or_init(|| async {
         let set = MigrationSet::embedded(Dialect::Postgres).expect("embedded migrations");
-        let sum: String = set
-            .migrations
-            .iter()
-            .map(|m| m.checksum())
-            .collect::<Vec<_>>()
-            .join("");
+        let sum: String = set.migrations.iter().map(|m| m.checksum()).collect::<Vec<_>>().join("");
         let name = format!("ncy_tpl_{}", &ncy_core_sha(&sum)[..16]);
-        let a = admin().await;
-        let exists = a
-            .query(
-                "SELECT 1 AS x FROM pg_database WHERE datname = $1",
-                &ncy_core::params![name.as_str()],
-            )
-            .await
-            .expect("pg_database");
-        a.close().await;
-        if exists.is_empty() {
-            let tmp = unique("ncy_tplbuild");
-            exec_admin(&format!("CREATE DATABASE \"{tmp}\""))
+        let ready = |a: Db, name: String| async move {
+            let r = a
+                .query(
+                    "SELECT coalesce(shobj_description(oid, 'pg_database'), '') AS c FROM pg_database WHERE datname = $1",
+                    &ncy_core::params![name.as_str()],
+                )
                 .await
-                .expect("create template build db");
-            let db = Db::connect(&Target::Postgres(url_for(&tmp)), &small_pool())
-                .await
-                .expect("connect template");
-            migrate::up(&db, &set)
-                .await
-                .expect("migrating the template");
-            db.close().await;
-            // Another process may have won the race; either way one template exists.
-            if exec_admin(&format!("ALTER DATABASE \"{tmp}\" RENAME TO \"{name}\""))
-                .await
-                .is_err()
-            {
-                let _ = exec_admin(&format!("DROP DATABASE IF EXISTS \"{tmp}\"")).await;
+                .expect("pg_database");
+            a.close().await;
+            r.first().map(|r| r.text("c").unwrap_or_default())
+        };
+        if ready(admin().await, name.clone()).await.as_deref() == Some("ready") {
+            return name;
+        }
+        // One builder at a time across processes.
+        let lock = admin().await;
+        let mut ltx = lock.begin().await.expect("lock tx");
+        ltx.query("SELECT pg_advisory_xact_lock(7317002)", &[]).await.expect("advisory lock");
+        match ready(admin().await, name.clone()).await.as_deref() {
+            Some("ready") => {}
+            state => {
+                if state.is_some() {
+                    exec_admin(&format!("DROP DATABASE IF EXISTS \"{name}\"")).await.expect("drop stale template");
+                }
+                exec_admin(&format!("CREATE DATABASE \"{name}\"")).await.expect("create template");
+                let db = Db::connect(&Target::Postgres(url_for(&name)), &small_pool()).await.expect("connect template");
+                migrate::up(&db, &set).await.expect("migrating the template");
+                db.close().await;
+                exec_admin(&format!("COMMENT ON DATABASE \"{name}\" IS 'ready'")).await.expect("mark template");
             }
         }
+        ltx.rollback().await.expect("unlock");
+        lock.close().await;
+        wait_unused(&name).await;
         name
     })
     .await
@@ -147,9 +168,10 @@ pub async fn fresh_pg() -> (Db, String) {
         loop {
             match exec_admin(&format!("CREATE DATABASE \"{name}\" TEMPLATE \"{tpl}\"")).await {
                 Ok(()) => break,
-                Err(e) if tries < 20 && e.to_string().contains("being accessed") => {
+                Err(e) if tries < 100 && e.to_string().contains("being accessed") => {
                     tries += 1;
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    wait_unused(&tpl).await;
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                 }
                 Err(e) => panic!("creating test database: {e}"),
             }
@@ -265,4 +287,132 @@ pub fn bin(name: &str) -> PathBuf {
         p.pop();
     }
     p.join(name)
+}
+
+/// Operators of every built-in role on a store seeded with the dev data.
+pub struct Operators {
+    pub admin: ncy_core::auth::Operator,
+    pub manager: ncy_core::auth::Operator,
+    pub employee: ncy_core::auth::Operator,
+    pub system: ncy_core::auth::Operator,
+    pub support: ncy_core::auth::Operator,
+}
+
+impl Operators {
+    /// (role name, operator) pairs.
+    pub fn all(&self) -> Vec<(&'static str, &ncy_core::auth::Operator)> {
+        vec![
+            ("ADMIN", &self.admin),
+            ("MANAGER", &self.manager),
+            ("EMPLOYEE", &self.employee),
+            ("SYSTEM", &self.system),
+            ("SUPPORT", &self.support),
+        ]
+    }
+}
+
+/// Seeds the dev data, adds a SYSTEM user and a SUPPORT user (role granted through
+/// UserRoleMap), and logs all five in.
+pub async fn operators(db: &Db) -> Operators {
+    use ncy_core::admin::users::{self, NewUser};
+    use ncy_core::auth::{login, Client, LockoutPolicy};
+    use ncy_core::model::UserRole;
+    ncy_core::seed::dev(db, false).await.expect("dev seed");
+    let p = LockoutPolicy::default();
+    let admin = login(db, "admin@ncy-8.com", "admin123", Client::Cli, &p)
+        .await
+        .expect("admin login")
+        .operator;
+    for (email, role) in [
+        ("system@ncy-8.com", UserRole::SYSTEM),
+        ("support@ncy-8.com", UserRole::EMPLOYEE),
+    ] {
+        users::create(
+            db,
+            &admin,
+            &NewUser {
+                email: email.into(),
+                role: Some(role),
+                status: None,
+                password: Some("password-123".into()),
+            },
+        )
+        .await
+        .expect("create operator user");
+    }
+    users::grant_role(db, &admin, "support@ncy-8.com", "SUPPORT")
+        .await
+        .expect("grant SUPPORT");
+    let manager = login(db, "manager@test-org.com", "manager123", Client::Cli, &p)
+        .await
+        .expect("login")
+        .operator;
+    let employee = login(db, "employee@test-org.com", "employee123", Client::Cli, &p)
+        .await
+        .expect("login")
+        .operator;
+    let system = login(db, "system@ncy-8.com", "password-123", Client::Cli, &p)
+        .await
+        .expect("login")
+        .operator;
+    let mut support = login(db, "support@ncy-8.com", "password-123", Client::Cli, &p)
+        .await
+        .expect("login")
+        .operator;
+    // The SUPPORT operator's base UserRole is EMPLOYEE; keep only what SUPPORT grants so the
+    // matrix tests the SUPPORT role itself.
+    support.permissions = ncy_core::auth::rbac::builtin_permissions("SUPPORT")
+        .into_iter()
+        .map(String::from)
+        .collect();
+    Operators {
+        admin,
+        manager,
+        employee,
+        system,
+        support,
+    }
+}
+
+/// Number of AuditLog rows.
+pub async fn audit_count(db: &Db) -> i64 {
+    db.query(r#"SELECT count(*) AS n FROM "AuditLog""#, &[])
+        .await
+        .expect("count")[0]
+        .int("n")
+        .expect("n")
+}
+
+/// A fingerprint of every business table's rows (for "nothing changed" assertions).
+pub async fn state(db: &Db) -> String {
+    let mut out = String::new();
+    for t in [
+        "User",
+        "Session",
+        "ApiKey",
+        "UserRoleMap",
+        "Organization",
+        "OrganizationMember",
+        "Team",
+        "TeamMember",
+        "Project",
+        "Task",
+        "AuditLog",
+    ] {
+        let order = match t {
+            "UserRoleMap" => r#""user_id", "role_id""#,
+            "TeamMember" => r#""team_id", "user_id""#,
+            _ => r#""id""#,
+        };
+        let rows = db
+            .query(&format!(r#"SELECT * FROM "{t}" ORDER BY {order}"#), &[])
+            .await
+            .expect("dump");
+        out.push_str(t);
+        for r in rows {
+            out.push_str(&r.to_json().to_string());
+        }
+        out.push('\n');
+    }
+    out
 }

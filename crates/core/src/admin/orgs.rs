@@ -410,10 +410,7 @@ pub async fn transfer(
     change(db, op, id_or_slug, "ORG_TRANSFER", async move |tx, o| {
         let uid = active_user(tx, &new_owner).await?;
         if uid == o.owner_id {
-            return Err(Error::conflict(
-                "owner",
-                "that user already owns the organization",
-            ));
+            return Err(Error::conflict("owner", "that user is already the owner"));
         }
         upsert_member(tx, o.id, o.owner_id, OrgRole::ADMIN).await?;
         upsert_member(tx, o.id, uid, OrgRole::OWNER).await?;

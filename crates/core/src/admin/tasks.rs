@@ -471,6 +471,8 @@ pub async fn bulk_update(
                 .unwrap_or_default();
             return Err(Error::not_found("task", missing));
         }
+        let mut changed = Vec::new();
+        let mut entries = Vec::new();
         for r in rows {
             let old = Task::from_row(&r)?;
             if old.deleted_at.is_some() {
@@ -479,22 +481,66 @@ pub async fn bulk_update(
                     format!("{} is deleted; restore it before editing", old.id),
                 ));
             }
-            let mut new = patch.apply(&old)?;
+            let new = patch.apply(&old)?;
             if new == old {
                 rep.unchanged += 1;
                 continue;
             }
-            new.updated_at = t0;
-            write(&mut tx, &new).await?;
-            let mut a = snapshot(&old);
-            let mut b = snapshot(&new);
-            for v in [&mut a, &mut b] {
-                if let Some(m) = v.as_object_mut() {
-                    m.remove("updated_at");
-                }
+            let (a, b) = audit::diff(&snapshot(&old), &snapshot(&new));
+            changed.push(old.id);
+            entries.push(Entry {
+                action: "TASK_BULK_UPDATE",
+                table: "Task",
+                target_id: Some(old.id),
+                old: Some(a),
+                new: Some(b),
+            });
+        }
+        if !changed.is_empty() {
+            // Every changed row gets the same new values: one UPDATE per chunk.
+            let mut w = Where::default();
+            let mut sets = Vec::new();
+            if let Some(v) = &patch.title {
+                sets.push(format!(r#""title" = {}"#, w.param(text("title", v, 255)?)));
             }
-            audit::record_change(&mut tx, op, "TASK_BULK_UPDATE", "Task", old.id, &a, &b).await?;
-            rep.updated += 1;
+            if let Some(v) = &patch.description {
+                let d = v
+                    .as_deref()
+                    .map(|d| long_text("description", d, 100_000))
+                    .transpose()?;
+                sets.push(format!(r#""description" = {}"#, w.param(d)));
+            }
+            if let Some(v) = patch.status {
+                sets.push(format!(r#""status" = {}::"TaskStatus""#, w.param(v)));
+            }
+            if let Some(v) = patch.priority {
+                sets.push(format!(r#""priority" = {}::"TaskPriority""#, w.param(v)));
+            }
+            if let Some(v) = patch.assignee_id {
+                sets.push(format!(r#""assignee_id" = {}"#, w.param(v)));
+            }
+            if let Some(v) = patch.due_date {
+                sets.push(format!(
+                    r#""due_date" = {}"#,
+                    w.param(v.map(crate::db::truncate_ms))
+                ));
+            }
+            if let Some(v) = &patch.metadata {
+                sets.push(format!(
+                    r#""metadata" = {}"#,
+                    w.param(check_object("metadata", v.clone())?)
+                ));
+            }
+            sets.push(format!(r#""updated_at" = {}"#, w.param(t0)));
+            let ids: Vec<String> = changed.iter().map(|id| w.param(*id)).collect();
+            let sql = format!(
+                r#"UPDATE "Task" SET {} WHERE "id" IN ({})"#,
+                sets.join(", "),
+                ids.join(", ")
+            );
+            tx.execute(&sql, &w.params).await?;
+            rep.updated += changed.len() as u64;
+            audit::record_many(&mut tx, op, entries).await?;
         }
         progress(rep.updated + rep.unchanged, total);
     }

@@ -4,4 +4,6 @@ pub mod query;
 mod record;
 
 pub use query::{AuditEntry, AuditFilter, Format};
-pub use record::{diff, record, record_as, record_change, redact, Entry, SECRET_FIELDS};
+pub use record::{
+    diff, record, record_as, record_change, record_many, redact, Entry, SECRET_FIELDS,
+};

@@ -89,6 +89,50 @@ pub async fn record_as(
     Ok(id)
 }
 
+/// Writes many AuditLog rows as `op` with multi-row INSERTs (bulk operations).
+pub async fn record_many(tx: &mut Tx, op: &Operator, entries: Vec<Entry<'_>>) -> Result<u64> {
+    let ua = op.user_agent();
+    let at = now();
+    let mut n = 0;
+    for chunk in entries.chunks(300) {
+        let mut sql = String::from(
+            r#"INSERT INTO "AuditLog" ("id", "user_id", "action", "target_table", "target_id", "old_value", "new_value", "user_agent", "created_at") VALUES "#,
+        );
+        let mut params: Vec<crate::db::Value> = Vec::with_capacity(chunk.len() * 9);
+        for (i, e) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            let b = i * 9;
+            sql.push_str(&format!(
+                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                b + 1,
+                b + 2,
+                b + 3,
+                b + 4,
+                b + 5,
+                b + 6,
+                b + 7,
+                b + 8,
+                b + 9
+            ));
+            params.extend(params![
+                Uuid::new_v4(),
+                op.user_id,
+                e.action,
+                e.table,
+                e.target_id,
+                e.old.clone().map(redact),
+                e.new.clone().map(redact),
+                ua.as_str(),
+                at
+            ]);
+        }
+        n += tx.execute(&sql, &params).await?;
+    }
+    Ok(n)
+}
+
 /// Records an update with only the changed fields of `old` → `new`. Writes nothing and
 /// returns `false` when nothing changed.
 pub async fn record_change(
