@@ -5,6 +5,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
 
+/// A role that must log in with a password (scram-sha-256) on every harness cluster.
+pub const PASSWORD_ROLE: &str = "ncy_password_user";
+
 /// Cluster settings.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -114,6 +117,12 @@ impl Cluster {
                 String::from_utf8_lossy(&out.stderr)
             ));
         }
+        // Trust for the harness, but password auth for one role so tests can prove that a wrong
+        // database password gives a clear error.
+        let hba = format!(
+            "local all all trust\nhost all {PASSWORD_ROLE} 127.0.0.1/32 scram-sha-256\nhost all all 127.0.0.1/32 trust\nhost all all ::1/128 trust\n"
+        );
+        std::fs::write(data.join("pg_hba.conf"), hba).map_err(|e| e.to_string())?;
         let mut conf = String::from(
             "listen_addresses = '127.0.0.1'\nmax_connections = 300\nshared_buffers = 128MB\nlog_min_messages = warning\n",
         );

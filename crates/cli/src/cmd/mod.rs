@@ -2,6 +2,7 @@
 
 pub mod args;
 pub mod audit;
+pub mod health;
 pub mod migrate;
 pub mod orgs;
 pub mod projects;
@@ -56,6 +57,8 @@ pub enum Command {
     /// Access and error logs (read-only).
     #[command(subcommand)]
     Logs(audit::Logs),
+    /// Database health: report with findings, top statements, logging, sessions, Prometheus.
+    Health(health::Health),
 }
 
 pub async fn run(ctx: &mut Ctx, c: Command) -> Result<()> {
@@ -75,5 +78,6 @@ pub async fn run(ctx: &mut Ctx, c: Command) -> Result<()> {
         Command::Tasks(c) => tasks::run(ctx, c).await,
         Command::Audit(c) => audit::run(ctx, c).await,
         Command::Logs(c) => audit::run_logs(ctx, c).await,
+        Command::Health(c) => health::run(ctx, c).await,
     }
 }

@@ -45,7 +45,8 @@ pub enum Orgs {
     /// Replace the settings JSON object.
     Settings {
         org: String,
-        json: String,
+        #[arg(value_name = "JSON")]
+        settings: String,
     },
     /// Transfer ownership to another user (the old owner stays as ADMIN member).
     Transfer {
@@ -212,9 +213,10 @@ pub async fn run(ctx: &mut Ctx, c: Orgs) -> Result<()> {
             let o = orgs::rename(&db, &op, &org, &name).await?;
             emit(ctx, &o, || one(&o))
         }
-        Orgs::Settings { org, json } => {
-            let o = orgs::set_settings(&db, &op, &org, validate_json_object("settings", &json)?)
-                .await?;
+        Orgs::Settings { org, settings } => {
+            let o =
+                orgs::set_settings(&db, &op, &org, validate_json_object("settings", &settings)?)
+                    .await?;
             emit(ctx, &o, || format!("{}\nsettings: {}", one(&o), o.settings))
         }
         Orgs::Transfer { org, new_owner } => {
