@@ -1,6 +1,7 @@
 //! `make bench`: every performance goal of the product as a measure beside a baseline
 //! measured in the same run. Sizes follow `NCY_BENCH_SCALE` (smoke | quick | full).
 
+mod admin;
 mod harness;
 mod seed;
 
@@ -14,7 +15,8 @@ async fn main() {
         "{:<60} {:>12} {:>12} {:<8} {:>7}",
         "measure", "ours", "baseline", "unit", "ratio"
     );
-    let _seeded_url = seed::run(&mut b).await;
+    let seeded_url = seed::run(&mut b).await;
+    admin::run(&mut b, &seeded_url).await;
     b.write();
     b.cluster.stop();
 }
