@@ -1,0 +1,343 @@
+//! The local cache of one PostgreSQL profile: a SQLCipher-encrypted SQLite file with the normal
+//! schema plus the sync tables (SyncOutbox, SyncConflict, SyncState), under the user's data
+//! directory at a path derived from the redacted server URL. Its key is random, made by
+//! `sync init`, and lives only in the OS keychain (`cache-key:<profile>`); it is never written
+//! to a file.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use ncy_core::auth::{Client, Operator};
+use ncy_core::db::{now, redact_url, Db, Dialect, Tx};
+use ncy_core::migrate::{self, MigrationSet};
+use ncy_core::model::UserRole;
+use ncy_core::secrets::Secret;
+use ncy_core::{params, Error, Result};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::tables::{self, Slice};
+
+/// An open cache.
+#[derive(Debug, Clone)]
+pub struct Cache {
+    pub db: Db,
+    pub path: PathBuf,
+}
+
+/// The profile name of a server URL: the URL without its password.
+pub fn profile(url: &str) -> String {
+    redact_url(url)
+}
+
+/// `$NCY_DATA_DIR/cache`, else `<user data dir>/ncy-admin/cache`.
+pub fn cache_dir() -> Result<PathBuf> {
+    if let Some(d) = std::env::var_os("NCY_DATA_DIR").filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(d).join("cache"));
+    }
+    let base = dirs::data_dir().ok_or_else(|| {
+        Error::Config("no user data directory for the sync cache (set HOME or NCY_DATA_DIR)".into())
+    })?;
+    Ok(base.join("ncy-admin").join("cache"))
+}
+
+/// The cache file of a profile: a readable stem plus a hash of the whole redacted URL.
+pub fn cache_path(dir: &Path, url: &str) -> PathBuf {
+    let p = profile(url);
+    let stem: String = p
+        .trim_start_matches("postgresql://")
+        .trim_start_matches("postgres://")
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .take(60)
+        .collect();
+    // FNV-1a: stable across builds, enough to keep two profiles apart.
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in p.bytes() {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    dir.join(format!("{stem}-{h:016x}.db"))
+}
+
+/// The keychain entry holding a profile's cache key.
+pub fn key_secret(url: &str) -> Secret {
+    Secret::new(format!("cache-key:{}", profile(url)))
+}
+
+/// A new random 256-bit key in SQLCipher's raw-key form (`x'…'`, no slow key derivation).
+pub fn new_key() -> String {
+    use rand::RngCore;
+    let mut k = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut k);
+    format!("x'{}'", hex::encode(k))
+}
+
+/// Reads a profile's cache key from the keychain; a clear error when there is none.
+pub fn keychain_key(url: &str, path: &Path) -> Result<String> {
+    key_secret(url).get()?.ok_or_else(|| Error::LocalStore {
+        path: path.display().to_string(),
+        reason: "its key is not in the OS keychain (the keychain was reset, or this is another user's cache); run `ncy-admin sync init --org …` online to rebuild it".into(),
+    })
+}
+
+impl Cache {
+    /// Creates (or replaces) a cache file encrypted with `key` and migrates it.
+    pub async fn create(path: &Path, key: &str) -> Result<Cache> {
+        for suffix in ["", "-wal", "-shm"] {
+            let p = PathBuf::from(format!("{}{suffix}", path.display()));
+            match std::fs::remove_file(&p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io(format!("removing {}", p.display()), e)),
+            }
+        }
+        Self::open_key(path, key).await
+    }
+
+    /// Opens an existing cache with `key`. A wrong or missing key is a clear
+    /// [`Error::LocalStore`], never garbage.
+    pub async fn open(path: &Path, key: &str) -> Result<Cache> {
+        if !path.exists() {
+            return Err(Error::LocalStore {
+                path: path.display().to_string(),
+                reason: "no sync cache here yet; run `ncy-admin sync init --org SLUG` online first"
+                    .into(),
+            });
+        }
+        Self::open_key(path, key).await
+    }
+
+    /// Opens a profile's cache with its key from the keychain.
+    pub async fn open_profile(url: &str) -> Result<Cache> {
+        let path = cache_path(&cache_dir()?, url);
+        if !path.exists() {
+            return Self::open(&path, "").await;
+        }
+        let key = keychain_key(url, &path)?;
+        Self::open(&path, &key).await
+    }
+
+    async fn open_key(path: &Path, key: &str) -> Result<Cache> {
+        let db = Db::open_sqlite_encrypted(path, key).map_err(|e| match e {
+            Error::LocalStore { reason, .. } => Error::LocalStore {
+                path: path.display().to_string(),
+                reason,
+            },
+            other => other,
+        })?;
+        // The cache mirrors the server, which enforces the references; a slice is not closed
+        // under every foreign key (audit rows, users outside the slice), so SQLite does not
+        // check them here.
+        if let Db::Sqlite(s) = &db {
+            s.with_conn(|c| {
+                c.execute_batch("PRAGMA foreign_keys = OFF")
+                    .map_err(|e| Error::db(e.to_string()))
+            })
+            .await?;
+        }
+        migrate::up(&db, &MigrationSet::embedded(Dialect::Sqlite)?).await?;
+        Ok(Cache {
+            db,
+            path: path.to_owned(),
+        })
+    }
+
+    /// The slice this cache holds.
+    pub async fn slice(&self) -> Result<Slice> {
+        let mut tx = self.db.begin().await?;
+        let s = get_state(&mut tx, "slice").await?;
+        tx.rollback().await?;
+        let s: SliceState = parse_state("slice", s)?;
+        Ok(Slice {
+            orgs: s.orgs.iter().map(|o| o.id).collect(),
+            operator: s.operator,
+        })
+    }
+
+    /// The operator as last seen online (for offline work).
+    pub async fn operator(&self) -> Result<Operator> {
+        let mut tx = self.db.begin().await?;
+        let s = get_state(&mut tx, "operator").await?;
+        tx.rollback().await?;
+        let o: OperatorState = parse_state("operator", s)?;
+        Ok(o.into_operator())
+    }
+
+    /// Sync state for `sync status`.
+    pub async fn status(&self) -> Result<Status> {
+        let mut tx = self.db.begin().await?;
+        let slice: SliceState = parse_state("slice", get_state(&mut tx, "slice").await?)?;
+        let op: OperatorState = parse_state("operator", get_state(&mut tx, "operator").await?)?;
+        let initial: Option<InitialState> = get_state(&mut tx, "initial")
+            .await?
+            .and_then(|s| serde_json::from_str(&s).ok());
+        let mut st = Status {
+            path: self.path.display().to_string(),
+            profile: get_state(&mut tx, "profile").await?.unwrap_or_default(),
+            organizations: slice.orgs.iter().map(|o| o.slug.clone()).collect(),
+            operator: op.email,
+            initial_sync_done: initial.map(|i| i.done).unwrap_or(false),
+            last_pull_at: get_state(&mut tx, "last_pull_at").await?,
+            last_push_at: get_state(&mut tx, "last_push_at").await?,
+            watermark: get_state(&mut tx, "watermark").await?,
+            pending: 0,
+            conflicts: 0,
+            rows: Default::default(),
+        };
+        st.pending = tx
+            .query_one(
+                r#"SELECT count(*) AS n FROM "SyncOutbox" WHERE "status" = 'pending'"#,
+                &[],
+            )
+            .await?
+            .int("n")? as u64;
+        st.conflicts = tx
+            .query_one(
+                r#"SELECT count(*) AS n FROM "SyncConflict" WHERE "resolved_at" IS NULL"#,
+                &[],
+            )
+            .await?
+            .int("n")? as u64;
+        for t in tables::ALL {
+            let n = tx
+                .query_one(&format!(r#"SELECT count(*) AS n FROM "{}""#, t.name), &[])
+                .await?
+                .int("n")?;
+            st.rows.insert(t.name.to_owned(), n as u64);
+        }
+        tx.rollback().await?;
+        Ok(st)
+    }
+}
+
+/// What `sync status` shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    pub path: String,
+    pub profile: String,
+    pub organizations: Vec<String>,
+    pub operator: String,
+    pub initial_sync_done: bool,
+    pub last_pull_at: Option<String>,
+    pub last_push_at: Option<String>,
+    pub watermark: Option<String>,
+    pub pending: u64,
+    pub conflicts: u64,
+    pub rows: std::collections::BTreeMap<String, u64>,
+}
+
+/// One chosen organization.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OrgRef {
+    pub id: Uuid,
+    pub slug: String,
+}
+
+/// The stored slice definition.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SliceState {
+    pub orgs: Vec<OrgRef>,
+    pub operator: Uuid,
+}
+
+/// The stored operator (permissions as last seen online).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OperatorState {
+    pub user_id: Uuid,
+    pub email: String,
+    pub role: UserRole,
+    pub roles: Vec<String>,
+    pub permissions: BTreeSet<String>,
+    pub seen_at: String,
+}
+
+impl OperatorState {
+    /// Captures an online operator.
+    pub fn of(op: &Operator) -> Self {
+        OperatorState {
+            user_id: op.user_id,
+            email: op.email.clone(),
+            role: op.role,
+            roles: op.roles.clone(),
+            permissions: op.permissions.clone(),
+            seen_at: ncy_core::db::format_ts(&now()),
+        }
+    }
+
+    fn into_operator(self) -> Operator {
+        Operator {
+            user_id: self.user_id,
+            email: self.email,
+            role: self.role,
+            roles: self.roles,
+            permissions: self.permissions,
+            client: Client::Cli,
+            session_id: None,
+        }
+    }
+}
+
+/// Progress of the first sync (a checkpoint per table and keyset cursor).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct InitialState {
+    pub done: bool,
+    /// Index into [`tables::ALL`] of the table being streamed.
+    pub table: usize,
+    /// Key of the last row stored from that table.
+    pub last: Option<Vec<String>>,
+}
+
+fn parse_state<T: serde::de::DeserializeOwned>(key: &str, v: Option<String>) -> Result<T> {
+    let v = v.ok_or_else(|| {
+        Error::Config(format!(
+            "the sync cache has no {key} recorded; run `ncy-admin sync init --org SLUG` online"
+        ))
+    })?;
+    serde_json::from_str(&v).map_err(|e| Error::db(format!("sync state {key} is unreadable: {e}")))
+}
+
+/// Reads one sync state value.
+pub async fn get_state(tx: &mut Tx, key: &str) -> Result<Option<String>> {
+    tx.query_opt(
+        r#"SELECT "value" FROM "SyncState" WHERE "key" = $1"#,
+        &params![key],
+    )
+    .await?
+    .map(|r| r.text("value"))
+    .transpose()
+}
+
+/// Writes one sync state value.
+pub async fn set_state(tx: &mut Tx, key: &str, value: &str) -> Result<()> {
+    tx.execute(
+        r#"INSERT INTO "SyncState" ("key", "value") VALUES ($1, $2)
+           ON CONFLICT ("key") DO UPDATE SET "value" = excluded."value""#,
+        &params![key, value],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Writes a JSON sync state value.
+pub async fn set_json<T: Serialize>(tx: &mut Tx, key: &str, v: &T) -> Result<()> {
+    let s = serde_json::to_string(v).map_err(|e| Error::db(e.to_string()))?;
+    set_state(tx, key, &s).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_hide_passwords_and_keep_profiles_apart() {
+        let d = Path::new("/x");
+        let a = cache_path(d, "postgres://u:secret@h:5432/db");
+        let b = cache_path(d, "postgres://u:other@h:5432/db");
+        let c = cache_path(d, "postgres://u:secret@h:5432/db2");
+        assert_eq!(a, b, "the password is not part of the profile");
+        assert_ne!(a, c);
+        assert!(!a.display().to_string().contains("secret"));
+        assert!(new_key().starts_with("x'") && new_key().len() == 67);
+    }
+}

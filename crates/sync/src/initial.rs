@@ -1,0 +1,287 @@
+//! `sync init` and the first sync: the slice is streamed table by table (parents first) with
+//! `COPY … TO STDOUT` in keyset-ordered batches; each batch is stored together with its
+//! checkpoint (table, last key) in one cache transaction, so a cancelled or crashed first sync
+//! resumes where it stopped.
+//!
+//! The change-feed watermark is taken *before* the first batch is read (see [`crate::pull`]):
+//! batches read at later snapshots only ever see newer states, and every transaction a batch
+//! did not see has a transaction id at or above that watermark, so the first incremental pull
+//! delivers it.
+
+use std::path::Path;
+
+use ncy_core::auth::{perm, Operator};
+use ncy_core::db::{format_ts, now, Db, Tx};
+use ncy_core::{params, Error, Result};
+use serde::Serialize;
+
+use crate::cache::{
+    self, get_state, set_json, set_state, Cache, InitialState, OperatorState, OrgRef, SliceState,
+};
+use crate::copy::{copy_rows, TextRow};
+use crate::tables::{self, Table};
+use crate::Ctl;
+
+/// Rows per batch of the first sync.
+pub const BATCH: usize = 20_000;
+
+/// What the first sync did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct InitialReport {
+    pub rows: u64,
+    pub resumed: bool,
+    pub already_done: bool,
+}
+
+/// Resolves organization slugs on the server, refusing unknown ones and organizations the
+/// operator may not read.
+pub async fn resolve_orgs(server: &Db, op: &Operator, slugs: &[String]) -> Result<Vec<OrgRef>> {
+    if slugs.is_empty() {
+        return Err(Error::invalid(
+            "org",
+            "choose at least one organization: --org SLUG[,SLUG…]",
+        ));
+    }
+    let mut tx = server.begin().await?;
+    let mut out = Vec::new();
+    for s in slugs {
+        let slug = s.trim().to_lowercase();
+        let row = tx
+            .query_opt(
+                r#"SELECT "id" FROM "Organization" WHERE "slug" = $1 AND "deleted_at" IS NULL"#,
+                &params![slug.as_str()],
+            )
+            .await?
+            .ok_or_else(|| Error::not_found("organization", &slug))?;
+        let id = row.uuid("id")?;
+        if !op.can(perm::ORGS_READ) {
+            let member = tx
+                .query_opt(
+                    r#"SELECT 1 AS x FROM "OrganizationMember" WHERE "organization_id" = $1 AND "user_id" = $2 AND "deleted_at" IS NULL"#,
+                    &params![id, op.user_id],
+                )
+                .await?
+                .is_some();
+            if !member {
+                return Err(Error::Forbidden {
+                    permission: perm::ORGS_READ.into(),
+                });
+            }
+        }
+        if !out.iter().any(|o: &OrgRef| o.id == id) {
+            out.push(OrgRef { id, slug });
+        }
+    }
+    tx.rollback().await?;
+    Ok(out)
+}
+
+/// Creates a fresh cache at `path` (replacing any) encrypted with `key`, records the slice and
+/// the operator, and makes the first sync.
+pub async fn init_at(
+    server: &Db,
+    url: &str,
+    op: &Operator,
+    slugs: &[String],
+    path: &Path,
+    key: &str,
+    ctl: Ctl<'_>,
+) -> Result<(Cache, InitialReport)> {
+    op.require(perm::SYNC_RUN)?;
+    let orgs = resolve_orgs(server, op, slugs).await?;
+    let cache = Cache::create(path, key).await?;
+    let mut tx = cache.db.begin().await?;
+    set_state(&mut tx, "profile", &cache::profile(url)).await?;
+    set_json(
+        &mut tx,
+        "slice",
+        &SliceState {
+            orgs,
+            operator: op.user_id,
+        },
+    )
+    .await?;
+    set_json(&mut tx, "operator", &OperatorState::of(op)).await?;
+    set_json(&mut tx, "initial", &InitialState::default()).await?;
+    tx.commit().await?;
+    let rep = initial_sync(server, &cache, ctl).await?;
+    Ok((cache, rep))
+}
+
+/// `sync init` for a profile: a new random key goes to the OS keychain (never to a file), then
+/// [`init_at`] under the profile's cache path.
+pub async fn init_profile(
+    server: &Db,
+    url: &str,
+    op: &Operator,
+    slugs: &[String],
+    ctl: Ctl<'_>,
+) -> Result<(Cache, InitialReport)> {
+    op.require(perm::SYNC_RUN)?;
+    let path = cache::cache_path(&cache::cache_dir()?, url);
+    let key = cache::new_key();
+    cache::key_secret(url).set_keychain(&key)?;
+    init_at(server, url, op, slugs, &path, &key, ctl).await
+}
+
+async fn server_watermark(tx: &mut Tx) -> Result<String> {
+    tx.query_one(
+        "SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS w",
+        &[],
+    )
+    .await?
+    .text("w")
+}
+
+fn key_condition(table: &Table, last: &Option<Vec<String>>) -> String {
+    match last {
+        None => "true".into(),
+        Some(k) => {
+            // Keys are UUIDs we stored ourselves; they are checked before being inlined.
+            let vals: Vec<String> = k
+                .iter()
+                .map(|v| match uuid::Uuid::parse_str(v) {
+                    Ok(u) => format!("'{u}'::uuid"),
+                    Err(_) => "NULL".into(),
+                })
+                .collect();
+            format!("({}) > ({})", table.key_expr(), vals.join(", "))
+        }
+    }
+}
+
+/// Writes a batch of text rows into the cache inside `tx` with one prepared upsert.
+pub(crate) fn store_rows(tx: &mut Tx, table: &Table, rows: &[TextRow]) -> Result<()> {
+    let Tx::Sqlite(t) = tx else {
+        return Err(Error::db("the cache is a SQLite store"));
+    };
+    let conn = t.conn();
+    let mut stmt = conn
+        .prepare_cached(&table.upsert_sql())
+        .map_err(|e| Error::db(format!("preparing the cache upsert: {e}")))?;
+    for r in rows {
+        stmt.execute(rusqlite::params_from_iter(r.iter()))
+            .map_err(|e| Error::db(format!("writing {} to the cache: {e}", table.name)))?;
+    }
+    Ok(())
+}
+
+/// Streams the slice into the cache, resuming from the stored checkpoint. Cancelling (or a
+/// crash) keeps every committed batch; the next call continues after it.
+pub async fn initial_sync(server: &Db, cache: &Cache, ctl: Ctl<'_>) -> Result<InitialReport> {
+    let slice = cache.slice().await?;
+    let mut ltx = cache.db.begin().await?;
+    let mut st: InitialState = get_state(&mut ltx, "initial")
+        .await?
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or_default();
+    let has_mark = get_state(&mut ltx, "watermark").await?.is_some();
+    ltx.rollback().await?;
+    let mut rep = InitialReport {
+        resumed: st.table > 0 || st.last.is_some(),
+        ..Default::default()
+    };
+    if st.done {
+        rep.already_done = true;
+        return Ok(rep);
+    }
+    if !has_mark {
+        let mut stx = server.begin().await?;
+        let w = server_watermark(&mut stx).await?;
+        stx.rollback().await?;
+        let mut ltx = cache.db.begin().await?;
+        set_state(&mut ltx, "watermark", &w).await?;
+        ltx.commit().await?;
+    }
+    // Totals for progress (one count per table, read once per run).
+    let mut totals = Vec::new();
+    {
+        let mut stx = server.begin().await?;
+        for t in tables::ALL {
+            let n = stx
+                .query_one(
+                    &format!(
+                        r#"SELECT count(*) AS n FROM "{}" t WHERE {}"#,
+                        t.name,
+                        slice.predicate(t)
+                    ),
+                    &[],
+                )
+                .await?
+                .int("n")?;
+            totals.push(n as u64);
+        }
+        stx.rollback().await?;
+    }
+    let grand: u64 = totals.iter().sum();
+    let mut done_before: u64 = totals[..st.table.min(totals.len())].iter().sum();
+    let batch = ctl.batch.unwrap_or(BATCH).max(1);
+    while st.table < tables::ALL.len() {
+        let table = tables::ALL[st.table];
+        let phase = format!("initial sync: {}", table.name);
+        let mut in_table = if st.last.is_some() {
+            count_local(cache, &table).await?
+        } else {
+            0
+        };
+        loop {
+            ctl.check_cancel()?;
+            let sql = format!(
+                "{} AND {} ORDER BY {} LIMIT {batch}",
+                table.select_slice(&slice),
+                key_condition(&table, &st.last),
+                table.key_expr()
+            );
+            let mut stx = server.begin().await?;
+            let rows = copy_rows(&mut stx, &sql, table.cols.len()).await?;
+            stx.rollback().await?;
+            let n = rows.len();
+            let mut ltx = cache.db.begin().await?;
+            store_rows(&mut ltx, &table, &rows)?;
+            if n < batch {
+                st.table += 1;
+                st.last = None;
+            } else if let Some(last) = rows.last() {
+                st.last = Some(
+                    table
+                        .key_positions()
+                        .iter()
+                        .map(|&i| last[i].clone().unwrap_or_default())
+                        .collect(),
+                );
+            }
+            st.done = st.table >= tables::ALL.len();
+            set_json(&mut ltx, "initial", &st).await?;
+            if st.done {
+                set_state(&mut ltx, "last_pull_at", &format_ts(&now())).await?;
+            }
+            ctl.fault("initial:before-commit")?;
+            ltx.commit().await?;
+            rep.rows += n as u64;
+            in_table += n as u64;
+            ctl.report(
+                &phase,
+                done_before + in_table,
+                grand.max(done_before + in_table),
+            );
+            if n < batch {
+                break;
+            }
+        }
+        done_before += totals.get(st.table.saturating_sub(1)).copied().unwrap_or(0);
+    }
+    Ok(rep)
+}
+
+async fn count_local(cache: &Cache, table: &Table) -> Result<u64> {
+    let mut tx = cache.db.begin().await?;
+    let n = tx
+        .query_one(
+            &format!(r#"SELECT count(*) AS n FROM "{}""#, table.name),
+            &[],
+        )
+        .await?
+        .int("n")?;
+    tx.rollback().await?;
+    Ok(n as u64)
+}

@@ -1,0 +1,94 @@
+//! NCY Admin offline cache and sync.
+//!
+//! - [`cache`]: the encrypted SQLite cache of one PostgreSQL profile (key in the OS keychain),
+//!   its sync state, and the offline operator (permissions as last seen online).
+//! - [`initial`]: the first sync, streamed per table with keyset checkpoints (cancel, resume).
+//! - [`pull`]: incremental pull from the trigger-fed change feed, bounded by snapshot xmin.
+//! - [`outbox`]: offline edits through the core task operations, recorded as mutations.
+//! - [`push`]: each mutation in its own server transaction, idempotent, merged 3-way per field.
+//! - [`conflicts`]: conflicts kept with base / mine / theirs, and their resolution.
+
+// `&params![..]` (a Vec) is the core's calling convention for SQL parameters.
+#![allow(clippy::useless_vec)]
+
+pub mod cache;
+pub mod conflicts;
+mod copy;
+pub mod initial;
+pub mod outbox;
+pub mod pull;
+pub mod push;
+pub mod tables;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use ncy_core::{Error, Result};
+use serde::Serialize;
+
+pub use cache::{Cache, Status};
+pub use conflicts::{Conflict, Resolution};
+pub use outbox::edit_task;
+
+/// Progress of long work: phase, rows (or mutations) done, total.
+#[derive(Debug, Clone, Serialize)]
+pub struct Progress {
+    pub phase: String,
+    pub done: u64,
+    pub total: u64,
+}
+
+/// A crash point hook: returning `true` at a named point makes the operation stop there as if
+/// the process had died (tests use it to kill push and pull between steps).
+pub type FaultHook = dyn Fn(&str) -> bool + Send + Sync;
+
+/// How a long sync operation reports progress, is cancelled, and (in tests) is crashed.
+#[derive(Clone, Copy, Default)]
+pub struct Ctl<'a> {
+    pub progress: Option<&'a (dyn Fn(Progress) + Send + Sync)>,
+    pub cancel: Option<&'a AtomicBool>,
+    pub fault: Option<&'a FaultHook>,
+    /// Rows per batch of the first sync (default [`initial::BATCH`]).
+    pub batch: Option<usize>,
+}
+
+impl Ctl<'_> {
+    pub(crate) fn report(&self, phase: &str, done: u64, total: u64) {
+        if let Some(p) = self.progress {
+            p(Progress {
+                phase: phase.to_owned(),
+                done,
+                total,
+            });
+        }
+    }
+
+    pub(crate) fn check_cancel(&self) -> Result<()> {
+        if self
+            .cancel
+            .map(|c| c.load(Ordering::Relaxed))
+            .unwrap_or(false)
+        {
+            return Err(Error::Cancelled);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn fault(&self, point: &str) -> Result<()> {
+        if self.fault.map(|f| f(point)).unwrap_or(false) {
+            return Err(Error::db(format!("simulated crash at {point}")));
+        }
+        Ok(())
+    }
+}
+
+/// Pushes the outbox, then pulls (`sync run`).
+pub async fn run(
+    server: &ncy_core::db::Db,
+    cache: &Cache,
+    op: &ncy_core::auth::Operator,
+    ctl: Ctl<'_>,
+) -> Result<(push::PushReport, pull::PullReport)> {
+    let p = push::push(server, cache, op, ctl).await?;
+    let q = pull::pull(server, cache, op, ctl).await?;
+    Ok((p, q))
+}

@@ -1,0 +1,524 @@
+//! Sync against a real PostgreSQL and real encrypted SQLite files.
+#![allow(clippy::useless_vec)]
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use common::*;
+use ncy_core::admin::tasks::TaskPatch;
+use ncy_core::model::TaskStatus;
+use ncy_core::{params, Error};
+use ncy_sync::{conflicts, edit_task, pull, push, Cache, Ctl, Resolution};
+
+async fn first_task(c: &Cache) -> uuid::Uuid {
+    c.db.query(
+        r#"SELECT "id" FROM "Task" WHERE "deleted_at" IS NULL ORDER BY "id" LIMIT 1"#,
+        &[],
+    )
+    .await
+    .unwrap()[0]
+        .uuid("id")
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn init_pulls_exactly_the_slice_without_secrets() {
+    let s = server().await;
+    let (c, _d) = cache(&s, &s.admin).await;
+    assert_matches(&s.db, &c).await;
+    let st = c.status().await.unwrap();
+    assert!(st.initial_sync_done);
+    assert_eq!(
+        st.rows["Task"], 10,
+        "the dev seed's 10 tasks, not the other org's"
+    );
+    let hashes =
+        c.db.query(r#"SELECT DISTINCT "password_hash" AS h FROM "User""#, &[])
+            .await
+            .unwrap();
+    assert_eq!(hashes.len(), 1);
+    assert_eq!(hashes[0].text("h").unwrap(), "!cache");
+    for t in ["Session", "ApiKey", "LoginAttempt"] {
+        let n =
+            c.db.query(&format!(r#"SELECT count(*) AS n FROM "{t}""#), &[])
+                .await
+                .unwrap()[0]
+                .int("n")
+                .unwrap();
+        assert_eq!(n, 0, "{t} never reaches the cache");
+    }
+    let outsider =
+        c.db.query(
+            r#"SELECT count(*) AS n FROM "User" WHERE "email" = 'outsider@other.test'"#,
+            &[],
+        )
+        .await
+        .unwrap()[0]
+            .int("n")
+            .unwrap();
+    assert_eq!(outsider, 0, "users outside the slice stay out");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_or_missing_key_is_a_clear_error() {
+    let s = server().await;
+    let (c, _d) = cache(&s, &s.admin).await;
+    let path = c.path.clone();
+    drop(c);
+    let bytes = std::fs::read(&path).unwrap();
+    assert!(
+        !bytes.windows(15).any(|w| w == b"SQLite format 3"),
+        "the file is encrypted"
+    );
+    for key in [ncy_sync::cache::new_key(), String::new()] {
+        match Cache::open(&path, &key).await {
+            Err(Error::LocalStore { reason, path: p }) => {
+                assert!(p.contains("cache.db"));
+                assert!(
+                    reason.contains("key") || reason.contains("encrypted"),
+                    "{reason}"
+                );
+            }
+            other => panic!("expected a LocalStore error, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_edit_is_pushed_once_and_audited_with_local_time() {
+    let s = server().await;
+    let (c, _d) = cache(&s, &s.admin).await;
+    let id = first_task(&c).await;
+    let offline = c.operator().await.unwrap();
+    let patch = TaskPatch {
+        status: Some(TaskStatus::REVIEW),
+        title: Some("reviewed offline".into()),
+        ..Default::default()
+    };
+    let e = edit_task(&c, &offline, id, &patch)
+        .await
+        .unwrap()
+        .expect("a change");
+    assert_eq!(e.new["title"], "reviewed offline");
+    // The cache shows the edit before any push.
+    let t =
+        c.db.query(
+            r#"SELECT "title" FROM "Task" WHERE "id" = $1"#,
+            &params![id],
+        )
+        .await
+        .unwrap();
+    assert_eq!(t[0].text("title").unwrap(), "reviewed offline");
+    let rep = push::push(&s.db, &c, &s.admin, Ctl::default())
+        .await
+        .unwrap();
+    assert_eq!((rep.pushed, rep.applied), (1, 1));
+    let row = q(
+        &s.db,
+        r#"SELECT "title", "status"::text AS s FROM "Task" WHERE "id" = $1"#,
+        params![id],
+    )
+    .await;
+    assert_eq!(row[0].text("title").unwrap(), "reviewed offline");
+    assert_eq!(row[0].text("s").unwrap(), "REVIEW");
+    // A retry of the same mutation (the client died before recording it) applies nothing.
+    let again = push::apply_one(&s.db, &s.admin, &e, Ctl::default())
+        .await
+        .unwrap();
+    assert!(again.replayed);
+    assert_eq!(again.status, "applied");
+    let audits = q(
+        &s.db,
+        r#"SELECT "new_value" FROM "AuditLog" WHERE "target_id" = $1 AND "action" = 'TASK_UPDATE'"#,
+        params![id],
+    )
+    .await;
+    assert_eq!(audits.len(), 1, "applied once");
+    let nv = audits[0].opt_json("new_value").unwrap().unwrap();
+    assert_eq!(nv["_sync"]["mutation_id"], e.mutation_id.to_string());
+    assert_eq!(
+        nv["_sync"]["local_time"],
+        ncy_core::db::format_ts(&e.local_time)
+    );
+    let n = q(
+        &s.db,
+        r#"SELECT count(*) AS n FROM "SyncMutation" WHERE "id" = $1"#,
+        params![e.mutation_id],
+    )
+    .await;
+    assert_eq!(n[0].int("n").unwrap(), 1);
+    pull::pull(&s.db, &c, &s.admin, Ctl::default())
+        .await
+        .unwrap();
+    assert_matches(&s.db, &c).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_edits_merge_per_field_and_conflicts_resolve() {
+    let s = server().await;
+    let (c, _d) = cache(&s, &s.admin).await;
+    let id = first_task(&c).await;
+    let offline = c.operator().await.unwrap();
+    let base_title =
+        c.db.query(
+            r#"SELECT "title" FROM "Task" WHERE "id" = $1"#,
+            &params![id],
+        )
+        .await
+        .unwrap()[0]
+            .text("title")
+            .unwrap();
+    // Offline: title and priority. Online meanwhile: title (conflict) and status (untouched
+    // offline).
+    edit_task(
+        &c,
+        &offline,
+        id,
+        &TaskPatch {
+            title: Some("mine".into()),
+            priority: Some(ncy_core::model::TaskPriority::URGENT),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    ncy_core::admin::tasks::update(
+        &s.db,
+        &s.admin,
+        id,
+        &TaskPatch {
+            title: Some("theirs".into()),
+            status: Some(TaskStatus::DONE),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let rep = ncy_sync::run(&s.db, &c, &s.admin, Ctl::default())
+        .await
+        .unwrap()
+        .0;
+    assert_eq!(rep.conflicts, 1);
+    let row = q(
+        &s.db,
+        r#"SELECT "title", "priority"::text AS p, "status"::text AS s FROM "Task" WHERE "id" = $1"#,
+        params![id],
+    )
+    .await;
+    assert_eq!(
+        row[0].text("title").unwrap(),
+        "theirs",
+        "a conflicting field is not applied"
+    );
+    assert_eq!(row[0].text("p").unwrap(), "URGENT", "a clean field is");
+    assert_eq!(row[0].text("s").unwrap(), "DONE");
+    assert_matches(&s.db, &c).await;
+    let open = conflicts::list(&c, false).await.unwrap();
+    assert_eq!(open.len(), 1);
+    let k = &open[0];
+    assert_eq!(k.field, "title");
+    assert_eq!(k.base, serde_json::json!(base_title));
+    assert_eq!(k.mine, serde_json::json!("mine"));
+    assert_eq!(k.theirs, serde_json::json!("theirs"));
+    // Keep mine: a new mutation whose base is theirs; it applies on the next push.
+    let r = conflicts::resolve(&c, &offline, k.id, &Resolution::Mine)
+        .await
+        .unwrap();
+    let m = r.mutation.expect("keeping mine queues a mutation");
+    assert_eq!(m.base["title"], "theirs");
+    assert!(conflicts::resolve(&c, &offline, k.id, &Resolution::Theirs)
+        .await
+        .is_err());
+    let rep = ncy_sync::run(&s.db, &c, &s.admin, Ctl::default())
+        .await
+        .unwrap()
+        .0;
+    assert_eq!(rep.applied, 1);
+    let row = q(
+        &s.db,
+        r#"SELECT "title" FROM "Task" WHERE "id" = $1"#,
+        params![id],
+    )
+    .await;
+    assert_eq!(row[0].text("title").unwrap(), "mine");
+    assert!(conflicts::list(&c, false).await.unwrap().is_empty());
+    assert_matches(&s.db, &c).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_deleted_on_the_server_while_edited_offline_is_a_conflict() {
+    let s = server().await;
+    let (c, _d) = cache(&s, &s.admin).await;
+    let ids: Vec<uuid::Uuid> =
+        c.db.query(r#"SELECT "id" FROM "Task" ORDER BY "id" LIMIT 2"#, &[])
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.uuid("id").unwrap())
+            .collect();
+    let offline = c.operator().await.unwrap();
+    for id in &ids {
+        edit_task(
+            &c,
+            &offline,
+            *id,
+            &TaskPatch {
+                title: Some("offline".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    }
+    q(
+        &s.db,
+        r#"DELETE FROM "Task" WHERE "id" = $1"#,
+        params![ids[0]],
+    )
+    .await;
+    ncy_core::admin::tasks::delete(&s.db, &s.admin, ids[1])
+        .await
+        .unwrap();
+    let (p, _) = ncy_sync::run(&s.db, &c, &s.admin, Ctl::default())
+        .await
+        .unwrap();
+    assert_eq!(p.conflicts, 2);
+    let open = conflicts::list(&c, false).await.unwrap();
+    assert_eq!(open.len(), 2);
+    assert!(open
+        .iter()
+        .all(|k| k.mine == serde_json::json!("offline") && k.reason.contains("deleted")));
+    assert_matches(&s.db, &c).await;
+    let err = conflicts::resolve(&c, &offline, open[0].id, &Resolution::Mine)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("deleted on the server"), "{err}");
+    conflicts::resolve(&c, &offline, open[0].id, &Resolution::Theirs)
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_that_commits_late_is_still_pulled() {
+    let s = server().await;
+    let (c, _d) = cache(&s, &s.admin).await;
+    let ids: Vec<uuid::Uuid> =
+        c.db.query(r#"SELECT "id" FROM "Task" ORDER BY "id" LIMIT 2"#, &[])
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.uuid("id").unwrap())
+            .collect();
+    // A takes the earlier change sequence number, B a later one; B commits first.
+    let mut a = s.db.begin().await.unwrap();
+    a.execute(
+        r#"UPDATE "Task" SET "title" = 'late A' WHERE "id" = $1"#,
+        &params![ids[0]],
+    )
+    .await
+    .unwrap();
+    let mut b = s.db.begin().await.unwrap();
+    b.execute(
+        r#"UPDATE "Task" SET "title" = 'early B' WHERE "id" = $1"#,
+        &params![ids[1]],
+    )
+    .await
+    .unwrap();
+    b.commit().await.unwrap();
+    let seqs = q(&s.db, r#"SELECT max("seq") AS m FROM "SyncChange""#, vec![]).await;
+    let b_seq = seqs[0].int("m").unwrap();
+    pull::pull(&s.db, &c, &s.admin, Ctl::default())
+        .await
+        .unwrap();
+    let title = |id| {
+        let c = c.clone();
+        async move {
+            c.db.query(
+                r#"SELECT "title" FROM "Task" WHERE "id" = $1"#,
+                &params![id],
+            )
+            .await
+            .unwrap()[0]
+                .text("title")
+                .unwrap()
+        }
+    };
+    assert_eq!(title(ids[1]).await, "early B");
+    a.commit().await.unwrap();
+    let a_seq = q(
+        &s.db,
+        r#"SELECT min("seq") AS m FROM "SyncChange" WHERE "row_id" = $1"#,
+        params![ids[0]],
+    )
+    .await[0]
+        .int("m")
+        .unwrap();
+    assert!(
+        a_seq < b_seq,
+        "A holds the earlier sequence number ({a_seq} < {b_seq})"
+    );
+    pull::pull(&s.db, &c, &s.admin, Ctl::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        title(ids[0]).await,
+        "late A",
+        "the late commit is not skipped"
+    );
+    assert_eq!(title(ids[1]).await, "early B");
+    assert_matches(&s.db, &c).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletes_moves_and_membership_changes_reach_the_cache() {
+    let s = server().await;
+    let (c, _d) = cache(&s, &s.admin).await;
+    let t = q(
+        &s.db,
+        r#"SELECT "id" FROM "Task" WHERE "project_id" = $1 ORDER BY "id""#,
+        params![s.projects[0]],
+    )
+    .await;
+    // Hard delete, soft delete, a project moving out of the slice, and one moving in.
+    q(
+        &s.db,
+        r#"DELETE FROM "Task" WHERE "id" = $1"#,
+        params![t[0].uuid("id").unwrap()],
+    )
+    .await;
+    q(
+        &s.db,
+        r#"UPDATE "Task" SET "deleted_at" = now() WHERE "id" = $1"#,
+        params![t[1].uuid("id").unwrap()],
+    )
+    .await;
+    q(
+        &s.db,
+        r#"UPDATE "Project" SET "organization_id" = $2 WHERE "id" = $1"#,
+        params![s.projects[1], s.other_org],
+    )
+    .await;
+    q(
+        &s.db,
+        r#"UPDATE "Project" SET "organization_id" = $2 WHERE "id" = $1"#,
+        params![s.other_project, s.org],
+    )
+    .await;
+    q(
+        &s.db,
+        r#"UPDATE "OrganizationMember" SET "deleted_at" = now() WHERE "organization_id" = $1"#,
+        params![s.org],
+    )
+    .await;
+    q(
+        &s.db,
+        r#"UPDATE "User" SET "status" = 'SUSPENDED' WHERE "email" = 'employee@test-org.com'"#,
+        vec![],
+    )
+    .await;
+    let rep = pull::pull(&s.db, &c, &s.admin, Ctl::default())
+        .await
+        .unwrap();
+    assert!(rep.changes > 0 && rep.removed > 0);
+    assert_matches(&s.db, &c).await;
+    let outsider =
+        c.db.query(
+            r#"SELECT count(*) AS n FROM "User" WHERE "email" = 'outsider@other.test'"#,
+            &[],
+        )
+        .await
+        .unwrap()[0]
+            .int("n")
+            .unwrap();
+    assert_eq!(
+        outsider, 1,
+        "the assignee of a task that moved in comes along"
+    );
+    // Pulling again changes nothing (changes of transactions that may still have been open
+    // cluster-wide are read once more, harmlessly).
+    pull::pull(&s.db, &c, &s.admin, Ctl::default())
+        .await
+        .unwrap();
+    assert_matches(&s.db, &c).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_sync_can_be_cancelled_and_resumed() {
+    let s = server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let key = ncy_sync::cache::new_key();
+    let cancel = AtomicBool::new(false);
+    let seen = std::sync::Mutex::new(Vec::new());
+    let progress = |p: ncy_sync::Progress| {
+        // Cancel once the first Task batch is stored.
+        if p.phase.contains("Task") {
+            cancel.store(true, Ordering::Relaxed);
+        }
+        seen.lock().unwrap().push(p);
+    };
+    let ctl = Ctl {
+        progress: Some(&progress),
+        cancel: Some(&cancel),
+        batch: Some(3),
+        ..Default::default()
+    };
+    let path = dir.path().join("cache.db");
+    let err = ncy_sync::initial::init_at(
+        &s.db,
+        &s.url,
+        &s.admin,
+        &["test-org".into()],
+        &path,
+        &key,
+        ctl,
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, Error::Cancelled));
+    let c = Cache::open(&path, &key).await.unwrap();
+    let partial = c.status().await.unwrap();
+    assert!(!partial.initial_sync_done);
+    assert_eq!(partial.rows["Task"], 3, "one batch of tasks was kept");
+    {
+        let p = seen.lock().unwrap();
+        assert!(p.iter().all(|x| x.done <= x.total && x.total > 0));
+    }
+    // A change while the first sync is interrupted reaches the cache through the feed.
+    let t = q(
+        &s.db,
+        r#"SELECT "id" FROM "Task" WHERE "project_id" = ANY($1::uuid[]) ORDER BY "id""#,
+        vec![ncy_core::db::Value::TextArray(
+            s.projects.iter().map(|p| p.to_string()).collect(),
+        )],
+    )
+    .await;
+    let last = t.last().unwrap().uuid("id").unwrap();
+    q(
+        &s.db,
+        r#"DELETE FROM "Task" WHERE "id" = $1"#,
+        params![t[0].uuid("id").unwrap()],
+    )
+    .await;
+    q(
+        &s.db,
+        r#"UPDATE "Task" SET "title" = 'changed meanwhile' WHERE "id" = $1"#,
+        params![last],
+    )
+    .await;
+    let rep = ncy_sync::initial::initial_sync(
+        &s.db,
+        &c,
+        Ctl {
+            batch: Some(3),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(rep.resumed);
+    pull::pull(&s.db, &c, &s.admin, Ctl::default())
+        .await
+        .unwrap();
+    assert_matches(&s.db, &c).await;
+}
