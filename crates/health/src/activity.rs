@@ -98,7 +98,7 @@ fn session(r: &Row) -> Result<SessionInfo> {
 }
 
 /// Reads [`Activity`] (at most `limit` sessions, oldest transaction first).
-pub async fn read(db: &Db, limit: i64) -> Result<Activity> {
+pub(crate) async fn read(db: &Db, limit: i64) -> Result<Activity> {
     let mut tx = read_tx(db).await?;
     let rows = tx
         .query(
@@ -154,6 +154,13 @@ pub async fn read(db: &Db, limit: i64) -> Result<Activity> {
     }
     tx.commit().await?;
     Ok(Activity { sessions, blocked })
+}
+
+/// The sessions and blocked locks of the server (`health.read`).
+pub async fn sessions(db: &Db, op: &Operator) -> Result<Activity> {
+    op.require(perm::HEALTH_READ)?;
+    require_pg(db, "listing sessions")?;
+    read(db, 100).await
 }
 
 /// Which signal to send to a session.

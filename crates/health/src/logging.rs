@@ -59,7 +59,7 @@ pub struct LoggingSettings {
 }
 
 /// Reads [`LoggingSettings`].
-pub async fn read(db: &Db) -> Result<LoggingSettings> {
+pub(crate) async fn read(db: &Db) -> Result<LoggingSettings> {
     let mut tx = read_tx(db).await?;
     let r = tx
         .query_one(
@@ -83,6 +83,13 @@ pub async fn read(db: &Db) -> Result<LoggingSettings> {
         logging_collector: r.text("collector")? == "on",
         log_destination: r.text("destination")?,
     })
+}
+
+/// The current logging settings (`health.read`).
+pub async fn current(db: &Db, op: &Operator) -> Result<LoggingSettings> {
+    op.require(perm::HEALTH_READ)?;
+    require_pg(db, "slow-query logging")?;
+    read(db).await
 }
 
 /// A requested change; `None` leaves a setting alone.

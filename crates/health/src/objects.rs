@@ -139,8 +139,9 @@ fn index(r: &Row) -> Result<IndexStat> {
     })
 }
 
-/// Reads [`Objects`] (each list capped at `limit`).
-pub async fn read(db: &Db, limit: i64) -> Result<Objects> {
+/// Reads [`Objects`] (each list capped at `limit`; unused indexes and FKs without index at
+/// `10 × limit`, so that their findings count them all on a normal schema).
+pub(crate) async fn read(db: &Db, limit: i64) -> Result<Objects> {
     let mut tx = read_tx(db).await?;
     let table_sql = |order: &str, filter: &str| {
         format!(
@@ -201,7 +202,7 @@ pub async fn read(db: &Db, limit: i64) -> Result<Objects> {
                 "AND s.idx_scan = 0 AND NOT i.indisunique AND NOT i.indisprimary
                  AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = s.indexrelid)",
             ),
-            &params![limit],
+            &params![limit * 10],
         )
         .await?
         .iter()
@@ -271,7 +272,7 @@ pub async fn read(db: &Db, limit: i64) -> Result<Objects> {
                  ORDER BY pg_relation_size(c.conrelid) DESC, 2, 3 LIMIT $1",
                 user_schema("n.nspname")
             ),
-            &params![limit],
+            &params![limit * 10],
         )
         .await?
         .iter()

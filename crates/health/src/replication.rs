@@ -67,7 +67,7 @@ pub struct Replication {
 }
 
 /// Reads [`Replication`].
-pub async fn read(db: &Db) -> Result<Replication> {
+pub(crate) async fn read(db: &Db) -> Result<Replication> {
     let mut tx = read_tx(db).await?;
     let in_recovery = tx
         .query_one("SELECT pg_is_in_recovery() AS r", &[])

@@ -27,7 +27,7 @@ pub struct ReportOptions {
     pub top_statements: i64,
     /// List statements of every database, not only the connected one.
     pub all_databases: bool,
-    /// How many rows per table / index list.
+    /// How many rows per table / index list (the unused-index and FK lists take 10×).
     pub list_limit: i64,
     /// A transaction open longer than this is a finding.
     pub long_transaction: Duration,

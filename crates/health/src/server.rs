@@ -28,7 +28,7 @@ pub struct ServerInfo {
 }
 
 /// Reads [`ServerInfo`].
-pub async fn server_info(db: &Db) -> Result<ServerInfo> {
+pub(crate) async fn server_info(db: &Db) -> Result<ServerInfo> {
     let mut tx = read_tx(db).await?;
     let r = tx
         .query_one(
@@ -84,7 +84,7 @@ pub struct Connections {
 }
 
 /// Reads [`Connections`].
-pub async fn connections(db: &Db) -> Result<Connections> {
+pub(crate) async fn connections(db: &Db) -> Result<Connections> {
     let mut tx = read_tx(db).await?;
     let rows = tx
         .query(
@@ -176,7 +176,7 @@ fn ratio(hit: i64, read: i64) -> Option<f64> {
 }
 
 /// Reads [`CacheStats`].
-pub async fn cache(db: &Db) -> Result<CacheStats> {
+pub(crate) async fn cache(db: &Db) -> Result<CacheStats> {
     let mut tx = read_tx(db).await?;
     let d = tx
         .query_one(
@@ -284,7 +284,7 @@ async fn read_counters(tx: &mut Tx) -> Result<DbCounters> {
 }
 
 /// Takes one sample (its own transaction: statistics are frozen inside one).
-pub async fn sample(db: &Db) -> Result<Sample> {
+pub(crate) async fn sample(db: &Db) -> Result<Sample> {
     let mut tx = read_tx(db).await?;
     let c = read_counters(&mut tx).await?;
     tx.commit().await?;

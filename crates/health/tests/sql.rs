@@ -336,7 +336,7 @@ async fn cancel_stops_a_running_statement_and_is_audited() {
 async fn set_logging_applies_warns_and_audits() {
     let (db, _url) = ncy_tests::fresh_pg().await;
     let op = admin(&db).await;
-    let original = logging::read(&db).await.unwrap();
+    let original = logging::current(&db, &op).await.unwrap();
     let change = LoggingChange {
         min_duration_ms: Some(1234),
         statement: Some(LogStatement::All),
@@ -350,9 +350,9 @@ async fn set_logging_applies_warns_and_audits() {
         up.warnings
     );
     wait_until("the reloaded settings", || {
-        let db = db.clone();
+        let (db, op) = (db.clone(), op.clone());
         async move {
-            let s = logging::read(&db).await.unwrap();
+            let s = logging::current(&db, &op).await.unwrap();
             s.log_min_duration_statement_ms == 1234 && s.log_statement == "all"
         }
     })
