@@ -1,17 +1,26 @@
 #!/usr/bin/env bash
 # `make test`: lint checks, every Rust test against a throwaway PostgreSQL cluster and real
-# SQLite files, UI unit tests, and the end-to-end tests in a real Tauri window.
+# SQLite files, UI unit tests, and the end-to-end tests in a real Tauri window. Everything runs
+# inside a private D-Bus session with an unlocked gnome-keyring, so the OS keychain used by the
+# CLI, the desktop app and the offline cache is a real Secret Service, not a stub.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+if [ -z "${NCY_IN_KEYRING_SESSION:-}" ] && command -v dbus-run-session >/dev/null 2>&1 \
+   && command -v gnome-keyring-daemon >/dev/null 2>&1; then
+  export NCY_IN_KEYRING_SESSION=1
+  exec dbus-run-session -- bash -c 'echo -n "" | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1; exec "$0"' "$0"
+fi
 
 python3 migrations/tools/pg2sqlite.py --check
 cargo fmt --all -- --check
 
 cargo build --workspace --all-targets --quiet
 
+target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+
 # One throwaway cluster for the whole run (tests create a fresh database each).
 if [ -z "${NCY_TEST_DATABASE_URL:-}" ]; then
-  target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
   read -r url dir < <("$target_dir/debug/ncy-test-cluster" start)
   port=${url##*:}; port=${port%%/*}
   trap '"$target_dir/debug/ncy-test-cluster" stop "$dir" "$port"' EXIT

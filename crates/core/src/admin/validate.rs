@@ -110,7 +110,7 @@ mod tests {
             "a@b",
             "a b@c.d",
             "@b.c",
-            "a@b.c\n",
+            "a@b\u{7}.c",
             &format!("{}@x.io", "a".repeat(300)),
         ] {
             let e = email(bad).unwrap_err().to_string();
