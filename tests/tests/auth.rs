@@ -312,3 +312,65 @@ conformance!(synthetic_seed_is_deterministic, |store: Store| async move {
         "a second synthetic set is refused"
     );
 });
+
+conformance!(
+    lockout_policy_is_configurable_in_settings,
+    |store: Store| async move {
+        let db = &store.db;
+        ncy_core::seed::dev(db, false).await.unwrap();
+        let admin = login(
+            db,
+            "admin@ncy-8.com",
+            "admin123",
+            Client::Cli,
+            &LockoutPolicy::default(),
+        )
+        .await
+        .unwrap()
+        .operator;
+        ncy_core::admin::settings::set(db, &admin, "auth.lockout.max_failures", "2")
+            .await
+            .unwrap();
+        ncy_core::admin::settings::set(db, &admin, "auth.lockout.minutes", "45")
+            .await
+            .unwrap();
+        assert!(
+            ncy_core::admin::settings::set(db, &admin, "auth.lockout.minutes", "-1")
+                .await
+                .is_err()
+        );
+        let emp = login(
+            db,
+            "employee@test-org.com",
+            "employee123",
+            Client::Cli,
+            &LockoutPolicy::default(),
+        )
+        .await
+        .unwrap()
+        .operator;
+        assert!(matches!(
+            ncy_core::admin::settings::set(db, &emp, "auth.lockout.minutes", "1").await,
+            Err(Error::Forbidden { .. })
+        ));
+        let p = LockoutPolicy::load(db).await.unwrap();
+        assert_eq!((p.max_failures, p.lock_minutes), (2, 45));
+        for _ in 0..2 {
+            let _ = login(db, "manager@test-org.com", "bad", Client::Cli, &p).await;
+        }
+        match login(db, "manager@test-org.com", "manager123", Client::Cli, &p).await {
+            Err(Error::LockedOut { minutes, .. }) => assert!(minutes > 40),
+            other => panic!("{other:?}"),
+        }
+        let audit = db
+            .query(
+                r#"SELECT count(*) AS n FROM "AuditLog" WHERE "action" = 'SETTING_SET'"#,
+                &[],
+            )
+            .await
+            .unwrap()[0]
+            .int("n")
+            .unwrap();
+        assert_eq!(audit, 2, "each accepted change audited; refused ones not");
+    }
+);

@@ -62,6 +62,11 @@ pub fn report(e: &anyhow::Error, json: bool) {
             serde_json::json!({ "error": { "code": code, "message": message } })
         );
     } else {
-        eprintln!("error: {message}");
+        use std::io::IsTerminal;
+        if std::io::stderr().is_terminal() {
+            eprintln!("\x1b[1;31merror:\x1b[0m {message}");
+        } else {
+            eprintln!("error: {message}");
+        }
     }
 }

@@ -27,11 +27,33 @@ pub fn table(headers: &[&str], rows: Vec<Vec<String>>) -> String {
     let mut t = Table::new();
     t.load_preset(UTF8_BORDERS_ONLY)
         .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_header(headers.iter().map(|h| h.to_string()));
+        .set_header(
+            headers
+                .iter()
+                .map(|h| comfy_table::Cell::new(h).add_attribute(comfy_table::Attribute::Bold)),
+        );
     for r in rows {
-        t.add_row(r);
+        t.add_row(r.into_iter().map(|c| {
+            let cell = comfy_table::Cell::new(truncate(&c, 120));
+            match c.as_str() {
+                "SUSPENDED" | "INACTIVE" | "CANCELLED" => cell.fg(comfy_table::Color::Red),
+                "ACTIVE" | "DONE" => cell.fg(comfy_table::Color::Green),
+                "PENDING" | "REVIEW" => cell.fg(comfy_table::Color::Yellow),
+                _ if c.ends_with(" OVERDUE") => cell.fg(comfy_table::Color::Red),
+                _ => cell,
+            }
+        }));
     }
     t.to_string()
+}
+
+/// Shortens long cell text (the JSON output keeps everything).
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_owned()
+    } else {
+        format!("{}…", s.chars().take(max - 1).collect::<String>())
+    }
 }
 
 /// Formats an optional value for a table cell.

@@ -2,12 +2,14 @@
 
 pub mod args;
 pub mod audit;
+pub mod gdpr;
 pub mod health;
 pub mod migrate;
 pub mod orgs;
 pub mod projects;
 pub mod seed;
 pub mod session;
+pub mod settings;
 pub mod tasks;
 pub mod users;
 
@@ -57,8 +59,14 @@ pub enum Command {
     /// Access and error logs (read-only).
     #[command(subcommand)]
     Logs(audit::Logs),
+    /// Global settings (lockout policy, session lifetime, ...).
+    #[command(subcommand)]
+    Settings(settings::Settings),
     /// Database health: report with findings, top statements, logging, sessions, Prometheus.
     Health(health::Health),
+    /// GDPR data-subject requests: queue, identity, export, erasure, retention, consents.
+    #[command(subcommand)]
+    Gdpr(gdpr::Gdpr),
 }
 
 pub async fn run(ctx: &mut Ctx, c: Command) -> Result<()> {
@@ -78,6 +86,8 @@ pub async fn run(ctx: &mut Ctx, c: Command) -> Result<()> {
         Command::Tasks(c) => tasks::run(ctx, c).await,
         Command::Audit(c) => audit::run(ctx, c).await,
         Command::Logs(c) => audit::run_logs(ctx, c).await,
+        Command::Settings(c) => settings::run(ctx, c).await,
         Command::Health(c) => health::run(ctx, c).await,
+        Command::Gdpr(c) => gdpr::run(ctx, c).await,
     }
 }

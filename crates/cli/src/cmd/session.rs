@@ -18,7 +18,7 @@ pub async fn login(ctx: &mut Ctx, email: String, password_stdin: bool) -> Result
         &email,
         &password,
         Client::Cli,
-        &LockoutPolicy::default(),
+        &LockoutPolicy::load(&db).await?,
     )
     .await?;
     let stored = ctx.session_secret()?.set_with_fallback(&res.token)?;

@@ -5,6 +5,7 @@
 pub mod logs;
 pub mod orgs;
 pub mod projects;
+pub mod settings;
 pub mod tasks;
 pub mod users;
 mod validate;

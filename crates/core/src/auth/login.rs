@@ -34,6 +34,31 @@ impl Default for LockoutPolicy {
     }
 }
 
+impl LockoutPolicy {
+    /// The policy configured in global Settings (`auth.lockout.max_failures`,
+    /// `auth.lockout.minutes`, `auth.session.hours`), defaults for what is not set.
+    pub async fn load(db: &Db) -> Result<LockoutPolicy> {
+        let mut p = LockoutPolicy::default();
+        let mut tx = db.begin().await?;
+        for (key, slot) in [
+            ("auth.lockout.max_failures", &mut p.max_failures),
+            ("auth.lockout.minutes", &mut p.lock_minutes),
+            ("auth.session.hours", &mut p.session_hours),
+        ] {
+            if let Some(n) = crate::admin::settings::read(&mut tx, key)
+                .await?
+                .and_then(|v| v.as_i64())
+            {
+                if n > 0 {
+                    *slot = n;
+                }
+            }
+        }
+        tx.rollback().await?;
+        Ok(p)
+    }
+}
+
 /// A successful login: the session token (shown to the adapter once, stored only hashed).
 #[derive(Clone, Serialize)]
 pub struct LoginResult {

@@ -1,0 +1,277 @@
+// End-to-end tests in the real NCY Admin window (tauri-driver + WebKitWebDriver under Xvfb),
+// on a fresh local workspace (NCY_DATA_DIR) with a real Secret Service keychain. Run by
+// scripts/e2e.sh. Prints one line per test and a closing `N passed, M failed`.
+
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Driver, sleep } from './webdriver.mjs';
+
+const app = process.env.NCY_DESKTOP_BIN;
+const shots = process.env.SCREENSHOT_DIR;
+const dataDir = process.env.NCY_DATA_DIR;
+if (!app || !shots || !dataDir) {
+  console.error('e2e: set NCY_DESKTOP_BIN, SCREENSHOT_DIR and NCY_DATA_DIR (scripts/e2e.sh does)');
+  process.exit(2);
+}
+mkdirSync(shots, { recursive: true });
+
+const d = new Driver(process.env.DRIVER_URL ?? 'http://127.0.0.1:4444');
+const results = [];
+const stamp = Date.now().toString(36);
+const newEmail = `e2e-${stamp}@example.com`;
+const figures = {};
+
+async function shot(name) {
+  const png = await d.screenshot();
+  writeFileSync(join(shots, `${name}.png`), png);
+  if (png.length < 2000) throw new Error(`screenshot ${name} is suspiciously small (${png.length} bytes)`);
+}
+
+async function test(name, fn) {
+  const t0 = Date.now();
+  try {
+    await fn();
+    results.push({ name, ok: true });
+    console.log(`ok   ${name} (${Date.now() - t0} ms)`);
+  } catch (e) {
+    results.push({ name, ok: false });
+    console.log(`FAIL ${name}: ${e.message}`);
+    try { await shot(`FAIL-${name.replace(/\W+/g, '-')}`); } catch { /* window gone */ }
+  }
+}
+
+function assert(cond, msg) { if (!cond) throw new Error(msg); }
+
+async function nav(screen) {
+  await d.click(`[data-nav="${screen}"]`);
+  await d.wait(`main[data-screen="${screen}"]`);
+}
+
+async function toastText(kind) {
+  return d.until(`a ${kind} toast`, async () => {
+    const ids = await d.findAll(`[data-testid="toast-${kind}"]`);
+    if (!ids.length) return null;
+    return d.req('GET', d.s(`/element/${ids[ids.length - 1]}/text`));
+  });
+}
+
+async function dismissToasts() {
+  await d.exec(`document.querySelectorAll('[data-testid^="toast-"] button').forEach((b) => b.click());`);
+}
+
+try {
+  const t0 = Date.now();
+  await d.start(app);
+  await test('first start opens the login screen on a fresh local workspace', async () => {
+    await d.wait('[data-testid="login-form"]', 30000);
+    figures.coldStartMs = Date.now() - t0;
+    const ws = await d.text('[data-testid="workspace-label"]');
+    assert(ws.includes('Local workspace') && ws.includes(dataDir), `workspace label: ${ws}`);
+    const info = await toastText('info');
+    assert(/Local workspace created/.test(info), `first-start toast: ${info}`);
+    await dismissToasts();
+    await shot('01-login');
+  });
+
+  await test('wrong passwords lock the account and the lockout says how long', async () => {
+    for (let i = 0; i < 6; i++) {
+      await d.clear('[data-testid="login-email"]');
+      await d.type('[data-testid="login-email"]', 'manager@test-org.com');
+      await d.clear('[data-testid="login-password"]');
+      await d.type('[data-testid="login-password"]', 'wrong-password');
+      await d.click('[data-testid="login-submit"]');
+      await d.until('the login error', async () => (await d.findAll('[data-testid="login-error"]')).length && !(await d.exec(`return document.querySelector('[data-testid="login-submit"]').disabled`)));
+    }
+    const msg = await d.text('[data-testid="login-error"]');
+    assert(/Account locked/.test(msg) && /Try again in \d+ minutes?/.test(msg), `lockout message: ${msg}`);
+    await shot('02-login-locked');
+  });
+
+  await test('login as the seeded admin shows the dashboard', async () => {
+    await d.clear('[data-testid="login-email"]');
+    await d.type('[data-testid="login-email"]', 'admin@ncy-8.com');
+    await d.clear('[data-testid="login-password"]');
+    await d.type('[data-testid="login-password"]', 'admin123');
+    await d.click('[data-testid="login-submit"]');
+    await d.wait('[data-testid="shell"]');
+    figures.loginToShellMs = Date.now() - t0;
+    assert((await d.text('[data-testid="me"]')) === 'admin@ncy-8.com', 'operator shown');
+    await nav('dashboard');
+    await d.until('dashboard counts', async () => /\d/.test(await d.text('[data-testid="kpi-users"]')));
+    await d.wait('[data-testid="audit-chart"]');
+    await shot('03-dashboard');
+  });
+
+  await test('create a user from the Users screen', async () => {
+    await nav('users');
+    await d.wait('[data-testid="users-table"] [data-row="0"]');
+    await d.click('[data-testid="user-new"]');
+    await d.type('[data-testid="user-new-email"]', newEmail);
+    await d.select('[data-testid="user-new-role"]', 'MANAGER');
+    await d.click('[data-testid="user-new-submit"]');
+    await d.wait('[data-testid="user-created"]');
+    const pw = await d.exec(`return document.querySelector('[data-testid="temp-password"]').value`);
+    assert(pw && pw.length >= 12, `temporary password shown once (${pw?.length} chars)`);
+    await shot('04-user-created');
+    await d.keys('Escape');
+    await d.until('the dialog to close', async () => (await d.findAll('[data-testid="user-created"]')).length === 0);
+  });
+
+  await test('search-as-you-type finds the new user and the drawer shows it', async () => {
+    await d.type('[data-testid="users-search"]', stamp);
+    await d.until('exactly the new user in the table', async () => {
+      const rows = await d.exec(`return [...document.querySelectorAll('[data-testid="users-table"] [data-email]')].map((e) => e.dataset.email)`);
+      return rows.length === 1 && rows[0] === newEmail;
+    });
+    await d.click(`[data-email="${newEmail}"]`);
+    await d.wait('[data-testid="user-drawer"]');
+    await shot('05-users');
+    await d.click('[data-testid="tab-history"]');
+    await d.until('USER_CREATE in the user history', async () => /USER_CREATE/.test(await d.text('[data-testid="user-drawer"]')));
+    await d.keys('Escape');
+    await d.until('the drawer to close', async () => (await d.findAll('[data-testid="user-drawer"]')).length === 0);
+  });
+
+  await test('deleting needs the email typed, then the user is soft-deleted', async () => {
+    await d.click(`[data-email="${newEmail}"]`);
+    await d.click('[data-testid="user-delete"]');
+    await d.wait('[data-testid="confirm-delete"]');
+    assert(await d.exec(`return document.querySelector('[data-testid="confirm-delete-submit"]').disabled`), 'delete disabled before typing');
+    await d.type('[data-testid="confirm-input"]', 'someone@else.com');
+    assert(await d.exec(`return document.querySelector('[data-testid="confirm-delete-submit"]').disabled`), 'delete disabled for a wrong email');
+    await d.clear('[data-testid="confirm-input"]');
+    await d.type('[data-testid="confirm-input"]', newEmail);
+    await d.click('[data-testid="confirm-delete-submit"]');
+    await d.wait('[data-testid="user-restore"]');
+    await d.click('[data-testid="user-restore"]');
+    await d.wait('[data-testid="user-delete"]');
+    await d.keys('Escape');
+  });
+
+  await test('the AuditLog entry of the creation is found with its new values', async () => {
+    await nav('audit');
+    await d.type('[data-testid="audit-action"]', 'USER_CREATE');
+    const row = await d.until('a USER_CREATE row for the new user', async () => {
+      const rows = await d.exec(`return [...document.querySelectorAll('[data-testid="audit-table"] [data-row]')].map((r) => r.dataset.row + '|' + r.textContent)`);
+      return rows.length ? rows.find((r) => r.includes('USER_CREATE')) : null;
+    });
+    await d.click(`[data-testid="audit-table"] [data-row="${row.split('|')[0]}"]`);
+    await d.wait('[data-testid="audit-drawer"]');
+    const body = await d.text('[data-testid="audit-drawer"]');
+    assert(body.includes(newEmail) && body.includes('MANAGER') && body.includes('admin@ncy-8.com'), `audit diff shows the new user: ${body.slice(0, 300)}`);
+    assert(!/password/i.test(body.replace(/password_upgrade_pending/g, '')) || /redacted/i.test(body), 'no password in audit values');
+    await shot('06-audit');
+    await d.keys('Escape');
+  });
+
+  await test('edit a task and see its audit entry', async () => {
+    await nav('tasks');
+    await d.wait('[data-testid="tasks-table"] [data-row="0"]');
+    const title = await d.exec(`return document.querySelector('[data-testid="tasks-table"] [data-row="0"] [data-title]').dataset.title`);
+    await d.click('[data-testid="tasks-table"] [data-row="0"] [data-title]');
+    await d.wait('[data-testid="task-drawer"]');
+    const cur = await d.exec(`return document.querySelector('[data-testid="task-priority"]').value`);
+    const next = cur === 'URGENT' ? 'LOW' : 'URGENT';
+    await d.select('[data-testid="task-priority"]', next);
+    await d.clear('[data-testid="task-title"]');
+    await d.type('[data-testid="task-title"]', `${title} (e2e)`);
+    await d.click('[data-testid="task-save"]');
+    assert(/Task saved/.test(await toastText('success')), 'saved toast');
+    await d.until('the table row to show the edit', async () => (await d.text('[data-testid="tasks-table"] [data-row="0"]')).includes('(e2e)'));
+    await shot('07-tasks');
+    await d.keys('Escape');
+    await dismissToasts();
+    await d.click('[data-testid="view-board"]');
+    await d.wait('[data-testid="board"]');
+    await shot('08-tasks-board');
+    await nav('audit');
+    await d.clear('[data-testid="audit-action"]');
+    await d.type('[data-testid="audit-action"]', 'TASK_UPDATE');
+    await d.until('a TASK_UPDATE row', async () => (await d.text('[data-testid="audit-table"]')).includes('TASK_UPDATE'));
+  });
+
+  await test('errors from the core show as readable toasts', async () => {
+    await nav('users');
+    await d.click('[data-testid="user-new"]');
+    await d.type('[data-testid="user-new-email"]', 'admin@ncy-8.com');
+    await d.click('[data-testid="user-new-submit"]');
+    const t = await toastText('error');
+    assert(/Conflict/.test(t) && /already exists/.test(t), `conflict toast: ${t}`);
+    assert(!/Error \{|Conflict \{|\bfield:/.test(t), `no debug dump: ${t}`);
+    await d.keys('Escape');
+    await dismissToasts();
+  });
+
+  await test('Ctrl+K palette navigates, / focuses search, Esc closes', async () => {
+    await d.keys('Control', 'k');
+    await d.wait('[data-testid="palette"]');
+    await d.type('[data-testid="palette-input"]', 'organiz');
+    await d.keys('Enter');
+    await d.wait('main[data-screen="orgs"]');
+    await nav('users');
+    await d.click('[data-testid="users-table"]');
+    await d.keys('/');
+    assert(await d.exec(`return document.activeElement?.dataset.testid === 'users-search'`), '/ focuses the search box');
+    await d.keys('Control', 'k');
+    await d.wait('[data-testid="palette"]');
+    await d.keys('Escape');
+    await d.until('the palette to close', async () => (await d.findAll('[data-testid="palette"]')).length === 0);
+  });
+
+  await test('keychain: a profile password goes to the OS keychain, never to the profiles file', async () => {
+    await nav('settings');
+    const kc = await d.text('[data-testid="keychain-status"]');
+    assert(/OS keychain available/.test(kc), `keychain status: ${kc}`);
+    await d.click('[data-testid="profile-add"]');
+    await d.clear('[data-testid="profile-name"]');
+    await d.type('[data-testid="profile-name"]', 'e2e-unreachable');
+    await d.clear('[data-testid="profile-port"]');
+    await d.type('[data-testid="profile-port"]', '1');
+    await d.type('[data-testid="profile-password"]', 's3cret-e2e-pw');
+    await d.click('[data-testid="profile-save"]');
+    await d.until('the profile row with a keychain password', async () => /e2e-unreachable[\s\S]*keychain/.test(await d.text('[data-testid="connections"]')));
+    const file = readFileSync(join(dataDir, 'config', 'profiles.json'), 'utf8');
+    assert(file.includes('e2e-unreachable') && !file.includes('s3cret-e2e-pw'), 'profiles.json holds the profile but not the password');
+    await dismissToasts();
+    // A server that is not there: a readable "Server unreachable" toast, the workspace unchanged.
+    await d.exec(`[...document.querySelectorAll('[data-testid="connections"] tr')].find((r) => r.textContent.includes('e2e-unreachable')).querySelector('button').click()`);
+    const t = await toastText('error');
+    assert(/Server unreachable/.test(t) && /cannot reach/.test(t), `unreachable toast: ${t}`);
+    await d.wait('[data-testid="shell"]');
+    await dismissToasts();
+  });
+
+  await test('every main screen opens (screenshots)', async () => {
+    const screens = ['dashboard', 'users', 'orgs', 'tasks', 'audit', 'logs', 'backups', 'gdpr', 'health', 'sync', 'settings'];
+    for (const [i, s] of screens.entries()) {
+      await nav(s);
+      await d.wait(`[data-testid="${s}"]`);
+      await sleep(250);
+      await shot(`screen-${String(i + 1).padStart(2, '0')}-${s}`);
+    }
+    await nav('orgs');
+    await d.wait('[data-testid="orgs-table"] [data-row="0"]');
+    await d.click('[data-testid="orgs-table"] [data-row="0"]');
+    await d.wait('[data-testid="org-drawer"]');
+    await shot('09-org-drawer');
+    await d.keys('Escape');
+  });
+
+  await test('the last screen and login survive a reload of the window', async () => {
+    await nav('audit');
+    await d.exec('location.reload()');
+    await d.wait('[data-testid="shell"]', 15000);
+    await d.wait('main[data-screen="audit"]');
+  });
+} catch (e) {
+  results.push({ name: 'session', ok: false });
+  console.log(`FAIL session: ${e.message}`);
+} finally {
+  await d.quit();
+}
+
+const passed = results.filter((r) => r.ok).length;
+const failed = results.length - passed;
+if (Object.keys(figures).length) console.log(`figures: ${JSON.stringify(figures)}`);
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
