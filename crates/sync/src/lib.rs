@@ -92,3 +92,37 @@ pub async fn run(
     let q = pull::pull(server, cache, op, ctl).await?;
     Ok((p, q))
 }
+
+#[cfg(test)]
+mod send_tests {
+    //! The desktop shell runs these futures on a multi-threaded runtime: they must be `Send`
+    //! (sqlx's `raw_sql` is not, so no `Tx::batch` on PostgreSQL in this crate).
+    use super::*;
+
+    fn assert_send<T: Send>(_: &T) {}
+
+    #[allow(dead_code)]
+    fn futures_are_send(server: &ncy_core::db::Db, cache: &Cache, op: &ncy_core::auth::Operator) {
+        let f = |_: &str| false;
+        let ctl = Ctl {
+            fault: Some(&f),
+            ..Default::default()
+        };
+        assert_send(&pull::pull(server, cache, op, ctl));
+        assert_send(&push::push(server, cache, op, ctl));
+        assert_send(&initial::initial_sync(server, cache, ctl));
+        assert_send(&run(server, cache, op, ctl));
+        assert_send(&edit_task(
+            cache,
+            op,
+            uuid::Uuid::nil(),
+            &Default::default(),
+        ));
+        assert_send(&conflicts::resolve(
+            cache,
+            op,
+            uuid::Uuid::nil(),
+            &Resolution::Mine,
+        ));
+    }
+}

@@ -339,8 +339,11 @@ pub async fn pull(server: &Db, cache: &Cache, op: &Operator, ctl: Ctl<'_>) -> Re
 
     ctl.report("pull: reading changes", 0, 0);
     let mut stx = server.begin().await?;
-    stx.batch("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        .await?;
+    stx.execute(
+        "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+        &[],
+    )
+    .await?;
     let w_new = stx
         .query_one(
             "SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS w",
@@ -371,7 +374,7 @@ pub async fn pull(server: &Db, cache: &Cache, op: &Operator, ctl: Ctl<'_>) -> Re
 
     let mut ltx = cache.db.begin().await?;
     let mut acc = Apply::default();
-    let keys = |t: &Table| -> Vec<Key> {
+    let keys = |t: Table| -> Vec<Key> {
         by_table
             .get(t.name)
             .map(|s| s.iter().cloned().collect())
@@ -383,7 +386,7 @@ pub async fn pull(server: &Db, cache: &Cache, op: &Operator, ctl: Ctl<'_>) -> Re
         &mut ltx,
         &slice,
         &tables::ORGANIZATION,
-        &keys(&tables::ORGANIZATION),
+        &keys(tables::ORGANIZATION),
         &mut acc,
     )
     .await?;
@@ -392,7 +395,7 @@ pub async fn pull(server: &Db, cache: &Cache, op: &Operator, ctl: Ctl<'_>) -> Re
         &mut ltx,
         &slice,
         &tables::ORGANIZATION_MEMBER,
-        &keys(&tables::ORGANIZATION_MEMBER),
+        &keys(tables::ORGANIZATION_MEMBER),
         &mut acc,
     )
     .await?;
@@ -401,7 +404,7 @@ pub async fn pull(server: &Db, cache: &Cache, op: &Operator, ctl: Ctl<'_>) -> Re
         &mut ltx,
         &slice,
         &tables::TEAM,
-        &keys(&tables::TEAM),
+        &keys(tables::TEAM),
         &mut acc,
     )
     .await?;
@@ -421,7 +424,7 @@ pub async fn pull(server: &Db, cache: &Cache, op: &Operator, ctl: Ctl<'_>) -> Re
         &mut ltx,
         &slice,
         &tables::TEAM_MEMBER,
-        &keys(&tables::TEAM_MEMBER),
+        &keys(tables::TEAM_MEMBER),
         &mut acc,
     )
     .await?;
@@ -430,7 +433,7 @@ pub async fn pull(server: &Db, cache: &Cache, op: &Operator, ctl: Ctl<'_>) -> Re
         &mut ltx,
         &slice,
         &tables::PROJECT,
-        &keys(&tables::PROJECT),
+        &keys(tables::PROJECT),
         &mut acc,
     )
     .await?;
@@ -446,7 +449,7 @@ pub async fn pull(server: &Db, cache: &Cache, op: &Operator, ctl: Ctl<'_>) -> Re
     )
     .await?;
     ctl.report("pull: applying changes", acc.upserted + acc.removed, total);
-    let task_keys = keys(&tables::TASK);
+    let task_keys = keys(tables::TASK);
     sync_keys(
         &mut stx,
         &mut ltx,

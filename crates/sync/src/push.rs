@@ -200,7 +200,7 @@ pub async fn apply_one(server: &Db, op: &Operator, e: &Entry, ctl: Ctl<'_>) -> R
             .iter()
             .map(|r| r.text("id"))
             .collect::<Result<_>>()?;
-        tx.batch("SAVEPOINT ncy_sync_apply").await?;
+        tx.execute("SAVEPOINT ncy_sync_apply", &[]).await?;
         let patch = patch_from(&apply)?;
         match ncy_core::admin::tasks::update_in(&mut tx, op, e.row_id, &patch).await {
             Ok(_) => {
@@ -222,7 +222,8 @@ pub async fn apply_one(server: &Db, op: &Operator, e: &Entry, ctl: Ctl<'_>) -> R
                 o.applied = apply;
             }
             Err(err) if refusal(&err) => {
-                tx.batch("ROLLBACK TO SAVEPOINT ncy_sync_apply").await?;
+                tx.execute("ROLLBACK TO SAVEPOINT ncy_sync_apply", &[])
+                    .await?;
                 let theirs = server_task.as_ref().map(task_json).unwrap_or_default();
                 for (f, mine) in apply {
                     o.conflicts.push(FieldConflict {
