@@ -1,0 +1,356 @@
+//! Backups of the NCY_8 platform database and of the local SQLite workspace, each proven
+//! restorable.
+//!
+//! One handle, [`Backups`], serves both stores; the CLI (`ncy-admin backup ...`) and the desktop
+//! Backups screen call the same functions:
+//!
+//! - [`Backups::create`]: PostgreSQL: `pg_dump --format=custom` inside an exported
+//!   REPEATABLE READ snapshot (so the per-table row counts stored with the backup describe
+//!   exactly what was dumped), streamed through SHA-256 into a temporary file renamed only when
+//!   complete, then a `BackupSnapshot` row. SQLite: the online backup API.
+//! - [`Backups::verify`]: checksum, `pg_restore --list`, a full test restore into a scratch
+//!   database (dropped afterwards) and a per-table count comparison; the result is recorded.
+//! - [`Backups::list`], [`Backups::prune`] (never deletes the newest verified backup),
+//!   [`Backups::restore`] (into a new database; replacing an existing one needs `force`).
+//! - [`pitr`]: point-in-time recovery readiness and a PostgreSQL 12+ recovery script.
+//!
+//! Every operation checks its permission first (`backups.read`, `backups.run`,
+//! `backups.restore`) and writes its AuditLog row in the same transaction as its change.
+//! Results are `serde::Serialize`. Long work reports [`Progress`] and honours a cancel flag
+//! through [`Hooks`].
+
+// `ncy_core::params!` builds a Vec passed as a slice.
+#![allow(clippy::useless_vec)]
+
+mod counts;
+mod local;
+mod pg;
+pub mod pgconn;
+pub mod pitr;
+pub mod prune;
+mod snapshot;
+mod stream;
+pub mod tools;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use ncy_core::auth::{perm, Operator};
+use ncy_core::db::{Db, Target};
+use ncy_core::{Error, Result};
+use serde::Serialize;
+
+pub use pgconn::PgConn;
+pub use pitr::PitrReadiness;
+pub use prune::{PrunePlan, PrunePolicy};
+pub use snapshot::{BackupList, BackupRef, Snapshot};
+
+/// Progress of long work: the phase (`"snapshot"`, `"dump"`, `"checksum"`, `"restore"`,
+/// `"compare"`, `"copy"`), units done and expected (0 = unknown), bytes written or read so far.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Progress {
+    pub phase: String,
+    pub done: u64,
+    pub total: u64,
+    pub bytes: u64,
+}
+
+/// Where long work reports progress and looks for cancellation.
+#[derive(Clone, Copy)]
+pub struct Hooks<'a> {
+    /// Called with each step; must be cheap (it runs on the worker).
+    pub progress: &'a (dyn Fn(Progress) + Send + Sync),
+    /// When set to `true`, the work stops at the next step with [`Error::Cancelled`] and
+    /// leaves nothing behind (no partial file, no snapshot row).
+    pub cancel: Option<&'a AtomicBool>,
+}
+
+fn no_progress(_: Progress) {}
+
+impl Hooks<'static> {
+    /// No progress reporting, no cancellation.
+    pub fn none() -> Hooks<'static> {
+        Hooks {
+            progress: &no_progress,
+            cancel: None,
+        }
+    }
+}
+
+impl Hooks<'_> {
+    pub(crate) fn report(&self, phase: &str, done: u64, total: u64, bytes: u64) {
+        (self.progress)(Progress {
+            phase: phase.to_owned(),
+            done,
+            total,
+            bytes,
+        });
+    }
+
+    pub(crate) fn cancelled(&self) -> bool {
+        self.cancel.is_some_and(|c| c.load(Ordering::Relaxed))
+    }
+
+    pub(crate) fn check(&self) -> Result<()> {
+        if self.cancelled() {
+            Err(Error::Cancelled)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// Options of [`Backups::create`].
+#[derive(Debug, Clone)]
+pub struct CreateOptions {
+    /// Directory receiving the file (created if missing).
+    pub dir: PathBuf,
+    /// pg_dump compression level 0..=9 (default 9). Ignored for SQLite.
+    pub compression: u32,
+}
+
+impl CreateOptions {
+    /// Level-9 compression into `dir`.
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        CreateOptions {
+            dir: dir.into(),
+            compression: 9,
+        }
+    }
+}
+
+/// Options of [`Backups::restore`].
+#[derive(Debug, Clone, Default)]
+pub struct RestoreOptions {
+    /// PostgreSQL: the database to create. SQLite: the file to write.
+    pub into: String,
+    /// Replace an existing database / file.
+    pub force: bool,
+    /// PostgreSQL: skip ownership and privileges (`--no-owner --no-acl`), for restoring as a
+    /// role that does not own the original objects.
+    pub no_owner: bool,
+}
+
+/// The outcome of [`Backups::verify`] (also stored in `BackupSnapshot.verification`).
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct Verification {
+    pub snapshot_id: Option<uuid::Uuid>,
+    pub path: String,
+    /// True when every check passed.
+    pub ok: bool,
+    pub checksum_ok: bool,
+    pub expected_sha256: Option<String>,
+    pub actual_sha256: Option<String>,
+    /// `pg_restore --list` (or SQLite `integrity_check`) read the file.
+    pub readable: bool,
+    /// Entries in the archive's table of contents (PostgreSQL) or pages (SQLite).
+    pub entries: u64,
+    /// The scratch database the test restore used (dropped afterwards).
+    pub scratch_database: Option<String>,
+    pub restore_ms: Option<i64>,
+    pub tables: Vec<TableCheck>,
+    /// What failed, in words.
+    pub problems: Vec<String>,
+    pub verified_at: chrono::NaiveDateTime,
+}
+
+/// One table's row count at dump time and after the test restore.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct TableCheck {
+    pub table: String,
+    pub expected: Option<i64>,
+    pub actual: Option<i64>,
+    pub ok: bool,
+}
+
+/// The outcome of [`Backups::restore`].
+#[derive(Debug, Clone, Serialize)]
+pub struct RestoreReport {
+    pub snapshot_id: Option<uuid::Uuid>,
+    pub path: String,
+    /// The database name (PostgreSQL) or file (SQLite) restored into.
+    pub into: String,
+    /// An existing database/file was replaced (`force`).
+    pub replaced: bool,
+    pub duration_ms: i64,
+    /// Row counts of the restored copy, compared with the counts taken at backup time when
+    /// the backup has a snapshot row.
+    pub tables: Vec<TableCheck>,
+}
+
+/// Backups of one store: the PostgreSQL database behind a pool (with the URL's connection
+/// parameters for pg_dump/pg_restore), or the local SQLite workspace.
+#[derive(Clone, Debug)]
+pub struct Backups {
+    db: Db,
+    pg: Option<PgConn>,
+}
+
+impl Backups {
+    /// Backups of the store `db` reached through `target` (the same target the pool was
+    /// opened from; the PostgreSQL URL gives pg_dump its connection parameters).
+    pub fn new(db: Db, target: &Target) -> Result<Backups> {
+        match (target, db.dialect()) {
+            (Target::Postgres(url), ncy_core::db::Dialect::Postgres) => Ok(Backups {
+                pg: Some(PgConn::from_url(url)?),
+                db,
+            }),
+            (Target::Local(_), ncy_core::db::Dialect::Sqlite) => Ok(Backups { db, pg: None }),
+            _ => Err(Error::Config(
+                "backups: the target and the open store are of different kinds".into(),
+            )),
+        }
+    }
+
+    /// Backups of a PostgreSQL database given its URL.
+    pub fn postgres(db: Db, url: &str) -> Result<Backups> {
+        Backups::new(db, &Target::Postgres(url.to_owned()))
+    }
+
+    /// The store these backups belong to.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    fn pg(&self) -> Option<(&sqlx::PgPool, &PgConn)> {
+        match (self.db.pg_pool(), &self.pg) {
+            (Some(p), Some(c)) => Some((p, c)),
+            _ => None,
+        }
+    }
+
+    /// Takes a backup and records it (`backups.run`). Nothing is left behind on failure or
+    /// cancellation: no partial file, no snapshot row.
+    pub async fn create(
+        &self,
+        op: &Operator,
+        opts: &CreateOptions,
+        hooks: Hooks<'_>,
+    ) -> Result<Snapshot> {
+        op.require(perm::BACKUPS_RUN)?;
+        match self.pg() {
+            Some((pool, conn)) => pg::create(&self.db, pool, conn, op, opts, hooks).await,
+            None => local::create(&self.db, op, opts, hooks).await,
+        }
+    }
+
+    /// Proves a backup restorable and records the result on its snapshot row (`backups.run`).
+    /// A failed verification is a result (`ok == false`, with `problems`), not an error.
+    pub async fn verify(
+        &self,
+        op: &Operator,
+        which: &BackupRef,
+        hooks: Hooks<'_>,
+    ) -> Result<Verification> {
+        op.require(perm::BACKUPS_RUN)?;
+        let snap = snapshot::resolve(&self.db, which)
+            .await?
+            .ok_or_else(|| not_recorded(which))?;
+        let v = match self.pg() {
+            Some((pool, conn)) => pg::verify(pool, conn, &snap, hooks).await?,
+            None => local::verify(&snap, hooks).await?,
+        };
+        snapshot::record_verification(&self.db, op, &snap, &v).await?;
+        Ok(v)
+    }
+
+    /// Backups recorded for this database, newest first, in keyset pages (`backups.read`).
+    pub async fn list(&self, op: &Operator, after: Option<&str>, limit: u32) -> Result<BackupList> {
+        op.require(perm::BACKUPS_READ)?;
+        snapshot::list(&self.db, after, limit).await
+    }
+
+    /// One recorded backup (`backups.read`).
+    pub async fn get(&self, op: &Operator, which: &BackupRef) -> Result<Snapshot> {
+        op.require(perm::BACKUPS_READ)?;
+        snapshot::resolve(&self.db, which)
+            .await?
+            .ok_or_else(|| not_recorded(which))
+    }
+
+    /// Deletes backups outside the retention policy (files and rows), never the newest
+    /// verified one (`backups.run`). With `dry_run`, only returns the plan.
+    pub async fn prune(
+        &self,
+        op: &Operator,
+        policy: &PrunePolicy,
+        dry_run: bool,
+    ) -> Result<PrunePlan> {
+        op.require(perm::BACKUPS_RUN)?;
+        prune::run(&self.db, op, policy, dry_run).await
+    }
+
+    /// Restores a backup into a new database (or file); replacing an existing one needs
+    /// `force` (`backups.restore`). The target appears only once the restore is complete.
+    pub async fn restore(
+        &self,
+        op: &Operator,
+        which: &BackupRef,
+        opts: &RestoreOptions,
+        hooks: Hooks<'_>,
+    ) -> Result<RestoreReport> {
+        op.require(perm::BACKUPS_RESTORE)?;
+        let snap = snapshot::resolve(&self.db, which).await?;
+        let path = match (&snap, which) {
+            (Some(s), _) => PathBuf::from(&s.path),
+            (None, BackupRef::Path(p)) => p.clone(),
+            (None, BackupRef::Id(_)) => return Err(not_recorded(which)),
+        };
+        match self.pg() {
+            Some((pool, conn)) => {
+                pg::restore(&self.db, pool, conn, op, snap.as_ref(), &path, opts, hooks).await
+            }
+            None => local::restore(&self.db, op, snap.as_ref(), &path, opts, hooks).await,
+        }
+    }
+
+    /// PostgreSQL point-in-time recovery readiness (`backups.read`).
+    pub async fn pitr_readiness(&self, op: &Operator) -> Result<PitrReadiness> {
+        op.require(perm::BACKUPS_READ)?;
+        let pool = self.db.pg_pool().ok_or_else(|| {
+            Error::invalid(
+                "store",
+                "point-in-time recovery concerns the PostgreSQL server; the local workspace has none",
+            )
+        })?;
+        pitr::readiness(pool).await
+    }
+}
+
+fn not_recorded(which: &BackupRef) -> Error {
+    match which {
+        BackupRef::Id(id) => Error::not_found("backup", id),
+        BackupRef::Path(p) => Error::not_found(
+            "backup",
+            format!(
+                "{} (no BackupSnapshot row records this file; `ncy-admin backup list` shows the recorded ones)",
+                p.display()
+            ),
+        ),
+    }
+}
+
+/// The file name of a backup taken at `at`: `ncy8_YYYYMMDD_HHMMSS.<ext>`.
+pub fn file_name(at: chrono::NaiveDateTime, ext: &str) -> String {
+    format!("ncy8_{}.{ext}", at.format("%Y%m%d_%H%M%S"))
+}
+
+/// The default backup directory: `$NCY_BACKUP_DIR`, else `<data dir>/ncy-admin/backups`.
+pub fn default_dir() -> Result<PathBuf> {
+    if let Some(d) = std::env::var_os("NCY_BACKUP_DIR") {
+        return Ok(PathBuf::from(d));
+    }
+    let base = std::env::var_os("NCY_DATA_DIR")
+        .map(PathBuf::from)
+        .or_else(|| ncy_data_dir().map(|d| d.join("ncy-admin")))
+        .ok_or_else(|| {
+            Error::Config("no data directory for backups: pass --dir or set NCY_BACKUP_DIR".into())
+        })?;
+    Ok(base.join("backups"))
+}
+
+fn ncy_data_dir() -> Option<PathBuf> {
+    std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".local/share")))
+}

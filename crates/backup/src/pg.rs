@@ -1,0 +1,615 @@
+//! PostgreSQL backups: pg_dump inside an exported snapshot, verification by test restore into
+//! a scratch database, restore into a new database.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use ncy_core::audit::{self, Entry};
+use ncy_core::auth::Operator;
+use ncy_core::db::{now, Db};
+use ncy_core::{Error, Result};
+use serde_json::json;
+use sqlx::{Connection as _, PgConnection, PgPool, Row as _};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{ChildStderr, Command};
+
+use crate::counts::{self, sql_err};
+use crate::pgconn::PgConn;
+use crate::snapshot::{self, NewSnapshot, Snapshot};
+use crate::stream::{copy_hashing, sha256_file, Partial};
+use crate::tools::{self, Tool};
+use crate::{file_name, CreateOptions, Hooks, RestoreOptions, RestoreReport, Verification};
+
+/// What the server says about itself.
+struct ServerInfo {
+    database: String,
+    version: String,
+    major: u32,
+}
+
+async fn server_info(conn: &mut PgConnection) -> Result<ServerInfo> {
+    let r = sqlx::query(
+        "SELECT current_database()::text AS db, current_setting('server_version') AS v,
+                current_setting('server_version_num')::bigint AS n",
+    )
+    .fetch_one(conn)
+    .await
+    .map_err(sql_err)?;
+    Ok(ServerInfo {
+        database: r.try_get("db").map_err(sql_err)?,
+        version: r.try_get("v").map_err(sql_err)?,
+        major: tools::server_major(r.try_get("n").map_err(sql_err)?),
+    })
+}
+
+async fn pool_server_info(pool: &PgPool) -> Result<ServerInfo> {
+    let mut c = pool.acquire().await.map_err(sql_err)?;
+    server_info(&mut c).await
+}
+
+/// Reads a tool's stderr: counts lines containing `marker` (one per table) through `on_table`
+/// and keeps the lines that are not progress chatter (errors, warnings) for the report.
+async fn read_stderr(
+    stderr: ChildStderr,
+    tool: &str,
+    marker: &str,
+    on_table: impl Fn(u64),
+) -> Vec<String> {
+    let mut lines = BufReader::new(stderr).lines();
+    let mut kept = Vec::new();
+    let mut tables = 0u64;
+    let prefix = format!("{tool}: ");
+    while let Ok(Some(line)) = lines.next_line().await {
+        if line.contains(marker) {
+            tables += 1;
+            on_table(tables);
+            continue;
+        }
+        let rest = line.strip_prefix(&prefix).unwrap_or(&line);
+        let noteworthy = !line.starts_with(&prefix)
+            || ["error:", "warning:", "detail:", "hint:", "fatal:"]
+                .iter()
+                .any(|k| rest.starts_with(k));
+        if noteworthy {
+            if kept.len() >= 20 {
+                kept.remove(0);
+            }
+            kept.push(line);
+        }
+    }
+    kept
+}
+
+/// Turns a failed tool run into one error that says what to do.
+fn tool_error(
+    tool: &str,
+    conn: &PgConn,
+    lines: &[String],
+    status: std::process::ExitStatus,
+) -> Error {
+    let text = if lines.is_empty() {
+        format!("{tool} exited with {status}")
+    } else {
+        lines.join(" | ")
+    };
+    let has = |k: &str| text.to_lowercase().contains(k);
+    if has("password authentication failed") || has("no password supplied") {
+        Error::DatabaseAuth {
+            target: conn.describe(),
+            reason: text,
+        }
+    } else if has("could not connect") || has("connection refused") {
+        Error::ServerUnreachable {
+            target: conn.describe(),
+            reason: text,
+        }
+    } else if has("server version mismatch") {
+        Error::Config(format!(
+            "{tool} is older than the server: {text}. Install the Debian package postgresql-client-<server major>"
+        ))
+    } else if has("permission denied") || has("must be owner") {
+        let fix = if tool == "pg_dump" {
+            "the database user in DATABASE_URL needs read access to every table: connect as the database owner, or grant it pg_read_all_data"
+        } else {
+            "restore as the owner of the objects, or pass --no-owner to skip ownership and privileges"
+        };
+        Error::db(format!(
+            "{tool} was refused by the server: {text}. Fix: {fix}"
+        ))
+    } else {
+        Error::db(format!("{tool} failed: {text}"))
+    }
+}
+
+fn spawn_error(tool: &Tool, e: std::io::Error) -> Error {
+    Error::io(format!("starting {}", tool.path.display()), e)
+}
+
+/// Runs pg_dump in the snapshot of an open REPEATABLE READ transaction and counts every
+/// table's rows in that same snapshot while the dump streams into the file.
+pub(crate) async fn create(
+    db: &Db,
+    pool: &PgPool,
+    conn: &PgConn,
+    op: &Operator,
+    opts: &CreateOptions,
+    hooks: Hooks<'_>,
+) -> Result<Snapshot> {
+    if opts.compression > 9 {
+        return Err(Error::invalid(
+            "compress",
+            format!(
+                "{} is not a pg_dump compression level; use 0 (none) to 9 (smallest)",
+                opts.compression
+            ),
+        ));
+    }
+    hooks.check()?;
+    let started = Instant::now();
+    let created_at = now();
+    let mut tx = pool.begin().await.map_err(sql_err)?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .execute(&mut *tx)
+        .await
+        .map_err(sql_err)?;
+    let info = server_info(&mut tx).await?;
+    let tool = tools::locate("pg_dump", info.major)?;
+    let exported: String = sqlx::query_scalar("SELECT pg_export_snapshot()")
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(sql_err)?;
+    let tables = counts::pg_tables(&mut tx).await?;
+    let total = tables.len() as u64;
+    hooks.report("dump", 0, total, 0);
+
+    let name = file_name(created_at, "dump");
+    let (partial, mut file) = Partial::create(&opts.dir, &name).await?;
+    let mut cmd = Command::new(&tool.path);
+    cmd.arg("--format=custom")
+        .arg(format!("--compress={}", opts.compression))
+        .arg(format!("--snapshot={exported}"))
+        .arg("--verbose")
+        .arg("--no-password")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    conn.apply(&mut cmd);
+    let mut child = cmd.spawn().map_err(|e| spawn_error(&tool, e))?;
+    let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
+        return Err(Error::db("pg_dump started without its output pipes"));
+    };
+
+    let dumped = AtomicU64::new(0);
+    let written = AtomicU64::new(0);
+    let write_what = format!("writing {}", partial.path.display());
+    let copy = copy_hashing(
+        stdout,
+        &mut file,
+        "reading pg_dump's output",
+        &write_what,
+        |b| {
+            hooks.check()?;
+            written.store(b, Ordering::Relaxed);
+            hooks.report("dump", dumped.load(Ordering::Relaxed), total, b);
+            Ok(())
+        },
+    );
+    let errs = read_stderr(stderr, "pg_dump", "dumping contents of table", |n| {
+        dumped.store(n, Ordering::Relaxed);
+        hooks.report("dump", n, total, written.load(Ordering::Relaxed));
+    });
+    let counting = counts::pg_counts(&mut tx, &tables);
+    let (copied, lines, counted) = tokio::join!(copy, errs, counting);
+    if copied.is_err() {
+        let _ = child.start_kill();
+    }
+    let status = child
+        .wait()
+        .await
+        .map_err(|e| Error::io("waiting for pg_dump", e))?;
+    let (size, sha) = copied?;
+    if !status.success() {
+        return Err(tool_error("pg_dump", conn, &lines, status));
+    }
+    let table_counts = counted?;
+    file.sync_all()
+        .await
+        .map_err(|e| Error::io(write_what.clone(), e))?;
+    drop(file);
+    // Read-only: ending it releases the exported snapshot.
+    let _ = tx.rollback().await;
+    hooks.check()?;
+    let duration_ms = started.elapsed().as_millis() as i64;
+    let published = partial.publish(&name)?;
+    let path = std::fs::canonicalize(&published).unwrap_or(published);
+    let recorded = snapshot::insert(
+        db,
+        op,
+        NewSnapshot {
+            path: &path,
+            size,
+            created_at,
+            sha256: &sha,
+            duration_ms,
+            database: &info.database,
+            server_version: &info.version,
+            format: "custom",
+            compression: Some(opts.compression as i64),
+            table_counts: &table_counts,
+        },
+    )
+    .await;
+    if recorded.is_err() {
+        // No file without its record: the backup did not happen.
+        let _ = std::fs::remove_file(&path);
+    }
+    hooks.report("done", total, total, size);
+    recorded
+}
+
+fn qi(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+async fn create_database(pool: &PgPool, name: &str) -> Result<()> {
+    sqlx::raw_sql(&format!("CREATE DATABASE {} TEMPLATE template0", qi(name)))
+        .execute(pool)
+        .await
+        .map(|_| ())
+        .map_err(|e| {
+            let m = sql_err(e).to_string();
+            if m.contains("permission denied") {
+                Error::db(format!(
+                    "cannot create database {name}: {m}. Restores and verification need a database user with CREATEDB (`ALTER ROLE <user> CREATEDB`)"
+                ))
+            } else {
+                Error::db(format!("cannot create database {name}: {m}"))
+            }
+        })
+}
+
+async fn drop_database(pool: &PgPool, name: &str) -> Result<()> {
+    sqlx::raw_sql(&format!(
+        "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+        qi(name)
+    ))
+    .execute(pool)
+    .await
+    .map(|_| ())
+    .map_err(sql_err)
+}
+
+async fn database_exists(pool: &PgPool, name: &str) -> Result<bool> {
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_database WHERE datname = $1")
+        .bind(name)
+        .fetch_one(pool)
+        .await
+        .map_err(sql_err)?;
+    Ok(n > 0)
+}
+
+/// Counts every table of database `name` on the pool's server.
+async fn counts_of(pool: &PgPool, name: &str) -> Result<BTreeMap<String, i64>> {
+    let opts = (*pool.connect_options()).clone().database(name);
+    let mut c = PgConnection::connect_with(&opts).await.map_err(sql_err)?;
+    let tables = counts::pg_tables(&mut c).await?;
+    let r = counts::pg_counts(&mut c, &tables).await;
+    let _ = c.close().await;
+    r
+}
+
+/// `pg_restore --list`: the number of entries in the archive's table of contents.
+async fn list_entries(tool: &Tool, conn: &PgConn, path: &Path) -> Result<u64> {
+    let mut cmd = Command::new(&tool.path);
+    cmd.arg("--list")
+        .arg(path)
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    conn.apply(&mut cmd);
+    let out = cmd.output().await.map_err(|e| spawn_error(tool, e))?;
+    if !out.status.success() {
+        return Err(Error::invalid(
+            "backup",
+            format!(
+                "pg_restore cannot read {}: {}",
+                path.display(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with(';'))
+        .count() as u64)
+}
+
+/// Restores `path` into the existing empty database `target`.
+async fn pg_restore_into(
+    tool: &Tool,
+    conn: &PgConn,
+    target: &str,
+    path: &Path,
+    no_owner: bool,
+    tables: u64,
+    hooks: Hooks<'_>,
+) -> Result<()> {
+    let mut cmd = Command::new(&tool.path);
+    cmd.arg(format!("--dbname={target}"))
+        .arg("--exit-on-error")
+        .arg("--verbose")
+        .arg("--no-password");
+    if no_owner {
+        cmd.arg("--no-owner").arg("--no-acl");
+    }
+    cmd.arg(path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    conn.with_database(target).apply(&mut cmd);
+    let mut child = cmd.spawn().map_err(|e| spawn_error(tool, e))?;
+    let Some(stderr) = child.stderr.take() else {
+        return Err(Error::db("pg_restore started without its error pipe"));
+    };
+    hooks.report("restore", 0, tables, 0);
+    let lines = {
+        let reading = read_stderr(stderr, "pg_restore", "processing data for table", |n| {
+            hooks.report("restore", n, tables, 0)
+        });
+        tokio::pin!(reading);
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(200));
+        loop {
+            tokio::select! {
+                lines = &mut reading => break lines,
+                _ = tick.tick() => {
+                    if hooks.cancelled() {
+                        let _ = child.start_kill();
+                    }
+                }
+            }
+        }
+    };
+    let status = child
+        .wait()
+        .await
+        .map_err(|e| Error::io("waiting for pg_restore", e))?;
+    hooks.check()?;
+    if !status.success() {
+        return Err(tool_error("pg_restore", conn, &lines, status));
+    }
+    Ok(())
+}
+
+fn short_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..10].to_owned()
+}
+
+/// Checksum, `pg_restore --list`, test restore into a scratch database, count comparison.
+pub(crate) async fn verify(
+    pool: &PgPool,
+    conn: &PgConn,
+    snap: &Snapshot,
+    hooks: Hooks<'_>,
+) -> Result<Verification> {
+    let path = Path::new(&snap.path);
+    let mut v = Verification {
+        snapshot_id: Some(snap.id),
+        path: snap.path.clone(),
+        ok: false,
+        checksum_ok: false,
+        expected_sha256: snap.sha256.clone(),
+        actual_sha256: None,
+        readable: false,
+        entries: 0,
+        scratch_database: None,
+        restore_ms: None,
+        tables: vec![],
+        problems: vec![],
+        verified_at: now(),
+    };
+    if !path.is_file() {
+        v.problems
+            .push(format!("the backup file {} is missing", path.display()));
+        return Ok(v);
+    }
+    let (size, sum) = sha256_file(path, "checksum", hooks).await?;
+    v.checksum_ok = snap.sha256.as_deref() == Some(sum.as_str());
+    if size as i64 != snap.size {
+        v.problems.push(format!(
+            "the file is {size} bytes, {} were written: it was truncated or altered",
+            snap.size
+        ));
+    }
+    match &snap.sha256 {
+        None => v
+            .problems
+            .push("no checksum was recorded for this backup: it cannot be proven unaltered".into()),
+        Some(expected) if !v.checksum_ok => v.problems.push(format!(
+            "checksum mismatch: recorded {expected}, file has {sum}: the file was altered or corrupted"
+        )),
+        _ => {}
+    }
+    v.actual_sha256 = Some(sum);
+
+    let info = pool_server_info(pool).await?;
+    let tool = tools::locate("pg_restore", info.major)?;
+    match list_entries(&tool, conn, path).await {
+        Ok(n) => {
+            v.readable = true;
+            v.entries = n;
+        }
+        Err(e) => v.problems.push(e.to_string()),
+    }
+    if !(v.checksum_ok && v.readable) {
+        return Ok(v);
+    }
+
+    let scratch = format!("ncy_verify_{}", short_id());
+    create_database(pool, &scratch).await?;
+    v.scratch_database = Some(scratch.clone());
+    let started = Instant::now();
+    let tables = snap.table_counts.as_ref().map(|c| c.len()).unwrap_or(0) as u64;
+    let outcome = async {
+        pg_restore_into(&tool, conn, &scratch, path, true, tables, hooks).await?;
+        let restore_ms = started.elapsed().as_millis() as i64;
+        hooks.report("compare", 0, tables, 0);
+        let actual = counts_of(pool, &scratch).await?;
+        Ok::<_, Error>((restore_ms, actual))
+    }
+    .await;
+    let dropped = drop_database(pool, &scratch).await;
+    match outcome {
+        Ok((ms, actual)) => {
+            v.restore_ms = Some(ms);
+            if snap.table_counts.is_none() {
+                v.problems.push(
+                    "no row counts were recorded with this backup: the restore cannot be compared"
+                        .into(),
+                );
+            }
+            v.tables = counts::compare(snap.table_counts.as_ref(), &actual);
+            for t in v.tables.iter().filter(|t| !t.ok) {
+                v.problems.push(format!(
+                    "table {}: {} rows at backup time, {} after restore",
+                    t.table,
+                    t.expected.map_or("no".into(), |n| n.to_string()),
+                    t.actual.map_or("none".into(), |n| n.to_string())
+                ));
+            }
+        }
+        Err(Error::Cancelled) => return Err(Error::Cancelled),
+        Err(e) => v.problems.push(format!("test restore failed: {e}")),
+    }
+    dropped?;
+    v.ok = v.problems.is_empty();
+    hooks.report("done", tables, tables, 0);
+    Ok(v)
+}
+
+fn valid_db_name(name: &str) -> Result<()> {
+    if name.trim().is_empty() || name.len() > 63 || name.contains('\0') {
+        return Err(Error::invalid(
+            "into",
+            "a database name of 1 to 63 bytes is needed (e.g. --into ncy8_restored)",
+        ));
+    }
+    Ok(())
+}
+
+/// Restores into a temporary database, renamed to `opts.into` only once complete (replacing
+/// an existing database with `force`). The AuditLog row goes to the connected database.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn restore(
+    db: &Db,
+    pool: &PgPool,
+    conn: &PgConn,
+    op: &Operator,
+    snap: Option<&Snapshot>,
+    path: &Path,
+    opts: &RestoreOptions,
+    hooks: Hooks<'_>,
+) -> Result<RestoreReport> {
+    let into = opts.into.as_str();
+    valid_db_name(into)?;
+    if !path.is_file() {
+        return Err(Error::not_found("backup file", path.display()));
+    }
+    if into == conn.database() {
+        return Err(Error::invalid(
+            "into",
+            format!(
+                "{into} is the database this session is connected to; restore into a new database, or connect to another database of the server (e.g. postgres) to replace it"
+            ),
+        ));
+    }
+    let exists = database_exists(pool, into).await?;
+    if exists && !opts.force {
+        return Err(Error::conflict(
+            "into",
+            format!("database {into} already exists; pass --force to replace it (its current contents are dropped once the restore has succeeded)"),
+        ));
+    }
+    if let Some(expected) = snap.and_then(|s| s.sha256.as_deref()) {
+        let (_, sum) = sha256_file(path, "checksum", hooks).await?;
+        if sum != expected {
+            return Err(Error::conflict(
+                "backup",
+                format!("{} does not match its recorded checksum (recorded {expected}, file has {sum}): it was altered or corrupted; restore another backup", path.display()),
+            ));
+        }
+    }
+    let info = pool_server_info(pool).await?;
+    let tool = tools::locate("pg_restore", info.major)?;
+    let started = Instant::now();
+    let mut base: String = into.chars().take(40).collect();
+    while base.len() > 40 {
+        base.pop();
+    }
+    let tmp = format!("{base}_restoring_{}", short_id());
+    create_database(pool, &tmp).await?;
+    let tables = snap
+        .and_then(|s| s.table_counts.as_ref())
+        .map(|c| c.len())
+        .unwrap_or(0) as u64;
+    let restored = async {
+        pg_restore_into(&tool, conn, &tmp, path, opts.no_owner, tables, hooks).await?;
+        hooks.report("compare", 0, tables, 0);
+        counts_of(pool, &tmp).await
+    }
+    .await;
+    let actual = match restored {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = drop_database(pool, &tmp).await;
+            return Err(e);
+        }
+    };
+    if exists {
+        if let Err(e) = drop_database(pool, into).await {
+            let _ = drop_database(pool, &tmp).await;
+            return Err(e);
+        }
+    }
+    sqlx::raw_sql(&format!(
+        "ALTER DATABASE {} RENAME TO {}",
+        qi(&tmp),
+        qi(into)
+    ))
+    .execute(pool)
+    .await
+    .map_err(sql_err)?;
+    let duration_ms = started.elapsed().as_millis() as i64;
+    let report = RestoreReport {
+        snapshot_id: snap.map(|s| s.id),
+        path: path.display().to_string(),
+        into: into.to_owned(),
+        replaced: exists,
+        duration_ms,
+        tables: counts::compare(snap.and_then(|s| s.table_counts.as_ref()), &actual),
+    };
+    let mut tx = db.begin().await?;
+    audit::record(
+        &mut tx,
+        op,
+        Entry {
+            action: "BACKUP_RESTORE",
+            table: "BackupSnapshot",
+            target_id: snap.map(|s| s.id),
+            old: None,
+            new: Some(json!({
+                "path": report.path,
+                "into": into,
+                "replaced": exists,
+                "duration_ms": duration_ms,
+            })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    hooks.report("done", tables, tables, 0);
+    Ok(report)
+}

@@ -1,0 +1,324 @@
+//! `BackupSnapshot` rows: recording, reading, listing (keyset pages), verification results.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDateTime;
+use ncy_core::audit::{self, Entry};
+use ncy_core::auth::Operator;
+use ncy_core::db::{format_ts, now, parse_ts, Db, Row, Tx};
+use ncy_core::{params, Error, Result};
+use serde::Serialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::Verification;
+
+/// Names a backup: its snapshot id, or its file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BackupRef {
+    Id(Uuid),
+    Path(PathBuf),
+}
+
+impl BackupRef {
+    /// A UUID is an id; anything else a path.
+    pub fn parse(s: &str) -> BackupRef {
+        match Uuid::parse_str(s.trim()) {
+            Ok(id) => BackupRef::Id(id),
+            Err(_) => BackupRef::Path(PathBuf::from(s)),
+        }
+    }
+}
+
+/// A recorded backup.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Snapshot {
+    pub id: Uuid,
+    pub path: String,
+    pub size: i64,
+    pub verified: bool,
+    pub created_at: NaiveDateTime,
+    pub sha256: Option<String>,
+    pub duration_ms: Option<i64>,
+    pub database: Option<String>,
+    pub server_version: Option<String>,
+    /// `custom` (pg_dump) or `sqlite`.
+    pub format: Option<String>,
+    pub compression: Option<i64>,
+    /// Exact row counts per table at backup time (`schema.table` → rows).
+    pub table_counts: Option<BTreeMap<String, i64>>,
+    pub verified_at: Option<NaiveDateTime>,
+    /// The last [`Verification`] as stored.
+    pub verification: Option<serde_json::Value>,
+    pub created_by: Option<Uuid>,
+    /// Whether the file is still on disk (checked when read).
+    pub file_exists: bool,
+}
+
+/// A page of backups, newest first, with the age of the newest verified one.
+#[derive(Debug, Clone, Serialize)]
+pub struct BackupList {
+    pub items: Vec<Snapshot>,
+    /// Pass as `after` for the next page.
+    pub next_cursor: Option<String>,
+    pub last_verified_at: Option<NaiveDateTime>,
+    /// Seconds since the newest verified backup was taken.
+    pub last_verified_age_secs: Option<i64>,
+}
+
+pub(crate) const COLUMNS: &str = r#""id", "path", "size", "verified", "created_at", "sha256", "duration_ms", "database", "server_version", "format", "compression", "table_counts", "verified_at", "verification", "created_by""#;
+
+pub(crate) fn from_row(r: &Row) -> Result<Snapshot> {
+    let path = r.text("path")?;
+    let table_counts = match r.opt_json("table_counts")? {
+        Some(v) => Some(serde_json::from_value(v).map_err(|e| {
+            Error::db(format!(
+                "BackupSnapshot.table_counts is not a map of counts: {e}"
+            ))
+        })?),
+        None => None,
+    };
+    Ok(Snapshot {
+        id: r.uuid("id")?,
+        file_exists: Path::new(&path).is_file(),
+        path,
+        size: r.int("size")?,
+        verified: r.bool("verified")?,
+        created_at: r.ts("created_at")?,
+        sha256: r.opt_text("sha256")?,
+        duration_ms: r.opt_int("duration_ms")?,
+        database: r.opt_text("database")?,
+        server_version: r.opt_text("server_version")?,
+        format: r.opt_text("format")?,
+        compression: r.opt_int("compression")?,
+        table_counts,
+        verified_at: r.opt_ts("verified_at")?,
+        verification: r.opt_json("verification")?,
+        created_by: r.opt_uuid("created_by")?,
+    })
+}
+
+/// What a new snapshot row records.
+pub(crate) struct NewSnapshot<'a> {
+    pub path: &'a Path,
+    pub size: u64,
+    pub created_at: NaiveDateTime,
+    pub sha256: &'a str,
+    pub duration_ms: i64,
+    pub database: &'a str,
+    pub server_version: &'a str,
+    pub format: &'a str,
+    pub compression: Option<i64>,
+    pub table_counts: &'a BTreeMap<String, i64>,
+}
+
+/// Inserts the snapshot row and its audit entry in one transaction.
+pub(crate) async fn insert(db: &Db, op: &Operator, n: NewSnapshot<'_>) -> Result<Snapshot> {
+    let id = Uuid::new_v4();
+    let path = n.path.display().to_string();
+    let counts = serde_json::to_value(n.table_counts).unwrap_or_default();
+    let mut tx = db.begin().await?;
+    tx.execute(
+        &format!(
+            r#"INSERT INTO "BackupSnapshot" ({COLUMNS})
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"#
+        ),
+        &params![
+            id,
+            path.as_str(),
+            n.size as i64,
+            false,
+            n.created_at,
+            n.sha256,
+            n.duration_ms,
+            n.database,
+            n.server_version,
+            n.format,
+            n.compression,
+            counts,
+            None::<NaiveDateTime>,
+            None::<serde_json::Value>,
+            op.user_id
+        ],
+    )
+    .await?;
+    audit::record(
+        &mut tx,
+        op,
+        Entry {
+            action: "BACKUP_CREATE",
+            table: "BackupSnapshot",
+            target_id: Some(id),
+            old: None,
+            new: Some(json!({
+                "path": path,
+                "size": n.size,
+                "sha256": n.sha256,
+                "database": n.database,
+                "format": n.format,
+                "compression": n.compression,
+                "duration_ms": n.duration_ms,
+            })),
+        },
+    )
+    .await?;
+    let snap = get_tx(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok(snap)
+}
+
+async fn get_tx(tx: &mut Tx, id: Uuid) -> Result<Snapshot> {
+    let r = tx
+        .query_one(
+            &format!(r#"SELECT {COLUMNS} FROM "BackupSnapshot" WHERE "id" = $1"#),
+            &params![id],
+        )
+        .await?;
+    from_row(&r)
+}
+
+/// Finds the snapshot named by `which` (by id, or by its file's path).
+pub(crate) async fn resolve(db: &Db, which: &BackupRef) -> Result<Option<Snapshot>> {
+    let rows = match which {
+        BackupRef::Id(id) => {
+            db.query(
+                &format!(r#"SELECT {COLUMNS} FROM "BackupSnapshot" WHERE "id" = $1"#),
+                &params![*id],
+            )
+            .await?
+        }
+        BackupRef::Path(p) => {
+            let given = p.display().to_string();
+            let canon = std::fs::canonicalize(p)
+                .map(|c| c.display().to_string())
+                .unwrap_or_else(|_| given.clone());
+            db.query(
+                &format!(
+                    r#"SELECT {COLUMNS} FROM "BackupSnapshot" WHERE "path" = $1 OR "path" = $2
+                       ORDER BY "created_at" DESC LIMIT 1"#
+                ),
+                &params![given.as_str(), canon.as_str()],
+            )
+            .await?
+        }
+    };
+    rows.first().map(from_row).transpose()
+}
+
+/// Every snapshot, newest first (retention works on the whole set; it is small).
+pub(crate) async fn all(tx: &mut Tx) -> Result<Vec<Snapshot>> {
+    tx.query(
+        &format!(r#"SELECT {COLUMNS} FROM "BackupSnapshot" ORDER BY "created_at" DESC, "id" DESC"#),
+        &[],
+    )
+    .await?
+    .iter()
+    .map(from_row)
+    .collect()
+}
+
+fn parse_cursor(c: &str) -> Result<(NaiveDateTime, Uuid)> {
+    let bad = || {
+        Error::invalid(
+            "after",
+            "not a cursor from a previous page of `backup list`",
+        )
+    };
+    let (ts, id) = c.split_once('|').ok_or_else(bad)?;
+    Ok((
+        parse_ts(ts).ok_or_else(bad)?,
+        Uuid::parse_str(id).map_err(|_| bad())?,
+    ))
+}
+
+/// A keyset page of snapshots, newest first.
+pub(crate) async fn list(db: &Db, after: Option<&str>, limit: u32) -> Result<BackupList> {
+    let limit = limit.clamp(1, 1000) as i64;
+    let rows = match after {
+        Some(c) => {
+            let (ts, id) = parse_cursor(c)?;
+            db.query(
+                &format!(
+                    r#"SELECT {COLUMNS} FROM "BackupSnapshot"
+                       WHERE ("created_at", "id") < ($1, $2)
+                       ORDER BY "created_at" DESC, "id" DESC LIMIT $3"#
+                ),
+                &params![ts, id, limit + 1],
+            )
+            .await?
+        }
+        None => {
+            db.query(
+                &format!(
+                    r#"SELECT {COLUMNS} FROM "BackupSnapshot"
+                       ORDER BY "created_at" DESC, "id" DESC LIMIT $1"#
+                ),
+                &params![limit + 1],
+            )
+            .await?
+        }
+    };
+    let mut items = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
+    let next_cursor = if items.len() as i64 > limit {
+        items.truncate(limit as usize);
+        items
+            .last()
+            .map(|s| format!("{}|{}", format_ts(&s.created_at), s.id))
+    } else {
+        None
+    };
+    let last = db
+        .query(
+            r#"SELECT "created_at" FROM "BackupSnapshot" WHERE "verified" = $1
+               ORDER BY "created_at" DESC LIMIT 1"#,
+            &params![true],
+        )
+        .await?;
+    let last_verified_at = last.first().map(|r| r.ts("created_at")).transpose()?;
+    Ok(BackupList {
+        items,
+        next_cursor,
+        last_verified_age_secs: last_verified_at.map(|t| (now() - t).num_seconds()),
+        last_verified_at,
+    })
+}
+
+/// Stores a verification result on its snapshot, audited in the same transaction.
+pub(crate) async fn record_verification(
+    db: &Db,
+    op: &Operator,
+    snap: &Snapshot,
+    v: &Verification,
+) -> Result<()> {
+    let details = serde_json::to_value(v).unwrap_or_default();
+    let mut tx = db.begin().await?;
+    let n = tx
+        .execute(
+            r#"UPDATE "BackupSnapshot" SET "verified" = $1, "verified_at" = $2, "verification" = $3
+               WHERE "id" = $4"#,
+            &params![v.ok, v.verified_at, details, snap.id],
+        )
+        .await?;
+    if n == 0 {
+        return Err(Error::not_found("backup", snap.id));
+    }
+    audit::record(
+        &mut tx,
+        op,
+        Entry {
+            action: "BACKUP_VERIFY",
+            table: "BackupSnapshot",
+            target_id: Some(snap.id),
+            old: Some(json!({ "verified": snap.verified, "verified_at": snap.verified_at })),
+            new: Some(json!({
+                "verified": v.ok,
+                "verified_at": v.verified_at,
+                "problems": v.problems,
+                "restore_ms": v.restore_ms,
+            })),
+        },
+    )
+    .await?;
+    tx.commit().await
+}
