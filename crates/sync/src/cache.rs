@@ -25,9 +25,16 @@ pub struct Cache {
     pub path: PathBuf,
 }
 
-/// The profile name of a server URL: the URL without its password.
+/// The profile name of a server URL: the URL without its password (so the same server reached
+/// with or without a password in the URL is one profile).
 pub fn profile(url: &str) -> String {
-    redact_url(url)
+    match url::Url::parse(url) {
+        Ok(mut u) => {
+            let _ = u.set_password(None);
+            u.to_string()
+        }
+        Err(_) => redact_url(url),
+    }
 }
 
 /// `$NCY_DATA_DIR/cache`, else `<user data dir>/ncy-admin/cache`.
@@ -137,6 +144,7 @@ impl Cache {
             .await?;
         }
         migrate::up(&db, &MigrationSet::embedded(Dialect::Sqlite)?).await?;
+        install_guards(&db).await?;
         Ok(Cache {
             db,
             path: path.to_owned(),
@@ -209,6 +217,43 @@ impl Cache {
         tx.rollback().await?;
         Ok(st)
     }
+}
+
+/// The message of a write to a synced table outside the sync-aware operations.
+pub const GUARD_MESSAGE: &str = "the offline cache changes only through sync-aware operations, so that every offline write is pushed later; edit tasks offline with `ncy-admin --offline sync edit TASK_ID --status …` (other changes need a connection)";
+
+/// Makes every write to a synced table of the cache fail unless it comes from this crate (which
+/// marks its transactions with a `writer` row in SyncState): a write that bypassed the outbox
+/// would never reach the server, so it is refused instead of silently lost.
+async fn install_guards(db: &Db) -> Result<()> {
+    let mut sql = String::new();
+    for t in tables::ALL {
+        for (op, tag) in [("INSERT", "ins"), ("UPDATE", "upd"), ("DELETE", "del")] {
+            sql.push_str(&format!(
+                r#"CREATE TRIGGER IF NOT EXISTS "{name}_sync_guard_{tag}" BEFORE {op} ON "{name}"
+                   WHEN NOT EXISTS (SELECT 1 FROM "SyncState" WHERE "key" = 'writer')
+                   BEGIN SELECT RAISE(ABORT, '{msg}'); END;
+"#,
+                name = t.name,
+                msg = GUARD_MESSAGE.replace('\'', "''")
+            ));
+        }
+    }
+    let mut tx = db.begin().await?;
+    tx.batch(&sql).await?;
+    tx.commit().await
+}
+
+/// Marks the open cache transaction as a sync-aware writer (see [`GUARD_MESSAGE`]).
+pub async fn writer_on(tx: &mut Tx) -> Result<()> {
+    set_state(tx, "writer", "sync").await
+}
+
+/// Clears the writer mark before the transaction commits.
+pub async fn writer_off(tx: &mut Tx) -> Result<()> {
+    tx.execute(r#"DELETE FROM "SyncState" WHERE "key" = 'writer'"#, &[])
+        .await?;
+    Ok(())
 }
 
 /// What `sync status` shows.
@@ -336,6 +381,7 @@ mod tests {
         let b = cache_path(d, "postgres://u:other@h:5432/db");
         let c = cache_path(d, "postgres://u:secret@h:5432/db2");
         assert_eq!(a, b, "the password is not part of the profile");
+        assert_eq!(a, cache_path(d, "postgres://u@h:5432/db"));
         assert_ne!(a, c);
         assert!(!a.display().to_string().contains("secret"));
         assert!(new_key().starts_with("x'") && new_key().len() == 67);

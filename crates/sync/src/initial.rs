@@ -237,6 +237,7 @@ pub async fn initial_sync(server: &Db, cache: &Cache, ctl: Ctl<'_>) -> Result<In
             stx.rollback().await?;
             let n = rows.len();
             let mut ltx = cache.db.begin().await?;
+            cache::writer_on(&mut ltx).await?;
             store_rows(&mut ltx, &table, &rows)?;
             if n < batch {
                 st.table += 1;
@@ -255,6 +256,7 @@ pub async fn initial_sync(server: &Db, cache: &Cache, ctl: Ctl<'_>) -> Result<In
             if st.done {
                 set_state(&mut ltx, "last_pull_at", &format_ts(&now())).await?;
             }
+            cache::writer_off(&mut ltx).await?;
             ctl.fault("initial:before-commit")?;
             ltx.commit().await?;
             rep.rows += n as u64;

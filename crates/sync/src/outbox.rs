@@ -110,7 +110,9 @@ pub async fn edit_task_in(
     id: Uuid,
     patch: &TaskPatch,
 ) -> Result<Option<Entry>> {
+    crate::cache::writer_on(tx).await?;
     let (old, new) = tasks::update_in(tx, op, id, patch).await?;
+    crate::cache::writer_off(tx).await?;
     let (a, b) = (task_json(&old), task_json(&new));
     let mut base = Map::new();
     let mut newv = Map::new();

@@ -373,6 +373,7 @@ pub async fn pull(server: &Db, cache: &Cache, op: &Operator, ctl: Ctl<'_>) -> Re
     ctl.fault("pull:after-read")?;
 
     let mut ltx = cache.db.begin().await?;
+    crate::cache::writer_on(&mut ltx).await?;
     let mut acc = Apply::default();
     let keys = |t: Table| -> Vec<Key> {
         by_table
@@ -480,6 +481,7 @@ pub async fn pull(server: &Db, cache: &Cache, op: &Operator, ctl: Ctl<'_>) -> Re
     set_state(&mut ltx, "watermark", &w_new).await?;
     set_state(&mut ltx, "last_pull_at", &format_ts(&now())).await?;
     set_json(&mut ltx, "operator", &OperatorState::of(op)).await?;
+    crate::cache::writer_off(&mut ltx).await?;
     ctl.fault("pull:before-commit")?;
     ltx.commit().await?;
     stx.rollback().await?;

@@ -281,6 +281,7 @@ async fn record_local(
     .await?;
     stx.rollback().await?;
     let mut ltx = cache.db.begin().await?;
+    crate::cache::writer_on(&mut ltx).await?;
     let n = ltx
         .execute(
             r#"UPDATE "SyncOutbox" SET "status" = $2, "pushed_at" = $3 WHERE "mutation_id" = $1 AND "status" = 'pending'"#,
@@ -316,6 +317,7 @@ async fn record_local(
     }
     outbox::rebase(&mut ltx, &[e.row_id.to_string()]).await?;
     set_state(&mut ltx, "last_push_at", &format_ts(&now())).await?;
+    crate::cache::writer_off(&mut ltx).await?;
     ctl.fault("push:before-local-commit")?;
     ltx.commit().await?;
     Ok(())

@@ -110,6 +110,15 @@ async fn offline_edit_is_pushed_once_and_audited_with_local_time() {
         .await
         .unwrap();
     assert_eq!(t[0].text("title").unwrap(), "reviewed offline");
+    // A write that bypasses the outbox would never be pushed: the cache refuses it.
+    let lost = TaskPatch {
+        title: Some("lost".into()),
+        ..Default::default()
+    };
+    let err = ncy_core::admin::tasks::update(&c.db, &offline, id, &lost)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("sync-aware"), "{err}");
     let rep = push::push(&s.db, &c, &s.admin, Ctl::default())
         .await
         .unwrap();
