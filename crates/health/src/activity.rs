@@ -13,6 +13,7 @@ use crate::guard::{read_tx, require_pg, write_tx};
 
 /// One client session that is not plain idle.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct SessionInfo {
     pub pid: i64,
     pub user: Option<String>,
@@ -48,6 +49,7 @@ impl SessionInfo {
 
 /// One session waiting for a lock, and the sessions holding it.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct BlockedSession {
     pub waiting: SessionInfo,
     /// The lock waited for: `relation`, `transactionid`, `tuple`, ...
@@ -60,6 +62,7 @@ pub struct BlockedSession {
 
 /// Sessions of the whole server, except plain idle ones and this client's own.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Activity {
     pub sessions: Vec<SessionInfo>,
     pub blocked: Vec<BlockedSession>,
@@ -165,6 +168,7 @@ pub async fn sessions(db: &Db, op: &Operator) -> Result<Activity> {
 
 /// Which signal to send to a session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(rename_all = "lowercase")]
 pub enum Signal {
     /// `pg_cancel_backend`: stop the running statement, keep the session.
@@ -191,6 +195,7 @@ impl Signal {
 
 /// The outcome of [`signal`].
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct SignalResult {
     pub signal: Signal,
     /// The session as it was just before the signal.

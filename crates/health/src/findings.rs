@@ -4,6 +4,7 @@ use serde::Serialize;
 
 /// How urgent a finding is (ordered: `Info < Warning < Critical`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Worth knowing; nothing is wrong yet.
@@ -27,6 +28,7 @@ impl Severity {
 
 /// One finding of a health check.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Finding {
     pub severity: Severity,
     /// The report section it belongs to (`connections`, `indexes`, `activity`, ...).

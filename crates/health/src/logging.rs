@@ -12,6 +12,7 @@ use crate::guard::{read_tx, require_pg, write_tx, LOCK_TIMEOUT, STATEMENT_TIMEOU
 
 /// Values of `log_statement`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(rename_all = "lowercase")]
 pub enum LogStatement {
     None,
@@ -48,6 +49,7 @@ impl LogStatement {
 
 /// The current logging settings.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct LoggingSettings {
     /// Statements running at least this long are logged; -1 = off, 0 = every statement.
     pub log_min_duration_statement_ms: i64,
@@ -93,7 +95,8 @@ pub async fn current(db: &Db, op: &Operator) -> Result<LoggingSettings> {
 }
 
 /// A requested change; `None` leaves a setting alone.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct LoggingChange {
     pub min_duration_ms: Option<i64>,
     pub statement: Option<LogStatement>,
@@ -101,6 +104,7 @@ pub struct LoggingChange {
 
 /// The outcome of [`set`].
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct LoggingUpdate {
     pub before: LoggingSettings,
     pub after: LoggingSettings,

@@ -17,6 +17,7 @@ fn user_schema(col: &str) -> String {
 
 /// Size and maintenance state of one table.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct TableStat {
     pub schema: String,
     pub name: String,
@@ -40,6 +41,7 @@ pub struct TableStat {
 
 /// Size and use of one index.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct IndexStat {
     pub schema: String,
     pub table: String,
@@ -55,6 +57,7 @@ pub struct IndexStat {
 
 /// Indexes with the same definition on the same table.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct DuplicateIndexes {
     pub schema: String,
     pub table: String,
@@ -65,6 +68,7 @@ pub struct DuplicateIndexes {
 
 /// A foreign key whose columns lead no index on the referencing table.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct MissingFkIndex {
     pub schema: String,
     pub table: String,
@@ -77,6 +81,7 @@ pub struct MissingFkIndex {
 
 /// Tables and indexes of the connected database.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Objects {
     /// The largest tables.
     pub tables: Vec<TableStat>,

@@ -14,6 +14,7 @@ use crate::findings::{Finding, Severity};
 
 /// One point of a series: unix time in seconds, value.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Point {
     pub t: f64,
     pub v: f64,
@@ -21,6 +22,7 @@ pub struct Point {
 
 /// One series of a chart.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Series {
     /// Legend text (`active`, `commits`, ...).
     pub name: String,
@@ -38,6 +40,7 @@ impl Series {
 
 /// One chart: its series, or why they are missing.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Chart {
     /// Stable key for the UI: `up`, `connections`, `tps`, `query_duration`.
     pub key: String,
@@ -53,6 +56,7 @@ pub struct Chart {
 
 /// The charts of one window, ready to draw.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Metrics {
     pub prometheus: String,
     /// Unix seconds.

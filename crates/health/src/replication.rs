@@ -9,6 +9,7 @@ use crate::guard::read_tx;
 
 /// One standby streaming from this server.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Replica {
     pub application: Option<String>,
     pub client_addr: Option<String>,
@@ -22,6 +23,7 @@ pub struct Replica {
 
 /// One replication slot.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Slot {
     pub name: String,
     pub slot_type: String,
@@ -32,6 +34,7 @@ pub struct Slot {
 
 /// WAL archiving state (`pg_stat_archiver`).
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Archiver {
     /// `archive_mode`: `on`, `off` or `always`.
     pub archive_mode: String,
@@ -58,6 +61,7 @@ impl Archiver {
 
 /// Replication and archiving.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Replication {
     /// True on a standby.
     pub in_recovery: bool,

@@ -53,6 +53,7 @@ impl Default for ReportOptions {
 
 /// A section that could not be read (timeout, missing privilege, ...).
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct SectionError {
     pub section: String,
     pub message: String,
@@ -60,6 +61,7 @@ pub struct SectionError {
 
 /// Overall state: the worst finding's severity, or `ok`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Ok,
@@ -71,8 +73,10 @@ pub enum Status {
 /// The whole health picture. PostgreSQL sections are `None` on the local SQLite workspace
 /// (where `sqlite` is set) or when a section could not be read (see `unavailable`).
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct HealthReport {
     pub generated_at: NaiveDateTime,
+    #[cfg_attr(feature = "ts", ts(type = "\"postgres\" | \"sqlite\""))]
     pub dialect: Dialect,
     pub status: Status,
     pub server: Option<ServerInfo>,

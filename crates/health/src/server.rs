@@ -12,6 +12,7 @@ use crate::guard::read_tx;
 
 /// Version, uptime and size of the connected server and database.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct ServerInfo {
     /// `version()`, e.g. `PostgreSQL 15.10 (Debian ...) on x86_64 ...`.
     pub version: String,
@@ -59,6 +60,7 @@ pub(crate) async fn server_info(db: &Db) -> Result<ServerInfo> {
 
 /// Client connections in one state.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct StateCount {
     /// `active`, `idle`, `idle in transaction`, ...
     pub state: String,
@@ -70,6 +72,7 @@ pub struct StateCount {
 
 /// Client connections by state against `max_connections`.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Connections {
     pub by_state: Vec<StateCount>,
     /// All client connections on the server.
@@ -137,6 +140,7 @@ pub(crate) async fn connections(db: &Db) -> Result<Connections> {
 
 /// Use of this client's own connection pool.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct PoolUse {
     /// Open connections.
     pub size: u32,
@@ -160,6 +164,7 @@ pub fn pool_use(db: &Db) -> Option<PoolUse> {
 
 /// Buffer cache hit ratios (1.0 = every block came from shared buffers).
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct CacheStats {
     /// Whole database (`pg_stat_database.blks_hit / (blks_hit + blks_read)`).
     pub database_hit_ratio: Option<f64>,
@@ -207,6 +212,7 @@ pub(crate) async fn cache(db: &Db) -> Result<CacheStats> {
 
 /// Cumulative counters of the connected database since `stats_reset`.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct DbCounters {
     pub xact_commit: i64,
     pub xact_rollback: i64,
@@ -225,6 +231,7 @@ pub struct DbCounters {
 
 /// Rates per second between two samples of [`DbCounters`] (pgAdmin's dashboard).
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Throughput {
     pub sample_seconds: f64,
     /// Transactions per second (commits + rollbacks).

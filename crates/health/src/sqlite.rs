@@ -7,6 +7,7 @@ use serde::Serialize;
 
 /// Size and page statistics of the local workspace file.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct SqliteInfo {
     pub path: String,
     pub file_bytes: i64,

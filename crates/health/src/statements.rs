@@ -12,6 +12,7 @@ use crate::guard::{read_tx, require_pg, write_tx};
 
 /// One statement of the top list (times in milliseconds).
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct TopStatement {
     pub queryid: Option<String>,
     /// Normalised text (constants replaced by `$N`), cut to 2 000 characters.
@@ -30,6 +31,7 @@ pub struct TopStatement {
 
 /// The top list, or a note saying why it is unavailable and how to enable it.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct TopStatements {
     /// False when pg_stat_statements is not installed or not preloaded.
     pub available: bool,
@@ -152,6 +154,7 @@ pub async fn top(db: &Db, op: &Operator, limit: i64, all_databases: bool) -> Res
 
 /// What a reset cleared.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct ResetResult {
     /// Statements tracked (server-wide) before the reset.
     pub statements_cleared: i64,
