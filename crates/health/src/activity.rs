@@ -9,7 +9,7 @@ use ncy_core::{params, Error, Result};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::guard::{read_tx, require_pg, write_tx};
+use crate::guard::{privilege, read_tx, require_pg, write_tx};
 
 /// One client session that is not plain idle.
 #[derive(Debug, Clone, Serialize)]
@@ -239,7 +239,9 @@ pub async fn signal(db: &Db, op: &Operator, pid: i64, sig: Signal) -> Result<Sig
         return Err(Error::invalid("pid", "that is this client's own session"));
     }
     let kind = r.opt_text("backend_type")?.unwrap_or_default();
-    if kind != "client backend" {
+    // An empty type means the role may not see that session's details (no pg_read_all_stats):
+    // let the server decide whether it may be signalled.
+    if !kind.is_empty() && kind != "client backend" {
         return Err(Error::invalid(
             "pid",
             format!(
@@ -268,7 +270,14 @@ pub async fn signal(db: &Db, op: &Operator, pid: i64, sig: Signal) -> Result<Sig
             &format!("SELECT {}($1::int) AS ok", sig.function()),
             &params![pid],
         )
-        .await?
+        .await
+        .map_err(|e| {
+            privilege(
+                e,
+                "signal that session",
+                "connect as a superuser, or GRANT pg_signal_backend TO the role (superuser sessions can only be signalled by a superuser)",
+            )
+        })?
         .bool("ok")?;
     if !ok {
         return Err(Error::not_found("session (pid)", pid));

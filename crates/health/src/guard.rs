@@ -46,3 +46,14 @@ pub fn require_pg<'a>(db: &'a Db, what: &str) -> Result<&'a sqlx::PgPool> {
         )
     })
 }
+
+/// Turns the server's "permission denied" (SQLSTATE 42501) into a configuration error that
+/// names what the connected database role may not do and how to grant it.
+pub fn privilege(e: Error, what: &str, fix: &str) -> Error {
+    match &e {
+        Error::Database { message, .. } if message.contains("SQLSTATE 42501") => Error::Config(
+            format!("the database role in DATABASE_URL may not {what} ({message}); {fix}"),
+        ),
+        _ => e,
+    }
+}

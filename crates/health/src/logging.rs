@@ -256,13 +256,12 @@ pub async fn set(db: &Db, op: &Operator, change: &LoggingChange) -> Result<Loggi
 
 fn map_sqlx(e: sqlx::Error) -> Error {
     match &e {
-        sqlx::Error::Database(d) if d.code().as_deref() == Some("42501") => Error::Forbidden {
-            permission: format!(
-                "ALTER SYSTEM on the server ({}); connect as a superuser or GRANT ALTER SYSTEM \
-                 ON PARAMETER log_min_duration_statement, log_statement TO the role",
-                d.message()
-            ),
-        },
+        sqlx::Error::Database(d) if d.code().as_deref() == Some("42501") => Error::Config(format!(
+            "the database role in DATABASE_URL may not change server settings ({}); connect as a \
+             superuser, or GRANT ALTER SYSTEM ON PARAMETER log_min_duration_statement, \
+             log_statement TO the role and GRANT EXECUTE ON FUNCTION pg_reload_conf() TO the role",
+            d.message()
+        )),
         sqlx::Error::Database(d) => Error::db(format!(
             "{} (SQLSTATE {})",
             d.message(),

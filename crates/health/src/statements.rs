@@ -8,7 +8,7 @@ use ncy_core::{params, Error, Result};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::guard::{read_tx, require_pg, write_tx};
+use crate::guard::{privilege, read_tx, require_pg, write_tx};
 
 /// One statement of the top list (times in milliseconds).
 #[derive(Debug, Clone, Serialize)]
@@ -186,7 +186,15 @@ pub async fn reset(db: &Db, op: &Operator) -> Result<ResetResult> {
         },
     )
     .await?;
-    tx.execute("SELECT pg_stat_statements_reset()", &[]).await?;
+    tx.execute("SELECT pg_stat_statements_reset()", &[])
+        .await
+        .map_err(|e| {
+            privilege(
+                e,
+                "reset pg_stat_statements",
+                "connect as a superuser or GRANT EXECUTE ON FUNCTION pg_stat_statements_reset TO the role",
+            )
+        })?;
     tx.commit().await?;
     Ok(ResetResult {
         statements_cleared: n,

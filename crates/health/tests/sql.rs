@@ -481,3 +481,82 @@ async fn the_sqlite_workspace_says_it_needs_postgresql() {
     let e = activity::terminate(&db, &op, 42).await.unwrap_err();
     assert!(e.to_string().contains("needs a PostgreSQL database"), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_without_server_privileges_gets_the_grant_to_ask_for() {
+    let (db, url) = ncy_tests::fresh_pg().await;
+    ncy_core::seed::dev(&db, false).await.unwrap();
+    exec(&db, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements").await;
+    let role = format!("health_plain_{}", uuid_suffix());
+    exec(
+        &db,
+        &format!(
+            "CREATE ROLE {role} LOGIN; GRANT USAGE ON SCHEMA public TO {role};
+             GRANT ALL ON ALL TABLES IN SCHEMA public TO {role};"
+        ),
+    )
+    .await;
+    let plain_url = url.replacen("postgres@", &format!("{role}@"), 1);
+    let plain = ncy_core::db::Db::connect(
+        &ncy_core::db::Target::Postgres(plain_url),
+        &ncy_tests::small_pool(),
+    )
+    .await
+    .unwrap();
+    let op = admin(&plain).await;
+
+    // Viewing works without superuser.
+    let rep = report(&plain, &op, &quick()).await.unwrap();
+    assert!(rep.unavailable.is_empty(), "{:?}", rep.unavailable);
+    assert!(rep.server.is_some() && rep.activity.is_some());
+
+    let config = |e: Error, needle: &str| match e {
+        Error::Config(m) => assert!(m.contains(needle), "{needle:?} not in {m}"),
+        other => panic!("expected a configuration error naming {needle:?}, got {other}"),
+    };
+    config(
+        logging::set(
+            &plain,
+            &op,
+            &LoggingChange {
+                min_duration_ms: Some(1000),
+                statement: None,
+            },
+        )
+        .await
+        .unwrap_err(),
+        "GRANT ALTER SYSTEM",
+    );
+    config(
+        statements::reset(&plain, &op).await.unwrap_err(),
+        "GRANT EXECUTE ON FUNCTION pg_stat_statements_reset",
+    );
+    // A superuser's session cannot be terminated by a plain role; nothing is audited.
+    let su = db.pg_pool().unwrap();
+    let mut conn = su.acquire().await.unwrap();
+    let su_pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    config(
+        activity::terminate(&plain, &op, su_pid as i64)
+            .await
+            .unwrap_err(),
+        "pg_signal_backend",
+    );
+    assert_eq!(audit_count(&db, "health.terminate_session").await, 0);
+    assert_eq!(audit_count(&db, "health.statements_reset").await, 0);
+    assert_eq!(audit_count(&db, "health.set_logging").await, 0);
+    drop(conn);
+    plain.close().await;
+}
+
+fn uuid_suffix() -> String {
+    format!(
+        "{:x}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    )
+}
