@@ -3,6 +3,7 @@
 
 mod admin;
 mod harness;
+mod health;
 mod seed;
 
 use harness::Bench;
@@ -17,6 +18,7 @@ async fn main() {
     );
     let seeded_url = seed::run(&mut b).await;
     admin::run(&mut b, &seeded_url).await;
+    health::run(&mut b, &seeded_url).await;
     b.write();
     b.cluster.stop();
 }
