@@ -1,0 +1,238 @@
+//! Retention: users soft-deleted longer than the policy's years are anonymized (by the erasure
+//! rules; those under a legal hold or still owning an organization are skipped and listed), and
+//! log rows past their windows are deleted. A dry run only counts. The policy comes from the
+//! global setting `gdpr.retention` (JSON, any subset of [`RetentionPolicy`]'s fields) over the
+//! defaults, and may be overridden per run.
+
+use chrono::{Duration, Months, NaiveDateTime};
+use ncy_core::audit::{self, Entry};
+use ncy_core::auth::{perm, Operator};
+use ncy_core::db::{now, Db, Tx};
+use ncy_core::{params, Error, Result};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::erase;
+
+/// Retention windows.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct RetentionPolicy {
+    /// Soft-deleted users are anonymized after this many years.
+    pub deleted_user_years: u32,
+    pub audit_log_days: u32,
+    pub access_log_days: u32,
+    pub error_log_days: u32,
+    pub login_attempt_days: u32,
+    /// Sessions are deleted this many days after they expired.
+    pub expired_session_days: u32,
+}
+
+impl Default for RetentionPolicy {
+    fn default() -> Self {
+        RetentionPolicy {
+            deleted_user_years: 7,
+            audit_log_days: 7 * 365,
+            access_log_days: 90,
+            error_log_days: 90,
+            login_attempt_days: 90,
+            expired_session_days: 30,
+        }
+    }
+}
+
+/// The settings key holding the policy.
+pub const SETTINGS_KEY: &str = "gdpr.retention";
+
+/// Reads the stored policy (defaults for anything missing).
+pub async fn load_policy(db: &Db) -> Result<RetentionPolicy> {
+    let mut tx = db.begin().await?;
+    let p = policy_in(&mut tx).await?;
+    tx.commit().await?;
+    Ok(p)
+}
+
+async fn policy_in(tx: &mut Tx) -> Result<RetentionPolicy> {
+    let row = tx
+        .query_opt(
+            r#"SELECT "value" FROM "Settings" WHERE "user_id" IS NULL AND "key" = $1"#,
+            &params![SETTINGS_KEY],
+        )
+        .await?;
+    match row.and_then(|r| r.opt_json("value").transpose()) {
+        Some(v) => serde_json::from_value(v?).map_err(|e| {
+            Error::invalid(
+                "setting gdpr.retention",
+                format!(
+                    "{e}; expected e.g. {{\"deleted_user_years\": 7, \"access_log_days\": 90}}"
+                ),
+            )
+        }),
+        None => Ok(RetentionPolicy::default()),
+    }
+}
+
+/// One line of the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct RetentionItem {
+    pub table: String,
+    /// `anonymized` or `deleted`.
+    pub action: String,
+    pub cutoff: NaiveDateTime,
+    pub rows: u64,
+}
+
+/// A user retention could not anonymize.
+#[derive(Debug, Clone, Serialize)]
+pub struct SkippedUser {
+    pub user_id: Uuid,
+    pub reason: String,
+}
+
+/// What a retention run did (or would do).
+#[derive(Debug, Clone, Serialize)]
+pub struct RetentionReport {
+    pub dry_run: bool,
+    pub as_of: NaiveDateTime,
+    pub policy: RetentionPolicy,
+    pub items: Vec<RetentionItem>,
+    pub skipped_users: Vec<SkippedUser>,
+}
+
+struct LogRule {
+    table: &'static str,
+    column: &'static str,
+    days: fn(&RetentionPolicy) -> u32,
+}
+
+const LOGS: &[LogRule] = &[
+    LogRule {
+        table: "AuditLog",
+        column: "created_at",
+        days: |p| p.audit_log_days,
+    },
+    LogRule {
+        table: "AccessLog",
+        column: "timestamp",
+        days: |p| p.access_log_days,
+    },
+    LogRule {
+        table: "ErrorLog",
+        column: "created_at",
+        days: |p| p.error_log_days,
+    },
+    LogRule {
+        table: "LoginAttempt",
+        column: "created_at",
+        days: |p| p.login_attempt_days,
+    },
+    LogRule {
+        table: "Session",
+        column: "expires_at",
+        days: |p| p.expired_session_days,
+    },
+];
+
+/// Runs retention (needs `gdpr.handle`): one transaction, audited; `dry_run` only counts.
+pub async fn run(
+    db: &Db,
+    op: &Operator,
+    policy: Option<RetentionPolicy>,
+    dry_run: bool,
+    as_of: Option<NaiveDateTime>,
+) -> Result<RetentionReport> {
+    op.require(perm::GDPR_HANDLE)?;
+    let t = as_of.unwrap_or_else(now);
+    let mut tx = db.begin().await?;
+    let policy = match policy {
+        Some(p) => p,
+        None => policy_in(&mut tx).await?,
+    };
+    let mut report = RetentionReport {
+        dry_run,
+        as_of: t,
+        policy: policy.clone(),
+        items: vec![],
+        skipped_users: vec![],
+    };
+
+    let user_cutoff = t
+        .checked_sub_months(Months::new(policy.deleted_user_years.saturating_mul(12)))
+        .ok_or_else(|| Error::invalid("deleted_user_years", "out of range"))?;
+    let users = tx
+        .query(
+            r#"SELECT "id", "email" FROM "User" WHERE "deleted_at" IS NOT NULL AND "deleted_at" < $1
+               AND "email" <> 'anonymized_' || "id"::text || '@deleted.invalid' ORDER BY "deleted_at", "id""#,
+            &params![user_cutoff],
+        )
+        .await?;
+    let mut anonymized = 0u64;
+    for u in users {
+        let id = u.uuid("id")?;
+        if let Some(why) = erase::blockers(&mut tx, id).await? {
+            report.skipped_users.push(SkippedUser {
+                user_id: id,
+                reason: why,
+            });
+            continue;
+        }
+        anonymized += 1;
+        if !dry_run {
+            let email = u.text("email")?.to_lowercase();
+            let (rules, terms) = erase::apply_rules(&mut tx, id, Some(&email), t).await?;
+            audit::record(&mut tx, op, Entry {
+                action: "GDPR_RETENTION_ANONYMIZE",
+                table: "User",
+                target_id: Some(id),
+                old: None,
+                new: Some(json!({"rules": rules.len(), "rows_changed": rules.iter().map(|r| r.rows).sum::<u64>(), "terms": terms.summary().email + terms.summary().local_part + terms.summary().ip_addresses})),
+            })
+            .await?;
+        }
+    }
+    report.items.push(RetentionItem {
+        table: "User".into(),
+        action: "anonymized".into(),
+        cutoff: user_cutoff,
+        rows: anonymized,
+    });
+
+    for l in LOGS {
+        let cutoff = t - Duration::days((l.days)(&policy) as i64);
+        let cond = format!(r#"FROM "{}" WHERE "{}" < $1"#, l.table, l.column);
+        let rows = if dry_run {
+            tx.query_one(&format!("SELECT count(*) AS n {cond}"), &params![cutoff])
+                .await?
+                .int("n")? as u64
+        } else {
+            tx.execute(&format!("DELETE {cond}"), &params![cutoff])
+                .await?
+        };
+        report.items.push(RetentionItem {
+            table: l.table.into(),
+            action: "deleted".into(),
+            cutoff,
+            rows,
+        });
+    }
+    if dry_run {
+        tx.rollback().await?;
+    } else {
+        let counts: serde_json::Map<String, serde_json::Value> = report
+            .items
+            .iter()
+            .map(|i| (format!("{}:{}", i.table, i.action), json!(i.rows)))
+            .collect();
+        audit::record(&mut tx, op, Entry {
+            action: "GDPR_RETENTION",
+            table: "Settings",
+            target_id: None,
+            old: None,
+            new: Some(json!({"counts": counts, "policy": policy, "skipped_users": report.skipped_users.len()})),
+        })
+        .await?;
+        tx.commit().await?;
+    }
+    Ok(report)
+}
