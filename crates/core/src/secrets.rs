@@ -68,14 +68,14 @@ impl Secret {
 
     /// Reads the secret from the keychain, then from the runtime file.
     pub fn get(&self) -> Result<Option<String>> {
-        let from_keychain = match self.entry().and_then(|e| match e.get_password() {
-            Ok(v) => Ok(Some(v)),
-            Err(keyring::Error::NoEntry) => Ok(None),
-            Err(e) => Err(keychain_err(e)),
-        }) {
-            Ok(v) => v,
-            Err(_) => None,
-        };
+        let from_keychain = self
+            .entry()
+            .and_then(|e| match e.get_password() {
+                Ok(v) => Ok(Some(v)),
+                Err(keyring::Error::NoEntry) => Ok(None),
+                Err(e) => Err(keychain_err(e)),
+            })
+            .unwrap_or_default();
         if from_keychain.is_some() {
             return Ok(from_keychain);
         }

@@ -69,6 +69,13 @@ async fn id_by(tx: &mut Tx, sql: &str, params: &[crate::db::Value]) -> Result<Op
     }
 }
 
+/// A dev project: name, description, tasks (title, status, priority, due in days, to employee).
+type DevProject = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str, &'static str, i64, bool)],
+);
+
 /// The development seed: the platform seed's admin, organization, manager and employee with
 /// their memberships and passwords, plus a team, projects and tasks. Idempotent. Refuses a
 /// database that holds other users unless `force` (dev passwords must never reach production).
@@ -171,7 +178,7 @@ pub async fn dev(db: &Db, force: bool) -> Result<SeedReport> {
             )
             .await?;
     }
-    let projects: [(&str, &str, &[(&str, &str, &str, i64, bool)]); 2] = [
+    let projects: [DevProject; 2] = [
         (
             "Website Relaunch",
             "New public website and customer portal",

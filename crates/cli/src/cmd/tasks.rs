@@ -210,7 +210,7 @@ fn read_ids(s: &str) -> Result<Vec<Uuid>> {
     } else {
         std::fs::read_to_string(s).map_err(|e| Error::io(format!("reading {s}"), e))?
     };
-    text.split(|c: char| c == '\n' || c == ',')
+    text.split(['\n', ','])
         .map(str::trim)
         .filter(|l| !l.is_empty())
         .map(|l| Ok(args::id("ids", l)?))

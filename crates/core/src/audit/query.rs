@@ -161,7 +161,7 @@ pub async fn export(
         other => Error::db(format!("CSV: {other:?}")),
     };
     enum Sink<'a> {
-        Csv(csv::Writer<&'a mut (dyn Write + Send)>),
+        Csv(Box<csv::Writer<&'a mut (dyn Write + Send)>>),
         Json(&'a mut (dyn Write + Send)),
     }
     let mut sink = match format {
@@ -181,7 +181,7 @@ pub async fn export(
                 "user_agent",
             ])
             .map_err(csv_err)?;
-            Sink::Csv(w)
+            Sink::Csv(Box::new(w))
         }
         Format::Json => {
             out.write_all(b"[").map_err(io)?;

@@ -87,7 +87,7 @@ impl From<&Uuid> for Value {
 #[macro_export]
 macro_rules! params {
     () => { Vec::<$crate::db::Value>::new() };
-    ($($v:expr),+ $(,)?) => { vec![$($crate::db::Value::from($v)),+] };
+    ($($v:expr),+ $(,)?) => { ::std::vec::Vec::<$crate::db::Value>::from([$($crate::db::Value::from($v)),+]) };
 }
 
 /// One result row: column names plus values, with typed accessors that accept both stores'
