@@ -9,15 +9,25 @@ pub const STATEMENT_TIMEOUT: &str = "5s";
 /// Upper bound of any lock wait in a health query.
 pub const LOCK_TIMEOUT: &str = "1s";
 
+// One statement per call: sqlx's multi-statement `raw_sql` (Tx::batch) makes futures !Send,
+// and the desktop runs these on a multi-threaded runtime.
+async fn set_timeouts(tx: &mut Tx) -> Result<()> {
+    tx.execute(
+        &format!("SET LOCAL statement_timeout = '{STATEMENT_TIMEOUT}'"),
+        &[],
+    )
+    .await?;
+    tx.execute(&format!("SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"), &[])
+        .await?;
+    Ok(())
+}
+
 /// A read-only transaction with the timeouts set (SQLite: a plain transaction).
 pub async fn read_tx(db: &Db) -> Result<Tx> {
     let mut tx = db.begin().await?;
     if tx.dialect() == Dialect::Postgres {
-        tx.batch(&format!(
-            "SET TRANSACTION READ ONLY; SET LOCAL statement_timeout = '{STATEMENT_TIMEOUT}'; \
-             SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"
-        ))
-        .await?;
+        tx.execute("SET TRANSACTION READ ONLY", &[]).await?;
+        set_timeouts(&mut tx).await?;
     }
     Ok(tx)
 }
@@ -26,10 +36,7 @@ pub async fn read_tx(db: &Db) -> Result<Tx> {
 pub async fn write_tx(db: &Db) -> Result<Tx> {
     let mut tx = db.begin().await?;
     if tx.dialect() == Dialect::Postgres {
-        tx.batch(&format!(
-            "SET LOCAL statement_timeout = '{STATEMENT_TIMEOUT}'; SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"
-        ))
-        .await?;
+        set_timeouts(&mut tx).await?;
     }
     Ok(tx)
 }

@@ -195,12 +195,10 @@ pub async fn set(db: &Db, op: &Operator, change: &LoggingChange) -> Result<Loggi
     }
     .await;
     // Leave the pooled connection as we found it.
-    if sqlx::raw_sql("RESET statement_timeout; RESET lock_timeout")
-        .execute(&mut *conn)
-        .await
-        .is_err()
-    {
-        conn.close_on_drop();
+    for sql in ["RESET statement_timeout", "RESET lock_timeout"] {
+        if sqlx::query(sql).execute(&mut *conn).await.is_err() {
+            conn.close_on_drop();
+        }
     }
     applied?;
     let after = LoggingSettings {
