@@ -560,3 +560,91 @@ fn uuid_suffix() -> String {
             .as_nanos()
     )
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_tuples_and_long_transactions_become_findings() {
+    let (db, url) = ncy_tests::fresh_pg().await;
+    let op = admin(&db).await;
+    exec(
+        &db,
+        "CREATE TABLE health_dead (id int, pad text) WITH (autovacuum_enabled = false);
+         INSERT INTO health_dead SELECT g, repeat('x', 20) FROM generate_series(1, 20000) g;
+         DELETE FROM health_dead WHERE id <= 15000;",
+    )
+    .await;
+    // A transaction kept busy in another session.
+    let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+    let busy = tokio::spawn(async move {
+        let r = async {
+            let mut tx = c.begin().await?;
+            sqlx::query("SELECT pg_sleep(30)").execute(&mut *tx).await?;
+            tx.commit().await
+        }
+        .await;
+        (r, c)
+    });
+    let opts = ReportOptions {
+        long_transaction: Duration::ZERO,
+        idle_in_transaction: Duration::from_secs(3600),
+        ..quick()
+    };
+    let mut last = None;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    // Statistics reach pg_stat_user_tables within about a second of the DELETE.
+    while std::time::Instant::now() < deadline {
+        let rep = report(&db, &op, &opts).await.unwrap();
+        let dead = rep
+            .objects
+            .as_ref()
+            .unwrap()
+            .dead_tuples
+            .iter()
+            .any(|t| t.name == "health_dead" && t.dead_tuples >= 15000);
+        let long = rep
+            .activity
+            .as_ref()
+            .unwrap()
+            .sessions
+            .iter()
+            .any(|s| s.pid == pid as i64 && s.state.as_deref() == Some("active"));
+        last = Some(rep);
+        if dead && long {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let rep = last.unwrap();
+    let t = rep
+        .objects
+        .as_ref()
+        .unwrap()
+        .dead_tuples
+        .iter()
+        .find(|t| t.name == "health_dead")
+        .expect("dead tuples listed")
+        .clone();
+    assert!(t.dead_ratio > 0.7 && t.last_autovacuum.is_none(), "{t:?}");
+    assert!(
+        rep.findings.iter().any(|f| f.severity == Severity::Critical
+            && f.title.contains("health_dead")
+            && f.suggestion.contains("VACUUM")),
+        "{:#?}",
+        rep.findings
+    );
+    assert!(
+        rep.findings.iter().any(|f| f.section == "activity"
+            && f.title.contains(&format!("transaction of session {pid} "))),
+        "{:#?}",
+        rep.findings
+    );
+    activity::cancel(&db, &op, pid as i64).await.unwrap();
+    let (r, _c) = tokio::time::timeout(Duration::from_secs(10), busy)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(r.is_err(), "the sleep was cancelled");
+}

@@ -2,6 +2,7 @@
 
 pub mod args;
 pub mod audit;
+pub mod backup;
 pub mod gdpr;
 pub mod health;
 pub mod migrate;
@@ -62,6 +63,9 @@ pub enum Command {
     /// Global settings (lockout policy, session lifetime, ...).
     #[command(subcommand)]
     Settings(settings::Settings),
+    /// Backups proven restorable: create, verify, list, prune, restore, PITR readiness.
+    #[command(subcommand)]
+    Backup(backup::Backup),
     /// Database health: report with findings, top statements, logging, sessions, Prometheus.
     Health(health::Health),
     /// GDPR data-subject requests: queue, identity, export, erasure, retention, consents.
@@ -87,6 +91,7 @@ pub async fn run(ctx: &mut Ctx, c: Command) -> Result<()> {
         Command::Audit(c) => audit::run(ctx, c).await,
         Command::Logs(c) => audit::run_logs(ctx, c).await,
         Command::Settings(c) => settings::run(ctx, c).await,
+        Command::Backup(c) => backup::run(ctx, c).await,
         Command::Health(c) => health::run(ctx, c).await,
         Command::Gdpr(c) => gdpr::run(ctx, c).await,
     }
