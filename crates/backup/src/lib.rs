@@ -100,6 +100,21 @@ impl Hooks<'_> {
     }
 }
 
+/// A cancel flag set by Ctrl-C (SIGINT) for the rest of the process: the CLI passes it in
+/// [`Hooks::cancel`] so an interrupted backup leaves no partial file behind.
+pub fn cancel_on_ctrl_c() -> std::sync::Arc<AtomicBool> {
+    let flag = std::sync::Arc::new(AtomicBool::new(false));
+    if let Ok(rt) = tokio::runtime::Handle::try_current() {
+        let f = flag.clone();
+        rt.spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                f.store(true, Ordering::Relaxed);
+            }
+        });
+    }
+    flag
+}
+
 /// Options of [`Backups::create`].
 #[derive(Debug, Clone)]
 pub struct CreateOptions {

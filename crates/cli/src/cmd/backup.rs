@@ -1,0 +1,421 @@
+//! `ncy-admin backup create | verify | list | prune | restore | pitr`: backups proven
+//! restorable, for the PostgreSQL database (pg_dump/pg_restore) or the local workspace
+//! (SQLite online backup). Progress bars on stderr when it is a terminal; Ctrl-C cancels and
+//! leaves nothing behind.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Subcommand;
+use ncy_backup::{
+    pitr, BackupRef, Backups, CreateOptions, Hooks, Progress, PrunePolicy, RestoreOptions,
+    Snapshot, Verification,
+};
+use ncy_core::Error;
+use serde::Serialize;
+
+use crate::ctx::Ctx;
+use crate::output::{emit, opt, progress, table};
+
+#[derive(Subcommand, Debug)]
+pub enum Backup {
+    /// Take a backup (pg_dump custom format, or the SQLite online backup) and record it.
+    Create {
+        /// Directory for the file (default: $NCY_BACKUP_DIR or <data dir>/ncy-admin/backups).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// pg_dump compression level, 0 (none) to 9 (smallest).
+        #[arg(long, value_name = "N", default_value_t = 9)]
+        compress: u32,
+    },
+    /// Prove a backup restorable: checksum, readable archive, full test restore, row counts.
+    Verify {
+        /// The backup's id (from `backup list`) or its file.
+        backup: String,
+    },
+    /// Recorded backups, newest first, with the age of the last verified one.
+    List {
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// Cursor printed by the previous page.
+        #[arg(long)]
+        after: Option<String>,
+    },
+    /// Delete backups outside the retention policy (never the newest verified one).
+    Prune {
+        #[arg(long, default_value_t = 30, value_name = "DAYS")]
+        keep_days: i64,
+        /// Also keep the N newest backups, whatever their age.
+        #[arg(long, value_name = "N")]
+        keep_last: Option<u64>,
+        /// Show what would be deleted; delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Restore a backup into a new database (PostgreSQL) or file (local workspace).
+    Restore {
+        /// The backup's id or its file.
+        backup: String,
+        /// The database (or file) to create.
+        #[arg(long, value_name = "NEW_DB")]
+        into: String,
+        /// Replace an existing database or file.
+        #[arg(long)]
+        force: bool,
+        /// Skip ownership and privileges (restore as a role that does not own the objects).
+        #[arg(long)]
+        no_owner: bool,
+    },
+    /// Point-in-time recovery readiness; with --target-time, the recovery script for the DBA.
+    Pitr {
+        /// Recover to this time: `YYYY-MM-DD HH:MM:SS` (UTC) or RFC 3339 with an offset.
+        #[arg(long, value_name = "T")]
+        target_time: Option<String>,
+        /// Write the script to this file (default: print it).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+}
+
+fn human_bytes(n: i64) -> String {
+    let n = n.max(0) as f64;
+    match n {
+        n if n >= 1e9 => format!("{:.2} GB", n / 1e9),
+        n if n >= 1e6 => format!("{:.1} MB", n / 1e6),
+        n if n >= 1e3 => format!("{:.1} kB", n / 1e3),
+        n => format!("{n} B"),
+    }
+}
+
+fn age(secs: i64) -> String {
+    match secs {
+        s if s < 120 => format!("{s} s"),
+        s if s < 7200 => format!("{} min", s / 60),
+        s if s < 172_800 => format!("{} h", s / 3600),
+        s => format!("{} days", s / 86_400),
+    }
+}
+
+fn snapshot_text(s: &Snapshot) -> String {
+    let rows: i64 = s
+        .table_counts
+        .as_ref()
+        .map(|c| c.values().sum())
+        .unwrap_or(0);
+    format!(
+        "backup {}\n  file      {}\n  size      {}\n  sha256    {}\n  database  {} ({})\n  tables    {} ({rows} rows)\n  took      {} ms\n  verified  {}",
+        s.id,
+        s.path,
+        human_bytes(s.size),
+        opt(&s.sha256),
+        opt(&s.database),
+        opt(&s.server_version),
+        s.table_counts.as_ref().map_or(0, |c| c.len()),
+        opt(&s.duration_ms),
+        if s.verified { "yes" } else { "no (run `ncy-admin backup verify`)" }
+    )
+}
+
+fn verification_text(v: &Verification) -> String {
+    let mut out = format!(
+        "{} {}\n  checksum  {}\n  readable  {} ({} entries)\n  restore   {}\n",
+        if v.ok { "VERIFIED" } else { "FAILED" },
+        v.path,
+        if v.checksum_ok { "ok" } else { "MISMATCH" },
+        if v.readable { "yes" } else { "no" },
+        v.entries,
+        v.restore_ms
+            .map(|ms| format!(
+                "{ms} ms into {}",
+                v.scratch_database.as_deref().unwrap_or("-")
+            ))
+            .unwrap_or_else(|| "not run".into()),
+    );
+    if !v.tables.is_empty() {
+        out.push_str(&table(
+            &["table", "rows at backup", "rows restored", ""],
+            v.tables
+                .iter()
+                .map(|t| {
+                    vec![
+                        t.table.clone(),
+                        opt(&t.expected),
+                        opt(&t.actual),
+                        if t.ok { "ok".into() } else { "DIFFERS".into() },
+                    ]
+                })
+                .collect(),
+        ));
+        out.push('\n');
+    }
+    for p in &v.problems {
+        out.push_str(&format!("  problem: {p}\n"));
+    }
+    out
+}
+
+/// Parses `YYYY-MM-DD HH:MM:SS[.fff]` (UTC) or RFC 3339 (converted to UTC).
+fn parse_time(s: &str) -> Result<chrono::NaiveDateTime, Error> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s.trim()) {
+        return Ok(t.naive_utc());
+    }
+    for f in [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+    ] {
+        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(s.trim(), f) {
+            return Ok(t);
+        }
+    }
+    Err(Error::invalid(
+        "target-time",
+        format!("{s:?} is not a time; use `YYYY-MM-DD HH:MM:SS` (UTC) or RFC 3339, e.g. 2026-11-26T09:30:00+01:00"),
+    ))
+}
+
+#[derive(Serialize)]
+struct PitrOutput {
+    readiness: ncy_backup::PitrReadiness,
+    target_time: Option<chrono::NaiveDateTime>,
+    script: Option<String>,
+    script_path: Option<String>,
+}
+
+pub async fn run(ctx: &mut Ctx, c: Backup) -> Result<()> {
+    let db = ctx.db().await?;
+    let op = ctx.operator().await?;
+    let b = Backups::new(db, &ctx.target()?)?;
+    let cancel = ncy_backup::cancel_on_ctrl_c();
+    let bar = progress(ctx, 0, "backup");
+    let draw = |p: Progress| {
+        bar.set_length(p.total);
+        bar.set_position(p.done);
+        if p.bytes > 0 {
+            bar.set_message(format!("{} {}", p.phase, human_bytes(p.bytes as i64)));
+        } else {
+            bar.set_message(p.phase);
+        }
+    };
+    let hooks = Hooks {
+        progress: &draw,
+        cancel: Some(&*cancel),
+    };
+    match c {
+        Backup::Create { dir, compress } => {
+            let dir = match dir {
+                Some(d) => d,
+                None => ncy_backup::default_dir()?,
+            };
+            let s = b
+                .create(
+                    &op,
+                    &CreateOptions {
+                        dir,
+                        compression: compress,
+                    },
+                    hooks,
+                )
+                .await;
+            bar.finish_and_clear();
+            let s = s?;
+            emit(ctx, &s, || snapshot_text(&s))
+        }
+        Backup::Verify { backup } => {
+            let v = b.verify(&op, &BackupRef::parse(&backup), hooks).await;
+            bar.finish_and_clear();
+            let v = v?;
+            emit(ctx, &v, || verification_text(&v))?;
+            if v.ok {
+                Ok(())
+            } else {
+                Err(Error::conflict(
+                    "backup",
+                    format!(
+                        "backup {} failed verification: {}",
+                        v.path,
+                        v.problems.join("; ")
+                    ),
+                )
+                .into())
+            }
+        }
+        Backup::List { limit, after } => {
+            bar.finish_and_clear();
+            let l = b.list(&op, after.as_deref(), limit).await?;
+            emit(ctx, &l, || {
+                let mut out = table(
+                    &["id", "created (UTC)", "file", "size", "verified", "on disk"],
+                    l.items
+                        .iter()
+                        .map(|s| {
+                            vec![
+                                s.id.to_string(),
+                                s.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                                s.path.clone(),
+                                human_bytes(s.size),
+                                if s.verified {
+                                    "yes".into()
+                                } else {
+                                    "no".into()
+                                },
+                                if s.file_exists {
+                                    "yes".into()
+                                } else {
+                                    "MISSING".into()
+                                },
+                            ]
+                        })
+                        .collect(),
+                );
+                out.push('\n');
+                out.push_str(&match l.last_verified_age_secs {
+                    Some(a) => format!("last verified backup: {} old", age(a)),
+                    None => "no verified backup: run `ncy-admin backup verify <id>`".into(),
+                });
+                if let Some(c) = &l.next_cursor {
+                    out.push_str(&format!("\nnext page: --after '{c}'"));
+                }
+                out
+            })
+        }
+        Backup::Prune {
+            keep_days,
+            keep_last,
+            dry_run,
+        } => {
+            bar.finish_and_clear();
+            let p = b
+                .prune(
+                    &op,
+                    &PrunePolicy {
+                        keep_days,
+                        keep_last,
+                    },
+                    dry_run,
+                )
+                .await?;
+            emit(ctx, &p, || {
+                let mut rows: Vec<Vec<String>> = vec![];
+                for (what, items) in [("keep", &p.keep), ("DELETE", &p.delete)] {
+                    for i in items {
+                        rows.push(vec![
+                            what.into(),
+                            i.created_at.format("%Y-%m-%d %H:%M").to_string(),
+                            i.path.clone(),
+                            i.reason.clone(),
+                        ]);
+                    }
+                }
+                format!(
+                    "{}\n{} {} backup(s), {}{}",
+                    table(&["", "created (UTC)", "file", "why"], rows),
+                    if p.dry_run { "would delete" } else { "deleted" },
+                    p.delete.len(),
+                    human_bytes(p.freed_bytes),
+                    if p.dry_run {
+                        " (dry run: nothing deleted)"
+                    } else {
+                        ""
+                    }
+                )
+            })
+        }
+        Backup::Restore {
+            backup,
+            into,
+            force,
+            no_owner,
+        } => {
+            let r = b
+                .restore(
+                    &op,
+                    &BackupRef::parse(&backup),
+                    &RestoreOptions {
+                        into,
+                        force,
+                        no_owner,
+                    },
+                    hooks,
+                )
+                .await;
+            bar.finish_and_clear();
+            let r = r?;
+            emit(ctx, &r, || {
+                let rows: i64 = r.tables.iter().filter_map(|t| t.actual).sum();
+                let bad: Vec<&str> = r
+                    .tables
+                    .iter()
+                    .filter(|t| !t.ok)
+                    .map(|t| t.table.as_str())
+                    .collect();
+                format!(
+                    "restored {} into {}{} in {} ms: {} tables, {rows} rows{}",
+                    r.path,
+                    r.into,
+                    if r.replaced { " (replaced)" } else { "" },
+                    r.duration_ms,
+                    r.tables.len(),
+                    if bad.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; counts differ from backup time in {}", bad.join(", "))
+                    }
+                )
+            })
+        }
+        Backup::Pitr { target_time, out } => {
+            bar.finish_and_clear();
+            let readiness = b.pitr_readiness(&op).await?;
+            let target = target_time.as_deref().map(parse_time).transpose()?;
+            let script = target
+                .map(|t| pitr::recovery_script(&readiness, t))
+                .transpose()?;
+            let script_path = match (&script, &out) {
+                (Some(s), Some(p)) => {
+                    std::fs::write(p, s)
+                        .map_err(|e| Error::io(format!("writing {}", p.display()), e))?;
+                    Some(p.display().to_string())
+                }
+                _ => None,
+            };
+            let o = PitrOutput {
+                readiness,
+                target_time: target,
+                script,
+                script_path,
+            };
+            emit(ctx, &o, || {
+                let r = &o.readiness;
+                let mut s = format!(
+                    "point-in-time recovery: {}\n  wal_level        {}\n  archive_mode     {}\n  archive_command  {}\n  archived         {} segments, last {} at {}\n  failed           {}{}\n",
+                    if r.ready { "READY" } else { "NOT READY" },
+                    r.wal_level,
+                    r.archive_mode,
+                    r.archive_command,
+                    r.archived_count,
+                    opt(&r.last_archived_wal),
+                    r.last_archived_time.map(|t| format!("{t} UTC")).unwrap_or_else(|| "-".into()),
+                    r.failed_count,
+                    r.last_failed_wal.as_ref().map(|w| format!(" (last {w})")).unwrap_or_default(),
+                );
+                for p in &r.problems {
+                    s.push_str(&format!("  problem: {p}\n"));
+                }
+                for n in &r.notes {
+                    s.push_str(&format!("  note: {n}\n"));
+                }
+                match (&o.script, &o.script_path) {
+                    (_, Some(p)) => s.push_str(&format!("recovery script written to {p}\n")),
+                    (Some(sc), None) => {
+                        s.push('\n');
+                        s.push_str(sc);
+                    }
+                    _ => s.push_str("pass --target-time to generate the recovery script\n"),
+                }
+                s
+            })
+        }
+    }
+}
