@@ -27,6 +27,10 @@ pub struct Global {
     /// Machine-readable JSON output.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Work on this server profile's sync cache only; never touch the network
+    /// (see `ncy-admin sync init`).
+    #[arg(long, global = true, conflicts_with = "local")]
+    pub offline: bool,
 }
 
 /// The default local workspace: `<data dir>/ncy-admin/workspace.db`.
@@ -45,11 +49,40 @@ pub fn default_workspace() -> Result<PathBuf> {
 pub struct Ctx {
     pub global: Global,
     db: Option<Db>,
+    cache: Option<ncy_sync::Cache>,
 }
 
 impl Ctx {
     pub fn new(global: Global) -> Self {
-        Ctx { global, db: None }
+        Ctx {
+            global,
+            db: None,
+            cache: None,
+        }
+    }
+
+    /// The PostgreSQL URL of this profile (--database-url or $DATABASE_URL), also with --offline.
+    pub fn server_url(&self) -> Result<String> {
+        if let Some(u) = &self.global.database_url {
+            return Ok(u.clone());
+        }
+        match std::env::var("DATABASE_URL") {
+            Ok(u) if !u.trim().is_empty() => Ok(u),
+            _ => Err(Error::Config(
+                "this needs the PostgreSQL server profile: pass --database-url URL or set DATABASE_URL".into(),
+            )
+            .into()),
+        }
+    }
+
+    /// This profile's sync cache (opened with its key from the OS keychain).
+    pub async fn sync_cache(&mut self) -> Result<ncy_sync::Cache> {
+        if let Some(c) = &self.cache {
+            return Ok(c.clone());
+        }
+        let c = ncy_sync::Cache::open_profile(&self.server_url()?).await?;
+        self.cache = Some(c.clone());
+        Ok(c)
     }
 
     /// True for `--json`.
@@ -59,6 +92,13 @@ impl Ctx {
 
     /// Resolves the target: --database-url, --local, $DATABASE_URL, default workspace.
     pub fn target(&self) -> Result<Target> {
+        if self.global.offline {
+            let dir = ncy_sync::cache::cache_dir()?;
+            return Ok(Target::Local(ncy_sync::cache::cache_path(
+                &dir,
+                &self.server_url()?,
+            )));
+        }
         if let Some(u) = &self.global.database_url {
             return Ok(Target::Postgres(u.clone()));
         }
@@ -78,7 +118,18 @@ impl Ctx {
         if let Some(db) = &self.db {
             return Ok(db.clone());
         }
-        let db = Db::connect(&self.target()?, &ConnectOptions::default()).await?;
+        if self.global.offline {
+            let db = self.sync_cache().await?.db;
+            self.db = Some(db.clone());
+            return Ok(db);
+        }
+        let target = self.target()?;
+        let db = match Db::connect(&target, &ConnectOptions::default()).await {
+            Err(Error::ServerUnreachable { target: t, reason }) => {
+                return Err(ncy_sync::cache::offline_hint(&target, t, reason).into())
+            }
+            r => r?,
+        };
         self.db = Some(db.clone());
         Ok(db)
     }
@@ -112,6 +163,9 @@ impl Ctx {
 
     /// The logged-in operator (from the session token in the keychain).
     pub async fn operator(&mut self) -> Result<Operator> {
+        if self.global.offline {
+            return Ok(self.sync_cache().await?.operator().await?);
+        }
         let db = self.db().await?;
         let token = self.session_secret()?.get()?.ok_or_else(|| {
             Error::Unauthenticated(format!(

@@ -72,6 +72,25 @@ pub fn key_secret(url: &str) -> Secret {
     Secret::new(format!("cache-key:{}", profile(url)))
 }
 
+/// The error for an unreachable server, saying so when this profile has a sync cache that
+/// commands can use with `--offline`.
+pub fn offline_hint(target: &ncy_core::db::Target, shown: String, reason: String) -> Error {
+    let has_cache = match target {
+        ncy_core::db::Target::Postgres(url) => cache_dir()
+            .map(|d| cache_path(&d, url).exists())
+            .unwrap_or(false),
+        ncy_core::db::Target::Local(_) => false,
+    };
+    Error::ServerUnreachable {
+        target: shown,
+        reason: if has_cache {
+            format!("{reason}. This server has an offline cache on this machine: add --offline to list and edit tasks there (your edits are pushed later by `ncy-admin sync run`)")
+        } else {
+            reason
+        },
+    }
+}
+
 /// A new random 256-bit key in SQLCipher's raw-key form (`x'…'`, no slow key derivation).
 pub fn new_key() -> String {
     use rand::RngCore;

@@ -11,6 +11,7 @@ pub mod projects;
 pub mod seed;
 pub mod session;
 pub mod settings;
+pub mod sync;
 pub mod tasks;
 pub mod users;
 
@@ -71,6 +72,9 @@ pub enum Command {
     /// GDPR data-subject requests: queue, identity, export, erasure, retention, consents.
     #[command(subcommand)]
     Gdpr(gdpr::Gdpr),
+    /// Offline cache of this server: init, status, pull, push, run, conflicts, resolve, edit.
+    #[command(subcommand)]
+    Sync(sync::Sync),
 }
 
 pub async fn run(ctx: &mut Ctx, c: Command) -> Result<()> {
@@ -94,5 +98,6 @@ pub async fn run(ctx: &mut Ctx, c: Command) -> Result<()> {
         Command::Backup(c) => backup::run(ctx, c).await,
         Command::Health(c) => health::run(ctx, c).await,
         Command::Gdpr(c) => gdpr::run(ctx, c).await,
+        Command::Sync(c) => sync::run(ctx, c).await,
     }
 }

@@ -1,0 +1,317 @@
+//! `ncy-admin sync …`: the offline cache of this server profile.
+
+use std::sync::Arc;
+
+use anyhow::Result;
+use clap::{Args, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use ncy_core::admin::tasks::TaskPatch;
+use ncy_core::db::Db;
+use ncy_core::Error;
+use ncy_sync::conflicts::{self, parse_value};
+use ncy_sync::{Ctl, Progress, Resolution};
+use serde_json::{json, Map};
+
+use super::args;
+use crate::ctx::Ctx;
+use crate::output::{emit, table};
+
+#[derive(Subcommand, Debug)]
+pub enum Sync {
+    /// Choose this profile's slice (organizations) and make the first pull. Replaces any cache.
+    Init {
+        /// Organization slugs, comma-separated.
+        #[arg(long, value_delimiter = ',', required = true)]
+        org: Vec<String>,
+    },
+    /// Sync state: last pull/push, pending outbox entries, open conflicts, cached rows.
+    Status,
+    /// Pull the server's changes into the cache.
+    Pull,
+    /// Push offline edits to the server (each in its own transaction, merged field by field).
+    Push,
+    /// Push, then pull.
+    Run,
+    /// List conflicts with base, mine and theirs.
+    Conflicts {
+        /// Include resolved conflicts.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Resolve a conflict: keep mine, keep theirs, or give a new value.
+    Resolve {
+        id: String,
+        #[arg(long, value_parser = ["mine", "theirs"], required_unless_present = "value")]
+        keep: Option<String>,
+        #[arg(long, conflicts_with = "keep")]
+        value: Option<String>,
+    },
+    /// Edit a task in the cache (works offline; pushed by `sync push` / `sync run`).
+    Edit {
+        id: String,
+        #[command(flatten)]
+        changes: EditArgs,
+    },
+}
+
+#[derive(Args, Debug, Default)]
+pub struct EditArgs {
+    #[arg(long)]
+    title: Option<String>,
+    /// Description; an empty value clears it.
+    #[arg(long)]
+    description: Option<String>,
+    #[arg(long)]
+    status: Option<String>,
+    #[arg(long)]
+    priority: Option<String>,
+    /// Assignee user id; `none` to unassign.
+    #[arg(long)]
+    assignee: Option<String>,
+    /// Due date (YYYY-MM-DD [HH:MM]); `none` to clear.
+    #[arg(long)]
+    due: Option<String>,
+    /// Metadata JSON object (replaces the current one), e.g. a review comment.
+    #[arg(long)]
+    metadata: Option<String>,
+}
+
+fn patch(a: EditArgs) -> Result<TaskPatch> {
+    let mut m = Map::new();
+    let none = |v: &str| {
+        if v.trim().eq_ignore_ascii_case("none") {
+            ""
+        } else {
+            v
+        }
+        .to_owned()
+    };
+    for (field, v) in [
+        ("title", a.title),
+        ("description", a.description),
+        ("status", a.status),
+        ("priority", a.priority),
+        ("assignee_id", a.assignee.as_deref().map(none)),
+        ("due_date", a.due.as_deref().map(none)),
+        ("metadata", a.metadata),
+    ] {
+        if let Some(v) = v {
+            m.insert(field.into(), parse_value(field, &v)?);
+        }
+    }
+    if m.is_empty() {
+        return Err(Error::invalid(
+            "changes",
+            "nothing to change: give at least one of --title --description --status --priority --assignee --due --metadata",
+        )
+        .into());
+    }
+    Ok(ncy_sync::outbox::patch_from(&m)?)
+}
+
+/// A progress bar on stderr (hidden with --json or when stderr is not a terminal).
+fn bar(ctx: &Ctx) -> ProgressBar {
+    let pb = if ctx.json() {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(0)
+    };
+    pb.set_style(
+        ProgressStyle::with_template("{msg:32} [{bar:30}] {pos}/{len} ({per_sec})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    pb
+}
+
+fn online_only(ctx: &Ctx, what: &str) -> Result<()> {
+    if ctx.global.offline {
+        return Err(Error::invalid(
+            "offline",
+            format!("`sync {what}` talks to the server; run it without --offline"),
+        )
+        .into());
+    }
+    Ok(())
+}
+
+async fn server(ctx: &mut Ctx) -> Result<(Db, ncy_core::auth::Operator)> {
+    let db = ctx.db().await?;
+    if db.pg_pool().is_none() {
+        return Err(Error::Config(
+            "sync needs a PostgreSQL server profile: pass --database-url URL or set DATABASE_URL"
+                .into(),
+        )
+        .into());
+    }
+    let op = ctx.operator().await?;
+    Ok((db, op))
+}
+
+pub async fn run(ctx: &mut Ctx, c: Sync) -> Result<()> {
+    let pb = Arc::new(bar(ctx));
+    let p2 = pb.clone();
+    let progress = move |p: Progress| {
+        p2.set_message(p.phase);
+        p2.set_length(p.total.max(p.done));
+        p2.set_position(p.done);
+    };
+    let ctl = Ctl {
+        progress: Some(&progress),
+        ..Default::default()
+    };
+    match c {
+        Sync::Init { org } => {
+            online_only(ctx, "init")?;
+            let url = ctx.server_url()?;
+            let (db, op) = server(ctx).await?;
+            let (cache, rep) = ncy_sync::initial::init_profile(&db, &url, &op, &org, ctl).await?;
+            pb.finish_and_clear();
+            let st = cache.status().await?;
+            emit(ctx, &json!({ "initial": rep, "status": st }), || {
+                format!(
+                    "cache ready: {} rows of {} in {} (encrypted; key in the OS keychain)",
+                    rep.rows,
+                    st.organizations.join(", "),
+                    st.path
+                )
+            })
+        }
+        Sync::Status => {
+            let cache = ctx.sync_cache().await?;
+            let st = cache.status().await?;
+            emit(ctx, &st, || {
+                let mut rows = vec![
+                    vec!["cache".into(), st.path.clone()],
+                    vec!["server".into(), st.profile.clone()],
+                    vec!["organizations".into(), st.organizations.join(", ")],
+                    vec!["operator".into(), st.operator.clone()],
+                    vec![
+                        "first sync".into(),
+                        if st.initial_sync_done {
+                            "done"
+                        } else {
+                            "incomplete: run `sync pull`"
+                        }
+                        .into(),
+                    ],
+                    vec![
+                        "last pull".into(),
+                        st.last_pull_at.clone().unwrap_or_else(|| "never".into()),
+                    ],
+                    vec![
+                        "last push".into(),
+                        st.last_push_at.clone().unwrap_or_else(|| "never".into()),
+                    ],
+                    vec!["pending edits".into(), st.pending.to_string()],
+                    vec!["open conflicts".into(), st.conflicts.to_string()],
+                ];
+                for (t, n) in &st.rows {
+                    rows.push(vec![format!("rows: {t}"), n.to_string()]);
+                }
+                table(&["", ""], rows)
+            })
+        }
+        Sync::Pull | Sync::Push | Sync::Run => {
+            let what = match c {
+                Sync::Pull => "pull",
+                Sync::Push => "push",
+                _ => "run",
+            };
+            online_only(ctx, what)?;
+            let cache = ctx.sync_cache().await?;
+            let (db, op) = server(ctx).await?;
+            let out = match what {
+                "pull" => json!({ "pull": ncy_sync::pull::pull(&db, &cache, &op, ctl).await? }),
+                "push" => json!({ "push": ncy_sync::push::push(&db, &cache, &op, ctl).await? }),
+                _ => {
+                    let (p, q) = ncy_sync::run(&db, &cache, &op, ctl).await?;
+                    json!({ "push": p, "pull": q })
+                }
+            };
+            pb.finish_and_clear();
+            let open = cache.status().await?.conflicts;
+            emit(ctx, &out, || {
+                let mut s = String::new();
+                if let Some(p) = out.get("push") {
+                    s.push_str(&format!(
+                        "pushed {} edit(s): {} applied, {} already on the server, {} conflict(s), {} refused, {} retried safely\n",
+                        p["pushed"], p["applied"], p["noop"], p["conflicts"], p["rejected"], p["replayed"]
+                    ));
+                }
+                if let Some(q) = out.get("pull") {
+                    s.push_str(&format!(
+                        "pulled {} change(s): {} row(s) updated, {} removed\n",
+                        q["changes"], q["upserted"], q["removed"]
+                    ));
+                }
+                if open > 0 {
+                    s.push_str(&format!(
+                        "{open} open conflict(s): see `ncy-admin sync conflicts`"
+                    ));
+                }
+                s
+            })
+        }
+        Sync::Conflicts { all } => {
+            let cache = ctx.sync_cache().await?;
+            let list = conflicts::list(&cache, all).await?;
+            emit(ctx, &list, || {
+                if list.is_empty() {
+                    return "no conflicts".into();
+                }
+                table(
+                    &[
+                        "id", "task", "field", "base", "mine", "theirs", "reason", "resolved",
+                    ],
+                    list.iter()
+                        .map(|k| {
+                            vec![
+                                k.id.to_string(),
+                                k.row_id.to_string(),
+                                k.field.clone(),
+                                k.base.to_string(),
+                                k.mine.to_string(),
+                                k.theirs.to_string(),
+                                k.reason.clone(),
+                                k.resolution.clone().unwrap_or_else(|| "-".into()),
+                            ]
+                        })
+                        .collect(),
+                )
+            })
+        }
+        Sync::Resolve { id, keep, value } => {
+            let cache = ctx.sync_cache().await?;
+            let op = cache.operator().await?;
+            let how = match (keep.as_deref(), value) {
+                (_, Some(v)) => Resolution::Value(v),
+                (Some("mine"), None) => Resolution::Mine,
+                _ => Resolution::Theirs,
+            };
+            let r = conflicts::resolve(&cache, &op, args::id("conflict", &id)?, &how).await?;
+            emit(ctx, &r, || {
+                match &r.mutation {
+                Some(m) => format!(
+                    "resolved; the new value is queued as mutation {} (push with `ncy-admin sync run`)",
+                    m.mutation_id
+                ),
+                None => "resolved; the server's value stays".into(),
+            }
+            })
+        }
+        Sync::Edit { id, changes } => {
+            let cache = ctx.sync_cache().await?;
+            let op = cache.operator().await?;
+            let p = patch(changes)?;
+            let e = ncy_sync::edit_task(&cache, &op, args::id("task", &id)?, &p).await?;
+            emit(ctx, &e, || match &e {
+                Some(e) => format!(
+                    "edited in the cache; queued as mutation {} (push with `ncy-admin sync run`)",
+                    e.mutation_id
+                ),
+                None => "nothing changed".into(),
+            })
+        }
+    }
+}

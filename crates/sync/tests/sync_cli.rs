@@ -1,0 +1,162 @@
+//! `ncy-admin sync …` and `--offline` end to end, with the cache key in the OS keychain. Needs a
+//! Secret Service (scripts/test.sh runs the suite under `dbus-run-session` with an unlocked
+//! gnome-keyring); the key never falls back to a file.
+#![allow(clippy::useless_vec)]
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+
+struct Cli {
+    url: String,
+    home: tempfile::TempDir,
+}
+
+impl Cli {
+    fn run_with(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let bin = ncy_tests::bin("ncy-admin");
+        assert!(
+            bin.exists(),
+            "{} is missing: run `cargo build -p ncy-cli` first (scripts/test.sh does)",
+            bin.display()
+        );
+        let mut child = Command::new(bin)
+            .arg("--database-url")
+            .arg(&self.url)
+            .args(args)
+            .env_remove("DATABASE_URL")
+            .env("XDG_RUNTIME_DIR", self.home.path())
+            .env("NCY_DATA_DIR", self.home.path().join("data"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        if let Some(s) = stdin {
+            child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
+        } else {
+            drop(child.stdin.take());
+        }
+        child.wait_with_output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> serde_json::Value {
+        let o = self.run_with(args, None);
+        assert!(
+            o.status.success(),
+            "{args:?} failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        serde_json::from_slice(&o.stdout).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn init_offline_edit_run_and_a_dead_server() {
+    let (db, url) = ncy_tests::fresh_pg().await;
+    ncy_core::seed::dev(&db, false).await.unwrap();
+    let cli = Cli {
+        url: url.clone(),
+        home: tempfile::tempdir().unwrap(),
+    };
+    let o = cli.run_with(
+        &["login", "--email", "admin@ncy-8.com", "--password-stdin"],
+        Some("admin123\n"),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    let init = cli.ok(&["--json", "sync", "init", "--org", "test-org"]);
+    assert_eq!(init["status"]["rows"]["Task"], 10, "{init}");
+    let key = ncy_sync::cache::key_secret(&url)
+        .get()
+        .unwrap()
+        .expect("the cache key is in the OS keychain (is a Secret Service running? see scripts/test.sh)");
+    for f in walk(cli.home.path()) {
+        let bytes = std::fs::read(&f).unwrap_or_default();
+        assert!(
+            !bytes.windows(64).any(|w| w == &key.as_bytes()[2..66]),
+            "the cache key is in no file ({})",
+            f.display()
+        );
+    }
+
+    let tasks = cli.ok(&["--offline", "--json", "tasks", "list"]);
+    let items = tasks["items"].as_array().unwrap();
+    assert_eq!(items.len(), 10);
+    let id = items[0]["id"].as_str().unwrap().to_owned();
+    let e = cli.ok(&[
+        "--offline", "--json", "sync", "edit", &id, "--status", "done", "--metadata",
+        r#"{"review":"ok offline"}"#,
+    ]);
+    assert_eq!(e["new"]["status"], "DONE");
+    // A plain edit on the cache would bypass the outbox: refused with one clear line.
+    let o = cli.run_with(&["--offline", "tasks", "update", &id, "--title", "x"], None);
+    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("sync edit"));
+    let st = cli.ok(&["--offline", "--json", "sync", "status"]);
+    assert_eq!(st["pending"], 1);
+    let o = cli.run_with(&["--offline", "sync", "pull"], None);
+    assert_eq!(o.status.code(), Some(2), "pull needs the network");
+
+    // The same cache seen through a server that is down: the command says a cache exists and
+    // points at --offline, which works.
+    let dead = "postgres://postgres@127.0.0.1:1/ncy_sync_dead";
+    let dir = cli.home.path().join("data").join("cache");
+    std::fs::copy(
+        ncy_sync::cache::cache_path(&dir, &url),
+        ncy_sync::cache::cache_path(&dir, dead),
+    )
+    .unwrap();
+    ncy_sync::cache::key_secret(dead).set_keychain(&key).unwrap();
+    let down = Cli {
+        url: dead.into(),
+        home: tempfile::tempdir_in(cli.home.path()).unwrap(),
+    };
+    let run_dead = |args: &[&str]| {
+        Command::new(ncy_tests::bin("ncy-admin"))
+            .args(["--database-url", dead])
+            .args(args)
+            .env_remove("DATABASE_URL")
+            .env("XDG_RUNTIME_DIR", down.home.path())
+            .env("NCY_DATA_DIR", cli.home.path().join("data"))
+            .output()
+            .unwrap()
+    };
+    let o = run_dead(&["tasks", "list"]);
+    assert_eq!(o.status.code(), Some(7), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--offline"));
+    let o = run_dead(&["--offline", "--json", "tasks", "list"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let _ = ncy_sync::cache::key_secret(dead).delete();
+
+    // Back online: the edit is pushed once, then pulling changes nothing.
+    let r = cli.ok(&["--json", "sync", "run"]);
+    assert_eq!(r["push"]["applied"], 1, "{r}");
+    let row = db
+        .query(
+            r#"SELECT "status"::text AS s, "metadata" FROM "Task" WHERE "id" = $1::uuid"#,
+            &ncy_core::params![id.as_str()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row[0].text("s").unwrap(), "DONE");
+    let again = cli.ok(&["--json", "sync", "run"]);
+    assert_eq!(again["push"]["pushed"], 0);
+    assert_eq!(cli.ok(&["--json", "sync", "conflicts"]), serde_json::json!([]));
+    let _ = ncy_sync::cache::key_secret(&url).delete();
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = vec![];
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
