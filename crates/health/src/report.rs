@@ -483,11 +483,16 @@ fn activity_findings(a: &Activity, opts: &ReportOptions, f: &mut Vec<Finding>) {
             if wait >= 60.0 { Severity::Critical } else { Severity::Warning },
             "locks",
             format!(
-                "session {} waits {} for a {} lock{} held by {}",
+                "session {} waits {} for a {}{} held by {}",
                 b.waiting.pid,
                 secs(wait),
-                b.lock_mode.as_deref().unwrap_or("?"),
-                b.relation.as_deref().map(|r| format!(" on {r}")).unwrap_or_default(),
+                b.lock_mode.as_deref().unwrap_or("lock"),
+                match (b.relation.as_deref(), b.lock_type.as_deref()) {
+                    (Some(r), _) => format!(" on {r}"),
+                    (None, Some("transactionid")) => " (a row the other transaction changed)".into(),
+                    (None, Some(t)) => format!(" ({t})"),
+                    _ => String::new(),
+                },
                 if blockers.is_empty() { pids.join(", ") } else { blockers.join(", ") }
             ),
             format!(
