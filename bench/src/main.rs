@@ -2,6 +2,7 @@
 //! measured in the same run. Sizes follow `NCY_BENCH_SCALE` (smoke | quick | full).
 
 mod admin;
+mod backup;
 mod harness;
 mod health;
 mod seed;
@@ -19,6 +20,7 @@ async fn main() {
     let seeded_url = seed::run(&mut b).await;
     admin::run(&mut b, &seeded_url).await;
     health::run(&mut b, &seeded_url).await;
+    backup::run(&mut b, &seeded_url).await;
     b.write();
     b.cluster.stop();
 }

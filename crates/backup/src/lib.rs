@@ -369,3 +369,27 @@ fn ncy_data_dir() -> Option<PathBuf> {
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".local/share")))
 }
+
+/// Compile-time proof that the operations' futures are `Send` (the desktop runs them on a
+/// multi-threaded runtime).
+#[cfg(test)]
+#[allow(dead_code, clippy::let_underscore_future)]
+mod send_check {
+    use super::*;
+
+    fn is_send<T: Send>(_: &T) {}
+
+    async fn all(b: Backups, op: Operator) {
+        let r = BackupRef::Id(uuid::Uuid::nil());
+        let c = CreateOptions::new("/tmp");
+        let ro = RestoreOptions::default();
+        let p = PrunePolicy::default();
+        is_send(&b.create(&op, &c, Hooks::none()));
+        is_send(&b.verify(&op, &r, Hooks::none()));
+        is_send(&b.list(&op, None, 10));
+        is_send(&b.get(&op, &r));
+        is_send(&b.prune(&op, &p, true));
+        is_send(&b.restore(&op, &r, &ro, Hooks::none()));
+        is_send(&b.pitr_readiness(&op));
+    }
+}
