@@ -170,7 +170,13 @@ async fn set(
     }
     let changed = cur.as_ref().map(|c| c.granted) != Some(grant);
     if changed {
-        let t = now();
+        // History is ordered by time: keep each change strictly after the previous one.
+        let t = match before.last() {
+            Some(last) if last.created_at >= now() => {
+                last.created_at + chrono::Duration::milliseconds(1)
+            }
+            _ => now(),
+        };
         let id = Uuid::new_v4();
         let granted_at = if grant {
             Some(t)

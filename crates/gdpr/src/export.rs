@@ -326,6 +326,7 @@ async fn write_table(
     w.write_all(b"[").map_err(werr)?;
     let mut rows = 0u64;
     let (ts, tb) = (q(spec.ts), q(spec.tb));
+    let pg = tx.dialect() == Dialect::Postgres;
     for part in spec.parts {
         let base = if part.email {
             params![user, email]
@@ -336,7 +337,22 @@ async fn write_table(
         loop {
             check_cancel(cancel)?;
             let mut p = base.clone();
-            let mut sql = format!("SELECT * FROM {} WHERE ({})", q(spec.table), part.filter);
+            // PostgreSQL renders each row as JSON itself (one text column per row); SQLite rows
+            // are converted here. Either way the batch is written out before the next is read.
+            let select = if pg {
+                let omit = spec
+                    .omit
+                    .iter()
+                    .map(|o| format!(" - '{o}'"))
+                    .collect::<String>();
+                format!(
+                    "SELECT (to_jsonb(t){omit})::text AS \"_ncy_json\", t.{ts} AS \"_ncy_ts\", t.{tb} AS \"_ncy_tb\" FROM {} t",
+                    q(spec.table)
+                )
+            } else {
+                format!("SELECT * FROM {}", q(spec.table))
+            };
+            let mut sql = format!("{select} WHERE ({})", part.filter);
             if let Some((a, b)) = &cursor {
                 p.push(a.clone());
                 p.push(b.clone());
@@ -350,16 +366,20 @@ async fn write_table(
             let batch = tx.query(&sql, &p).await?;
             let n = batch.len() as i64;
             for r in &batch {
-                let mut obj = r.to_json();
-                if let Some(m) = obj.as_object_mut() {
-                    for o in spec.omit {
-                        m.remove(*o);
-                    }
-                }
                 w.write_all(if rows == 0 { b"\n" } else { b",\n" })
                     .map_err(werr)?;
-                serde_json::to_writer(&mut w, &obj)
-                    .map_err(|e| Error::io(format!("writing {name}"), e.into()))?;
+                if pg {
+                    w.write_all(r.text("_ncy_json")?.as_bytes()).map_err(werr)?;
+                } else {
+                    let mut obj = r.to_json();
+                    if let Some(m) = obj.as_object_mut() {
+                        for o in spec.omit {
+                            m.remove(*o);
+                        }
+                    }
+                    serde_json::to_writer(&mut w, &obj)
+                        .map_err(|e| Error::io(format!("writing {name}"), e.into()))?;
+                }
                 rows += 1;
             }
             *done += n as u64;
@@ -372,7 +392,11 @@ async fn write_table(
                 break;
             }
             let last = &batch[batch.len() - 1];
-            cursor = Some((last.get(spec.ts)?.clone(), last.get(spec.tb)?.clone()));
+            cursor = Some(if pg {
+                (last.get("_ncy_ts")?.clone(), last.get("_ncy_tb")?.clone())
+            } else {
+                (last.get(spec.ts)?.clone(), last.get(spec.tb)?.clone())
+            });
         }
     }
     w.write_all(b"\n]\n").map_err(werr)?;
