@@ -2,6 +2,7 @@
 //! measured in the same run. Sizes follow `NCY_BENCH_SCALE` (smoke | quick | full).
 
 mod admin;
+mod backup;
 mod gdpr;
 mod harness;
 mod health;
@@ -20,6 +21,7 @@ async fn main() {
     let seeded_url = seed::run(&mut b).await;
     admin::run(&mut b, &seeded_url).await;
     health::run(&mut b, &seeded_url).await;
+    backup::run(&mut b, &seeded_url).await;
     gdpr::run(&mut b).await;
     b.write();
     b.cluster.stop();
