@@ -1,0 +1,205 @@
+//! `ncy-admin backup ...` end to end on PostgreSQL and on a local workspace: JSON output, the
+//! documented exit codes, one clear error line, permissions.
+
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+struct Cli {
+    target: Vec<String>,
+    home: tempfile::TempDir,
+}
+
+impl Cli {
+    fn new(target: Vec<String>) -> Cli {
+        Cli {
+            target,
+            home: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn run_with(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let bin = ncy_tests::bin("ncy-admin");
+        assert!(
+            bin.exists(),
+            "{} is missing: run `cargo build -p ncy-cli` first (scripts/test.sh does)",
+            bin.display()
+        );
+        let mut cmd = Command::new(bin);
+        cmd.args(&self.target)
+            .args(args)
+            .env_remove("DATABASE_URL")
+            .env_remove("NCY_BACKUP_DIR")
+            .env("XDG_RUNTIME_DIR", self.home.path())
+            .env("NCY_DATA_DIR", self.home.path().join("data"))
+            .env("HOME", self.home.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        if let Some(s) = stdin {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
+        } else {
+            drop(child.stdin.take());
+        }
+        child.wait_with_output().unwrap()
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let mut a = vec!["--json"];
+        a.extend_from_slice(args);
+        let o = self.run_with(&a, None);
+        assert!(
+            o.status.success(),
+            "{args:?} failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+            panic!(
+                "{args:?}: not JSON ({e}): {}",
+                String::from_utf8_lossy(&o.stdout)
+            )
+        })
+    }
+
+    fn login(&self, email: &str, password: &str) {
+        let o = self.run_with(
+            &["login", "--email", email, "--password-stdin"],
+            Some(&format!("{password}\n")),
+        );
+        assert!(
+            o.status.success(),
+            "login: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+}
+
+/// The exit code, exactly one error line naming `needle`, no panic.
+fn fails(o: &Output, code: i32, needle: &str) {
+    let err = String::from_utf8_lossy(&o.stderr);
+    let lines: Vec<&str> = err.lines().filter(|l| !l.starts_with("warning:")).collect();
+    assert_eq!(o.status.code(), Some(code), "stderr: {err}");
+    assert_eq!(lines.len(), 1, "exactly one error line: {err}");
+    assert!(lines[0].contains(needle), "{needle:?} not in {err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_commands_on_postgres() {
+    let (db, url) = ncy_tests::fresh_pg().await;
+    db.close().await;
+    let cli = Cli::new(vec!["--database-url".into(), url.clone()]);
+    // The CLI's embedded migrations may be newer than the harness's template.
+    let o = cli.run_with(&["migrate", "up"], None);
+    assert!(
+        o.status.success(),
+        "migrate: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let o = cli.run_with(&["seed", "dev"], None);
+    assert!(
+        o.status.success(),
+        "seed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    cli.login("admin@ncy-8.com", "admin123");
+    let dir = cli.home.path().join("backups");
+    let dir_s = dir.display().to_string();
+
+    let s = cli.json(&["backup", "create", "--dir", &dir_s, "--compress", "6"]);
+    let id = s["id"].as_str().unwrap().to_owned();
+    let path = s["path"].as_str().unwrap().to_owned();
+    assert_eq!(s["compression"], 6);
+    assert!(s["table_counts"]["public.User"].as_i64().unwrap() >= 3);
+
+    let l = cli.json(&["backup", "list"]);
+    assert_eq!(l["items"].as_array().unwrap().len(), 1);
+    assert!(l["last_verified_at"].is_null());
+
+    let v = cli.json(&["backup", "verify", &id]);
+    assert_eq!(v["ok"], true, "{v}");
+    let l = cli.json(&["backup", "list"]);
+    assert_eq!(l["items"][0]["verified"], true);
+
+    let into = format!("cli_restored_{}", uuid::Uuid::new_v4().simple());
+    let r = cli.json(&["backup", "restore", &id, "--into", &into]);
+    assert_eq!(r["into"], into.as_str());
+    assert!(r["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|t| t["ok"] == true));
+    fails(
+        &cli.run_with(&["backup", "restore", &id, "--into", &into], None),
+        4,
+        "--force",
+    );
+
+    let p = cli.json(&["backup", "prune", "--dry-run", "--keep-days", "0"]);
+    assert_eq!(p["dry_run"], true);
+    assert!(
+        p["delete"].as_array().unwrap().is_empty(),
+        "newest verified kept"
+    );
+
+    let pitr = cli.json(&[
+        "backup",
+        "pitr",
+        "--target-time",
+        "2026-11-26T10:00:00+01:00",
+    ]);
+    assert_eq!(pitr["target_time"], "2026-11-26T09:00:00");
+    let script = pitr["script"].as_str().unwrap();
+    assert!(script.contains("recovery.signal") && script.contains("recovery_target_time"));
+    fails(
+        &cli.run_with(&["backup", "pitr", "--target-time", "yesterday"], None),
+        2,
+        "target-time",
+    );
+
+    // Altered file: verification fails with exit code 4 and one line.
+    let mut bytes = std::fs::read(&path).unwrap();
+    let n = bytes.len();
+    bytes[n / 2] ^= 0x01;
+    std::fs::write(&path, &bytes).unwrap();
+    let o = cli.run_with(&["backup", "verify", &path], None);
+    fails(&o, 4, "failed verification");
+    assert!(String::from_utf8_lossy(&o.stdout).contains("MISMATCH"));
+
+    // Not a compression level.
+    fails(
+        &cli.run_with(
+            &["backup", "create", "--dir", &dir_s, "--compress", "12"],
+            None,
+        ),
+        2,
+        "compress",
+    );
+
+    // An employee may not list backups.
+    let emp = Cli::new(vec!["--database-url".into(), url]);
+    emp.login("employee@test-org.com", "employee123");
+    fails(&emp.run_with(&["backup", "list"], None), 5, "backups.read");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_commands_on_the_local_workspace() {
+    let home = tempfile::tempdir().unwrap();
+    let ws = home.path().join("ws.db").display().to_string();
+    let cli = Cli::new(vec!["--local".into(), ws]);
+    assert!(cli.run_with(&["seed", "dev"], None).status.success());
+    cli.login("admin@ncy-8.com", "admin123");
+    let dir = home.path().join("b").display().to_string();
+    let s = cli.json(&["backup", "create", "--dir", &dir]);
+    assert_eq!(s["format"], "sqlite");
+    let id = s["id"].as_str().unwrap().to_owned();
+    let v = cli.json(&["backup", "verify", &id]);
+    assert_eq!(v["ok"], true, "{v}");
+    let into = home.path().join("copy.db").display().to_string();
+    let r = cli.json(&["backup", "restore", &id, "--into", &into]);
+    assert_eq!(r["replaced"], false);
+    assert!(std::path::Path::new(&into).is_file());
+    fails(&cli.run_with(&["backup", "pitr"], None), 2, "PostgreSQL");
+}
