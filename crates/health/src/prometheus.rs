@@ -294,6 +294,13 @@ fn definitions(
                 by: Some("state"),
                 promql: format!("sum by (state) (pg_stat_activity_count{db_filter})"),
                 missing: DEFAULT_METRICS,
+            },
+            Def {
+                name: "app active (database_connections_active)",
+                by: None,
+                promql: "sum(database_connections_active)".into(),
+                missing: "database_connections_active is the NCY_8 application's own prom-client \
+                          gauge, not postgres_exporter's: scrape the application's /metrics",
             }],
         ),
         (

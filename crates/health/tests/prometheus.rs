@@ -188,6 +188,14 @@ async fn charts_come_from_a_real_prometheus_scraping_postgres_exporter() {
     assert!(m.findings.is_empty(), "{:?}", m.findings);
     let conns = chart("connections");
     assert!(conns.series.iter().all(|s| s.labels.contains_key("state")));
+    assert!(
+        conns
+            .missing
+            .iter()
+            .any(|m| m.contains("database_connections_active")),
+        "{:?}",
+        conns.missing
+    );
     assert!(conns
         .series
         .iter()
