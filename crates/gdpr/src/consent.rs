@@ -14,6 +14,7 @@ use crate::subject;
 
 /// One stored consent row.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct ConsentRecord {
     pub id: Uuid,
     pub purpose: String,
@@ -26,6 +27,7 @@ pub struct ConsentRecord {
 
 /// The current state of one purpose.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct ConsentState {
     pub purpose: String,
     pub granted: bool,
@@ -35,6 +37,7 @@ pub struct ConsentState {
 
 /// A user's consents: current state per purpose and the full history.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct ConsentView {
     pub user_id: Uuid,
     /// False when a grant or withdrawal found the purpose already in that state.

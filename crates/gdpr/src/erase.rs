@@ -38,6 +38,7 @@ impl Default for ErasureOptions {
 
 /// One rule applied: table, column(s), what was done, how many rows.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Rule {
     pub table: String,
     pub column: String,
@@ -48,6 +49,7 @@ pub struct Rule {
 
 /// A backup taken before the erasure, still holding the subject's data until it expires.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct BackupHolding {
     pub id: Uuid,
     pub created_at: NaiveDateTime,
@@ -58,6 +60,7 @@ pub struct BackupHolding {
 
 /// The erasure receipt (no personal data): kept in `GdprRequest.receipt`.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Receipt {
     pub request_id: Uuid,
     pub subject_id: Uuid,
@@ -75,6 +78,7 @@ pub struct Receipt {
 
 /// The result of [`erase`]: the receipt (with the sweep) and the updated request.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct ErasureOutcome {
     pub receipt: Receipt,
     pub request: Request,

@@ -218,6 +218,7 @@ pub fn tables() -> Vec<&'static str> {
 
 /// One file of the bundle.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct FileEntry {
     pub file: String,
     /// The table, for per-table files.
@@ -229,6 +230,7 @@ pub struct FileEntry {
 
 /// `manifest.json`.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Manifest {
     pub format: String,
     pub subject: Subject,
@@ -242,6 +244,7 @@ pub struct Manifest {
 
 /// The result of [`export`].
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct ExportOutcome {
     pub path: String,
     pub manifest: Manifest,

@@ -14,6 +14,7 @@ use crate::subject;
 
 /// One legal hold.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Hold {
     pub id: Uuid,
     pub user_id: Uuid,

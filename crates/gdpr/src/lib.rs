@@ -35,6 +35,7 @@ pub use request::{Queue, QueueFilter, Request, RequestDetail, RequestKind, Reque
 
 /// Progress of long work: the phase (a table name, `"sweep"`, ...), rows done and expected.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Progress {
     pub phase: String,
     pub done: u64,

@@ -19,6 +19,7 @@ use crate::subject::{self, Subject};
 
 /// What the subject asked for (the platform's `DELETE` is [`RequestKind::Erasure`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum RequestKind {
     Access,
@@ -84,6 +85,7 @@ impl RequestKind {
 
 /// Where a request stands (the platform's `PENDING` is [`RequestState::Received`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum RequestState {
     Received,
@@ -160,6 +162,7 @@ pub fn is_overdue(state: RequestState, due: NaiveDateTime, as_of: NaiveDateTime)
 
 /// One request with its derived deadline fields.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Request {
     pub id: Uuid,
     pub user_id: Option<Uuid>,
@@ -610,6 +613,7 @@ pub struct QueueFilter {
 
 /// Dashboard counts.
 #[derive(Debug, Clone, Default, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Dashboard {
     pub open: u64,
     pub overdue: u64,
@@ -620,6 +624,7 @@ pub struct Dashboard {
 
 /// The queue: requests sorted by effective due date, overdue flagged, with dashboard counts.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Queue {
     pub as_of: NaiveDateTime,
     pub requests: Vec<Request>,
@@ -734,6 +739,7 @@ pub async fn dashboard(db: &Db, op: &Operator) -> Result<Dashboard> {
 
 /// One audit event of a request's history.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct HistoryEntry {
     pub at: NaiveDateTime,
     pub action: String,
@@ -744,6 +750,7 @@ pub struct HistoryEntry {
 
 /// A request with its subject, blockers and history.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct RequestDetail {
     pub request: Request,
     pub subject: Option<Subject>,

@@ -17,6 +17,7 @@ use crate::erase;
 
 /// Retention windows.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(default)]
 pub struct RetentionPolicy {
     /// Soft-deleted users are anonymized after this many years.
@@ -75,6 +76,7 @@ async fn policy_in(tx: &mut Tx) -> Result<RetentionPolicy> {
 
 /// One line of the report.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct RetentionItem {
     pub table: String,
     /// `anonymized` or `deleted`.
@@ -85,6 +87,7 @@ pub struct RetentionItem {
 
 /// A user retention could not anonymize.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct SkippedUser {
     pub user_id: Uuid,
     pub reason: String,
@@ -92,6 +95,7 @@ pub struct SkippedUser {
 
 /// What a retention run did (or would do).
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct RetentionReport {
     pub dry_run: bool,
     pub as_of: NaiveDateTime,

@@ -16,6 +16,7 @@ pub fn anonymized_email(id: Uuid) -> String {
 
 /// A user as the GDPR screens show them.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Subject {
     pub id: Uuid,
     pub email: String,

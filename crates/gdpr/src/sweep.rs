@@ -16,6 +16,7 @@ use crate::{check_cancel, Progress};
 
 /// Rows of one column still holding a term.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct SweepHit {
     pub table: String,
     pub column: String,
@@ -24,6 +25,7 @@ pub struct SweepHit {
 
 /// What a sweep searched and found.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct SweepResult {
     /// True when no term was found anywhere.
     pub clean: bool,

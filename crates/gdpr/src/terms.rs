@@ -25,6 +25,7 @@ pub struct Terms {
 
 /// How many terms of each kind a sweep looked for (never the terms themselves).
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct TermSummary {
     pub email: u32,
     pub local_part: u32,
