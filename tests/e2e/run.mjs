@@ -51,7 +51,7 @@ async function toastText(kind) {
   return d.until(`a ${kind} toast`, async () => {
     const ids = await d.findAll(`[data-testid="toast-${kind}"]`);
     if (!ids.length) return null;
-    return d.req('GET', d.s(`/element/${ids[ids.length - 1]}/text`));
+    return d.exec('return arguments[0].innerText;', { 'element-6066-11e4-a52e-4f735466cecf': ids[ids.length - 1] });
   });
 }
 

@@ -61,7 +61,11 @@ export class Driver {
     while (Date.now() < end) {
       try {
         const id = await this.find(css);
-        if (await this.req('GET', this.s(`/element/${id}/displayed`))) return id;
+        // Rendered (has a box); WebKit's `displayed` atom misjudges ellipsis-clipped text.
+        const shown = await this.exec(
+          `const r = arguments[0].getBoundingClientRect(); return r.width > 0 && r.height > 0;`,
+          { [ELEMENT]: id });
+        if (shown) return id;
       } catch (e) { last = e; }
       await sleep(50);
     }
@@ -82,7 +86,8 @@ export class Driver {
   async click(css) { const id = await this.wait(css); await this.req('POST', this.s(`/element/${id}/click`), {}); }
   async clear(css) { const id = await this.wait(css); await this.req('POST', this.s(`/element/${id}/clear`), {}); }
   async type(css, text) { const id = await this.wait(css); await this.req('POST', this.s(`/element/${id}/value`), { text }); }
-  async text(css) { const id = await this.wait(css); return this.req('GET', this.s(`/element/${id}/text`)); }
+  /** The element's full text (innerText: WebDriver's getText drops ellipsis-clipped text). */
+  async text(css) { const id = await this.wait(css); return this.exec('return arguments[0].innerText.trim();', { [ELEMENT]: id }); }
   async exec(script, ...args) { return this.req('POST', this.s('/execute/sync'), { script, args }); }
   async screenshot() { return Buffer.from(await this.req('GET', this.s('/screenshot')), 'base64'); }
 

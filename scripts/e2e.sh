@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# End-to-end tests in the real NCY Admin window: builds the UI and `ncy-desktop` (debug), then
+# under Xvfb and a private D-Bus session with a real Secret Service (gnome-keyring) starts
+# tauri-driver + WebKitWebDriver and runs tests/e2e/run.mjs on a fresh temporary data dir.
+# Screenshots of every main screen go to target/e2e-screenshots/. Exits non-zero on failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+(cd ui && npm run build --silent >/dev/null)
+cargo build -p ncy-desktop --quiet
+target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+
+driver=$(command -v tauri-driver || true)
+[ -z "$driver" ] && [ -x "$HOME/.cargo/bin/tauri-driver" ] && driver="$HOME/.cargo/bin/tauri-driver"
+if [ -z "$driver" ]; then echo "e2e: tauri-driver missing: run scripts/setup.sh"; echo "0 passed, 1 failed"; exit 1; fi
+for b in xvfb-run dbus-run-session gnome-keyring-daemon /usr/bin/WebKitWebDriver; do
+  command -v "$b" >/dev/null || { echo "e2e: $b missing: run scripts/setup.sh"; echo "0 passed, 1 failed"; exit 1; }
+done
+
+work=$(mktemp -d -t ncy-e2e.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+native=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+
+export NCY_DESKTOP_BIN="$target_dir/debug/ncy-desktop"
+export NCY_DATA_DIR="$work/data"
+export XDG_CONFIG_HOME="$work/config" XDG_DATA_HOME="$work/share" XDG_CACHE_HOME="$work/cache"
+export XDG_RUNTIME_DIR="$work/run"; mkdir -p "$XDG_RUNTIME_DIR"; chmod 700 "$XDG_RUNTIME_DIR"
+export SCREENSHOT_DIR="$root/target/e2e-screenshots"
+export DRIVER_URL="http://127.0.0.1:$port" TAURI_DRIVER="$driver" DRIVER_PORT="$port" NATIVE_PORT="$native"
+rm -rf "$SCREENSHOT_DIR"; mkdir -p "$SCREENSHOT_DIR"
+
+rc=0
+xvfb-run -a -s "-screen 0 1400x900x24" dbus-run-session -- bash -c '
+  set -u
+  # A non-empty password makes the daemon create (and unlock) the login keyring.
+  echo -n "ncy-e2e" | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1
+  "$TAURI_DRIVER" --port "$DRIVER_PORT" --native-port "$NATIVE_PORT" --native-driver /usr/bin/WebKitWebDriver >"$XDG_RUNTIME_DIR/driver.log" 2>&1 &
+  drv=$!
+  for _ in $(seq 100); do (echo >"/dev/tcp/127.0.0.1/$DRIVER_PORT") 2>/dev/null && break; sleep 0.1; done
+  node tests/e2e/run.mjs; rc=$?
+  kill "$drv" 2>/dev/null; wait "$drv" 2>/dev/null
+  [ $rc -ne 0 ] && tail -20 "$XDG_RUNTIME_DIR/driver.log"
+  exit $rc
+' 2>"$work/stderr.log" || rc=$?
+# D-Bus/X chatter goes to a log, shown only when something failed.
+[ $rc -ne 0 ] && grep -v -e "dbus-daemon" -e "SpiRegistry" "$work/stderr.log" | tail -30
+exit $rc

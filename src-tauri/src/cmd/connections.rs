@@ -1,0 +1,191 @@
+//! Connection manager: PostgreSQL profiles (JSON file, no passwords), passwords in the OS
+//! keychain or, when none runs, in memory for this session only; switching workspaces.
+
+use ncy_core::secrets::Secret;
+use serde::Serialize;
+use tauri::State;
+
+use crate::error::{ApiError, ApiResult};
+use crate::state::{AppState, Conn, WorkspaceInfo};
+use crate::workspace::{self, Profile};
+
+/// A profile and where its password is.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct ProfileView {
+    pub profile: Profile,
+    /// `keychain`, `session` (memory only) or `none`.
+    pub password: String,
+}
+
+/// Whether an OS keychain (Secret Service) answers.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct KeychainStatus {
+    pub available: bool,
+    pub message: String,
+}
+
+/// Probes the keychain by writing and deleting a throwaway entry.
+#[tauri::command]
+pub async fn keychain_status() -> ApiResult<KeychainStatus> {
+    let probe = Secret::new("ncy-desktop-probe");
+    Ok(match probe.set_keychain("probe") {
+        Ok(()) => {
+            let _ = probe.delete();
+            KeychainStatus {
+                available: true,
+                message: "passwords are kept in the OS keychain".into(),
+            }
+        }
+        Err(e) => KeychainStatus {
+            available: false,
+            message: e.to_string(),
+        },
+    })
+}
+
+fn password_of(s: &AppState, p: &Profile) -> (Option<String>, &'static str) {
+    if let Some(pw) = s
+        .session_passwords
+        .lock()
+        .ok()
+        .and_then(|m| m.get(&p.name).cloned())
+    {
+        return (Some(pw), "session");
+    }
+    match Secret::new(p.secret_account()).get() {
+        Ok(Some(pw)) => (Some(pw), "keychain"),
+        _ => (None, "none"),
+    }
+}
+
+#[tauri::command]
+pub async fn profiles_list(s: State<'_, AppState>) -> ApiResult<Vec<ProfileView>> {
+    let list = workspace::load_profiles(&s.paths.profiles())?;
+    Ok(list
+        .into_iter()
+        .map(|p| {
+            let (_, w) = password_of(&s, &p);
+            ProfileView {
+                profile: p,
+                password: w.into(),
+            }
+        })
+        .collect())
+}
+
+/// Saves (adds or replaces by name) a profile. `password` (optional) goes to the keychain, or
+/// to memory when `session_only` is set.
+#[tauri::command]
+pub async fn profiles_save(
+    s: State<'_, AppState>,
+    profile: Profile,
+    password: Option<String>,
+    session_only: bool,
+) -> ApiResult<ProfileView> {
+    profile.validate()?;
+    if let Some(pw) = password.filter(|p| !p.is_empty()) {
+        if session_only {
+            if let Ok(mut m) = s.session_passwords.lock() {
+                m.insert(profile.name.clone(), pw);
+            }
+        } else {
+            Secret::new(profile.secret_account()).set_keychain(&pw)?;
+        }
+    }
+    let path = s.paths.profiles();
+    let mut list = workspace::load_profiles(&path)?;
+    list.retain(|p| p.name != profile.name);
+    list.push(profile.clone());
+    list.sort_by(|a, b| a.name.cmp(&b.name));
+    workspace::save_profiles(&path, &list)?;
+    let (_, w) = password_of(&s, &profile);
+    Ok(ProfileView {
+        profile,
+        password: w.into(),
+    })
+}
+
+/// Removes a profile and its stored password.
+#[tauri::command]
+pub async fn profiles_delete(s: State<'_, AppState>, name: String) -> ApiResult<()> {
+    let path = s.paths.profiles();
+    let mut list = workspace::load_profiles(&path)?;
+    if let Some(p) = list.iter().find(|p| p.name == name) {
+        let _ = Secret::new(p.secret_account()).delete();
+    }
+    if let Ok(mut m) = s.session_passwords.lock() {
+        m.remove(&name);
+    }
+    list.retain(|p| p.name != name);
+    Ok(workspace::save_profiles(&path, &list)?)
+}
+
+/// Connects once with the given settings (and password, else the stored one).
+#[tauri::command]
+pub async fn profiles_test(
+    s: State<'_, AppState>,
+    profile: Profile,
+    password: Option<String>,
+) -> ApiResult<String> {
+    let pw = password
+        .filter(|p| !p.is_empty())
+        .or_else(|| password_of(&s, &profile).0);
+    let db = workspace::connect_task(profile.clone(), pw).await?;
+    db.close().await;
+    Ok(format!(
+        "connected to {} as {}: the schema is current",
+        profile.host, profile.user
+    ))
+}
+
+/// Switches the window to a profile (`name`) or back to the local workspace (`None`).
+/// The operator must log in again.
+#[tauri::command]
+pub async fn workspace_switch(
+    s: State<'_, AppState>,
+    name: Option<String>,
+) -> ApiResult<WorkspaceInfo> {
+    let (db, info) = match name {
+        None => {
+            let path = s.paths.workspace();
+            let (db, fresh) = workspace::open_local_task(path.clone()).await?;
+            (
+                db,
+                WorkspaceInfo {
+                    kind: "local".into(),
+                    label: path.display().to_string(),
+                    fresh,
+                },
+            )
+        }
+        Some(name) => {
+            let list = workspace::load_profiles(&s.paths.profiles())?;
+            let p = list.into_iter().find(|p| p.name == name).ok_or_else(|| {
+                ApiError::from(ncy_core::Error::not_found("connection profile", &name))
+            })?;
+            let pw = password_of(&s, &p).0;
+            let db = workspace::connect_task(p.clone(), pw).await?;
+            (
+                db,
+                WorkspaceInfo {
+                    kind: "postgres".into(),
+                    label: p.name.clone(),
+                    fresh: false,
+                },
+            )
+        }
+    };
+    let mut g = s.conn.write().await;
+    if let Some(old) = g.take() {
+        old.db.close().await;
+    }
+    *g = Some(Conn {
+        db,
+        info: info.clone(),
+        operator: None,
+        token: None,
+    });
+    Ok(info)
+}

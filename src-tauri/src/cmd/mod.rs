@@ -1,0 +1,27 @@
+//! Tauri commands grouped by screen. Each parses its input, calls one core function as the
+//! logged-in operator and maps errors to `{code, message}`.
+
+pub mod audit;
+pub mod connections;
+pub mod orgs;
+pub mod session;
+pub mod tasks;
+pub mod users;
+
+use tauri::State;
+
+use crate::dashboard::{self, Dashboard};
+use crate::error::ApiResult;
+use crate::state::AppState;
+
+#[tauri::command]
+pub async fn dashboard(s: State<'_, AppState>) -> ApiResult<Dashboard> {
+    let (db, op) = s.session().await?;
+    Ok(dashboard::load(&db, &op).await?)
+}
+
+/// Asks a running job to stop; false when it already ended.
+#[tauri::command]
+pub fn job_cancel(s: State<'_, AppState>, job: String) -> bool {
+    s.jobs.cancel(&job)
+}

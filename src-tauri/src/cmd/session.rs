@@ -1,0 +1,101 @@
+//! Start-up, login and logout.
+
+use ncy_core::auth::{self, Client, LockoutPolicy, Operator};
+use serde::Serialize;
+use tauri::State;
+
+use crate::error::{ApiError, ApiResult};
+use crate::state::{AppState, Conn, WorkspaceInfo};
+use crate::workspace;
+
+/// The logged-in operator as the UI needs it.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct Me {
+    pub email: String,
+    pub role: String,
+    pub roles: Vec<String>,
+    pub permissions: Vec<String>,
+}
+
+impl From<&Operator> for Me {
+    fn from(op: &Operator) -> Self {
+        Me {
+            email: op.email.clone(),
+            role: format!("{:?}", op.role),
+            roles: op.roles.clone(),
+            permissions: op.permissions.iter().cloned().collect(),
+        }
+    }
+}
+
+/// What the window shows before anything else.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct AppInfo {
+    pub version: String,
+    pub workspace: WorkspaceInfo,
+    pub operator: Option<Me>,
+    pub data_dir: String,
+}
+
+/// Opens the local workspace on first call (creating and seeding it), then describes the app.
+#[tauri::command]
+pub async fn app_info(s: State<'_, AppState>) -> ApiResult<AppInfo> {
+    let mut g = s.conn.write().await;
+    if g.is_none() {
+        let path = s.paths.workspace();
+        let (db, fresh) = workspace::open_local_task(path.clone()).await?;
+        let info = WorkspaceInfo {
+            kind: "local".into(),
+            label: path.display().to_string(),
+            fresh,
+        };
+        *g = Some(Conn {
+            db,
+            info,
+            operator: None,
+            token: None,
+        });
+    }
+    let c = g.as_ref().ok_or_else(ApiError::not_logged_in)?;
+    Ok(AppInfo {
+        version: ncy_core::VERSION.into(),
+        workspace: c.info.clone(),
+        operator: c.operator.as_ref().map(Me::from),
+        data_dir: s.paths.data.display().to_string(),
+    })
+}
+
+/// Logs in on the open workspace; the operator is kept in memory for later commands.
+#[tauri::command]
+pub async fn login(s: State<'_, AppState>, email: String, password: String) -> ApiResult<Me> {
+    let (db, _) = s.db().await?;
+    let r = auth::login(
+        &db,
+        &email,
+        &password,
+        Client::Desktop,
+        &LockoutPolicy::default(),
+    )
+    .await?;
+    let me = Me::from(&r.operator);
+    if let Some(c) = s.conn.write().await.as_mut() {
+        c.operator = Some(r.operator);
+        c.token = Some(r.token);
+    }
+    Ok(me)
+}
+
+/// Ends the session (the Session row is deleted).
+#[tauri::command]
+pub async fn logout(s: State<'_, AppState>) -> ApiResult<()> {
+    let mut g = s.conn.write().await;
+    if let Some(c) = g.as_mut() {
+        c.operator = None;
+        if let Some(t) = c.token.take() {
+            auth::logout(&c.db, &t).await?;
+        }
+    }
+    Ok(())
+}

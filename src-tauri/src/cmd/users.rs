@@ -1,0 +1,111 @@
+//! Users screen: each command calls one `ncy_core::admin::users` function.
+
+use ncy_core::admin::users::{
+    self, ApiKeyInfo, Created, NewUser, SessionInfo, User, UserDetail, UserFilter, UserPatch,
+};
+use ncy_core::admin::Page;
+use tauri::State;
+use uuid::Uuid;
+
+use crate::error::ApiResult;
+use crate::state::AppState;
+
+#[tauri::command]
+pub async fn users_list(
+    s: State<'_, AppState>,
+    filter: UserFilter,
+    limit: u32,
+    after: Option<String>,
+) -> ApiResult<Page<User>> {
+    let (db, op) = s.session().await?;
+    Ok(users::list(&db, &op, &filter, limit, after.as_deref()).await?)
+}
+
+#[tauri::command]
+pub async fn users_get(s: State<'_, AppState>, id: String) -> ApiResult<UserDetail> {
+    let (db, op) = s.session().await?;
+    Ok(users::get(&db, &op, &id).await?)
+}
+
+#[tauri::command]
+pub async fn users_create(s: State<'_, AppState>, user: NewUser) -> ApiResult<Created> {
+    let (db, op) = s.session().await?;
+    Ok(users::create(&db, &op, &user).await?)
+}
+
+#[tauri::command]
+pub async fn users_update(s: State<'_, AppState>, id: String, patch: UserPatch) -> ApiResult<User> {
+    let (db, op) = s.session().await?;
+    Ok(users::update(&db, &op, &id, &patch).await?)
+}
+
+/// `action`: suspend | reactivate | delete | restore.
+#[tauri::command]
+pub async fn users_set_state(
+    s: State<'_, AppState>,
+    id: String,
+    action: String,
+) -> ApiResult<User> {
+    let (db, op) = s.session().await?;
+    Ok(match action.as_str() {
+        "suspend" => users::suspend(&db, &op, &id).await?,
+        "reactivate" => users::reactivate(&db, &op, &id).await?,
+        "delete" => users::delete(&db, &op, &id).await?,
+        "restore" => users::restore(&db, &op, &id).await?,
+        other => {
+            return Err(ncy_core::Error::invalid(
+                "action",
+                format!("{other:?} is not suspend, reactivate, delete or restore"),
+            )
+            .into())
+        }
+    })
+}
+
+/// Returns the new temporary password (shown once).
+#[tauri::command]
+pub async fn users_reset_password(s: State<'_, AppState>, id: String) -> ApiResult<String> {
+    let (db, op) = s.session().await?;
+    Ok(users::reset_password(&db, &op, &id).await?)
+}
+
+#[tauri::command]
+pub async fn users_sessions(s: State<'_, AppState>, id: String) -> ApiResult<Vec<SessionInfo>> {
+    let (db, op) = s.session().await?;
+    Ok(users::sessions(&db, &op, &id).await?)
+}
+
+#[tauri::command]
+pub async fn users_revoke_session(s: State<'_, AppState>, session_id: Uuid) -> ApiResult<()> {
+    let (db, op) = s.session().await?;
+    Ok(users::revoke_session(&db, &op, session_id).await?)
+}
+
+#[tauri::command]
+pub async fn users_api_keys(s: State<'_, AppState>, id: String) -> ApiResult<Vec<ApiKeyInfo>> {
+    let (db, op) = s.session().await?;
+    Ok(users::api_keys(&db, &op, &id).await?)
+}
+
+#[tauri::command]
+pub async fn users_revoke_api_key(s: State<'_, AppState>, key_id: Uuid) -> ApiResult<()> {
+    let (db, op) = s.session().await?;
+    Ok(users::revoke_api_key(&db, &op, key_id).await?)
+}
+
+/// Grants (`grant = true`) or revokes an RBAC role.
+#[tauri::command]
+pub async fn users_role(
+    s: State<'_, AppState>,
+    id: String,
+    role: String,
+    grant: bool,
+) -> ApiResult<()> {
+    let (db, op) = s.session().await?;
+    if grant {
+        users::grant_role(&db, &op, &id, &role).await?;
+    } else {
+        users::revoke_role(&db, &op, &id, &role).await?;
+    }
+    Ok(())
+}

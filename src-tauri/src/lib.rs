@@ -1,0 +1,66 @@
+//! NCY Admin desktop: a thin Tauri shell over `ncy-core`. The window starts on the embedded
+//! local workspace (SQLite in the user's data directory, created and seeded on first start);
+//! PostgreSQL profiles are managed in the app. Every command calls one core function.
+
+pub mod cmd;
+pub mod dashboard;
+pub mod error;
+pub mod jobs;
+pub mod state;
+pub mod workspace;
+
+use state::AppState;
+
+/// Starts the app (blocks until the window closes).
+pub fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let paths = workspace::Paths::detect()?;
+    tauri::Builder::default()
+        .plugin(tauri_plugin_window_state::Builder::default().build())
+        .manage(AppState::new(paths))
+        .invoke_handler(tauri::generate_handler![
+            cmd::session::app_info,
+            cmd::session::login,
+            cmd::session::logout,
+            cmd::dashboard,
+            cmd::job_cancel,
+            cmd::users::users_list,
+            cmd::users::users_get,
+            cmd::users::users_create,
+            cmd::users::users_update,
+            cmd::users::users_set_state,
+            cmd::users::users_reset_password,
+            cmd::users::users_sessions,
+            cmd::users::users_revoke_session,
+            cmd::users::users_api_keys,
+            cmd::users::users_revoke_api_key,
+            cmd::users::users_role,
+            cmd::orgs::orgs_list,
+            cmd::orgs::orgs_get,
+            cmd::orgs::orgs_create,
+            cmd::orgs::orgs_transfer,
+            cmd::orgs::orgs_set_state,
+            cmd::orgs::orgs_set_member,
+            cmd::orgs::orgs_remove_member,
+            cmd::orgs::teams_create,
+            cmd::orgs::teams_delete,
+            cmd::orgs::teams_member,
+            cmd::tasks::projects_list,
+            cmd::tasks::projects_update,
+            cmd::tasks::tasks_list,
+            cmd::tasks::tasks_get,
+            cmd::tasks::tasks_update,
+            cmd::tasks::tasks_bulk_update,
+            cmd::audit::audit_list,
+            cmd::audit::audit_export,
+            cmd::audit::logs_access,
+            cmd::audit::logs_errors,
+            cmd::connections::keychain_status,
+            cmd::connections::profiles_list,
+            cmd::connections::profiles_save,
+            cmd::connections::profiles_delete,
+            cmd::connections::profiles_test,
+            cmd::connections::workspace_switch,
+        ])
+        .run(tauri::generate_context!())?;
+    Ok(())
+}

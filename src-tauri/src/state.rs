@@ -1,0 +1,106 @@
+//! What the app holds between commands: the open workspace and the logged-in operator.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use ncy_core::auth::Operator;
+use ncy_core::db::Db;
+use serde::Serialize;
+use tokio::sync::RwLock;
+
+use crate::error::{ApiError, ApiResult};
+use crate::workspace::Paths;
+
+/// Which database the window works on.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct WorkspaceInfo {
+    /// `local` (embedded SQLite) or `postgres` (a profile).
+    pub kind: String,
+    /// The file path or the profile name.
+    pub label: String,
+    /// True when the local workspace was created and seeded at this start.
+    pub fresh: bool,
+}
+
+impl WorkspaceInfo {
+    /// True for a PostgreSQL profile.
+    pub fn is_postgres(&self) -> bool {
+        self.kind == "postgres"
+    }
+}
+
+/// An open workspace and, after login, its operator.
+pub struct Conn {
+    pub db: Db,
+    pub info: WorkspaceInfo,
+    pub operator: Option<Operator>,
+    /// The session token of the login (kept in memory only; deleted at logout).
+    pub token: Option<String>,
+}
+
+/// Tauri-managed state.
+pub struct AppState {
+    pub paths: Paths,
+    pub conn: RwLock<Option<Conn>>,
+    /// Session-only database passwords (profile name → password) when no keychain runs.
+    pub session_passwords: Mutex<HashMap<String, String>>,
+    /// Cancel flags of running long jobs.
+    pub jobs: crate::jobs::Jobs,
+}
+
+impl AppState {
+    /// A state with no workspace open yet.
+    pub fn new(paths: Paths) -> Self {
+        AppState {
+            paths,
+            conn: RwLock::new(None),
+            session_passwords: Mutex::new(HashMap::new()),
+            jobs: crate::jobs::Jobs::default(),
+        }
+    }
+
+    /// The database and the logged-in operator (cloned: both are cheap handles).
+    pub async fn session(&self) -> ApiResult<(Db, Operator)> {
+        let g = self.conn.read().await;
+        let c = g.as_ref().ok_or_else(no_workspace)?;
+        let op = c.operator.clone().ok_or_else(ApiError::not_logged_in)?;
+        Ok((c.db.clone(), op))
+    }
+
+    /// The open database (before login).
+    pub async fn db(&self) -> ApiResult<(Db, WorkspaceInfo)> {
+        let g = self.conn.read().await;
+        let c = g.as_ref().ok_or_else(no_workspace)?;
+        Ok((c.db.clone(), c.info.clone()))
+    }
+
+    /// The current workspace description, if one is open.
+    pub async fn info(&self) -> Option<WorkspaceInfo> {
+        self.conn.read().await.as_ref().map(|c| c.info.clone())
+    }
+
+    /// Requires a PostgreSQL workspace (for server-only screens).
+    pub async fn postgres(&self) -> ApiResult<(Db, Operator)> {
+        let (db, op) = self.session().await?;
+        if db.pg_pool().is_none() {
+            return Err(not_postgres());
+        }
+        Ok((db, op))
+    }
+}
+
+fn no_workspace() -> ApiError {
+    ApiError::new(
+        "no_workspace",
+        "no workspace is open: open the local workspace or connect a PostgreSQL profile",
+    )
+}
+
+/// The error of server-only screens on the local workspace.
+pub fn not_postgres() -> ApiError {
+    ApiError::new(
+        "not_postgres",
+        "not connected to PostgreSQL: this screen needs a server. Add a profile under Connections and switch to it",
+    )
+}

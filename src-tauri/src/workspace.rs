@@ -1,0 +1,278 @@
+//! Where the app keeps things: the embedded local workspace (SQLite in the user's data
+//! directory, migrated and seeded on first start) and the PostgreSQL connection profiles
+//! (a JSON file in the config directory, never holding a password).
+
+use std::path::{Path, PathBuf};
+
+use ncy_core::db::{ConnectOptions, Db, Target};
+use ncy_core::migrate::{self, MigrationSet};
+use ncy_core::{Error, Result};
+use serde::{Deserialize, Serialize};
+
+/// Directories of this app. `NCY_DATA_DIR` (used by tests) overrides both.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    pub data: PathBuf,
+    pub config: PathBuf,
+}
+
+impl Paths {
+    /// From `NCY_DATA_DIR`, else the OS data and config directories.
+    pub fn detect() -> Result<Paths> {
+        if let Some(d) = std::env::var_os("NCY_DATA_DIR").filter(|d| !d.is_empty()) {
+            let d = PathBuf::from(d);
+            return Ok(Paths {
+                config: d.join("config"),
+                data: d,
+            });
+        }
+        let none = || Error::Config("no user data directory: set HOME or NCY_DATA_DIR".into());
+        Ok(Paths {
+            data: dirs::data_dir().ok_or_else(none)?.join("ncy-admin"),
+            config: dirs::config_dir().ok_or_else(none)?.join("ncy-admin"),
+        })
+    }
+
+    /// The local workspace file (the same one `ncy-admin` uses by default).
+    pub fn workspace(&self) -> PathBuf {
+        self.data.join("workspace.db")
+    }
+
+    /// The connection profiles file.
+    pub fn profiles(&self) -> PathBuf {
+        self.config.join("profiles.json")
+    }
+}
+
+/// Opens the local workspace, creating, migrating and seeding it with the development data on
+/// first start. Returns the database and whether it was just created.
+pub async fn open_local(path: &Path) -> Result<(Db, bool)> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+    }
+    let fresh = !path.exists();
+    let db = Db::open_sqlite(path)?;
+    let set = MigrationSet::embedded(db.dialect())?;
+    migrate::up(&db, &set).await?;
+    if fresh {
+        ncy_core::seed::dev(&db, false).await?;
+    }
+    Ok((db, fresh))
+}
+
+/// Runs a core future on a blocking thread. The migrator's futures are not `Send` for every
+/// lifetime (a compiler limitation), which Tauri commands require; this sidesteps it.
+pub async fn off_thread<T, F>(f: impl FnOnce() -> F + Send + 'static) -> Result<T>
+where
+    T: Send + 'static,
+    F: std::future::Future<Output = Result<T>>,
+{
+    tauri::async_runtime::spawn_blocking(move || tauri::async_runtime::block_on(f()))
+        .await
+        .map_err(|e| Error::Config(format!("background task failed: {e}")))?
+}
+
+/// [`open_local`] via [`off_thread`].
+pub async fn open_local_task(path: PathBuf) -> Result<(Db, bool)> {
+    off_thread(move || async move { open_local(&path).await }).await
+}
+
+/// [`connect`] via [`off_thread`].
+pub async fn connect_task(p: Profile, password: Option<String>) -> Result<Db> {
+    off_thread(move || async move { connect(&p, password.as_deref()).await }).await
+}
+
+/// A PostgreSQL connection profile (no password: that lives in the keychain or in memory).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct Profile {
+    pub name: String,
+    pub host: String,
+    pub port: u16,
+    pub database: String,
+    pub user: String,
+    /// disable | prefer | require | verify-ca | verify-full
+    pub sslmode: String,
+}
+
+const SSLMODES: &[&str] = &[
+    "disable",
+    "allow",
+    "prefer",
+    "require",
+    "verify-ca",
+    "verify-full",
+];
+
+impl Profile {
+    /// Checks every field, naming the first bad one.
+    pub fn validate(&self) -> Result<()> {
+        if self.name.trim().is_empty() || self.name.len() > 80 {
+            return Err(Error::invalid(
+                "name",
+                "give the profile a name (1 to 80 characters)",
+            ));
+        }
+        if self.host.trim().is_empty() || self.host.contains(['/', ' ', '@']) {
+            return Err(Error::invalid(
+                "host",
+                "give a host name or IP address, e.g. db.example.com",
+            ));
+        }
+        if self.port == 0 {
+            return Err(Error::invalid(
+                "port",
+                "must be between 1 and 65535 (PostgreSQL uses 5432)",
+            ));
+        }
+        if self.database.trim().is_empty() {
+            return Err(Error::invalid("database", "give the database name"));
+        }
+        if self.user.trim().is_empty() {
+            return Err(Error::invalid("user", "give the database user"));
+        }
+        if !SSLMODES.contains(&self.sslmode.as_str()) {
+            return Err(Error::invalid(
+                "sslmode",
+                format!("must be one of {}", SSLMODES.join(", ")),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The keychain account holding this profile's password.
+    pub fn secret_account(&self) -> String {
+        format!(
+            "db-password:{}@{}:{}/{}",
+            self.user, self.host, self.port, self.database
+        )
+    }
+
+    /// The connection target with the password filled in.
+    pub fn target(&self, password: Option<&str>) -> Target {
+        let mut u = url::Url::parse("postgres://localhost/").expect("static URL parses");
+        let _ = u.set_host(Some(self.host.trim()));
+        let _ = u.set_port(Some(self.port));
+        u.set_path(self.database.trim());
+        let _ = u.set_username(self.user.trim());
+        if let Some(p) = password.filter(|p| !p.is_empty()) {
+            let _ = u.set_password(Some(p));
+        }
+        u.query_pairs_mut().append_pair("sslmode", &self.sslmode);
+        Target::Postgres(u.to_string())
+    }
+}
+
+/// Loads the saved profiles (none when the file does not exist yet).
+pub fn load_profiles(path: &Path) -> Result<Vec<Profile>> {
+    match std::fs::read_to_string(path) {
+        Ok(s) => serde_json::from_str(&s).map_err(|e| {
+            Error::Config(format!(
+                "{} is not a valid profiles file ({e}); fix or delete it",
+                path.display()
+            ))
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(vec![]),
+        Err(e) => Err(Error::io(format!("reading {}", path.display()), e)),
+    }
+}
+
+/// Saves the profiles atomically (write to a temp file, then rename).
+pub fn save_profiles(path: &Path, profiles: &[Profile]) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+    }
+    let tmp = path.with_extension("json.tmp");
+    let body = serde_json::to_string_pretty(profiles)
+        .map_err(|e| Error::Config(format!("cannot encode profiles: {e}")))?;
+    std::fs::write(&tmp, body).map_err(|e| Error::io(format!("writing {}", tmp.display()), e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(format!("writing {}", path.display()), e))
+}
+
+/// Connects to a profile (short timeout) and checks the schema is current.
+pub async fn connect(p: &Profile, password: Option<&str>) -> Result<Db> {
+    p.validate()?;
+    let opts = ConnectOptions {
+        max_connections: 5,
+        connect_timeout: std::time::Duration::from_secs(5),
+        application_name: "ncy-desktop".into(),
+        ..ConnectOptions::default()
+    };
+    let db = Db::connect(&p.target(password), &opts).await?;
+    let set = MigrationSet::embedded(db.dialect())?;
+    migrate::ensure_current(&db, &set).await?;
+    Ok(db)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn profile() -> Profile {
+        Profile {
+            name: "prod".into(),
+            host: "db.example.com".into(),
+            port: 5432,
+            database: "ncy".into(),
+            user: "admin".into(),
+            sslmode: "require".into(),
+        }
+    }
+
+    #[test]
+    fn profiles_round_trip_without_passwords() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cfg").join("profiles.json");
+        assert!(load_profiles(&path).unwrap().is_empty());
+        save_profiles(&path, &[profile()]).unwrap();
+        assert_eq!(load_profiles(&path).unwrap(), vec![profile()]);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains("password"), "{text}");
+    }
+
+    #[test]
+    fn bad_profiles_name_the_field() {
+        let mut p = profile();
+        p.sslmode = "maybe".into();
+        assert!(p.validate().unwrap_err().to_string().contains("sslmode"));
+        let mut p = profile();
+        p.port = 0;
+        assert!(p.validate().unwrap_err().to_string().contains("port"));
+    }
+
+    #[test]
+    fn targets_escape_passwords() {
+        match profile().target(Some("p@ss/word")) {
+            Target::Postgres(u) => {
+                assert!(
+                    u.starts_with("postgres://admin:p%40ss%2Fword@db.example.com:5432/ncy"),
+                    "{u}"
+                );
+                assert!(u.ends_with("sslmode=require"), "{u}");
+            }
+            Target::Local(_) => panic!("expected postgres"),
+        }
+    }
+
+    #[tokio::test]
+    async fn first_start_creates_and_seeds_the_local_workspace() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("data").join("workspace.db");
+        let (_db, fresh) = open_local(&path).await.unwrap();
+        assert!(fresh);
+        let (db, fresh) = open_local(&path).await.unwrap();
+        assert!(!fresh);
+        let r = ncy_core::auth::login(
+            &db,
+            "admin@ncy-8.com",
+            "admin123",
+            ncy_core::auth::Client::Desktop,
+            &ncy_core::auth::LockoutPolicy::default(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.operator.email, "admin@ncy-8.com");
+    }
+}

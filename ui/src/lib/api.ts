@@ -1,0 +1,142 @@
+// The one typed API over Tauri's invoke(). Types come from Rust (ts-rs, ./bindings); every
+// rejection becomes an ApiError {code, message}.
+
+import { invoke } from '@tauri-apps/api/core';
+import { listen, type UnlistenFn } from '@tauri-apps/api/event';
+import { toApiError } from './errors';
+import type { Page } from './bindings/Page';
+import type { User } from './bindings/User';
+import type { UserDetail } from './bindings/UserDetail';
+import type { UserFilter } from './bindings/UserFilter';
+import type { NewUser } from './bindings/NewUser';
+import type { Created } from './bindings/Created';
+import type { UserPatch } from './bindings/UserPatch';
+import type { SessionInfo } from './bindings/SessionInfo';
+import type { ApiKeyInfo } from './bindings/ApiKeyInfo';
+import type { Organization } from './bindings/Organization';
+import type { OrgDetail } from './bindings/OrgDetail';
+import type { OrgRole } from './bindings/OrgRole';
+import type { Team } from './bindings/Team';
+import type { Project } from './bindings/Project';
+import type { ProjectStatus } from './bindings/ProjectStatus';
+import type { Task } from './bindings/Task';
+import type { TaskFilter } from './bindings/TaskFilter';
+import type { TaskPatch } from './bindings/TaskPatch';
+import type { BulkReport } from './bindings/BulkReport';
+import type { AuditEntry } from './bindings/AuditEntry';
+import type { AuditFilter } from './bindings/AuditFilter';
+import type { Format } from './bindings/Format';
+import type { AccessEntry } from './bindings/AccessEntry';
+import type { AccessFilter } from './bindings/AccessFilter';
+import type { ErrorEntry } from './bindings/ErrorEntry';
+import type { ErrorFilter } from './bindings/ErrorFilter';
+import type { AppInfo } from './bindings/AppInfo';
+import type { Me } from './bindings/Me';
+import type { Dashboard } from './bindings/Dashboard';
+import type { Profile } from './bindings/Profile';
+import type { ProfileView } from './bindings/ProfileView';
+import type { KeychainStatus } from './bindings/KeychainStatus';
+import type { WorkspaceInfo } from './bindings/WorkspaceInfo';
+import type { Progress } from './bindings/Progress';
+
+export type {
+  Page, User, UserDetail, UserFilter, NewUser, Created, UserPatch, SessionInfo, ApiKeyInfo,
+  Organization, OrgDetail, OrgRole, Team, Project, ProjectStatus, Task, TaskFilter, TaskPatch,
+  BulkReport, AuditEntry, AuditFilter, Format, AccessEntry, AccessFilter, ErrorEntry, ErrorFilter,
+  AppInfo, Me, Dashboard, Profile, ProfileView, KeychainStatus, WorkspaceInfo, Progress,
+};
+
+/** Calls a command; rejects with ApiError only. */
+export async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
+  try {
+    return await invoke<T>(cmd, args);
+  } catch (e) {
+    throw toApiError(e);
+  }
+}
+
+/** A patch where omitted fields mean "leave as is" (serde treats missing Options as None). */
+export type Partial_<T> = { [K in keyof T]?: T[K] };
+
+export const api = {
+  appInfo: () => call<AppInfo>('app_info'),
+  login: (email: string, password: string) => call<Me>('login', { email, password }),
+  logout: () => call<void>('logout'),
+  dashboard: () => call<Dashboard>('dashboard'),
+  cancelJob: (job: string) => call<boolean>('job_cancel', { job }),
+
+  users: {
+    list: (filter: Partial_<UserFilter>, limit: number, after: string | null) =>
+      call<Page<User>>('users_list', { filter, limit, after }),
+    get: (id: string) => call<UserDetail>('users_get', { id }),
+    create: (user: Partial_<NewUser> & { email: string }) => call<Created>('users_create', { user }),
+    update: (id: string, patch: Partial_<UserPatch>) => call<User>('users_update', { id, patch }),
+    setState: (id: string, action: 'suspend' | 'reactivate' | 'delete' | 'restore') =>
+      call<User>('users_set_state', { id, action }),
+    resetPassword: (id: string) => call<string>('users_reset_password', { id }),
+    sessions: (id: string) => call<SessionInfo[]>('users_sessions', { id }),
+    revokeSession: (sessionId: string) => call<void>('users_revoke_session', { sessionId }),
+    apiKeys: (id: string) => call<ApiKeyInfo[]>('users_api_keys', { id }),
+    revokeApiKey: (keyId: string) => call<void>('users_revoke_api_key', { keyId }),
+    role: (id: string, role: string, grant: boolean) => call<void>('users_role', { id, role, grant }),
+  },
+
+  orgs: {
+    list: (search: string | null, includeDeleted: boolean, limit: number, after: string | null) =>
+      call<Page<Organization>>('orgs_list', { search, includeDeleted, limit, after }),
+    get: (org: string) => call<OrgDetail>('orgs_get', { org }),
+    create: (name: string, slug: string, owner: string) => call<Organization>('orgs_create', { name, slug, owner }),
+    transfer: (org: string, owner: string) => call<Organization>('orgs_transfer', { org, owner }),
+    setState: (org: string, action: 'delete' | 'restore') => call<Organization>('orgs_set_state', { org, action }),
+    setMember: (org: string, user: string, role: OrgRole) => call<void>('orgs_set_member', { org, user, role }),
+    removeMember: (org: string, user: string) => call<void>('orgs_remove_member', { org, user }),
+    createTeam: (org: string, name: string, description: string | null) =>
+      call<Team>('teams_create', { org, name, description }),
+    deleteTeam: (org: string, team: string) => call<void>('teams_delete', { org, team }),
+    teamMember: (org: string, team: string, user: string, add: boolean) =>
+      call<void>('teams_member', { org, team, user, add }),
+  },
+
+  projects: {
+    list: (org: string | null, status: ProjectStatus | null, limit: number, after: string | null) =>
+      call<Page<Project>>('projects_list', { org, status, limit, after }),
+  },
+
+  tasks: {
+    list: (filter: Partial_<TaskFilter>, limit: number, after: string | null) =>
+      call<Page<Task>>('tasks_list', { filter, limit, after }),
+    get: (id: string) => call<Task>('tasks_get', { id }),
+    update: (id: string, patch: Partial_<TaskPatch>) => call<Task>('tasks_update', { id, patch }),
+    bulkUpdate: (job: string, ids: string[], patch: Partial_<TaskPatch>) =>
+      call<BulkReport>('tasks_bulk_update', { job, ids, patch }),
+  },
+
+  audit: {
+    list: (filter: Partial_<AuditFilter>, limit: number, after: string | null) =>
+      call<Page<AuditEntry>>('audit_list', { filter, limit, after }),
+    export: (filter: Partial_<AuditFilter>, format: Format, path: string) =>
+      call<number>('audit_export', { filter, format, path }),
+  },
+
+  logs: {
+    access: (filter: Partial_<AccessFilter>, limit: number, after: string | null) =>
+      call<Page<AccessEntry>>('logs_access', { filter, limit, after }),
+    errors: (filter: Partial_<ErrorFilter>, limit: number, after: string | null) =>
+      call<Page<ErrorEntry>>('logs_errors', { filter, limit, after }),
+  },
+
+  connections: {
+    keychain: () => call<KeychainStatus>('keychain_status'),
+    list: () => call<ProfileView[]>('profiles_list'),
+    save: (profile: Profile, password: string | null, sessionOnly: boolean) =>
+      call<ProfileView>('profiles_save', { profile, password, sessionOnly }),
+    remove: (name: string) => call<void>('profiles_delete', { name }),
+    test: (profile: Profile, password: string | null) => call<string>('profiles_test', { profile, password }),
+    switchTo: (name: string | null) => call<WorkspaceInfo>('workspace_switch', { name }),
+  },
+};
+
+/** Follows `progress` events of long jobs. */
+export function onProgress(cb: (p: Progress) => void): Promise<UnlistenFn> {
+  return listen<Progress>('progress', (e) => cb(e.payload));
+}
