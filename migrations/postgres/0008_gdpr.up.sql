@@ -117,10 +117,14 @@ BEGIN
 
   -- Generic pass: every text, JSON and address column of every table.
   IF cardinality(v_terms) > 0 OR cardinality(v_ips) > 0 THEN
+    -- Email: not glued to address characters; local part: not next to '@' either (that is
+    -- another address); IPs: not glued to address digits.
     v_alt := NULL;
     IF cardinality(v_terms) > 0 THEN
-      SELECT '(?<![a-z0-9._%+-])(?:' || string_agg(regexp_replace(t, '([^a-z0-9@_%-])', '\\\1', 'g'), '|') || ')(?![a-z0-9._%+-])'
-        INTO v_alt FROM unnest(v_terms) t;
+      v_alt := '(?<![a-z0-9._%+-])' || regexp_replace(v_terms[1], '([^a-z0-9@_%-])', '\\\1', 'g') || '(?![a-z0-9._%+-])';
+    END IF;
+    IF cardinality(v_terms) > 1 THEN
+      v_alt := v_alt || '|(?<![a-z0-9._%+@-])' || regexp_replace(v_terms[2], '([^a-z0-9@_%-])', '\\\1', 'g') || '(?![a-z0-9._%+@-])';
     END IF;
     IF cardinality(v_ips) > 0 THEN
       SELECT coalesce(v_alt || '|', '') || '(?<![0-9a-f.:])(?:' || string_agg(regexp_replace(lower(t), '([^a-z0-9])', '\\\1', 'g'), '|') || ')(?![0-9a-f.:])'

@@ -140,8 +140,11 @@ impl Terms {
 /// Characters that would make a match part of a longer address.
 fn glued(kind: TermKind, c: char) -> bool {
     match kind {
-        TermKind::Email | TermKind::LocalPart => {
-            c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '%' | '+' | '-')
+        TermKind::Email => c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '%' | '+' | '-'),
+        // A local part next to `@` belongs to an address: another user's when it is not the
+        // subject's full email (which the longer Email term matches).
+        TermKind::LocalPart => {
+            c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '%' | '+' | '-' | '@')
         }
         TermKind::Ip => c.is_ascii_hexdigit() || matches!(c, '.' | ':'),
     }
@@ -166,6 +169,9 @@ mod tests {
             r#"{"email":"[redacted]","by":"[redacted]"}"#
         );
         assert_eq!(t.redact("nothing here"), None);
+        // The same local part at another domain is someone else's address.
+        assert!(!t.found_in("john.smith@other.org"));
+        assert_eq!(t.redact("to john.smith@other.org"), None);
     }
 
     #[test]

@@ -180,6 +180,9 @@ conformance!(
         let staff = support(db).await;
         let bob = person(db, "bob.jones@example.com", "198.51.100.20", None).await;
         let alice = person(db, "alice.smith@example.com", "203.0.113.7", Some(bob.id)).await;
+        // Another user with the same local part at another domain must keep her address.
+        let carol = person(db, "alice.smith@other.org", "198.51.100.30", None).await;
+        let carol_before = dump_of(db, carol.id).await;
         let bob_before = dump_of(db, bob.id).await;
 
         let id = new_request(db, &staff, &alice.id.to_string(), RequestKind::Erasure).await;
@@ -312,6 +315,11 @@ conformance!(
                 "Dear [redacted], thanks"
             ),
             bob_after
+        );
+        assert_eq!(
+            carol_before,
+            dump_of(db, carol.id).await,
+            "Carol's data untouched"
         );
         let s = sweep::sweep_for(db, &staff, Some(&bob.email), std::slice::from_ref(&bob.ip))
             .await
