@@ -74,6 +74,8 @@ pub struct Receipt {
     pub backups_holding_data: Vec<BackupHolding>,
     pub backup_retention_days: i64,
     pub notes: Vec<String>,
+    /// The receipt this run replaced (a repeated erasure keeps the first run's record).
+    pub previous: Option<serde_json::Value>,
 }
 
 /// The result of [`erase`]: the receipt (with the sweep) and the updated request.
@@ -348,6 +350,7 @@ pub async fn erase(
         backups_holding_data: backups_holding(&mut tx, t, opts.backup_retention_days).await?,
         backup_retention_days: opts.backup_retention_days,
         notes,
+        previous: r.receipt.clone(),
     };
     let receipt_json =
         serde_json::to_value(&receipt).map_err(|e| Error::db(format!("receipt: {e}")))?;

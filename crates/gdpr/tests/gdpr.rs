@@ -340,6 +340,12 @@ conformance!(
         .unwrap();
         assert!(again.receipt.already_anonymized && again.receipt.sweep.clean);
         assert_eq!(again.receipt.rows_changed, 0, "{:?}", again.receipt.rules);
+        let first = again
+            .receipt
+            .previous
+            .as_ref()
+            .expect("the first run's receipt is kept");
+        assert_eq!(first["rows_changed"].as_u64(), Some(r.rows_changed));
         let done = request::complete(db, &staff, id).await.unwrap();
         assert_eq!(done.state, RequestState::Completed);
     }
