@@ -25,7 +25,7 @@ use crate::subject::{self, Subject};
 use crate::{check_cancel, Progress};
 
 /// Rows fetched per keyset batch.
-pub const BATCH: i64 = 2000;
+pub const BATCH: i64 = 5000;
 
 /// One part of a table's selection (a table may need several, e.g. messages sent and received).
 struct Part {
