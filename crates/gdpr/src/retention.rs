@@ -13,7 +13,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::erase;
+use std::sync::atomic::AtomicBool;
+
+use crate::{check_cancel, erase, Progress};
 
 /// Retention windows.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -139,12 +141,15 @@ const LOGS: &[LogRule] = &[
 ];
 
 /// Runs retention (needs `gdpr.handle`): one transaction, audited; `dry_run` only counts.
+/// Reports progress per user and per log table; a cancel rolls everything back.
 pub async fn run(
     db: &Db,
     op: &Operator,
     policy: Option<RetentionPolicy>,
     dry_run: bool,
     as_of: Option<NaiveDateTime>,
+    progress: &dyn Fn(Progress),
+    cancel: Option<&AtomicBool>,
 ) -> Result<RetentionReport> {
     op.require(perm::GDPR_HANDLE)?;
     let t = as_of.unwrap_or_else(now);
@@ -172,7 +177,14 @@ pub async fn run(
         )
         .await?;
     let mut anonymized = 0u64;
-    for u in users {
+    let total = users.len() as u64 + LOGS.len() as u64;
+    for (i, u) in users.iter().enumerate() {
+        check_cancel(cancel)?;
+        progress(Progress {
+            phase: "users".into(),
+            done: i as u64,
+            total,
+        });
         let id = u.uuid("id")?;
         if let Some(why) = erase::blockers(&mut tx, id).await? {
             report.skipped_users.push(SkippedUser {
@@ -202,7 +214,13 @@ pub async fn run(
         rows: anonymized,
     });
 
-    for l in LOGS {
+    for (i, l) in LOGS.iter().enumerate() {
+        check_cancel(cancel)?;
+        progress(Progress {
+            phase: l.table.into(),
+            done: total - LOGS.len() as u64 + i as u64,
+            total,
+        });
         let cutoff = t - Duration::days((l.days)(&policy) as i64);
         let cond = format!(r#"FROM "{}" WHERE "{}" < $1"#, l.table, l.column);
         let rows = if dry_run {

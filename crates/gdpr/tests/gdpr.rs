@@ -809,14 +809,18 @@ conformance!(
         .await
         .unwrap();
         let before = dump(db, &[]).await;
-        let dry = retention::run(db, &op, None, true, None).await.unwrap();
+        let dry = retention::run(db, &op, None, true, None, &noop, None)
+            .await
+            .unwrap();
         assert_eq!(before, dump(db, &[]).await, "a dry run changes nothing");
         let n = |r: &retention::RetentionReport, t: &str| {
             r.items.iter().find(|i| i.table == t).unwrap().rows
         };
         assert_eq!(n(&dry, "User"), 1);
         assert_eq!(n(&dry, "AccessLog"), 2);
-        let run = retention::run(db, &op, None, false, None).await.unwrap();
+        let run = retention::run(db, &op, None, false, None, &noop, None)
+            .await
+            .unwrap();
         assert_eq!((n(&run, "User"), n(&run, "AccessLog")), (1, 2));
         let s = sweep::sweep_for(db, &op, Some(&old.email), std::slice::from_ref(&old.ip))
             .await
@@ -831,7 +835,9 @@ conformance!(
             .await,
             1
         );
-        let again = retention::run(db, &op, None, true, None).await.unwrap();
+        let again = retention::run(db, &op, None, true, None, &noop, None)
+            .await
+            .unwrap();
         assert_eq!((n(&again, "User"), n(&again, "AccessLog")), (0, 0));
     }
 );

@@ -474,7 +474,23 @@ pub async fn run(ctx: &mut Ctx, c: Gdpr) -> Result<()> {
             } else {
                 None::<RetentionPolicy>
             };
-            let r = retention::run(&db, &op, policy, dry_run, None).await?;
+            let bar = progress(ctx, 0, "retention");
+            let r = retention::run(
+                &db,
+                &op,
+                policy,
+                dry_run,
+                None,
+                &|p| {
+                    bar.set_length(p.total);
+                    bar.set_position(p.done);
+                    bar.set_message(p.phase);
+                },
+                None,
+            )
+            .await;
+            bar.finish_and_clear();
+            let r = r?;
             emit(ctx, &r, || {
                 let mut s = table(
                     &["table", "action", "older than", "rows"],
