@@ -56,6 +56,8 @@ pub struct BackupHolding {
     pub expires_at: NaiveDateTime,
     pub path: String,
     pub verified: bool,
+    /// The newest verified backup is kept whatever its age, until a newer one is verified.
+    pub kept_as_newest_verified: bool,
 }
 
 /// The erasure receipt (no personal data): kept in `GdprRequest.receipt`.
@@ -221,17 +223,27 @@ async fn backups_holding(tx: &mut Tx, t: NaiveDateTime, days: i64) -> Result<Vec
             &params![t],
         )
         .await?;
+    // Backup pruning keeps backups younger than the retention period and the newest verified one.
+    let mut newest_verified = None;
+    for r in &rows {
+        if r.bool("verified")? {
+            newest_verified = Some(r.uuid("id")?);
+        }
+    }
     let mut out = Vec::new();
     for r in rows {
+        let id = r.uuid("id")?;
         let created = r.ts("created_at")?;
         let expires = created + chrono::Duration::days(days);
-        if expires > t {
+        let newest = Some(id) == newest_verified;
+        if expires > t || newest {
             out.push(BackupHolding {
-                id: r.uuid("id")?,
+                id,
                 created_at: created,
                 expires_at: expires,
                 path: r.text("path")?,
                 verified: r.bool("verified")?,
+                kept_as_newest_verified: newest,
             });
         }
     }

@@ -185,6 +185,21 @@ conformance!(
         let carol_before = dump_of(db, carol.id).await;
         let bob_before = dump_of(db, bob.id).await;
 
+        // Backups taken before the erasure: a recent one, the newest verified (old), an expired one.
+        let t = ncy_core::db::now();
+        let (recent, newest_verified, expired) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        for (id, days, verified) in [
+            (recent, 2, false),
+            (newest_verified, 60, true),
+            (expired, 90, false),
+        ] {
+            db.query(
+                r#"INSERT INTO "BackupSnapshot" ("id", "path", "size", "verified", "created_at") VALUES ($1, $2, 1, $3, $4) RETURNING "id""#,
+                &params![id, format!("/backups/{id}.dump"), verified, t - chrono::Duration::days(days)],
+            )
+            .await
+            .unwrap();
+        }
         let id = new_request(db, &staff, &alice.id.to_string(), RequestKind::Erasure).await;
         let e = erase::erase(
             db,
@@ -242,6 +257,12 @@ conformance!(
             !receipt_text.contains("alice") && !receipt_text.contains("203.0.113.7"),
             "receipt holds PII"
         );
+        let held: Vec<(Uuid, bool)> = r
+            .backups_holding_data
+            .iter()
+            .map(|b| (b.id, b.kept_as_newest_verified))
+            .collect();
+        assert_eq!(held, vec![(newest_verified, true), (recent, false)]);
         let rule = |t: &str| {
             r.rules
                 .iter()

@@ -441,10 +441,15 @@ pub async fn run(ctx: &mut Ctx, c: Gdpr) -> Result<()> {
                 ));
                 for b in &r.backups_holding_data {
                     s.push_str(&format!(
-                        "  {} taken {} UTC, expires {} UTC\n",
+                        "  {} taken {} UTC, {}\n",
                         b.id,
                         ts(&b.created_at),
-                        ts(&b.expires_at)
+                        if b.kept_as_newest_verified {
+                            "kept as the newest verified backup until a newer one is verified"
+                                .to_owned()
+                        } else {
+                            format!("expires {} UTC", ts(&b.expires_at))
+                        }
                     ));
                 }
                 for n in &r.notes {
