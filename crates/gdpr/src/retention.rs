@@ -48,8 +48,9 @@ impl Default for RetentionPolicy {
 /// The settings key holding the policy.
 pub const SETTINGS_KEY: &str = "gdpr.retention";
 
-/// Reads the stored policy (defaults for anything missing).
-pub async fn load_policy(db: &Db) -> Result<RetentionPolicy> {
+/// Reads the stored policy (defaults for anything missing; needs `gdpr.read`).
+pub async fn load_policy(db: &Db, op: &Operator) -> Result<RetentionPolicy> {
+    op.require(perm::GDPR_READ)?;
     let mut tx = db.begin().await?;
     let p = policy_in(&mut tx).await?;
     tx.commit().await?;

@@ -468,7 +468,7 @@ pub async fn run(ctx: &mut Ctx, c: Gdpr) -> Result<()> {
             access_log_days,
         }) => {
             let policy = if deleted_user_years.is_some() || access_log_days.is_some() {
-                let mut p = retention::load_policy(&db).await?;
+                let mut p = retention::load_policy(&db, &op).await?;
                 if let Some(y) = deleted_user_years {
                     p.deleted_user_years = y;
                 }
