@@ -601,3 +601,47 @@ async fn pitr_readiness_reflects_the_archiver() {
     assert!(script.contains(&format!("restore_command = 'cp \"{archive}/%f\" \"%p\"'")));
     assert!(script.contains("recovery_target_time"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn database_user_without_read_access_gets_a_clear_error_and_nothing_is_kept() {
+    let (db, url, admin, _) = setup().await;
+    // pg_dump connects as a role that may not read the tables.
+    let role = format!(
+        "ncy_noread_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    let mut tx = db.begin().await.unwrap();
+    tx.batch(&format!("CREATE ROLE {role} LOGIN"))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let mut u = url::Url::parse(&url).unwrap();
+    u.set_username(&role).unwrap();
+    let _ = u.set_password(None);
+    let b = Backups::postgres(db.clone(), u.as_str()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let e = b
+        .create(&admin, &CreateOptions::new(dir.path()), Hooks::none())
+        .await
+        .unwrap_err();
+    let m = e.to_string();
+    assert!(m.contains("permission denied"), "{m}");
+    assert!(m.contains("pg_read_all_data"), "names the fix: {m}");
+    assert!(!m.contains("PGPASSWORD"), "{m}");
+    assert!(files_in(dir.path()).is_empty(), "no partial file");
+    assert_eq!(
+        audit_actions(&db, "BACKUP_CREATE").await,
+        0,
+        "no snapshot row"
+    );
+    let n = db
+        .query(r#"SELECT count(*) AS n FROM "BackupSnapshot""#, &[])
+        .await
+        .unwrap()[0]
+        .int("n")
+        .unwrap();
+    assert_eq!(n, 0);
+    let mut tx = db.begin().await.unwrap();
+    tx.batch(&format!("DROP ROLE {role}")).await.unwrap();
+    tx.commit().await.unwrap();
+}
