@@ -319,7 +319,7 @@ async fn write_table(
 ) -> Result<FileEntry> {
     let name = format!("{}.json", spec.table);
     let path = dir.join(&name);
-    let f = File::create(&path).map_err(io(format!("creating {}", path.display())))?;
+    let f = create_private(&path)?;
     let mut w = Hashing {
         inner: BufWriter::with_capacity(1 << 16, f),
         hash: Sha256::new(),
@@ -418,9 +418,22 @@ async fn write_table(
     })
 }
 
+/// Creates a file only its owner can read (the bundle holds personal data).
+fn create_private(path: &Path) -> Result<File> {
+    let mut o = fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    o.open(path)
+        .map_err(io(format!("creating {}", path.display())))
+}
+
 fn write_file(dir: &Path, name: &str, data: &[u8]) -> Result<FileEntry> {
     let path = dir.join(name);
-    fs::write(&path, data).map_err(io(format!("writing {}", path.display())))?;
+    let mut f = create_private(&path)?;
+    f.write_all(data)
+        .and_then(|_| f.sync_all())
+        .map_err(io(format!("writing {}", path.display())))?;
     Ok(FileEntry {
         file: name.to_owned(),
         table: None,
@@ -489,7 +502,11 @@ fn prepare_out(out: &Path) -> Result<PathBuf> {
     fs::create_dir_all(parent).map_err(io(format!("creating {}", parent.display())))?;
     let name = out.file_name().and_then(|n| n.to_str()).unwrap_or("export");
     let tmp = parent.join(format!(".{name}.partial-{}", Uuid::new_v4().simple()));
-    fs::create_dir(&tmp).map_err(io(format!("creating {}", tmp.display())))?;
+    let mut b = fs::DirBuilder::new();
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+    b.create(&tmp)
+        .map_err(io(format!("creating {}", tmp.display())))?;
     Ok(tmp)
 }
 

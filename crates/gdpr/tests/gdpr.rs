@@ -81,6 +81,15 @@ conformance!(
             use sha2::Digest;
             assert_eq!(f["sha256"], hex::encode(sha2::Sha256::digest(&data)));
         }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode =
+                |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&out), 0o700, "the bundle is private to its owner");
+            assert_eq!(mode(&out.join("User.json")), 0o600);
+            assert_eq!(mode(&out.join("manifest.json")), 0o600);
+        }
         assert!(std::fs::read_to_string(out.join("summary.md"))
             .unwrap()
             .contains("marketing.email: granted"));
