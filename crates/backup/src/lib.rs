@@ -195,10 +195,21 @@ pub struct RestoreReport {
 
 /// Backups of one store: the PostgreSQL database behind a pool (with the URL's connection
 /// parameters for pg_dump/pg_restore), or the local SQLite workspace.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Backups {
     db: Db,
     pg: Option<PgConn>,
+    sqlite_key: Option<String>,
+}
+
+impl std::fmt::Debug for Backups {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Backups")
+            .field("db", &self.db)
+            .field("pg", &self.pg)
+            .field("sqlite_key", &self.sqlite_key.as_ref().map(|_| "***"))
+            .finish()
+    }
 }
 
 impl Backups {
@@ -209,8 +220,13 @@ impl Backups {
             (Target::Postgres(url), ncy_core::db::Dialect::Postgres) => Ok(Backups {
                 pg: Some(PgConn::from_url(url)?),
                 db,
+                sqlite_key: None,
             }),
-            (Target::Local(_), ncy_core::db::Dialect::Sqlite) => Ok(Backups { db, pg: None }),
+            (Target::Local(_), ncy_core::db::Dialect::Sqlite) => Ok(Backups {
+                db,
+                pg: None,
+                sqlite_key: None,
+            }),
             _ => Err(Error::Config(
                 "backups: the target and the open store are of different kinds".into(),
             )),
@@ -220,6 +236,17 @@ impl Backups {
     /// Backups of a PostgreSQL database given its URL.
     pub fn postgres(db: Db, url: &str) -> Result<Backups> {
         Backups::new(db, &Target::Postgres(url.to_owned()))
+    }
+
+    /// The SQLCipher key of an encrypted local store (the offline cache): its backups are
+    /// copies encrypted with the same key, and verify/restore open them with it.
+    pub fn with_sqlite_key(mut self, key: impl Into<String>) -> Backups {
+        self.sqlite_key = Some(key.into());
+        self
+    }
+
+    fn key(&self) -> Option<&str> {
+        self.sqlite_key.as_deref()
     }
 
     /// The store these backups belong to.
@@ -245,7 +272,7 @@ impl Backups {
         op.require(perm::BACKUPS_RUN)?;
         match self.pg() {
             Some((pool, conn)) => pg::create(&self.db, pool, conn, op, opts, hooks).await,
-            None => local::create(&self.db, op, opts, hooks).await,
+            None => local::create(&self.db, op, opts, self.key(), hooks).await,
         }
     }
 
@@ -263,7 +290,7 @@ impl Backups {
             .ok_or_else(|| not_recorded(which))?;
         let v = match self.pg() {
             Some((pool, conn)) => pg::verify(pool, conn, &snap, hooks).await?,
-            None => local::verify(&snap, hooks).await?,
+            None => local::verify(&snap, self.key(), hooks).await?,
         };
         snapshot::record_verification(&self.db, op, &snap, &v).await?;
         Ok(v)
@@ -315,7 +342,9 @@ impl Backups {
             Some((pool, conn)) => {
                 pg::restore(&self.db, pool, conn, op, snap.as_ref(), &path, opts, hooks).await
             }
-            None => local::restore(&self.db, op, snap.as_ref(), &path, opts, hooks).await,
+            None => {
+                local::restore(&self.db, op, snap.as_ref(), &path, opts, self.key(), hooks).await
+            }
         }
     }
 

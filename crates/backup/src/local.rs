@@ -39,24 +39,44 @@ fn lite_err(what: &str) -> impl Fn(rusqlite::Error) -> Error + '_ {
     }
 }
 
-/// Refuses SQLCipher-encrypted workspaces: a plain copy would put their data on disk
-/// unencrypted.
-fn ensure_plain(path: &Path) -> Result<()> {
+fn is_encrypted(path: &Path) -> Result<bool> {
     use std::io::Read;
     let mut head = [0u8; 16];
     let n = std::fs::File::open(path)
         .and_then(|mut f| f.read(&mut head))
         .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
-    if n == 16 && &head != b"SQLite format 3\0" {
-        return Err(Error::invalid(
-            "workspace",
+    Ok(n == 16 && &head != b"SQLite format 3\0")
+}
+
+/// The key to use for copies of `path`: none for a plain file; the caller's key for a
+/// SQLCipher file (a copy keyed alike, never plaintext), which is required.
+fn key_for<'k>(path: &Path, key: Option<&'k str>) -> Result<Option<&'k str>> {
+    if !is_encrypted(path)? {
+        return Ok(None);
+    }
+    key.map(Some).ok_or_else(|| {
+        Error::invalid(
+            "key",
             format!(
-                "{} is encrypted; backups of encrypted workspaces are not supported (a plain copy would store its data unencrypted)",
+                "{} is encrypted (SQLCipher): its key is needed to back it up, verify or restore it (Backups::with_sqlite_key; copies stay encrypted with the same key)",
                 path.display()
             ),
-        ));
+        )
+    })
+}
+
+/// Opens a SQLite file, applying `key` (SQLCipher) when given.
+fn open(path: &Path, flags: Option<OpenFlags>, key: Option<&str>) -> Result<Connection> {
+    let what = format!("opening {}", path.display());
+    let c = match flags {
+        Some(f) => Connection::open_with_flags(path, f),
+        None => Connection::open(path),
     }
-    Ok(())
+    .map_err(lite_err(&what))?;
+    if let Some(k) = key {
+        c.pragma_update(None, "key", k).map_err(lite_err(&what))?;
+    }
+    Ok(c)
 }
 
 /// Copies `src` into `dst` page by page, reporting `phase` progress; stops on cancel.
@@ -111,10 +131,11 @@ pub(crate) async fn create(
     db: &Db,
     op: &Operator,
     opts: &CreateOptions,
+    key: Option<&str>,
     hooks: Hooks<'_>,
 ) -> Result<Snapshot> {
     let s = sqlite(db)?;
-    ensure_plain(s.path())?;
+    let key = key_for(s.path(), key)?;
     hooks.check()?;
     let started = Instant::now();
     let created_at = now();
@@ -129,8 +150,7 @@ pub(crate) async fn create(
                 .map_err(lite_err("starting the backup"))?;
             let r = (|| {
                 let counts = sqlite_counts(conn)?;
-                let mut dst =
-                    Connection::open(&tmp).map_err(lite_err("creating the backup file"))?;
+                let mut dst = open(&tmp, None, key)?;
                 copy_pages(conn, &mut dst, "copy", hooks)?;
                 finish_copy(&dst)?;
                 dst.close()
@@ -173,17 +193,29 @@ pub(crate) async fn create(
     recorded
 }
 
-/// Opens a backup file read-only and restores it into memory; returns (pages, counts,
-/// integrity problems).
-fn test_restore(
+/// Restores a backup file into memory (or, for an encrypted backup, into a temporary file
+/// keyed alike) and checks it; returns (pages, counts, integrity problems).
+async fn test_restore(
     path: &Path,
+    key: Option<&str>,
     hooks: Hooks<'_>,
 ) -> Result<(u64, BTreeMap<String, i64>, Vec<String>)> {
-    let src = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .map_err(lite_err("opening the backup"))?;
-    let mut mem = Connection::open_in_memory().map_err(lite_err("opening memory"))?;
-    let pages = copy_pages(&src, &mut mem, "restore", hooks)?;
-    let mut st = mem
+    let scratch = match key {
+        Some(_) => {
+            let dir = path.parent().unwrap_or(Path::new("."));
+            let (p, f) = Partial::create(dir, "verify.sqlite").await?;
+            drop(f);
+            Some(p)
+        }
+        None => None,
+    };
+    let src = open(path, Some(OpenFlags::SQLITE_OPEN_READ_ONLY), key)?;
+    let mut dst = match &scratch {
+        Some(p) => open(&p.path, None, key)?,
+        None => Connection::open_in_memory().map_err(lite_err("opening memory"))?,
+    };
+    let pages = copy_pages(&src, &mut dst, "restore", hooks)?;
+    let mut st = dst
         .prepare("PRAGMA integrity_check")
         .map_err(lite_err("checking integrity"))?;
     let msgs: Vec<String> = st
@@ -192,11 +224,17 @@ fn test_restore(
         .map_err(lite_err("checking integrity"))?;
     drop(st);
     let problems = if msgs == ["ok"] { vec![] } else { msgs };
-    let counts = sqlite_counts(&mem)?;
+    let counts = sqlite_counts(&dst)?;
+    drop(dst);
+    drop(scratch);
     Ok((pages, counts, problems))
 }
 
-pub(crate) async fn verify(snap: &Snapshot, hooks: Hooks<'_>) -> Result<Verification> {
+pub(crate) async fn verify(
+    snap: &Snapshot,
+    key: Option<&str>,
+    hooks: Hooks<'_>,
+) -> Result<Verification> {
     let path = PathBuf::from(&snap.path);
     let mut v = Verification {
         snapshot_id: Some(snap.id),
@@ -234,7 +272,11 @@ pub(crate) async fn verify(snap: &Snapshot, hooks: Hooks<'_>) -> Result<Verifica
     }
     v.actual_sha256 = Some(sum);
     let started = Instant::now();
-    match test_restore(&path, hooks) {
+    let restored = match key_for(&path, key) {
+        Ok(k) => test_restore(&path, k, hooks).await,
+        Err(e) => Err(e),
+    };
+    match restored {
         Ok((pages, actual, integrity)) => {
             v.readable = integrity.is_empty();
             v.entries = pages;
@@ -269,6 +311,7 @@ pub(crate) async fn restore(
     snap: Option<&Snapshot>,
     path: &Path,
     opts: &RestoreOptions,
+    key: Option<&str>,
     hooks: Hooks<'_>,
 ) -> Result<RestoreReport> {
     let s = sqlite(db)?;
@@ -301,13 +344,13 @@ pub(crate) async fn restore(
             ));
         }
     }
+    let key = key_for(path, key)?;
     let started = Instant::now();
     let live = same_file(&into, s.path());
     let actual = if live {
         // Over the open workspace: the backup API replaces its pages in place.
         s.with_conn(|conn| {
-            let src = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
-                .map_err(lite_err("opening the backup"))?;
+            let src = open(path, Some(OpenFlags::SQLITE_OPEN_READ_ONLY), key)?;
             copy_pages(&src, conn, "restore", hooks)?;
             let _: String = conn
                 .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
@@ -328,10 +371,8 @@ pub(crate) async fn restore(
         let (partial, file) = Partial::create(&dir, &fname).await?;
         drop(file);
         let counts = {
-            let src = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
-                .map_err(lite_err("opening the backup"))?;
-            let mut dst =
-                Connection::open(&partial.path).map_err(lite_err("creating the restored file"))?;
+            let src = open(path, Some(OpenFlags::SQLITE_OPEN_READ_ONLY), key)?;
+            let mut dst = open(&partial.path, None, key)?;
             copy_pages(&src, &mut dst, "restore", hooks)?;
             finish_copy(&dst)?;
             let c = sqlite_counts(&dst)?;

@@ -252,3 +252,75 @@ async fn corrupted_workspace_backup_fails_and_restore_over_live_needs_force() {
     assert!(!v.ok, "a truncated copy must not verify");
     assert!(!v.problems.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn encrypted_cache_backups_stay_encrypted() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cache.db");
+    let key = "x'2DD29CA851E7B56E4697B0E1F08507293D761A05CE4D1B628663F411A8086D99'";
+    let db = Db::open_sqlite_encrypted(&path, key).unwrap();
+    let set = ncy_core::migrate::MigrationSet::embedded(ncy_core::db::Dialect::Sqlite).unwrap();
+    ncy_core::migrate::up(&db, &set).await.unwrap();
+    ncy_core::seed::dev(&db, false).await.unwrap();
+    let admin = login(
+        &db,
+        "admin@ncy-8.com",
+        "admin123",
+        Client::Cli,
+        &LockoutPolicy::default(),
+    )
+    .await
+    .unwrap()
+    .operator;
+    let before = contents(&db).await;
+
+    // Without the key: refused, nothing written.
+    let keyless = Backups::new(db.clone(), &Target::Local(path.clone())).unwrap();
+    let e = keyless
+        .create(
+            &admin,
+            &CreateOptions::new(dir.path().join("b")),
+            Hooks::none(),
+        )
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("encrypted"), "{e}");
+
+    let b = keyless.with_sqlite_key(key);
+    assert!(!format!("{b:?}").contains("2DD29CA8"), "key redacted");
+    let snap = b
+        .create(
+            &admin,
+            &CreateOptions::new(dir.path().join("b")),
+            Hooks::none(),
+        )
+        .await
+        .unwrap();
+    let head = std::fs::read(&snap.path).unwrap();
+    assert_ne!(&head[..16], b"SQLite format 3\0", "the copy is encrypted");
+    let v = b
+        .verify(&admin, &BackupRef::Id(snap.id), Hooks::none())
+        .await
+        .unwrap();
+    assert!(v.ok, "{:?}", v.problems);
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("b")).unwrap().count(),
+        1,
+        "the keyed scratch copy is gone"
+    );
+    let into = dir.path().join("restored.db");
+    b.restore(
+        &admin,
+        &BackupRef::Id(snap.id),
+        &RestoreOptions {
+            into: into.display().to_string(),
+            ..Default::default()
+        },
+        Hooks::none(),
+    )
+    .await
+    .unwrap();
+    assert!(Db::open_sqlite(&into).is_err(), "no key, no data");
+    let restored = Db::open_sqlite_encrypted(&into, key).unwrap();
+    assert_eq!(contents(&restored).await, before);
+}
