@@ -963,3 +963,49 @@ async fn pg_function_anonymize_user_data_erases_identically() {
             .clean
     );
 }
+
+conformance!(
+    erasure_is_not_committed_while_the_sweep_finds_a_trace,
+    |store: Store| async move {
+        let db = &store.db;
+        let op = admin(db).await;
+        let alice = person(db, "alice.smith@example.com", "203.0.113.7", None).await;
+        // A trace in a table the redaction never rewrites (the migration bookkeeping).
+        db.query(
+            r#"INSERT INTO "_ncy_migrations" ("version", "name", "checksum", "applied_at", "execution_ms") VALUES (9999, 'note for alice.smith@example.com', 'x', $1, 0) RETURNING "version""#,
+            &params![ncy_core::db::now()],
+        )
+        .await
+        .unwrap();
+        let id = new_request(db, &op, &alice.email, RequestKind::Erasure).await;
+        request::verify_identity(db, &op, id, "id card")
+            .await
+            .unwrap();
+        let before = dump(db, &[]).await;
+        let e = erase::erase(
+            db,
+            &op,
+            id,
+            &alice.email,
+            &ErasureOptions::default(),
+            &noop,
+            None,
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(e, Error::Conflict { .. }), "{e}");
+        assert!(
+            e.to_string().contains("_ncy_migrations.name (1 rows)"),
+            "{e}"
+        );
+        assert!(
+            !e.to_string().contains("alice"),
+            "the error names no personal data: {e}"
+        );
+        assert_eq!(before, dump(db, &[]).await, "nothing was changed");
+        assert!(matches!(
+            request::complete(db, &op, id).await.unwrap_err(),
+            Error::Conflict { .. }
+        ));
+    }
+);
