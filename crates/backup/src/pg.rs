@@ -338,7 +338,9 @@ async fn pg_restore_into(
     hooks: Hooks<'_>,
 ) -> Result<()> {
     let mut cmd = Command::new(&tool.path);
-    cmd.arg(format!("--dbname={target}"))
+    // A conninfo string, so that no database name (even one with `=`) is misread.
+    let escaped = target.replace('\\', "\\\\").replace('\'', "\\'");
+    cmd.arg(format!("--dbname=dbname='{escaped}'"))
         .arg("--exit-on-error")
         .arg("--verbose")
         .arg("--no-password");

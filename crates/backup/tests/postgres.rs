@@ -371,6 +371,24 @@ async fn restore_over_an_existing_database_needs_force() {
         "junk replaced by the backup"
     );
     restored.close().await;
+
+    // Any database name is taken literally (quotes, `=`, spaces).
+    let odd = format!(
+        "odd = 'name' {}",
+        &uuid::Uuid::new_v4().simple().to_string()[..6]
+    );
+    b.restore(
+        &admin,
+        &BackupRef::Id(snap.id),
+        &RestoreOptions {
+            into: odd.clone(),
+            ..Default::default()
+        },
+        Hooks::none(),
+    )
+    .await
+    .unwrap();
+    assert!(db_exists(&db, &odd).await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -137,6 +137,33 @@ async fn workspace_backup_round_trip() {
         ["BACKUP_CREATE", "BACKUP_VERIFY", "BACKUP_RESTORE"]
     );
 
+    // Keyset pages.
+    for _ in 0..2 {
+        b.create(
+            &admin,
+            &CreateOptions::new(dir.path().join("b")),
+            Hooks::none(),
+        )
+        .await
+        .unwrap();
+    }
+    let p1 = b.list(&admin, None, 2).await.unwrap();
+    assert_eq!(p1.items.len(), 2);
+    let p2 = b.list(&admin, p1.next_cursor.as_deref(), 2).await.unwrap();
+    assert_eq!(p2.items.len(), 1);
+    assert!(p2.next_cursor.is_none());
+    assert_eq!(p2.items[0].id, snap.id, "oldest last");
+    assert!(p1.items[0].created_at >= p1.items[1].created_at);
+    assert!(b.list(&admin, Some("garbage"), 2).await.is_err());
+    for s in &p1.items {
+        db.query(
+            r#"DELETE FROM "BackupSnapshot" WHERE "id" = $1 RETURNING "id""#,
+            &params![s.id],
+        )
+        .await
+        .unwrap();
+    }
+
     // Prune never deletes the newest verified backup.
     db.query(
         r#"UPDATE "BackupSnapshot" SET "created_at" = '2020-01-01 00:00:00.000' WHERE "id" = $1 RETURNING "id""#,
