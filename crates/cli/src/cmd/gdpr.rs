@@ -2,6 +2,8 @@
 //! completion), export bundles, erasure with its sweep, retention, consents and legal holds.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use anyhow::Result;
 use clap::Subcommand;
@@ -161,6 +163,23 @@ pub enum HoldCmd {
         #[arg(long)]
         user: String,
     },
+}
+
+/// A flag set by the first Ctrl-C: long work stops cleanly (rolled back, no partial bundle).
+/// A second Ctrl-C exits at once.
+fn cancel_on_ctrl_c() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let f = flag.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            f.store(true, Ordering::Relaxed);
+            eprintln!("cancelling… (press Ctrl-C again to quit at once)");
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(crate::exit::CANCELLED);
+            }
+        }
+    });
+    flag
 }
 
 fn ts(t: &chrono::NaiveDateTime) -> String {
@@ -358,6 +377,7 @@ pub async fn run(ctx: &mut Ctx, c: Gdpr) -> Result<()> {
             emit(ctx, &r, || request_text(&r))
         }
         Gdpr::Export { id, out } => {
+            let cancel = cancel_on_ctrl_c();
             let bar = progress(ctx, 0, "export");
             let res = export::export(
                 &db,
@@ -369,7 +389,7 @@ pub async fn run(ctx: &mut Ctx, c: Gdpr) -> Result<()> {
                     bar.set_position(p.done);
                     bar.set_message(p.phase);
                 },
-                None,
+                Some(&cancel),
             )
             .await;
             bar.finish_and_clear();
@@ -397,6 +417,7 @@ pub async fn run(ctx: &mut Ctx, c: Gdpr) -> Result<()> {
             confirm,
             backup_retention_days,
         } => {
+            let cancel = cancel_on_ctrl_c();
             let bar = progress(ctx, 0, "erase");
             let res = erase::erase(
                 &db,
@@ -411,7 +432,7 @@ pub async fn run(ctx: &mut Ctx, c: Gdpr) -> Result<()> {
                     bar.set_position(p.done);
                     bar.set_message(p.phase);
                 },
-                None,
+                Some(&cancel),
             )
             .await;
             bar.finish_and_clear();
@@ -479,6 +500,7 @@ pub async fn run(ctx: &mut Ctx, c: Gdpr) -> Result<()> {
             } else {
                 None::<RetentionPolicy>
             };
+            let cancel = cancel_on_ctrl_c();
             let bar = progress(ctx, 0, "retention");
             let r = retention::run(
                 &db,
@@ -491,7 +513,7 @@ pub async fn run(ctx: &mut Ctx, c: Gdpr) -> Result<()> {
                     bar.set_position(p.done);
                     bar.set_message(p.phase);
                 },
-                None,
+                Some(&cancel),
             )
             .await;
             bar.finish_and_clear();
