@@ -7,6 +7,7 @@ mod gdpr;
 mod harness;
 mod health;
 mod seed;
+mod sync;
 
 use harness::Bench;
 
@@ -21,6 +22,7 @@ async fn main() {
     let seeded_url = seed::run(&mut b).await;
     admin::run(&mut b, &seeded_url).await;
     health::run(&mut b, &seeded_url).await;
+    sync::run(&mut b).await;
     backup::run(&mut b, &seeded_url).await;
     gdpr::run(&mut b).await;
     b.write();

@@ -157,7 +157,9 @@ impl Cache {
         // check them here.
         if let Db::Sqlite(s) = &db {
             s.with_conn(|c| {
-                c.execute_batch("PRAGMA foreign_keys = OFF")
+                // A larger page cache: every page read from this file is decrypted, and sync
+                // touches rows all over the big tables.
+                c.execute_batch("PRAGMA foreign_keys = OFF; PRAGMA cache_size = -65536;")
                     .map_err(|e| Error::db(e.to_string()))
             })
             .await?;

@@ -3,10 +3,10 @@
 //! checkpoint (table, last key) in one cache transaction, so a cancelled or crashed first sync
 //! resumes where it stopped.
 //!
-//! The change-feed watermark is taken *before* the first batch is read (see [`crate::pull`]):
-//! batches read at later snapshots only ever see newer states, and every transaction a batch
-//! did not see has a transaction id at or above that watermark, so the first incremental pull
-//! delivers it.
+//! The change-feed cursor (a server snapshot, see [`crate::pull`]) is taken *before* the first
+//! batch is read: batches read at later snapshots only ever see newer states, and every
+//! transaction a batch did not see was not yet committed at that first snapshot, so the first
+//! incremental pull reads it.
 
 use std::path::Path;
 
@@ -23,7 +23,7 @@ use crate::tables::{self, Table};
 use crate::Ctl;
 
 /// Rows per batch of the first sync.
-pub const BATCH: usize = 20_000;
+pub const BATCH: usize = 50_000;
 
 /// What the first sync did.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -87,6 +87,21 @@ pub async fn init_at(
     key: &str,
     ctl: Ctl<'_>,
 ) -> Result<(Cache, InitialReport)> {
+    let cache = prepare_at(server, url, op, slugs, path, key).await?;
+    let rep = initial_sync(server, &cache, ctl).await?;
+    Ok((cache, rep))
+}
+
+/// Creates the cache file and records the slice and the operator, without streaming anything
+/// yet ([`initial_sync`] does).
+pub async fn prepare_at(
+    server: &Db,
+    url: &str,
+    op: &Operator,
+    slugs: &[String],
+    path: &Path,
+    key: &str,
+) -> Result<Cache> {
     op.require(perm::SYNC_RUN)?;
     let orgs = resolve_orgs(server, op, slugs).await?;
     let cache = Cache::create(path, key).await?;
@@ -104,8 +119,7 @@ pub async fn init_at(
     set_json(&mut tx, "operator", &OperatorState::of(op)).await?;
     set_json(&mut tx, "initial", &InitialState::default()).await?;
     tx.commit().await?;
-    let rep = initial_sync(server, &cache, ctl).await?;
-    Ok((cache, rep))
+    Ok(cache)
 }
 
 /// `sync init` for a profile: a new random key goes to the OS keychain (never to a file), then
@@ -125,12 +139,9 @@ pub async fn init_profile(
 }
 
 async fn server_watermark(tx: &mut Tx) -> Result<String> {
-    tx.query_one(
-        "SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS w",
-        &[],
-    )
-    .await?
-    .text("w")
+    tx.query_one("SELECT pg_current_snapshot()::text AS w", &[])
+        .await?
+        .text("w")
 }
 
 fn key_condition(table: &Table, last: &Option<Vec<String>>) -> String {
@@ -224,17 +235,20 @@ pub async fn initial_sync(server: &Db, cache: &Cache, ctl: Ctl<'_>) -> Result<In
         } else {
             0
         };
+        // The next batch is read from the server while this one is written to the cache.
+        let mut reader = spawn_reader(
+            server.clone(),
+            table.select_slice(&slice),
+            table,
+            batch,
+            st.last.clone(),
+        );
         loop {
             ctl.check_cancel()?;
-            let sql = format!(
-                "{} AND {} ORDER BY {} LIMIT {batch}",
-                table.select_slice(&slice),
-                key_condition(&table, &st.last),
-                table.key_expr()
-            );
-            let mut stx = server.begin().await?;
-            let rows = copy_rows(&mut stx, &sql, table.cols.len()).await?;
-            stx.rollback().await?;
+            let rows = match reader.recv().await {
+                Some(r) => r?,
+                None => return Err(Error::db("the initial sync reader stopped unexpectedly")),
+            };
             let n = rows.len();
             let mut ltx = cache.db.begin().await?;
             cache::writer_on(&mut ltx).await?;
@@ -273,6 +287,54 @@ pub async fn initial_sync(server: &Db, cache: &Cache, ctl: Ctl<'_>) -> Result<In
         done_before += totals.get(st.table.saturating_sub(1)).copied().unwrap_or(0);
     }
     Ok(rep)
+}
+
+/// Reads a table's batches in key order on a task of its own, one batch ahead of the writer.
+/// Dropping the receiver (cancel, error) stops it.
+fn spawn_reader(
+    server: Db,
+    select: String,
+    table: Table,
+    batch: usize,
+    start: Option<Vec<String>>,
+) -> tokio::sync::mpsc::Receiver<Result<Vec<TextRow>>> {
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    tokio::spawn(async move {
+        let mut last = start;
+        loop {
+            let sql = format!(
+                "{select} AND {} ORDER BY {} LIMIT {batch}",
+                key_condition(&table, &last),
+                table.key_expr()
+            );
+            let r = read_batch(&server, &sql, table.cols.len()).await;
+            let (stop, next) = match &r {
+                Ok(rows) => (
+                    rows.len() < batch,
+                    rows.last().map(|l| {
+                        table
+                            .key_positions()
+                            .iter()
+                            .map(|&i| l[i].clone().unwrap_or_default())
+                            .collect()
+                    }),
+                ),
+                Err(_) => (true, None),
+            };
+            if tx.send(r).await.is_err() || stop {
+                return;
+            }
+            last = next;
+        }
+    });
+    rx
+}
+
+async fn read_batch(server: &Db, sql: &str, ncols: usize) -> Result<Vec<TextRow>> {
+    let mut stx = server.begin().await?;
+    let rows = copy_rows(&mut stx, sql, ncols).await?;
+    stx.rollback().await?;
+    Ok(rows)
 }
 
 async fn count_local(cache: &Cache, table: &Table) -> Result<u64> {

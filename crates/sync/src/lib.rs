@@ -13,7 +13,7 @@
 
 pub mod cache;
 pub mod conflicts;
-mod copy;
+pub mod copy;
 pub mod initial;
 pub mod outbox;
 pub mod pull;

@@ -3,33 +3,37 @@
 //! ## Why this cannot miss a transaction that commits late
 //!
 //! Triggers on the synced tables append one `SyncChange` row per changed row, in the writing
-//! transaction, carrying that transaction's id (`xid`, from `pg_current_xact_id()`, 64-bit and
+//! transaction, carrying that transaction's id (`xid`, from `pg_current_xact_id()`: 64-bit,
 //! never wrapping). A `seq` number alone is not a safe cursor: a transaction can take sequence
 //! 10, a second one take 11 and commit, a reader pass 11, and only then the first commit, so a
 //! reader that remembers "11" never sees 10.
 //!
-//! The cursor is therefore a transaction id, the *watermark* W: the `xmin` of the snapshot of
-//! the previous pull (`pg_snapshot_xmin(pg_current_snapshot())`). By definition of a snapshot's
-//! xmin, every transaction with an id below it has ended (committed or aborted) before the
-//! snapshot was taken, so all of its change rows that will ever exist are visible in that
-//! snapshot. A pull, in one REPEATABLE READ snapshot S with xmin W', reads every change row with
-//! `xid >= W`:
+//! The cursor is therefore the previous pull's *snapshot* P (`pg_current_snapshot()`, stored as
+//! text `xmin:xmax:xip…`), taken in the same REPEATABLE READ transaction that read the feed and
+//! the rows. A transaction is visible in P exactly when it had committed before P was taken:
+//! its id is below `xmax(P)` and not in `xip(P)` (the ids still in progress then). A pull with
+//! snapshot S reads every change row whose transaction was *not* visible in P:
+//! `xid >= xmax(P) OR xid IN xip(P)`.
 //!
-//! - a transaction with id < W ended before the previous pull's snapshot, so the previous pull
-//!   (or the first sync's stream, whose watermark was taken before its first batch) saw it;
-//! - a transaction with W <= id < W' ended before S: all its rows are read now, completely;
-//! - a transaction with id >= W' may still be running: what S shows of it is applied now, and
-//!   it is read again by the next pull (whose lower bound is W'), which sees it whole.
+//! - A transaction visible in P committed before P: by induction its rows were read by an
+//!   earlier pull (or reflected in the first sync's stream, whose cursor is the snapshot taken
+//!   before its first batch), whatever sequence numbers it took.
+//! - A transaction not visible in P is read now if it committed before S. If it is still in
+//!   progress at S (it is then in `xip(S)` or at/above `xmax(S)`), the next pull reads it again,
+//!   whole, once it has committed. An aborted one left no rows.
 //!
-//! So every committed change is read at least once after it commits, whatever the order in
-//! which transactions took sequence numbers or committed; W only grows (xmin never goes back).
-//! A change row only names a row: the pull refetches that row's *current* state from S (or
+//! So every committed change is read at least once after it commits, in any commit order; the
+//! `seq` order only orders what is read. This is the snapshot-xmin rule made exact: reading
+//! `xid >= xmin(P)` is also safe, but a long transaction anywhere in the cluster (another
+//! database included) holds xmin back and would make every pull re-read everything since;
+//! with `xip(P)` only the changes of transactions that were really open are read again.
+//!
+//! A change row only names a row: the pull refetches that row's *current* state in S (or
 //! learns it is gone or has left the slice), so reading a change twice, or after a later state
 //! was already applied, is harmless, and hard deletes, soft deletes and moves out of the slice
-//! all reach the cache. The cache rows, the outbox rebase and W' are committed in one cache
-//! transaction: a pull killed half way changes nothing and is simply repeated. The cost is
-//! proportional to the changes since W (plus the still-open tail, re-read once), not to the
-//! table; the `xid` index serves the range read.
+//! all reach the cache. The cache rows, the outbox rebase and the new cursor S are committed in
+//! one cache transaction: a pull killed half way changes nothing and is simply repeated. The
+//! cost is proportional to the changes since P (served by the `xid` index), not to the table.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
@@ -53,7 +57,7 @@ pub struct PullReport {
     pub upserted: u64,
     /// Cache rows removed (deleted on the server or out of the slice).
     pub removed: u64,
-    /// The new watermark (transaction id).
+    /// The new cursor: the server snapshot this pull read (`xmin:xmax:xip…`).
     pub watermark: String,
     /// Set when this pull had to (finish the) first sync.
     pub initial: Option<InitialReport>,
@@ -150,14 +154,15 @@ async fn local_rows(
     let key_expr = table
         .key
         .iter()
-        .map(|k| format!("\"{k}\""))
+        .map(|k| format!("t.\"{k}\""))
         .collect::<Vec<_>>()
         .join(" || '|' || ");
     for chunk in keys.chunks(5000) {
         let list: Vec<String> = chunk.iter().map(|k| k.join("|")).collect();
         let json = serde_json::to_string(&list).map_err(|e| Error::db(e.to_string()))?;
+        // The key list drives the loop (CROSS JOIN keeps that order), probing the key index.
         let sql = format!(
-            r#"SELECT * FROM "{}" WHERE {key_expr} IN (SELECT value FROM json_each($1))"#,
+            r#"SELECT t.* FROM json_each($1) AS j CROSS JOIN "{}" AS t WHERE {key_expr} = j.value"#,
             table.name
         );
         for r in ltx.query(&sql, &[Value::Text(json)]).await? {
@@ -176,6 +181,58 @@ async fn local_rows(
         }
     }
     Ok(out)
+}
+
+/// Writes refetched rows: new rows are inserted, known rows get an UPDATE of the columns that
+/// differ (so untouched indexes stay untouched), identical rows are skipped. Returns the rows
+/// written.
+fn store_changed(
+    ltx: &mut Tx,
+    table: &Table,
+    rows: &[TextRow],
+    before: &BTreeMap<Key, serde_json::Value>,
+) -> Result<u64> {
+    let mut fresh = Vec::new();
+    let mut n = 0;
+    let Tx::Sqlite(t) = ltx else {
+        return Err(Error::db("the cache is a SQLite store"));
+    };
+    let conn = t.conn();
+    for r in rows {
+        let Some(old) = before.get(&key_of(table, r)) else {
+            fresh.push(r.clone());
+            continue;
+        };
+        let mut sets = Vec::new();
+        let mut vals: Vec<Option<String>> = Vec::new();
+        for (i, c) in table.cols.iter().enumerate() {
+            let was = old.get(c.name).and_then(|v| v.as_str()).map(str::to_owned);
+            if was != r[i] {
+                vals.push(r[i].clone());
+                sets.push(format!("\"{}\" = ?{}", c.name, vals.len()));
+            }
+        }
+        if sets.is_empty() {
+            continue;
+        }
+        let mut conds = Vec::new();
+        for (k, i) in table.key.iter().zip(table.key_positions()) {
+            vals.push(r[i].clone());
+            conds.push(format!("\"{k}\" = ?{}", vals.len()));
+        }
+        let sql = format!(
+            r#"UPDATE "{}" SET {} WHERE {}"#,
+            table.name,
+            sets.join(", "),
+            conds.join(" AND ")
+        );
+        conn.prepare_cached(&sql)
+            .and_then(|mut st| st.execute(rusqlite::params_from_iter(vals.iter())))
+            .map_err(|e| Error::db(format!("updating {} in the cache: {e}", table.name)))?;
+        n += 1;
+    }
+    store_rows(ltx, table, &fresh)?;
+    Ok(n + fresh.len() as u64)
 }
 
 fn delete_local(ltx: &mut Tx, table: &Table, keys: &[Key]) -> Result<u64> {
@@ -209,23 +266,38 @@ fn user_refs(table: &Table) -> &'static [&'static str] {
 struct Apply {
     upserted: u64,
     removed: u64,
-    users: BTreeSet<String>,
+    /// Users the cache referred to before (they may have left the slice).
+    users_old: BTreeSet<String>,
+    /// Users a row of the slice refers to now (they are in the slice).
+    users_new: BTreeSet<String>,
 }
 
 impl Apply {
     fn note_users_json(&mut self, table: &Table, row: &serde_json::Value) {
         for c in user_refs(table) {
             if let Some(u) = row.get(*c).and_then(|v| v.as_str()) {
-                self.users.insert(u.to_owned());
+                self.users_old.insert(u.to_owned());
             }
         }
     }
 
     fn note_users_text(&mut self, table: &Table, row: &TextRow) {
+        // Only live tasks bring their assignee into the slice (see `Slice::predicate`).
+        let live = table.name != "Task"
+            || table
+                .cols
+                .iter()
+                .position(|x| x.name == "deleted_at")
+                .map(|i| row[i].is_none())
+                .unwrap_or(true);
         for c in user_refs(table) {
             if let Some(i) = table.cols.iter().position(|x| x.name == *c) {
                 if let Some(u) = &row[i] {
-                    self.users.insert(u.clone());
+                    if live {
+                        self.users_new.insert(u.clone());
+                    } else {
+                        self.users_old.insert(u.clone());
+                    }
                 }
             }
         }
@@ -253,8 +325,7 @@ async fn sync_keys(
     for r in &rows {
         acc.note_users_text(table, r);
     }
-    store_rows(ltx, table, &rows)?;
-    acc.upserted += rows.len() as u64;
+    acc.upserted += store_changed(ltx, table, &rows, &before)?;
     let after: HashSet<Key> = rows.iter().map(|r| key_of(table, r)).collect();
     let gone: Vec<Key> = keys
         .iter()
@@ -295,7 +366,7 @@ async fn cascade(
                 .await?
             {
                 if let Some(u) = r.opt_text("u")? {
-                    acc.users.insert(u);
+                    acc.users_old.insert(u);
                 }
             }
         }
@@ -318,6 +389,25 @@ async fn cascade(
     Ok(())
 }
 
+/// Checks a stored cursor before it is inlined: a snapshot `xmin:xmax:xip,…` (or a bare
+/// transaction id, read as a snapshot with nothing in progress).
+fn snapshot_literal(w: &str) -> Result<String> {
+    let w = w.trim();
+    let ok = !w.is_empty()
+        && w.chars()
+            .all(|c| c.is_ascii_digit() || c == ':' || c == ',');
+    if !ok {
+        return Err(Error::db(format!(
+            "the sync cursor {w:?} is not a server snapshot; run `ncy-admin sync init` again"
+        )));
+    }
+    Ok(if w.contains(':') {
+        w.to_owned()
+    } else {
+        format!("{w}:{w}:")
+    })
+}
+
 /// Pulls the server's changes into the cache (finishing the first sync first if needed).
 pub async fn pull(server: &Db, cache: &Cache, op: &Operator, ctl: Ctl<'_>) -> Result<PullReport> {
     op.require(perm::SYNC_RUN)?;
@@ -331,10 +421,7 @@ pub async fn pull(server: &Db, cache: &Cache, op: &Operator, ctl: Ctl<'_>) -> Re
     let w = get_state(&mut ltx, "watermark")
         .await?
         .ok_or_else(|| Error::db("the sync cache has no watermark; run `ncy-admin sync init`"))?;
-    let w: u64 = w
-        .trim()
-        .parse()
-        .map_err(|_| Error::db(format!("the sync watermark {w:?} is not a transaction id")))?;
+    let w = snapshot_literal(&w)?;
     ltx.rollback().await?;
 
     ctl.report("pull: reading changes", 0, 0);
@@ -345,17 +432,16 @@ pub async fn pull(server: &Db, cache: &Cache, op: &Operator, ctl: Ctl<'_>) -> Re
     )
     .await?;
     let w_new = stx
-        .query_one(
-            "SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS w",
-            &[],
-        )
+        .query_one("SELECT pg_current_snapshot()::text AS w", &[])
         .await?
         .text("w")?;
     let changes = stx
         .query(
             &format!(
                 r#"SELECT "table_name", "row_id"::text AS a, "row_id2"::text AS b FROM "SyncChange"
-                   WHERE "xid" >= '{w}'::xid8 ORDER BY "seq""#
+                   WHERE "xid" >= pg_snapshot_xmax('{w}'::pg_snapshot)
+                      OR "xid" = ANY(ARRAY(SELECT pg_snapshot_xip('{w}'::pg_snapshot)))
+                   ORDER BY "seq""#
             ),
             &[],
         )
@@ -460,9 +546,25 @@ pub async fn pull(server: &Db, cache: &Cache, op: &Operator, ctl: Ctl<'_>) -> Re
         &mut acc,
     )
     .await?;
+    // Users to recheck: changed ones, ones a row stopped referring to (they may have left the
+    // slice), and referred ones the cache does not hold yet. A cached user that a live row
+    // still refers to is in the slice and unchanged: nothing to do.
     let mut user_keys: BTreeSet<Key> = by_table.get("User").cloned().unwrap_or_default();
-    for u in std::mem::take(&mut acc.users) {
-        user_keys.insert(vec![u]);
+    let new_refs: Vec<Key> = acc.users_new.iter().map(|u| vec![u.clone()]).collect();
+    let cached: BTreeSet<String> = local_rows(&mut ltx, &tables::USER, &new_refs)
+        .await?
+        .into_keys()
+        .map(|mut k| k.remove(0))
+        .collect();
+    for u in &acc.users_new {
+        if !cached.contains(u) {
+            user_keys.insert(vec![u.clone()]);
+        }
+    }
+    for u in &acc.users_old {
+        if !acc.users_new.contains(u) {
+            user_keys.insert(vec![u.clone()]);
+        }
     }
     let user_keys: Vec<Key> = user_keys.into_iter().collect();
     sync_keys(

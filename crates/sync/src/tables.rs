@@ -188,11 +188,12 @@ impl Slice {
             "OrganizationMember" | "Team" | "Project" => {
                 format!(r#"t."organization_id" = ANY({orgs})"#)
             }
+            // ANY(ARRAY(…)): a filter evaluated once, so a lookup by key stays a key lookup.
             "TeamMember" => format!(
-                r#"t."team_id" IN (SELECT "id" FROM "Team" WHERE "organization_id" = ANY({orgs}))"#
+                r#"t."team_id" = ANY(ARRAY(SELECT "id" FROM "Team" WHERE "organization_id" = ANY({orgs})))"#
             ),
             "Task" => format!(
-                r#"t."project_id" IN (SELECT "id" FROM "Project" WHERE "organization_id" = ANY({orgs}))"#
+                r#"t."project_id" = ANY(ARRAY(SELECT "id" FROM "Project" WHERE "organization_id" = ANY({orgs})))"#
             ),
             // Users the slice refers to: members, owners, team members, assignees of live
             // tasks, and the operator.

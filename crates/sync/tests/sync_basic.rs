@@ -444,11 +444,28 @@ async fn deletes_moves_and_membership_changes_reach_the_cache() {
         outsider, 1,
         "the assignee of a task that moved in comes along"
     );
-    // Pulling again changes nothing (changes of transactions that may still have been open
-    // cluster-wide are read once more, harmlessly).
-    pull::pull(&s.db, &c, &s.admin, Ctl::default())
+    // A transaction left open elsewhere in the cluster (another database) does not make the
+    // next pull read old changes again: the cursor is the snapshot, not just its xmin.
+    let (other, _) = ncy_tests::fresh_pg().await;
+    let mut open = other.begin().await.unwrap();
+    open.query("SELECT pg_current_xact_id()::text AS x", &[])
         .await
         .unwrap();
+    let rep = pull::pull(&s.db, &c, &s.admin, Ctl::default())
+        .await
+        .unwrap();
+    assert_eq!(rep.changes, 0, "nothing new, nothing re-read");
+    q(
+        &s.db,
+        r#"UPDATE "Task" SET "title" = 'while another db waits' WHERE "id" = $1"#,
+        params![t[2].uuid("id").unwrap()],
+    )
+    .await;
+    let rep = pull::pull(&s.db, &c, &s.admin, Ctl::default())
+        .await
+        .unwrap();
+    assert_eq!(rep.changes, 1);
+    open.rollback().await.unwrap();
     assert_matches(&s.db, &c).await;
 }
 

@@ -1,11 +1,10 @@
-//! `ncy-admin sync …` and `--offline` end to end, with the cache key in the OS keychain. Needs a
-//! Secret Service (scripts/test.sh runs the suite under `dbus-run-session` with an unlocked
-//! gnome-keyring); the key never falls back to a file.
+//! `ncy-admin sync …` and `--offline` end to end, with the cache key in the OS keychain (which
+//! never falls back to a file). The test starts its own D-Bus session bus and an unlocked
+//! gnome-keyring (apt: dbus gnome-keyring, in scripts/setup.sh), so it needs no desktop.
 #![allow(clippy::useless_vec)]
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
-
 
 struct Cli {
     url: String,
@@ -51,8 +50,57 @@ impl Cli {
     }
 }
 
+/// The private bus; stopped when dropped (the keyring daemon leaves with it).
+struct Bus(std::process::Child);
+
+impl Drop for Bus {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A private session bus with an unlocked keyring whose files live in `dir`; sets
+/// DBUS_SESSION_BUS_ADDRESS for this process (and so for the CLI it starts).
+fn private_keyring(dir: &std::path::Path) -> Bus {
+    let mut bus = Command::new("dbus-daemon")
+        .args(["--session", "--nofork", "--print-address=1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect(
+            "dbus-daemon (apt: dbus) is needed for the keychain test; scripts/setup.sh installs it",
+        );
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(bus.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let addr = line.trim().to_owned();
+    let mut kr = Command::new("gnome-keyring-daemon")
+        .args(["--unlock", "--components=secrets"])
+        .env("DBUS_SESSION_BUS_ADDRESS", &addr)
+        .env("XDG_DATA_HOME", dir.join("keyring-data"))
+        .env("XDG_RUNTIME_DIR", dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect(
+            "gnome-keyring-daemon (apt: gnome-keyring) is needed; scripts/setup.sh installs it",
+        );
+    // A non-empty password: with an empty one no default collection is created.
+    kr.stdin.take().unwrap().write_all(b"ncy-test").unwrap();
+    kr.wait().unwrap();
+    std::env::set_var("DBUS_SESSION_BUS_ADDRESS", &addr);
+    Bus(bus)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn init_offline_edit_run_and_a_dead_server() {
+    let kdir = tempfile::tempdir().unwrap();
+    let _bus = private_keyring(kdir.path());
     let (db, url) = ncy_tests::fresh_pg().await;
     ncy_core::seed::dev(&db, false).await.unwrap();
     let cli = Cli {
@@ -67,10 +115,9 @@ async fn init_offline_edit_run_and_a_dead_server() {
 
     let init = cli.ok(&["--json", "sync", "init", "--org", "test-org"]);
     assert_eq!(init["status"]["rows"]["Task"], 10, "{init}");
-    let key = ncy_sync::cache::key_secret(&url)
-        .get()
-        .unwrap()
-        .expect("the cache key is in the OS keychain (is a Secret Service running? see scripts/test.sh)");
+    let key = ncy_sync::cache::key_secret(&url).get().unwrap().expect(
+        "the cache key is in the OS keychain (is a Secret Service running? see scripts/test.sh)",
+    );
     for f in walk(cli.home.path()) {
         let bytes = std::fs::read(&f).unwrap_or_default();
         assert!(
@@ -83,15 +130,33 @@ async fn init_offline_edit_run_and_a_dead_server() {
     let tasks = cli.ok(&["--offline", "--json", "tasks", "list"]);
     let items = tasks["items"].as_array().unwrap();
     assert_eq!(items.len(), 10);
-    let id = items[0]["id"].as_str().unwrap().to_owned();
+    let id = items
+        .iter()
+        .find(|t| t["status"] != "DONE")
+        .expect("a task that is not done")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let e = cli.ok(&[
-        "--offline", "--json", "sync", "edit", &id, "--status", "done", "--metadata",
+        "--offline",
+        "--json",
+        "sync",
+        "edit",
+        &id,
+        "--status",
+        "done",
+        "--metadata",
         r#"{"review":"ok offline"}"#,
     ]);
-    assert_eq!(e["new"]["status"], "DONE");
+    assert_eq!(e["new"]["status"], "DONE", "{e}");
     // A plain edit on the cache would bypass the outbox: refused with one clear line.
     let o = cli.run_with(&["--offline", "tasks", "update", &id, "--title", "x"], None);
-    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(String::from_utf8_lossy(&o.stderr).contains("sync edit"));
     let st = cli.ok(&["--offline", "--json", "sync", "status"]);
     assert_eq!(st["pending"], 1);
@@ -107,7 +172,9 @@ async fn init_offline_edit_run_and_a_dead_server() {
         ncy_sync::cache::cache_path(&dir, dead),
     )
     .unwrap();
-    ncy_sync::cache::key_secret(dead).set_keychain(&key).unwrap();
+    ncy_sync::cache::key_secret(dead)
+        .set_keychain(&key)
+        .unwrap();
     let down = Cli {
         url: dead.into(),
         home: tempfile::tempdir_in(cli.home.path()).unwrap(),
@@ -123,7 +190,12 @@ async fn init_offline_edit_run_and_a_dead_server() {
             .unwrap()
     };
     let o = run_dead(&["tasks", "list"]);
-    assert_eq!(o.status.code(), Some(7), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(7),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(String::from_utf8_lossy(&o.stderr).contains("--offline"));
     let o = run_dead(&["--offline", "--json", "tasks", "list"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -142,7 +214,10 @@ async fn init_offline_edit_run_and_a_dead_server() {
     assert_eq!(row[0].text("s").unwrap(), "DONE");
     let again = cli.ok(&["--json", "sync", "run"]);
     assert_eq!(again["push"]["pushed"], 0);
-    assert_eq!(cli.ok(&["--json", "sync", "conflicts"]), serde_json::json!([]));
+    assert_eq!(
+        cli.ok(&["--json", "sync", "conflicts"]),
+        serde_json::json!([])
+    );
     let _ = ncy_sync::cache::key_secret(&url).delete();
 }
 

@@ -1,0 +1,161 @@
+//! Offline sync: the first sync of a big slice against the raw copy limit measured in the same
+//! run (COPY TO STDOUT from PostgreSQL into prepared SQLite inserts in one transaction, same
+//! encrypted cache schema), and an incremental pull of 1 000 changes in that slice.
+
+use std::time::Instant;
+
+use futures_util::StreamExt;
+use ncy_core::auth::{Client, Operator};
+use ncy_core::db::Tx;
+use ncy_core::migrate::{self, MigrationSet};
+use ncy_core::params;
+use ncy_core::seed::{self, SyntheticSpec};
+use ncy_sync::tables::{self, Slice};
+use ncy_sync::{Cache, Ctl};
+use sqlx::Connection;
+
+use crate::harness::{pct_ms, Bench};
+
+/// Runs the sync measures on a database of its own (one organization holding every task).
+pub async fn run(b: &mut Bench) {
+    let tasks = std::env::var("NCY_SYNC_BENCH_TASKS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| b.scale.n(1_000_000, 2_000));
+    let users = (tasks / 100).max(200);
+    let (db, url) = b.database("bench_sync").await;
+    migrate::up(
+        &db,
+        &MigrationSet::embedded(db.dialect()).expect("migrations"),
+    )
+    .await
+    .expect("migrate");
+    seed::synthetic(
+        &db,
+        SyntheticSpec {
+            users,
+            orgs: 1,
+            tasks,
+            audit: 0,
+            seed: 11,
+        },
+        false,
+    )
+    .await
+    .expect("synthetic seed");
+    let admin = uuid::Uuid::new_v4();
+    db.query(
+        r#"INSERT INTO "User" ("id", "email", "password_hash", "role") VALUES ($1, 'bench-sync@ncy-8.test', 'x', 'ADMIN')"#,
+        &params![admin],
+    )
+    .await
+    .expect("bench operator");
+    let op = {
+        let mut tx = db.begin().await.expect("begin");
+        let op = Operator::load(&mut tx, admin, Client::Cli, None)
+            .await
+            .expect("operator");
+        tx.rollback().await.expect("rollback");
+        op
+    };
+    let org = db
+        .query(r#"SELECT "id" FROM "Organization" LIMIT 1"#, &[])
+        .await
+        .expect("org")[0]
+        .uuid("id")
+        .expect("org id");
+    let slug = "synthetic-org-0".to_owned();
+    let dir = tempfile::tempdir().expect("tempdir");
+
+    // Baseline: the raw copy limit for the slice's tasks.
+    let slice = Slice {
+        orgs: vec![org],
+        operator: admin,
+    };
+    let base_cache = Cache::create(&dir.path().join("baseline.db"), &ncy_sync::cache::new_key())
+        .await
+        .expect("baseline cache");
+    let t = Instant::now();
+    let copied = raw_copy(&url, &base_cache, &slice).await;
+    let raw_rate = copied as f64 / t.elapsed().as_secs_f64();
+    drop(base_cache);
+
+    // Ours: the whole first sync (every table of the slice, counts for progress, checkpoints).
+    let key = ncy_sync::cache::new_key();
+    let cache =
+        ncy_sync::initial::prepare_at(&db, &url, &op, &[slug], &dir.path().join("cache.db"), &key)
+            .await
+            .expect("cache");
+    let t = Instant::now();
+    let rep = ncy_sync::initial::initial_sync(&db, &cache, Ctl::default())
+        .await
+        .expect("initial sync");
+    let ours_rate = rep.rows as f64 / t.elapsed().as_secs_f64();
+    b.record(
+        &format!("initial sync: {tasks} tasks, rows/s vs raw COPY→SQLite"),
+        ours_rate,
+        raw_rate,
+        "rows/s",
+    );
+
+    // Incremental: 1 000 changed tasks in the slice, pulled.
+    let mut samples = Vec::new();
+    for i in 0..5 {
+        db.query(
+            r#"UPDATE "Task" SET "title" = $1, "updated_at" = now()
+               WHERE "id" IN (SELECT "id" FROM "Task" ORDER BY md5("id"::text || $1) LIMIT 1000)"#,
+            &params![format!("bench change {i}")],
+        )
+        .await
+        .expect("changes");
+        let t = Instant::now();
+        let r = ncy_sync::pull::pull(&db, &cache, &op, Ctl::default())
+            .await
+            .expect("pull");
+        samples.push(t.elapsed());
+        assert!(r.changes >= 1000, "the pull saw the changes");
+    }
+    b.record(
+        &format!("incremental sync: 1000 changes in a {tasks}-task slice (p50; goal)"),
+        pct_ms(&samples, 50.0),
+        100.0,
+        "ms",
+    );
+    db.close().await;
+}
+
+/// COPY the slice's tasks out of PostgreSQL into prepared SQLite inserts, one transaction.
+async fn raw_copy(url: &str, cache: &Cache, slice: &Slice) -> u64 {
+    let t = tables::TASK;
+    let mut pg = sqlx::PgConnection::connect(url).await.expect("connect");
+    let sql = format!("COPY ({}) TO STDOUT", t.select_slice(slice));
+    let mut out = pg.copy_out_raw(&sql).await.expect("copy out");
+    let mut tx = cache.db.begin().await.expect("begin");
+    ncy_sync::cache::writer_on(&mut tx).await.expect("writer");
+    let Tx::Sqlite(st) = &mut tx else {
+        panic!("the cache is SQLite")
+    };
+    let mut n = 0u64;
+    {
+        let conn = st.conn();
+        let mut stmt = conn.prepare(&t.upsert_sql()).expect("prepare");
+        let mut buf: Vec<u8> = Vec::new();
+        while let Some(chunk) = out.next().await {
+            buf.extend_from_slice(&chunk.expect("chunk"));
+            let mut start = 0;
+            while let Some(nl) = buf[start..].iter().position(|c| *c == b'\n') {
+                let row = ncy_sync::copy::decode_line(&buf[start..start + nl], t.cols.len())
+                    .expect("row");
+                stmt.execute(rusqlite::params_from_iter(row.iter()))
+                    .expect("insert");
+                n += 1;
+                start += nl + 1;
+            }
+            buf.drain(..start);
+        }
+    }
+    drop(out);
+    ncy_sync::cache::writer_off(&mut tx).await.expect("writer");
+    tx.commit().await.expect("commit");
+    n
+}
