@@ -60,6 +60,12 @@ pub fn run() -> Result<(), Box<dyn std::error::Error>> {
             cmd::connections::profiles_delete,
             cmd::connections::profiles_test,
             cmd::connections::workspace_switch,
+            cmd::modules::backups_list,
+            cmd::modules::backups_create,
+            cmd::modules::backups_verify,
+            cmd::modules::gdpr_queue,
+            cmd::modules::gdpr_act,
+            cmd::modules::health_report,
         ])
         .run(tauri::generate_context!())?;
     Ok(())

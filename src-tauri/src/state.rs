@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use ncy_core::auth::Operator;
-use ncy_core::db::Db;
+use ncy_core::db::{Db, Target};
 use serde::Serialize;
 use tokio::sync::RwLock;
 
@@ -33,6 +33,9 @@ impl WorkspaceInfo {
 /// An open workspace and, after login, its operator.
 pub struct Conn {
     pub db: Db,
+    /// Where `db` was opened from (backups need it; a PostgreSQL URL holds the password, so
+    /// it stays in memory).
+    pub target: Target,
     pub info: WorkspaceInfo,
     pub operator: Option<Operator>,
     /// The session token of the login (kept in memory only; deleted at logout).
@@ -78,6 +81,14 @@ impl AppState {
     /// The current workspace description, if one is open.
     pub async fn info(&self) -> Option<WorkspaceInfo> {
         self.conn.read().await.as_ref().map(|c| c.info.clone())
+    }
+
+    /// The database, its target and the operator.
+    pub async fn session_target(&self) -> ApiResult<(Db, Target, Operator)> {
+        let g = self.conn.read().await;
+        let c = g.as_ref().ok_or_else(no_workspace)?;
+        let op = c.operator.clone().ok_or_else(ApiError::not_logged_in)?;
+        Ok((c.db.clone(), c.target.clone(), op))
     }
 
     /// Requires a PostgreSQL workspace (for server-only screens).

@@ -160,6 +160,7 @@ try {
     const body = await d.text('[data-testid="audit-drawer"]');
     assert(body.includes(newEmail) && body.includes('MANAGER') && body.includes('admin@ncy-8.com'), `audit diff shows the new user: ${body.slice(0, 300)}`);
     assert(!/password/i.test(body.replace(/password_upgrade_pending/g, '')) || /redacted/i.test(body), 'no password in audit values');
+    await dismissToasts();
     await shot('06-audit');
     await d.keys('Escape');
   });
@@ -239,6 +240,30 @@ try {
     assert(/Server unreachable/.test(t) && /cannot reach/.test(t), `unreachable toast: ${t}`);
     await d.wait('[data-testid="shell"]');
     await dismissToasts();
+  });
+
+  await test('Backups: back up the local workspace, then prove it restorable', async () => {
+    await nav('backups');
+    await d.wait('[data-testid="backups-table"]');
+    assert((await d.text('[data-testid="backup-age"]')) === 'never', 'no verified backup at first');
+    await d.click('[data-testid="backup-now"]');
+    assert(/Backup written/.test(await toastText('success')), 'backup toast');
+    await dismissToasts();
+    await d.click('[data-testid="backup-verify"]');
+    const t = await toastText('success');
+    assert(/Backup verified: restorable/.test(t), `verify toast: ${t}`);
+    await d.until('the last verified age', async () => (await d.text('[data-testid="backup-age"]')) !== 'never');
+    await dismissToasts();
+    await nav('dashboard');
+    await d.until('the dashboard to show the verified backup', async () => /min/.test(await d.text('[data-testid="dashboard"]')));
+  });
+
+  await test('GDPR queue and database health answer on the local workspace', async () => {
+    await nav('gdpr');
+    await d.until('GDPR counts', async () => /^\d+$/.test(await d.text('[data-testid="gdpr-open"]')));
+    await nav('health');
+    await d.until('the health report', async () => /Findings \(\d+\)/.test(await d.text('[data-testid="health"]')));
+    assert(/Local SQLite workspace/.test(await d.text('[data-testid="health"]')), 'health says which store');
   });
 
   await test('every main screen opens (screenshots)', async () => {

@@ -1,6 +1,7 @@
 //! Connection manager: PostgreSQL profiles (JSON file, no passwords), passwords in the OS
 //! keychain or, when none runs, in memory for this session only; switching workspaces.
 
+use ncy_core::db::Target;
 use ncy_core::secrets::Secret;
 use serde::Serialize;
 use tauri::State;
@@ -147,12 +148,13 @@ pub async fn workspace_switch(
     s: State<'_, AppState>,
     name: Option<String>,
 ) -> ApiResult<WorkspaceInfo> {
-    let (db, info) = match name {
+    let (db, target, info) = match name {
         None => {
             let path = s.paths.workspace();
             let (db, fresh) = workspace::open_local_task(path.clone()).await?;
             (
                 db,
+                Target::Local(path.clone()),
                 WorkspaceInfo {
                     kind: "local".into(),
                     label: path.display().to_string(),
@@ -166,9 +168,10 @@ pub async fn workspace_switch(
                 ApiError::from(ncy_core::Error::not_found("connection profile", &name))
             })?;
             let pw = password_of(&s, &p).0;
-            let db = workspace::connect_task(p.clone(), pw).await?;
+            let db = workspace::connect_task(p.clone(), pw.clone()).await?;
             (
                 db,
+                p.target(pw.as_deref()),
                 WorkspaceInfo {
                     kind: "postgres".into(),
                     label: p.name.clone(),
@@ -183,6 +186,7 @@ pub async fn workspace_switch(
     }
     *g = Some(Conn {
         db,
+        target,
         info: info.clone(),
         operator: None,
         token: None,

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod connections;
+pub mod modules;
 pub mod orgs;
 pub mod session;
 pub mod tasks;

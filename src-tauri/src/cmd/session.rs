@@ -53,6 +53,7 @@ pub async fn app_info(s: State<'_, AppState>) -> ApiResult<AppInfo> {
         };
         *g = Some(Conn {
             db,
+            target: ncy_core::db::Target::Local(path),
             info,
             operator: None,
             token: None,

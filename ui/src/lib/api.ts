@@ -38,12 +38,29 @@ import type { ProfileView } from './bindings/ProfileView';
 import type { KeychainStatus } from './bindings/KeychainStatus';
 import type { WorkspaceInfo } from './bindings/WorkspaceInfo';
 import type { Progress } from './bindings/Progress';
+import type { Queue as GdprQueue } from './bindings/gdpr/Queue';
+import type { Request as GdprRequest } from './bindings/gdpr/Request';
+import type { HealthReport } from './bindings/health/HealthReport';
+
+// ncy-backup has no `ts` feature yet: these mirror its Serialize output for the fields the
+// Backups screen reads (crates/backup/src/{snapshot.rs,lib.rs}).
+export interface BackupSnapshot {
+  id: string; path: string; size: number; verified: boolean; created_at: string;
+  sha256: string | null; duration_ms: number | null; format: string | null;
+  table_counts: Record<string, number> | null; verified_at: string | null; file_exists: boolean;
+}
+export interface BackupList {
+  items: BackupSnapshot[]; next_cursor: string | null;
+  last_verified_at: string | null; last_verified_age_secs: number | null;
+}
+export interface BackupVerification { ok: boolean; checksum_ok: boolean; readable: boolean; entries: number; problems?: string[] }
 
 export type {
   Page, User, UserDetail, UserFilter, NewUser, Created, UserPatch, SessionInfo, ApiKeyInfo,
   Organization, OrgDetail, OrgRole, Team, Project, ProjectStatus, Task, TaskFilter, TaskPatch,
   BulkReport, AuditEntry, AuditFilter, Format, AccessEntry, AccessFilter, ErrorEntry, ErrorFilter,
   AppInfo, Me, Dashboard, Profile, ProfileView, KeychainStatus, WorkspaceInfo, Progress,
+  GdprQueue, GdprRequest, HealthReport,
 };
 
 /** Calls a command; rejects with ApiError only. */
@@ -123,6 +140,23 @@ export const api = {
       call<Page<AccessEntry>>('logs_access', { filter, limit, after }),
     errors: (filter: Partial_<ErrorFilter>, limit: number, after: string | null) =>
       call<Page<ErrorEntry>>('logs_errors', { filter, limit, after }),
+  },
+
+  backups: {
+    list: (after: string | null) => call<BackupList>('backups_list', { after }),
+    create: (job: string) => call<BackupSnapshot>('backups_create', { job }),
+    verify: (job: string, id: string) => call<BackupVerification>('backups_verify', { job, id }),
+  },
+
+  gdpr: {
+    queue: (state: string | null, overdue: boolean, includeClosed: boolean) =>
+      call<GdprQueue>('gdpr_queue', { state, overdue, includeClosed }),
+    act: (id: string, action: 'verify' | 'complete' | 'reject', note: string) =>
+      call<GdprRequest>('gdpr_act', { id, action, note }),
+  },
+
+  health: {
+    report: () => call<HealthReport>('health_report'),
   },
 
   connections: {

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Regenerates the TypeScript types of ui/src/lib/bindings from the Rust types (ts-rs).
+# Feature crates export into their own subfolder: their type names (Dashboard, Progress,
+# SessionInfo, ...) would otherwise overwrite the core's and the desktop's.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=$PWD/ui/src/lib/bindings
+TS_RS_EXPORT_DIR=$out cargo test -q -p ncy-core --lib --features ts export_bindings
+TS_RS_EXPORT_DIR=$out cargo test -q -p ncy-desktop --lib --features ts export_bindings
+TS_RS_EXPORT_DIR=$out/gdpr cargo test -q -p ncy-gdpr --lib --features ncy-gdpr/ts export_bindings
+TS_RS_EXPORT_DIR=$out/health cargo test -q -p ncy-health --lib --features ncy-health/ts export_bindings
