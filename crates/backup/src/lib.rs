@@ -17,7 +17,23 @@
 //! Every operation checks its permission first (`backups.read`, `backups.run`,
 //! `backups.restore`) and writes its AuditLog row in the same transaction as its change.
 //! Results are `serde::Serialize`. Long work reports [`Progress`] and honours a cancel flag
-//! through [`Hooks`].
+//! through [`Hooks`]. All futures are `Send` (usable from Tauri commands).
+//!
+//! ```no_run
+//! # async fn demo(db: ncy_core::db::Db, target: ncy_core::db::Target, op: ncy_core::auth::Operator) -> ncy_core::Result<()> {
+//! use std::sync::atomic::AtomicBool;
+//! use ncy_backup::{BackupRef, Backups, CreateOptions, Hooks, Progress};
+//!
+//! let backups = Backups::new(db, &target)?; // add .with_sqlite_key(k) for the encrypted cache
+//! let cancel = AtomicBool::new(false);      // set it from the UI's Cancel button
+//! let on_progress = |p: Progress| println!("{} {}/{} ({} bytes)", p.phase, p.done, p.total, p.bytes);
+//! let hooks = Hooks { progress: &on_progress, cancel: Some(&cancel) };
+//! let snap = backups.create(&op, &CreateOptions::new("/var/backups/ncy8"), hooks).await?;
+//! let check = backups.verify(&op, &BackupRef::Id(snap.id), hooks).await?;
+//! assert!(check.ok, "{:?}", check.problems);
+//! let page = backups.list(&op, None, 50).await?; // page.last_verified_age_secs for the header
+//! # Ok(()) }
+//! ```
 
 // `ncy_core::params!` builds a Vec passed as a slice.
 #![allow(clippy::useless_vec)]
