@@ -1,5 +1,6 @@
 //! `ncy-admin sync …`: the offline cache of this server profile.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::Result;
@@ -124,6 +125,23 @@ fn bar(ctx: &Ctx) -> ProgressBar {
     pb
 }
 
+/// A flag set by the first Ctrl-C: the sync stops between two committed steps (a first sync
+/// resumes from its checkpoint). A second Ctrl-C exits at once.
+fn cancel_on_ctrl_c() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let f = flag.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            f.store(true, Ordering::Relaxed);
+            eprintln!("cancelling… (press Ctrl-C again to quit at once)");
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(crate::exit::CANCELLED);
+            }
+        }
+    });
+    flag
+}
+
 fn online_only(ctx: &Ctx, what: &str) -> Result<()> {
     if ctx.global.offline {
         return Err(Error::invalid(
@@ -156,8 +174,14 @@ pub async fn run(ctx: &mut Ctx, c: Sync) -> Result<()> {
         p2.set_length(p.total.max(p.done));
         p2.set_position(p.done);
     };
+    let cancel = if matches!(c, Sync::Init { .. } | Sync::Pull | Sync::Push | Sync::Run) {
+        cancel_on_ctrl_c()
+    } else {
+        Arc::new(AtomicBool::new(false))
+    };
     let ctl = Ctl {
         progress: Some(&progress),
+        cancel: Some(&cancel),
         ..Default::default()
     };
     match c {
