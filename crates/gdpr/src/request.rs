@@ -638,9 +638,9 @@ pub async fn list(db: &Db, op: &Operator, f: &QueueFilter) -> Result<Queue> {
     op.require(perm::GDPR_READ)?;
     let as_of = f.as_of.unwrap_or_else(now);
     let limit = f.limit.unwrap_or(500).clamp(1, 10_000) as i64;
-    let mut sql = format!("{SELECT} WHERE 1 = 1");
-    let mut p = params![as_of];
     let due = r#"COALESCE(r."extended_due_at", r."due_at")"#;
+    let mut conds: Vec<String> = Vec::new();
+    let mut p: Vec<ncy_core::db::Value> = Vec::new();
     match f.status {
         Some(s) => {
             let list = s
@@ -649,34 +649,39 @@ pub async fn list(db: &Db, op: &Operator, f: &QueueFilter) -> Result<Queue> {
                 .map(|v| format!("'{v}'"))
                 .collect::<Vec<_>>()
                 .join(", ");
-            sql.push_str(&format!(r#" AND r."status"::text IN ({list})"#));
+            conds.push(format!(r#"r."status"::text IN ({list})"#));
         }
         None if !f.include_closed => {
-            sql.push_str(r#" AND r."status"::text NOT IN ('COMPLETED', 'REJECTED')"#)
+            conds.push(r#"r."status"::text NOT IN ('COMPLETED', 'REJECTED')"#.into())
         }
         None => {}
     }
     if f.overdue {
-        sql.push_str(&format!(
-            r#" AND r."status"::text NOT IN ('COMPLETED', 'REJECTED') AND {due} < $1"#
+        p.push(as_of.into());
+        conds.push(format!(
+            r#"r."status"::text NOT IN ('COMPLETED', 'REJECTED') AND {due} < ${}"#,
+            p.len()
         ));
     }
     if let Some(u) = f.user {
         p.push(u.into());
-        sql.push_str(&format!(r#" AND r."user_id" = ${}"#, p.len()));
+        conds.push(format!(r#"r."user_id" = ${}"#, p.len()));
     }
     if let Some((t, id)) = f.after {
         p.push(t.into());
         p.push(id.into());
-        sql.push_str(&format!(
-            r#" AND ({due}, r."id") > (${}, ${})"#,
+        conds.push(format!(
+            r#"({due}, r."id") > (${}, ${})"#,
             p.len() - 1,
             p.len()
         ));
     }
-    sql.push_str(&format!(r#" ORDER BY {due}, r."id" LIMIT {limit}"#));
-    // $1 is always bound; make sure the statement mentions it on every path.
-    sql = sql.replacen("WHERE 1 = 1", "WHERE $1 = $1", 1);
+    let filter = if conds.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", conds.join(" AND "))
+    };
+    let sql = format!(r#"{SELECT}{filter} ORDER BY {due}, r."id" LIMIT {limit}"#);
     let mut tx = db.begin().await?;
     let rows = tx.query(&sql, &p).await?;
     // The queue stays light: receipts are shown by `show`.

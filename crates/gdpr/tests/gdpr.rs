@@ -620,6 +620,19 @@ conformance!(
         let mut sorted = dues.clone();
         sorted.sort();
         assert_eq!(dues, sorted);
+        assert_eq!(q.requests.len(), 2);
+        // Keyset pages of one: the second page starts after the first row's (due, id).
+        let one = |after| QueueFilter {
+            limit: Some(1),
+            after,
+            ..Default::default()
+        };
+        let p1 = request::list(db, &op, &one(None)).await.unwrap();
+        assert_eq!(p1.requests[0].id, q.requests[0].id);
+        let p2 = request::list(db, &op, &one(p1.next_after)).await.unwrap();
+        assert_eq!(p2.requests[0].id, q.requests[1].id);
+        let p3 = request::list(db, &op, &one(p2.next_after)).await.unwrap();
+        assert!(p3.requests.is_empty() && p3.next_after.is_none());
     }
 );
 
