@@ -492,6 +492,60 @@ pub(crate) async fn verify(
     Ok(v)
 }
 
+/// Drops `into` (when `drop_old`) and renames the restored `tmp` to it. When `into` is the
+/// pool's own database, this runs on a connection to the maintenance database `postgres` (a
+/// session cannot drop its own database); the pool reconnects afterwards.
+async fn swap_in(pool: &PgPool, tmp: &str, into: &str, drop_old: bool, own: bool) -> Result<()> {
+    let drop_sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", qi(into));
+    let rename_sql = format!("ALTER DATABASE {} RENAME TO {}", qi(tmp), qi(into));
+    if !own {
+        if drop_old {
+            if let Err(e) = drop_database(pool, into).await {
+                let _ = drop_database(pool, tmp).await;
+                return Err(e);
+            }
+        }
+        return sqlx::raw_sql(&rename_sql)
+            .execute(pool)
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                Error::db(format!(
+                    "the backup was restored into {tmp}, but renaming it to {into} failed: {}; rename it by hand",
+                    sql_err(e)
+                ))
+            });
+    }
+    let opts = (*pool.connect_options()).clone().database("postgres");
+    let mut c = match PgConnection::connect_with(&opts).await {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = drop_database(pool, tmp).await;
+            return Err(Error::db(format!(
+                "replacing the connected database {into} needs a connection to the maintenance database postgres: {}",
+                sql_err(e)
+            )));
+        }
+    };
+    if drop_old {
+        if let Err(e) = sqlx::raw_sql(&drop_sql).execute(&mut c).await {
+            let _ = sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", qi(tmp)))
+                .execute(&mut c)
+                .await;
+            let _ = c.close().await;
+            return Err(sql_err(e));
+        }
+    }
+    let r = sqlx::raw_sql(&rename_sql).execute(&mut c).await;
+    let _ = c.close().await;
+    r.map(|_| ()).map_err(|e| {
+        Error::db(format!(
+            "the backup was restored into {tmp} and {into} was dropped, but the rename failed: {}; run ALTER DATABASE \"{tmp}\" RENAME TO \"{into}\"",
+            sql_err(e)
+        ))
+    })
+}
+
 fn valid_db_name(name: &str) -> Result<()> {
     if name.trim().is_empty() || name.len() > 63 || name.contains('\0') {
         return Err(Error::invalid(
@@ -520,14 +574,9 @@ pub(crate) async fn restore(
     if !path.is_file() {
         return Err(Error::not_found("backup file", path.display()));
     }
-    if into == conn.database() {
-        return Err(Error::invalid(
-            "into",
-            format!(
-                "{into} is the database this session is connected to; restore into a new database, or connect to another database of the server (e.g. postgres) to replace it"
-            ),
-        ));
-    }
+    // Replacing the session's own database: its sessions (ours included) are ended, and the
+    // swap runs from the maintenance database.
+    let own = into == conn.database();
     let exists = database_exists(pool, into).await?;
     if exists && !opts.force {
         return Err(Error::conflict(
@@ -570,20 +619,7 @@ pub(crate) async fn restore(
             return Err(e);
         }
     };
-    if exists {
-        if let Err(e) = drop_database(pool, into).await {
-            let _ = drop_database(pool, &tmp).await;
-            return Err(e);
-        }
-    }
-    sqlx::raw_sql(&format!(
-        "ALTER DATABASE {} RENAME TO {}",
-        qi(&tmp),
-        qi(into)
-    ))
-    .execute(pool)
-    .await
-    .map_err(sql_err)?;
+    swap_in(pool, &tmp, into, exists, own).await?;
     let duration_ms = started.elapsed().as_millis() as i64;
     let report = RestoreReport {
         snapshot_id: snap.map(|s| s.id),

@@ -332,25 +332,6 @@ async fn restore_over_an_existing_database_needs_force() {
         .unwrap_err();
     assert_eq!(e.code(), "conflict", "{e}");
     assert!(e.to_string().contains("--force"), "{e}");
-    // Never over the database the session uses.
-    let me = ncy_backup::PgConn::from_url(&url)
-        .unwrap()
-        .database()
-        .to_owned();
-    let e = b
-        .restore(
-            &admin,
-            &BackupRef::Id(snap.id),
-            &RestoreOptions {
-                into: me,
-                force: true,
-                ..Default::default()
-            },
-            Hooks::none(),
-        )
-        .await
-        .unwrap_err();
-    assert_eq!(e.code(), "invalid", "{e}");
     let rep = b
         .restore(
             &admin,
@@ -389,6 +370,41 @@ async fn restore_over_an_existing_database_needs_force() {
     .await
     .unwrap();
     assert!(db_exists(&db, &odd).await);
+
+    // Over the session's own database: needs --force; afterwards the pool reconnects to the
+    // restored database, which holds the backup's rows plus the audit row of the restore.
+    db.query(r#"DELETE FROM "Task" RETURNING "id""#, &[])
+        .await
+        .unwrap();
+    let me = ncy_backup::PgConn::from_url(&url)
+        .unwrap()
+        .database()
+        .to_owned();
+    let own = RestoreOptions {
+        into: me,
+        ..Default::default()
+    };
+    let e = b
+        .restore(&admin, &BackupRef::Id(snap.id), &own, Hooks::none())
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "conflict", "{e}");
+    let rep = b
+        .restore(
+            &admin,
+            &BackupRef::Id(snap.id),
+            &RestoreOptions { force: true, ..own },
+            Hooks::none(),
+        )
+        .await
+        .unwrap();
+    assert!(rep.replaced);
+    let mut after = checksums(&db).await;
+    let mut expected = before.clone();
+    after.remove("public.AuditLog");
+    expected.remove("public.AuditLog");
+    assert_eq!(after, expected, "tasks are back");
+    assert_eq!(audit_actions(&db, "BACKUP_RESTORE").await, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
