@@ -426,6 +426,45 @@ async fn deletes_moves_and_membership_changes_reach_the_cache() {
         vec![],
     )
     .await;
+    // Team membership: a user from outside joins a team of the other organization, then that
+    // team moves in with its members while the seed's team moves out with its own.
+    let team = q(
+        &s.db,
+        r#"SELECT "id" FROM "Team" WHERE "organization_id" = $1"#,
+        params![s.org],
+    )
+    .await[0]
+        .uuid("id")
+        .unwrap();
+    let other_team = uuid::Uuid::new_v4();
+    q(
+        &s.db,
+        r#"INSERT INTO "Team" ("id", "organization_id", "name") VALUES ($1, $2, 'Elsewhere')"#,
+        params![other_team, s.other_org],
+    )
+    .await;
+    q(
+        &s.db,
+        r#"INSERT INTO "TeamMember" ("team_id", "user_id") SELECT $1, "id" FROM "User" WHERE "email" = 'outsider@other.test'"#,
+        params![other_team],
+    )
+    .await;
+    pull::pull(&s.db, &c, &s.admin, Ctl::default())
+        .await
+        .unwrap();
+    assert_matches(&s.db, &c).await;
+    q(
+        &s.db,
+        r#"UPDATE "Team" SET "organization_id" = $2 WHERE "id" = $1"#,
+        params![other_team, s.org],
+    )
+    .await;
+    q(
+        &s.db,
+        r#"UPDATE "Team" SET "organization_id" = $2 WHERE "id" = $1"#,
+        params![team, s.other_org],
+    )
+    .await;
     let rep = pull::pull(&s.db, &c, &s.admin, Ctl::default())
         .await
         .unwrap();
@@ -532,6 +571,21 @@ async fn first_sync_can_be_cancelled_and_resumed() {
         params![last],
     )
     .await;
+    // Killed just before a batch commits: nothing of that batch is kept, the resume redoes it.
+    let crash = |p: &str| p == "initial:before-commit";
+    let err = ncy_sync::initial::initial_sync(
+        &s.db,
+        &c,
+        Ctl {
+            batch: Some(3),
+            fault: Some(&crash),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("simulated crash"));
+    assert_eq!(c.status().await.unwrap().rows["Task"], 3);
     let rep = ncy_sync::initial::initial_sync(
         &s.db,
         &c,
