@@ -528,15 +528,15 @@ async fn swap_in(pool: &PgPool, tmp: &str, into: &str, drop_old: bool, own: bool
         }
     };
     if drop_old {
-        if let Err(e) = sqlx::raw_sql(&drop_sql).execute(&mut c).await {
-            let _ = sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", qi(tmp)))
+        if let Err(e) = sqlx::query(&drop_sql).execute(&mut c).await {
+            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", qi(tmp)))
                 .execute(&mut c)
                 .await;
             let _ = c.close().await;
             return Err(sql_err(e));
         }
     }
-    let r = sqlx::raw_sql(&rename_sql).execute(&mut c).await;
+    let r = sqlx::query(&rename_sql).execute(&mut c).await;
     let _ = c.close().await;
     r.map(|_| ()).map_err(|e| {
         Error::db(format!(
