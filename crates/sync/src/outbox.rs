@@ -226,22 +226,32 @@ fn field_value(field: &str, v: &J) -> Result<Value> {
     })
 }
 
-/// Re-applies the pending entries of these tasks on top of the rows just pulled, so the cache
-/// keeps showing the operator's unpushed edits.
-pub(crate) async fn rebase(ltx: &mut Tx, task_ids: &[String]) -> Result<()> {
-    if task_ids.is_empty() {
-        return Ok(());
-    }
-    let json = serde_json::to_string(task_ids).map_err(|e| Error::db(e.to_string()))?;
-    let rows = ltx
-        .query(
-            &format!(
-                r#"SELECT {ENTRY_COLS} FROM "SyncOutbox" WHERE "status" = 'pending'
-                   AND "row_id" IN (SELECT value FROM json_each($1)) ORDER BY "seq""#
-            ),
-            &[Value::Text(json)],
-        )
-        .await?;
+/// Re-applies pending entries (of these tasks, or all of them) on top of the rows just pulled,
+/// so the cache keeps showing the operator's unpushed edits. Re-applying is idempotent.
+pub(crate) async fn rebase(ltx: &mut Tx, task_ids: Option<&[String]>) -> Result<()> {
+    let rows = match task_ids {
+        Some([]) => return Ok(()),
+        Some(ids) => {
+            let json = serde_json::to_string(ids).map_err(|e| Error::db(e.to_string()))?;
+            ltx.query(
+                &format!(
+                    r#"SELECT {ENTRY_COLS} FROM "SyncOutbox" WHERE "status" = 'pending'
+                       AND "row_id" IN (SELECT value FROM json_each($1)) ORDER BY "seq""#
+                ),
+                &[Value::Text(json)],
+            )
+            .await?
+        }
+        None => {
+            ltx.query(
+                &format!(
+                    r#"SELECT {ENTRY_COLS} FROM "SyncOutbox" WHERE "status" = 'pending' ORDER BY "seq""#
+                ),
+                &[],
+            )
+            .await?
+        }
+    };
     for r in &rows {
         let e = entry_from(r)?;
         for (f, v) in &e.new {

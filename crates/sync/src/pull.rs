@@ -576,9 +576,9 @@ pub async fn pull(server: &Db, cache: &Cache, op: &Operator, ctl: Ctl<'_>) -> Re
         &mut acc,
     )
     .await?;
-    // Pending offline edits stay visible on top of the server's state until they are pushed.
-    let ids: Vec<String> = task_keys.iter().map(|k| k[0].clone()).collect();
-    crate::outbox::rebase(&mut ltx, &ids).await?;
+    // Pending offline edits stay visible on top of the server's state until they are pushed
+    // (all of them: a task may also have come back through a project that moved in).
+    crate::outbox::rebase(&mut ltx, None).await?;
 
     set_state(&mut ltx, "watermark", &w_new).await?;
     set_state(&mut ltx, "last_pull_at", &format_ts(&now())).await?;

@@ -315,7 +315,7 @@ async fn record_local(
     } else {
         crate::initial::store_rows(&mut ltx, &tables::TASK, &rows)?;
     }
-    outbox::rebase(&mut ltx, &[e.row_id.to_string()]).await?;
+    outbox::rebase(&mut ltx, Some(&[e.row_id.to_string()])).await?;
     set_state(&mut ltx, "last_push_at", &format_ts(&now())).await?;
     crate::cache::writer_off(&mut ltx).await?;
     ctl.fault("push:before-local-commit")?;

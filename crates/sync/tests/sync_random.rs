@@ -176,7 +176,7 @@ async fn client_loop(
             fault: Some(&fault),
             ..Default::default()
         };
-        match rng.gen_range(0..6) {
+        match rng.gen_range(0..7) {
             0..=2 => {
                 let offline = cl.cache.operator().await.unwrap();
                 let live = ids(
@@ -210,6 +210,24 @@ async fn client_loop(
             }
             3 => {
                 let _ = push::push(&db, &cl.cache, &online, ctl).await;
+            }
+            6 => {
+                // A person resolves an open conflict: keep mine (a new mutation) or theirs.
+                let open = conflicts::list(&cl.cache, false).await.unwrap();
+                if !open.is_empty() {
+                    let k = &open[rng.gen_range(0..open.len())];
+                    let how = if rng.gen_bool(0.5) {
+                        ncy_sync::Resolution::Mine
+                    } else {
+                        ncy_sync::Resolution::Theirs
+                    };
+                    let offline = cl.cache.operator().await.unwrap();
+                    if let Ok(r) = conflicts::resolve(&cl.cache, &offline, k.id, &how).await {
+                        if let Some(m) = r.mutation {
+                            cl.accepted.push(m);
+                        }
+                    }
+                }
             }
             4 => {
                 let _ = pull::pull(&db, &cl.cache, &online, ctl).await;
