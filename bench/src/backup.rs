@@ -1,11 +1,13 @@
 //! Backup of the synthetic database (`ncy-admin backup create`: exported snapshot, per-table
 //! counts, pg_dump -Fc -Z9 streamed through SHA-256, fsync, snapshot row) vs `pg_dump -Fc -Z9
-//! -f FILE` alone, alternated in the same run. Goal: ≤ 1.05×.
+//! -f FILE` alone, alternated in the same run. Goal: ≤ 1.05×. Also `backup verify` (checksum,
+//! `pg_restore --list`, test restore into a scratch database, count comparison, drop) vs a bare
+//! CREATE DATABASE + `pg_restore` + DROP of the same file.
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use ncy_backup::{tools, Backups, CreateOptions, Hooks, PgConn};
+use ncy_backup::{tools, BackupRef, Backups, CreateOptions, Hooks, PgConn};
 use ncy_core::auth::{login, Client, LockoutPolicy};
 use ncy_core::db::{ConnectOptions, Db, Target};
 
@@ -49,6 +51,8 @@ pub async fn run(b: &mut Bench, seeded_url: &str) {
         .int("n")
         .unwrap_or(150000);
     let pg_dump = tools::locate("pg_dump", tools::server_major(major)).expect("pg_dump");
+    let pg_restore = tools::locate("pg_restore", tools::server_major(major)).expect("pg_restore");
+    let pool = db.pg_pool().expect("postgres").clone();
     let dir = std::env::temp_dir().join(format!("ncy-bench-backup-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("bench dir");
 
@@ -58,6 +62,7 @@ pub async fn run(b: &mut Bench, seeded_url: &str) {
         Scale::Full => 3,
     };
     let (mut ours, mut base) = (Vec::<Duration>::new(), Vec::<Duration>::new());
+    let (mut v_ours, mut v_base) = (Vec::<Duration>::new(), Vec::<Duration>::new());
     // One untimed round each warms caches; then alternate.
     for i in 0..=iters {
         let t = Instant::now();
@@ -66,6 +71,13 @@ pub async fn run(b: &mut Bench, seeded_url: &str) {
             .await
             .expect("backup create");
         let d_ours = t.elapsed();
+        let t = Instant::now();
+        let v = backups
+            .verify(&op, &BackupRef::Id(snap.id), Hooks::none())
+            .await
+            .expect("backup verify");
+        assert!(v.ok, "bench backup failed verification: {:?}", v.problems);
+        let dv_ours = t.elapsed();
         let _ = std::fs::remove_file(&snap.path);
 
         let file = dir.join("baseline.dump");
@@ -81,10 +93,34 @@ pub async fn run(b: &mut Bench, seeded_url: &str) {
         let st = cmd.status().await.expect("pg_dump");
         assert!(st.success(), "pg_dump failed");
         let d_base = t.elapsed();
+        let t = Instant::now();
+        let scratch = format!("bench_restore_{i}");
+        sqlx::raw_sql(&format!("CREATE DATABASE {scratch} TEMPLATE template0"))
+            .execute(&pool)
+            .await
+            .expect("create scratch");
+        let mut cmd = tokio::process::Command::new(&pg_restore.path);
+        cmd.arg(format!("--dbname={scratch}"))
+            .arg("--exit-on-error")
+            .arg("--no-owner")
+            .arg("--no-acl")
+            .arg("--no-password")
+            .arg(&file)
+            .stdin(Stdio::null());
+        conn.apply(&mut cmd);
+        let st = cmd.status().await.expect("pg_restore");
+        assert!(st.success(), "pg_restore failed");
+        sqlx::raw_sql(&format!("DROP DATABASE {scratch} WITH (FORCE)"))
+            .execute(&pool)
+            .await
+            .expect("drop scratch");
+        let dv_base = t.elapsed();
         let _ = std::fs::remove_file(&file);
         if i > 0 {
             ours.push(d_ours);
             base.push(d_base);
+            v_ours.push(dv_ours);
+            v_base.push(dv_base);
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
@@ -93,6 +129,12 @@ pub async fn run(b: &mut Bench, seeded_url: &str) {
         &format!("backup create ({tasks} tasks): p50 vs pg_dump -Fc -Z9 alone"),
         pct_ms(&ours, 50.0) / 1000.0,
         pct_ms(&base, 50.0) / 1000.0,
+        "s",
+    );
+    b.record(
+        &format!("backup verify ({tasks} tasks): p50 vs createdb + pg_restore + dropdb"),
+        pct_ms(&v_ours, 50.0) / 1000.0,
+        pct_ms(&v_base, 50.0) / 1000.0,
         "s",
     );
 }
