@@ -123,6 +123,14 @@ impl Partial {
     }
 }
 
+/// A failed write: a full disk (ENOSPC) or an exhausted quota (EDQUOT) is [`Error::DiskFull`].
+fn write_error(what: &str, e: std::io::Error) -> Error {
+    if e.raw_os_error() == Some(122) {
+        return Error::DiskFull(format!("{what}: disk quota exceeded"));
+    }
+    Error::io(what.to_owned(), e)
+}
+
 /// Copies `r` into `w` while hashing; calls `on_chunk(total bytes)` after each chunk (which
 /// may stop the copy with an error). Returns (bytes, sha256 hex).
 pub(crate) async fn copy_hashing<R, W>(
@@ -150,13 +158,11 @@ where
         hasher.update(&buf[..n]);
         w.write_all(&buf[..n])
             .await
-            .map_err(|e| Error::io(what_write.to_owned(), e))?;
+            .map_err(|e| write_error(what_write, e))?;
         total += n as u64;
         on_chunk(total)?;
     }
-    w.flush()
-        .await
-        .map_err(|e| Error::io(what_write.to_owned(), e))?;
+    w.flush().await.map_err(|e| write_error(what_write, e))?;
     Ok((total, hex::encode(hasher.finalize())))
 }
 
