@@ -204,26 +204,29 @@ pub async fn initial_sync(server: &Db, cache: &Cache, ctl: Ctl<'_>) -> Result<In
         set_state(&mut ltx, "watermark", &w).await?;
         ltx.commit().await?;
     }
-    // Totals for progress (one count per table, read once per run).
-    let mut totals = Vec::new();
-    {
-        let mut stx = server.begin().await?;
-        for t in tables::ALL {
-            let n = stx
-                .query_one(
-                    &format!(
-                        r#"SELECT count(*) AS n FROM "{}" t WHERE {}"#,
-                        t.name,
-                        slice.predicate(t)
-                    ),
-                    &[],
+    // Totals for progress: one count per table, in one round trip, once per run.
+    let totals: Vec<u64> = {
+        let counts: Vec<String> = tables::ALL
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                format!(
+                    r#"(SELECT count(*) FROM "{}" t WHERE {}) AS n{i}"#,
+                    t.name,
+                    slice.predicate(t)
                 )
-                .await?
-                .int("n")?;
-            totals.push(n as u64);
-        }
-        stx.rollback().await?;
-    }
+            })
+            .collect();
+        let row = server
+            .query(&format!("SELECT {}", counts.join(", ")), &[])
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::db("the slice counts returned no row"))?;
+        (0..tables::ALL.len())
+            .map(|i| row.int(&format!("n{i}")).map(|n| n as u64))
+            .collect::<Result<_>>()?
+    };
     let grand: u64 = totals.iter().sum();
     let mut done_before: u64 = totals[..st.table.min(totals.len())].iter().sum();
     let batch = ctl.batch.unwrap_or(BATCH).max(1);
