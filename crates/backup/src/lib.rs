@@ -63,6 +63,7 @@ pub use snapshot::{BackupList, BackupRef, Snapshot};
 
 /// Progress of long work: the phase (`"snapshot"`, `"dump"`, `"checksum"`, `"restore"`,
 /// `"compare"`, `"copy"`), units done and expected (0 = unknown), bytes written or read so far.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Progress {
     pub phase: String,
@@ -163,6 +164,7 @@ pub struct RestoreOptions {
 }
 
 /// The outcome of [`Backups::verify`] (also stored in `BackupSnapshot.verification`).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct Verification {
     pub snapshot_id: Option<uuid::Uuid>,
@@ -186,6 +188,7 @@ pub struct Verification {
 }
 
 /// One table's row count at dump time and after the test restore.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct TableCheck {
     pub table: String,
@@ -195,6 +198,7 @@ pub struct TableCheck {
 }
 
 /// The outcome of [`Backups::restore`].
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Serialize)]
 pub struct RestoreReport {
     pub snapshot_id: Option<uuid::Uuid>,

@@ -14,6 +14,7 @@ use sqlx::{PgPool, Row as _};
 use crate::counts::sql_err;
 
 /// The server's WAL archiving state and what it means for PITR.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct PitrReadiness {
     pub wal_level: String,

@@ -13,6 +13,7 @@ use uuid::Uuid;
 use crate::snapshot::{self, Snapshot};
 
 /// The retention policy.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Serialize)]
 pub struct PrunePolicy {
     /// Keep backups younger than this many days (the platform's default: 30).
@@ -31,6 +32,7 @@ impl Default for PrunePolicy {
 }
 
 /// One backup and why it is kept or deleted.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct PruneItem {
     pub id: Uuid,
@@ -42,6 +44,7 @@ pub struct PruneItem {
 }
 
 /// What prune keeps and deletes (or would, with `dry_run`).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Serialize)]
 pub struct PrunePlan {
     pub dry_run: bool,

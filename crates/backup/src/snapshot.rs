@@ -32,6 +32,7 @@ impl BackupRef {
 }
 
 /// A recorded backup.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Snapshot {
     pub id: Uuid,
@@ -57,6 +58,7 @@ pub struct Snapshot {
 }
 
 /// A page of backups, newest first, with the age of the newest verified one.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Serialize)]
 pub struct BackupList {
     pub items: Vec<Snapshot>,
