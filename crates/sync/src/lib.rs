@@ -7,6 +7,7 @@
 //! - [`outbox`]: offline edits through the core task operations, recorded as mutations.
 //! - [`push`]: each mutation in its own server transaction, idempotent, merged 3-way per field.
 //! - [`conflicts`]: conflicts kept with base / mine / theirs, and their resolution.
+//! - [`prune`]: retention of the server's change feed (caches older than it rebuild).
 
 // `&params![..]` (a Vec) is the core's calling convention for SQL parameters.
 #![allow(clippy::useless_vec)]
@@ -16,6 +17,7 @@ pub mod conflicts;
 pub mod copy;
 pub mod initial;
 pub mod outbox;
+pub mod prune;
 pub mod pull;
 pub mod push;
 pub mod tables;

@@ -431,6 +431,7 @@ pub async fn pull(server: &Db, cache: &Cache, op: &Operator, ctl: Ctl<'_>) -> Re
         &[],
     )
     .await?;
+    crate::prune::check_cursor(&mut stx, &w).await?;
     let w_new = stx
         .query_one("SELECT pg_current_snapshot()::text AS w", &[])
         .await?

@@ -602,3 +602,101 @@ async fn first_sync_can_be_cancelled_and_resumed() {
         .unwrap();
     assert_matches(&s.db, &c).await;
 }
+
+// A private cluster: transaction ids are cluster-wide, and other tests' open transactions would
+// make the "fresh" cache's cursor look older than the pruned changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pruning_the_feed_makes_a_stale_cache_rebuild_and_leaves_a_fresh_one_alone() {
+    let cluster = ncy_tests::cluster::Cluster::start(ncy_tests::cluster::Options {
+        stat_statements: false,
+        archive: false,
+        fast: true,
+    })
+    .unwrap();
+    let url = cluster.url("postgres");
+    ncy_tests::cluster::stop_at_exit(cluster);
+    let db = ncy_core::db::Db::connect(
+        &ncy_core::db::Target::Postgres(url.clone()),
+        &ncy_tests::small_pool(),
+    )
+    .await
+    .unwrap();
+    let set = ncy_core::migrate::MigrationSet::embedded(db.dialect()).unwrap();
+    ncy_core::migrate::up(&db, &set).await.unwrap();
+    ncy_core::seed::dev(&db, false).await.unwrap();
+    let admin = operator(&db, "admin@ncy-8.com").await;
+    let dir = tempfile::tempdir().unwrap();
+    let init = |name: &'static str| {
+        let (db, url, admin, dir) = (
+            db.clone(),
+            url.clone(),
+            admin.clone(),
+            dir.path().to_owned(),
+        );
+        async move {
+            ncy_sync::initial::init_at(
+                &db,
+                &url,
+                &admin,
+                &["test-org".to_owned()],
+                &dir.join(name),
+                &ncy_sync::cache::new_key(),
+                Ctl::default(),
+            )
+            .await
+            .unwrap()
+            .0
+        }
+    };
+    let stale = init("stale.db").await;
+    let offline = stale.operator().await.unwrap();
+    let id = first_task(&stale).await;
+    edit_task(
+        &stale,
+        &offline,
+        id,
+        &TaskPatch {
+            title: Some("kept across the rebuild".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    q(&db, r#"UPDATE "Task" SET "title" = 'old change'"#, vec![]).await;
+    q(
+        &db,
+        r#"UPDATE "SyncChange" SET "changed_at" = now() - interval '3 days'"#,
+        vec![],
+    )
+    .await;
+    let fresh = init("fresh.db").await;
+    assert!(
+        ncy_sync::prune::prune(&db, &admin, chrono::Duration::minutes(5))
+            .await
+            .is_err()
+    );
+    let rep = ncy_sync::prune::prune(&db, &admin, chrono::Duration::days(1))
+        .await
+        .unwrap();
+    assert!(rep.deleted >= 10);
+    let err = pull::pull(&db, &stale, &admin, Ctl::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Conflict { .. }), "{err}");
+    assert!(err.to_string().contains("sync init"));
+    // Its pending edit still goes up; the cache is then rebuilt with `sync init`.
+    let p = push::push(&db, &stale, &admin, Ctl::default())
+        .await
+        .unwrap();
+    assert_eq!(p.pushed, 1);
+    pull::pull(&db, &fresh, &admin, Ctl::default())
+        .await
+        .unwrap();
+    assert_matches(&db, &fresh).await;
+    let emp = operator(&db, "employee@test-org.com").await;
+    assert!(matches!(
+        ncy_sync::prune::prune(&db, &emp, chrono::Duration::days(1)).await,
+        Err(Error::Forbidden { .. })
+    ));
+    db.close().await;
+}

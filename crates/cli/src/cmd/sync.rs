@@ -47,6 +47,12 @@ pub enum Sync {
         #[arg(long, conflicts_with = "keep")]
         value: Option<String>,
     },
+    /// Delete the server's change-feed rows older than N days (caches offline longer must
+    /// rebuild with `sync init`). Needs settings.write.
+    Prune {
+        #[arg(long, value_name = "DAYS")]
+        older_than_days: u32,
+    },
     /// Edit a task in the cache (works offline; pushed by `sync push` / `sync run`).
     Edit {
         id: String,
@@ -322,6 +328,22 @@ pub async fn run(ctx: &mut Ctx, c: Sync) -> Result<()> {
                 ),
                 None => "resolved; the server's value stays".into(),
             }
+            })
+        }
+        Sync::Prune { older_than_days } => {
+            online_only(ctx, "prune")?;
+            let (db, op) = server(ctx).await?;
+            let r = ncy_sync::prune::prune(
+                &db,
+                &op,
+                chrono::Duration::days(i64::from(older_than_days)),
+            )
+            .await?;
+            emit(ctx, &r, || {
+                format!(
+                    "deleted {} change row(s) older than {older_than_days} day(s)",
+                    r.deleted
+                )
             })
         }
         Sync::Edit { id, changes } => {
