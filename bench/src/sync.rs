@@ -71,6 +71,7 @@ pub async fn run(b: &mut Bench) {
     let slice = Slice {
         orgs: vec![org],
         operator: admin,
+        own_tasks_only: false,
     };
     let base_cache = Cache::create(&dir.path().join("baseline.db"), &ncy_sync::cache::new_key())
         .await

@@ -181,6 +181,7 @@ impl Cache {
         Ok(Slice {
             orgs: s.orgs.iter().map(|o| o.id).collect(),
             operator: s.operator,
+            own_tasks_only: s.own_tasks_only,
         })
     }
 
@@ -305,6 +306,9 @@ pub struct OrgRef {
 pub struct SliceState {
     pub orgs: Vec<OrgRef>,
     pub operator: Uuid,
+    /// Only the operator's own tasks (they may not read others').
+    #[serde(default)]
+    pub own_tasks_only: bool,
 }
 
 /// The stored operator (permissions as last seen online).

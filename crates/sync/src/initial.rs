@@ -113,6 +113,7 @@ pub async fn prepare_at(
         &SliceState {
             orgs,
             operator: op.user_id,
+            own_tasks_only: !op.can(perm::TASKS_READ),
         },
     )
     .await?;

@@ -166,11 +166,13 @@ pub fn by_name(name: &str) -> Option<Table> {
     ALL.iter().copied().find(|t| t.name == name)
 }
 
-/// What a cache holds: these organizations, plus the operator's own user row.
+/// What a cache holds: these organizations, plus the operator's own user row. An operator who
+/// may read only their own tasks (`tasks.read_own`, no `tasks.read`) gets only those on disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Slice {
     pub orgs: Vec<Uuid>,
     pub operator: Uuid,
+    pub own_tasks_only: bool,
 }
 
 impl Slice {
@@ -178,6 +180,14 @@ impl Slice {
     fn orgs_lit(&self) -> String {
         let ids: Vec<String> = self.orgs.iter().map(|u| u.to_string()).collect();
         format!("'{{{}}}'::uuid[]", ids.join(","))
+    }
+
+    fn own_tasks(&self) -> String {
+        if self.own_tasks_only {
+            format!(r#" AND t."assignee_id" = '{}'::uuid"#, self.operator)
+        } else {
+            String::new()
+        }
     }
 
     /// The server-side condition (table alias `t`) selecting this slice's rows of `table`.
@@ -193,7 +203,8 @@ impl Slice {
                 r#"t."team_id" = ANY(ARRAY(SELECT "id" FROM "Team" WHERE "organization_id" = ANY({orgs})))"#
             ),
             "Task" => format!(
-                r#"t."project_id" = ANY(ARRAY(SELECT "id" FROM "Project" WHERE "organization_id" = ANY({orgs})))"#
+                r#"t."project_id" = ANY(ARRAY(SELECT "id" FROM "Project" WHERE "organization_id" = ANY({orgs}))){}"#,
+                self.own_tasks()
             ),
             // Users the slice refers to: members, owners, team members, assignees of live
             // tasks, and the operator.
@@ -204,8 +215,10 @@ impl Slice {
                  OR EXISTS (SELECT 1 FROM "TeamMember" tm JOIN "Team" te ON te."id" = tm."team_id"
                             WHERE tm."user_id" = t."id" AND te."organization_id" = ANY({orgs}))
                  OR EXISTS (SELECT 1 FROM "Task" k JOIN "Project" p ON p."id" = k."project_id"
-                            WHERE k."assignee_id" = t."id" AND k."deleted_at" IS NULL AND p."organization_id" = ANY({orgs})))"#,
-                op = self.operator
+                            WHERE k."assignee_id" = t."id" AND k."deleted_at" IS NULL AND p."organization_id" = ANY({orgs})
+                            AND NOT {own}))"#,
+                op = self.operator,
+                own = self.own_tasks_only
             ),
         }
     }
@@ -315,7 +328,9 @@ mod tests {
         let s = Slice {
             orgs: vec![Uuid::nil()],
             operator: Uuid::nil(),
+            own_tasks_only: true,
         };
+        assert!(s.predicate(&TASK).contains(r#"t."assignee_id" = '"#));
         assert!(USER.select_slice(&s).contains("'!cache'"));
         assert!(!USER.select_list().contains("password_hash"));
     }

@@ -700,3 +700,66 @@ async fn pruning_the_feed_makes_a_stale_cache_rebuild_and_leaves_a_fresh_one_alo
     ));
     db.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_employee_caches_only_their_own_tasks_and_reviews_them_offline() {
+    let s = server().await;
+    let emp = operator(&s.db, "employee@test-org.com").await;
+    let (c, _d) = cache(&s, &emp).await;
+    assert_matches(&s.db, &c).await;
+    let mine = q(
+        &s.db,
+        r#"SELECT count(*) AS n FROM "Task" WHERE "assignee_id" = $1"#,
+        params![emp.user_id],
+    )
+    .await[0]
+        .int("n")
+        .unwrap();
+    let st = c.status().await.unwrap();
+    assert_eq!(st.rows["Task"] as i64, mine);
+    assert!(
+        mine > 0 && mine < 10,
+        "the dev seed assigns some tasks to the employee"
+    );
+    let id = first_task(&c).await;
+    let offline = c.operator().await.unwrap();
+    // A review (status) is allowed offline; a title change is not (tasks.write).
+    let err = edit_task(
+        &c,
+        &offline,
+        id,
+        &TaskPatch {
+            title: Some("no".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, Error::Forbidden { .. }));
+    edit_task(
+        &c,
+        &offline,
+        id,
+        &TaskPatch {
+            status: Some(TaskStatus::REVIEW),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let (p, _) = ncy_sync::run(&s.db, &c, &emp, Ctl::default())
+        .await
+        .unwrap();
+    assert_eq!(p.applied, 1);
+    // Reassigned to someone else on the server: the task leaves this cache.
+    q(
+        &s.db,
+        r#"UPDATE "Task" SET "assignee_id" = NULL WHERE "id" = $1"#,
+        params![id],
+    )
+    .await;
+    pull::pull(&s.db, &c, &emp, Ctl::default()).await.unwrap();
+    assert_matches(&s.db, &c).await;
+    assert_eq!(c.status().await.unwrap().rows["Task"] as i64, mine - 1);
+}
