@@ -164,8 +164,10 @@ impl Cache {
             })
             .await?;
         }
+        // Guards are lifted while migrations run (a later migration may rewrite rows).
+        set_guards(&db, false).await?;
         migrate::up(&db, &MigrationSet::embedded(Dialect::Sqlite)?).await?;
-        install_guards(&db).await?;
+        set_guards(&db, true).await?;
         Ok(Cache {
             db,
             path: path.to_owned(),
@@ -247,18 +249,23 @@ pub const GUARD_MESSAGE: &str = "the offline cache changes only through sync-awa
 /// Makes every write to a synced table of the cache fail unless it comes from this crate (which
 /// marks its transactions with a `writer` row in SyncState): a write that bypassed the outbox
 /// would never reach the server, so it is refused instead of silently lost.
-async fn install_guards(db: &Db) -> Result<()> {
+async fn set_guards(db: &Db, on: bool) -> Result<()> {
     let mut sql = String::new();
     for t in tables::ALL {
         for (op, tag) in [("INSERT", "ins"), ("UPDATE", "upd"), ("DELETE", "del")] {
-            sql.push_str(&format!(
-                r#"CREATE TRIGGER IF NOT EXISTS "{name}_sync_guard_{tag}" BEFORE {op} ON "{name}"
-                   WHEN NOT EXISTS (SELECT 1 FROM "SyncState" WHERE "key" = 'writer')
-                   BEGIN SELECT RAISE(ABORT, '{msg}'); END;
+            let name = format!("{}_sync_guard_{tag}", t.name);
+            if on {
+                sql.push_str(&format!(
+                    r#"CREATE TRIGGER IF NOT EXISTS "{name}" BEFORE {op} ON "{table}"
+                       WHEN NOT EXISTS (SELECT 1 FROM "SyncState" WHERE "key" = 'writer')
+                       BEGIN SELECT RAISE(ABORT, '{msg}'); END;
 "#,
-                name = t.name,
-                msg = GUARD_MESSAGE.replace('\'', "''")
-            ));
+                    table = t.name,
+                    msg = GUARD_MESSAGE.replace('\'', "''")
+                ));
+            } else {
+                sql.push_str(&format!("DROP TRIGGER IF EXISTS \"{name}\";\n"));
+            }
         }
     }
     let mut tx = db.begin().await?;

@@ -722,6 +722,15 @@ async fn an_employee_caches_only_their_own_tasks_and_reviews_them_offline() {
         "the dev seed assigns some tasks to the employee"
     );
     let id = first_task(&c).await;
+    let cur =
+        c.db.query(
+            r#"SELECT "status" FROM "Task" WHERE "id" = $1"#,
+            &params![id],
+        )
+        .await
+        .unwrap()[0]
+            .text("status")
+            .unwrap();
     let offline = c.operator().await.unwrap();
     // A review (status) is allowed offline; a title change is not (tasks.write).
     let err = edit_task(
@@ -741,7 +750,11 @@ async fn an_employee_caches_only_their_own_tasks_and_reviews_them_offline() {
         &offline,
         id,
         &TaskPatch {
-            status: Some(TaskStatus::REVIEW),
+            status: Some(if cur == "REVIEW" {
+                TaskStatus::IN_PROGRESS
+            } else {
+                TaskStatus::REVIEW
+            }),
             ..Default::default()
         },
     )
