@@ -1,0 +1,91 @@
+//! Keeping the server's change feed small: rows older than a retention period are deleted, and
+//! the highest pruned transaction id is recorded (server-side `SyncState`, key `pruned_xid`). A
+//! cache whose cursor could still need a pruned row is told to rebuild (`sync init`) instead of
+//! silently missing changes.
+
+use chrono::Duration;
+use ncy_core::audit::{self, Entry};
+use ncy_core::auth::{perm, Operator};
+use ncy_core::db::{now, Db, Tx};
+use ncy_core::{params, Error, Result};
+use serde::Serialize;
+
+/// What a prune did.
+#[derive(Debug, Clone, Serialize)]
+pub struct PruneReport {
+    pub deleted: u64,
+    pub pruned_xid: Option<String>,
+}
+
+/// Deletes change rows older than `keep` (one transaction, audited). Needs `settings.write`.
+pub async fn prune(server: &Db, op: &Operator, keep: Duration) -> Result<PruneReport> {
+    op.require(perm::SETTINGS_WRITE)?;
+    if keep < Duration::hours(1) {
+        return Err(Error::invalid(
+            "older-than",
+            "keep at least one hour of changes (caches that were offline longer must rebuild)",
+        ));
+    }
+    let before = now() - keep;
+    let mut tx = server.begin().await?;
+    let row = tx
+        .query_one(
+            r#"WITH d AS (DELETE FROM "SyncChange" WHERE "changed_at" < $1 RETURNING "xid")
+               SELECT count(*) AS n, max("xid")::text AS x FROM d"#,
+            &params![before],
+        )
+        .await?;
+    let deleted = row.int("n")? as u64;
+    let x = row.opt_text("x")?;
+    if let Some(x) = &x {
+        tx.execute(
+            r#"INSERT INTO "SyncState" ("key", "value") VALUES ('pruned_xid', $1)
+               ON CONFLICT ("key") DO UPDATE SET "value" = CASE
+                 WHEN "SyncState"."value"::xid8 > excluded."value"::xid8 THEN "SyncState"."value"
+                 ELSE excluded."value" END"#,
+            &params![x.as_str()],
+        )
+        .await?;
+    }
+    audit::record(
+        &mut tx,
+        op,
+        Entry {
+            action: "SYNC_PRUNE",
+            table: "SyncChange",
+            target_id: None,
+            old: None,
+            new: Some(serde_json::json!({ "deleted": deleted, "before": before, "pruned_xid": x })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(PruneReport {
+        deleted,
+        pruned_xid: x,
+    })
+}
+
+/// Fails when the server pruned a change that a cache with cursor `snapshot` may not have read:
+/// a pruned transaction that was not yet committed in that snapshot (at or above its xmax, or
+/// among its in-progress ids). Conservative: only the highest pruned id is kept.
+pub(crate) async fn check_cursor(stx: &mut Tx, snapshot: &str) -> Result<()> {
+    let row = stx
+        .query_opt(
+            &format!(
+                r#"SELECT 1 AS x FROM "SyncState" s WHERE s."key" = 'pruned_xid'
+                   AND (s."value"::xid8 >= pg_snapshot_xmax('{snapshot}'::pg_snapshot)
+                        OR EXISTS (SELECT 1 FROM pg_snapshot_xip('{snapshot}'::pg_snapshot) x
+                                   WHERE x <= s."value"::xid8))"#
+            ),
+            &[],
+        )
+        .await?;
+    if row.is_some() {
+        return Err(Error::conflict(
+            "cache",
+            "the server pruned changes this cache has not seen yet (it was offline longer than the server keeps changes); rebuild it with `ncy-admin sync init --org …` (push first if `sync status` shows pending edits)",
+        ));
+    }
+    Ok(())
+}
