@@ -3,9 +3,13 @@
 # under Xvfb and a private D-Bus session with a real Secret Service (gnome-keyring) starts
 # tauri-driver + WebKitWebDriver and runs tests/e2e/run.mjs on a fresh temporary data dir.
 # Screenshots of every main screen go to target/e2e-screenshots/. Exits non-zero on failure.
+# `scripts/e2e.sh --measure DATA_DIR` instead measures start-up and memory on an existing
+# workspace (tests/e2e/measure.mjs); see README.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
+script=tests/e2e/run.mjs data_dir=""
+if [ "${1:-}" = "--measure" ]; then script=tests/e2e/measure.mjs; data_dir=$(realpath "${2:?usage: e2e.sh --measure DATA_DIR}"); fi
 
 (cd ui && npm run build --silent >/dev/null)
 cargo build -p ncy-desktop --quiet
@@ -24,12 +28,12 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 native=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 
 export NCY_DESKTOP_BIN="$target_dir/debug/ncy-desktop"
-export NCY_DATA_DIR="$work/data"
+export NCY_DATA_DIR="${data_dir:-$work/data}" E2E_SCRIPT="$script"
 export XDG_CONFIG_HOME="$work/config" XDG_DATA_HOME="$work/share" XDG_CACHE_HOME="$work/cache"
 export XDG_RUNTIME_DIR="$work/run"; mkdir -p "$XDG_RUNTIME_DIR"; chmod 700 "$XDG_RUNTIME_DIR"
 export SCREENSHOT_DIR="$root/target/e2e-screenshots"
 export DRIVER_URL="http://127.0.0.1:$port" TAURI_DRIVER="$driver" DRIVER_PORT="$port" NATIVE_PORT="$native"
-rm -rf "$SCREENSHOT_DIR"; mkdir -p "$SCREENSHOT_DIR"
+[ -z "$data_dir" ] && rm -rf "$SCREENSHOT_DIR"; mkdir -p "$SCREENSHOT_DIR"
 
 rc=0
 xvfb-run -a -s "-screen 0 1400x900x24" dbus-run-session -- bash -c '
@@ -39,7 +43,7 @@ xvfb-run -a -s "-screen 0 1400x900x24" dbus-run-session -- bash -c '
   "$TAURI_DRIVER" --port "$DRIVER_PORT" --native-port "$NATIVE_PORT" --native-driver /usr/bin/WebKitWebDriver >"$XDG_RUNTIME_DIR/driver.log" 2>&1 &
   drv=$!
   for _ in $(seq 100); do (echo >"/dev/tcp/127.0.0.1/$DRIVER_PORT") 2>/dev/null && break; sleep 0.1; done
-  node tests/e2e/run.mjs; rc=$?
+  node "$E2E_SCRIPT"; rc=$?
   kill "$drv" 2>/dev/null; wait "$drv" 2>/dev/null
   [ $rc -ne 0 ] && tail -20 "$XDG_RUNTIME_DIR/driver.log"
   exit $rc

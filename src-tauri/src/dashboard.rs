@@ -113,3 +113,50 @@ pub async fn load(db: &Db, op: &Operator) -> Result<Dashboard> {
     }
     Ok(d)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ncy_core::auth::{login, Client, LockoutPolicy};
+
+    #[tokio::test]
+    async fn counts_the_seeded_local_workspace_and_hides_what_the_role_may_not_see() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, _) = crate::workspace::open_local(&dir.path().join("w.db"))
+            .await
+            .unwrap();
+        let policy = LockoutPolicy::default();
+        let admin = login(&db, "admin@ncy-8.com", "admin123", Client::Desktop, &policy)
+            .await
+            .unwrap()
+            .operator;
+        let d = load(&db, &admin).await.unwrap();
+        assert_eq!(d.users_total, Some(3));
+        assert_eq!(d.organizations, Some(1));
+        assert_eq!(d.projects, Some(2));
+        assert!(d.tasks_open.unwrap() > 0 && d.tasks_overdue.unwrap() <= d.tasks_open.unwrap());
+        let today = now().format("%Y-%m-%d").to_string();
+        assert!(
+            d.audit_per_day
+                .iter()
+                .any(|c| c.day == today && c.count > 0),
+            "{:?}",
+            d.audit_per_day
+        );
+
+        let employee = login(
+            &db,
+            "employee@test-org.com",
+            "employee123",
+            Client::Desktop,
+            &policy,
+        )
+        .await
+        .unwrap()
+        .operator;
+        let d = load(&db, &employee).await.unwrap();
+        assert_eq!(d.users_total, None);
+        assert_eq!(d.audit_last_24h, None);
+        assert!(d.audit_per_day.is_empty());
+    }
+}

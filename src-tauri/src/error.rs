@@ -8,6 +8,10 @@ use serde::Serialize;
 pub struct ApiError {
     pub code: String,
     pub message: String,
+    /// For `locked_out`: minutes until the account can log in again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub retry_after_minutes: Option<i64>,
 }
 
 impl ApiError {
@@ -16,6 +20,7 @@ impl ApiError {
         ApiError {
             code: code.into(),
             message: message.into(),
+            retry_after_minutes: None,
         }
     }
 
@@ -27,9 +32,14 @@ impl ApiError {
 
 impl From<ncy_core::Error> for ApiError {
     fn from(e: ncy_core::Error) -> Self {
+        let retry_after_minutes = match &e {
+            ncy_core::Error::LockedOut { minutes, .. } => Some(*minutes),
+            _ => None,
+        };
         ApiError {
             code: e.code().into(),
             message: e.to_string(),
+            retry_after_minutes,
         }
     }
 }
@@ -57,5 +67,12 @@ mod tests {
         .into();
         assert_eq!(e.code, "forbidden");
         assert!(e.message.contains("users.write"), "{}", e.message);
+        let e: ApiError = ncy_core::Error::LockedOut {
+            until: ncy_core::db::now(),
+            minutes: 14,
+        }
+        .into();
+        assert_eq!(e.code, "locked_out");
+        assert_eq!(serde_json::to_value(&e).unwrap()["retry_after_minutes"], 14);
     }
 }

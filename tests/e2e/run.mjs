@@ -191,6 +191,37 @@ try {
     await d.until('a TASK_UPDATE row', async () => (await d.text('[data-testid="audit-table"]')).includes('TASK_UPDATE'));
   });
 
+  await test('bulk edit two tasks in one transaction with progress', async () => {
+    await nav('tasks');
+    await d.click('[data-testid="tasks-table"] [data-row="1"] input[type=checkbox]');
+    await d.click('[data-testid="tasks-table"] [data-row="2"] input[type=checkbox]');
+    await d.click('[data-testid="bulk-edit"]');
+    await d.wait('[data-testid="bulk-modal"]');
+    await d.select('[data-testid="bulk-priority"]', 'HIGH');
+    await d.click('[data-testid="bulk-apply"]');
+    const t = await toastText('success');
+    assert(/Bulk edit: \d+ updated, \d+ unchanged/.test(t) && /(2 updated, 0|1 updated, 1|0 updated, 2) unchanged/.test(t), `bulk toast: ${t}`);
+    await dismissToasts();
+  });
+
+  await test('audit export writes every matching entry to a CSV file', async () => {
+    await nav('audit');
+    await d.clear('[data-testid="audit-action"]');
+    await d.type('[data-testid="audit-action"]', 'USER_CREATE');
+    await d.click('[data-testid="audit-export"]');
+    const path = join(dataDir, 'export-e2e.csv');
+    await d.clear('[data-testid="export-path"]');
+    await d.type('[data-testid="export-path"]', path);
+    await d.click('[data-testid="export-run"]');
+    const t = await toastText('success');
+    const n = Number(/Exported (\d+) entries/.exec(t)?.[1]);
+    const lines = readFileSync(path, 'utf8').trim().split('\n');
+    assert(n >= 1 && lines.length >= n + 1, `export count ${n}, ${lines.length} lines`);
+    assert(lines[0].startsWith('id,created_at') && lines.some((l) => l.includes(newEmail)), 'CSV header and the new user');
+    assert(lines.slice(1).every((l) => l.includes('USER_CREATE')), 'only the filtered action');
+    await dismissToasts();
+  });
+
   await test('errors from the core show as readable toasts', async () => {
     await nav('users');
     await d.click('[data-testid="user-new"]');

@@ -14,6 +14,8 @@ export class Driver {
       method,
       headers: { 'content-type': 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),
+      // A hung window must fail the run, not stall it.
+      signal: AbortSignal.timeout(method === 'POST' && path === '/session' ? 120000 : 60000),
     });
     const text = await res.text();
     let json;

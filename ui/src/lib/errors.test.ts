@@ -28,5 +28,7 @@ describe('lockout', () => {
     expect(lockoutMinutes(e)).toBe(14);
     expect(errorTitle(e.code)).toBe('Account locked');
     expect(lockoutMinutes(new ApiError('invalid', 'x'))).toBeNull();
+    const s = toApiError({ code: 'locked_out', message: 'account locked', retry_after_minutes: 3 });
+    expect(lockoutMinutes(s)).toBe(3);
   });
 });

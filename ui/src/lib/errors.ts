@@ -4,10 +4,13 @@
 
 export class ApiError extends Error {
   readonly code: string;
-  constructor(code: string, message: string) {
+  /** For `locked_out`: minutes until the next login attempt is accepted. */
+  readonly retryAfterMinutes: number | null;
+  constructor(code: string, message: string, retryAfterMinutes: number | null = null) {
     super(message);
     this.code = code;
     this.name = 'ApiError';
+    this.retryAfterMinutes = retryAfterMinutes;
   }
 }
 
@@ -15,8 +18,9 @@ export class ApiError extends Error {
 export function toApiError(e: unknown): ApiError {
   if (e instanceof ApiError) return e;
   if (e && typeof e === 'object' && 'code' in e && 'message' in e) {
-    const o = e as { code: unknown; message: unknown };
-    return new ApiError(String(o.code), String(o.message));
+    const o = e as { code: unknown; message: unknown; retry_after_minutes?: unknown };
+    const m = typeof o.retry_after_minutes === 'number' ? o.retry_after_minutes : null;
+    return new ApiError(String(o.code), String(o.message), m);
   }
   if (typeof e === 'string') {
     // Tauri reports unknown commands and argument mismatches as plain strings.
@@ -48,9 +52,10 @@ export function errorTitle(code: string): string {
   }
 }
 
-/** Minutes left before a lockout ends, from the core's message (`try again in N minute(s)`). */
+/** Minutes left before a lockout ends (the structured field, else the core's message). */
 export function lockoutMinutes(e: ApiError): number | null {
   if (e.code !== 'locked_out') return null;
+  if (e.retryAfterMinutes !== null) return e.retryAfterMinutes;
   const m = /in (\d+) minute/.exec(e.message);
   return m ? Number(m[1]) : null;
 }

@@ -3,4 +3,8 @@
 /**
  * The one error type every command returns.
  */
-export type ApiError = { code: string, message: string, };
+export type ApiError = { code: string, message: string, 
+/**
+ * For `locked_out`: minutes until the account can log in again.
+ */
+retry_after_minutes?: bigint, };

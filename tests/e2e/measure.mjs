@@ -1,0 +1,70 @@
+// Measures (not a test): cold start to an interactive window, first users page and RSS of the
+// app (ncy-desktop + its WebKit processes) after loading the Users screen, then after paging
+// through more rows. Run with `scripts/e2e.sh --measure DATA_DIR` on a big workspace
+// (`ncy-admin --local DATA_DIR/workspace.db seed synthetic --users 1000000 --orgs 100 --tasks 0`
+// then `seed dev --force` for the admin login).
+
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { Driver, sleep } from './webdriver.mjs';
+
+const d = new Driver(process.env.DRIVER_URL);
+const bin = process.env.NCY_DESKTOP_BIN;
+
+function rssKb(pid) {
+  try { return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]); } catch { return 0; }
+}
+function children(pid) {
+  try { return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number); } catch { return []; }
+}
+function appRss() {
+  const pids = execFileSync('pgrep', ['-x', 'ncy-desktop'], { encoding: 'utf8' }).trim().split('\n').map(Number);
+  const out = {};
+  for (const p of pids) {
+    out.app = (out.app ?? 0) + rssKb(p);
+    const walk = (q) => { for (const c of children(q)) { const name = readFileSync(`/proc/${c}/comm`, 'utf8').trim(); out[name] = (out[name] ?? 0) + rssKb(c); walk(c); } };
+    walk(p);
+  }
+  const mb = Object.fromEntries(Object.entries(out).map(([k, v]) => [k, Math.round(v / 1024)]));
+  mb.total = Object.values(mb).reduce((a, b) => a + b, 0);
+  return mb;
+}
+
+const t0 = performance.now();
+await d.start(bin);
+await d.wait('[data-testid="login-form"]', 60000);
+const cold = performance.now() - t0;
+const rssLogin = appRss();
+await d.type('[data-testid="login-email"]', 'admin@ncy-8.com');
+await d.type('[data-testid="login-password"]', 'admin123');
+await d.click('[data-testid="login-submit"]');
+await d.wait('[data-testid="shell"]', 30000);
+const t1 = performance.now();
+await d.click('[data-nav="users"]');
+await d.wait('[data-testid="users-table"] [data-row="0"]', 60000);
+const firstPage = performance.now() - t1;
+await sleep(1000);
+const rssUsers = appRss();
+// Page through 10,000 rows (50 keyset pages of 200) by scrolling the virtualized list.
+const t2 = performance.now();
+for (let i = 0; i < 200; i++) {
+  const n = await d.exec(`const b = document.querySelector('[data-testid="users-table"] .body'); b.scrollTop = b.scrollHeight; return document.querySelector('[data-testid="users-table"] .foot').textContent;`);
+  if (/^10,\d{3} loaded|^1\d,\d{3} loaded/.test(n.trim())) break;
+  await sleep(60);
+}
+const scroll = performance.now() - t2;
+await sleep(1000);
+const foot = await d.text('[data-testid="users-table"] .foot');
+const rows = await d.exec(`return document.querySelectorAll('[data-testid="users-table"] [data-row]').length`);
+const rssScrolled = appRss();
+const kpi = await (async () => { await d.click('[data-nav="dashboard"]'); return d.until('user count', async () => { const t = await d.text('[data-testid="kpi-users"]'); return /\d/.test(t) ? t : null; }, 60000); })();
+await d.quit();
+console.log(JSON.stringify({
+  cold_start_to_login_form_ms: Math.round(cold),
+  first_users_page_ms: Math.round(firstPage),
+  rss_mb_at_login: rssLogin,
+  rss_mb_users_screen: rssUsers,
+  scroll_ms: Math.round(scroll), rows_loaded: foot, dom_rows: rows,
+  rss_mb_after_scroll: rssScrolled,
+  dashboard_active_users: kpi,
+}, null, 1));
