@@ -9,7 +9,11 @@ cd "$(dirname "$0")/.."
 if [ -z "${NCY_IN_KEYRING_SESSION:-}" ] && command -v dbus-run-session >/dev/null 2>&1 \
    && command -v gnome-keyring-daemon >/dev/null 2>&1; then
   export NCY_IN_KEYRING_SESSION=1
-  exec dbus-run-session -- bash -c 'echo -n "" | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1; exec "$0"' "$0"
+  # A throwaway keyring home: the test keychain never persists or touches the user's own. A
+  # non-empty password makes the daemon create (and unlock) the login collection.
+  keyring_home=$(mktemp -d -t ncy-keyring.XXXXXX)
+  export XDG_DATA_HOME="$keyring_home"
+  exec dbus-run-session -- bash -c 'echo -n "ncy-test" | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1; "$0"; rc=$?; rm -rf "$XDG_DATA_HOME"; exit $rc' "$0"
 fi
 
 python3 migrations/tools/pg2sqlite.py --check

@@ -149,17 +149,19 @@ async fn init_offline_edit_run_and_a_dead_server() {
         r#"{"review":"ok offline"}"#,
     ]);
     assert_eq!(e["new"]["status"], "DONE", "{e}");
-    // A plain edit on the cache would bypass the outbox: refused with one clear line.
-    let o = cli.run_with(&["--offline", "tasks", "update", &id, "--title", "x"], None);
-    assert_eq!(
-        o.status.code(),
-        Some(2),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    assert!(String::from_utf8_lossy(&o.stderr).contains("sync edit"));
+    // The ordinary `tasks update` works offline too: the same core edit plus an outbox entry.
+    let t = cli.ok(&[
+        "--offline",
+        "--json",
+        "tasks",
+        "update",
+        &id,
+        "--title",
+        "Reviewed offline",
+    ]);
+    assert_eq!(t["title"], "Reviewed offline", "{t}");
     let st = cli.ok(&["--offline", "--json", "sync", "status"]);
-    assert_eq!(st["pending"], 1);
+    assert_eq!(st["pending"], 2);
     let o = cli.run_with(&["--offline", "sync", "pull"], None);
     assert_eq!(o.status.code(), Some(2), "pull needs the network");
 
@@ -203,15 +205,16 @@ async fn init_offline_edit_run_and_a_dead_server() {
 
     // Back online: the edit is pushed once, then pulling changes nothing.
     let r = cli.ok(&["--json", "sync", "run"]);
-    assert_eq!(r["push"]["applied"], 1, "{r}");
+    assert_eq!(r["push"]["applied"], 2, "{r}");
     let row = db
         .query(
-            r#"SELECT "status"::text AS s, "metadata" FROM "Task" WHERE "id" = $1::uuid"#,
+            r#"SELECT "status"::text AS s, "title", "metadata" FROM "Task" WHERE "id" = $1::uuid"#,
             &ncy_core::params![id.as_str()],
         )
         .await
         .unwrap();
     assert_eq!(row[0].text("s").unwrap(), "DONE");
+    assert_eq!(row[0].text("title").unwrap(), "Reviewed offline");
     let again = cli.ok(&["--json", "sync", "run"]);
     assert_eq!(again["push"]["pushed"], 0);
     assert_eq!(

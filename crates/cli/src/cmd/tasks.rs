@@ -263,7 +263,26 @@ pub async fn run(ctx: &mut Ctx, c: Tasks) -> Result<()> {
             if p.is_empty() {
                 return Err(Error::invalid("changes", "nothing to change: give at least one of --title --status --priority --assignee --due --metadata --description").into());
             }
-            let t = tasks::update(&db, &op, args::id("task", &id)?, &p).await?;
+            let id = args::id("task", &id)?;
+            if ctx.global.offline {
+                // Offline: the same core edit on the cache, plus an outbox entry for the next
+                // `sync push`, in one cache transaction.
+                let cache = ctx.sync_cache().await?;
+                let queued = ncy_sync::edit_task(&cache, &op, id, &p).await?;
+                let t = tasks::get(&db, &op, id).await?;
+                return emit(ctx, &t, || {
+                    format!(
+                        "{}\n{}",
+                        one(&t),
+                        if queued.is_some() {
+                            "saved offline; `ncy-admin sync push` sends it to the server"
+                        } else {
+                            "nothing changed"
+                        }
+                    )
+                });
+            }
+            let t = tasks::update(&db, &op, id, &p).await?;
             emit(ctx, &t, || one(&t))
         }
         Tasks::BulkUpdate {
