@@ -23,7 +23,24 @@ for b in xvfb-run dbus-run-session gnome-keyring-daemon /usr/bin/WebKitWebDriver
 done
 
 work=$(mktemp -d -t ncy-e2e.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+cleanup() { [ -n "${pg_dir:-}" ] && "$target_dir/debug/ncy-test-cluster" stop "$pg_dir" "$pg_port" >/dev/null 2>&1; rm -rf "$work"; }
+trap cleanup EXIT
+
+# A PostgreSQL database for the connection-manager test: on the cluster of `make test`
+# ($NCY_TEST_DATABASE_URL), else on a throwaway cluster of our own; migrated and dev-seeded.
+if [ -z "$data_dir" ]; then
+  cargo build -p ncy-cli -p ncy-tests --bins --quiet
+  base=${NCY_TEST_DATABASE_URL:-}
+  if [ -z "$base" ]; then
+    read -r base pg_dir < <("$target_dir/debug/ncy-test-cluster" start)
+    pg_port=${base##*:}; pg_port=${pg_port%%/*}
+  fi
+  pg_db="ncy_e2e_$$"
+  psql "$base" -qc "CREATE DATABASE $pg_db" >/dev/null
+  export E2E_PG_URL="${base%/*}/$pg_db"
+  "$target_dir/debug/ncy-admin" --database-url "$E2E_PG_URL" migrate up >/dev/null
+  "$target_dir/debug/ncy-admin" --database-url "$E2E_PG_URL" seed dev >/dev/null
+fi
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 native=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 

@@ -66,6 +66,7 @@ pub fn run() -> Result<(), Box<dyn std::error::Error>> {
             cmd::modules::gdpr_queue,
             cmd::modules::gdpr_act,
             cmd::modules::health_report,
+            cmd::modules::sync_status,
         ])
         .run(tauri::generate_context!())?;
     Ok(())

@@ -297,6 +297,54 @@ try {
     assert(/Local SQLite workspace/.test(await d.text('[data-testid="health"]')), 'health says which store');
   });
 
+  if (process.env.E2E_PG_URL) {
+    await test('connection manager: a PostgreSQL profile is saved, tested, switched to and logged into', async () => {
+      const u = new URL(process.env.E2E_PG_URL);
+      await nav('settings');
+      await d.click('[data-testid="profile-add"]');
+      await d.clear('[data-testid="profile-name"]');
+      await d.type('[data-testid="profile-name"]', 'e2e-pg');
+      await d.clear('[data-testid="profile-host"]');
+      await d.type('[data-testid="profile-host"]', u.hostname);
+      await d.clear('[data-testid="profile-port"]');
+      await d.type('[data-testid="profile-port"]', u.port);
+      await d.clear('[data-testid="profile-database"]');
+      await d.type('[data-testid="profile-database"]', u.pathname.slice(1));
+      await d.clear('[data-testid="profile-user"]');
+      await d.type('[data-testid="profile-user"]', u.username);
+      await d.select('[data-testid="profile-sslmode"]', 'disable');
+      await d.click('[data-testid="profile-test"]');
+      await d.until('the test result', async () => /schema is current/.test(await d.text('[data-testid="profile-form"]')));
+      await d.click('[data-testid="profile-save"]');
+      await d.until('the saved profile row', async () => /e2e-pg/.test(await d.text('[data-testid="connections"] table')));
+      await dismissToasts();
+      await d.exec(`[...document.querySelectorAll('[data-testid="connections"] tr')].find((r) => r.textContent.includes('e2e-pg')).querySelector('button').click()`);
+      await d.wait('[data-testid="login-form"]');
+      assert(/PostgreSQL profile e2e-pg/.test(await d.text('[data-testid="workspace-label"]')), 'login names the profile');
+      await d.type('[data-testid="login-email"]', 'admin@ncy-8.com');
+      await d.type('[data-testid="login-password"]', 'admin123');
+      await d.click('[data-testid="login-submit"]');
+      await d.wait('[data-testid="shell"]');
+      await dismissToasts();
+      await nav('health');
+      await d.until('the PostgreSQL health report', async () => /PostgreSQL/.test(await d.text('[data-testid="health"]')) && /Findings \(\d+\)/.test(await d.text('[data-testid="health"]')), 20000);
+      await shot('10-health-postgres');
+      await nav('sync');
+      await d.until('the sync screen', async () => /offline cache|Last pull/i.test(await d.text('[data-testid="sync"]')));
+      await nav('users');
+      await d.until('the server users', async () => (await d.exec(`return document.querySelectorAll('[data-testid="users-table"] [data-email]').length`)) === 3);
+      // Back to the local workspace for the remaining tests.
+      await nav('settings');
+      await d.exec(`[...document.querySelectorAll('[data-testid="connections"] tr')].find((r) => r.textContent.includes('Local workspace')).querySelector('button').click()`);
+      await d.wait('[data-testid="login-form"]');
+      await d.type('[data-testid="login-email"]', 'admin@ncy-8.com');
+      await d.type('[data-testid="login-password"]', 'admin123');
+      await d.click('[data-testid="login-submit"]');
+      await d.wait('[data-testid="shell"]');
+      await dismissToasts();
+    });
+  }
+
   await test('every main screen opens (screenshots)', async () => {
     const screens = ['dashboard', 'users', 'orgs', 'tasks', 'audit', 'logs', 'backups', 'gdpr', 'health', 'sync', 'settings'];
     for (const [i, s] of screens.entries()) {

@@ -53,6 +53,17 @@ export interface BackupList {
   items: BackupSnapshot[]; next_cursor: string | null;
   last_verified_at: string | null; last_verified_age_secs: number | null;
 }
+// ncy-sync has no `ts` feature yet: mirrors crates/sync/src/{cache.rs Status, conflicts.rs Conflict}.
+export interface SyncStatus {
+  path: string; profile: string; organizations: string[]; operator: string; initial_sync_done: boolean;
+  last_pull_at: string | null; last_push_at: string | null; watermark: string | null;
+  pending: number; conflicts: number; rows: Record<string, number>;
+}
+export interface SyncConflict {
+  id: string; table: string; row_id: string; field: string; base: unknown; mine: unknown; theirs: unknown;
+  reason: string; created_at: string;
+}
+export interface SyncView { status: SyncStatus; conflicts: SyncConflict[] }
 export interface BackupVerification { ok: boolean; checksum_ok: boolean; readable: boolean; entries: number; problems?: string[] }
 
 export type {
@@ -153,6 +164,10 @@ export const api = {
       call<GdprQueue>('gdpr_queue', { state, overdue, includeClosed }),
     act: (id: string, action: 'verify' | 'complete' | 'reject', note: string) =>
       call<GdprRequest>('gdpr_act', { id, action, note }),
+  },
+
+  sync: {
+    status: () => call<SyncView>('sync_status'),
   },
 
   health: {
