@@ -11,8 +11,13 @@ import { Driver, sleep } from './webdriver.mjs';
 const d = new Driver(process.env.DRIVER_URL);
 const bin = process.env.NCY_DESKTOP_BIN;
 
+// RSS, and the private part (not shared libraries such as WebKitGTK or Mesa mapped by all).
 function rssKb(pid) {
-  try { return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]); } catch { return 0; }
+  try {
+    const t = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+    const f = (k) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(t)?.[1] ?? 0);
+    return { rss: f('Rss'), priv: f('Private_Clean') + f('Private_Dirty') };
+  } catch { return { rss: 0, priv: 0 }; }
 }
 function children(pid) {
   try { return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number); } catch { return []; }
@@ -20,13 +25,16 @@ function children(pid) {
 function appRss() {
   const pids = execFileSync('pgrep', ['-x', 'ncy-desktop'], { encoding: 'utf8' }).trim().split('\n').map(Number);
   const out = {};
+  const add = (name, pid) => { const r = rssKb(pid); const o = (out[name] ??= { rss: 0, priv: 0 }); o.rss += r.rss; o.priv += r.priv; };
   for (const p of pids) {
-    out.app = (out.app ?? 0) + rssKb(p);
-    const walk = (q) => { for (const c of children(q)) { const name = readFileSync(`/proc/${c}/comm`, 'utf8').trim(); out[name] = (out[name] ?? 0) + rssKb(c); walk(c); } };
+    add('app', p);
+    const walk = (q) => { for (const c of children(q)) { add(readFileSync(`/proc/${c}/comm`, 'utf8').trim(), c); walk(c); } };
     walk(p);
   }
-  const mb = Object.fromEntries(Object.entries(out).map(([k, v]) => [k, Math.round(v / 1024)]));
-  mb.total = Object.values(mb).reduce((a, b) => a + b, 0);
+  const mb = {};
+  let rss = 0, priv = 0;
+  for (const [k, v] of Object.entries(out)) { mb[k] = `${Math.round(v.rss / 1024)} (private ${Math.round(v.priv / 1024)})`; rss += v.rss; priv += v.priv; }
+  mb.total = `${Math.round(rss / 1024)} (private ${Math.round(priv / 1024)})`;
   return mb;
 }
 
