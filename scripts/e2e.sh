@@ -23,7 +23,11 @@ for b in xvfb-run dbus-run-session gnome-keyring-daemon /usr/bin/WebKitWebDriver
 done
 
 work=$(mktemp -d -t ncy-e2e.XXXXXX)
-cleanup() { [ -n "${pg_dir:-}" ] && "$target_dir/debug/ncy-test-cluster" stop "$pg_dir" "$pg_port" >/dev/null 2>&1; rm -rf "$work"; }
+cleanup() {
+  if [ -n "${pg_dir:-}" ]; then "$target_dir/debug/ncy-test-cluster" stop "$pg_dir" "$pg_port" >/dev/null 2>&1
+  elif [ -n "${pg_db:-}" ]; then psql "$base" -qc "DROP DATABASE IF EXISTS $pg_db WITH (FORCE)" >/dev/null 2>&1; fi
+  rm -rf "$work"
+}
 trap cleanup EXIT
 
 # A PostgreSQL database for the connection-manager test: on the cluster of `make test`
@@ -49,6 +53,9 @@ export NCY_DATA_DIR="${data_dir:-$work/data}" E2E_SCRIPT="$script"
 export XDG_CONFIG_HOME="$work/config" XDG_DATA_HOME="$work/share" XDG_CACHE_HOME="$work/cache"
 export XDG_RUNTIME_DIR="$work/run"; mkdir -p "$XDG_RUNTIME_DIR"; chmod 700 "$XDG_RUNTIME_DIR"
 export SCREENSHOT_DIR="$root/target/e2e-screenshots"
+# The app turns WebKit compositing off by default (memory); WebKitWebDriver's screenshots hang
+# without it, so the tests run with it on (`--measure` keeps the app's default).
+[ -z "$data_dir" ] && export WEBKIT_DISABLE_COMPOSITING_MODE="${WEBKIT_DISABLE_COMPOSITING_MODE:-0}"
 export DRIVER_URL="http://127.0.0.1:$port" TAURI_DRIVER="$driver" DRIVER_PORT="$port" NATIVE_PORT="$native"
 [ -z "$data_dir" ] && rm -rf "$SCREENSHOT_DIR"; mkdir -p "$SCREENSHOT_DIR"
 

@@ -2,6 +2,12 @@
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 fn main() {
+    // WebKitGTK's accelerated compositing buys nothing for tables and forms but costs about
+    // 100 MB in the web process (and is slow without a GPU): off unless the user chose.
+    #[cfg(target_os = "linux")]
+    if std::env::var_os("WEBKIT_DISABLE_COMPOSITING_MODE").is_none() {
+        std::env::set_var("WEBKIT_DISABLE_COMPOSITING_MODE", "1");
+    }
     if let Err(e) = ncy_desktop::run() {
         eprintln!("ncy-desktop: {e}");
         std::process::exit(1);
