@@ -19,6 +19,10 @@ fi
 python3 migrations/tools/pg2sqlite.py --check
 cargo fmt --all -- --check
 
+# The desktop shell embeds the built UI (tauri's frontendDist): build it before compiling.
+if [ -f ui/package.json ]; then
+  (cd ui && npm run build --silent >/dev/null)
+fi
 cargo build --workspace --all-targets --quiet
 
 target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
