@@ -19,7 +19,8 @@ bench: setup
 cli:
 	cargo build --release -p ncy-cli
 
-lint:
+lint: setup
+	@[ -f ui/package.json ] && (cd ui && npm run build --silent >/dev/null) || true
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
