@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make test`: lint checks, every Rust test against a throwaway PostgreSQL cluster and real
+# `make test`: lint checks (rustfmt, clippy -D warnings), every Rust test against a throwaway PostgreSQL cluster and real
 # SQLite files, UI unit tests, and the end-to-end tests in a real Tauri window. Everything runs
 # inside a private D-Bus session with an unlocked gnome-keyring, so the OS keychain used by the
 # CLI, the desktop app and the offline cache is a real Secret Service, not a stub.
@@ -24,6 +24,7 @@ if [ -f ui/package.json ]; then
   (cd ui && npm run build --silent >/dev/null)
 fi
 cargo build --workspace --all-targets --quiet
+cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 
