@@ -4,6 +4,7 @@
 //! `NCY_TEST_DATABASE_URL` (a superuser URL) skips starting a cluster. SQLite stores are real
 //! files in temporary directories. No mock of any database.
 
+pub mod cli;
 pub mod cluster;
 
 use std::path::PathBuf;

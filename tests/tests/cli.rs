@@ -2,79 +2,10 @@
 //! workspace, login/whoami, bad input and dead servers giving one clear line and the
 //! documented exit code, never a panic.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 
+use ncy_tests::cli::{fails, Cli};
 use ncy_tests::{empty_pg, url_for};
-
-struct Cli {
-    target: Vec<String>,
-    home: tempfile::TempDir,
-}
-
-impl Cli {
-    fn new(target: Vec<String>) -> Cli {
-        Cli {
-            target,
-            home: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn run_with(&self, args: &[&str], stdin: Option<&str>) -> Output {
-        let bin = ncy_tests::bin("ncy-admin");
-        assert!(
-            bin.exists(),
-            "{} is missing: run `cargo build -p ncy-cli` first (scripts/test.sh does)",
-            bin.display()
-        );
-        let mut cmd = Command::new(bin);
-        cmd.args(&self.target)
-            .args(args)
-            .env_remove("DATABASE_URL")
-            // A private runtime dir and data dir: the session fallback file and the default
-            // workspace never touch the real ones.
-            .env("XDG_RUNTIME_DIR", self.home.path())
-            .env("NCY_DATA_DIR", self.home.path().join("data"))
-            .env("HOME", self.home.path())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().unwrap();
-        if let Some(s) = stdin {
-            child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
-        } else {
-            drop(child.stdin.take());
-        }
-        child.wait_with_output().unwrap()
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.run_with(args, None)
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let o = self.run(args);
-        assert!(
-            o.status.success(),
-            "{args:?} failed: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    }
-}
-
-/// Asserts a failure: the exit code, one line on stderr naming `needle`, no panic.
-fn fails(o: &Output, code: i32, needle: &str) {
-    let err = String::from_utf8_lossy(&o.stderr);
-    let lines: Vec<&str> = err.lines().filter(|l| !l.starts_with("warning:")).collect();
-    assert_eq!(o.status.code(), Some(code), "stderr: {err}");
-    assert_eq!(lines.len(), 1, "exactly one error line: {err}");
-    assert!(
-        lines[0].to_lowercase().contains(&needle.to_lowercase()),
-        "{needle:?} not in {err}"
-    );
-    assert!(!err.contains("panicked"), "{err}");
-}
 
 fn admin_session(cli: &Cli) {
     let o = cli.run_with(
