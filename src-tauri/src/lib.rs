@@ -60,13 +60,13 @@ pub fn run() -> Result<(), Box<dyn std::error::Error>> {
             cmd::connections::profiles_delete,
             cmd::connections::profiles_test,
             cmd::connections::workspace_switch,
-            cmd::modules::backups_list,
-            cmd::modules::backups_create,
-            cmd::modules::backups_verify,
-            cmd::modules::gdpr_queue,
-            cmd::modules::gdpr_act,
-            cmd::modules::health_report,
-            cmd::modules::sync_status,
+            cmd::backups::backups_list,
+            cmd::backups::backups_create,
+            cmd::backups::backups_verify,
+            cmd::gdpr::gdpr_queue,
+            cmd::gdpr::gdpr_act,
+            cmd::health::health_report,
+            cmd::sync::sync_status,
         ])
         .run(tauri::generate_context!())?;
     Ok(())

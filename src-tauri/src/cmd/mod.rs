@@ -2,10 +2,13 @@
 //! logged-in operator and maps errors to `{code, message}`.
 
 pub mod audit;
+pub mod backups;
 pub mod connections;
-pub mod modules;
+pub mod gdpr;
+pub mod health;
 pub mod orgs;
 pub mod session;
+pub mod sync;
 pub mod tasks;
 pub mod users;
 
