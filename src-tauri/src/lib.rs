@@ -3,7 +3,6 @@
 //! PostgreSQL profiles are managed in the app. Every command calls one core function.
 
 pub mod cmd;
-pub mod dashboard;
 pub mod error;
 pub mod jobs;
 pub mod state;

@@ -1653,3 +1653,65 @@ conformance!(
         ));
     }
 );
+
+conformance!(
+    dashboard_stats_follow_the_data_and_the_role,
+    |store: Store| async move {
+        use ncy_core::admin::stats;
+        let db = &store.db;
+        let ops = operators(db).await;
+        let before = stats::load(db, &ops.admin).await.unwrap();
+        // dev seed: 3 users + the SYSTEM and SUPPORT operators, one organization, two projects.
+        assert_eq!(before.users_total, Some(5));
+        assert_eq!(before.organizations, Some(1));
+        assert_eq!(before.projects, Some(2));
+        let open = tasks::list(db, &ops.admin, &TaskFilter::default(), 1000, None)
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .filter(|t| !matches!(t.status, TaskStatus::DONE | TaskStatus::CANCELLED))
+            .collect::<Vec<_>>();
+        assert_eq!(before.tasks_open, Some(open.len() as i64));
+        let not_late = open
+            .iter()
+            .find(|t| t.due_date.is_none_or(|d| d > ncy_core::db::now()))
+            .expect("an open task that is not overdue");
+
+        // One task becomes overdue, one user is deleted: two audited mutations.
+        let yesterday = ncy_core::db::now() - chrono::Duration::days(1);
+        let patch = TaskPatch {
+            due_date: Some(Some(yesterday)),
+            ..Default::default()
+        };
+        tasks::update(db, &ops.admin, not_late.id, &patch)
+            .await
+            .unwrap();
+        users::delete(db, &ops.admin, "employee@test-org.com")
+            .await
+            .unwrap();
+        let after = stats::load(db, &ops.admin).await.unwrap();
+        assert_eq!(after.users_total, Some(4));
+        assert_eq!(after.users_active, before.users_active.map(|n| n - 1));
+        assert_eq!(after.tasks_overdue, before.tasks_overdue.map(|n| n + 1));
+        assert_eq!(after.tasks_open, before.tasks_open);
+        assert_eq!(after.audit_last_24h, before.audit_last_24h.map(|n| n + 2));
+        let today = ncy_core::db::now().format("%Y-%m-%d").to_string();
+        let per_day: i64 = after.audit_per_day.iter().map(|c| c.count).sum();
+        assert!(after.audit_per_day.iter().any(|c| c.day == today));
+        assert_eq!(
+            Some(per_day),
+            after.audit_last_24h,
+            "all audit rows are from today"
+        );
+
+        // Each figure stays hidden from roles without its permission.
+        let support = stats::load(db, &ops.support).await.unwrap();
+        assert_eq!(support.users_total, Some(4));
+        assert_eq!(support.tasks_open, None);
+        assert_eq!(support.audit_last_24h, None);
+        let manager = stats::load(db, &ops.manager).await.unwrap();
+        assert_eq!(manager.organizations, Some(1));
+        assert!(manager.audit_per_day.is_empty());
+    }
+);

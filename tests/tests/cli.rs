@@ -50,6 +50,12 @@ fn full_flow(cli: &Cli) {
     .unwrap();
     assert_eq!(created["user"]["role"], "MANAGER");
     assert!(created["temporary_password"].as_str().unwrap().len() >= 16);
+    let stats: serde_json::Value = serde_json::from_str(&cli.ok(&["--json", "stats"])).unwrap();
+    assert_eq!(stats["users_total"], 4, "{stats}");
+    assert_eq!(stats["organizations"], 1, "{stats}");
+    assert_eq!(stats["projects"], 2, "{stats}");
+    assert!(stats["audit_last_24h"].as_i64().unwrap() >= 1, "{stats}");
+    assert!(cli.ok(&["stats"]).contains("overdue tasks"));
     let audit: serde_json::Value = serde_json::from_str(&cli.ok(&[
         "--json",
         "audit",

@@ -14,14 +14,14 @@ pub mod users;
 
 use tauri::State;
 
-use crate::dashboard::{self, Dashboard};
 use crate::error::ApiResult;
 use crate::state::AppState;
+use ncy_core::admin::stats::{self, Dashboard};
 
 #[tauri::command]
 pub async fn dashboard(s: State<'_, AppState>) -> ApiResult<Dashboard> {
     let (db, op) = s.session().await?;
-    Ok(dashboard::load(&db, &op).await?)
+    Ok(stats::load(&db, &op).await?)
 }
 
 /// Asks a running job to stop; false when it already ended.

@@ -40,6 +40,8 @@ pub enum Command {
     Logout,
     /// Show the logged-in operator and their permissions.
     Whoami,
+    /// Dashboard figures: users, organizations, projects, open and overdue tasks, audit activity.
+    Stats,
     /// Users, sessions, API keys and roles.
     #[command(subcommand)]
     Users(users::Users),
@@ -87,6 +89,7 @@ pub async fn run(ctx: &mut Ctx, c: Command) -> Result<()> {
         } => session::login(ctx, email, password_stdin).await,
         Command::Logout => session::logout(ctx).await,
         Command::Whoami => session::whoami(ctx).await,
+        Command::Stats => session::stats(ctx).await,
         Command::Users(c) => users::run(ctx, c).await,
         Command::Orgs(c) => orgs::run(ctx, c).await,
         Command::Teams(c) => orgs::run_teams(ctx, c).await,

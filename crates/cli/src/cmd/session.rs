@@ -102,3 +102,33 @@ pub fn read_password(from_stdin: bool, prompt: &str) -> Result<String> {
     }
     Ok(p)
 }
+
+/// The dashboard's figures (what the operator may see), as the desktop shows them.
+pub async fn stats(ctx: &mut Ctx) -> Result<()> {
+    let db = ctx.db().await?;
+    let op = ctx.operator().await?;
+    let d = ncy_core::admin::stats::load(&db, &op).await?;
+    let show = |v: Option<i64>| v.map_or_else(|| "—".to_owned(), |n| n.to_string());
+    emit(ctx, &d, || {
+        let mut s = crate::output::table(
+            &["figure", "value"],
+            vec![
+                vec!["active users".into(), show(d.users_active)],
+                vec!["users".into(), show(d.users_total)],
+                vec!["organizations".into(), show(d.organizations)],
+                vec!["projects".into(), show(d.projects)],
+                vec!["open tasks".into(), show(d.tasks_open)],
+                vec!["overdue tasks".into(), show(d.tasks_overdue)],
+                vec!["audit entries, 24 h".into(), show(d.audit_last_24h)],
+            ],
+        );
+        if let Some(max) = d.audit_per_day.iter().map(|c| c.count).max() {
+            s.push_str("\naudit entries per day (30 days)\n");
+            for c in &d.audit_per_day {
+                let bar = "█".repeat(((c.count * 40) / max.max(1)).max(1) as usize);
+                s.push_str(&format!("{}  {bar} {}\n", c.day, c.count));
+            }
+        }
+        s
+    })
+}

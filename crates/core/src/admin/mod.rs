@@ -6,6 +6,7 @@ pub mod logs;
 pub mod orgs;
 pub mod projects;
 pub mod settings;
+pub mod stats;
 pub mod tasks;
 pub mod users;
 mod validate;

@@ -1,11 +1,12 @@
-//! Dashboard figures. The core has no aggregate yet, so these few read-only counts live here
-//! (each behind the permission of what it counts); they run on both stores.
+//! Dashboard figures: read-only counts, each behind the permission of what it counts, the same
+//! on both stores (the desktop's dashboard and `ncy-admin stats`).
 
-use ncy_core::auth::{perm, Operator};
-use ncy_core::db::{now, Db, Dialect};
-use ncy_core::params;
-use ncy_core::Result;
 use serde::Serialize;
+
+use crate::auth::{perm, Operator};
+use crate::db::{now, Db, Dialect, Value};
+use crate::error::Result;
+use crate::params;
 
 /// Counts shown on the dashboard (`None`: the operator may not see it).
 #[derive(Debug, Clone, Default, Serialize)]
@@ -30,12 +31,12 @@ pub struct DayCount {
     pub count: i64,
 }
 
-async fn count(db: &Db, sql: &str, p: &[ncy_core::db::Value]) -> Result<i64> {
+async fn count(db: &Db, sql: &str, p: &[Value]) -> Result<i64> {
     let rows = db.query(sql, p).await?;
     rows.first().map(|r| r.int("n")).unwrap_or(Ok(0))
 }
 
-/// Computes the dashboard for `op`.
+/// Computes the dashboard for `op` (figures it may not see stay `None`).
 pub async fn load(db: &Db, op: &Operator) -> Result<Dashboard> {
     let mut d = Dashboard::default();
     let t = now();
@@ -112,51 +113,4 @@ pub async fn load(db: &Db, op: &Operator) -> Result<Dashboard> {
         }
     }
     Ok(d)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use ncy_core::auth::{login, Client, LockoutPolicy};
-
-    #[tokio::test]
-    async fn counts_the_seeded_local_workspace_and_hides_what_the_role_may_not_see() {
-        let dir = tempfile::tempdir().unwrap();
-        let (db, _) = crate::workspace::open_local(&dir.path().join("w.db"))
-            .await
-            .unwrap();
-        let policy = LockoutPolicy::default();
-        let admin = login(&db, "admin@ncy-8.com", "admin123", Client::Desktop, &policy)
-            .await
-            .unwrap()
-            .operator;
-        let d = load(&db, &admin).await.unwrap();
-        assert_eq!(d.users_total, Some(3));
-        assert_eq!(d.organizations, Some(1));
-        assert_eq!(d.projects, Some(2));
-        assert!(d.tasks_open.unwrap() > 0 && d.tasks_overdue.unwrap() <= d.tasks_open.unwrap());
-        let today = now().format("%Y-%m-%d").to_string();
-        assert!(
-            d.audit_per_day
-                .iter()
-                .any(|c| c.day == today && c.count > 0),
-            "{:?}",
-            d.audit_per_day
-        );
-
-        let employee = login(
-            &db,
-            "employee@test-org.com",
-            "employee123",
-            Client::Desktop,
-            &policy,
-        )
-        .await
-        .unwrap()
-        .operator;
-        let d = load(&db, &employee).await.unwrap();
-        assert_eq!(d.users_total, None);
-        assert_eq!(d.audit_last_24h, None);
-        assert!(d.audit_per_day.is_empty());
-    }
 }
