@@ -6,9 +6,23 @@ pub mod cmd;
 pub mod error;
 pub mod jobs;
 pub mod state;
+pub mod webview;
 pub mod workspace;
 
 use state::AppState;
+
+/// Start-up: opens the local workspace in the background while the web view loads (the UI's
+/// first call then finds it open) and tunes the web view.
+fn setup(app: &mut tauri::App) -> Result<(), Box<dyn std::error::Error>> {
+    use tauri::Manager;
+    let handle = app.handle().clone();
+    tauri::async_runtime::spawn(async move {
+        let s = handle.state::<AppState>();
+        // An error here is reported by the UI's own call to `app_info`.
+        let _ = cmd::session::open_default(&s).await;
+    });
+    webview::tune(app)
+}
 
 /// Starts the app (blocks until the window closes).
 pub fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -16,6 +30,7 @@ pub fn run() -> Result<(), Box<dyn std::error::Error>> {
     tauri::Builder::default()
         .plugin(tauri_plugin_window_state::Builder::default().build())
         .manage(AppState::new(paths))
+        .setup(setup)
         .invoke_handler(tauri::generate_handler![
             cmd::session::app_info,
             cmd::session::login,

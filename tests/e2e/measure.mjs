@@ -5,36 +5,40 @@
 // then `seed dev --force` for the admin login).
 
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { Driver, sleep } from './webdriver.mjs';
 
 const d = new Driver(process.env.DRIVER_URL);
 const bin = process.env.NCY_DESKTOP_BIN;
 
-// RSS, and the private part (not shared libraries such as WebKitGTK or Mesa mapped by all).
+// RSS, PSS (shared pages divided among the processes that map them, so the sum over the
+// app's processes counts WebKitGTK's libraries once) and the private part.
 function rssKb(pid) {
   try {
     const t = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
     const f = (k) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(t)?.[1] ?? 0);
-    return { rss: f('Rss'), priv: f('Private_Clean') + f('Private_Dirty') };
-  } catch { return { rss: 0, priv: 0 }; }
+    return { rss: f('Rss'), pss: f('Pss'), priv: f('Private_Clean') + f('Private_Dirty') };
+  } catch { return { rss: 0, pss: 0, priv: 0 }; }
 }
 function children(pid) {
   try { return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number); } catch { return []; }
 }
 function appRss() {
-  const pids = execFileSync('pgrep', ['-x', 'ncy-desktop'], { encoding: 'utf8' }).trim().split('\n').map(Number);
+  // Only the app this script started (other windows of the same binary name may be running).
+  const pids = execFileSync('pgrep', ['-x', 'ncy-desktop'], { encoding: 'utf8' }).trim().split('\n').map(Number)
+    .filter((p) => { try { return realpathSync(`/proc/${p}/exe`) === realpathSync(bin); } catch { return false; } });
   const out = {};
-  const add = (name, pid) => { const r = rssKb(pid); const o = (out[name] ??= { rss: 0, priv: 0 }); o.rss += r.rss; o.priv += r.priv; };
+  const add = (name, pid) => { const r = rssKb(pid); const o = (out[name] ??= { rss: 0, pss: 0, priv: 0 }); o.rss += r.rss; o.pss += r.pss; o.priv += r.priv; };
   for (const p of pids) {
     add('app', p);
     const walk = (q) => { for (const c of children(q)) { add(readFileSync(`/proc/${c}/comm`, 'utf8').trim(), c); walk(c); } };
     walk(p);
   }
   const mb = {};
-  let rss = 0, priv = 0;
-  for (const [k, v] of Object.entries(out)) { mb[k] = `${Math.round(v.rss / 1024)} (private ${Math.round(v.priv / 1024)})`; rss += v.rss; priv += v.priv; }
-  mb.total = `${Math.round(rss / 1024)} (private ${Math.round(priv / 1024)})`;
+  let rss = 0, pss = 0, priv = 0;
+  const show = (v) => `rss ${Math.round(v.rss / 1024)} pss ${Math.round(v.pss / 1024)} private ${Math.round(v.priv / 1024)}`;
+  for (const [k, v] of Object.entries(out)) { mb[k] = show(v); rss += v.rss; pss += v.pss; priv += v.priv; }
+  mb.total = show({ rss, pss, priv });
   return mb;
 }
 
@@ -57,7 +61,7 @@ const rssUsers = appRss();
 const t2 = performance.now();
 for (let i = 0; i < 200; i++) {
   const n = await d.exec(`const b = document.querySelector('[data-testid="users-table"] .body'); b.scrollTop = b.scrollHeight; return document.querySelector('[data-testid="users-table"] .foot').textContent;`);
-  if (/^10,\d{3} loaded|^1\d,\d{3} loaded/.test(n.trim())) break;
+  if (/^1\d,\d{3} rows/.test(n.trim())) break;
   await sleep(60);
 }
 const scroll = performance.now() - t2;
@@ -65,6 +69,11 @@ await sleep(1000);
 const foot = await d.text('[data-testid="users-table"] .foot');
 const rows = await d.exec(`return document.querySelectorAll('[data-testid="users-table"] [data-row]').length`);
 const rssScrolled = appRss();
+// Back to the top: the first rows were dropped from memory and come back by their cursor.
+const t3 = performance.now();
+await d.exec(`document.querySelector('[data-testid="users-table"] .body').scrollTop = 0;`);
+await d.wait('[data-testid="users-table"] [data-row="0"]', 30000);
+const backToTop = performance.now() - t3;
 const kpi = await (async () => { await d.click('[data-nav="dashboard"]'); return d.until('user count', async () => { const t = await d.text('[data-testid="kpi-users"]'); return /\d/.test(t) ? t : null; }, 60000); })();
 await d.quit();
 console.log(JSON.stringify({
@@ -74,5 +83,6 @@ console.log(JSON.stringify({
   rss_mb_users_screen: rssUsers,
   scroll_ms: Math.round(scroll), rows_loaded: foot, dom_rows: rows,
   rss_mb_after_scroll: rssScrolled,
+  back_to_top_ms: Math.round(backToTop),
   dashboard_active_users: kpi,
 }, null, 1));

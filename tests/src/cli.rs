@@ -33,6 +33,7 @@ impl Cli {
             .args(args)
             .env_remove("DATABASE_URL")
             .env_remove("NCY_PROMETHEUS_URL")
+            .env_remove("NCY_BACKUP_DIR")
             .env("XDG_RUNTIME_DIR", self.home.path())
             .env("NCY_DATA_DIR", self.home.path().join("data"))
             .env("HOME", self.home.path())
@@ -63,6 +64,17 @@ impl Cli {
             String::from_utf8_lossy(&o.stderr)
         );
         String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    /// Runs with `--json` (added unless `args` has it), asserts success, parses stdout.
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let mut a = Vec::with_capacity(args.len() + 1);
+        if !args.contains(&"--json") {
+            a.push("--json");
+        }
+        a.extend_from_slice(args);
+        let out = self.ok(&a);
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {out}"))
     }
 
     /// Logs in with `--password-stdin`, asserting success.

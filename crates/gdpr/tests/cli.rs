@@ -1,70 +1,14 @@
 //! `ncy-admin gdpr ...` end to end on a local workspace: the CLI contract, exit codes, output.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
-
-struct Cli {
-    home: tempfile::TempDir,
-}
-
-impl Cli {
-    fn run_with(&self, args: &[&str], stdin: Option<&str>) -> Output {
-        let bin = ncy_tests::bin("ncy-admin");
-        assert!(
-            bin.exists(),
-            "{} is missing: run `cargo build -p ncy-cli` first (scripts/test.sh does)",
-            bin.display()
-        );
-        let ws = self.home.path().join("ws.db");
-        let mut child = Command::new(bin)
-            .arg("--local")
-            .arg(&ws)
-            .args(args)
-            .env_remove("DATABASE_URL")
-            .env("XDG_RUNTIME_DIR", self.home.path())
-            .env("NCY_DATA_DIR", self.home.path().join("data"))
-            .env("HOME", self.home.path())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        if let Some(s) = stdin {
-            child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
-        } else {
-            drop(child.stdin.take());
-        }
-        child.wait_with_output().unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let o = self.run_with(args, None);
-        assert!(
-            o.status.success(),
-            "{args:?} failed: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    }
-
-    fn fails(&self, args: &[&str], code: i32, needle: &str) {
-        let o = self.run_with(args, None);
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(o.status.code(), Some(code), "{args:?}: {err}");
-        let lines: Vec<&str> = err.lines().filter(|l| !l.starts_with("warning:")).collect();
-        assert_eq!(lines.len(), 1, "one error line: {err}");
-        assert!(
-            lines[0].to_lowercase().contains(&needle.to_lowercase()),
-            "{needle:?} not in {err}"
-        );
-    }
-}
+use ncy_tests::cli::{fails, Cli};
 
 #[test]
 fn gdpr_cli_contract_on_a_local_workspace() {
-    let cli = Cli {
-        home: tempfile::tempdir().unwrap(),
-    };
+    let ws = tempfile::tempdir().unwrap();
+    let cli = Cli::new(vec![
+        "--local".into(),
+        ws.path().join("ws.db").display().to_string(),
+    ]);
     cli.ok(&["migrate", "up"]);
     cli.ok(&["seed", "dev"]);
     let o = cli.run_with(
@@ -95,8 +39,8 @@ fn gdpr_cli_contract_on_a_local_workspace() {
     let q: serde_json::Value =
         serde_json::from_str(&cli.ok(&["--json", "gdpr", "list", "--overdue"])).unwrap();
     assert_eq!(q["requests"].as_array().unwrap().len(), 0);
-    cli.fails(
-        &[
+    fails(
+        &cli.run(&[
             "gdpr",
             "request",
             "create",
@@ -104,12 +48,12 @@ fn gdpr_cli_contract_on_a_local_workspace() {
             "employee@test-org.com",
             "--type",
             "SHRED",
-        ],
+        ]),
         2,
         "type",
     );
-    cli.fails(
-        &[
+    fails(
+        &cli.run(&[
             "gdpr",
             "request",
             "create",
@@ -117,7 +61,7 @@ fn gdpr_cli_contract_on_a_local_workspace() {
             "ghost@nowhere.com",
             "--type",
             "ACCESS",
-        ],
+        ]),
         3,
         "not found",
     );
@@ -125,8 +69,8 @@ fn gdpr_cli_contract_on_a_local_workspace() {
     // Export: refused before identity verification, then a bundle.
     let out = cli.home.path().join("bundle");
     let out_s = out.to_str().unwrap();
-    cli.fails(
-        &["gdpr", "export", &id, "--out", out_s],
+    fails(
+        &cli.run(&["gdpr", "export", &id, "--out", out_s]),
         4,
         "verify-identity",
     );
@@ -137,8 +81,8 @@ fn gdpr_cli_contract_on_a_local_workspace() {
         "--method",
         "signed letter + ID copy",
     ]);
-    cli.fails(
-        &["gdpr", "extend", &id, "--months", "3", "--reason", "x"],
+    fails(
+        &cli.run(&["gdpr", "extend", &id, "--months", "3", "--reason", "x"]),
         2,
         "1 or 2 months",
     );
@@ -178,14 +122,14 @@ fn gdpr_cli_contract_on_a_local_workspace() {
         ])
         .trim()
         .to_owned();
-    cli.fails(
-        &["gdpr", "erase", &er, "--confirm", "manager@test-org.com"],
+    fails(
+        &cli.run(&["gdpr", "erase", &er, "--confirm", "manager@test-org.com"]),
         4,
         "verify-identity",
     );
     cli.ok(&["gdpr", "verify-identity", &er, "--method", "video call"]);
-    cli.fails(
-        &["gdpr", "erase", &er, "--confirm", "someone@else.com"],
+    fails(
+        &cli.run(&["gdpr", "erase", &er, "--confirm", "someone@else.com"]),
         2,
         "confirm",
     );
@@ -221,7 +165,7 @@ fn gdpr_cli_contract_on_a_local_workspace() {
         .trim()
         .to_owned();
     cli.ok(&["gdpr", "reject", &rj, "--reason", "not the account holder"]);
-    cli.fails(&["gdpr", "complete", &rj], 4, "REJECTED");
+    fails(&cli.run(&["gdpr", "complete", &rj]), 4, "REJECTED");
     assert!(cli
         .ok(&["gdpr", "retention", "run", "--dry-run"])
         .contains("dry run"));

@@ -4,51 +4,9 @@
 #![allow(clippy::useless_vec)]
 
 use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
-struct Cli {
-    url: String,
-    home: tempfile::TempDir,
-}
-
-impl Cli {
-    fn run_with(&self, args: &[&str], stdin: Option<&str>) -> Output {
-        let bin = ncy_tests::bin("ncy-admin");
-        assert!(
-            bin.exists(),
-            "{} is missing: run `cargo build -p ncy-cli` first (scripts/test.sh does)",
-            bin.display()
-        );
-        let mut child = Command::new(bin)
-            .arg("--database-url")
-            .arg(&self.url)
-            .args(args)
-            .env_remove("DATABASE_URL")
-            .env("XDG_RUNTIME_DIR", self.home.path())
-            .env("NCY_DATA_DIR", self.home.path().join("data"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        if let Some(s) = stdin {
-            child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
-        } else {
-            drop(child.stdin.take());
-        }
-        child.wait_with_output().unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> serde_json::Value {
-        let o = self.run_with(args, None);
-        assert!(
-            o.status.success(),
-            "{args:?} failed: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        serde_json::from_slice(&o.stdout).unwrap_or(serde_json::Value::Null)
-    }
-}
+use ncy_tests::cli::Cli;
 
 /// The private bus; stopped when dropped (the keyring daemon leaves with it).
 struct Bus(std::process::Child);
@@ -103,17 +61,14 @@ async fn init_offline_edit_run_and_a_dead_server() {
     let _bus = private_keyring(kdir.path());
     let (db, url) = ncy_tests::fresh_pg().await;
     ncy_core::seed::dev(&db, false).await.unwrap();
-    let cli = Cli {
-        url: url.clone(),
-        home: tempfile::tempdir().unwrap(),
-    };
+    let cli = Cli::new(vec!["--database-url".into(), url.clone()]);
     let o = cli.run_with(
         &["login", "--email", "admin@ncy-8.com", "--password-stdin"],
         Some("admin123\n"),
     );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 
-    let init = cli.ok(&["--json", "sync", "init", "--org", "test-org"]);
+    let init = cli.json(&["sync", "init", "--org", "test-org"]);
     assert_eq!(init["status"]["rows"]["Task"], 10, "{init}");
     let key = ncy_sync::cache::key_secret(&url).get().unwrap().expect(
         "the cache key is in the OS keychain (is a Secret Service running? see scripts/test.sh)",
@@ -127,7 +82,7 @@ async fn init_offline_edit_run_and_a_dead_server() {
         );
     }
 
-    let tasks = cli.ok(&["--offline", "--json", "tasks", "list"]);
+    let tasks = cli.json(&["--offline", "--json", "tasks", "list"]);
     let items = tasks["items"].as_array().unwrap();
     assert_eq!(items.len(), 10);
     let id = items
@@ -137,7 +92,7 @@ async fn init_offline_edit_run_and_a_dead_server() {
         .as_str()
         .unwrap()
         .to_owned();
-    let e = cli.ok(&[
+    let e = cli.json(&[
         "--offline",
         "--json",
         "sync",
@@ -150,7 +105,7 @@ async fn init_offline_edit_run_and_a_dead_server() {
     ]);
     assert_eq!(e["new"]["status"], "DONE", "{e}");
     // The ordinary `tasks update` works offline too: the same core edit plus an outbox entry.
-    let t = cli.ok(&[
+    let t = cli.json(&[
         "--offline",
         "--json",
         "tasks",
@@ -160,7 +115,7 @@ async fn init_offline_edit_run_and_a_dead_server() {
         "Reviewed offline",
     ]);
     assert_eq!(t["title"], "Reviewed offline", "{t}");
-    let st = cli.ok(&["--offline", "--json", "sync", "status"]);
+    let st = cli.json(&["--offline", "--json", "sync", "status"]);
     assert_eq!(st["pending"], 2);
     let o = cli.run_with(&["--offline", "sync", "pull"], None);
     assert_eq!(o.status.code(), Some(2), "pull needs the network");
@@ -177,16 +132,13 @@ async fn init_offline_edit_run_and_a_dead_server() {
     ncy_sync::cache::key_secret(dead)
         .set_keychain(&key)
         .unwrap();
-    let down = Cli {
-        url: dead.into(),
-        home: tempfile::tempdir_in(cli.home.path()).unwrap(),
-    };
+    let down_home = tempfile::tempdir_in(cli.home.path()).unwrap();
     let run_dead = |args: &[&str]| {
         Command::new(ncy_tests::bin("ncy-admin"))
             .args(["--database-url", dead])
             .args(args)
             .env_remove("DATABASE_URL")
-            .env("XDG_RUNTIME_DIR", down.home.path())
+            .env("XDG_RUNTIME_DIR", down_home.path())
             .env("NCY_DATA_DIR", cli.home.path().join("data"))
             .output()
             .unwrap()
@@ -204,7 +156,7 @@ async fn init_offline_edit_run_and_a_dead_server() {
     let _ = ncy_sync::cache::key_secret(dead).delete();
 
     // Back online: the edit is pushed once, then pulling changes nothing.
-    let r = cli.ok(&["--json", "sync", "run"]);
+    let r = cli.json(&["sync", "run"]);
     assert_eq!(r["push"]["applied"], 2, "{r}");
     let row = db
         .query(
@@ -215,12 +167,9 @@ async fn init_offline_edit_run_and_a_dead_server() {
         .unwrap();
     assert_eq!(row[0].text("s").unwrap(), "DONE");
     assert_eq!(row[0].text("title").unwrap(), "Reviewed offline");
-    let again = cli.ok(&["--json", "sync", "run"]);
+    let again = cli.json(&["sync", "run"]);
     assert_eq!(again["push"]["pushed"], 0);
-    assert_eq!(
-        cli.ok(&["--json", "sync", "conflicts"]),
-        serde_json::json!([])
-    );
+    assert_eq!(cli.json(&["sync", "conflicts"]), serde_json::json!([]));
     let _ = ncy_sync::cache::key_secret(&url).delete();
 }
 

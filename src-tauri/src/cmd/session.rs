@@ -39,9 +39,9 @@ pub struct AppInfo {
     pub data_dir: String,
 }
 
-/// Opens the local workspace on first call (creating and seeding it), then describes the app.
-#[tauri::command]
-pub async fn app_info(s: State<'_, AppState>) -> ApiResult<AppInfo> {
+/// Opens the local workspace unless a workspace is open (called at start-up, before the UI
+/// asks, and by [`app_info`]); creates and seeds it on first start.
+pub async fn open_default(s: &AppState) -> ApiResult<()> {
     let mut g = s.conn.write().await;
     if g.is_none() {
         let path = s.paths.workspace();
@@ -59,6 +59,14 @@ pub async fn app_info(s: State<'_, AppState>) -> ApiResult<AppInfo> {
             token: None,
         });
     }
+    Ok(())
+}
+
+/// Describes the app and its open workspace (opening the local workspace if none is).
+#[tauri::command]
+pub async fn app_info(s: State<'_, AppState>) -> ApiResult<AppInfo> {
+    open_default(&s).await?;
+    let g = s.conn.read().await;
     let c = g.as_ref().ok_or_else(ApiError::not_logged_in)?;
     Ok(AppInfo {
         version: ncy_core::VERSION.into(),
@@ -77,7 +85,7 @@ pub async fn login(s: State<'_, AppState>, email: String, password: String) -> A
         &email,
         &password,
         Client::Desktop,
-        &LockoutPolicy::default(),
+        &LockoutPolicy::load(&db).await?,
     )
     .await?;
     let me = Me::from(&r.operator);

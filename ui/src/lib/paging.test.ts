@@ -51,6 +51,61 @@ describe('PagedList', () => {
   });
 });
 
+describe('PagedList window', () => {
+  it('holds at most maxPages pages while scrolling down, and counts every row seen', async () => {
+    const log: (string | null)[] = [];
+    const p = new PagedList(source(1000, 10, log), () => {}, 3);
+    await p.reset();
+    for (let i = 0; i < 20; i++) await p.more();
+    expect(p.count).toBe(210);
+    expect(p.items.length).toBe(30);
+    expect(p.offset).toBe(180);
+    expect(p.items.map((r) => r.id)).toEqual(Array.from({ length: 30 }, (_, i) => 180 + i));
+    expect(new Set(log).size).toBe(log.length); // each page fetched once on the way down
+  });
+
+  it('scrolling back re-fetches a dropped page with the cursor that first fetched it', async () => {
+    const log: (string | null)[] = [];
+    const p = new PagedList(source(1000, 10, log), () => {}, 3);
+    await p.reset();
+    for (let i = 0; i < 9; i++) await p.more(); // pages 0..9 seen, window 7..9
+    expect(p.offset).toBe(70);
+    log.length = 0;
+    await p.need(65, 75); // row 65 is on page 6, next to the window
+    expect(log).toEqual(['59']);
+    expect(p.offset).toBe(60);
+    expect(p.items.map((r) => r.id)).toEqual(Array.from({ length: 30 }, (_, i) => 60 + i));
+    await p.need(5, 15); // far above: the window jumps to page 0
+    expect(log).toEqual(['59', null]);
+    expect(p.offset).toBe(0);
+    expect(p.items.map((r) => r.id)).toEqual(Array.from({ length: 10 }, (_, i) => i));
+    await p.need(5, 25); // and grows down again from there
+    expect(log).toEqual(['59', null, '9']);
+    expect(p.items.map((r) => r.id)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    expect(p.count).toBe(100); // nothing seen twice is counted twice
+  });
+
+  it('past the rows seen, need() reads the next unseen page and stops at the end', async () => {
+    const log: (string | null)[] = [];
+    const p = new PagedList(source(25, 10, log), () => {}, 2);
+    await p.reset();
+    await p.need(0, 15);
+    await p.need(10, 30);
+    await p.need(15, 30); // all seen and held: no request
+    expect(p.done).toBe(true);
+    expect(p.count).toBe(25);
+    expect(log).toEqual([null, '9', '19']);
+    expect(p.offset + p.items.length).toBe(25);
+  });
+
+  it('replace() edits a held row in place', async () => {
+    const p = new PagedList(source(30, 10), () => {}, 2);
+    await p.reset();
+    p.replace((r) => r.id === 3, { id: 300 });
+    expect(p.items[3]).toEqual({ id: 300 });
+  });
+});
+
 describe('visibleRange', () => {
   it('renders only the rows in view plus overscan', () => {
     expect(visibleRange(0, 400, 40, 1_000_000, 5)).toEqual({ start: 0, end: 15 });
