@@ -2,7 +2,7 @@
 // on a fresh local workspace (NCY_DATA_DIR) with a real Secret Service keychain. Run by
 // scripts/e2e.sh. Prints one line per test and a closing `N passed, M failed`.
 
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Driver, sleep } from './webdriver.mjs';
@@ -385,7 +385,7 @@ try {
       await dismissToasts();
     });
 
-    await test('PostgreSQL: slow-query logging set from Health is shown and audited; restore over the live database needs its name typed', async () => {
+    await test('PostgreSQL: Health sets slow-query logging (shown, audited), charts Prometheus, cancels and terminates sessions; Backups restore into a new database, and over the live one only with force and its name typed', async () => {
       const u = new URL(process.env.E2E_PG_URL);
       const dbName = u.pathname.slice(1);
       const psql = (sql) => execFileSync('psql', [process.env.E2E_PG_URL, '-tAXc', sql], { encoding: 'utf8' }).trim();
@@ -453,10 +453,59 @@ try {
       assert((await toastText('success')).includes(`= ${before} ms`), 'setting restored');
       await dismissToasts();
 
+      // Cancel a running query and terminate an idle-in-transaction session (confirmed, audited).
+      const sleeper = spawn('psql', [process.env.E2E_PG_URL, '-tAXc', 'SELECT pg_sleep(300)'], { env: { ...process.env, PGAPPNAME: 'e2e-sleep' } });
+      const sleeperErr = [];
+      sleeper.stderr.on('data', (b) => sleeperErr.push(String(b)));
+      const sleeperDone = new Promise((res) => sleeper.on('exit', res));
+      const idle = spawn('psql', [process.env.E2E_PG_URL, '-tAXq'], { env: { ...process.env, PGAPPNAME: 'e2e-idle' } });
+      let idleOut = '';
+      idle.stdout.on('data', (b) => { idleOut += b; });
+      idle.stdin.write('BEGIN;\nSELECT pg_backend_pid();\n');
+      try {
+        const idlePid = await d.until('the idle session pid', async () => /^\d+$/m.exec(idleOut)?.[0]);
+        const sleepPid = await d.until('the sleeping session', async () => psql(`SELECT pid FROM pg_stat_activity WHERE application_name = 'e2e-sleep' AND state = 'active'`));
+        await d.until('both sessions listed', async () => {
+          await d.click('[data-testid="health-refresh"]');
+          await d.until('the report', async () => !(await d.exec(`return document.querySelector('[data-testid="health-refresh"]').disabled`)), 20000);
+          return (await d.findAll(`[data-testid="health-session-row"][data-pid="${idlePid}"]`)).length && (await d.findAll(`[data-testid="health-session-row"][data-pid="${sleepPid}"]`)).length;
+        }, 30000);
+        assert(/idle in transaction/.test(await d.text(`[data-testid="health-session-row"][data-pid="${idlePid}"]`)), 'the idle-in-transaction state is shown');
+        await d.click(`[data-testid="health-session-row"][data-pid="${sleepPid}"] [data-testid="health-cancel"]`);
+        await d.wait('[data-testid="health-confirm"]');
+        assert(/pg_sleep/.test(await d.text('[data-testid="health-confirm"]')), 'the confirmation shows the query');
+        await d.click('[data-testid="health-confirm-submit"]');
+        assert(new RegExp(`Query of session ${sleepPid} cancelled`).test(await toastText('success')), 'cancel toast');
+        await sleeperDone;
+        assert(/canceling statement due to user request/.test(sleeperErr.join('')), `the query was cancelled: ${sleeperErr.join('')}`);
+        await dismissToasts();
+        await d.until('the refreshed session list', async () => (await d.findAll(`[data-testid="health-session-row"][data-pid="${idlePid}"] [data-testid="health-terminate"]`)).length);
+        await d.click(`[data-testid="health-session-row"][data-pid="${idlePid}"] [data-testid="health-terminate"]`);
+        await d.wait('[data-testid="health-confirm"]');
+        await shot('16-health-terminate-confirm');
+        await d.click('[data-testid="health-confirm-submit"]');
+        assert(new RegExp(`Session ${idlePid} terminated`).test(await toastText('success')), 'terminate toast');
+        await d.until('the session to be gone', async () => psql(`SELECT count(*) FROM pg_stat_activity WHERE pid = ${idlePid}`) === '0');
+        const acts = psql(`SELECT string_agg(DISTINCT "action", ',' ORDER BY "action") FROM "AuditLog" WHERE "action" IN ('health.cancel_query', 'health.terminate_session')`);
+        assert(acts === 'health.cancel_query,health.terminate_session', `audited signals: ${acts}`);
+        await dismissToasts();
+      } finally {
+        sleeper.kill();
+        idle.kill();
+      }
+
       // Backups on PostgreSQL: PITR readiness; a pg_dump backup restored into a new database;
       // over the existing one: refused without force, and with force only once its name is typed.
       await nav('backups');
       await d.until('the PITR readiness', async () => /wal_level/.test(await d.text('[data-testid="pitr"]')), 15000);
+      await d.click('[data-testid="pitr-script"]');
+      await d.wait('[data-testid="pitr-modal"]');
+      await d.click('[data-testid="pitr-generate"]');
+      await d.until('the recovery script', async () => {
+        const t = await d.exec(`return document.querySelector('[data-testid="pitr-script-text"]')?.value ?? ''`);
+        return /recovery\.signal/.test(t) && /recovery_target_time/.test(t);
+      });
+      await d.keys('Escape');
       await d.click('[data-testid="backup-now"]');
       assert(/Backup written/.test(await toastText('success', 60000)), 'pg backup toast');
       await dismissToasts();
