@@ -315,6 +315,13 @@ try {
     assert(!existsSync(del[0]), `pruned file removed: ${del[0]}`);
     await d.until('one backup left', async () => (await d.findAll('[data-testid="backups-table"] [data-backup]')).length === 1);
     await dismissToasts();
+    await nav('audit');
+    await d.clear('[data-testid="audit-action"]');
+    await d.type('[data-testid="audit-action"]', 'BACKUP_PRUNE');
+    await d.until('the BACKUP_PRUNE audit entry', async () => (await d.text('[data-testid="audit-table"]')).includes('BACKUP_PRUNE'));
+    await d.clear('[data-testid="audit-action"]');
+    await nav('backups');
+    await d.wait('[data-testid="backups-table"] [data-backup]');
     // Restore the verified backup into a new file (a bare name goes to <data dir>/restores/).
     const name = `e2e-restored-${stamp}.db`;
     await d.click('[data-testid="backup-restore"]');
@@ -482,6 +489,7 @@ try {
         await d.until('the refreshed session list', async () => (await d.findAll(`[data-testid="health-session-row"][data-pid="${idlePid}"] [data-testid="health-terminate"]`)).length);
         await d.click(`[data-testid="health-session-row"][data-pid="${idlePid}"] [data-testid="health-terminate"]`);
         await d.wait('[data-testid="health-confirm"]');
+        await sleep(300);
         await shot('16-health-terminate-confirm');
         await d.click('[data-testid="health-confirm-submit"]');
         assert(new RegExp(`Session ${idlePid} terminated`).test(await toastText('success')), 'terminate toast');
