@@ -24,6 +24,7 @@ done
 
 work=$(mktemp -d -t ncy-e2e.XXXXXX)
 cleanup() {
+  for p in ${prom_pids:-}; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
   if [ -n "${pg_dir:-}" ]; then "$target_dir/debug/ncy-test-cluster" stop "$pg_dir" "$pg_port" >/dev/null 2>&1
   elif [ -n "${pg_db:-}" ]; then psql "$base" -qc "DROP DATABASE IF EXISTS $pg_db WITH (FORCE)" >/dev/null 2>&1; fi
   rm -rf "$work"
@@ -44,6 +45,25 @@ if [ -z "$data_dir" ]; then
   export E2E_PG_URL="${base%/*}/$pg_db"
   "$target_dir/debug/ncy-admin" --database-url "$E2E_PG_URL" migrate up >/dev/null
   "$target_dir/debug/ncy-admin" --database-url "$E2E_PG_URL" seed dev >/dev/null
+  # A real Prometheus scraping postgres_exporter (1 s) on loopback ports, pointed at the E2E
+  # database, for the Health screen's charts (as crates/health/tests/prometheus.rs does).
+  prom_bin=$(command -v prometheus || true) exp_bin=$(command -v prometheus-postgres-exporter || true)
+  if [ -n "$prom_bin" ] && [ -n "$exp_bin" ]; then
+    free() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+    exp_port=$(free) prom_port=$(free)
+    mkdir -p "$work/prom"
+    printf 'global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: postgres\n    static_configs:\n      - targets: [%s]\n' "'127.0.0.1:$exp_port'" >"$work/prom/prometheus.yml"
+    case "$E2E_PG_URL" in *\?*) dsn="$E2E_PG_URL&sslmode=disable" ;; *) dsn="$E2E_PG_URL?sslmode=disable" ;; esac
+    DATA_SOURCE_NAME="$dsn" "$exp_bin" --web.listen-address="127.0.0.1:$exp_port" \
+      --extend.query-path="$root/crates/health/exporter/queries.yaml" >"$work/prom/exporter.log" 2>&1 &
+    prom_pids="$!"
+    "$prom_bin" --config.file="$work/prom/prometheus.yml" --storage.tsdb.path="$work/prom/data" \
+      --web.listen-address="127.0.0.1:$prom_port" >"$work/prom/prometheus.log" 2>&1 &
+    prom_pids="$prom_pids $!"
+    export E2E_PROM_URL="http://127.0.0.1:$prom_port"
+  else
+    echo "e2e: prometheus / prometheus-postgres-exporter missing (scripts/setup.sh installs them): the chart test is skipped"
+  fi
 fi
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 native=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

@@ -2,7 +2,8 @@
 // on a fresh local workspace (NCY_DATA_DIR) with a real Secret Service keychain. Run by
 // scripts/e2e.sh. Prints one line per test and a closing `N passed, M failed`.
 
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Driver, sleep } from './webdriver.mjs';
 
@@ -47,12 +48,12 @@ async function nav(screen) {
   await d.wait(`main[data-screen="${screen}"]`);
 }
 
-async function toastText(kind) {
+async function toastText(kind, timeout = 10000) {
   return d.until(`a ${kind} toast`, async () => {
     const ids = await d.findAll(`[data-testid="toast-${kind}"]`);
     if (!ids.length) return null;
     return d.exec('return arguments[0].innerText;', { 'element-6066-11e4-a52e-4f735466cecf': ids[ids.length - 1] });
-  });
+  }, timeout);
 }
 
 async function dismissToasts() {
@@ -289,6 +290,53 @@ try {
     await d.until('the dashboard to show the verified backup', async () => /min/.test(await d.text('[data-testid="dashboard"]')));
   });
 
+  await test('Backups: prune preview keeps the newest verified backup, then restore into a new file', async () => {
+    await nav('backups');
+    await d.wait('[data-testid="backups-table"] [data-backup]');
+    // A second, unverified backup: the only one a keep-0-days policy may delete.
+    await d.click('[data-testid="backup-now"]');
+    assert(/Backup written/.test(await toastText('success')), 'second backup toast');
+    await dismissToasts();
+    await d.until('two backups listed', async () => (await d.findAll('[data-testid="backups-table"] [data-backup]')).length === 2);
+    await d.click('[data-testid="backup-prune"]');
+    await d.wait('[data-testid="prune-modal"]');
+    await d.clear('[data-testid="prune-keep-days"]');
+    await d.type('[data-testid="prune-keep-days"]', '0');
+    await d.click('[data-testid="prune-preview"]');
+    await d.wait('[data-testid="prune-plan"]');
+    const kept = await d.exec(`return [...document.querySelectorAll('[data-testid="prune-keep-row"]')].map((r) => r.innerText)`);
+    const del = await d.exec(`return [...document.querySelectorAll('[data-testid="prune-delete-row"] [title]')].map((c) => c.title)`);
+    assert(kept.length === 1 && /verified/.test(kept[0]) && /the newest verified backup \(always kept\)/.test(kept[0]), `kept: ${JSON.stringify(kept)}`);
+    assert(del.length === 1 && existsSync(del[0]), `to delete: ${JSON.stringify(del)}`);
+    await shot('11-backups-prune-preview');
+    await d.click('[data-testid="prune-confirm"]');
+    const pt = await toastText('success');
+    assert(/Pruned 1 backup, freed .*; kept 1/.test(pt), `prune toast: ${pt}`);
+    assert(!existsSync(del[0]), `pruned file removed: ${del[0]}`);
+    await d.until('one backup left', async () => (await d.findAll('[data-testid="backups-table"] [data-backup]')).length === 1);
+    await dismissToasts();
+    await nav('audit');
+    await d.clear('[data-testid="audit-action"]');
+    await d.type('[data-testid="audit-action"]', 'BACKUP_PRUNE');
+    await d.until('the BACKUP_PRUNE audit entry', async () => (await d.text('[data-testid="audit-table"]')).includes('BACKUP_PRUNE'));
+    await d.clear('[data-testid="audit-action"]');
+    await nav('backups');
+    await d.wait('[data-testid="backups-table"] [data-backup]');
+    // Restore the verified backup into a new file (a bare name goes to <data dir>/restores/).
+    const name = `e2e-restored-${stamp}.db`;
+    await d.click('[data-testid="backup-restore"]');
+    await d.wait('[data-testid="restore-modal"]');
+    await d.clear('[data-testid="restore-into"]');
+    await d.type('[data-testid="restore-into"]', name);
+    await shot('12-backups-restore');
+    await d.click('[data-testid="restore-run"]');
+    const rt = await toastText('success');
+    const file = join(dataDir, 'restores', name);
+    assert(rt.includes(`into ${file}`) && /counts match/.test(rt), `restore toast: ${rt}`);
+    assert(existsSync(file) && readFileSync(file).subarray(0, 15).toString() === 'SQLite format 3', `restored SQLite file at ${file}`);
+    await dismissToasts();
+  });
+
   await test('GDPR queue and database health answer on the local workspace', async () => {
     await nav('gdpr');
     await d.until('GDPR counts', async () => /^\d+$/.test(await d.text('[data-testid="gdpr-open"]')));
@@ -333,6 +381,185 @@ try {
       await d.until('the sync screen', async () => /offline cache|Last pull/i.test(await d.text('[data-testid="sync"]')));
       await nav('users');
       await d.until('the server users', async () => (await d.exec(`return document.querySelectorAll('[data-testid="users-table"] [data-email]').length`)) === 3);
+      // Back to the local workspace for the remaining tests.
+      await nav('settings');
+      await d.exec(`[...document.querySelectorAll('[data-testid="connections"] tr')].find((r) => r.textContent.includes('Local workspace')).querySelector('button').click()`);
+      await d.wait('[data-testid="login-form"]');
+      await d.type('[data-testid="login-email"]', 'admin@ncy-8.com');
+      await d.type('[data-testid="login-password"]', 'admin123');
+      await d.click('[data-testid="login-submit"]');
+      await d.wait('[data-testid="shell"]');
+      await dismissToasts();
+    });
+
+    await test('PostgreSQL: Health sets slow-query logging (shown, audited), charts Prometheus, cancels and terminates sessions; Backups restore into a new database, and over the live one only with force and its name typed', async () => {
+      const u = new URL(process.env.E2E_PG_URL);
+      const dbName = u.pathname.slice(1);
+      const psql = (sql) => execFileSync('psql', [process.env.E2E_PG_URL, '-tAXc', sql], { encoding: 'utf8' }).trim();
+      await nav('settings');
+      await d.until('the e2e-pg profile row', async () => /e2e-pg/.test(await d.text('[data-testid="connections"] table')));
+      await d.exec(`[...document.querySelectorAll('[data-testid="connections"] tr')].find((r) => r.textContent.includes('e2e-pg')).querySelector('button').click()`);
+      await d.wait('[data-testid="login-form"]');
+      await d.type('[data-testid="login-email"]', 'admin@ncy-8.com');
+      await d.type('[data-testid="login-password"]', 'admin123');
+      await d.click('[data-testid="login-submit"]');
+      await d.wait('[data-testid="shell"]');
+      await dismissToasts();
+
+      // Slow-query logging: the 'all' warning, the new value after refresh, the audit entry.
+      await nav('health');
+      const before = await d.until('the logging settings', async () => {
+        const el = await d.findAll('[data-testid="health-log-current"]');
+        return el.length ? d.text('[data-testid="health-log-current"]') : null;
+      }, 20000);
+      const value = before === '1234' ? '2345' : '1234';
+      await d.select('[data-testid="health-log-statement"]', 'all');
+      await d.until('the log_statement=all warning', async () => /heavy on a busy production server/.test(await d.text('[data-testid="health-logging"]')));
+      await d.select('[data-testid="health-log-statement"]', '');
+      await d.type('[data-testid="health-log-min"]', value);
+      await d.click('[data-testid="health-log-apply"]');
+      const lt = await toastText('success');
+      assert(lt.includes(`log_min_duration_statement = ${value} ms`), `logging toast: ${lt}`);
+      await dismissToasts();
+      await d.click('[data-testid="health-refresh"]');
+      await d.until(`log_min_duration_statement ${value} after refresh`, async () => (await d.text('[data-testid="health-log-current"]')) === value, 20000);
+      assert(psql('SHOW log_min_duration_statement') === `${value}ms`, 'the server took the setting');
+      const audited = psql(`SELECT count(*) FROM "AuditLog" WHERE "action" = 'health.set_logging' AND "new_value"::text LIKE '%${value}%'`);
+      assert(Number(audited) >= 1, `health.set_logging audit rows: ${audited}`);
+      await shot('13-health-logging');
+
+      // Prometheus charts (scripts/e2e.sh starts Prometheus + postgres_exporter on loopback).
+      if (process.env.E2E_PROM_URL) {
+        await d.clear('[data-testid="health-prom-url"]');
+        await d.type('[data-testid="health-prom-url"]', process.env.E2E_PROM_URL);
+        await d.click('[data-testid="health-prom-save"]');
+        assert(/Prometheus URL saved/.test(await toastText('success')), 'URL saved toast');
+        await dismissToasts();
+        await d.select('[data-testid="health-prom-window"]', '15m');
+        const pts = await d.until('charts with data points', async () => {
+          const n = await d.exec(`return ['connections', 'tps'].map((k) => Number(document.querySelector('[data-testid="chart-' + k + '"]')?.dataset.points ?? 0))`);
+          if (n.every((x) => x > 0)) return n;
+          if ((await d.findAll('[data-testid="health-prom-error"]')).length) throw new Error(await d.text('[data-testid="health-prom-error"]'));
+          await d.exec(`document.querySelector('[data-testid="health-prom-load"]')?.click()`);
+          await sleep(1500);
+          return null;
+        }, 60000);
+        const paths = await d.exec(`return document.querySelectorAll('[data-testid="chart-tps"] path[data-series], [data-testid="chart-connections"] path[data-series]').length`);
+        assert(paths >= 2, `chart lines drawn: ${paths} (points ${pts})`);
+        const saved = JSON.parse(readFileSync(join(dataDir, 'config', 'settings.json'), 'utf8'));
+        assert(saved.prometheus_url === process.env.E2E_PROM_URL, 'the Prometheus URL is kept in the app settings');
+        await d.exec(`document.querySelector('[data-testid="health-prometheus"]').scrollIntoView()`);
+        await sleep(300);
+        await shot('14-health-prometheus');
+      }
+      // Put the server setting back as it was.
+      await dismissToasts();
+      await d.clear('[data-testid="health-log-min"]');
+      await d.type('[data-testid="health-log-min"]', before);
+      await d.click('[data-testid="health-log-apply"]');
+      assert((await toastText('success')).includes(`= ${before} ms`), 'setting restored');
+      await dismissToasts();
+
+      // Cancel a running query and terminate an idle-in-transaction session (confirmed, audited).
+      const sleeper = spawn('psql', [process.env.E2E_PG_URL, '-tAXc', 'SELECT pg_sleep(300)'], { env: { ...process.env, PGAPPNAME: 'e2e-sleep' } });
+      const sleeperErr = [];
+      sleeper.stderr.on('data', (b) => sleeperErr.push(String(b)));
+      const sleeperDone = new Promise((res) => sleeper.on('exit', res));
+      const idle = spawn('psql', [process.env.E2E_PG_URL, '-tAXq'], { env: { ...process.env, PGAPPNAME: 'e2e-idle' } });
+      let idleOut = '';
+      idle.stdout.on('data', (b) => { idleOut += b; });
+      idle.stdin.write('BEGIN;\nSELECT pg_backend_pid();\n');
+      try {
+        const idlePid = await d.until('the idle session pid', async () => /^\d+$/m.exec(idleOut)?.[0]);
+        const sleepPid = await d.until('the sleeping session', async () => psql(`SELECT pid FROM pg_stat_activity WHERE application_name = 'e2e-sleep' AND state = 'active'`));
+        await d.until('both sessions listed', async () => {
+          await d.click('[data-testid="health-refresh"]');
+          await d.until('the report', async () => !(await d.exec(`return document.querySelector('[data-testid="health-refresh"]').disabled`)), 20000);
+          return (await d.findAll(`[data-testid="health-session-row"][data-pid="${idlePid}"]`)).length && (await d.findAll(`[data-testid="health-session-row"][data-pid="${sleepPid}"]`)).length;
+        }, 30000);
+        assert(/idle in transaction/.test(await d.text(`[data-testid="health-session-row"][data-pid="${idlePid}"]`)), 'the idle-in-transaction state is shown');
+        await d.click(`[data-testid="health-session-row"][data-pid="${sleepPid}"] [data-testid="health-cancel"]`);
+        await d.wait('[data-testid="health-confirm"]');
+        assert(/pg_sleep/.test(await d.text('[data-testid="health-confirm"]')), 'the confirmation shows the query');
+        await d.click('[data-testid="health-confirm-submit"]');
+        assert(new RegExp(`Query of session ${sleepPid} cancelled`).test(await toastText('success')), 'cancel toast');
+        await sleeperDone;
+        assert(/canceling statement due to user request/.test(sleeperErr.join('')), `the query was cancelled: ${sleeperErr.join('')}`);
+        await dismissToasts();
+        await d.until('the refreshed session list', async () => (await d.findAll(`[data-testid="health-session-row"][data-pid="${idlePid}"] [data-testid="health-terminate"]`)).length);
+        await d.click(`[data-testid="health-session-row"][data-pid="${idlePid}"] [data-testid="health-terminate"]`);
+        await d.wait('[data-testid="health-confirm"]');
+        await sleep(300);
+        await shot('16-health-terminate-confirm');
+        await d.click('[data-testid="health-confirm-submit"]');
+        assert(new RegExp(`Session ${idlePid} terminated`).test(await toastText('success')), 'terminate toast');
+        await d.until('the session to be gone', async () => psql(`SELECT count(*) FROM pg_stat_activity WHERE pid = ${idlePid}`) === '0');
+        const acts = psql(`SELECT string_agg(DISTINCT "action", ',' ORDER BY "action") FROM "AuditLog" WHERE "action" IN ('health.cancel_query', 'health.terminate_session')`);
+        assert(acts === 'health.cancel_query,health.terminate_session', `audited signals: ${acts}`);
+        await dismissToasts();
+      } finally {
+        sleeper.kill();
+        idle.kill();
+      }
+
+      // Backups on PostgreSQL: PITR readiness; a pg_dump backup restored into a new database;
+      // over the existing one: refused without force, and with force only once its name is typed.
+      await nav('backups');
+      await d.until('the PITR readiness', async () => /wal_level/.test(await d.text('[data-testid="pitr"]')), 15000);
+      await d.click('[data-testid="pitr-script"]');
+      await d.wait('[data-testid="pitr-modal"]');
+      await d.click('[data-testid="pitr-generate"]');
+      await d.until('the recovery script', async () => {
+        const t = await d.exec(`return document.querySelector('[data-testid="pitr-script-text"]')?.value ?? ''`);
+        return /recovery\.signal/.test(t) && /recovery_target_time/.test(t);
+      });
+      await d.keys('Escape');
+      await d.click('[data-testid="backup-now"]');
+      assert(/Backup written/.test(await toastText('success', 60000)), 'pg backup toast');
+      await dismissToasts();
+      const copy = `${dbName}_r`.slice(0, 60);
+      await d.click('[data-testid="backup-restore"]');
+      await d.clear('[data-testid="restore-into"]');
+      await d.type('[data-testid="restore-into"]', copy);
+      await d.click('[data-testid="restore-run"]');
+      const rt = await toastText('success');
+      assert(rt.includes(`into ${copy}`) && /counts match/.test(rt), `pg restore toast: ${rt}`);
+      try {
+        const orig = psql(`SELECT count(*) FROM "User"`);
+        const copyUrl = new URL(process.env.E2E_PG_URL);
+        copyUrl.pathname = `/${copy}`;
+        const restored = execFileSync('psql', [copyUrl.toString(), '-tAXc', 'SELECT count(*) FROM "User"'], { encoding: 'utf8' }).trim();
+        assert(orig === restored && Number(orig) >= 3, `users in the restored copy: ${restored} vs ${orig}`);
+      } finally {
+        psql(`DROP DATABASE IF EXISTS "${copy}" WITH (FORCE)`);
+      }
+      await dismissToasts();
+      await d.click('[data-testid="backup-restore"]');
+      await d.clear('[data-testid="restore-into"]');
+      await d.type('[data-testid="restore-into"]', dbName);
+      await d.click('[data-testid="restore-run"]');
+      const et = await toastText('error');
+      assert(/already exists/.test(et), `restore over the existing database without force: ${et}`);
+      await dismissToasts();
+      await d.click('[data-testid="backup-restore"]');
+      await d.clear('[data-testid="restore-into"]');
+      await d.type('[data-testid="restore-into"]', dbName);
+      await d.click('[data-testid="restore-force"]');
+      await d.click('[data-testid="restore-run"]');
+      await d.wait('[data-testid="confirm-restore"]');
+      const disabled = () => d.exec(`return document.querySelector('[data-testid="confirm-restore-submit"]').disabled`);
+      assert(await disabled(), 'replace disabled before typing');
+      await d.type('[data-testid="confirm-restore-input"]', `${dbName}x`);
+      assert(await disabled(), 'replace disabled for a wrong name');
+      await d.clear('[data-testid="confirm-restore-input"]');
+      await d.type('[data-testid="confirm-restore-input"]', dbName);
+      assert(!(await disabled()), 'replace enabled once the name is typed');
+      await shot('15-backups-restore-confirm');
+      await d.keys('Escape');
+      await d.keys('Escape');
+      await d.until('the dialogs to close', async () => (await d.findAll('[data-testid="restore-modal"], [data-testid="confirm-restore"]')).length === 0);
+      assert(Number(psql(`SELECT count(*) FROM "User"`)) >= 3, 'the live database is untouched');
+
       // Back to the local workspace for the remaining tests.
       await nav('settings');
       await d.exec(`[...document.querySelectorAll('[data-testid="connections"] tr')].find((r) => r.textContent.includes('Local workspace')).querySelector('button').click()`);

@@ -1,15 +1,20 @@
 //! Backups screen: each command calls one `ncy-backup` function as the logged-in operator.
 
+use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use ncy_backup::{BackupList, BackupRef, Backups, CreateOptions, Hooks, Snapshot, Verification};
+use chrono::NaiveDateTime;
+use ncy_backup::{
+    BackupList, BackupRef, Backups, CreateOptions, Hooks, PitrReadiness, PrunePlan, PrunePolicy,
+    RestoreOptions, RestoreReport, Snapshot, Verification,
+};
 use tauri::{AppHandle, Emitter, State};
 use uuid::Uuid;
 
 use crate::error::ApiResult;
 use crate::jobs::Progress;
-use crate::state::AppState;
+use crate::state::{not_postgres, AppState};
 
 async fn backups(s: &AppState) -> ApiResult<(Backups, ncy_core::auth::Operator)> {
     let (db, target, op) = s.session_target().await?;
@@ -71,4 +76,118 @@ pub async fn backups_verify(
     let r = b.verify(&op, &BackupRef::Id(id), hooks).await;
     s.jobs.finish(&job);
     Ok(r?)
+}
+
+/// What prune keeps and deletes under the policy; with `dry_run` nothing is deleted (the
+/// preview), else the files and rows go, audited (`BACKUP_PRUNE`). The newest verified backup
+/// is always kept.
+#[tauri::command]
+pub async fn backups_prune(
+    s: State<'_, AppState>,
+    keep_days: i64,
+    keep_last: Option<u64>,
+    dry_run: bool,
+) -> ApiResult<PrunePlan> {
+    let (b, op) = backups(&s).await?;
+    let policy = PrunePolicy {
+        keep_days,
+        keep_last,
+    };
+    Ok(b.prune(&op, &policy, dry_run).await?)
+}
+
+/// Where a local restore goes: a relative name lands under `<data dir>/restores/`; an
+/// absolute path is used as given.
+fn local_restore_path(data: &Path, into: &str) -> ApiResult<String> {
+    let into = into.trim();
+    let p = Path::new(into);
+    if into.is_empty() || p.is_absolute() {
+        return Ok(into.to_owned());
+    }
+    let out = data.join("restores").join(p);
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| ncy_core::Error::io(format!("creating {}", dir.display()), e))?;
+    }
+    Ok(out.to_string_lossy().into_owned())
+}
+
+/// Restores backup `id` into a new database (PostgreSQL) or file (local workspace), emitting
+/// `progress` for `job` (cancellable). Replacing an existing one needs `force`; the window
+/// asks for the database name typed before passing it.
+#[tauri::command]
+pub async fn backups_restore(
+    app: AppHandle,
+    s: State<'_, AppState>,
+    job: String,
+    id: Uuid,
+    into: String,
+    force: bool,
+    no_owner: bool,
+) -> ApiResult<RestoreReport> {
+    let (b, op) = backups(&s).await?;
+    let into = if b.db().pg_pool().is_some() {
+        into.trim().to_owned()
+    } else {
+        local_restore_path(&s.paths.data, &into)?
+    };
+    let opts = RestoreOptions {
+        into,
+        force,
+        no_owner,
+    };
+    let cancel = Arc::new(AtomicBool::new(false));
+    s.jobs.start(&job, cancel.clone());
+    let progress = |p: ncy_backup::Progress| {
+        let _ = app.emit("progress", Progress::new(&job, &p.phase, p.done, p.total));
+    };
+    let hooks = Hooks {
+        progress: &progress,
+        cancel: Some(&cancel),
+    };
+    let r = b.restore(&op, &BackupRef::Id(id), &opts, hooks).await;
+    s.jobs.finish(&job);
+    Ok(r?)
+}
+
+/// Point-in-time recovery readiness of the PostgreSQL server (WAL archiving state).
+#[tauri::command]
+pub async fn backups_pitr(s: State<'_, AppState>) -> ApiResult<PitrReadiness> {
+    if s.postgres().await.is_err() {
+        return Err(not_postgres());
+    }
+    let (b, op) = backups(&s).await?;
+    Ok(b.pitr_readiness(&op).await?)
+}
+
+/// The PostgreSQL 12+ recovery script for the DBA, recovering to `target` (UTC).
+#[tauri::command]
+pub async fn backups_recovery_script(
+    s: State<'_, AppState>,
+    target: NaiveDateTime,
+) -> ApiResult<String> {
+    let (b, op) = backups(&s).await?;
+    let readiness = b.pitr_readiness(&op).await?;
+    Ok(ncy_backup::pitr::recovery_script(&readiness, target)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bare_local_restore_name_lands_in_the_restores_dir() {
+        let d = tempfile::tempdir().unwrap();
+        let p = local_restore_path(d.path(), " copy.db ").unwrap();
+        assert_eq!(p, d.path().join("restores/copy.db").to_string_lossy());
+        assert!(d.path().join("restores").is_dir());
+        assert_eq!(
+            local_restore_path(d.path(), "/tmp/x.db").unwrap(),
+            "/tmp/x.db"
+        );
+        let nested = local_restore_path(d.path(), "a/x.db").unwrap();
+        assert_eq!(nested, d.path().join("restores/a/x.db").to_string_lossy());
+        assert!(d.path().join("restores/a").is_dir());
+        assert_eq!(local_restore_path(d.path(), "").unwrap(), "");
+    }
 }

@@ -41,18 +41,20 @@ import type { Progress } from './bindings/Progress';
 import type { Queue as GdprQueue } from './bindings/gdpr/Queue';
 import type { Request as GdprRequest } from './bindings/gdpr/Request';
 import type { HealthReport } from './bindings/health/HealthReport';
+import type { LoggingChange } from './bindings/health/LoggingChange';
+import type { LoggingUpdate } from './bindings/health/LoggingUpdate';
+import type { ResetResult } from './bindings/health/ResetResult';
+import type { SignalResult } from './bindings/health/SignalResult';
+import type { Metrics } from './bindings/health/Metrics';
+import type { SessionInfo as PgSession } from './bindings/health/SessionInfo';
+import type { Snapshot as BackupSnapshot } from './bindings/backup/Snapshot';
+import type { BackupList } from './bindings/backup/BackupList';
+import type { Verification as BackupVerification } from './bindings/backup/Verification';
+import type { PrunePlan } from './bindings/backup/PrunePlan';
+import type { PruneItem } from './bindings/backup/PruneItem';
+import type { RestoreReport } from './bindings/backup/RestoreReport';
+import type { PitrReadiness } from './bindings/backup/PitrReadiness';
 
-// ncy-backup has no `ts` feature yet: these mirror its Serialize output for the fields the
-// Backups screen reads (crates/backup/src/{snapshot.rs,lib.rs}).
-export interface BackupSnapshot {
-  id: string; path: string; size: number; verified: boolean; created_at: string;
-  sha256: string | null; duration_ms: number | null; format: string | null;
-  table_counts: Record<string, number> | null; verified_at: string | null; file_exists: boolean;
-}
-export interface BackupList {
-  items: BackupSnapshot[]; next_cursor: string | null;
-  last_verified_at: string | null; last_verified_age_secs: number | null;
-}
 // ncy-sync has no `ts` feature yet: mirrors crates/sync/src/{cache.rs Status, conflicts.rs Conflict}.
 export interface SyncStatus {
   path: string; profile: string; organizations: string[]; operator: string; initial_sync_done: boolean;
@@ -64,7 +66,6 @@ export interface SyncConflict {
   reason: string; created_at: string;
 }
 export interface SyncView { status: SyncStatus; conflicts: SyncConflict[] }
-export interface BackupVerification { ok: boolean; checksum_ok: boolean; readable: boolean; entries: number; problems?: string[] }
 
 export type {
   Page, User, UserDetail, UserFilter, NewUser, Created, UserPatch, SessionInfo, ApiKeyInfo,
@@ -72,6 +73,8 @@ export type {
   BulkReport, AuditEntry, AuditFilter, Format, AccessEntry, AccessFilter, ErrorEntry, ErrorFilter,
   AppInfo, Me, Dashboard, Profile, ProfileView, KeychainStatus, WorkspaceInfo, Progress,
   GdprQueue, GdprRequest, HealthReport,
+  BackupSnapshot, BackupList, BackupVerification, PrunePlan, PruneItem, RestoreReport, PitrReadiness,
+  LoggingChange, LoggingUpdate, ResetResult, SignalResult, Metrics, PgSession,
 };
 
 /** Calls a command; rejects with ApiError only. */
@@ -157,6 +160,12 @@ export const api = {
     list: (after: string | null) => call<BackupList>('backups_list', { after }),
     create: (job: string) => call<BackupSnapshot>('backups_create', { job }),
     verify: (job: string, id: string) => call<BackupVerification>('backups_verify', { job, id }),
+    prune: (keepDays: number, keepLast: number | null, dryRun: boolean) =>
+      call<PrunePlan>('backups_prune', { keepDays, keepLast, dryRun }),
+    restore: (job: string, id: string, into: string, force: boolean, noOwner: boolean) =>
+      call<RestoreReport>('backups_restore', { job, id, into, force, noOwner }),
+    pitr: () => call<PitrReadiness>('backups_pitr'),
+    recoveryScript: (target: string) => call<string>('backups_recovery_script', { target }),
   },
 
   gdpr: {
@@ -172,6 +181,13 @@ export const api = {
 
   health: {
     report: () => call<HealthReport>('health_report'),
+    loggingWarnings: (change: LoggingChange) => call<string[]>('health_logging_warnings', { change }),
+    setLogging: (change: LoggingChange) => call<LoggingUpdate>('health_set_logging', { change }),
+    resetStatements: () => call<ResetResult>('health_reset_statements'),
+    signal: (pid: number, signal: 'cancel' | 'terminate') => call<SignalResult>('health_signal', { pid, signal }),
+    prometheusGet: () => call<string | null>('health_prometheus_get'),
+    prometheusSet: (url: string | null) => call<void>('health_prometheus_set', { url }),
+    metrics: (window: string, database: string | null) => call<Metrics>('health_metrics', { window, database }),
   },
 
   connections: {
