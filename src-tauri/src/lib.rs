@@ -33,6 +33,7 @@ pub fn run() -> Result<(), Box<dyn std::error::Error>> {
             cmd::users::users_revoke_session,
             cmd::users::users_api_keys,
             cmd::users::users_revoke_api_key,
+            cmd::users::users_create_api_key,
             cmd::users::users_role,
             cmd::orgs::orgs_list,
             cmd::orgs::orgs_get,
@@ -65,8 +66,18 @@ pub fn run() -> Result<(), Box<dyn std::error::Error>> {
             cmd::backups::backups_verify,
             cmd::gdpr::gdpr_queue,
             cmd::gdpr::gdpr_act,
+            cmd::gdpr::gdpr_show,
+            cmd::gdpr::gdpr_create,
+            cmd::gdpr::gdpr_extend,
+            cmd::gdpr::gdpr_export_dir,
+            cmd::gdpr::gdpr_export,
+            cmd::gdpr::gdpr_erase,
+            cmd::gdpr::gdpr_hold,
             cmd::health::health_report,
             cmd::sync::sync_status,
+            cmd::sync::sync_init,
+            cmd::sync::sync_run,
+            cmd::sync::sync_resolve,
         ])
         .run(tauri::generate_context!())?;
     Ok(())

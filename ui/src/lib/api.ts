@@ -40,6 +40,11 @@ import type { WorkspaceInfo } from './bindings/WorkspaceInfo';
 import type { Progress } from './bindings/Progress';
 import type { Queue as GdprQueue } from './bindings/gdpr/Queue';
 import type { Request as GdprRequest } from './bindings/gdpr/Request';
+import type { RequestDetail as GdprRequestDetail } from './bindings/gdpr/RequestDetail';
+import type { RequestKind as GdprRequestKind } from './bindings/gdpr/RequestKind';
+import type { ExportOutcome as GdprExportOutcome } from './bindings/gdpr/ExportOutcome';
+import type { ErasureOutcome as GdprErasureOutcome } from './bindings/gdpr/ErasureOutcome';
+import type { NewApiKey } from './bindings/NewApiKey';
 import type { HealthReport } from './bindings/health/HealthReport';
 
 // ncy-backup has no `ts` feature yet: these mirror its Serialize output for the fields the
@@ -64,6 +69,13 @@ export interface SyncConflict {
   reason: string; created_at: string;
 }
 export interface SyncView { status: SyncStatus; conflicts: SyncConflict[] }
+// Mirrors crates/sync/src/{initial.rs InitialReport, push.rs PushReport, pull.rs PullReport,
+// conflicts.rs Resolved} and src-tauri/src/cmd/sync.rs RunReport.
+export interface SyncInitialReport { rows: number; resumed: boolean; already_done: boolean }
+export interface SyncPushReport { pushed: number; applied: number; noop: number; conflicts: number; rejected: number; replayed: number }
+export interface SyncPullReport { changes: number; upserted: number; removed: number; watermark: string; initial: SyncInitialReport | null }
+export interface SyncRunReport { push: SyncPushReport; pull: SyncPullReport }
+export interface SyncResolved { conflict: SyncConflict; mutation: { mutation_id: string } | null }
 export interface BackupVerification { ok: boolean; checksum_ok: boolean; readable: boolean; entries: number; problems?: string[] }
 
 export type {
@@ -71,7 +83,8 @@ export type {
   Organization, OrgDetail, OrgRole, Team, Project, ProjectStatus, Task, TaskFilter, TaskPatch,
   BulkReport, AuditEntry, AuditFilter, Format, AccessEntry, AccessFilter, ErrorEntry, ErrorFilter,
   AppInfo, Me, Dashboard, Profile, ProfileView, KeychainStatus, WorkspaceInfo, Progress,
-  GdprQueue, GdprRequest, HealthReport,
+  GdprQueue, GdprRequest, HealthReport, GdprRequestDetail, GdprRequestKind, GdprExportOutcome,
+  GdprErasureOutcome, NewApiKey,
 };
 
 /** Calls a command; rejects with ApiError only. */
@@ -106,6 +119,8 @@ export const api = {
     revokeSession: (sessionId: string) => call<void>('users_revoke_session', { sessionId }),
     apiKeys: (id: string) => call<ApiKeyInfo[]>('users_api_keys', { id }),
     revokeApiKey: (keyId: string) => call<void>('users_revoke_api_key', { keyId }),
+    createApiKey: (id: string, scopes: string[], expires: string | null) =>
+      call<NewApiKey>('users_create_api_key', { id, scopes, expires }),
     role: (id: string, role: string, grant: boolean) => call<void>('users_role', { id, role, grant }),
   },
 
@@ -162,12 +177,24 @@ export const api = {
   gdpr: {
     queue: (state: string | null, overdue: boolean, includeClosed: boolean) =>
       call<GdprQueue>('gdpr_queue', { state, overdue, includeClosed }),
-    act: (id: string, action: 'verify' | 'complete' | 'reject', note: string) =>
+    act: (id: string, action: 'begin' | 'verify' | 'complete' | 'reject', note: string) =>
       call<GdprRequest>('gdpr_act', { id, action, note }),
+    show: (id: string) => call<GdprRequestDetail>('gdpr_show', { id }),
+    create: (user: string, kind: GdprRequestKind, note: string | null) =>
+      call<GdprRequest>('gdpr_create', { user, kind, note }),
+    extend: (id: string, months: number, reason: string) => call<GdprRequest>('gdpr_extend', { id, months, reason }),
+    exportDir: () => call<string>('gdpr_export_dir'),
+    export: (job: string, id: string, dir: string) => call<GdprExportOutcome>('gdpr_export', { job, id, dir }),
+    erase: (job: string, id: string, confirm: string) => call<GdprErasureOutcome>('gdpr_erase', { job, id, confirm }),
+    hold: (user: string, place: boolean, reason: string) => call<number>('gdpr_hold', { user, place, reason }),
   },
 
   sync: {
     status: () => call<SyncView>('sync_status'),
+    init: (job: string, orgs: string[]) => call<SyncInitialReport>('sync_init', { job, orgs }),
+    run: (job: string) => call<SyncRunReport>('sync_run', { job }),
+    resolve: (id: string, keep: 'mine' | 'theirs' | null, value: string | null) =>
+      call<SyncResolved>('sync_resolve', { id, keep, value }),
   },
 
   health: {
