@@ -357,6 +357,11 @@ try {
     assert(/GDPR_IDENTITY_VERIFIED[\s\S]*GDPR_EXPORT/.test(await d.text('[data-testid="gdpr-history"]')), 'history lists the steps');
     await dismissToasts();
     await shot('12-gdpr-export');
+    await d.type('[data-testid="gdpr-extend-reason"]', 'complex request: many systems');
+    await d.click('[data-testid="gdpr-extend"]');
+    assert(/Deadline extended/.test(await toastText('success')), 'extended');
+    await d.until('the extension on the deadline', async () => /extended from \d{4}-\d\d-\d\d: complex request/.test(await d.text('[data-testid="gdpr-drawer"]')));
+    await dismissToasts();
     await d.click('[data-testid="gdpr-complete"]');
     assert(/Request completed/.test(await toastText('success')), 'completed');
     await d.keys('Escape');
@@ -366,7 +371,9 @@ try {
   await test('GDPR erasure: typed email, receipt with a clean sweep, the user row anonymized', async () => {
     await nav('gdpr');
     await d.click('[data-testid="gdpr-new"]');
-    await d.type('[data-testid="gdpr-user"]', gdprEmail);
+    await d.type('[data-testid="gdpr-user"]', `gdpr-${stamp}`);
+    await d.click(`[data-testid="gdpr-user-matches"] [data-email="${gdprEmail}"]`);
+    assert((await d.exec(`return document.querySelector('[data-testid="gdpr-user"]').value`)) === gdprEmail, 'the user search fills the subject');
     await d.select('[data-testid="gdpr-kind"]', 'ERASURE');
     await d.click('[data-testid="gdpr-create-submit"]');
     await d.wait('[data-testid="gdpr-drawer"]');
@@ -376,6 +383,25 @@ try {
     await d.type('[data-testid="gdpr-verify-method"]', 'signed letter and ID');
     await d.click('[data-testid="gdpr-verify"]');
     await d.until('the identity check', async () => /verified/.test(await d.text('[data-testid="gdpr-identity"]')));
+    await dismissToasts();
+    // A legal hold refuses the erasure with the crate's message; released, the erasure runs.
+    await d.type('[data-testid="gdpr-hold-reason"]', `case ${stamp}`);
+    await d.click('[data-testid="gdpr-hold-place"]');
+    assert(/Legal hold placed/.test(await toastText('success')), 'hold placed');
+    await d.until('the hold warning', async () => (await d.findAll('[data-testid="gdpr-holds"]')).length === 1);
+    await dismissToasts();
+    await d.click('[data-testid="gdpr-erase"]');
+    await d.type('[data-testid="gdpr-erase-confirm"]', gdprEmail);
+    await d.click('[data-testid="gdpr-erase-submit"]');
+    const refusal = await d.text('[data-testid="gdpr-erase-error"]');
+    assert(/legal hold/.test(refusal) && /refused/.test(refusal) && !/Conflict \{|Error \{/.test(refusal), `refusal: ${refusal}`);
+    await d.keys('Escape');
+    await d.until('the modal to close', async () => (await d.findAll('[data-testid="gdpr-erase-modal"]')).length === 0);
+    await dismissToasts();
+    await d.type('[data-testid="gdpr-hold-reason"]', 'case closed');
+    await d.click('[data-testid="gdpr-hold-release"]');
+    assert(/Legal hold released/.test(await toastText('success')), 'hold released');
+    await d.until('no hold warning', async () => (await d.findAll('[data-testid="gdpr-holds"]')).length === 0);
     await dismissToasts();
     await d.click('[data-testid="gdpr-erase"]');
     await d.wait('[data-testid="gdpr-erase-modal"]');
@@ -393,7 +419,10 @@ try {
     const held = await d.text('[data-testid="gdpr-backups"]');
     assert(/Backups still holding/i.test(rc) && / until \d{4}-\d\d-\d\d|^None/.test(held), `backups holding data listed: ${held}`);
     assert(/anonymized/.test(await d.text('[data-testid="gdpr-subject"]')), 'the subject shows as anonymized');
+    await dismissToasts();
     await shot('13-gdpr-erasure-receipt');
+    await d.click('[data-testid="gdpr-complete"]');
+    await d.until('the request completed', async () => /Completed/.test(await d.text('[data-testid="gdpr-state"]')));
     await d.keys('Escape');
     await dismissToasts();
     await nav('users');
