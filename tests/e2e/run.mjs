@@ -570,6 +570,26 @@ try {
         await d.until('in sync again', async () => /in sync/.test(await d.text('[data-testid="sync-state"]')) && (await d.text('[data-testid="sync-pending"]')) === '0');
         assert(Number(psql(`SELECT count(*) FROM "AuditLog" WHERE "target_id" = '${taskId}' AND "action" LIKE 'TASK%'`)) >= 1, 'the applied edit is audited');
         await dismissToasts();
+
+        // A second conflict, on the priority, resolved with a value typed in the window.
+        const base = psql(`SELECT "priority" FROM "Task" WHERE "id" = '${taskId}'`);
+        const [theirs, mine, typedValue] = ['LOW', 'MEDIUM', 'HIGH', 'URGENT'].filter((p) => p !== base);
+        psql(`UPDATE "Task" SET "priority" = '${theirs}', "updated_at" = now() WHERE "id" = '${taskId}'`);
+        execFileSync(process.env.NCY_ADMIN_BIN, ['--database-url', profileUrl, '--offline', 'tasks', 'update', taskId, '--priority', mine], { encoding: 'utf8', env: process.env });
+        await nav('dashboard');
+        await nav('sync');
+        await d.click('[data-testid="sync-now"]');
+        const psel = `[data-conflict][data-row="${taskId}"][data-field="priority"]`;
+        await d.wait(psel);
+        await dismissToasts();
+        await d.type(`${psel} [data-testid="sync-value"]`, typedValue.toLowerCase());
+        await d.click(`${psel} [data-testid="sync-apply-value"]`);
+        assert(/Conflict resolved/.test(await toastText('success')), 'resolved with a value');
+        await dismissToasts();
+        await d.click('[data-testid="sync-now"]');
+        await d.until('the typed value on the server', async () => psql(`SELECT "priority" FROM "Task" WHERE "id" = '${taskId}'`) === typedValue);
+        await d.until('no open conflict', async () => (await d.text('[data-testid="sync-conflicts"]')) === '0');
+        await dismissToasts();
       } finally {
         // Back to the local workspace for the remaining tests.
         await dismissToasts();
