@@ -45,6 +45,12 @@ import type { RequestKind as GdprRequestKind } from './bindings/gdpr/RequestKind
 import type { ExportOutcome as GdprExportOutcome } from './bindings/gdpr/ExportOutcome';
 import type { ErasureOutcome as GdprErasureOutcome } from './bindings/gdpr/ErasureOutcome';
 import type { NewApiKey } from './bindings/NewApiKey';
+import type { Status as SyncStatus } from './bindings/sync/Status';
+import type { Conflict as SyncConflict } from './bindings/sync/Conflict';
+import type { InitialReport as SyncInitialReport } from './bindings/sync/InitialReport';
+import type { PushReport as SyncPushReport } from './bindings/sync/PushReport';
+import type { PullReport as SyncPullReport } from './bindings/sync/PullReport';
+import type { Resolved as SyncResolved } from './bindings/sync/Resolved';
 import type { HealthReport } from './bindings/health/HealthReport';
 
 // ncy-backup has no `ts` feature yet: these mirror its Serialize output for the fields the
@@ -58,24 +64,10 @@ export interface BackupList {
   items: BackupSnapshot[]; next_cursor: string | null;
   last_verified_at: string | null; last_verified_age_secs: number | null;
 }
-// ncy-sync has no `ts` feature yet: mirrors crates/sync/src/{cache.rs Status, conflicts.rs Conflict}.
-export interface SyncStatus {
-  path: string; profile: string; organizations: string[]; operator: string; initial_sync_done: boolean;
-  last_pull_at: string | null; last_push_at: string | null; watermark: string | null;
-  pending: number; conflicts: number; rows: Record<string, number>;
-}
-export interface SyncConflict {
-  id: string; table: string; row_id: string; field: string; base: unknown; mine: unknown; theirs: unknown;
-  reason: string; created_at: string;
-}
+// ncy-sync types (bindings/sync); the two wrappers mirror src-tauri/src/cmd/sync.rs.
+export type { SyncStatus, SyncConflict, SyncInitialReport, SyncPushReport, SyncPullReport, SyncResolved };
 export interface SyncView { status: SyncStatus; conflicts: SyncConflict[] }
-// Mirrors crates/sync/src/{initial.rs InitialReport, push.rs PushReport, pull.rs PullReport,
-// conflicts.rs Resolved} and src-tauri/src/cmd/sync.rs RunReport.
-export interface SyncInitialReport { rows: number; resumed: boolean; already_done: boolean }
-export interface SyncPushReport { pushed: number; applied: number; noop: number; conflicts: number; rejected: number; replayed: number }
-export interface SyncPullReport { changes: number; upserted: number; removed: number; watermark: string; initial: SyncInitialReport | null }
 export interface SyncRunReport { push: SyncPushReport; pull: SyncPullReport }
-export interface SyncResolved { conflict: SyncConflict; mutation: { mutation_id: string } | null }
 export interface BackupVerification { ok: boolean; checksum_ok: boolean; readable: boolean; entries: number; problems?: string[] }
 
 export type {
