@@ -69,6 +69,8 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 native=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 
 export NCY_DESKTOP_BIN="${NCY_DESKTOP_BIN:-$target_dir/debug/ncy-desktop}"
+# The CLI shares the window's data dir and keychain (the sync test edits its cache offline).
+export NCY_ADMIN_BIN="${NCY_ADMIN_BIN:-$target_dir/debug/ncy-admin}"
 export NCY_DATA_DIR="${data_dir:-$work/data}" E2E_SCRIPT="$script"
 export XDG_CONFIG_HOME="$work/config" XDG_DATA_HOME="$work/share" XDG_CACHE_HOME="$work/cache"
 export XDG_RUNTIME_DIR="$work/run"; mkdir -p "$XDG_RUNTIME_DIR"; chmod 700 "$XDG_RUNTIME_DIR"

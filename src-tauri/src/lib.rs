@@ -47,6 +47,7 @@ pub fn run() -> Result<(), Box<dyn std::error::Error>> {
             cmd::users::users_revoke_session,
             cmd::users::users_api_keys,
             cmd::users::users_revoke_api_key,
+            cmd::users::users_create_api_key,
             cmd::users::users_role,
             cmd::orgs::orgs_list,
             cmd::orgs::orgs_get,
@@ -83,6 +84,13 @@ pub fn run() -> Result<(), Box<dyn std::error::Error>> {
             cmd::backups::backups_recovery_script,
             cmd::gdpr::gdpr_queue,
             cmd::gdpr::gdpr_act,
+            cmd::gdpr::gdpr_show,
+            cmd::gdpr::gdpr_create,
+            cmd::gdpr::gdpr_extend,
+            cmd::gdpr::gdpr_export_dir,
+            cmd::gdpr::gdpr_export,
+            cmd::gdpr::gdpr_erase,
+            cmd::gdpr::gdpr_hold,
             cmd::health::health_report,
             cmd::health::health_logging_warnings,
             cmd::health::health_set_logging,
@@ -92,6 +100,9 @@ pub fn run() -> Result<(), Box<dyn std::error::Error>> {
             cmd::health::health_prometheus_set,
             cmd::health::health_metrics,
             cmd::sync::sync_status,
+            cmd::sync::sync_init,
+            cmd::sync::sync_run,
+            cmd::sync::sync_resolve,
         ])
         .run(tauri::generate_context!())?;
     Ok(())

@@ -20,6 +20,7 @@ const d = new Driver(process.env.DRIVER_URL ?? 'http://127.0.0.1:4444');
 const results = [];
 const stamp = Date.now().toString(36);
 const newEmail = `e2e-${stamp}@example.com`;
+const gdprEmail = `gdpr-${stamp}@example.com`;
 const figures = {};
 
 async function shot(name) {
@@ -345,6 +346,167 @@ try {
     assert(/Local SQLite workspace/.test(await d.text('[data-testid="health"]')), 'health says which store');
   });
 
+  await test('API key: created from the user drawer, its secret shown once', async () => {
+    await nav('users');
+    await d.wait('[data-testid="users-table"] [data-row="0"]');
+    await d.click('[data-testid="user-new"]');
+    await d.type('[data-testid="user-new-email"]', gdprEmail);
+    await d.select('[data-testid="user-new-role"]', 'EMPLOYEE');
+    await d.click('[data-testid="user-new-submit"]');
+    await d.wait('[data-testid="user-created"]');
+    await d.keys('Escape');
+    await d.until('the dialog to close', async () => (await d.findAll('[data-testid="user-created"]')).length === 0);
+    await dismissToasts();
+    await d.type('[data-testid="users-search"]', `gdpr-${stamp}`);
+    await d.click(`[data-email="${gdprEmail}"]`);
+    await d.wait('[data-testid="user-drawer"]');
+    await d.click('[data-testid="tab-access"]');
+    await d.clear('[data-testid="apikey-scopes"]');
+    await d.type('[data-testid="apikey-scopes"]', 'tasks.read,tasks.write');
+    await d.click('[data-testid="apikey-create"]');
+    await d.wait('[data-testid="apikey-created"]');
+    const secret = await d.exec(`return document.querySelector('[data-testid="apikey-secret"]').value`);
+    assert(/^ncyk_[0-9a-f]{64}$/.test(secret), `the secret is shown: ${secret}`);
+    assert(/will not be shown again/.test(await d.text('[data-testid="apikey-warning"]')), 'the shown-once warning');
+    await shot('11-apikey-created');
+    await d.click('[data-testid="apikey-done"]');
+    await d.until('the key dialog to close', async () => (await d.findAll('[data-testid="apikey-created"]')).length === 0);
+    await d.until('the key in the list', async () => /tasks\.read, tasks\.write/.test(await d.text('[data-testid="user-drawer"]')));
+    const html = await d.exec(`return document.body.innerHTML + [...document.querySelectorAll('input')].map((i) => i.value).join(' ')`);
+    assert(!html.includes(secret), 'the secret is not shown again');
+    await d.keys('Escape');
+    await dismissToasts();
+  });
+
+  await test('GDPR export: a request filed in the window, identity recorded, bundle written to a chosen folder', async () => {
+    await nav('gdpr');
+    await d.click('[data-testid="gdpr-new"]');
+    await d.type('[data-testid="gdpr-user"]', gdprEmail);
+    await d.select('[data-testid="gdpr-kind"]', 'EXPORT');
+    assert(/due \d{4}-\d\d-\d\d \(one month/.test(await d.text('[data-testid="gdpr-due-preview"]')), 'due date preview');
+    await d.click('[data-testid="gdpr-create-submit"]');
+    await d.wait('[data-testid="gdpr-drawer"]');
+    assert(/Received/.test(await d.text('[data-testid="gdpr-state"]')), 'a new request is received');
+    await d.until('the request in the queue', async () => (await d.findAll(`[data-testid="gdpr-table"] tr[data-subject="${gdprEmail}"][data-kind="EXPORT"]`)).length === 1);
+    await d.type('[data-testid="gdpr-verify-method"]', 'ID document checked by video call');
+    await d.click('[data-testid="gdpr-verify"]');
+    await d.until('the identity check', async () => /verified .*ID document/.test(await d.text('[data-testid="gdpr-identity"]')));
+    const dir = join(dataDir, 'gdpr-e2e-exports');
+    await d.clear('[data-testid="gdpr-export-dir"]');
+    await d.type('[data-testid="gdpr-export-dir"]', dir);
+    await d.click('[data-testid="gdpr-export-run"]');
+    const path = await d.until('the export result', async () => (await d.findAll('[data-testid="gdpr-export-path"]')).length && d.text('[data-testid="gdpr-export-path"]'), 30000);
+    assert(path.startsWith(dir), `bundle inside the chosen folder: ${path}`);
+    const manifestFile = join(path, 'manifest.json');
+    assert(existsSync(manifestFile), `${manifestFile} exists`);
+    const m = JSON.parse(readFileSync(manifestFile, 'utf8'));
+    assert(m.subject.email === gdprEmail && Number(m.row_counts.User) === 1 && Number(m.row_counts.ApiKey) === 1, `manifest: ${JSON.stringify(m.row_counts)}`);
+    assert(/GDPR_IDENTITY_VERIFIED[\s\S]*GDPR_EXPORT/.test(await d.text('[data-testid="gdpr-history"]')), 'history lists the steps');
+    await dismissToasts();
+    await shot('12-gdpr-export');
+    await d.type('[data-testid="gdpr-extend-reason"]', 'complex request: many systems');
+    await d.click('[data-testid="gdpr-extend"]');
+    assert(/Deadline extended/.test(await toastText('success')), 'extended');
+    await d.until('the extension on the deadline', async () => /extended from \d{4}-\d\d-\d\d: complex request/.test(await d.text('[data-testid="gdpr-drawer"]')));
+    await dismissToasts();
+    await d.click('[data-testid="gdpr-complete"]');
+    assert(/Request completed/.test(await toastText('success')), 'completed');
+    await d.keys('Escape');
+    await dismissToasts();
+  });
+
+  await test('GDPR erasure: typed email, receipt with a clean sweep, the user row anonymized', async () => {
+    await nav('gdpr');
+    await d.click('[data-testid="gdpr-new"]');
+    await d.type('[data-testid="gdpr-user"]', `gdpr-${stamp}`);
+    await d.click(`[data-testid="gdpr-user-matches"] [data-email="${gdprEmail}"]`);
+    assert((await d.exec(`return document.querySelector('[data-testid="gdpr-user"]').value`)) === gdprEmail, 'the user search fills the subject');
+    await d.select('[data-testid="gdpr-kind"]', 'ERASURE');
+    await d.click('[data-testid="gdpr-create-submit"]');
+    await d.wait('[data-testid="gdpr-drawer"]');
+    await d.until('the erasure request', async () => /Erasure request/.test(await d.text('[data-testid="gdpr-drawer"]')));
+    const subjectId = await d.exec(`return document.querySelector('[data-testid="gdpr-subject"]').dataset.subjectId`);
+    assert(/^[0-9a-f-]{36}$/.test(subjectId), `subject id ${subjectId}`);
+    await d.type('[data-testid="gdpr-verify-method"]', 'signed letter and ID');
+    await d.click('[data-testid="gdpr-verify"]');
+    await d.until('the identity check', async () => /verified/.test(await d.text('[data-testid="gdpr-identity"]')));
+    await dismissToasts();
+    // A legal hold refuses the erasure with the crate's message; released, the erasure runs.
+    await d.type('[data-testid="gdpr-hold-reason"]', `case ${stamp}`);
+    await d.click('[data-testid="gdpr-hold-place"]');
+    assert(/Legal hold placed/.test(await toastText('success')), 'hold placed');
+    await d.until('the hold warning', async () => (await d.findAll('[data-testid="gdpr-holds"]')).length === 1);
+    await dismissToasts();
+    await d.click('[data-testid="gdpr-erase"]');
+    await d.type('[data-testid="gdpr-erase-confirm"]', gdprEmail);
+    await d.click('[data-testid="gdpr-erase-submit"]');
+    const refusal = await d.text('[data-testid="gdpr-erase-error"]');
+    assert(/legal hold/.test(refusal) && /refused/.test(refusal) && !/Conflict \{|Error \{/.test(refusal), `refusal: ${refusal}`);
+    await d.keys('Escape');
+    await d.until('the modal to close', async () => (await d.findAll('[data-testid="gdpr-erase-modal"]')).length === 0);
+    await dismissToasts();
+    await d.type('[data-testid="gdpr-hold-reason"]', 'case closed');
+    await d.click('[data-testid="gdpr-hold-release"]');
+    assert(/Legal hold released/.test(await toastText('success')), 'hold released');
+    await d.until('no hold warning', async () => (await d.findAll('[data-testid="gdpr-holds"]')).length === 0);
+    await dismissToasts();
+    await d.click('[data-testid="gdpr-erase"]');
+    await d.wait('[data-testid="gdpr-erase-modal"]');
+    const disabled = () => d.exec(`return document.querySelector('[data-testid="gdpr-erase-submit"]').disabled`);
+    assert(await disabled(), 'erase disabled before typing');
+    await d.type('[data-testid="gdpr-erase-confirm"]', 'someone@else.com');
+    assert(await disabled(), 'erase disabled for a wrong email');
+    await d.clear('[data-testid="gdpr-erase-confirm"]');
+    await d.type('[data-testid="gdpr-erase-confirm"]', gdprEmail);
+    await d.click('[data-testid="gdpr-erase-submit"]');
+    await d.wait('[data-testid="gdpr-receipt"]', 30000);
+    const rc = await d.text('[data-testid="gdpr-receipt"]');
+    assert(/sweep clean/.test(await d.text('[data-testid="gdpr-sweep"]')), `clean sweep: ${rc.slice(0, 200)}`);
+    assert(/ApiKey[\s\S]*deleted/.test(rc) && /User/.test(rc), `receipt rules: ${rc.slice(0, 400)}`);
+    const held = await d.text('[data-testid="gdpr-backups"]');
+    assert(/Backups still holding/i.test(rc) && / until \d{4}-\d\d-\d\d|^None/.test(held), `backups holding data listed: ${held}`);
+    assert(/anonymized/.test(await d.text('[data-testid="gdpr-subject"]')), 'the subject shows as anonymized');
+    await dismissToasts();
+    await shot('13-gdpr-erasure-receipt');
+    await d.click('[data-testid="gdpr-complete"]');
+    await d.until('the request completed', async () => /Completed/.test(await d.text('[data-testid="gdpr-state"]')));
+    await d.keys('Escape');
+    await dismissToasts();
+    await nav('users');
+    await d.select('[aria-label="Deleted"]', 'all');
+    await d.type('[data-testid="users-search"]', subjectId.slice(0, 8));
+    const anon = `anonymized_${subjectId}@deleted.invalid`;
+    await d.until('the anonymized user row', async () => (await d.findAll(`[data-email="${anon}"]`)).length === 1);
+    await d.clear('[data-testid="users-search"]');
+    await d.type('[data-testid="users-search"]', `gdpr-${stamp}`);
+    await d.until('no row with the former email', async () => (await d.findAll(`[data-email="${gdprEmail}"]`)).length === 0);
+  });
+
+  await test('a new organization is created in the window; deleting it needs the slug typed', async () => {
+    await nav('orgs');
+    await d.click('[data-testid="org-new"]');
+    await d.type('[data-testid="org-new-name"]', `E2E Org ${stamp}`);
+    const slug = `e2e-org-${stamp}`;
+    assert((await d.exec(`return document.querySelector('[data-testid="org-new-slug"]').value`)) === slug, 'slug derived from the name');
+    await d.type('[data-testid="org-new-owner"]', 'admin@ncy-8.com');
+    await d.click('[data-testid="org-new-submit"]');
+    assert(/Organization created/.test(await toastText('success')), 'created toast');
+    await d.until('the new organization drawer', async () => (await d.findAll('[data-testid="org-drawer"]')).length && (await d.text('[data-testid="org-drawer"]')).includes(slug));
+    assert(/owner admin@ncy-8\.com/.test(await d.text('[data-testid="org-drawer"]')), 'owner shown');
+    await d.until('the row in the table', async () => (await d.text('[data-testid="orgs-table"]')).includes(slug));
+    await shot('14-org-created');
+    await dismissToasts();
+    await d.click('[data-testid="org-delete"]');
+    await d.wait('[data-testid="org-confirm-delete"]');
+    assert(await d.exec(`return document.querySelector('[data-testid="org-confirm-submit"]').disabled`), 'delete disabled before typing the slug');
+    await d.type('[data-testid="org-confirm-input"]', slug);
+    await d.click('[data-testid="org-confirm-submit"]');
+    assert(/Organization deleted/.test(await toastText('success')), 'deleted toast');
+    await d.keys('Escape');
+    await d.until('the row to leave the table', async () => !(await d.text('[data-testid="orgs-table"]')).includes(slug));
+    await dismissToasts();
+  });
+
   if (process.env.E2E_PG_URL) {
     await test('connection manager: a PostgreSQL profile is saved, tested, switched to and logged into', async () => {
       const u = new URL(process.env.E2E_PG_URL);
@@ -569,6 +731,96 @@ try {
       await d.click('[data-testid="login-submit"]');
       await d.wait('[data-testid="shell"]');
       await dismissToasts();
+    });
+
+    await test('sync: init from the window, an offline edit conflicts with a server edit, keep mine wins on the server', async () => {
+      const u = new URL(process.env.E2E_PG_URL);
+      // The URL the app builds for profile e2e-pg (no password): the cache's profile key.
+      const profileUrl = `postgres://${u.username}@${u.hostname}:${u.port}${u.pathname}?sslmode=disable`;
+      const psql = (sql) => execFileSync('psql', [process.env.E2E_PG_URL, '-XAtc', sql], { encoding: 'utf8' }).trim();
+      const switchTo = async (label) => {
+        await nav('settings');
+        await d.until(`the ${label} row`, async () => d.exec(`return [...document.querySelectorAll('[data-testid="connections"] tr')].some((r) => r.textContent.includes(arguments[0]))`, label));
+        await d.exec(`[...document.querySelectorAll('[data-testid="connections"] tr')].find((r) => r.textContent.includes(arguments[0])).querySelector('button').click()`, label);
+        await d.wait('[data-testid="login-form"]');
+        await d.type('[data-testid="login-email"]', 'admin@ncy-8.com');
+        await d.type('[data-testid="login-password"]', 'admin123');
+        await d.click('[data-testid="login-submit"]');
+        await d.wait('[data-testid="shell"]');
+        await dismissToasts();
+      };
+      await switchTo('e2e-pg');
+      try {
+        await nav('sync');
+        await d.wait('[data-testid="sync-init"]', 15000);
+        await d.click('[data-org="test-org"]');
+        await shot('15-sync-init');
+        await d.click('[data-testid="sync-init-run"]');
+        const t = await toastText('success');
+        const rows = Number(/Offline cache ready: ([\d,]+) rows/.exec(t)?.[1]?.replace(/,/g, ''));
+        assert(rows > 0, `first pull toast: ${t}`);
+        await d.until('the sync state', async () => /in sync/.test(await d.text('[data-testid="sync-state"]')), 15000);
+        assert((await d.text('[data-testid="sync-pending"]')) === '0', 'nothing pending');
+        const phases = await d.text('[data-testid="sync-phases"]');
+        assert(/\d+ \/ \d+/.test(phases), `progress events of the first pull reached the window: ${phases}`);
+        assert(existsSync(join(dataDir, 'cache')), 'the cache is under the data dir');
+        await dismissToasts();
+
+        const [taskId, title] = psql(`SELECT t."id", t."title" FROM "Task" t JOIN "Project" p ON p."id" = t."project_id" JOIN "Organization" o ON o."id" = p."organization_id" WHERE o."slug" = 'test-org' AND t."deleted_at" IS NULL ORDER BY t."id" LIMIT 1`).split('|');
+        assert(/^[0-9a-f-]{36}$/.test(taskId), `a test-org task: ${taskId} ${title}`);
+        psql(`UPDATE "Task" SET "title" = 'server-${stamp}', "updated_at" = now() WHERE "id" = '${taskId}'`);
+        const out = execFileSync(process.env.NCY_ADMIN_BIN, ['--database-url', profileUrl, '--offline', 'tasks', 'update', taskId, '--title', `mine-${stamp}`], { encoding: 'utf8', env: process.env });
+        assert(/saved offline/.test(out), `offline edit: ${out}`);
+
+        await nav('dashboard');
+        await nav('sync');
+        await d.until('the offline edit waiting', async () => (await d.text('[data-testid="sync-pending"]')) === '1');
+        await d.click('[data-testid="sync-now"]');
+        const info = await toastText('info');
+        assert(/1 conflict\(s\) to resolve/.test(info), `sync toast: ${info}`);
+        const sel = `[data-conflict][data-row="${taskId}"][data-field="title"]`;
+        await d.wait(sel);
+        const c = await d.text(sel);
+        assert(c.includes(`mine-${stamp}`) && c.includes(`server-${stamp}`) && c.includes(title), `three values side by side: ${c}`);
+        assert((await d.text('[data-testid="sync-conflicts"]')) === '1', 'one open conflict');
+        assert(psql(`SELECT "title" FROM "Task" WHERE "id" = '${taskId}'`) === `server-${stamp}`, 'the conflict did not overwrite the server');
+        await dismissToasts();
+        await shot('16-sync-conflict');
+        await d.click(`${sel} [data-testid="sync-keep-mine"]`);
+        assert(/Conflict resolved/.test(await toastText('success')), 'resolved toast');
+        await d.until('the resolution queued', async () => (await d.text('[data-testid="sync-pending"]')) === '1' && (await d.text('[data-testid="sync-conflicts"]')) === '0');
+        await dismissToasts();
+        await d.click('[data-testid="sync-now"]');
+        assert(/Synced: 1 edit\(s\) pushed/.test(await toastText('success')), 'pushed');
+        await d.until('the server row to hold my value', async () => psql(`SELECT "title" FROM "Task" WHERE "id" = '${taskId}'`) === `mine-${stamp}`);
+        await d.until('in sync again', async () => /in sync/.test(await d.text('[data-testid="sync-state"]')) && (await d.text('[data-testid="sync-pending"]')) === '0');
+        assert(Number(psql(`SELECT count(*) FROM "AuditLog" WHERE "target_id" = '${taskId}' AND "action" LIKE 'TASK%'`)) >= 1, 'the applied edit is audited');
+        await dismissToasts();
+
+        // A second conflict, on the priority, resolved with a value typed in the window.
+        const base = psql(`SELECT "priority" FROM "Task" WHERE "id" = '${taskId}'`);
+        const [theirs, mine, typedValue] = ['LOW', 'MEDIUM', 'HIGH', 'URGENT'].filter((p) => p !== base);
+        psql(`UPDATE "Task" SET "priority" = '${theirs}', "updated_at" = now() WHERE "id" = '${taskId}'`);
+        execFileSync(process.env.NCY_ADMIN_BIN, ['--database-url', profileUrl, '--offline', 'tasks', 'update', taskId, '--priority', mine], { encoding: 'utf8', env: process.env });
+        await nav('dashboard');
+        await nav('sync');
+        await d.click('[data-testid="sync-now"]');
+        const psel = `[data-conflict][data-row="${taskId}"][data-field="priority"]`;
+        await d.wait(psel);
+        await dismissToasts();
+        await d.type(`${psel} [data-testid="sync-value"]`, typedValue.toLowerCase());
+        await d.click(`${psel} [data-testid="sync-apply-value"]`);
+        assert(/Conflict resolved/.test(await toastText('success')), 'resolved with a value');
+        await dismissToasts();
+        await d.click('[data-testid="sync-now"]');
+        await d.until('the typed value on the server', async () => psql(`SELECT "priority" FROM "Task" WHERE "id" = '${taskId}'`) === typedValue);
+        await d.until('no open conflict', async () => (await d.text('[data-testid="sync-conflicts"]')) === '0');
+        await dismissToasts();
+      } finally {
+        // Back to the local workspace for the remaining tests.
+        await dismissToasts();
+        await switchTo('Local workspace');
+      }
     });
   }
 

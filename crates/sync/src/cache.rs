@@ -287,6 +287,7 @@ pub async fn writer_off(tx: &mut Tx) -> Result<()> {
 
 /// What `sync status` shows.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Status {
     pub path: String,
     pub profile: String,

@@ -17,6 +17,7 @@ use crate::outbox::{edit_task_in, patch_from, Entry};
 
 /// One conflict.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Conflict {
     pub id: Uuid,
     pub mutation_id: Uuid,
@@ -116,6 +117,7 @@ pub fn parse_value(field: &str, v: &str) -> Result<J> {
 
 /// What a resolution did.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Resolved {
     pub conflict: Conflict,
     /// The new mutation queued for push (keep mine / a new value that differs from the cache).

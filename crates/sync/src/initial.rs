@@ -27,6 +27,7 @@ pub const BATCH: usize = 50_000;
 
 /// What the first sync did.
 #[derive(Debug, Clone, Default, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct InitialReport {
     pub rows: u64,
     pub resumed: bool,

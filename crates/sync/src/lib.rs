@@ -33,6 +33,7 @@ pub use outbox::edit_task;
 
 /// Progress of long work: phase, rows (or mutations) done, total.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Progress {
     pub phase: String,
     pub done: u64,

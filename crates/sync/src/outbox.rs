@@ -28,6 +28,7 @@ pub const TASK_FIELDS: &[&str] = &[
 
 /// One outbox entry.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Entry {
     pub seq: i64,
     pub mutation_id: Uuid,

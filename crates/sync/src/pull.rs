@@ -50,6 +50,7 @@ use crate::Ctl;
 
 /// What a pull did.
 #[derive(Debug, Clone, Default, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct PullReport {
     /// Change rows read from the feed.
     pub changes: u64,

@@ -51,6 +51,7 @@ pub struct Outcome {
 
 /// What a push did.
 #[derive(Debug, Clone, Default, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct PushReport {
     pub pushed: u64,
     pub applied: u64,

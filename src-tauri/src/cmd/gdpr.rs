@@ -1,11 +1,22 @@
 //! GDPR requests screen: each command calls one `ncy-gdpr` function as the logged-in operator.
 
-use ncy_gdpr::request::{self, Queue, QueueFilter, Request, RequestState};
-use tauri::State;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use ncy_gdpr::erase::{self, ErasureOptions, ErasureOutcome};
+use ncy_gdpr::export::{self, ExportOutcome};
+use ncy_gdpr::hold;
+use ncy_gdpr::request::{
+    self, NewRequest, Queue, QueueFilter, Request, RequestDetail, RequestKind, RequestState,
+};
+use tauri::{AppHandle, Emitter, State};
 use uuid::Uuid;
 
 use crate::error::ApiResult;
+use crate::jobs::Progress;
 use crate::state::AppState;
+use crate::workspace::off_thread;
 
 /// The GDPR queue by deadline. `state`: a request state name, or none for open requests.
 #[tauri::command]
@@ -27,8 +38,33 @@ pub async fn gdpr_queue(
     Ok(request::list(&db, &op, &f).await?)
 }
 
-/// Moves a request on: `verify` (identity checked by `note`), `complete` or `reject` (`note`
-/// is the reason).
+/// One request with its subject, legal holds, owned organizations and history.
+#[tauri::command]
+pub async fn gdpr_show(s: State<'_, AppState>, id: Uuid) -> ApiResult<RequestDetail> {
+    let (db, op) = s.session().await?;
+    Ok(request::show(&db, &op, id).await?)
+}
+
+/// Files a request for `user` (id or email); `kind` is ACCESS, EXPORT, ERASURE,
+/// RECTIFICATION or RESTRICTION. Due one month after receipt.
+#[tauri::command]
+pub async fn gdpr_create(
+    s: State<'_, AppState>,
+    user: String,
+    kind: String,
+    note: Option<String>,
+) -> ApiResult<Request> {
+    let (db, op) = s.session().await?;
+    let new = NewRequest {
+        user,
+        kind: RequestKind::parse(&kind)?,
+        notes: note,
+    };
+    Ok(request::create(&db, &op, new).await?)
+}
+
+/// Moves a request on: `begin` (identity check started), `verify` (identity checked by
+/// `note`), `complete` or `reject` (`note` is the reason).
 #[tauri::command]
 pub async fn gdpr_act(
     s: State<'_, AppState>,
@@ -38,15 +74,130 @@ pub async fn gdpr_act(
 ) -> ApiResult<Request> {
     let (db, op) = s.session().await?;
     Ok(match action.as_str() {
+        "begin" => request::begin_verification(&db, &op, id).await?,
         "verify" => request::verify_identity(&db, &op, id, &note).await?,
         "complete" => request::complete(&db, &op, id).await?,
         "reject" => request::reject(&db, &op, id, &note).await?,
         other => {
             return Err(ncy_core::Error::invalid(
                 "action",
-                format!("{other:?} is not verify, complete or reject"),
+                format!("{other:?} is not begin, verify, complete or reject"),
             )
             .into())
         }
     })
+}
+
+/// Extends the deadline by 1 or 2 months past the original due date, with a recorded reason.
+#[tauri::command]
+pub async fn gdpr_extend(
+    s: State<'_, AppState>,
+    id: Uuid,
+    months: u32,
+    reason: String,
+) -> ApiResult<Request> {
+    let (db, op) = s.session().await?;
+    Ok(request::extend(&db, &op, id, months, &reason).await?)
+}
+
+/// The folder exports go to unless the operator chooses another: `<data dir>/gdpr-exports`.
+#[tauri::command]
+pub fn gdpr_export_dir(s: State<'_, AppState>) -> String {
+    s.paths.data.join("gdpr-exports").display().to_string()
+}
+
+/// The bundle folder of one export inside `dir`: `gdpr-<request>-<UTC time>` (new each time).
+fn bundle_path(dir: &str, id: Uuid) -> PathBuf {
+    let stamp = ncy_core::db::now().format("%Y%m%d-%H%M%S");
+    PathBuf::from(dir.trim()).join(format!("gdpr-{}-{stamp}", id.simple()))
+}
+
+/// Writes the export bundle of an ACCESS / EXPORT request into a new folder inside `dir`,
+/// emitting `progress` for `job` (cancellable).
+#[tauri::command]
+pub async fn gdpr_export(
+    app: AppHandle,
+    s: State<'_, AppState>,
+    job: String,
+    id: Uuid,
+    dir: String,
+) -> ApiResult<ExportOutcome> {
+    let (db, op) = s.session().await?;
+    if dir.trim().is_empty() {
+        return Err(ncy_core::Error::invalid("folder", "choose a folder for the export").into());
+    }
+    let out = bundle_path(&dir, id);
+    let cancel = Arc::new(AtomicBool::new(false));
+    s.jobs.start(&job, cancel.clone());
+    let (c, j) = (cancel.clone(), job.clone());
+    // The crate's progress callback is not `Sync`, so the future runs off the async pool.
+    let r = off_thread(move || async move {
+        let progress = |p: ncy_gdpr::Progress| {
+            let _ = app.emit("progress", Progress::new(&j, &p.phase, p.done, p.total));
+        };
+        export::export(&db, &op, id, &out, &progress, Some(&c)).await
+    })
+    .await;
+    s.jobs.finish(&job);
+    Ok(r?)
+}
+
+/// Erases the subject of an ERASURE request; `confirm` repeats the subject's email. Returns
+/// the receipt with the sweep; refusals (owner of an organization, legal hold) are errors.
+#[tauri::command]
+pub async fn gdpr_erase(
+    app: AppHandle,
+    s: State<'_, AppState>,
+    job: String,
+    id: Uuid,
+    confirm: String,
+) -> ApiResult<ErasureOutcome> {
+    let (db, op) = s.session().await?;
+    let cancel = Arc::new(AtomicBool::new(false));
+    s.jobs.start(&job, cancel.clone());
+    let (c, j) = (cancel.clone(), job.clone());
+    let r = off_thread(move || async move {
+        let progress = |p: ncy_gdpr::Progress| {
+            let _ = app.emit("progress", Progress::new(&j, &p.phase, p.done, p.total));
+        };
+        let opts = ErasureOptions::default();
+        erase::erase(&db, &op, id, &confirm, &opts, &progress, Some(&c)).await
+    })
+    .await;
+    s.jobs.finish(&job);
+    Ok(r?)
+}
+
+/// Places a legal hold on `user` (`place = true`) or releases every active one; `reason` is
+/// required either way. Returns how many holds were placed or released.
+#[tauri::command]
+pub async fn gdpr_hold(
+    s: State<'_, AppState>,
+    user: String,
+    place: bool,
+    reason: String,
+) -> ApiResult<u64> {
+    let (db, op) = s.session().await?;
+    Ok(if place {
+        hold::place(&db, &op, &user, &reason).await.map(|_| 1)?
+    } else {
+        hold::release(&db, &op, &user, &reason).await?
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_export_gets_a_new_folder_inside_the_chosen_one() {
+        let id = Uuid::new_v4();
+        let p = bundle_path(" /tmp/exports ", id);
+        assert_eq!(p.parent(), Some(std::path::Path::new("/tmp/exports")));
+        let name = p.file_name().unwrap().to_str().unwrap();
+        assert!(
+            name.starts_with(&format!("gdpr-{}-", id.simple())),
+            "{name}"
+        );
+    }
 }

@@ -1,31 +1,148 @@
-//! Sync screen: the connected profile's offline cache (`ncy-sync`).
+//! Sync screen: the connected profile's offline cache (`ncy-sync`). Opening a cache migrates
+//! it (a future that is not `Send`), so every command runs through
+//! [`off_thread`](crate::workspace::off_thread).
 
-use tauri::State;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use ncy_core::auth::Operator;
+use ncy_core::db::{Db, Target};
+use ncy_sync::conflicts::{self, Resolved};
+use ncy_sync::initial::{self, InitialReport};
+use ncy_sync::pull::PullReport;
+use ncy_sync::push::PushReport;
+use ncy_sync::{Cache, Ctl, Resolution};
+use serde::Serialize;
+use tauri::{AppHandle, Emitter, State};
+use uuid::Uuid;
 
 use crate::error::ApiResult;
+use crate::jobs::Progress;
 use crate::state::{not_postgres, AppState};
+use crate::workspace::off_thread;
 
 /// Sync state of the current PostgreSQL profile's offline cache, with its conflicts.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct SyncView {
     pub status: ncy_sync::cache::Status,
     pub conflicts: Vec<ncy_sync::conflicts::Conflict>,
 }
 
-/// Reads the offline cache of the connected profile (`ncy-admin sync init` creates it).
+/// What "Sync now" did (`sync run`: push, then pull).
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    pub push: PushReport,
+    pub pull: PullReport,
+}
+
+/// The server, its URL (the cache's profile) and the operator; refused on the local workspace.
+async fn server(s: &AppState) -> ApiResult<(Db, String, Operator)> {
+    let (db, target, op) = s.session_target().await?;
+    match target {
+        Target::Postgres(url) => Ok((db, url, op)),
+        Target::Local(_) => Err(not_postgres()),
+    }
+}
+
+/// Reads the offline cache of the connected profile (an error when it has none yet:
+/// `sync_init` creates it).
 #[tauri::command]
 pub async fn sync_status(s: State<'_, AppState>) -> ApiResult<SyncView> {
-    let (_, target, _) = s.session_target().await?;
-    let ncy_core::db::Target::Postgres(url) = target else {
-        return Err(not_postgres());
-    };
-    let view = crate::workspace::off_thread(move || async move {
-        let cache = ncy_sync::cache::Cache::open_profile(&url).await?;
+    let (_, url, _) = server(&s).await?;
+    let view = off_thread(move || async move {
+        let cache = Cache::open_profile(&url).await?;
         Ok(SyncView {
             status: cache.status().await?,
-            conflicts: ncy_sync::conflicts::list(&cache, false).await?,
+            conflicts: conflicts::list(&cache, false).await?,
         })
     })
     .await?;
     Ok(view)
+}
+
+/// Creates (or replaces) this profile's cache for the organizations `orgs` (slugs), its key in
+/// the OS keychain, and makes the first pull, emitting `progress` for `job` (cancellable; a
+/// later "Sync now" resumes it).
+#[tauri::command]
+pub async fn sync_init(
+    app: AppHandle,
+    s: State<'_, AppState>,
+    job: String,
+    orgs: Vec<String>,
+) -> ApiResult<InitialReport> {
+    let (db, url, op) = server(&s).await?;
+    let cancel = Arc::new(AtomicBool::new(false));
+    s.jobs.start(&job, cancel.clone());
+    let (c, j) = (cancel.clone(), job.clone());
+    let r = off_thread(move || async move {
+        let progress = |p: ncy_sync::Progress| {
+            let _ = app.emit("progress", Progress::new(&j, &p.phase, p.done, p.total));
+        };
+        let ctl = Ctl {
+            progress: Some(&progress),
+            cancel: Some(&c),
+            ..Default::default()
+        };
+        initial::init_profile(&db, &url, &op, &orgs, ctl)
+            .await
+            .map(|(_, rep)| rep)
+    })
+    .await;
+    s.jobs.finish(&job);
+    Ok(r?)
+}
+
+/// "Sync now": pushes the outbox, then pulls (`sync run`), emitting `progress` for `job`.
+#[tauri::command]
+pub async fn sync_run(app: AppHandle, s: State<'_, AppState>, job: String) -> ApiResult<RunReport> {
+    let (db, url, op) = server(&s).await?;
+    let cancel = Arc::new(AtomicBool::new(false));
+    s.jobs.start(&job, cancel.clone());
+    let (c, j) = (cancel.clone(), job.clone());
+    let r = off_thread(move || async move {
+        let cache = Cache::open_profile(&url).await?;
+        let progress = |p: ncy_sync::Progress| {
+            let _ = app.emit("progress", Progress::new(&j, &p.phase, p.done, p.total));
+        };
+        let ctl = Ctl {
+            progress: Some(&progress),
+            cancel: Some(&c),
+            ..Default::default()
+        };
+        let (push, pull) = ncy_sync::run(&db, &cache, &op, ctl).await?;
+        Ok(RunReport { push, pull })
+    })
+    .await;
+    s.jobs.finish(&job);
+    Ok(r?)
+}
+
+/// Resolves a conflict: `keep` is `mine` or `theirs`, or `value` gives a new value. Keeping
+/// mine or a new value is queued as a new offline edit (pushed by the next "Sync now").
+#[tauri::command]
+pub async fn sync_resolve(
+    s: State<'_, AppState>,
+    id: Uuid,
+    keep: Option<String>,
+    value: Option<String>,
+) -> ApiResult<Resolved> {
+    let (_, url, op) = server(&s).await?;
+    let how = match (keep.as_deref(), value) {
+        (_, Some(v)) => Resolution::Value(v),
+        (Some("mine"), None) => Resolution::Mine,
+        (Some("theirs"), None) => Resolution::Theirs,
+        _ => {
+            return Err(ncy_core::Error::invalid(
+                "resolution",
+                "keep mine, keep theirs, or give a new value",
+            )
+            .into())
+        }
+    };
+    let r = off_thread(move || async move {
+        let cache = Cache::open_profile(&url).await?;
+        conflicts::resolve(&cache, &op, id, &how).await
+    })
+    .await?;
+    Ok(r)
 }

@@ -1,7 +1,8 @@
 //! Users screen: each command calls one `ncy_core::admin::users` function.
 
 use ncy_core::admin::users::{
-    self, ApiKeyInfo, Created, NewUser, SessionInfo, User, UserDetail, UserFilter, UserPatch,
+    self, ApiKeyInfo, Created, NewApiKey, NewUser, SessionInfo, User, UserDetail, UserFilter,
+    UserPatch,
 };
 use ncy_core::admin::Page;
 use tauri::State;
@@ -85,6 +86,25 @@ pub async fn users_revoke_session(s: State<'_, AppState>, session_id: Uuid) -> A
 pub async fn users_api_keys(s: State<'_, AppState>, id: String) -> ApiResult<Vec<ApiKeyInfo>> {
     let (db, op) = s.session().await?;
     Ok(users::api_keys(&db, &op, &id).await?)
+}
+
+/// Creates an API key with `scopes` and an optional expiry (`YYYY-MM-DD [HH:MM]`, UTC);
+/// the plaintext key is in the result only (shown once).
+#[tauri::command]
+pub async fn users_create_api_key(
+    s: State<'_, AppState>,
+    id: String,
+    scopes: Vec<String>,
+    expires: Option<String>,
+) -> ApiResult<NewApiKey> {
+    let (db, op) = s.session().await?;
+    let expires_at = match expires.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
+        None => None,
+        Some(e) => Some(ncy_core::db::parse_ts(e).ok_or_else(|| {
+            ncy_core::Error::invalid("expires", format!("{e:?} is not a date (YYYY-MM-DD)"))
+        })?),
+    };
+    Ok(users::create_api_key(&db, &op, &id, &scopes, expires_at).await?)
 }
 
 #[tauri::command]

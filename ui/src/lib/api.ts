@@ -40,6 +40,17 @@ import type { WorkspaceInfo } from './bindings/WorkspaceInfo';
 import type { Progress } from './bindings/Progress';
 import type { Queue as GdprQueue } from './bindings/gdpr/Queue';
 import type { Request as GdprRequest } from './bindings/gdpr/Request';
+import type { RequestDetail as GdprRequestDetail } from './bindings/gdpr/RequestDetail';
+import type { RequestKind as GdprRequestKind } from './bindings/gdpr/RequestKind';
+import type { ExportOutcome as GdprExportOutcome } from './bindings/gdpr/ExportOutcome';
+import type { ErasureOutcome as GdprErasureOutcome } from './bindings/gdpr/ErasureOutcome';
+import type { NewApiKey } from './bindings/NewApiKey';
+import type { Status as SyncStatus } from './bindings/sync/Status';
+import type { Conflict as SyncConflict } from './bindings/sync/Conflict';
+import type { InitialReport as SyncInitialReport } from './bindings/sync/InitialReport';
+import type { PushReport as SyncPushReport } from './bindings/sync/PushReport';
+import type { PullReport as SyncPullReport } from './bindings/sync/PullReport';
+import type { Resolved as SyncResolved } from './bindings/sync/Resolved';
 import type { HealthReport } from './bindings/health/HealthReport';
 import type { LoggingChange } from './bindings/health/LoggingChange';
 import type { LoggingUpdate } from './bindings/health/LoggingUpdate';
@@ -55,17 +66,10 @@ import type { PruneItem } from './bindings/backup/PruneItem';
 import type { RestoreReport } from './bindings/backup/RestoreReport';
 import type { PitrReadiness } from './bindings/backup/PitrReadiness';
 
-// ncy-sync has no `ts` feature yet: mirrors crates/sync/src/{cache.rs Status, conflicts.rs Conflict}.
-export interface SyncStatus {
-  path: string; profile: string; organizations: string[]; operator: string; initial_sync_done: boolean;
-  last_pull_at: string | null; last_push_at: string | null; watermark: string | null;
-  pending: number; conflicts: number; rows: Record<string, number>;
-}
-export interface SyncConflict {
-  id: string; table: string; row_id: string; field: string; base: unknown; mine: unknown; theirs: unknown;
-  reason: string; created_at: string;
-}
+// ncy-sync types (bindings/sync); the two wrappers mirror src-tauri/src/cmd/sync.rs.
+export type { SyncStatus, SyncConflict, SyncInitialReport, SyncPushReport, SyncPullReport, SyncResolved };
 export interface SyncView { status: SyncStatus; conflicts: SyncConflict[] }
+export interface SyncRunReport { push: SyncPushReport; pull: SyncPullReport }
 
 export type {
   Page, User, UserDetail, UserFilter, NewUser, Created, UserPatch, SessionInfo, ApiKeyInfo,
@@ -75,6 +79,8 @@ export type {
   GdprQueue, GdprRequest, HealthReport,
   BackupSnapshot, BackupList, BackupVerification, PrunePlan, PruneItem, RestoreReport, PitrReadiness,
   LoggingChange, LoggingUpdate, ResetResult, SignalResult, Metrics, PgSession,
+  GdprRequestDetail, GdprRequestKind, GdprExportOutcome,
+  GdprErasureOutcome, NewApiKey,
 };
 
 /** Calls a command; rejects with ApiError only. */
@@ -109,6 +115,8 @@ export const api = {
     revokeSession: (sessionId: string) => call<void>('users_revoke_session', { sessionId }),
     apiKeys: (id: string) => call<ApiKeyInfo[]>('users_api_keys', { id }),
     revokeApiKey: (keyId: string) => call<void>('users_revoke_api_key', { keyId }),
+    createApiKey: (id: string, scopes: string[], expires: string | null) =>
+      call<NewApiKey>('users_create_api_key', { id, scopes, expires }),
     role: (id: string, role: string, grant: boolean) => call<void>('users_role', { id, role, grant }),
   },
 
@@ -171,12 +179,24 @@ export const api = {
   gdpr: {
     queue: (state: string | null, overdue: boolean, includeClosed: boolean) =>
       call<GdprQueue>('gdpr_queue', { state, overdue, includeClosed }),
-    act: (id: string, action: 'verify' | 'complete' | 'reject', note: string) =>
+    act: (id: string, action: 'begin' | 'verify' | 'complete' | 'reject', note: string) =>
       call<GdprRequest>('gdpr_act', { id, action, note }),
+    show: (id: string) => call<GdprRequestDetail>('gdpr_show', { id }),
+    create: (user: string, kind: GdprRequestKind, note: string | null) =>
+      call<GdprRequest>('gdpr_create', { user, kind, note }),
+    extend: (id: string, months: number, reason: string) => call<GdprRequest>('gdpr_extend', { id, months, reason }),
+    exportDir: () => call<string>('gdpr_export_dir'),
+    export: (job: string, id: string, dir: string) => call<GdprExportOutcome>('gdpr_export', { job, id, dir }),
+    erase: (job: string, id: string, confirm: string) => call<GdprErasureOutcome>('gdpr_erase', { job, id, confirm }),
+    hold: (user: string, place: boolean, reason: string) => call<number>('gdpr_hold', { user, place, reason }),
   },
 
   sync: {
     status: () => call<SyncView>('sync_status'),
+    init: (job: string, orgs: string[]) => call<SyncInitialReport>('sync_init', { job, orgs }),
+    run: (job: string) => call<SyncRunReport>('sync_run', { job }),
+    resolve: (id: string, keep: 'mine' | 'theirs' | null, value: string | null) =>
+      call<SyncResolved>('sync_resolve', { id, keep, value }),
   },
 
   health: {
