@@ -4,7 +4,7 @@
 // (`ncy-admin --local DATA_DIR/workspace.db seed synthetic --users 1000000 --orgs 100 --tasks 0`
 // then `seed dev --force` for the admin login).
 
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync, realpathSync } from 'node:fs';
 import { Driver, sleep } from './webdriver.mjs';
 
@@ -27,6 +27,9 @@ function appRss() {
   // Only the app this script started (other windows of the same binary name may be running).
   const pids = execFileSync('pgrep', ['-x', 'ncy-desktop'], { encoding: 'utf8' }).trim().split('\n').map(Number)
     .filter((p) => { try { return realpathSync(`/proc/${p}/exe`) === realpathSync(bin); } catch { return false; } });
+  return treeRss(pids);
+}
+function treeRss(pids) {
   const out = {};
   const add = (name, pid) => { const r = rssKb(pid); const o = (out[name] ??= { rss: 0, pss: 0, priv: 0 }); o.rss += r.rss; o.pss += r.pss; o.priv += r.priv; };
   for (const p of pids) {
@@ -42,6 +45,18 @@ function appRss() {
   return mb;
 }
 
+// The floor of the stack: the same Tauri + WebKitGTK window on an empty page (NCY_BLANK_BIN,
+// src-tauri/examples/blank_window.rs), measured alone before the app starts.
+let floor = null;
+if (process.env.NCY_BLANK_BIN) {
+  const blank = spawn(process.env.NCY_BLANK_BIN, [], { stdio: 'ignore' });
+  await sleep(6000);
+  floor = treeRss([blank.pid]);
+  blank.kill();
+  await new Promise((r) => blank.on('exit', r));
+  await sleep(1000);
+}
+
 const t0 = performance.now();
 await d.start(bin);
 await d.wait('[data-testid="login-form"]', 60000);
@@ -55,20 +70,29 @@ const t1 = performance.now();
 await d.click('[data-nav="users"]');
 await d.wait('[data-testid="users-table"] [data-row="0"]', 60000);
 const firstPage = performance.now() - t1;
-await sleep(1000);
+const settle = Number(process.env.MEASURE_SETTLE_MS ?? 1000);
+await sleep(settle);
 const rssUsers = appRss();
-// Page through 10,000 rows (50 keyset pages of 200) by scrolling the virtualized list.
-const t2 = performance.now();
-for (let i = 0; i < 200; i++) {
-  const n = await d.exec(`const b = document.querySelector('[data-testid="users-table"] .body'); b.scrollTop = b.scrollHeight; return document.querySelector('[data-testid="users-table"] .foot').textContent;`);
-  if (/^1\d,\d{3} rows/.test(n.trim())) break;
-  await sleep(60);
+// Scroll the virtualized list to the end of what is loaded until `rows` rows were seen.
+async function scrollTo(rows) {
+  for (let i = 0; i < 2000; i++) {
+    const n = await d.exec(`const b = document.querySelector('[data-testid="users-table"] .body'); b.scrollTop = b.scrollHeight; return document.querySelector('[data-testid="users-table"] .foot').textContent;`);
+    if (Number(n.trim().split(' ')[0].replace(/,/g, '')) >= rows) return;
+    await sleep(60);
+  }
 }
+// Page through 10,000 rows (50 keyset pages of 200), then to 30,000.
+const t2 = performance.now();
+await scrollTo(10000);
 const scroll = performance.now() - t2;
-await sleep(1000);
+await sleep(settle);
 const foot = await d.text('[data-testid="users-table"] .foot');
 const rows = await d.exec(`return document.querySelectorAll('[data-testid="users-table"] [data-row]').length`);
 const rssScrolled = appRss();
+await scrollTo(30000);
+await sleep(settle);
+const foot30k = await d.text('[data-testid="users-table"] .foot');
+const rss30k = appRss();
 // Back to the top: the first rows were dropped from memory and come back by their cursor.
 const t3 = performance.now();
 await d.exec(`document.querySelector('[data-testid="users-table"] .body').scrollTop = 0;`);
@@ -79,10 +103,13 @@ await d.quit();
 console.log(JSON.stringify({
   cold_start_to_login_form_ms: Math.round(cold),
   first_users_page_ms: Math.round(firstPage),
+  rss_mb_blank_window: floor,
   rss_mb_at_login: rssLogin,
   rss_mb_users_screen: rssUsers,
   scroll_ms: Math.round(scroll), rows_loaded: foot, dom_rows: rows,
   rss_mb_after_scroll: rssScrolled,
+  rows_loaded_2: foot30k,
+  rss_mb_after_30k_rows: rss30k,
   back_to_top_ms: Math.round(backToTop),
   dashboard_active_users: kpi,
 }, null, 1));
