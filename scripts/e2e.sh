@@ -69,6 +69,10 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 native=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 
 export NCY_DESKTOP_BIN="${NCY_DESKTOP_BIN:-$target_dir/debug/ncy-desktop}"
+# `--measure` also measures the stack's floor (a blank Tauri window) when it was built beside
+# the app: `cargo build [--release] -p ncy-desktop --example blank_window`.
+blank="$(dirname "$NCY_DESKTOP_BIN")/examples/blank_window"
+[ -n "$data_dir" ] && [ -z "${NCY_BLANK_BIN:-}" ] && [ -x "$blank" ] && export NCY_BLANK_BIN="$blank"
 # The CLI shares the window's data dir and keychain (the sync test edits its cache offline).
 export NCY_ADMIN_BIN="${NCY_ADMIN_BIN:-$target_dir/debug/ncy-admin}"
 export NCY_DATA_DIR="${data_dir:-$work/data}" E2E_SCRIPT="$script"
