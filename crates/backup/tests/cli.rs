@@ -82,7 +82,7 @@ async fn backup_commands_on_postgres() {
     bytes[n / 2] ^= 0x01;
     std::fs::write(&path, &bytes).unwrap();
     let o = cli.run_with(&["backup", "verify", &path], None);
-    fails(&o, 4, "failed verification");
+    fails(&o, 10, "failed verification");
     assert!(String::from_utf8_lossy(&o.stdout).contains("MISMATCH"));
 
     // Not a compression level.

@@ -14,12 +14,15 @@ pub const CONFLICT: i32 = 4;
 pub const FORBIDDEN: i32 = 5;
 /// Not logged in, wrong password, locked out, disabled account.
 pub const AUTH: i32 = 6;
-/// The database cannot be reached or refuses the connection; configuration errors.
+/// The database (or an outside service such as Prometheus) cannot be reached or refuses the
+/// connection; configuration errors.
 pub const CONNECTION: i32 = 7;
 /// Migration problems (pending, drift, failed statement).
 pub const MIGRATION: i32 = 8;
 /// Disk full or another file-system error.
 pub const IO: i32 = 9;
+/// A check failed (a backup that does not verify).
+pub const VERIFICATION: i32 = 10;
 /// Cancelled by the user.
 pub const CANCELLED: i32 = 130;
 
@@ -41,10 +44,12 @@ pub fn code(e: &anyhow::Error) -> i32 {
         Error::ServerUnreachable { .. }
         | Error::DatabaseAuth { .. }
         | Error::Config(_)
-        | Error::LocalStore { .. } => CONNECTION,
+        | Error::LocalStore { .. }
+        | Error::Service { .. } => CONNECTION,
         Error::Migration(_) | Error::Drift { .. } => MIGRATION,
         Error::DiskFull(_) | Error::Io { .. } => IO,
         Error::Cancelled => CANCELLED,
+        Error::VerificationFailed(_) => VERIFICATION,
         Error::Database { .. } => GENERAL,
     }
 }

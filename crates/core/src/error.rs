@@ -90,6 +90,14 @@ pub enum Error {
     #[error("cancelled")]
     Cancelled,
 
+    /// An outside service the operation reads from (Prometheus, ...) failed or is unreachable.
+    #[error("{service}: {message}")]
+    Service { service: String, message: String },
+
+    /// A check proved something wrong, e.g. a backup that does not restore as it should.
+    #[error("{0}")]
+    VerificationFailed(String),
+
     /// An unexpected database error (a bug or an unusual server state).
     #[error("database error: {message}")]
     Database {
@@ -120,6 +128,14 @@ impl Error {
     pub fn conflict(field: impl Into<String>, message: impl Into<String>) -> Self {
         Error::Conflict {
             field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    /// Shorthand for [`Error::Service`].
+    pub fn service(service: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Service {
+            service: service.into(),
             message: message.into(),
         }
     }
@@ -164,6 +180,8 @@ impl Error {
             Error::Keychain(_) => "keychain",
             Error::Io { .. } => "io",
             Error::Cancelled => "cancelled",
+            Error::Service { .. } => "service",
+            Error::VerificationFailed(_) => "verification_failed",
             Error::Database { .. } => "database",
         }
     }

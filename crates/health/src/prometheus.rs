@@ -155,7 +155,9 @@ impl Prometheus {
             .timeout(Duration::from_secs(10))
             .connect_timeout(Duration::from_secs(5))
             .build()
-            .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
+            .map_err(|e| {
+                Error::service("Prometheus", format!("cannot build the HTTP client: {e}"))
+            })?;
         Ok(Prometheus { base, http })
     }
 
@@ -178,10 +180,13 @@ impl Prometheus {
             .join("api/v1/query_range")
             .map_err(|e| Error::invalid("prometheus", e.to_string()))?;
         let unreachable = |e: String| {
-            Error::Config(format!(
-                "cannot query Prometheus at {}: {e}. Check the --prometheus URL and that Prometheus is running",
-                self.shown()
-            ))
+            Error::service(
+                "Prometheus",
+                format!(
+                    "cannot query {}: {e}. Check the Prometheus URL (--prometheus / NCY_PROMETHEUS_URL, or the Health screen) and that Prometheus is running",
+                    self.shown()
+                ),
+            )
         };
         let resp = self
             .http

@@ -55,7 +55,7 @@ async fn health_cli_on_postgres() {
             "1m",
         ]),
         7,
-        "cannot query Prometheus",
+        "Prometheus: cannot query",
     );
     fails(
         &cli.run(&[

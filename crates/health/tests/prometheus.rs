@@ -227,7 +227,7 @@ async fn charts_come_from_a_real_prometheus_scraping_postgres_exporter() {
     drop(procs);
     let e = prometheus::metrics(&op, &prom_url, &q).await.unwrap_err();
     assert!(
-        matches!(&e, Error::Config(m) if m.contains("cannot query Prometheus")),
+        matches!(&e, Error::Service { service, message } if service == "Prometheus" && message.contains("cannot query")),
         "{e}"
     );
     let bad = prometheus::Prometheus::new("http://127.0.0.1:1").unwrap();

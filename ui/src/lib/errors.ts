@@ -48,6 +48,8 @@ export function errorTitle(code: string): string {
     case 'not_postgres': return 'Needs PostgreSQL';
     case 'cancelled': return 'Cancelled';
     case 'disk_full': return 'Disk full';
+    case 'service': return 'Service unavailable';
+    case 'verification_failed': return 'Verification failed';
     default: return 'Error';
   }
 }

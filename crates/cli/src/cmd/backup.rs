@@ -230,14 +230,11 @@ pub async fn run(ctx: &mut Ctx, c: Backup) -> Result<()> {
             if v.ok {
                 Ok(())
             } else {
-                Err(Error::conflict(
-                    "backup",
-                    format!(
-                        "backup {} failed verification: {}",
-                        v.path,
-                        v.problems.join("; ")
-                    ),
-                )
+                Err(Error::VerificationFailed(format!(
+                    "backup {} failed verification: {}",
+                    v.path,
+                    v.problems.join("; ")
+                ))
                 .into())
             }
         }
