@@ -39,6 +39,8 @@ async function test(name, fn) {
     results.push({ name, ok: false });
     console.log(`FAIL ${name}: ${e.message}`);
     try { await shot(`FAIL-${name.replace(/\W+/g, '-')}`); } catch { /* window gone */ }
+    // Leave no dialog open behind a failure, so the next test starts from a clean window.
+    try { await d.keys('Escape'); await d.keys('Escape'); await dismissToasts(); } catch { /* window gone */ }
   }
 }
 
@@ -382,6 +384,8 @@ try {
     await nav('gdpr');
     await d.click('[data-testid="gdpr-new"]');
     await d.type('[data-testid="gdpr-user"]', gdprEmail);
+    // Pick the match: the list appearing under the field moves the form's buttons.
+    await d.click(`[data-testid="gdpr-user-matches"] [data-email="${gdprEmail}"]`);
     await d.select('[data-testid="gdpr-kind"]', 'EXPORT');
     assert(/due \d{4}-\d\d-\d\d \(one month/.test(await d.text('[data-testid="gdpr-due-preview"]')), 'due date preview');
     await d.click('[data-testid="gdpr-create-submit"]');
