@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
+use tauri::{AppHandle, Emitter};
 
 /// A `progress` event: which job, what phase, how far.
 #[derive(Debug, Clone, Serialize)]
@@ -47,6 +48,21 @@ impl Jobs {
         }
     }
 
+    /// Registers job `id` for the lifetime of the returned guard: the UI can cancel it, and
+    /// its progress goes to the window as `progress` events.
+    pub fn begin(&self, app: &AppHandle, id: &str) -> Job<'_> {
+        let cancel = Arc::new(AtomicBool::new(false));
+        self.start(id, cancel.clone());
+        Job {
+            jobs: self,
+            reporter: Reporter {
+                app: app.clone(),
+                id: id.to_owned(),
+                cancel,
+            },
+        }
+    }
+
     /// Asks a job to stop; false when no such job runs.
     pub fn cancel(&self, job: &str) -> bool {
         match self.0.lock() {
@@ -56,6 +72,50 @@ impl Jobs {
                 .is_some(),
             Err(_) => false,
         }
+    }
+}
+
+/// A running job; forgotten when dropped (after its work ended, whichever way).
+pub struct Job<'a> {
+    jobs: &'a Jobs,
+    reporter: Reporter,
+}
+
+impl std::ops::Deref for Job<'_> {
+    type Target = Reporter;
+    fn deref(&self) -> &Reporter {
+        &self.reporter
+    }
+}
+
+impl Job<'_> {
+    /// An owned handle for work that runs on another thread.
+    pub fn reporter(&self) -> Reporter {
+        self.reporter.clone()
+    }
+}
+
+impl Drop for Job<'_> {
+    fn drop(&mut self) {
+        self.jobs.finish(&self.reporter.id);
+    }
+}
+
+/// What a job's work needs: where progress goes and the cancel flag it must honour.
+#[derive(Clone)]
+pub struct Reporter {
+    app: AppHandle,
+    id: String,
+    /// Set when the user cancels.
+    pub cancel: Arc<AtomicBool>,
+}
+
+impl Reporter {
+    /// Sends one `progress` event.
+    pub fn emit(&self, phase: &str, done: u64, total: u64) {
+        let _ = self
+            .app
+            .emit("progress", Progress::new(&self.id, phase, done, total));
     }
 }
 

@@ -1,19 +1,15 @@
 //! Backups screen: each command calls one `ncy-backup` function as the logged-in operator.
 
-use std::path::Path;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
-
 use chrono::NaiveDateTime;
 use ncy_backup::{
     BackupList, BackupRef, Backups, CreateOptions, Hooks, PitrReadiness, PrunePlan, PrunePolicy,
     RestoreOptions, RestoreReport, Snapshot, Verification,
 };
-use tauri::{AppHandle, Emitter, State};
+use std::path::Path;
+use tauri::{AppHandle, State};
 use uuid::Uuid;
 
 use crate::error::ApiResult;
-use crate::jobs::Progress;
 use crate::state::{not_postgres, AppState};
 
 async fn backups(s: &AppState) -> ApiResult<(Backups, ncy_core::auth::Operator)> {
@@ -35,14 +31,11 @@ pub async fn backups_create(
     job: String,
 ) -> ApiResult<Snapshot> {
     let (b, op) = backups(&s).await?;
-    let cancel = Arc::new(AtomicBool::new(false));
-    s.jobs.start(&job, cancel.clone());
-    let progress = |p: ncy_backup::Progress| {
-        let _ = app.emit("progress", Progress::new(&job, &p.phase, p.done, p.total));
-    };
+    let job = s.jobs.begin(&app, &job);
+    let progress = |p: ncy_backup::Progress| job.emit(&p.phase, p.done, p.total);
     let hooks = Hooks {
         progress: &progress,
-        cancel: Some(&cancel),
+        cancel: Some(&job.cancel),
     };
     let r = b
         .create(
@@ -51,7 +44,6 @@ pub async fn backups_create(
             hooks,
         )
         .await;
-    s.jobs.finish(&job);
     Ok(r?)
 }
 
@@ -64,17 +56,13 @@ pub async fn backups_verify(
     id: Uuid,
 ) -> ApiResult<Verification> {
     let (b, op) = backups(&s).await?;
-    let cancel = Arc::new(AtomicBool::new(false));
-    s.jobs.start(&job, cancel.clone());
-    let progress = |p: ncy_backup::Progress| {
-        let _ = app.emit("progress", Progress::new(&job, &p.phase, p.done, p.total));
-    };
+    let job = s.jobs.begin(&app, &job);
+    let progress = |p: ncy_backup::Progress| job.emit(&p.phase, p.done, p.total);
     let hooks = Hooks {
         progress: &progress,
-        cancel: Some(&cancel),
+        cancel: Some(&job.cancel),
     };
     let r = b.verify(&op, &BackupRef::Id(id), hooks).await;
-    s.jobs.finish(&job);
     Ok(r?)
 }
 
@@ -136,17 +124,13 @@ pub async fn backups_restore(
         force,
         no_owner,
     };
-    let cancel = Arc::new(AtomicBool::new(false));
-    s.jobs.start(&job, cancel.clone());
-    let progress = |p: ncy_backup::Progress| {
-        let _ = app.emit("progress", Progress::new(&job, &p.phase, p.done, p.total));
-    };
+    let job = s.jobs.begin(&app, &job);
+    let progress = |p: ncy_backup::Progress| job.emit(&p.phase, p.done, p.total);
     let hooks = Hooks {
         progress: &progress,
-        cancel: Some(&cancel),
+        cancel: Some(&job.cancel),
     };
     let r = b.restore(&op, &BackupRef::Id(id), &opts, hooks).await;
-    s.jobs.finish(&job);
     Ok(r?)
 }
 

@@ -2,9 +2,6 @@
 //! it (a future that is not `Send`), so every command runs through
 //! [`off_thread`](crate::workspace::off_thread).
 
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
-
 use ncy_core::auth::Operator;
 use ncy_core::db::{Db, Target};
 use ncy_sync::conflicts::{self, Resolved};
@@ -13,11 +10,10 @@ use ncy_sync::pull::PullReport;
 use ncy_sync::push::PushReport;
 use ncy_sync::{Cache, Ctl, Resolution};
 use serde::Serialize;
-use tauri::{AppHandle, Emitter, State};
+use tauri::{AppHandle, State};
 use uuid::Uuid;
 
 use crate::error::ApiResult;
-use crate::jobs::Progress;
 use crate::state::{not_postgres, AppState};
 use crate::workspace::off_thread;
 
@@ -71,16 +67,13 @@ pub async fn sync_init(
     orgs: Vec<String>,
 ) -> ApiResult<InitialReport> {
     let (db, url, op) = server(&s).await?;
-    let cancel = Arc::new(AtomicBool::new(false));
-    s.jobs.start(&job, cancel.clone());
-    let (c, j) = (cancel.clone(), job.clone());
-    let r = off_thread(move || async move {
-        let progress = |p: ncy_sync::Progress| {
-            let _ = app.emit("progress", Progress::new(&j, &p.phase, p.done, p.total));
-        };
+    let job = s.jobs.begin(&app, &job);
+    let r = job.reporter();
+    let out = off_thread(move || async move {
+        let progress = |p: ncy_sync::Progress| r.emit(&p.phase, p.done, p.total);
         let ctl = Ctl {
             progress: Some(&progress),
-            cancel: Some(&c),
+            cancel: Some(&r.cancel),
             ..Default::default()
         };
         initial::init_profile(&db, &url, &op, &orgs, ctl)
@@ -88,33 +81,28 @@ pub async fn sync_init(
             .map(|(_, rep)| rep)
     })
     .await;
-    s.jobs.finish(&job);
-    Ok(r?)
+    Ok(out?)
 }
 
 /// "Sync now": pushes the outbox, then pulls (`sync run`), emitting `progress` for `job`.
 #[tauri::command]
 pub async fn sync_run(app: AppHandle, s: State<'_, AppState>, job: String) -> ApiResult<RunReport> {
     let (db, url, op) = server(&s).await?;
-    let cancel = Arc::new(AtomicBool::new(false));
-    s.jobs.start(&job, cancel.clone());
-    let (c, j) = (cancel.clone(), job.clone());
-    let r = off_thread(move || async move {
+    let job = s.jobs.begin(&app, &job);
+    let r = job.reporter();
+    let out = off_thread(move || async move {
         let cache = Cache::open_profile(&url).await?;
-        let progress = |p: ncy_sync::Progress| {
-            let _ = app.emit("progress", Progress::new(&j, &p.phase, p.done, p.total));
-        };
+        let progress = |p: ncy_sync::Progress| r.emit(&p.phase, p.done, p.total);
         let ctl = Ctl {
             progress: Some(&progress),
-            cancel: Some(&c),
+            cancel: Some(&r.cancel),
             ..Default::default()
         };
         let (push, pull) = ncy_sync::run(&db, &cache, &op, ctl).await?;
         Ok(RunReport { push, pull })
     })
     .await;
-    s.jobs.finish(&job);
-    Ok(r?)
+    Ok(out?)
 }
 
 /// Resolves a conflict: `keep` is `mine` or `theirs`, or `value` gives a new value. Keeping

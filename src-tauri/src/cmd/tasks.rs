@@ -1,17 +1,13 @@
 //! Projects & Tasks screen (`ncy_core::admin::{projects, tasks}`).
 
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
-
 use ncy_core::admin::projects::{self, Project, ProjectPatch};
 use ncy_core::admin::tasks::{self, BulkReport, Task, TaskFilter, TaskPatch};
 use ncy_core::admin::Page;
 use ncy_core::model::ProjectStatus;
-use tauri::{AppHandle, Emitter, State};
+use tauri::{AppHandle, State};
 use uuid::Uuid;
 
 use crate::error::ApiResult;
-use crate::jobs::Progress;
 use crate::state::AppState;
 
 #[tauri::command]
@@ -79,15 +75,7 @@ pub async fn tasks_bulk_update(
     patch: TaskPatch,
 ) -> ApiResult<BulkReport> {
     let (db, op) = s.session().await?;
-    let cancel = Arc::new(AtomicBool::new(false));
-    s.jobs.start(&job, cancel.clone());
-    let emit = |done: u64, total: u64| {
-        let _ = app.emit(
-            "progress",
-            Progress::new(&job, "updating tasks", done, total),
-        );
-    };
-    let r = tasks::bulk_update(&db, &op, &ids, &patch, &emit, Some(&cancel)).await;
-    s.jobs.finish(&job);
-    Ok(r?)
+    let job = s.jobs.begin(&app, &job);
+    let emit = |done: u64, total: u64| job.emit("updating tasks", done, total);
+    Ok(tasks::bulk_update(&db, &op, &ids, &patch, &emit, Some(&job.cancel)).await?)
 }
