@@ -832,6 +832,9 @@ try {
         const fk = await d.text('[data-testid="health-fk-row"][data-constraint="e2e_health_child_parent_id_fkey"]');
         assert(/parent_id/.test(fk) && /e2e_health_scratch/.test(fk), `FK without an index: ${fk}`);
         await view('health-indexes', '20-health-indexes');
+        await d.exec(`document.querySelector('[data-testid="health-duplicate-row"]').scrollIntoView({ block: 'center' })`);
+        await sleep(300);
+        await shot('20-health-indexes-duplicate-invalid-fk');
 
         // Replication and WAL archiving.
         const rep = await d.text('[data-testid="health-replication"]');
