@@ -346,6 +346,8 @@ try {
     await nav('health');
     await d.until('the health report', async () => /Findings \(\d+\)/.test(await d.text('[data-testid="health"]')));
     assert(/Local SQLite workspace/.test(await d.text('[data-testid="health"]')), 'health says which store');
+    assert(/Free pages/.test(await d.text('[data-testid="health-sqlite"]')), 'the workspace file section');
+    assert((await d.findAll('[data-testid="health-tables"], [data-testid="health-connections"], [data-testid="health-replication"]')).length === 0, 'no PostgreSQL-only sections on SQLite');
   });
 
   await test('API key: created from the user drawer, its secret shown once', async () => {
@@ -735,6 +737,137 @@ try {
       await d.click('[data-testid="login-submit"]');
       await d.wait('[data-testid="shell"]');
       await dismissToasts();
+    });
+
+    await test('PostgreSQL: Health shows connections by state and the pool, block I/O, dead tuples, unused / duplicate / invalid indexes, foreign keys without an index, and WAL archiving', async () => {
+      const psql = (sql) => execFileSync('psql', [process.env.E2E_PG_URL, '-tAXqc', sql], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+      const login = async (label) => {
+        await nav('settings');
+        await d.until(`the ${label} row`, async () => d.exec(`return [...document.querySelectorAll('[data-testid="connections"] tr')].some((r) => r.textContent.includes(arguments[0]))`, label));
+        await d.exec(`[...document.querySelectorAll('[data-testid="connections"] tr')].find((r) => r.textContent.includes(arguments[0])).querySelector('button').click()`, label);
+        await d.wait('[data-testid="login-form"]');
+        await d.type('[data-testid="login-email"]', 'admin@ncy-8.com');
+        await d.type('[data-testid="login-password"]', 'admin123');
+        await d.click('[data-testid="login-submit"]');
+        await d.wait('[data-testid="shell"]');
+        await dismissToasts();
+      };
+      const refresh = async () => {
+        await d.click('[data-testid="health-refresh"]');
+        await sleep(200);
+        await d.until('the report', async () => !(await d.exec(`return document.querySelector('[data-testid="health-refresh"]').disabled`)), 20000);
+      };
+      const view = async (testid, name) => {
+        await d.exec(`document.querySelector('[data-testid="${testid}"]').scrollIntoView()`);
+        await sleep(300);
+        await shot(name);
+      };
+      // Long lists show 10 rows until "Show all" is clicked.
+      const showAll = async (key) => {
+        const b = await d.findAll(`[data-testid="health-more-${key}"]`);
+        if (b.length && /^Show all/.test(await d.text(`[data-testid="health-more-${key}"]`))) await d.click(`[data-testid="health-more-${key}"]`);
+      };
+      await login('e2e-pg');
+      try {
+        // A table with dead tuples (autovacuum off for it), a foreign key without an index, two
+        // identical unused indexes and an index left INVALID by a failed concurrent build.
+        psql(`CREATE TABLE e2e_health_scratch (id int PRIMARY KEY, v text) WITH (autovacuum_enabled = off)`);
+        psql(`INSERT INTO e2e_health_scratch SELECT g, 'row ' || g FROM generate_series(1, 15000) g`);
+        psql(`DELETE FROM e2e_health_scratch WHERE id <= 12000`);
+        psql(`CREATE TABLE e2e_health_child (id int PRIMARY KEY, parent_id int REFERENCES e2e_health_scratch (id), code int)`);
+        psql(`INSERT INTO e2e_health_child VALUES (1, NULL, 7), (2, NULL, 7)`);
+        psql(`CREATE INDEX e2e_unused ON "Task" ("title")`);
+        psql(`CREATE INDEX e2e_unused_twin ON "Task" ("title")`);
+        let failed = false;
+        try { psql(`CREATE UNIQUE INDEX CONCURRENTLY e2e_invalid ON e2e_health_child (code)`); } catch { failed = true; }
+        assert(failed && psql(`SELECT NOT indisvalid FROM pg_index WHERE indexrelid = 'e2e_invalid'::regclass`) === 't', 'an INVALID index was left behind');
+        const archiveMode = psql('SHOW archive_mode');
+        if (archiveMode !== 'off') {
+          psql('SELECT pg_switch_wal()');
+          await d.until('a WAL file archived', async () => Number(psql('SELECT archived_count FROM pg_stat_archiver')) > 0, 30000);
+        }
+
+        await nav('health');
+        await d.until('the PostgreSQL health report', async () => (await d.findAll('[data-testid="health-tables"]')).length > 0, 20000);
+        const deadOnServer = () => Number(psql(`SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'e2e_health_scratch'`));
+        await d.until('the scratch table with its dead tuples', async () => {
+          await refresh();
+          await showAll('unused');
+          await showAll('fk');
+          return (await d.findAll('[data-testid="health-dead-row"][data-table="public.e2e_health_scratch"]')).length > 0
+            && (await d.findAll('[data-testid="health-unused-row"][data-index="e2e_unused"]')).length > 0;
+        }, 30000);
+
+        // Connections by state and the pool.
+        const states = await d.exec(`return [...document.querySelectorAll('[data-testid="health-conn-state"]')].map((r) => [r.dataset.state, Number(r.dataset.count)])`);
+        const total = Number((await d.text('[data-testid="health-conn-total"]')).replace(/,/g, ''));
+        assert(states.some(([s, n]) => s === 'active' && n >= 1), `an active connection (the report itself): ${JSON.stringify(states)}`);
+        assert(states.reduce((n, [, c]) => n + c, 0) === total && total >= 1, `states add up to the total ${total}: ${JSON.stringify(states)}`);
+        const maxConn = psql('SHOW max_connections');
+        assert((await d.text('[data-testid="health-connections"]')).includes(`max_connections ${Number(maxConn).toLocaleString('en-US')}`), `max_connections ${maxConn} shown`);
+        assert(/\d+ in use · \d+ idle · \d+ open of max \d+/.test(await d.text('[data-testid="health-pool"]')), `pool: ${await d.text('[data-testid="health-pool"]')}`);
+        await view('health-connections', '17-health-connections');
+
+        // Block I/O: the numbers of pg_stat_database (which only grow).
+        const hit = Number(await d.exec(`return document.querySelector('[data-testid="health-io-hit"]').dataset.value`));
+        const read = Number(await d.exec(`return document.querySelector('[data-testid="health-io-read"]').dataset.value`));
+        const [srvHit, srvRead] = psql(`SELECT blks_hit || ' ' || blks_read FROM pg_stat_database WHERE datname = current_database()`).split(' ').map(Number);
+        assert(hit > 0 && hit <= srvHit && read <= srvRead, `blocks hit ${hit} / read ${read} vs server ${srvHit} / ${srvRead}`);
+        assert((await d.text('[data-testid="health-io-hit"]')) === hit.toLocaleString('en-US'), 'blocks hit printed');
+        assert(/Database hit ratio\s*\d+\.\d %/.test(await d.text('[data-testid="health-io"]')), 'hit ratio shown');
+        await view('health-io', '18-health-io');
+
+        // Tables: the dead tuples of the scratch table with the crate's suggestion.
+        const deadRow = '[data-testid="health-dead-row"][data-table="public.e2e_health_scratch"]';
+        const shownDead = Number(await d.exec(`return document.querySelector('${deadRow}').dataset.dead`));
+        assert(shownDead >= 10000 && shownDead <= 12000, `dead tuples shown ${shownDead} (12,000 rows deleted; on the server now ${deadOnServer()})`);
+        const deadText = await d.text(deadRow);
+        assert(/CRITICAL|WARNING/i.test(deadText) && deadText.includes('VACUUM (ANALYZE) "public"."e2e_health_scratch"'), `dead-tuple suggestion: ${deadText}`);
+        assert(/never/.test(deadText), `never vacuumed: ${deadText}`);
+        await view('health-tables', '19-health-tables');
+
+        // Indexes: unused (by name), the identical pair, the invalid one, the FK without an index.
+        const unused = await d.text('[data-testid="health-unused-row"][data-index="e2e_unused"]');
+        assert(/public\.e2e_unused/.test(unused) && /Task/.test(unused), `unused index row: ${unused}`);
+        const dups = await d.exec(`return [...document.querySelectorAll('[data-testid="health-duplicate-row"]')].map((r) => r.innerText)`);
+        assert(dups.some((t) => /e2e_unused, e2e_unused_twin/.test(t) && /keep one/.test(t)), `duplicate indexes: ${JSON.stringify(dups)}`);
+        const invalid = await d.text('[data-testid="health-invalid-row"][data-index="e2e_invalid"]');
+        assert(/drop and re-create it/.test(invalid) && /CREATE UNIQUE INDEX e2e_invalid/.test(invalid), `invalid index row: ${invalid}`);
+        const fk = await d.text('[data-testid="health-fk-row"][data-constraint="e2e_health_child_parent_id_fkey"]');
+        assert(/parent_id/.test(fk) && /e2e_health_scratch/.test(fk), `FK without an index: ${fk}`);
+        await view('health-indexes', '20-health-indexes');
+        await d.exec(`document.querySelector('[data-testid="health-duplicate-row"]').scrollIntoView({ block: 'center' })`);
+        await sleep(300);
+        await shot('20-health-indexes-duplicate-invalid-fk');
+
+        // Replication and WAL archiving.
+        const rep = await d.text('[data-testid="health-replication"]');
+        assert(/Not a standby, no replicas/.test(rep), `replication role: ${rep.slice(0, 200)}`);
+        if (archiveMode === 'off') {
+          assert(/archiving off/i.test(await d.text('[data-testid="health-archiving-state"]')), 'archiving off stated');
+        } else {
+          await d.until('the last archived WAL after refresh', async () => {
+            const last = psql('SELECT last_archived_wal FROM pg_stat_archiver');
+            const shown = (await d.findAll('[data-testid="health-last-archived"]')).length ? await d.text('[data-testid="health-last-archived"]') : '';
+            if (shown === last) return true;
+            await refresh();
+            return false;
+          }, 30000);
+          assert(/^archiving (on|always)$/i.test(await d.text('[data-testid="health-archiving-state"]')), `archiving state: ${await d.text('[data-testid="health-archiving-state"]')}`);
+          assert(Number((await d.text('[data-testid="health-archived-count"]')).replace(/,/g, '')) >= 1, 'archived count');
+        }
+        await view('health-replication', '21-health-replication');
+
+        // Sections fold away and come back.
+        await d.click('[data-testid="health-indexes-toggle"]');
+        await d.until('the indexes folded', async () => (await d.findAll('[data-testid="health-unused-row"]')).length === 0);
+        await d.click('[data-testid="health-indexes-toggle"]');
+        await d.wait('[data-testid="health-unused-row"][data-index="e2e_unused"]');
+      } finally {
+        psql('DROP TABLE IF EXISTS e2e_health_child, e2e_health_scratch');
+        psql('DROP INDEX IF EXISTS e2e_unused, e2e_unused_twin');
+        await login('Local workspace');
+      }
     });
 
     await test('sync: init from the window, an offline edit conflicts with a server edit, keep mine wins on the server', async () => {
