@@ -436,6 +436,19 @@ try {
     }
     await d.clear('[data-testid="audit-action"]');
     await dismissToasts();
+    // The GDPR request drawer counts the subject's consents.
+    await nav('gdpr');
+    await d.click('[data-testid="gdpr-new"]');
+    await d.type('[data-testid="gdpr-user"]', who);
+    await d.select('[data-testid="gdpr-kind"]', 'ACCESS');
+    await d.click('[data-testid="gdpr-create-submit"]');
+    await d.wait('[data-testid="gdpr-drawer"]');
+    await d.until('the consent count', async () => (await d.findAll('[data-testid="gdpr-consents"]')).length && /0 of 1 purposes granted · 2 changes/.test(await d.text('[data-testid="gdpr-consents"]')));
+    await d.type('[data-testid="gdpr-reject-reason"]', 'e2e: consent count only');
+    await d.click('[data-testid="gdpr-reject"]');
+    assert(/Request rejected/.test(await toastText('success')), 'the request is closed again');
+    await d.keys('Escape');
+    await dismissToasts();
   });
 
   await test('GDPR export: a request filed in the window, identity recorded, bundle written to a chosen folder', async () => {
@@ -451,6 +464,7 @@ try {
     await d.type('[data-testid="gdpr-verify-method"]', 'ID document checked by video call');
     await d.click('[data-testid="gdpr-verify"]');
     await d.until('the identity check', async () => /verified .*ID document/.test(await d.text('[data-testid="gdpr-identity"]')));
+    await d.until('no consents of the new user', async () => (await d.findAll('[data-testid="gdpr-consents"]')).length && /none recorded/.test(await d.text('[data-testid="gdpr-consents"]')));
     const dir = join(dataDir, 'gdpr-e2e-exports');
     await d.clear('[data-testid="gdpr-export-dir"]');
     await d.type('[data-testid="gdpr-export-dir"]', dir);
