@@ -91,6 +91,8 @@ pub fn run() -> Result<(), Box<dyn std::error::Error>> {
             cmd::gdpr::gdpr_export,
             cmd::gdpr::gdpr_erase,
             cmd::gdpr::gdpr_hold,
+            cmd::gdpr::consents_list,
+            cmd::gdpr::consents_set,
             cmd::health::health_report,
             cmd::health::health_logging_warnings,
             cmd::health::health_set_logging,

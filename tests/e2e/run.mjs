@@ -382,6 +382,79 @@ try {
     await dismissToasts();
   });
 
+  await test('consents: granted and withdrawn from the user drawer, with history and audit', async () => {
+    const who = 'employee@test-org.com';
+    await nav('users');
+    await d.clear('[data-testid="users-search"]');
+    await d.type('[data-testid="users-search"]', who);
+    await d.click(`[data-email="${who}"]`);
+    await d.wait('[data-testid="user-drawer"]');
+    await d.click('[data-testid="tab-consents"]');
+    await d.wait('[data-testid="consents-none"]');
+    await d.type('[data-testid="consent-purpose"]', 'marketing.email');
+    await d.type('[data-testid="consent-source"]', 'e2e');
+    await d.click('[data-testid="consent-grant"]');
+    assert(/Consent granted: marketing\.email/.test(await toastText('success')), 'granted toast');
+    const cur = '[data-testid="consents-current"] tr[data-purpose="marketing.email"]';
+    await d.until('marketing.email granted', async () => (await d.findAll(`${cur}[data-granted="true"]`)).length === 1);
+    const row = await d.text(cur);
+    assert(/granted/.test(row) && /\be2e\b/.test(row) && /\d{4}-\d\d-\d\d/.test(row), `current state: ${row}`);
+    await dismissToasts();
+    await d.click(`${cur} [data-testid="consent-withdraw"]`);
+    assert(/Consent withdrawn: marketing\.email/.test(await toastText('success')), 'withdrawn toast');
+    await d.until('marketing.email withdrawn', async () => (await d.findAll(`${cur}[data-granted="false"]`)).length === 1);
+    assert((await d.findAll(`${cur} [data-testid="consent-withdraw"]`)).length === 0, 'no Withdraw on a withdrawn purpose');
+    const hist = '[data-testid="consents-history"] tr[data-purpose="marketing.email"]';
+    await d.until('two history entries', async () => (await d.findAll(hist)).length === 2);
+    const h = await d.until('who made each change', async () => {
+      const t = await d.text('[data-testid="consents-history"]');
+      return (t.match(/admin@ncy-8\.com/g) ?? []).length === 2 ? t : null;
+    });
+    assert(/withdrawn[\s\S]*granted/.test(h) && /\be2e\b/.test(h), `history newest first with the source: ${h}`);
+    await dismissToasts();
+    await d.clear('[data-testid="consent-purpose"]');
+    await d.type('[data-testid="consent-purpose"]', 'x'.repeat(101));
+    await d.click('[data-testid="consent-grant"]');
+    const err = await toastText('error');
+    assert(/purpose/.test(err) && /1 to 100 characters/.test(err) && !/Invalid \{|\bfield:/.test(err), `invalid purpose toast: ${err}`);
+    assert((await d.findAll(hist)).length === 2, 'nothing recorded for an invalid purpose');
+    await dismissToasts();
+    await d.clear('[data-testid="consent-purpose"]');
+    await shot('17-user-consents');
+    await d.keys('Escape');
+    await d.until('the drawer to close', async () => (await d.findAll('[data-testid="user-drawer"]')).length === 0);
+    await nav('audit');
+    for (const [action, want] of [['GDPR_CONSENT_GRANT', /"?source"?[\s\S]*e2e/], ['GDPR_CONSENT_WITHDRAW', /granted/]]) {
+      await d.clear('[data-testid="audit-action"]');
+      await d.type('[data-testid="audit-action"]', action);
+      const r = await d.until(`a ${action} row`, async () => {
+        const rows = await d.exec(`return [...document.querySelectorAll('[data-testid="audit-table"] [data-row]')].map((r) => r.dataset.row + '|' + r.textContent)`);
+        return rows.find((x) => x.includes(action) && x.includes('Consent')) ?? null;
+      });
+      await d.click(`[data-testid="audit-table"] [data-row="${r.split('|')[0]}"]`);
+      await d.wait('[data-testid="audit-drawer"]');
+      const body = await d.text('[data-testid="audit-drawer"]');
+      assert(body.includes('marketing.email') && body.includes('admin@ncy-8.com') && want.test(body), `${action} entry: ${body.slice(0, 400)}`);
+      await d.keys('Escape');
+      await d.until('the audit drawer to close', async () => (await d.findAll('[data-testid="audit-drawer"]')).length === 0);
+    }
+    await d.clear('[data-testid="audit-action"]');
+    await dismissToasts();
+    // The GDPR request drawer counts the subject's consents.
+    await nav('gdpr');
+    await d.click('[data-testid="gdpr-new"]');
+    await d.type('[data-testid="gdpr-user"]', who);
+    await d.select('[data-testid="gdpr-kind"]', 'ACCESS');
+    await d.click('[data-testid="gdpr-create-submit"]');
+    await d.wait('[data-testid="gdpr-drawer"]');
+    await d.until('the consent count', async () => (await d.findAll('[data-testid="gdpr-consents"]')).length && /0 of 1 purposes granted · 2 changes/.test(await d.text('[data-testid="gdpr-consents"]')));
+    await d.type('[data-testid="gdpr-reject-reason"]', 'e2e: consent count only');
+    await d.click('[data-testid="gdpr-reject"]');
+    assert(/Request rejected/.test(await toastText('success')), 'the request is closed again');
+    await d.keys('Escape');
+    await dismissToasts();
+  });
+
   await test('GDPR export: a request filed in the window, identity recorded, bundle written to a chosen folder', async () => {
     await nav('gdpr');
     await d.click('[data-testid="gdpr-new"]');
@@ -397,6 +470,7 @@ try {
     await d.type('[data-testid="gdpr-verify-method"]', 'ID document checked by video call');
     await d.click('[data-testid="gdpr-verify"]');
     await d.until('the identity check', async () => /verified .*ID document/.test(await d.text('[data-testid="gdpr-identity"]')));
+    await d.until('no consents of the new user', async () => (await d.findAll('[data-testid="gdpr-consents"]')).length && /none recorded/.test(await d.text('[data-testid="gdpr-consents"]')));
     const dir = join(dataDir, 'gdpr-e2e-exports');
     await d.clear('[data-testid="gdpr-export-dir"]');
     await d.type('[data-testid="gdpr-export-dir"]', dir);
@@ -486,6 +560,32 @@ try {
     await d.clear('[data-testid="users-search"]');
     await d.type('[data-testid="users-search"]', `gdpr-${stamp}`);
     await d.until('no row with the former email', async () => (await d.findAll(`[data-email="${gdprEmail}"]`)).length === 0);
+  });
+
+  await test('the drawer of an anonymized user opens without errors; its consents are read-only', async () => {
+    await nav('users');
+    await d.select('[aria-label="Deleted"]', 'all');
+    await d.clear('[data-testid="users-search"]');
+    await d.type('[data-testid="users-search"]', 'anonymized_');
+    const anon = await d.until('the anonymized user', async () => d.exec(`return document.querySelector('[data-email$="@deleted.invalid"]')?.dataset.email ?? null`));
+    await dismissToasts();
+    await d.click(`[data-email="${anon}"]`);
+    await d.wait('[data-testid="user-drawer"]');
+    await d.until('the deleted badge', async () => /deleted/.test(await d.text('[data-testid="user-drawer"]')));
+    await d.click('[data-testid="tab-access"]');
+    await d.until('no sessions or keys left', async () => /No sessions\.[\s\S]*No API keys\./.test(await d.text('[data-testid="user-drawer"]')));
+    assert((await d.findAll('[data-testid="apikey-form"]')).length === 0, 'no key form for a deleted user');
+    await d.click('[data-testid="tab-history"]');
+    await d.click('[data-testid="tab-consents"]');
+    await d.until('the consents tab', async () => /current[\s\S]*history/i.test(await d.text('[data-testid="user-drawer"]')));
+    assert((await d.findAll('[data-testid="consent-form"]')).length === 0, 'no grant form for a deleted user');
+    await sleep(500);
+    assert((await d.findAll('[data-testid="toast-error"]')).length === 0, `no error toast: ${(await d.findAll('[data-testid="toast-error"]')).length ? await toastText('error') : ''}`);
+    await shot('18-anonymized-user-drawer');
+    await d.keys('Escape');
+    await d.until('the drawer to close', async () => (await d.findAll('[data-testid="user-drawer"]')).length === 0);
+    await d.select('[aria-label="Deleted"]', '');
+    await d.clear('[data-testid="users-search"]');
   });
 
   await test('a new organization is created in the window; deleting it needs the slug typed', async () => {

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
+use ncy_gdpr::consent::{self, ConsentView};
 use ncy_gdpr::erase::{self, ErasureOptions, ErasureOutcome};
 use ncy_gdpr::export::{self, ExportOutcome};
 use ncy_gdpr::hold;
@@ -182,6 +183,31 @@ pub async fn gdpr_hold(
         hold::place(&db, &op, &user, &reason).await.map(|_| 1)?
     } else {
         hold::release(&db, &op, &user, &reason).await?
+    })
+}
+
+/// A user's consents (`user`: id or email): current state per purpose and the full history.
+#[tauri::command]
+pub async fn consents_list(s: State<'_, AppState>, user: String) -> ApiResult<ConsentView> {
+    let (db, op) = s.session().await?;
+    Ok(consent::list(&db, &op, &user, None).await?)
+}
+
+/// Grants (`grant = true`, with an optional `source`) or withdraws the consent of `user` for
+/// `purpose` (e.g. `marketing.email`). Returns the user's consents afterwards.
+#[tauri::command]
+pub async fn consents_set(
+    s: State<'_, AppState>,
+    user: String,
+    purpose: String,
+    grant: bool,
+    source: Option<String>,
+) -> ApiResult<ConsentView> {
+    let (db, op) = s.session().await?;
+    Ok(if grant {
+        consent::grant(&db, &op, &user, &purpose, source.as_deref()).await?
+    } else {
+        consent::withdraw(&db, &op, &user, &purpose).await?
     })
 }
 

@@ -44,6 +44,7 @@ import type { RequestDetail as GdprRequestDetail } from './bindings/gdpr/Request
 import type { RequestKind as GdprRequestKind } from './bindings/gdpr/RequestKind';
 import type { ExportOutcome as GdprExportOutcome } from './bindings/gdpr/ExportOutcome';
 import type { ErasureOutcome as GdprErasureOutcome } from './bindings/gdpr/ErasureOutcome';
+import type { ConsentView } from './bindings/gdpr/ConsentView';
 import type { NewApiKey } from './bindings/NewApiKey';
 import type { Status as SyncStatus } from './bindings/sync/Status';
 import type { Conflict as SyncConflict } from './bindings/sync/Conflict';
@@ -80,7 +81,7 @@ export type {
   BackupSnapshot, BackupList, BackupVerification, PrunePlan, PruneItem, RestoreReport, PitrReadiness,
   LoggingChange, LoggingUpdate, ResetResult, SignalResult, Metrics, PgSession,
   GdprRequestDetail, GdprRequestKind, GdprExportOutcome,
-  GdprErasureOutcome, NewApiKey,
+  GdprErasureOutcome, NewApiKey, ConsentView,
 };
 
 /** Calls a command; rejects with ApiError only. */
@@ -189,6 +190,11 @@ export const api = {
     export: (job: string, id: string, dir: string) => call<GdprExportOutcome>('gdpr_export', { job, id, dir }),
     erase: (job: string, id: string, confirm: string) => call<GdprErasureOutcome>('gdpr_erase', { job, id, confirm }),
     hold: (user: string, place: boolean, reason: string) => call<number>('gdpr_hold', { user, place, reason }),
+    /** A user's consents (id or email): current state per purpose and history (gdpr.read). */
+    consents: (user: string) => call<ConsentView>('consents_list', { user }),
+    /** Grants (with an optional source) or withdraws a purpose; returns the consents after. */
+    setConsent: (user: string, purpose: string, grant: boolean, source: string | null) =>
+      call<ConsentView>('consents_set', { user, purpose, grant, source }),
   },
 
   sync: {
