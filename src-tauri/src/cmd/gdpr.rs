@@ -1,8 +1,6 @@
 //! GDPR requests screen: each command calls one `ncy-gdpr` function as the logged-in operator.
 
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 
 use ncy_gdpr::consent::{self, ConsentView};
 use ncy_gdpr::erase::{self, ErasureOptions, ErasureOutcome};
@@ -11,11 +9,10 @@ use ncy_gdpr::hold;
 use ncy_gdpr::request::{
     self, NewRequest, Queue, QueueFilter, Request, RequestDetail, RequestKind, RequestState,
 };
-use tauri::{AppHandle, Emitter, State};
+use tauri::{AppHandle, State};
 use uuid::Uuid;
 
 use crate::error::ApiResult;
-use crate::jobs::Progress;
 use crate::state::AppState;
 use crate::workspace::off_thread;
 
@@ -128,19 +125,15 @@ pub async fn gdpr_export(
         return Err(ncy_core::Error::invalid("folder", "choose a folder for the export").into());
     }
     let out = bundle_path(&dir, id);
-    let cancel = Arc::new(AtomicBool::new(false));
-    s.jobs.start(&job, cancel.clone());
-    let (c, j) = (cancel.clone(), job.clone());
+    let job = s.jobs.begin(&app, &job);
+    let r = job.reporter();
     // The crate's progress callback is not `Sync`, so the future runs off the async pool.
-    let r = off_thread(move || async move {
-        let progress = |p: ncy_gdpr::Progress| {
-            let _ = app.emit("progress", Progress::new(&j, &p.phase, p.done, p.total));
-        };
-        export::export(&db, &op, id, &out, &progress, Some(&c)).await
+    let res = off_thread(move || async move {
+        let progress = |p: ncy_gdpr::Progress| r.emit(&p.phase, p.done, p.total);
+        export::export(&db, &op, id, &out, &progress, Some(&r.cancel)).await
     })
     .await;
-    s.jobs.finish(&job);
-    Ok(r?)
+    Ok(res?)
 }
 
 /// Erases the subject of an ERASURE request; `confirm` repeats the subject's email. Returns
@@ -154,19 +147,15 @@ pub async fn gdpr_erase(
     confirm: String,
 ) -> ApiResult<ErasureOutcome> {
     let (db, op) = s.session().await?;
-    let cancel = Arc::new(AtomicBool::new(false));
-    s.jobs.start(&job, cancel.clone());
-    let (c, j) = (cancel.clone(), job.clone());
-    let r = off_thread(move || async move {
-        let progress = |p: ncy_gdpr::Progress| {
-            let _ = app.emit("progress", Progress::new(&j, &p.phase, p.done, p.total));
-        };
+    let job = s.jobs.begin(&app, &job);
+    let r = job.reporter();
+    let res = off_thread(move || async move {
+        let progress = |p: ncy_gdpr::Progress| r.emit(&p.phase, p.done, p.total);
         let opts = ErasureOptions::default();
-        erase::erase(&db, &op, id, &confirm, &opts, &progress, Some(&c)).await
+        erase::erase(&db, &op, id, &confirm, &opts, &progress, Some(&r.cancel)).await
     })
     .await;
-    s.jobs.finish(&job);
-    Ok(r?)
+    Ok(res?)
 }
 
 /// Places a legal hold on `user` (`place = true`) or releases every active one; `reason` is

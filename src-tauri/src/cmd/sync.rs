@@ -69,7 +69,7 @@ pub async fn sync_init(
     let (db, url, op) = server(&s).await?;
     let job = s.jobs.begin(&app, &job);
     let r = job.reporter();
-    let out = off_thread(move || async move {
+    let res = off_thread(move || async move {
         let progress = |p: ncy_sync::Progress| r.emit(&p.phase, p.done, p.total);
         let ctl = Ctl {
             progress: Some(&progress),
@@ -81,7 +81,7 @@ pub async fn sync_init(
             .map(|(_, rep)| rep)
     })
     .await;
-    Ok(out?)
+    Ok(res?)
 }
 
 /// "Sync now": pushes the outbox, then pulls (`sync run`), emitting `progress` for `job`.
@@ -90,7 +90,7 @@ pub async fn sync_run(app: AppHandle, s: State<'_, AppState>, job: String) -> Ap
     let (db, url, op) = server(&s).await?;
     let job = s.jobs.begin(&app, &job);
     let r = job.reporter();
-    let out = off_thread(move || async move {
+    let res = off_thread(move || async move {
         let cache = Cache::open_profile(&url).await?;
         let progress = |p: ncy_sync::Progress| r.emit(&p.phase, p.done, p.total);
         let ctl = Ctl {
@@ -102,7 +102,7 @@ pub async fn sync_run(app: AppHandle, s: State<'_, AppState>, job: String) -> Ap
         Ok(RunReport { push, pull })
     })
     .await;
-    Ok(out?)
+    Ok(res?)
 }
 
 /// Resolves a conflict: `keep` is `mine` or `theirs`, or `value` gives a new value. Keeping
