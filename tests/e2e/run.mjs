@@ -59,6 +59,24 @@ async function toastText(kind, timeout = 10000) {
   }, timeout);
 }
 
+/** Opens the connection row named `label` (Settings) and logs in there as the seeded admin. */
+async function switchTo(label) {
+  await nav('settings');
+  await d.until(`the ${label} row`, async () => d.exec(`return [...document.querySelectorAll('[data-testid="connections"] tr')].some((r) => r.textContent.includes(arguments[0]))`, label));
+  await d.exec(`[...document.querySelectorAll('[data-testid="connections"] tr')].find((r) => r.textContent.includes(arguments[0])).querySelector('button').click()`, label);
+  await d.wait('[data-testid="login-form"]');
+  await d.type('[data-testid="login-email"]', 'admin@ncy-8.com');
+  await d.type('[data-testid="login-password"]', 'admin123');
+  await d.click('[data-testid="login-submit"]');
+  await d.wait('[data-testid="shell"]');
+  await dismissToasts();
+}
+
+/** One SQL statement on the E2E PostgreSQL database; its output trimmed. */
+function psql(sql) {
+  return execFileSync('psql', [process.env.E2E_PG_URL, '-tAXqc', sql], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+}
+
 async function dismissToasts() {
   await d.exec(`document.querySelectorAll('[data-testid^="toast-"] button').forEach((b) => b.click());`);
 }
@@ -650,29 +668,13 @@ try {
       await nav('users');
       await d.until('the server users', async () => (await d.exec(`return document.querySelectorAll('[data-testid="users-table"] [data-email]').length`)) === 3);
       // Back to the local workspace for the remaining tests.
-      await nav('settings');
-      await d.exec(`[...document.querySelectorAll('[data-testid="connections"] tr')].find((r) => r.textContent.includes('Local workspace')).querySelector('button').click()`);
-      await d.wait('[data-testid="login-form"]');
-      await d.type('[data-testid="login-email"]', 'admin@ncy-8.com');
-      await d.type('[data-testid="login-password"]', 'admin123');
-      await d.click('[data-testid="login-submit"]');
-      await d.wait('[data-testid="shell"]');
-      await dismissToasts();
+      await switchTo('Local workspace');
     });
 
     await test('PostgreSQL: Health sets slow-query logging (shown, audited), charts Prometheus, cancels and terminates sessions; Backups restore into a new database, and over the live one only with force and its name typed', async () => {
       const u = new URL(process.env.E2E_PG_URL);
       const dbName = u.pathname.slice(1);
-      const psql = (sql) => execFileSync('psql', [process.env.E2E_PG_URL, '-tAXc', sql], { encoding: 'utf8' }).trim();
-      await nav('settings');
-      await d.until('the e2e-pg profile row', async () => /e2e-pg/.test(await d.text('[data-testid="connections"] table')));
-      await d.exec(`[...document.querySelectorAll('[data-testid="connections"] tr')].find((r) => r.textContent.includes('e2e-pg')).querySelector('button').click()`);
-      await d.wait('[data-testid="login-form"]');
-      await d.type('[data-testid="login-email"]', 'admin@ncy-8.com');
-      await d.type('[data-testid="login-password"]', 'admin123');
-      await d.click('[data-testid="login-submit"]');
-      await d.wait('[data-testid="shell"]');
-      await dismissToasts();
+      await switchTo('e2e-pg');
 
       // Slow-query logging: the 'all' warning, the new value after refresh, the audit entry.
       await nav('health');
@@ -829,29 +831,10 @@ try {
       assert(Number(psql(`SELECT count(*) FROM "User"`)) >= 3, 'the live database is untouched');
 
       // Back to the local workspace for the remaining tests.
-      await nav('settings');
-      await d.exec(`[...document.querySelectorAll('[data-testid="connections"] tr')].find((r) => r.textContent.includes('Local workspace')).querySelector('button').click()`);
-      await d.wait('[data-testid="login-form"]');
-      await d.type('[data-testid="login-email"]', 'admin@ncy-8.com');
-      await d.type('[data-testid="login-password"]', 'admin123');
-      await d.click('[data-testid="login-submit"]');
-      await d.wait('[data-testid="shell"]');
-      await dismissToasts();
+      await switchTo('Local workspace');
     });
 
     await test('PostgreSQL: Health shows connections by state and the pool, block I/O, dead tuples, unused / duplicate / invalid indexes, foreign keys without an index, and WAL archiving', async () => {
-      const psql = (sql) => execFileSync('psql', [process.env.E2E_PG_URL, '-tAXqc', sql], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
-      const login = async (label) => {
-        await nav('settings');
-        await d.until(`the ${label} row`, async () => d.exec(`return [...document.querySelectorAll('[data-testid="connections"] tr')].some((r) => r.textContent.includes(arguments[0]))`, label));
-        await d.exec(`[...document.querySelectorAll('[data-testid="connections"] tr')].find((r) => r.textContent.includes(arguments[0])).querySelector('button').click()`, label);
-        await d.wait('[data-testid="login-form"]');
-        await d.type('[data-testid="login-email"]', 'admin@ncy-8.com');
-        await d.type('[data-testid="login-password"]', 'admin123');
-        await d.click('[data-testid="login-submit"]');
-        await d.wait('[data-testid="shell"]');
-        await dismissToasts();
-      };
       const refresh = async () => {
         await d.click('[data-testid="health-refresh"]');
         await sleep(200);
@@ -867,7 +850,7 @@ try {
         const b = await d.findAll(`[data-testid="health-more-${key}"]`);
         if (b.length && /^Show all/.test(await d.text(`[data-testid="health-more-${key}"]`))) await d.click(`[data-testid="health-more-${key}"]`);
       };
-      await login('e2e-pg');
+      await switchTo('e2e-pg');
       try {
         // A table with dead tuples (autovacuum off for it), a foreign key without an index, two
         // identical unused indexes and an index left INVALID by a failed concurrent build.
@@ -966,7 +949,7 @@ try {
       } finally {
         psql('DROP TABLE IF EXISTS e2e_health_child, e2e_health_scratch');
         psql('DROP INDEX IF EXISTS e2e_unused, e2e_unused_twin');
-        await login('Local workspace');
+        await switchTo('Local workspace');
       }
     });
 
@@ -974,18 +957,6 @@ try {
       const u = new URL(process.env.E2E_PG_URL);
       // The URL the app builds for profile e2e-pg (no password): the cache's profile key.
       const profileUrl = `postgres://${u.username}@${u.hostname}:${u.port}${u.pathname}?sslmode=disable`;
-      const psql = (sql) => execFileSync('psql', [process.env.E2E_PG_URL, '-XAtc', sql], { encoding: 'utf8' }).trim();
-      const switchTo = async (label) => {
-        await nav('settings');
-        await d.until(`the ${label} row`, async () => d.exec(`return [...document.querySelectorAll('[data-testid="connections"] tr')].some((r) => r.textContent.includes(arguments[0]))`, label));
-        await d.exec(`[...document.querySelectorAll('[data-testid="connections"] tr')].find((r) => r.textContent.includes(arguments[0])).querySelector('button').click()`, label);
-        await d.wait('[data-testid="login-form"]');
-        await d.type('[data-testid="login-email"]', 'admin@ncy-8.com');
-        await d.type('[data-testid="login-password"]', 'admin123');
-        await d.click('[data-testid="login-submit"]');
-        await d.wait('[data-testid="shell"]');
-        await dismissToasts();
-      };
       await switchTo('e2e-pg');
       try {
         await nav('sync');
