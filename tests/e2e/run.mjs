@@ -462,9 +462,11 @@ try {
     await nav('gdpr');
     await d.click('[data-testid="gdpr-new"]');
     await d.type('[data-testid="gdpr-user"]', who);
+    await d.click(`[data-testid="gdpr-user-matches"] [data-email="${who}"]`);
     await d.select('[data-testid="gdpr-kind"]', 'ACCESS');
     await d.click('[data-testid="gdpr-create-submit"]');
     await d.wait('[data-testid="gdpr-drawer"]');
+    await dismissToasts(); // the next success toast must be the rejection's
     await d.until('the consent count', async () => (await d.findAll('[data-testid="gdpr-consents"]')).length && /0 of 1 purposes granted · 2 changes/.test(await d.text('[data-testid="gdpr-consents"]')));
     await d.type('[data-testid="gdpr-reject-reason"]', 'e2e: consent count only');
     await d.click('[data-testid="gdpr-reject"]');
@@ -1053,6 +1055,33 @@ try {
     await d.exec('location.reload()');
     await d.wait('[data-testid="shell"]', 15000);
     await d.wait('main[data-screen="audit"]');
+  });
+
+  await test('an employee sees only what the role grants: no admin actions, a readable refusal', async () => {
+    await d.click('[data-testid="logout"]');
+    await d.wait('[data-testid="login-form"]');
+    await d.type('[data-testid="login-email"]', 'employee@test-org.com');
+    await d.type('[data-testid="login-password"]', 'employee123');
+    await d.click('[data-testid="login-submit"]');
+    await d.wait('[data-testid="shell"]');
+    await dismissToasts();
+    await nav('users');
+    const refusal = await d.until('the refusal', async () => {
+      const t = await d.text('[data-testid="users"]');
+      return /users\.read/.test(t) ? t : null;
+    });
+    assert(!/Error \{|Forbidden \{/.test(refusal), `readable refusal: ${refusal}`);
+    await shot('22-employee-users-refused');
+    await nav('orgs');
+    assert((await d.findAll('[data-testid="org-new"]')).length === 0, 'no New organization for an employee');
+    await nav('gdpr');
+    assert((await d.findAll('[data-testid="gdpr-new"]')).length === 0, 'no GDPR intake for an employee');
+    await nav('backups');
+    assert((await d.findAll('[data-testid="backup-now"]')).length === 0, 'no Back up now for an employee');
+    await nav('tasks');
+    await d.until('the own tasks', async () => (await d.findAll('[data-testid="tasks-table"] [data-row]')).length > 0 || /No task/.test(await d.text('[data-testid="tasks-table"]')));
+    await d.click('[data-testid="logout"]');
+    await d.wait('[data-testid="login-form"]');
   });
 } catch (e) {
   results.push({ name: 'session', ok: false });
