@@ -310,6 +310,19 @@ try {
     assert(/Server unreachable/.test(t) && /cannot reach/.test(t), `unreachable toast: ${t}`);
     await d.wait('[data-testid="shell"]');
     await dismissToasts();
+    // Edit keeps the stored password; Remove takes the profile out of the file.
+    const row = (name) => `[...document.querySelectorAll('[data-testid="connections"] tr')].find((r) => r.textContent.includes('${name}'))`;
+    await d.exec(`${row('e2e-unreachable')}.querySelector('[data-testid="profile-edit"]').click()`);
+    await d.clear('[data-testid="profile-port"]');
+    await d.type('[data-testid="profile-port"]', '2');
+    await d.click('[data-testid="profile-save"]');
+    await d.until('the edited profile row', async () => /e2e-unreachable[^\n]*:2\/[\s\S]*keychain/.test(await d.text('[data-testid="connections"]')));
+    assert(JSON.parse(readFileSync(join(dataDir, 'config', 'profiles.json'), 'utf8')).some((p) => p.name === 'e2e-unreachable' && p.port === 2), 'the edit is saved');
+    await dismissToasts();
+    await d.exec(`${row('e2e-unreachable')}.querySelector('[data-testid="profile-remove"]').click()`);
+    await d.until('the row to go', async () => !(await d.text('[data-testid="connections"]')).includes('e2e-unreachable'));
+    assert(!readFileSync(join(dataDir, 'config', 'profiles.json'), 'utf8').includes('e2e-unreachable'), 'the profile left the file');
+    await dismissToasts();
   });
 
   await test('Backups: back up the local workspace, then prove it restorable', async () => {

@@ -86,6 +86,22 @@ pub async fn profiles_save(
     session_only: bool,
 ) -> ApiResult<ProfileView> {
     profile.validate()?;
+    let path = s.paths.profiles();
+    let mut list = workspace::load_profiles(&path)?;
+    // An edit of user, host, port or database changes the keychain account: the stored
+    // password moves with the profile (unless a new one is given) and the old entry goes.
+    if let Some(old) = list.iter().find(|p| p.name == profile.name) {
+        let (from, to) = (old.secret_account(), profile.secret_account());
+        if from != to {
+            let old_secret = Secret::new(from);
+            if password.as_deref().is_none_or(str::is_empty) {
+                if let Some(pw) = old_secret.get()? {
+                    Secret::new(to).set_keychain(&pw)?;
+                }
+            }
+            let _ = old_secret.delete();
+        }
+    }
     if let Some(pw) = password.filter(|p| !p.is_empty()) {
         if session_only {
             if let Ok(mut m) = s.session_passwords.lock() {
@@ -95,8 +111,6 @@ pub async fn profiles_save(
             Secret::new(profile.secret_account()).set_keychain(&pw)?;
         }
     }
-    let path = s.paths.profiles();
-    let mut list = workspace::load_profiles(&path)?;
     list.retain(|p| p.name != profile.name);
     list.push(profile.clone());
     list.sort_by(|a, b| a.name.cmp(&b.name));
