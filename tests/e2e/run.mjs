@@ -310,18 +310,28 @@ try {
     assert(/Server unreachable/.test(t) && /cannot reach/.test(t), `unreachable toast: ${t}`);
     await d.wait('[data-testid="shell"]');
     await dismissToasts();
-    // Edit keeps the stored password; Remove takes the profile out of the file.
+    // Edit (here a rename and another port) keeps the stored password; a second profile of the
+    // same name is refused; Remove takes the profile out of the file.
     const row = (name) => `[...document.querySelectorAll('[data-testid="connections"] tr')].find((r) => r.textContent.includes('${name}'))`;
     await d.exec(`${row('e2e-unreachable')}.querySelector('[data-testid="profile-edit"]').click()`);
+    await d.clear('[data-testid="profile-name"]');
+    await d.type('[data-testid="profile-name"]', 'e2e-moved');
     await d.clear('[data-testid="profile-port"]');
     await d.type('[data-testid="profile-port"]', '2');
     await d.click('[data-testid="profile-save"]');
-    await d.until('the edited profile row', async () => /e2e-unreachable[^\n]*:2\/[\s\S]*keychain/.test(await d.text('[data-testid="connections"]')));
-    assert(JSON.parse(readFileSync(join(dataDir, 'config', 'profiles.json'), 'utf8')).some((p) => p.name === 'e2e-unreachable' && p.port === 2), 'the edit is saved');
+    await d.until('the edited profile row', async () => /e2e-moved[^\n]*:2\/[\s\S]*keychain/.test(await d.text('[data-testid="connections"]')));
+    const saved = JSON.parse(readFileSync(join(dataDir, 'config', 'profiles.json'), 'utf8'));
+    assert(saved.some((p) => p.name === 'e2e-moved' && p.port === 2) && !saved.some((p) => p.name === 'e2e-unreachable'), 'the edit is saved under the new name');
     await dismissToasts();
-    await d.exec(`${row('e2e-unreachable')}.querySelector('[data-testid="profile-remove"]').click()`);
-    await d.until('the row to go', async () => !(await d.text('[data-testid="connections"]')).includes('e2e-unreachable'));
-    assert(!readFileSync(join(dataDir, 'config', 'profiles.json'), 'utf8').includes('e2e-unreachable'), 'the profile left the file');
+    await d.click('[data-testid="profile-add"]');
+    await d.clear('[data-testid="profile-name"]');
+    await d.type('[data-testid="profile-name"]', 'e2e-moved');
+    await d.click('[data-testid="profile-save"]');
+    assert(/exists already/.test(await toastText('error')), 'a duplicate name is refused');
+    await dismissToasts();
+    await d.exec(`${row('e2e-moved')}.querySelector('[data-testid="profile-remove"]').click()`);
+    await d.until('the row to go', async () => !(await d.text('[data-testid="connections"] table')).includes('e2e-moved'));
+    assert(!readFileSync(join(dataDir, 'config', 'profiles.json'), 'utf8').includes('e2e-moved'), 'the profile left the file');
     await dismissToasts();
   });
 

@@ -76,21 +76,39 @@ pub async fn profiles_list(s: State<'_, AppState>) -> ApiResult<Vec<ProfileView>
         .collect())
 }
 
-/// Saves (adds or replaces by name) a profile. `password` (optional) goes to the keychain, or
-/// to memory when `session_only` is set.
+/// Saves a profile: a new one (`previous` none), or an edit of the profile named `previous`
+/// (which may rename it). `password` (optional) goes to the keychain, or to memory when
+/// `session_only` is set; left empty, an edit keeps the stored password.
 #[tauri::command]
 pub async fn profiles_save(
     s: State<'_, AppState>,
     profile: Profile,
     password: Option<String>,
     session_only: bool,
+    previous: Option<String>,
 ) -> ApiResult<ProfileView> {
     profile.validate()?;
     let path = s.paths.profiles();
     let mut list = workspace::load_profiles(&path)?;
+    let previous = previous.filter(|n| !n.is_empty());
+    if previous.as_deref() != Some(profile.name.as_str())
+        && list.iter().any(|p| p.name == profile.name)
+    {
+        return Err(ncy_core::Error::conflict(
+            "name",
+            format!(
+                "a profile named {} exists already: edit it, or choose another name",
+                profile.name
+            ),
+        )
+        .into());
+    }
     // An edit of user, host, port or database changes the keychain account: the stored
     // password moves with the profile (unless a new one is given) and the old entry goes.
-    if let Some(old) = list.iter().find(|p| p.name == profile.name) {
+    if let Some(old) = previous
+        .as_deref()
+        .and_then(|n| list.iter().find(|p| p.name == n))
+    {
         let (from, to) = (old.secret_account(), profile.secret_account());
         if from != to {
             let old_secret = Secret::new(from);
@@ -100,6 +118,13 @@ pub async fn profiles_save(
                 }
             }
             let _ = old_secret.delete();
+        }
+        if old.name != profile.name {
+            if let Ok(mut m) = s.session_passwords.lock() {
+                if let Some(pw) = m.remove(&old.name) {
+                    m.insert(profile.name.clone(), pw);
+                }
+            }
         }
     }
     if let Some(pw) = password.filter(|p| !p.is_empty()) {
@@ -111,7 +136,7 @@ pub async fn profiles_save(
             Secret::new(profile.secret_account()).set_keychain(&pw)?;
         }
     }
-    list.retain(|p| p.name != profile.name);
+    list.retain(|p| p.name != profile.name && Some(p.name.as_str()) != previous.as_deref());
     list.push(profile.clone());
     list.sort_by(|a, b| a.name.cmp(&b.name));
     workspace::save_profiles(&path, &list)?;

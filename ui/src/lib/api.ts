@@ -219,8 +219,9 @@ export const api = {
   connections: {
     keychain: () => call<KeychainStatus>('keychain_status'),
     list: () => call<ProfileView[]>('profiles_list'),
-    save: (profile: Profile, password: string | null, sessionOnly: boolean) =>
-      call<ProfileView>('profiles_save', { profile, password, sessionOnly }),
+    /** Adds a profile, or edits (and maybe renames) the one named `previous`. */
+    save: (profile: Profile, password: string | null, sessionOnly: boolean, previous: string | null = null) =>
+      call<ProfileView>('profiles_save', { profile, password, sessionOnly, previous }),
     remove: (name: string) => call<void>('profiles_delete', { name }),
     test: (profile: Profile, password: string | null) => call<string>('profiles_test', { profile, password }),
     switchTo: (name: string | null) => call<WorkspaceInfo>('workspace_switch', { name }),
