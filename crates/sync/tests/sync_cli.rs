@@ -6,7 +6,7 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use ncy_tests::cli::Cli;
+use ncy_tests::cli::{fails, Cli};
 
 /// The private bus; stopped when dropped (the keyring daemon leaves with it).
 struct Bus(std::process::Child);
@@ -119,6 +119,31 @@ async fn init_offline_edit_run_and_a_dead_server() {
     assert_eq!(st["pending"], 2);
     let o = cli.run_with(&["--offline", "sync", "pull"], None);
     assert_eq!(o.status.code(), Some(2), "pull needs the network");
+    // Changes other than task edits would stay in the cache and be lost at the next pull:
+    // refused offline with one line, and nothing is written.
+    let users_before = cli.json(&["--offline", "users", "list"])["items"]
+        .as_array()
+        .unwrap()
+        .len();
+    for args in [
+        &[
+            "--offline",
+            "users",
+            "create",
+            "--email",
+            "offline.user@example.com",
+        ][..],
+        &["--offline", "tasks", "delete", &id][..],
+        &["--offline", "settings", "set", "auth.lockout.minutes", "30"][..],
+    ] {
+        fails(&cli.run(args), 2, "offline cache takes only reads");
+    }
+    let users_after = cli.json(&["--offline", "users", "list"])["items"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(users_before, users_after);
+    assert_eq!(cli.json(&["--offline", "sync", "status"])["pending"], 2);
 
     // The same cache seen through a server that is down: the command says a cache exists and
     // points at --offline, which works.

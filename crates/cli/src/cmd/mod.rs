@@ -79,7 +79,60 @@ pub enum Command {
     Sync(sync::Sync),
 }
 
+/// Commands that may run with `--offline`: reads, and task edits (queued in the outbox for the
+/// next `sync push`). Any other change would land in the cache only and be lost at the next
+/// pull, so it is refused.
+fn works_offline(c: &Command) -> bool {
+    match c {
+        Command::Whoami
+        | Command::Stats
+        | Command::Audit(_)
+        | Command::Logs(_)
+        | Command::Health(_)
+        | Command::Sync(_) => true,
+        Command::Users(u) => matches!(
+            u,
+            users::Users::List { .. }
+                | users::Users::Show { .. }
+                | users::Users::Sessions { .. }
+                | users::Users::ApiKeys { .. }
+        ),
+        Command::Orgs(o) => matches!(
+            o,
+            orgs::Orgs::List { .. }
+                | orgs::Orgs::Show { .. }
+                | orgs::Orgs::Members(orgs::Members::List { .. })
+        ),
+        Command::Teams(t) => matches!(t, orgs::Teams::List { .. }),
+        Command::Projects(p) => matches!(
+            p,
+            projects::Projects::List { .. } | projects::Projects::Show { .. }
+        ),
+        Command::Tasks(t) => matches!(
+            t,
+            tasks::Tasks::List { .. } | tasks::Tasks::Show { .. } | tasks::Tasks::Update { .. }
+        ),
+        Command::Settings(s) => matches!(s, settings::Settings::List),
+        Command::Backup(b) => matches!(b, backup::Backup::List { .. }),
+        Command::Gdpr(g) => matches!(
+            g,
+            gdpr::Gdpr::List { .. }
+                | gdpr::Gdpr::Show { .. }
+                | gdpr::Gdpr::Consent(gdpr::ConsentCmd::List { .. })
+        ),
+        Command::Migrate(_) | Command::Seed(_) | Command::Login { .. } | Command::Logout => false,
+    }
+}
+
 pub async fn run(ctx: &mut Ctx, c: Command) -> Result<()> {
+    if ctx.global.offline && !works_offline(&c) {
+        return Err(ncy_core::Error::invalid(
+            "--offline",
+            "this command changes data, and the offline cache takes only reads and `tasks update` \
+             (queued for the next `sync push`); run it without --offline when the server is reachable",
+        )
+        .into());
+    }
     match c {
         Command::Migrate(m) => migrate::run(ctx, m).await,
         Command::Seed(s) => seed::run(ctx, s).await,
