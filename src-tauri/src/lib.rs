@@ -102,6 +102,7 @@ pub fn run() -> Result<(), Box<dyn std::error::Error>> {
             cmd::health::health_prometheus_set,
             cmd::health::health_metrics,
             cmd::sync::sync_status,
+            cmd::sync::workspace_offline,
             cmd::sync::sync_init,
             cmd::sync::sync_run,
             cmd::sync::sync_resolve,

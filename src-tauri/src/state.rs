@@ -15,7 +15,8 @@ use crate::workspace::Paths;
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct WorkspaceInfo {
-    /// `local` (embedded SQLite) or `postgres` (a profile).
+    /// `local` (embedded SQLite), `postgres` (a profile) or `offline` (a profile's offline
+    /// cache: reads, and task edits queued for the next "Sync now").
     pub kind: String,
     /// The file path or the profile name.
     pub label: String,
@@ -27,6 +28,11 @@ impl WorkspaceInfo {
     /// True for a PostgreSQL profile.
     pub fn is_postgres(&self) -> bool {
         self.kind == "postgres"
+    }
+
+    /// True for a profile's offline cache.
+    pub fn is_offline(&self) -> bool {
+        self.kind == "offline"
     }
 }
 
@@ -71,6 +77,19 @@ impl AppState {
         Ok((c.db.clone(), op))
     }
 
+    /// The offline cache when the window works on one (its edits go through the outbox).
+    pub async fn offline_cache(&self) -> Option<ncy_sync::Cache> {
+        let g = self.conn.read().await;
+        let c = g.as_ref()?;
+        match (&c.target, c.info.is_offline()) {
+            (Target::Local(path), true) => Some(ncy_sync::Cache {
+                db: c.db.clone(),
+                path: path.clone(),
+            }),
+            _ => None,
+        }
+    }
+
     /// The open database (before login).
     pub async fn db(&self) -> ApiResult<(Db, WorkspaceInfo)> {
         let g = self.conn.read().await;
@@ -109,6 +128,14 @@ fn no_workspace() -> ApiError {
 }
 
 /// The error of server-only screens on the local workspace.
+/// A change the offline cache cannot take (it could never be pushed).
+pub fn offline_refused() -> ApiError {
+    ApiError::new(
+        "offline",
+        "working offline: the cache takes only task edits (queued for the next Sync now); connect to the server for this",
+    )
+}
+
 pub fn not_postgres() -> ApiError {
     ApiError::new(
         "not_postgres",

@@ -1072,6 +1072,43 @@ try {
         await switchTo('Local workspace');
       }
     });
+
+    await test('offline: the window works on the profile\'s cache, a task edit waits in the outbox and Sync now applies it once', async () => {
+      const title = `offline-${stamp}`;
+      try {
+        await nav('settings');
+        await d.until('the e2e-pg row', async () => /e2e-pg/.test(await d.text('[data-testid="connections"] table')));
+        await d.exec(`[...document.querySelectorAll('[data-testid="connections"] tr')].find((r) => r.textContent.includes('e2e-pg')).querySelector('[data-testid="profile-offline"]').click()`);
+        await d.wait('main[data-screen="tasks"]');
+        assert(/Offline · e2e-pg \(offline cache\)/.test(await d.text('[data-testid="shell"]')), 'the sidebar says offline');
+        await dismissToasts();
+        await d.wait('[data-testid="tasks-table"] [data-row="0"]');
+        await d.click('[data-testid="tasks-table"] [data-row="0"]');
+        await d.wait('[data-testid="task-drawer"]');
+        await d.clear('[data-testid="task-title"]');
+        await d.type('[data-testid="task-title"]', title);
+        await d.click('[data-testid="task-save"]');
+        assert(/saved offline: queued for the next Sync now/i.test(await toastText('success')), 'saved offline');
+        await d.keys('Escape');
+        await dismissToasts();
+        assert(psql(`SELECT count(*) FROM "Task" WHERE "title" = '${title}'`) === '0', 'nothing reached the server yet');
+        await nav('backups');
+        assert((await d.findAll('[data-testid="backup-now"]')).length === 0, 'no changing action offline but task edits');
+        await shot('23-offline-tasks');
+        // Back online: Sync now pushes the queued edit, once.
+        await switchTo('e2e-pg');
+        await nav('sync');
+        await d.click('[data-testid="sync-now"]');
+        assert(/Synced: 1 edit\(s\) pushed/.test(await toastText('success')), 'the offline edit is pushed');
+        await d.until('the server row', async () => psql(`SELECT count(*) FROM "Task" WHERE "title" = '${title}'`) === '1');
+        await dismissToasts();
+        await d.click('[data-testid="sync-now"]');
+        assert(/Synced: 0 edit\(s\) pushed/.test(await toastText('success')), 'nothing pushed twice');
+      } finally {
+        await dismissToasts();
+        await switchTo('Local workspace');
+      }
+    });
   }
 
   await test('every main screen opens (screenshots)', async () => {

@@ -134,3 +134,58 @@ pub async fn sync_resolve(
     .await?;
     Ok(r)
 }
+
+/// What the window needs after switching to a profile's offline cache.
+#[derive(Debug, Clone, Serialize)]
+pub struct OfflineSession {
+    pub workspace: crate::state::WorkspaceInfo,
+    pub me: crate::cmd::session::Me,
+}
+
+/// Works on profile `name`'s offline cache, as the operator last seen online (the cache's key
+/// in the OS keychain is the gate: it holds no passwords). Only reads and task edits are
+/// possible: the operator keeps its read permissions and task edits, which are queued in the
+/// outbox for the next "Sync now".
+#[tauri::command]
+pub async fn workspace_offline(s: State<'_, AppState>, name: String) -> ApiResult<OfflineSession> {
+    let list = crate::workspace::load_profiles(&s.paths.profiles())?;
+    let p = list.into_iter().find(|p| p.name == name).ok_or_else(|| {
+        crate::error::ApiError::from(ncy_core::Error::not_found("connection profile", &name))
+    })?;
+    let Target::Postgres(url) = p.target(None) else {
+        return Err(not_postgres());
+    };
+    let (cache, mut op) = off_thread(move || async move {
+        let cache = Cache::open_profile(&url).await?;
+        let op = cache.operator().await?;
+        Ok((cache, op))
+    })
+    .await?;
+    op.permissions.retain(|p| {
+        p.ends_with(".read")
+            || p.ends_with(".read_own")
+            || p == "tasks.write"
+            || p == "tasks.review_own"
+    });
+    let info = crate::state::WorkspaceInfo {
+        kind: "offline".into(),
+        label: format!("{name} (offline cache)"),
+        fresh: false,
+    };
+    let me = crate::cmd::session::Me::from(&op);
+    let mut g = s.conn.write().await;
+    if let Some(old) = g.take() {
+        old.db.close().await;
+    }
+    *g = Some(crate::state::Conn {
+        db: cache.db,
+        target: Target::Local(cache.path),
+        info: info.clone(),
+        operator: Some(op),
+        token: None,
+    });
+    Ok(OfflineSession {
+        workspace: info,
+        me,
+    })
+}

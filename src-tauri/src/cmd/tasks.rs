@@ -61,6 +61,11 @@ pub async fn tasks_get(s: State<'_, AppState>, id: Uuid) -> ApiResult<Task> {
 #[tauri::command]
 pub async fn tasks_update(s: State<'_, AppState>, id: Uuid, patch: TaskPatch) -> ApiResult<Task> {
     let (db, op) = s.session().await?;
+    if let Some(cache) = s.offline_cache().await {
+        // Offline: the same core edit on the cache plus an outbox entry, in one transaction.
+        ncy_sync::edit_task(&cache, &op, id, &patch).await?;
+        return Ok(tasks::get(&db, &op, id).await?);
+    }
     Ok(tasks::update(&db, &op, id, &patch).await?)
 }
 
@@ -75,6 +80,9 @@ pub async fn tasks_bulk_update(
     patch: TaskPatch,
 ) -> ApiResult<BulkReport> {
     let (db, op) = s.session().await?;
+    if s.offline_cache().await.is_some() {
+        return Err(crate::state::offline_refused());
+    }
     let job = s.jobs.begin(&app, &job);
     let emit = |done: u64, total: u64| job.emit("updating tasks", done, total);
     Ok(tasks::bulk_update(&db, &op, &ids, &patch, &emit, Some(&job.cancel)).await?)

@@ -225,6 +225,8 @@ export const api = {
     remove: (name: string) => call<void>('profiles_delete', { name }),
     test: (profile: Profile, password: string | null) => call<string>('profiles_test', { profile, password }),
     switchTo: (name: string | null) => call<WorkspaceInfo>('workspace_switch', { name }),
+    /** Works on the profile's offline cache as the operator last seen online. */
+    offline: (name: string) => call<{ workspace: WorkspaceInfo; me: Me }>('workspace_offline', { name }),
   },
 };
 

@@ -49,6 +49,7 @@ export function errorTitle(code: string): string {
     case 'cancelled': return 'Cancelled';
     case 'disk_full': return 'Disk full';
     case 'service': return 'Service unavailable';
+    case 'offline': return 'Working offline';
     case 'verification_failed': return 'Verification failed';
     default: return 'Error';
   }

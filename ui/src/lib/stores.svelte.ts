@@ -56,6 +56,11 @@ class AppStore {
     return this.info?.workspace.kind === 'postgres';
   }
 
+  /** True on a profile's offline cache (reads; task edits queued for the next Sync now). */
+  get isOffline(): boolean {
+    return this.info?.workspace.kind === 'offline';
+  }
+
   toast(kind: Toast['kind'], title: string, message = '', ms = 6000) {
     const id = this.nextId++;
     this.toasts = [...this.toasts, { id, kind, title, message }];
