@@ -47,6 +47,11 @@ async function test(name, fn) {
 function assert(cond, msg) { if (!cond) throw new Error(msg); }
 
 async function nav(screen) {
+  // A drawer or dialog left open by an earlier step would cover the screen: close it first.
+  for (let i = 0; i < 3 && (await d.exec(`return !!document.querySelector('aside.drawer, [role="dialog"]')`)); i++) {
+    await d.keys('Escape');
+    await sleep(150);
+  }
   await d.click(`[data-nav="${screen}"]`);
   await d.wait(`main[data-screen="${screen}"]`);
 }
