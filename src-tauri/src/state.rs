@@ -77,6 +77,14 @@ impl AppState {
         Ok((c.db.clone(), op))
     }
 
+    /// Makes `conn` the open workspace, closing the one it replaces.
+    pub async fn replace_conn(&self, conn: Conn) {
+        let mut g = self.conn.write().await;
+        if let Some(old) = g.replace(conn) {
+            old.db.close().await;
+        }
+    }
+
     /// The offline cache when the window works on one (its edits go through the outbox).
     pub async fn offline_cache(&self) -> Option<ncy_sync::Cache> {
         let g = self.conn.read().await;

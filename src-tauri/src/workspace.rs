@@ -164,31 +164,50 @@ impl Profile {
     }
 }
 
-/// Loads the saved profiles (none when the file does not exist yet).
-pub fn load_profiles(path: &Path) -> Result<Vec<Profile>> {
+/// Reads one of the app's JSON files (`what` names it in errors); the default when it does
+/// not exist yet.
+pub fn read_json<T: serde::de::DeserializeOwned + Default>(path: &Path, what: &str) -> Result<T> {
     match std::fs::read_to_string(path) {
         Ok(s) => serde_json::from_str(&s).map_err(|e| {
             Error::Config(format!(
-                "{} is not a valid profiles file ({e}); fix or delete it",
+                "{} is not a valid {what} file ({e}); fix or delete it",
                 path.display()
             ))
         }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(vec![]),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(T::default()),
         Err(e) => Err(Error::io(format!("reading {}", path.display()), e)),
     }
 }
 
-/// Saves the profiles atomically (write to a temp file, then rename).
-pub fn save_profiles(path: &Path, profiles: &[Profile]) -> Result<()> {
+/// Writes one of the app's JSON files atomically (a temp file, then rename).
+pub fn write_json<T: Serialize + ?Sized>(path: &Path, value: &T, what: &str) -> Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)
             .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
     }
     let tmp = path.with_extension("json.tmp");
-    let body = serde_json::to_string_pretty(profiles)
-        .map_err(|e| Error::Config(format!("cannot encode profiles: {e}")))?;
+    let body = serde_json::to_string_pretty(value)
+        .map_err(|e| Error::Config(format!("cannot encode the {what}: {e}")))?;
     std::fs::write(&tmp, body).map_err(|e| Error::io(format!("writing {}", tmp.display()), e))?;
     std::fs::rename(&tmp, path).map_err(|e| Error::io(format!("writing {}", path.display()), e))
+}
+
+/// Loads the saved profiles (none when the file does not exist yet).
+pub fn load_profiles(path: &Path) -> Result<Vec<Profile>> {
+    read_json(path, "profiles")
+}
+
+/// The saved profile called `name`.
+pub fn find_profile(path: &Path, name: &str) -> Result<Profile> {
+    load_profiles(path)?
+        .into_iter()
+        .find(|p| p.name == name)
+        .ok_or_else(|| Error::not_found("connection profile", name))
+}
+
+/// Saves the profiles atomically (write to a temp file, then rename).
+pub fn save_profiles(path: &Path, profiles: &[Profile]) -> Result<()> {
+    write_json(path, profiles, "profiles")
 }
 
 /// Connects to a profile (short timeout) and checks the schema is current.

@@ -6,7 +6,7 @@ use ncy_core::secrets::Secret;
 use serde::Serialize;
 use tauri::State;
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::state::{AppState, Conn, WorkspaceInfo};
 use crate::workspace::{self, Profile};
 
@@ -202,10 +202,7 @@ pub async fn workspace_switch(
             )
         }
         Some(name) => {
-            let list = workspace::load_profiles(&s.paths.profiles())?;
-            let p = list.into_iter().find(|p| p.name == name).ok_or_else(|| {
-                ApiError::from(ncy_core::Error::not_found("connection profile", &name))
-            })?;
+            let p = workspace::find_profile(&s.paths.profiles(), &name)?;
             let pw = password_of(&s, &p).0;
             let db = workspace::connect_task(p.clone(), pw.clone()).await?;
             (
@@ -219,16 +216,13 @@ pub async fn workspace_switch(
             )
         }
     };
-    let mut g = s.conn.write().await;
-    if let Some(old) = g.take() {
-        old.db.close().await;
-    }
-    *g = Some(Conn {
+    s.replace_conn(Conn {
         db,
         target,
         info: info.clone(),
         operator: None,
         token: None,
-    });
+    })
+    .await;
     Ok(info)
 }

@@ -14,6 +14,7 @@ use tauri::State;
 
 use crate::error::ApiResult;
 use crate::state::AppState;
+use crate::workspace::{read_json, write_json};
 
 /// The health report of the open database (PostgreSQL or the local SQLite file).
 #[tauri::command]
@@ -67,19 +68,7 @@ fn settings_file(config: &Path) -> std::path::PathBuf {
 }
 
 fn read_settings(config: &Path) -> ApiResult<Map<String, Value>> {
-    let path = settings_file(config);
-    match std::fs::read_to_string(&path) {
-        Ok(s) => match serde_json::from_str::<Value>(&s) {
-            Ok(Value::Object(m)) => Ok(m),
-            _ => Err(ncy_core::Error::Config(format!(
-                "{} is not a valid settings file; fix or delete it",
-                path.display()
-            ))
-            .into()),
-        },
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Map::new()),
-        Err(e) => Err(ncy_core::Error::io(format!("reading {}", path.display()), e).into()),
-    }
+    Ok(read_json(&settings_file(config), "settings")?)
 }
 
 /// The configured Prometheus URL, if any.
@@ -102,17 +91,7 @@ fn set_prometheus_url(config: &Path, url: Option<&str>) -> ApiResult<()> {
             m.remove("prometheus_url");
         }
     }
-    std::fs::create_dir_all(config)
-        .map_err(|e| ncy_core::Error::io(format!("creating {}", config.display()), e))?;
-    let path = settings_file(config);
-    let tmp = path.with_extension("json.tmp");
-    let body = serde_json::to_string_pretty(&Value::Object(m))
-        .map_err(|e| ncy_core::Error::Config(format!("cannot encode settings: {e}")))?;
-    std::fs::write(&tmp, body)
-        .map_err(|e| ncy_core::Error::io(format!("writing {}", tmp.display()), e))?;
-    std::fs::rename(&tmp, &path)
-        .map_err(|e| ncy_core::Error::io(format!("writing {}", path.display()), e))?;
-    Ok(())
+    Ok(write_json(&settings_file(config), &m, "settings")?)
 }
 
 /// The Prometheus URL the charts read from (`None` when not configured).

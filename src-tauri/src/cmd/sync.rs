@@ -2,7 +2,7 @@
 //! it (a future that is not `Send`), so every command runs through
 //! [`off_thread`](crate::workspace::off_thread).
 
-use ncy_core::auth::Operator;
+use ncy_core::auth::{perm, Operator};
 use ncy_core::db::{Db, Target};
 use ncy_sync::conflicts::{self, Resolved};
 use ncy_sync::initial::{self, InitialReport};
@@ -148,10 +148,7 @@ pub struct OfflineSession {
 /// outbox for the next "Sync now".
 #[tauri::command]
 pub async fn workspace_offline(s: State<'_, AppState>, name: String) -> ApiResult<OfflineSession> {
-    let list = crate::workspace::load_profiles(&s.paths.profiles())?;
-    let p = list.into_iter().find(|p| p.name == name).ok_or_else(|| {
-        crate::error::ApiError::from(ncy_core::Error::not_found("connection profile", &name))
-    })?;
+    let p = crate::workspace::find_profile(&s.paths.profiles(), &name)?;
     let Target::Postgres(url) = p.target(None) else {
         return Err(not_postgres());
     };
@@ -164,8 +161,8 @@ pub async fn workspace_offline(s: State<'_, AppState>, name: String) -> ApiResul
     op.permissions.retain(|p| {
         p.ends_with(".read")
             || p.ends_with(".read_own")
-            || p == "tasks.write"
-            || p == "tasks.review_own"
+            || p == perm::TASKS_WRITE
+            || p == perm::TASKS_REVIEW_OWN
     });
     let info = crate::state::WorkspaceInfo {
         kind: "offline".into(),
@@ -173,17 +170,14 @@ pub async fn workspace_offline(s: State<'_, AppState>, name: String) -> ApiResul
         fresh: false,
     };
     let me = crate::cmd::session::Me::from(&op);
-    let mut g = s.conn.write().await;
-    if let Some(old) = g.take() {
-        old.db.close().await;
-    }
-    *g = Some(crate::state::Conn {
+    s.replace_conn(crate::state::Conn {
         db: cache.db,
         target: Target::Local(cache.path),
         info: info.clone(),
         operator: Some(op),
         token: None,
-    });
+    })
+    .await;
     Ok(OfflineSession {
         workspace: info,
         me,
