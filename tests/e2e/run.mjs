@@ -94,6 +94,23 @@ async function switchTo(label) {
   await dismissToasts();
 }
 
+/**
+ * Files a GDPR request of `kind` from the GDPR screen: searches users for `search`, picks
+ * `email` among the matches (which also keeps the list from moving the buttons under a
+ * click), checks the subject and the due-date preview, and waits for the request's drawer.
+ */
+async function fileGdprRequest(search, email, kind) {
+  await nav('gdpr');
+  await d.click('[data-testid="gdpr-new"]');
+  await d.type('[data-testid="gdpr-user"]', search);
+  await d.click(`[data-testid="gdpr-user-matches"] [data-email="${email}"]`);
+  assert((await d.exec(`return document.querySelector('[data-testid="gdpr-user"]').value`)) === email, 'the user search fills the subject');
+  await d.select('[data-testid="gdpr-kind"]', kind);
+  assert(/due \d{4}-\d\d-\d\d \(one month/.test(await d.text('[data-testid="gdpr-due-preview"]')), 'due date preview');
+  await d.click('[data-testid="gdpr-create-submit"]');
+  await d.wait('[data-testid="gdpr-drawer"]');
+}
+
 /** One SQL statement on the E2E PostgreSQL database; its output trimmed. */
 function psql(sql) {
   return execFileSync('psql', [process.env.E2E_PG_URL, '-tAXqc', sql], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
@@ -504,13 +521,7 @@ try {
     await d.clear('[data-testid="audit-action"]');
     await dismissToasts();
     // The GDPR request drawer counts the subject's consents.
-    await nav('gdpr');
-    await d.click('[data-testid="gdpr-new"]');
-    await d.type('[data-testid="gdpr-user"]', who);
-    await d.click(`[data-testid="gdpr-user-matches"] [data-email="${who}"]`);
-    await d.select('[data-testid="gdpr-kind"]', 'ACCESS');
-    await d.click('[data-testid="gdpr-create-submit"]');
-    await d.wait('[data-testid="gdpr-drawer"]');
+    await fileGdprRequest(who, who, 'ACCESS');
     await dismissToasts(); // the next success toast must be the rejection's
     await d.until('the consent count', async () => (await d.findAll('[data-testid="gdpr-consents"]')).length && /0 of 1 purposes granted · 2 changes/.test(await d.text('[data-testid="gdpr-consents"]')));
     await d.type('[data-testid="gdpr-reject-reason"]', 'e2e: consent count only');
@@ -521,15 +532,7 @@ try {
   });
 
   await test('GDPR export: a request filed in the window, identity recorded, bundle written to a chosen folder', async () => {
-    await nav('gdpr');
-    await d.click('[data-testid="gdpr-new"]');
-    await d.type('[data-testid="gdpr-user"]', gdprEmail);
-    // Pick the match: the list appearing under the field moves the form's buttons.
-    await d.click(`[data-testid="gdpr-user-matches"] [data-email="${gdprEmail}"]`);
-    await d.select('[data-testid="gdpr-kind"]', 'EXPORT');
-    assert(/due \d{4}-\d\d-\d\d \(one month/.test(await d.text('[data-testid="gdpr-due-preview"]')), 'due date preview');
-    await d.click('[data-testid="gdpr-create-submit"]');
-    await d.wait('[data-testid="gdpr-drawer"]');
+    await fileGdprRequest(gdprEmail, gdprEmail, 'EXPORT');
     assert(/Received/.test(await d.text('[data-testid="gdpr-state"]')), 'a new request is received');
     await d.until('the request in the queue', async () => (await d.findAll(`[data-testid="gdpr-table"] tr[data-subject="${gdprEmail}"][data-kind="EXPORT"]`)).length === 1);
     await d.type('[data-testid="gdpr-verify-method"]', 'ID document checked by video call');
@@ -561,14 +564,7 @@ try {
   });
 
   await test('GDPR erasure: typed email, receipt with a clean sweep, the user row anonymized', async () => {
-    await nav('gdpr');
-    await d.click('[data-testid="gdpr-new"]');
-    await d.type('[data-testid="gdpr-user"]', `gdpr-${stamp}`);
-    await d.click(`[data-testid="gdpr-user-matches"] [data-email="${gdprEmail}"]`);
-    assert((await d.exec(`return document.querySelector('[data-testid="gdpr-user"]').value`)) === gdprEmail, 'the user search fills the subject');
-    await d.select('[data-testid="gdpr-kind"]', 'ERASURE');
-    await d.click('[data-testid="gdpr-create-submit"]');
-    await d.wait('[data-testid="gdpr-drawer"]');
+    await fileGdprRequest(`gdpr-${stamp}`, gdprEmail, 'ERASURE');
     await d.until('the erasure request', async () => /Erasure request/.test(await d.text('[data-testid="gdpr-drawer"]')));
     const subjectId = await d.exec(`return document.querySelector('[data-testid="gdpr-subject"]').dataset.subjectId`);
     assert(/^[0-9a-f-]{36}$/.test(subjectId), `subject id ${subjectId}`);
