@@ -37,6 +37,13 @@ pub struct Finding {
     pub title: String,
     /// One line saying what to do about it.
     pub suggestion: String,
+    /// For a finding about one object, a stable key naming the kind of finding and the object,
+    /// so a screen can show it on that object's row whatever the title's wording:
+    /// `unused_index:schema.name`, `invalid_index:schema.name`,
+    /// `duplicate_indexes:schema.table:index,index,...`, `fk_without_index:schema.table.constraint`,
+    /// `dead_tuples:schema.name`, `idle_in_transaction:pid`, `long_transaction:pid`,
+    /// `blocked:pid`, `replica_lag:application`, `inactive_slot:name`. `None` for summaries.
+    pub about: Option<String>,
 }
 
 impl Finding {
@@ -52,7 +59,14 @@ impl Finding {
             section: section.to_owned(),
             title: title.into(),
             suggestion: suggestion.into(),
+            about: None,
         }
+    }
+
+    /// The same finding, tied to one object (see [`Finding::about`]).
+    pub fn about(mut self, kind: &str, object: impl std::fmt::Display) -> Self {
+        self.about = Some(format!("{kind}:{object}"));
+        self
     }
 }
 

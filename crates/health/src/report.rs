@@ -314,23 +314,26 @@ fn objects_findings(o: &Objects, opts: &ReportOptions, f: &mut Vec<Finding>) {
     let mut small = (0, 0i64);
     for i in &o.unused_indexes {
         if i.bytes >= opts.big_object_bytes {
-            f.push(Finding::new(
-                Severity::Warning,
-                "indexes",
-                format!(
-                    "index {}.{} on {} unused ({} scans {}), {}",
-                    i.schema,
-                    i.name,
-                    i.table,
-                    i.scans,
-                    since_reset(o),
-                    bytes(i.bytes)
-                ),
-                format!(
-                    "consider dropping it: DROP INDEX CONCURRENTLY \"{}\".\"{}\";",
-                    i.schema, i.name
-                ),
-            ));
+            f.push(
+                Finding::new(
+                    Severity::Warning,
+                    "indexes",
+                    format!(
+                        "index {}.{} on {} unused ({} scans {}), {}",
+                        i.schema,
+                        i.name,
+                        i.table,
+                        i.scans,
+                        since_reset(o),
+                        bytes(i.bytes)
+                    ),
+                    format!(
+                        "consider dropping it: DROP INDEX CONCURRENTLY \"{}\".\"{}\";",
+                        i.schema, i.name
+                    ),
+                )
+                .about("unused_index", format_args!("{}.{}", i.schema, i.name)),
+            );
         } else {
             small.0 += 1;
             small.1 += i.bytes;
@@ -345,32 +348,41 @@ fn objects_findings(o: &Objects, opts: &ReportOptions, f: &mut Vec<Finding>) {
         ));
     }
     for d in &o.duplicate_indexes {
-        f.push(Finding::new(
-            Severity::Warning,
-            "indexes",
-            format!(
-                "identical indexes on {}.{}: {} ({})",
-                d.schema,
-                d.table,
-                d.indexes.join(", "),
-                bytes(d.bytes)
+        f.push(
+            Finding::new(
+                Severity::Warning,
+                "indexes",
+                format!(
+                    "identical indexes on {}.{}: {} ({})",
+                    d.schema,
+                    d.table,
+                    d.indexes.join(", "),
+                    bytes(d.bytes)
+                ),
+                "keep one (the one backing a constraint, if any) and drop the others",
+            )
+            .about(
+                "duplicate_indexes",
+                format_args!("{}.{}:{}", d.schema, d.table, d.indexes.join(",")),
             ),
-            "keep one (the one backing a constraint, if any) and drop the others",
-        ));
+        );
     }
     for i in &o.invalid_indexes {
-        f.push(Finding::new(
-            Severity::Warning,
-            "indexes",
-            format!(
-                "index {}.{} is INVALID (a failed concurrent build)",
-                i.schema, i.name
-            ),
-            format!(
-                "drop and re-create it: DROP INDEX CONCURRENTLY \"{}\".\"{}\"; then {}",
-                i.schema, i.name, i.definition
-            ),
-        ));
+        f.push(
+            Finding::new(
+                Severity::Warning,
+                "indexes",
+                format!(
+                    "index {}.{} is INVALID (a failed concurrent build)",
+                    i.schema, i.name
+                ),
+                format!(
+                    "drop and re-create it: DROP INDEX CONCURRENTLY \"{}\".\"{}\"; then {}",
+                    i.schema, i.name, i.definition
+                ),
+            )
+            .about("invalid_index", format_args!("{}.{}", i.schema, i.name)),
+        );
     }
     let mut small_fk = 0;
     for m in &o.missing_fk_indexes {
@@ -388,7 +400,8 @@ fn objects_findings(o: &Objects, opts: &ReportOptions, f: &mut Vec<Finding>) {
                     m.referenced_table, m.schema, m.table,
                     m.columns.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(", ")
                 ),
-            ));
+            )
+            .about("fk_without_index", format_args!("{}.{}.{}", m.schema, m.table, m.constraint)));
         } else {
             small_fk += 1;
         }
@@ -419,7 +432,8 @@ fn objects_findings(o: &Objects, opts: &ReportOptions, f: &mut Vec<Finding>) {
                     "run VACUUM (ANALYZE) \"{}\".\"{}\"; and check autovacuum is keeping up (long transactions block it)",
                     t.schema, t.name
                 ),
-            ));
+            )
+            .about("dead_tuples", format_args!("{}.{}", t.schema, t.name)));
         }
     }
 }
@@ -453,7 +467,8 @@ fn activity_findings(a: &Activity, opts: &ReportOptions, f: &mut Vec<Finding>) {
                     "it holds locks and blocks vacuum: fix the application to commit, set idle_in_transaction_session_timeout, or end it: ncy-admin health terminate {}",
                     s.pid
                 ),
-            ));
+            )
+            .about("idle_in_transaction", s.pid));
         } else if xact >= long_limit {
             f.push(Finding::new(
                 Severity::Warning,
@@ -463,7 +478,8 @@ fn activity_findings(a: &Activity, opts: &ReportOptions, f: &mut Vec<Finding>) {
                     "long transactions block vacuum and hold locks: check it, or ncy-admin health cancel {} / terminate {}",
                     s.pid, s.pid
                 ),
-            ));
+            )
+            .about("long_transaction", s.pid));
         }
     }
     for b in &a.blocked {
@@ -499,7 +515,8 @@ fn activity_findings(a: &Activity, opts: &ReportOptions, f: &mut Vec<Finding>) {
                 "finish the blocking transaction, or cancel it: ncy-admin health cancel {} (terminate if it is idle in transaction)",
                 pids.join(" / ")
             ),
-        ));
+        )
+            .about("blocked", b.waiting.pid));
     }
 }
 
@@ -529,34 +546,40 @@ fn replication_findings(r: &Replication, f: &mut Vec<Finding>) {
     }
     for rep in &r.replicas {
         if rep.replay_lag_seconds.unwrap_or(0.0) >= 60.0 {
-            f.push(Finding::new(
-                Severity::Warning,
-                "replication",
-                format!(
-                    "replica {} is {} behind",
-                    rep.application.as_deref().unwrap_or("?"),
-                    secs(rep.replay_lag_seconds.unwrap_or(0.0))
-                ),
-                "check the replica's load, network and hot_standby_feedback conflicts",
-            ));
+            f.push(
+                Finding::new(
+                    Severity::Warning,
+                    "replication",
+                    format!(
+                        "replica {} is {} behind",
+                        rep.application.as_deref().unwrap_or("?"),
+                        secs(rep.replay_lag_seconds.unwrap_or(0.0))
+                    ),
+                    "check the replica's load, network and hot_standby_feedback conflicts",
+                )
+                .about("replica_lag", rep.application.as_deref().unwrap_or("?")),
+            );
         }
     }
     for s in &r.slots {
         let kept = s.retained_bytes.unwrap_or(0.0);
         if !s.active && kept >= 1024.0 * 1024.0 * 1024.0 {
-            f.push(Finding::new(
-                Severity::Warning,
-                "replication",
-                format!(
-                    "inactive replication slot {} retains {} of WAL",
-                    s.name,
-                    bytes(kept as i64)
-                ),
-                format!(
-                    "reconnect its consumer or drop it: SELECT pg_drop_replication_slot('{}');",
-                    s.name
-                ),
-            ));
+            f.push(
+                Finding::new(
+                    Severity::Warning,
+                    "replication",
+                    format!(
+                        "inactive replication slot {} retains {} of WAL",
+                        s.name,
+                        bytes(kept as i64)
+                    ),
+                    format!(
+                        "reconnect its consumer or drop it: SELECT pg_drop_replication_slot('{}');",
+                        s.name
+                    ),
+                )
+                .about("inactive_slot", &s.name),
+            );
         }
     }
 }

@@ -134,6 +134,7 @@ async fn unused_duplicate_and_fk_indexes_locks_and_idle_sessions_are_found() {
          CREATE INDEX health_parent_v_unused ON health_parent (v);
          CREATE INDEX health_parent_v_twin ON health_parent (v);
          CREATE TABLE health_child (id int PRIMARY KEY, parent_id int REFERENCES health_parent (id));
+         INSERT INTO health_child VALUES (1, 2);
          ANALYZE health_parent;",
     )
     .await;
@@ -254,6 +255,22 @@ async fn unused_duplicate_and_fk_indexes_locks_and_idle_sessions_are_found() {
         "{:#?}",
         rep.findings
     );
+    // Each finding about one object names it by a stable key (the screen's rows use it).
+    let about = |key: &str| rep.findings.iter().any(|f| f.about.as_deref() == Some(key));
+    for key in [
+        "unused_index:public.health_parent_v_unused".to_string(),
+        "duplicate_indexes:public.health_parent:health_parent_v_twin,health_parent_v_unused".into(),
+        "fk_without_index:public.health_child.health_child_parent_id_fkey".into(),
+        format!("idle_in_transaction:{a_pid}"),
+        format!("blocked:{b_pid}"),
+    ] {
+        assert!(about(&key), "{key}: {:#?}", rep.findings);
+    }
+    assert!(rep
+        .findings
+        .iter()
+        .filter(|f| f.title.contains("small indexes unused"))
+        .all(|f| f.about.is_none()));
     // Most severe first.
     assert!(rep
         .findings
@@ -631,13 +648,15 @@ async fn dead_tuples_and_long_transactions_become_findings() {
     assert!(
         rep.findings.iter().any(|f| f.severity == Severity::Critical
             && f.title.contains("health_dead")
-            && f.suggestion.contains("VACUUM")),
+            && f.suggestion.contains("VACUUM")
+            && f.about.as_deref() == Some("dead_tuples:public.health_dead")),
         "{:#?}",
         rep.findings
     );
     assert!(
         rep.findings.iter().any(|f| f.section == "activity"
-            && f.title.contains(&format!("transaction of session {pid} "))),
+            && f.title.contains(&format!("transaction of session {pid} "))
+            && f.about == Some(format!("long_transaction:{pid}"))),
         "{:#?}",
         rep.findings
     );

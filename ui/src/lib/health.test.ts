@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Connections } from './bindings/health/Connections';
 import type { Finding } from './bindings/health/Finding';
-import { archivingState, connectionSegments, findingFor, lastRun, otherFindings, percent, sectionBadge, share, size, titles } from './health';
+import { archivingState, connectionSegments, findingFor, lastRun, otherFindings, percent, sectionBadge, share, size, about } from './health';
 
 describe('health display helpers', () => {
   it('prints sizes the way the findings do (1024-based)', () => {
@@ -46,28 +46,34 @@ describe('health display helpers', () => {
     expect(lastRun('2026-11-22T10:00:00', '2026-11-21T09:00:00')?.auto).toBe(false);
   });
 
-  it('ties each finding to the row it names, and leaves the summaries over', () => {
-    const f = (section: string, title: string): Finding => ({ severity: 'warning', section, title, suggestion: `do ${title}` });
+  it('ties each finding to the row it is about, and leaves the summaries over', () => {
+    const f = (section: string, title: string, key: string | null = null): Finding => ({ severity: 'warning', section, title, suggestion: `do ${title}`, about: key });
     const findings = [
-      f('indexes', 'index public.big_idx on Task unused (0 scans since 2026-11-01 10:00), 40.0 MB'),
-      f('indexes', 'index public.big_idx2 on Task unused (0 scans since 2026-11-01 10:00), 41.0 MB'),
-      f('indexes', 'identical indexes on public.Task: a_idx, b_idx (16.0 kB)'),
-      f('indexes', 'foreign key Task_project_id_fkey on public.Task (project_id) has no supporting index (1.0 GB, ~9 rows)'),
+      f('indexes', 'index public.big_idx on Task unused (0 scans), 40.0 MB', 'unused_index:public.big_idx'),
+      f('indexes', 'index public.big_idx2 on Task unused (0 scans), 41.0 MB', 'unused_index:public.big_idx2'),
+      f('indexes', 'identical indexes on public.Task: a_idx, b_idx (16.0 kB)', 'duplicate_indexes:public.Task:a_idx,b_idx'),
+      f('indexes', 'foreign key Task_project_id_fkey on public.Task has no supporting index', 'fk_without_index:public.Task.Task_project_id_fkey'),
       f('indexes', '3 small indexes unused since statistics began (48.0 kB together)'),
-      f('vacuum', 'table public.Task has 12000 dead tuples (80%), last vacuum never'),
+      f('vacuum', 'table public.Task has 12000 dead tuples (80%), last vacuum never', 'dead_tuples:public.Task'),
       f('replication', 'WAL archiving is off: point-in-time recovery is not possible'),
+      f('replication', 'replica standby-1 is 2 min behind', 'replica_lag:standby-1'),
+      f('replication', 'inactive replication slot old_slot retains 2.0 GB of WAL', 'inactive_slot:old_slot'),
     ];
-    const unused = findingFor(findings, ['indexes'], titles.unusedIndex('public', 'big_idx'));
+    const unused = findingFor(findings, about.unusedIndex('public', 'big_idx'));
     expect(unused?.title).toMatch(/big_idx on/);
-    expect(findingFor(findings, ['indexes'], titles.unusedIndex('public', 'big'))).toBeUndefined();
-    const dup = findingFor(findings, ['indexes'], titles.duplicateIndexes('public', 'Task', ['a_idx', 'b_idx']));
-    const fk = findingFor(findings, ['indexes'], titles.missingFkIndex('public', 'Task', 'Task_project_id_fkey'));
+    // A name that is a prefix of another's does not match it.
+    expect(findingFor(findings, about.unusedIndex('public', 'big'))).toBeUndefined();
+    // The kind of finding is part of the key: an unused index is not an invalid one.
+    expect(findingFor(findings, about.invalidIndex('public', 'big_idx'))).toBeUndefined();
+    const dup = findingFor(findings, about.duplicateIndexes('public', 'Task', ['a_idx', 'b_idx']));
+    const fk = findingFor(findings, about.missingFkIndex('public', 'Task', 'Task_project_id_fkey'));
     expect(dup && fk).toBeTruthy();
-    expect(findingFor(findings, ['vacuum'], titles.deadTuples('public', 'Task'))?.section).toBe('vacuum');
-    expect(findingFor(findings, ['indexes'], titles.deadTuples('public', 'Task'))).toBeUndefined();
+    expect(findingFor(findings, about.deadTuples('public', 'Task'))?.section).toBe('vacuum');
+    expect(findingFor(findings, about.replicaLag('standby-1'))?.title).toMatch(/behind/);
+    expect(findingFor(findings, about.slot('old_slot'))?.title).toMatch(/old_slot/);
     expect(sectionBadge(findings, ['vacuum'])).toEqual({ label: 'warning', tone: 'warning' });
     expect(sectionBadge(findings, ['locks'])).toEqual({ label: 'ok', tone: 'ok' });
-    const big2 = findingFor(findings, ['indexes'], titles.unusedIndex('public', 'big_idx2'));
+    const big2 = findingFor(findings, about.unusedIndex('public', 'big_idx2'));
     expect(otherFindings(findings, ['indexes'], [unused, big2, dup, fk, undefined]).map((x) => x.title)).toEqual([
       '3 small indexes unused since statistics began (48.0 kB together)',
     ]);

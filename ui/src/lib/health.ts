@@ -80,15 +80,12 @@ export function lastRun(manual: string | null, auto: string | null): { at: strin
   return later(auto, manual) ? { at: auto, auto: true } : { at: manual, auto: false };
 }
 
-/** Qualified object name as the crate writes it in findings (`public.Task`). */
-export const qualified = (schema: string, name: string) => `${schema}.${name}`;
-
 /**
- * The finding whose title starts with `prefix` (the crate's wording for one object, e.g.
- * `index public.x on `), so that its severity and suggestion show on that object's row.
+ * The finding about one object, by the stable key the crate gives it (`Finding.about`), so that
+ * its severity and suggestion show on that object's row.
  */
-export function findingFor(findings: Finding[], sections: string[], prefix: string): Finding | undefined {
-  return findings.find((f) => sections.includes(f.section) && f.title.startsWith(prefix));
+export function findingFor(findings: Finding[], about: string): Finding | undefined {
+  return findings.find((f) => f.about === about);
 }
 
 /** Findings of `sections` that no row claimed (summaries such as "12 small indexes unused"). */
@@ -97,15 +94,15 @@ export function otherFindings(findings: Finding[], sections: string[], claimed: 
   return findings.filter((f) => sections.includes(f.section) && !used.has(f));
 }
 
-/** Prefixes of the crate's finding titles for each kind of object (see crates/health/src/report.rs). */
-export const titles = {
-  unusedIndex: (schema: string, name: string) => `index ${qualified(schema, name)} on `,
-  invalidIndex: (schema: string, name: string) => `index ${qualified(schema, name)} is INVALID`,
-  duplicateIndexes: (schema: string, table: string, indexes: string[]) => `identical indexes on ${qualified(schema, table)}: ${indexes.join(', ')} `,
-  missingFkIndex: (schema: string, table: string, constraint: string) => `foreign key ${constraint} on ${qualified(schema, table)} `,
-  deadTuples: (schema: string, name: string) => `table ${qualified(schema, name)} has `,
-  replicaLag: (application: string | null) => `replica ${application ?? '?'} is `,
-  slot: (name: string) => `inactive replication slot ${name} `,
+/** The `Finding.about` key of each kind of per-object finding (see crates/health/src/findings.rs). */
+export const about = {
+  unusedIndex: (schema: string, name: string) => `unused_index:${schema}.${name}`,
+  invalidIndex: (schema: string, name: string) => `invalid_index:${schema}.${name}`,
+  duplicateIndexes: (schema: string, table: string, indexes: string[]) => `duplicate_indexes:${schema}.${table}:${indexes.join(',')}`,
+  missingFkIndex: (schema: string, table: string, constraint: string) => `fk_without_index:${schema}.${table}.${constraint}`,
+  deadTuples: (schema: string, name: string) => `dead_tuples:${schema}.${name}`,
+  replicaLag: (application: string | null) => `replica_lag:${application ?? '?'}`,
+  slot: (name: string) => `inactive_slot:${name}`,
 };
 
 /** The state of WAL archiving in a few words, and how it should look. */

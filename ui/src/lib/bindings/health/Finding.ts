@@ -16,4 +16,13 @@ title: string,
 /**
  * One line saying what to do about it.
  */
-suggestion: string, };
+suggestion: string, 
+/**
+ * For a finding about one object, a stable key naming the kind of finding and the object,
+ * so a screen can show it on that object's row whatever the title's wording:
+ * `unused_index:schema.name`, `invalid_index:schema.name`,
+ * `duplicate_indexes:schema.table:index,index,...`, `fk_without_index:schema.table.constraint`,
+ * `dead_tuples:schema.name`, `idle_in_transaction:pid`, `long_transaction:pid`,
+ * `blocked:pid`, `replica_lag:application`, `inactive_slot:name`. `None` for summaries.
+ */
+about: string | null, };
