@@ -21,6 +21,7 @@ cli:
 
 lint: setup
 	@[ -f ui/package.json ] && (cd ui && npm run build --silent >/dev/null) || true
+	@[ ! -f ui/package.json ] || (cd ui && npm run check --silent)
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 

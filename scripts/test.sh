@@ -40,7 +40,7 @@ fi
 cargo test --workspace --no-fail-fast
 
 if [ -f ui/package.json ]; then
-  (cd ui && npm test --silent)
+  (cd ui && npm run check --silent && npm test --silent)
 fi
 if [ -x scripts/e2e.sh ]; then
   scripts/e2e.sh
