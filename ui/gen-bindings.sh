@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=$PWD/ui/src/lib/bindings
+# i64/u64 cross the Tauri bridge as JSON numbers, not BigInt.
+export TS_RS_LARGE_INT=number
 TS_RS_EXPORT_DIR=$out cargo test -q -p ncy-core --lib --features ts export_bindings
 TS_RS_EXPORT_DIR=$out cargo test -q -p ncy-desktop --lib --features ts export_bindings
 TS_RS_EXPORT_DIR=$out/gdpr cargo test -q -p ncy-gdpr --lib --features ncy-gdpr/ts export_bindings

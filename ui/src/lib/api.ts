@@ -93,12 +93,8 @@ export async function call<T>(cmd: string, args?: Record<string, unknown>): Prom
   }
 }
 
-/** ts-rs writes Rust's i64/u64 as `bigint`, but invoke() sends JSON: a BigInt argument would make
- *  JSON.stringify throw, so integers going to Rust are plain numbers. */
-type Wire<V> = V extends bigint ? number : V;
-
 /** A patch where omitted fields mean "leave as is" (serde treats missing Options as None). */
-export type Partial_<T> = { [K in keyof T]?: Wire<T[K]> };
+export type Partial_<T> = { [K in keyof T]?: T[K] };
 
 export const api = {
   appInfo: () => call<AppInfo>('app_info'),

@@ -22,7 +22,7 @@ export function ago(ts: string | null | undefined, now: Date = new Date()): stri
   return s >= 0 ? `${unit[0]} ${unit[1]} ago` : `in ${unit[0]} ${unit[1]}`;
 }
 
-export function num(n: number | bigint | null | undefined): string {
+export function num(n: number | null | undefined): string {
   if (n === null || n === undefined) return '—';
   return Number(n).toLocaleString('en-US');
 }

@@ -6,7 +6,7 @@ import type { Connections } from './bindings/health/Connections';
 import type { Finding } from './bindings/health/Finding';
 import { parseUtc } from './format';
 
-type Num = number | bigint | null | undefined;
+type Num = number | null | undefined;
 
 const later = (a: string, b: string) => (parseUtc(a)?.getTime() ?? 0) > (parseUtc(b)?.getTime() ?? 0);
 
@@ -106,7 +106,7 @@ export const about = {
 };
 
 /** The state of WAL archiving in a few words, and how it should look. */
-export function archivingState(a: { archive_mode: string; failed_count: number | bigint; last_failed_time: string | null; last_archived_time: string | null }): { label: string; tone: string } {
+export function archivingState(a: { archive_mode: string; failed_count: number; last_failed_time: string | null; last_archived_time: string | null }): { label: string; tone: string } {
   if (a.archive_mode === 'off') return { label: 'archiving off', tone: 'warn' };
   const f = a.last_failed_time;
   const ok = a.last_archived_time;

@@ -3,4 +3,4 @@
 /**
  * One AccessLog row.
  */
-export type AccessEntry = { id: string, user_id: string | null, method: string, endpoint: string, status_code: bigint, latency_ms: bigint | null, timestamp: string, };
+export type AccessEntry = { id: string, user_id: string | null, method: string, endpoint: string, status_code: number, latency_ms: number | null, timestamp: string, };

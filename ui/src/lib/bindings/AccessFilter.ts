@@ -11,4 +11,4 @@ endpoint: string | null,
 /**
  * Exact status code, or a class: 400 with `status_class` = true means 4xx.
  */
-status: bigint | null, status_class: boolean, since: string | null, until: string | null, };
+status: number | null, status_class: boolean, since: string | null, until: string | null, };

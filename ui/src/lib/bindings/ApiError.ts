@@ -7,4 +7,4 @@ export type ApiError = { code: string, message: string,
 /**
  * For `locked_out`: minutes until the account can log in again.
  */
-retry_after_minutes?: bigint, };
+retry_after_minutes?: number, };

@@ -3,4 +3,4 @@
 /**
  * Result of a bulk update.
  */
-export type BulkReport = { updated: bigint, unchanged: bigint, };
+export type BulkReport = { updated: number, unchanged: number, };

@@ -4,7 +4,7 @@ import type { DayCount } from "./DayCount";
 /**
  * Counts shown on the dashboard (`None`: the operator may not see it).
  */
-export type Dashboard = { users_active: bigint | null, users_total: bigint | null, organizations: bigint | null, projects: bigint | null, tasks_open: bigint | null, tasks_overdue: bigint | null, audit_last_24h: bigint | null, 
+export type Dashboard = { users_active: number | null, users_total: number | null, organizations: number | null, projects: number | null, tasks_open: number | null, tasks_overdue: number | null, audit_last_24h: number | null, 
 /**
  * Audit entries per day over the last 30 days (oldest first, days without entries omitted).
  */

@@ -3,4 +3,4 @@
 /**
  * Entries on one day (`YYYY-MM-DD`, UTC).
  */
-export type DayCount = { day: string, count: bigint, };
+export type DayCount = { day: string, count: number, };

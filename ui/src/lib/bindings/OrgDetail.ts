@@ -6,4 +6,4 @@ import type { Team } from "./Team";
 /**
  * An organization with its members and teams.
  */
-export type OrgDetail = { organization: Organization, owner_email: string, members: Array<Member>, teams: Array<Team>, projects: bigint, };
+export type OrgDetail = { organization: Organization, owner_email: string, members: Array<Member>, teams: Array<Team>, projects: number, };

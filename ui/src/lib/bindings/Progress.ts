@@ -3,4 +3,4 @@
 /**
  * A `progress` event: which job, what phase, how far.
  */
-export type Progress = { job: string, phase: string, done: bigint, total: bigint, };
+export type Progress = { job: string, phase: string, done: number, total: number, };

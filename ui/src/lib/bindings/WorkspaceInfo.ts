@@ -5,7 +5,8 @@
  */
 export type WorkspaceInfo = { 
 /**
- * `local` (embedded SQLite) or `postgres` (a profile).
+ * `local` (embedded SQLite), `postgres` (a profile) or `offline` (a profile's offline
+ * cache: reads, and task edits queued for the next "Sync now").
  */
 kind: string, 
 /**

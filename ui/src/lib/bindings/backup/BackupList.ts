@@ -12,4 +12,4 @@ next_cursor: string | null, last_verified_at: string | null,
 /**
  * Seconds since the newest verified backup was taken.
  */
-last_verified_age_secs: bigint | null, };
+last_verified_age_secs: number | null, };

@@ -3,7 +3,7 @@
 /**
  * The server's WAL archiving state and what it means for PITR.
  */
-export type PitrReadiness = { wal_level: string, archive_mode: string, archive_command: string, archive_library: string | null, archive_timeout_s: bigint | null, archived_count: bigint, last_archived_wal: string | null, last_archived_time: string | null, failed_count: bigint, last_failed_wal: string | null, last_failed_time: string | null, 
+export type PitrReadiness = { wal_level: string, archive_mode: string, archive_command: string, archive_library: string | null, archive_timeout_s: number | null, archived_count: number, last_archived_wal: string | null, last_archived_time: string | null, failed_count: number, last_failed_wal: string | null, last_failed_time: string | null, 
 /**
  * The data directory, when the database user may see it.
  */

@@ -4,4 +4,4 @@
  * Progress of long work: the phase (`"snapshot"`, `"dump"`, `"checksum"`, `"restore"`,
  * `"compare"`, `"copy"`), units done and expected (0 = unknown), bytes written or read so far.
  */
-export type Progress = { phase: string, done: bigint, total: bigint, bytes: bigint, };
+export type Progress = { phase: string, done: number, total: number, bytes: number, };

@@ -3,4 +3,4 @@
 /**
  * One backup and why it is kept or deleted.
  */
-export type PruneItem = { id: string, path: string, created_at: string, verified: boolean, size: bigint, reason: string, };
+export type PruneItem = { id: string, path: string, created_at: string, verified: boolean, size: number, reason: string, };

@@ -9,4 +9,4 @@ export type PrunePlan = { dry_run: boolean, policy: PrunePolicy, keep: Array<Pru
 /**
  * Bytes freed by the deletions.
  */
-freed_bytes: bigint, };
+freed_bytes: number, };

@@ -7,8 +7,8 @@ export type PrunePolicy = {
 /**
  * Keep backups younger than this many days (the platform's default: 30).
  */
-keep_days: bigint, 
+keep_days: number, 
 /**
  * Also keep the N newest backups whatever their age.
  */
-keep_last: bigint | null, };
+keep_last: number | null, };

@@ -12,7 +12,7 @@ into: string,
 /**
  * An existing database/file was replaced (`force`).
  */
-replaced: boolean, duration_ms: bigint, 
+replaced: boolean, duration_ms: number, 
 /**
  * Row counts of the restored copy, compared with the counts taken at backup time when
  * the backup has a snapshot row.

@@ -4,15 +4,15 @@ import type { JsonValue } from "./serde_json/JsonValue";
 /**
  * A recorded backup.
  */
-export type Snapshot = { id: string, path: string, size: bigint, verified: boolean, created_at: string, sha256: string | null, duration_ms: bigint | null, database: string | null, server_version: string | null, 
+export type Snapshot = { id: string, path: string, size: number, verified: boolean, created_at: string, sha256: string | null, duration_ms: number | null, database: string | null, server_version: string | null, 
 /**
  * `custom` (pg_dump) or `sqlite`.
  */
-format: string | null, compression: bigint | null, 
+format: string | null, compression: number | null, 
 /**
  * Exact row counts per table at backup time (`schema.table` → rows).
  */
-table_counts: { [key in string]: bigint } | null, verified_at: string | null, 
+table_counts: { [key in string]: number } | null, verified_at: string | null, 
 /**
  * The last [`Verification`] as stored.
  */

@@ -3,4 +3,4 @@
 /**
  * One table's row count at dump time and after the test restore.
  */
-export type TableCheck = { table: string, expected: bigint | null, actual: bigint | null, ok: boolean, };
+export type TableCheck = { table: string, expected: number | null, actual: number | null, ok: boolean, };

@@ -16,11 +16,11 @@ readable: boolean,
 /**
  * Entries in the archive's table of contents (PostgreSQL) or pages (SQLite).
  */
-entries: bigint, 
+entries: number, 
 /**
  * The scratch database the test restore used (dropped afterwards).
  */
-scratch_database: string | null, restore_ms: bigint | null, tables: Array<TableCheck>, 
+scratch_database: string | null, restore_ms: number | null, tables: Array<TableCheck>, 
 /**
  * What failed, in words.
  */

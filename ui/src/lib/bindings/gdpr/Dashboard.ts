@@ -3,4 +3,4 @@
 /**
  * Dashboard counts.
  */
-export type Dashboard = { open: bigint, overdue: bigint, due_within_7_days: bigint, by_state: { [key in string]: bigint }, by_kind_open: { [key in string]: bigint }, };
+export type Dashboard = { open: number, overdue: number, due_within_7_days: number, by_state: { [key in string]: number }, by_kind_open: { [key in string]: number }, };

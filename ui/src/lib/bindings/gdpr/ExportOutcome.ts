@@ -5,4 +5,4 @@ import type { Request } from "./Request";
 /**
  * The result of [`export`].
  */
-export type ExportOutcome = { path: string, manifest: Manifest, total_rows: bigint, duration_ms: bigint, request: Request, };
+export type ExportOutcome = { path: string, manifest: Manifest, total_rows: number, duration_ms: number, request: Request, };

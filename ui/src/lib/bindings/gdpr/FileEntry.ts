@@ -7,4 +7,4 @@ export type FileEntry = { file: string,
 /**
  * The table, for per-table files.
  */
-table: string | null, rows: bigint | null, bytes: bigint, sha256: string, };
+table: string | null, rows: number | null, bytes: number, sha256: string, };

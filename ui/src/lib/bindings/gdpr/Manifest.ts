@@ -5,4 +5,4 @@ import type { Subject } from "./Subject";
 /**
  * `manifest.json`.
  */
-export type Manifest = { format: string, subject: Subject, request_id: string, generated_at: string, generated_by: string, tables: Array<string>, row_counts: { [key in string]: bigint }, files: Array<FileEntry>, };
+export type Manifest = { format: string, subject: Subject, request_id: string, generated_at: string, generated_by: string, tables: Array<string>, row_counts: { [key in string]: number }, files: Array<FileEntry>, };

@@ -3,4 +3,4 @@
 /**
  * Progress of long work: the phase (a table name, `"sweep"`, ...), rows done and expected.
  */
-export type Progress = { phase: string, done: bigint, total: bigint, };
+export type Progress = { phase: string, done: number, total: number, };

@@ -11,7 +11,7 @@ export type Receipt = { request_id: string, subject_id: string, erased_at: strin
 /**
  * True when the subject had been anonymized before this run.
  */
-already_anonymized: boolean, rules: Array<Rule>, rows_changed: bigint, sweep: SweepResult, backups_holding_data: Array<BackupHolding>, backup_retention_days: bigint, notes: Array<string>, 
+already_anonymized: boolean, rules: Array<Rule>, rows_changed: number, sweep: SweepResult, backups_holding_data: Array<BackupHolding>, backup_retention_days: number, notes: Array<string>, 
 /**
  * The receipt this run replaced (a repeated erasure keeps the first run's record).
  */

@@ -26,4 +26,4 @@ effective_due_at: string, overdue: boolean,
 /**
  * Whole days until the deadline (negative when overdue).
  */
-days_left: bigint, extension_reason: string | null, identity_verified_at: string | null, identity_verified_by: string | null, identity_method: string | null, handler_id: string | null, handler_email: string | null, completed_at: string | null, rejection_reason: string | null, notes: string | null, result_path: string | null, receipt: JsonValue | null, created_at: string, updated_at: string, };
+days_left: number, extension_reason: string | null, identity_verified_at: string | null, identity_verified_by: string | null, identity_method: string | null, handler_id: string | null, handler_email: string | null, completed_at: string | null, rejection_reason: string | null, notes: string | null, result_path: string | null, receipt: JsonValue | null, created_at: string, updated_at: string, };

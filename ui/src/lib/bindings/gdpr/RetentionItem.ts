@@ -7,4 +7,4 @@ export type RetentionItem = { table: string,
 /**
  * `anonymized` or `deleted`.
  */
-action: string, cutoff: string, rows: bigint, };
+action: string, cutoff: string, rows: number, };

@@ -7,4 +7,4 @@ export type Rule = { table: string, column: string,
 /**
  * `deleted`, `nulled`, `rewritten` or `redacted`.
  */
-rule: string, rows: bigint, };
+rule: string, rows: number, };

@@ -3,4 +3,4 @@
 /**
  * Rows of one column still holding a term.
  */
-export type SweepHit = { table: string, column: string, rows: bigint, };
+export type SweepHit = { table: string, column: string, rows: number, };

@@ -9,4 +9,4 @@ export type SweepResult = {
 /**
  * True when no term was found anywhere.
  */
-clean: boolean, terms: TermSummary, tables_scanned: bigint, columns_scanned: bigint, hits: Array<SweepHit>, duration_ms: bigint, };
+clean: boolean, terms: TermSummary, tables_scanned: number, columns_scanned: number, hits: Array<SweepHit>, duration_ms: number, };

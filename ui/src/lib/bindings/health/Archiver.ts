@@ -7,4 +7,4 @@ export type Archiver = {
 /**
  * `archive_mode`: `on`, `off` or `always`.
  */
-archive_mode: string, wal_level: string, archived_count: bigint, last_archived_wal: string | null, last_archived_time: string | null, failed_count: bigint, last_failed_wal: string | null, last_failed_time: string | null, stats_reset: string | null, };
+archive_mode: string, wal_level: string, archived_count: number, last_archived_wal: string | null, last_archived_time: string | null, failed_count: number, last_failed_wal: string | null, last_failed_time: string | null, stats_reset: string | null, };

@@ -15,4 +15,4 @@ table_hit_ratio: number | null,
 /**
  * User indexes' blocks.
  */
-index_hit_ratio: number | null, blocks_hit: bigint, blocks_read: bigint, };
+index_hit_ratio: number | null, blocks_hit: number, blocks_read: number, };

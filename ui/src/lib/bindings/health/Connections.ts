@@ -8,11 +8,11 @@ export type Connections = { by_state: Array<StateCount>,
 /**
  * All client connections on the server.
  */
-total: bigint, 
+total: number, 
 /**
  * Connections running a statement (the seed's `database_connections_active`).
  */
-active: bigint, idle_in_transaction: bigint, max_connections: bigint, superuser_reserved: bigint, 
+active: number, idle_in_transaction: number, max_connections: number, superuser_reserved: number, 
 /**
  * `total / (max_connections - superuser_reserved)` in percent.
  */

@@ -3,7 +3,7 @@
 /**
  * Cumulative counters of the connected database since `stats_reset`.
  */
-export type DbCounters = { xact_commit: bigint, xact_rollback: bigint, tup_returned: bigint, tup_fetched: bigint, tup_inserted: bigint, tup_updated: bigint, tup_deleted: bigint, blks_read: bigint, blks_hit: bigint, deadlocks: bigint, temp_bytes: bigint, 
+export type DbCounters = { xact_commit: number, xact_rollback: number, tup_returned: number, tup_fetched: number, tup_inserted: number, tup_updated: number, tup_deleted: number, blks_read: number, blks_hit: number, deadlocks: number, temp_bytes: number, 
 /**
  * When these counters started (None: since the cluster was created).
  */

@@ -7,4 +7,4 @@ export type DuplicateIndexes = { schema: string, table: string, indexes: Array<s
 /**
  * Size of all of them together.
  */
-bytes: bigint, };
+bytes: number, };

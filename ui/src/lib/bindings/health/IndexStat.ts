@@ -3,8 +3,8 @@
 /**
  * Size and use of one index.
  */
-export type IndexStat = { schema: string, table: string, name: string, bytes: bigint, 
+export type IndexStat = { schema: string, table: string, name: string, bytes: number, 
 /**
  * Scans since the statistics were reset.
  */
-scans: bigint, unique: boolean, primary: boolean, valid: boolean, definition: string, };
+scans: number, unique: boolean, primary: boolean, valid: boolean, definition: string, };

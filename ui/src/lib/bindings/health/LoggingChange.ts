@@ -4,4 +4,4 @@ import type { LogStatement } from "./LogStatement";
 /**
  * A requested change; `None` leaves a setting alone.
  */
-export type LoggingChange = { min_duration_ms: bigint | null, statement: LogStatement | null, };
+export type LoggingChange = { min_duration_ms: number | null, statement: LogStatement | null, };

@@ -7,7 +7,7 @@ export type LoggingSettings = {
 /**
  * Statements running at least this long are logged; -1 = off, 0 = every statement.
  */
-log_min_duration_statement_ms: bigint, log_statement: string, 
+log_min_duration_statement_ms: number, log_statement: string, 
 /**
  * Where `log_min_duration_statement` comes from (`default`, `configuration file`, ...).
  */

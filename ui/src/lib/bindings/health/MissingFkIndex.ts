@@ -3,4 +3,4 @@
 /**
  * A foreign key whose columns lead no index on the referencing table.
  */
-export type MissingFkIndex = { schema: string, table: string, constraint: string, columns: Array<string>, referenced_table: string, table_bytes: bigint, row_estimate: number | null, };
+export type MissingFkIndex = { schema: string, table: string, constraint: string, columns: Array<string>, referenced_table: string, table_bytes: number, row_estimate: number | null, };

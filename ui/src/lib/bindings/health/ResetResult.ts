@@ -7,4 +7,4 @@ export type ResetResult = {
 /**
  * Statements tracked (server-wide) before the reset.
  */
-statements_cleared: bigint, };
+statements_cleared: number, };

@@ -15,7 +15,7 @@ server_version: string,
 /**
  * `server_version_num`, e.g. `150010`.
  */
-version_num: bigint, started_at: string, uptime_seconds: number, database: string, database_bytes: bigint, 
+version_num: number, started_at: string, uptime_seconds: number, database: string, database_bytes: number, 
 /**
  * True on a standby (streaming replica).
  */

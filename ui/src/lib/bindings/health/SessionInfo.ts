@@ -3,7 +3,7 @@
 /**
  * One client session that is not plain idle.
  */
-export type SessionInfo = { pid: bigint, user: string | null, database: string | null, application: string | null, client_addr: string | null, 
+export type SessionInfo = { pid: number, user: string | null, database: string | null, application: string | null, client_addr: string | null, 
 /**
  * `active`, `idle in transaction`, `idle in transaction (aborted)`, ...
  */
@@ -27,4 +27,4 @@ query: string | null,
 /**
  * Sessions this one waits for (empty unless waiting on a lock).
  */
-blocked_by: Array<bigint>, };
+blocked_by: Array<number>, };

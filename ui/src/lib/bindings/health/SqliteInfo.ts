@@ -3,12 +3,12 @@
 /**
  * Size and page statistics of the local workspace file.
  */
-export type SqliteInfo = { path: string, file_bytes: bigint, 
+export type SqliteInfo = { path: string, file_bytes: number, 
 /**
  * Size of the `-wal` file next to it, when present.
  */
-wal_bytes: bigint | null, page_size: bigint, page_count: bigint, 
+wal_bytes: number | null, page_size: number, page_count: number, 
 /**
  * Pages on the free list (reclaimed by `VACUUM`).
  */
-freelist_count: bigint, journal_mode: string, };
+freelist_count: number, journal_mode: string, };

@@ -11,8 +11,8 @@ state: string,
 /**
  * On the whole server.
  */
-count: bigint, 
+count: number, 
 /**
  * In the connected database only.
  */
-this_database: bigint, };
+this_database: number, };

@@ -7,12 +7,12 @@ export type TableStat = { schema: string, name: string,
 /**
  * Table + indexes + TOAST.
  */
-total_bytes: bigint, table_bytes: bigint, index_bytes: bigint, 
+total_bytes: number, table_bytes: number, index_bytes: number, 
 /**
  * Planner estimate (`pg_class.reltuples`); None when never analyzed.
  */
-row_estimate: number | null, live_tuples: bigint, dead_tuples: bigint, 
+row_estimate: number | null, live_tuples: number, dead_tuples: number, 
 /**
  * dead / (live + dead), 0..1.
  */
-dead_ratio: number, seq_scan: bigint, idx_scan: bigint | null, last_vacuum: string | null, last_autovacuum: string | null, last_analyze: string | null, last_autoanalyze: string | null, };
+dead_ratio: number, seq_scan: number, idx_scan: number | null, last_vacuum: string | null, last_autovacuum: string | null, last_analyze: string | null, last_autoanalyze: string | null, };

@@ -7,8 +7,8 @@ export type TopStatement = { queryid: string | null,
 /**
  * Normalised text (constants replaced by `$N`), cut to 2 000 characters.
  */
-query: string, calls: bigint, total_exec_time_ms: number, mean_exec_time_ms: number, rows: bigint, 
+query: string, calls: number, total_exec_time_ms: number, mean_exec_time_ms: number, rows: number, 
 /**
  * Share of the total execution time of all tracked statements, in percent.
  */
-percent_of_total: number, user: string | null, database: string | null, shared_blks_hit: bigint, shared_blks_read: bigint, };
+percent_of_total: number, user: string | null, database: string | null, shared_blks_hit: number, shared_blks_read: number, };

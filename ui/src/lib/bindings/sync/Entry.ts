@@ -4,4 +4,4 @@ import type { JsonValue } from "./serde_json/JsonValue";
 /**
  * One outbox entry.
  */
-export type Entry = { seq: bigint, mutation_id: string, table: string, row_id: string, base: { [key in string]: JsonValue }, new: { [key in string]: JsonValue }, operator_id: string, operator_email: string, local_time: string, status: string, };
+export type Entry = { seq: number, mutation_id: string, table: string, row_id: string, base: { [key in string]: JsonValue }, new: { [key in string]: JsonValue }, operator_id: string, operator_email: string, local_time: string, status: string, };

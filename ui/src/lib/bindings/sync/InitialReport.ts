@@ -3,4 +3,4 @@
 /**
  * What the first sync did.
  */
-export type InitialReport = { rows: bigint, resumed: boolean, already_done: boolean, };
+export type InitialReport = { rows: number, resumed: boolean, already_done: boolean, };

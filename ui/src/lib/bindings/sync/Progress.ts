@@ -3,4 +3,4 @@
 /**
  * Progress of long work: phase, rows (or mutations) done, total.
  */
-export type Progress = { phase: string, done: bigint, total: bigint, };
+export type Progress = { phase: string, done: number, total: number, };

@@ -8,15 +8,15 @@ export type PullReport = {
 /**
  * Change rows read from the feed.
  */
-changes: bigint, 
+changes: number, 
 /**
  * Cache rows written (inserted or updated).
  */
-upserted: bigint, 
+upserted: number, 
 /**
  * Cache rows removed (deleted on the server or out of the slice).
  */
-removed: bigint, 
+removed: number, 
 /**
  * The new cursor: the server snapshot this pull read (`xmin:xmax:xip…`).
  */

@@ -3,8 +3,8 @@
 /**
  * What a push did.
  */
-export type PushReport = { pushed: bigint, applied: bigint, noop: bigint, conflicts: bigint, rejected: bigint, 
+export type PushReport = { pushed: number, applied: number, noop: number, conflicts: number, rejected: number, 
 /**
  * Mutations the server already had (a retry after a crash): not applied again.
  */
-replayed: bigint, };
+replayed: number, };

@@ -3,4 +3,4 @@
 /**
  * What `sync status` shows.
  */
-export type Status = { path: string, profile: string, organizations: Array<string>, operator: string, initial_sync_done: boolean, last_pull_at: string | null, last_push_at: string | null, watermark: string | null, pending: bigint, conflicts: bigint, rows: { [key in string]: bigint }, };
+export type Status = { path: string, profile: string, organizations: Array<string>, operator: string, initial_sync_done: boolean, last_pull_at: string | null, last_push_at: string | null, watermark: string | null, pending: number, conflicts: number, rows: { [key in string]: number }, };
