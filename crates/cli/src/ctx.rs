@@ -164,7 +164,7 @@ impl Ctx {
     /// The logged-in operator (from the session token in the keychain).
     pub async fn operator(&mut self) -> Result<Operator> {
         if self.global.offline {
-            return Ok(self.sync_cache().await?.operator().await?);
+            return Ok(self.sync_cache().await?.offline_operator().await?);
         }
         let db = self.db().await?;
         let token = self.session_secret()?.get()?.ok_or_else(|| {

@@ -72,6 +72,17 @@ pub fn key_secret(url: &str) -> Secret {
     Secret::new(format!("cache-key:{}", profile(url)))
 }
 
+/// Whether `permission` holds on the offline cache: reads, and task edits (which go through the
+/// outbox to the server at the next push). Any other change would land in the cache alone and
+/// be overwritten by the next pull, so the offline operator does not have it.
+pub fn allowed_offline(permission: &str) -> bool {
+    use ncy_core::auth::perm;
+    permission.ends_with(".read")
+        || permission.ends_with(".read_own")
+        || permission == perm::TASKS_WRITE
+        || permission == perm::TASKS_REVIEW_OWN
+}
+
 /// The error for an unreachable server, saying so when this profile has a sync cache that
 /// commands can use with `--offline`.
 pub fn offline_hint(target: &ncy_core::db::Target, shown: String, reason: String) -> Error {
@@ -194,6 +205,15 @@ impl Cache {
         tx.rollback().await?;
         let o: OperatorState = parse_state("operator", s)?;
         Ok(o.into_operator())
+    }
+
+    /// The operator as it works on the cache while offline: the one last seen online, keeping
+    /// only the permissions [`allowed_offline`] grants (the same rule for the CLI's `--offline`
+    /// and the window's offline mode).
+    pub async fn offline_operator(&self) -> Result<Operator> {
+        let mut op = self.operator().await?;
+        op.permissions.retain(|p| allowed_offline(p));
+        Ok(op)
     }
 
     /// Sync state for `sync status`.

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use common::*;
 use ncy_core::admin::tasks::TaskPatch;
+use ncy_core::auth::perm;
 use ncy_core::model::TaskStatus;
 use ncy_core::{params, Error};
 use ncy_sync::{conflicts, edit_task, pull, push, Cache, Ctl, Resolution};
@@ -90,7 +91,17 @@ async fn offline_edit_is_pushed_once_and_audited_with_local_time() {
     let s = server().await;
     let (c, _d) = cache(&s, &s.admin).await;
     let id = first_task(&c).await;
-    let offline = c.operator().await.unwrap();
+    // Offline, the admin keeps its reads and task edits, and nothing that could not be pushed.
+    let offline = c.offline_operator().await.unwrap();
+    assert!(offline.can(perm::USERS_READ) && offline.can(perm::TASKS_WRITE));
+    for p in [
+        perm::USERS_WRITE,
+        perm::BACKUPS_RUN,
+        perm::GDPR_HANDLE,
+        perm::SETTINGS_WRITE,
+    ] {
+        assert!(s.admin.can(p) && !offline.can(p), "{p}");
+    }
     let patch = TaskPatch {
         status: Some(TaskStatus::REVIEW),
         title: Some("reviewed offline".into()),
@@ -731,7 +742,7 @@ async fn an_employee_caches_only_their_own_tasks_and_reviews_them_offline() {
         .unwrap()[0]
             .text("status")
             .unwrap();
-    let offline = c.operator().await.unwrap();
+    let offline = c.offline_operator().await.unwrap();
     // A review (status) is allowed offline; a title change is not (tasks.write).
     let err = edit_task(
         &c,

@@ -2,7 +2,7 @@
 //! it (a future that is not `Send`), so every command runs through
 //! [`off_thread`](crate::workspace::off_thread).
 
-use ncy_core::auth::{perm, Operator};
+use ncy_core::auth::Operator;
 use ncy_core::db::{Db, Target};
 use ncy_sync::conflicts::{self, Resolved};
 use ncy_sync::initial::{self, InitialReport};
@@ -152,18 +152,12 @@ pub async fn workspace_offline(s: State<'_, AppState>, name: String) -> ApiResul
     let Target::Postgres(url) = p.target(None) else {
         return Err(not_postgres());
     };
-    let (cache, mut op) = off_thread(move || async move {
+    let (cache, op) = off_thread(move || async move {
         let cache = Cache::open_profile(&url).await?;
-        let op = cache.operator().await?;
+        let op = cache.offline_operator().await?;
         Ok((cache, op))
     })
     .await?;
-    op.permissions.retain(|p| {
-        p.ends_with(".read")
-            || p.ends_with(".read_own")
-            || p == perm::TASKS_WRITE
-            || p == perm::TASKS_REVIEW_OWN
-    });
     let info = crate::state::WorkspaceInfo {
         kind: "offline".into(),
         label: format!("{name} (offline cache)"),

@@ -81,7 +81,9 @@ pub enum Command {
 
 /// Commands that may run with `--offline`: reads, and task edits (queued in the outbox for the
 /// next `sync push`). Any other change would land in the cache only and be lost at the next
-/// pull, so it is refused.
+/// pull, so it is refused here, before anything is opened, with a message saying why. The
+/// operator itself is cut to the same rule (`ncy_sync::cache::allowed_offline`, shared with the
+/// window's offline mode).
 fn works_offline(c: &Command) -> bool {
     match c {
         Command::Whoami
