@@ -1,0 +1,16 @@
+DROP INDEX IF EXISTS "LegalHold_released_by_idx";
+DROP INDEX IF EXISTS "LegalHold_placed_by_idx";
+DROP INDEX IF EXISTS "BackupSnapshot_created_by_idx";
+DROP INDEX IF EXISTS "GdprRequest_handler_id_idx";
+DROP INDEX IF EXISTS "GdprRequest_identity_verified_by_idx";
+DROP INDEX IF EXISTS "Project_organization_id_idx";
+DROP INDEX IF EXISTS "TeamMember_user_id_idx";
+DROP INDEX IF EXISTS "Team_organization_id_idx";
+DROP INDEX IF EXISTS "OrganizationMember_user_id_idx";
+DROP INDEX IF EXISTS "UserRoleMap_granted_by_idx";
+DROP INDEX IF EXISTS "UserRoleMap_role_id_idx";
+DROP INDEX IF EXISTS "RolePermission_permission_id_idx";
+DROP INDEX IF EXISTS "ApiKey_key_hash_idx";
+DROP INDEX IF EXISTS "ApiKey_user_id_idx";
+DROP INDEX IF EXISTS "Session_user_id_idx";
+DROP INDEX IF EXISTS "Session_refresh_token_idx";
