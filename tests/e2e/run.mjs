@@ -1151,6 +1151,8 @@ try {
     await d.click('[data-testid="login-submit"]');
     await d.wait('[data-testid="shell"]');
     await dismissToasts();
+    const locked = await d.exec(`return [...document.querySelectorAll('[data-nav][data-locked]')].map((b) => b.dataset.nav).sort()`);
+    assert(JSON.stringify(locked) === JSON.stringify(['audit', 'backups', 'gdpr', 'health', 'logs', 'orgs', 'users']), `locked screens: ${locked}`);
     await nav('users');
     const refusal = await d.until('the refusal', async () => {
       const t = await d.text('[data-testid="users"]');
@@ -1166,6 +1168,88 @@ try {
     assert((await d.findAll('[data-testid="backup-now"]')).length === 0, 'no Back up now for an employee');
     await nav('tasks');
     await d.until('the own tasks', async () => (await d.findAll('[data-testid="tasks-table"] [data-row]')).length > 0 || /No task/.test(await d.text('[data-testid="tasks-table"]')));
+    await d.click('[data-testid="logout"]');
+    await d.wait('[data-testid="login-form"]');
+  });
+
+  await test('support staff work the GDPR queue: users read-only in the drawer, consents and requests handled, no audit log', async () => {
+    const supportEmail = `support-${stamp}@ncy-8.com`;
+    // The admin creates the account and grants it the SUPPORT role from the user's drawer.
+    await d.type('[data-testid="login-email"]', 'admin@ncy-8.com');
+    await d.type('[data-testid="login-password"]', 'admin123');
+    await d.click('[data-testid="login-submit"]');
+    await d.wait('[data-testid="shell"]');
+    await dismissToasts();
+    await nav('users');
+    await d.click('[data-testid="user-new"]');
+    await d.type('[data-testid="user-new-email"]', supportEmail);
+    await d.select('[data-testid="user-new-role"]', 'EMPLOYEE');
+    await d.click('[data-testid="user-new-submit"]');
+    await d.wait('[data-testid="user-created"]');
+    const pw = await d.exec(`return document.querySelector('[data-testid="temp-password"]').value`);
+    await d.keys('Escape');
+    await d.until('the dialog to close', async () => (await d.findAll('[data-testid="user-created"]')).length === 0);
+    await d.clear('[data-testid="users-search"]');
+    await d.type('[data-testid="users-search"]', `support-${stamp}`);
+    await d.click(`[data-email="${supportEmail}"]`);
+    await d.wait('[data-testid="user-drawer"]');
+    await d.select('[data-testid="user-grant-role"]', 'SUPPORT');
+    await d.click('[data-testid="user-grant"]');
+    assert(/Granted SUPPORT/.test(await toastText('success')), 'role granted');
+    await d.until('the SUPPORT badge', async () => (await d.findAll('[data-testid="user-roles"] [data-role="SUPPORT"]')).length === 1);
+    await d.keys('Escape');
+    await d.click('[data-testid="logout"]');
+    await d.wait('[data-testid="login-form"]');
+
+    // Support logs in with the temporary password.
+    await d.type('[data-testid="login-email"]', supportEmail);
+    await d.type('[data-testid="login-password"]', pw);
+    await d.click('[data-testid="login-submit"]');
+    await d.wait('[data-testid="shell"]');
+    await dismissToasts();
+    assert((await d.text('[data-testid="me-roles"]')) === 'EMPLOYEE · SUPPORT', 'the extra role is shown');
+    // The sidebar marks what the role cannot open; the GDPR queue and users stay open.
+    const locked = await d.exec(`return [...document.querySelectorAll('[data-nav][data-locked]')].map((b) => b.dataset.nav).sort()`);
+    // (An EMPLOYEE account with the SUPPORT role: its own tasks and sync stay open too.)
+    assert(JSON.stringify(locked) === JSON.stringify(['audit', 'backups', 'health', 'logs', 'orgs']), `locked screens: ${locked}`);
+    assert(/needs audit\.read/.test(await d.exec(`return document.querySelector('[data-nav="audit"]').title`)), 'the lock says what it needs');
+    // Users: readable, but the drawer offers no change the core would refuse.
+    await nav('users');
+    assert((await d.findAll('[data-testid="user-new"]')).length === 0, 'no New user for support');
+    await d.clear('[data-testid="users-search"]');
+    await d.type('[data-testid="users-search"]', 'employee@test-org');
+    await d.click('[data-email="employee@test-org.com"]');
+    await d.wait('[data-testid="user-drawer"]');
+    for (const id of ['user-save', 'user-delete', 'user-suspend', 'user-reset', 'user-grant', 'tab-history', 'apikey-form']) {
+      assert((await d.findAll(`[data-testid="${id}"]`)).length === 0, `no ${id} for support`);
+    }
+    assert(await d.exec(`return document.querySelector('[data-testid="user-edit-email"]').disabled`), 'the profile is read-only');
+    // Consents: support records them (gdpr.handle).
+    await d.click('[data-testid="tab-consents"]');
+    await d.type('[data-testid="consent-purpose"]', 'support.callback');
+    await d.click('[data-testid="consent-grant"]');
+    await d.until('the consent granted by support', async () => (await d.findAll('[data-testid="consents-current"] tr[data-purpose="support.callback"][data-granted="true"]')).length === 1);
+    await shot('24-support-user-drawer');
+    await d.keys('Escape');
+    await d.until('the drawer to close', async () => (await d.findAll('[data-testid="user-drawer"]')).length === 0);
+    // GDPR: a request taken in, the identity checked, the request closed.
+    await fileGdprRequest('employee@test-org', 'employee@test-org.com', 'ACCESS');
+    await d.type('[data-testid="gdpr-verify-method"]', 'support: call-back to the number on file');
+    await d.click('[data-testid="gdpr-verify"]');
+    await d.until('the identity check', async () => /verified .*call-back/.test(await d.text('[data-testid="gdpr-identity"]')));
+    await dismissToasts();
+    await d.type('[data-testid="gdpr-reject-reason"]', 'e2e: support closes the request');
+    await d.click('[data-testid="gdpr-reject"]');
+    assert(/Request rejected/.test(await toastText('success')), 'support closes the request');
+    await d.keys('Escape');
+    await dismissToasts();
+    // No audit log, no backups, no organization changes.
+    await nav('audit');
+    await d.until('the audit refusal', async () => /audit\.read/.test(await d.text('[data-testid="audit"]')));
+    await nav('backups');
+    assert((await d.findAll('[data-testid="backup-now"]')).length === 0, 'no Back up now for support');
+    await nav('orgs');
+    assert((await d.findAll('[data-testid="org-new"]')).length === 0, 'no New organization for support');
     await d.click('[data-testid="logout"]');
     await d.wait('[data-testid="login-form"]');
   });
