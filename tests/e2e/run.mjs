@@ -1167,7 +1167,20 @@ try {
     await nav('backups');
     assert((await d.findAll('[data-testid="backup-now"]')).length === 0, 'no Back up now for an employee');
     await nav('tasks');
-    await d.until('the own tasks', async () => (await d.findAll('[data-testid="tasks-table"] [data-row]')).length > 0 || /No task/.test(await d.text('[data-testid="tasks-table"]')));
+    await d.until('the own tasks', async () => (await d.findAll('[data-testid="tasks-table"] [data-row]')).length > 0);
+    // A reviewer changes the status of its own task, and nothing else.
+    await d.click('[data-testid="tasks-table"] [data-row="0"] [data-title]');
+    await d.wait('[data-testid="task-drawer"]');
+    await d.wait('[data-testid="task-review-only"]');
+    assert(await d.exec(`return document.querySelector('[data-testid="task-title"]').disabled && document.querySelector('[data-testid="task-priority"]').disabled`), 'title and priority are read-only for a reviewer');
+    const cur = await d.exec(`return document.querySelector('[data-testid="task-status"]').value`);
+    const next = cur === 'REVIEW' ? 'IN_PROGRESS' : 'REVIEW';
+    await d.select('[data-testid="task-status"]', next);
+    await d.click('[data-testid="task-save"]');
+    assert(/Task saved/.test(await toastText('success')), 'the reviewer saves a status change');
+    await d.until('the table row to show the new status', async () => (await d.text('[data-testid="tasks-table"] [data-row="0"]')).includes(next));
+    await d.keys('Escape');
+    await d.until('the drawer to close', async () => (await d.findAll('[data-testid="task-drawer"]')).length === 0);
     await d.click('[data-testid="logout"]');
     await d.wait('[data-testid="login-form"]');
   });
