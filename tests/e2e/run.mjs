@@ -81,17 +81,49 @@ async function toastText(kind, timeout = 10000) {
   }
 }
 
+/** Logs in on the open login form (the seeded admin unless told) and waits for the shell. */
+async function login(email = 'admin@ncy-8.com', password = 'admin123') {
+  await d.clear('[data-testid="login-email"]');
+  await d.type('[data-testid="login-email"]', email);
+  await d.clear('[data-testid="login-password"]');
+  await d.type('[data-testid="login-password"]', password);
+  await d.click('[data-testid="login-submit"]');
+  await d.wait('[data-testid="shell"]');
+  await dismissToasts();
+}
+
+/**
+ * Creates a user from the Users screen with account role `role` and returns the temporary
+ * password the window shows once; `shotName` saves a screenshot of that dialog.
+ */
+async function createUser(email, role, shotName = null) {
+  await nav('users');
+  await d.click('[data-testid="user-new"]');
+  await d.type('[data-testid="user-new-email"]', email);
+  await d.select('[data-testid="user-new-role"]', role);
+  await d.click('[data-testid="user-new-submit"]');
+  await d.wait('[data-testid="user-created"]');
+  const pw = await d.exec(`return document.querySelector('[data-testid="temp-password"]').value`);
+  assert(pw && pw.length >= 12, `temporary password shown once (${pw?.length} chars)`);
+  if (shotName) await shot(shotName);
+  await d.keys('Escape');
+  await d.until('the dialog to close', async () => (await d.findAll('[data-testid="user-created"]')).length === 0);
+  return pw;
+}
+
+/** Logs out and waits for the login form. */
+async function logout() {
+  await d.click('[data-testid="logout"]');
+  await d.wait('[data-testid="login-form"]');
+}
+
 /** Opens the connection row named `label` (Settings) and logs in there as the seeded admin. */
 async function switchTo(label) {
   await nav('settings');
   await d.until(`the ${label} row`, async () => d.exec(`return [...document.querySelectorAll('[data-testid="connections"] tr')].some((r) => r.textContent.includes(arguments[0]))`, label));
   await d.exec(`[...document.querySelectorAll('[data-testid="connections"] tr')].find((r) => r.textContent.includes(arguments[0])).querySelector('button').click()`, label);
   await d.wait('[data-testid="login-form"]');
-  await d.type('[data-testid="login-email"]', 'admin@ncy-8.com');
-  await d.type('[data-testid="login-password"]', 'admin123');
-  await d.click('[data-testid="login-submit"]');
-  await d.wait('[data-testid="shell"]');
-  await dismissToasts();
+  await login();
 }
 
 /**
@@ -149,12 +181,7 @@ try {
   });
 
   await test('login as the seeded admin shows the dashboard', async () => {
-    await d.clear('[data-testid="login-email"]');
-    await d.type('[data-testid="login-email"]', 'admin@ncy-8.com');
-    await d.clear('[data-testid="login-password"]');
-    await d.type('[data-testid="login-password"]', 'admin123');
-    await d.click('[data-testid="login-submit"]');
-    await d.wait('[data-testid="shell"]');
+    await login();
     figures.loginToShellMs = Date.now() - t0;
     assert((await d.text('[data-testid="me"]')) === 'admin@ncy-8.com', 'operator shown');
     await nav('dashboard');
@@ -166,16 +193,7 @@ try {
   await test('create a user from the Users screen', async () => {
     await nav('users');
     await d.wait('[data-testid="users-table"] [data-row="0"]');
-    await d.click('[data-testid="user-new"]');
-    await d.type('[data-testid="user-new-email"]', newEmail);
-    await d.select('[data-testid="user-new-role"]', 'MANAGER');
-    await d.click('[data-testid="user-new-submit"]');
-    await d.wait('[data-testid="user-created"]');
-    const pw = await d.exec(`return document.querySelector('[data-testid="temp-password"]').value`);
-    assert(pw && pw.length >= 12, `temporary password shown once (${pw?.length} chars)`);
-    await shot('04-user-created');
-    await d.keys('Escape');
-    await d.until('the dialog to close', async () => (await d.findAll('[data-testid="user-created"]')).length === 0);
+    await createUser(newEmail, 'MANAGER', '04-user-created');
   });
 
   await test('search-as-you-type finds the new user and the drawer shows it', async () => {
@@ -433,13 +451,7 @@ try {
   await test('API key: created from the user drawer, its secret shown once', async () => {
     await nav('users');
     await d.wait('[data-testid="users-table"] [data-row="0"]');
-    await d.click('[data-testid="user-new"]');
-    await d.type('[data-testid="user-new-email"]', gdprEmail);
-    await d.select('[data-testid="user-new-role"]', 'EMPLOYEE');
-    await d.click('[data-testid="user-new-submit"]');
-    await d.wait('[data-testid="user-created"]');
-    await d.keys('Escape');
-    await d.until('the dialog to close', async () => (await d.findAll('[data-testid="user-created"]')).length === 0);
+    await createUser(gdprEmail, 'EMPLOYEE');
     await dismissToasts();
     await d.type('[data-testid="users-search"]', `gdpr-${stamp}`);
     await d.click(`[data-email="${gdprEmail}"]`);
@@ -698,11 +710,7 @@ try {
       await d.exec(`[...document.querySelectorAll('[data-testid="connections"] tr')].find((r) => r.textContent.includes('e2e-pg')).querySelector('button').click()`);
       await d.wait('[data-testid="login-form"]');
       assert(/PostgreSQL profile e2e-pg/.test(await d.text('[data-testid="workspace-label"]')), 'login names the profile');
-      await d.type('[data-testid="login-email"]', 'admin@ncy-8.com');
-      await d.type('[data-testid="login-password"]', 'admin123');
-      await d.click('[data-testid="login-submit"]');
-      await d.wait('[data-testid="shell"]');
-      await dismissToasts();
+      await login();
       await nav('health');
       await d.until('the PostgreSQL health report', async () => /PostgreSQL/.test(await d.text('[data-testid="health"]')) && /Findings \(\d+\)/.test(await d.text('[data-testid="health"]')), 20000);
       await shot('10-health-postgres');
@@ -1144,13 +1152,8 @@ try {
   });
 
   await test('an employee sees only what the role grants: no admin actions, a readable refusal', async () => {
-    await d.click('[data-testid="logout"]');
-    await d.wait('[data-testid="login-form"]');
-    await d.type('[data-testid="login-email"]', 'employee@test-org.com');
-    await d.type('[data-testid="login-password"]', 'employee123');
-    await d.click('[data-testid="login-submit"]');
-    await d.wait('[data-testid="shell"]');
-    await dismissToasts();
+    await logout();
+    await login('employee@test-org.com', 'employee123');
     const locked = await d.exec(`return [...document.querySelectorAll('[data-nav][data-locked]')].map((b) => b.dataset.nav).sort()`);
     assert(JSON.stringify(locked) === JSON.stringify(['audit', 'backups', 'gdpr', 'health', 'logs', 'orgs', 'users']), `locked screens: ${locked}`);
     await nav('users');
@@ -1181,27 +1184,14 @@ try {
     await d.until('the table row to show the new status', async () => (await d.text('[data-testid="tasks-table"] [data-row="0"]')).includes(next));
     await d.keys('Escape');
     await d.until('the drawer to close', async () => (await d.findAll('[data-testid="task-drawer"]')).length === 0);
-    await d.click('[data-testid="logout"]');
-    await d.wait('[data-testid="login-form"]');
+    await logout();
   });
 
   await test('support staff work the GDPR queue: users read-only in the drawer, consents and requests handled, no audit log', async () => {
     const supportEmail = `support-${stamp}@ncy-8.com`;
     // The admin creates the account and grants it the SUPPORT role from the user's drawer.
-    await d.type('[data-testid="login-email"]', 'admin@ncy-8.com');
-    await d.type('[data-testid="login-password"]', 'admin123');
-    await d.click('[data-testid="login-submit"]');
-    await d.wait('[data-testid="shell"]');
-    await dismissToasts();
-    await nav('users');
-    await d.click('[data-testid="user-new"]');
-    await d.type('[data-testid="user-new-email"]', supportEmail);
-    await d.select('[data-testid="user-new-role"]', 'EMPLOYEE');
-    await d.click('[data-testid="user-new-submit"]');
-    await d.wait('[data-testid="user-created"]');
-    const pw = await d.exec(`return document.querySelector('[data-testid="temp-password"]').value`);
-    await d.keys('Escape');
-    await d.until('the dialog to close', async () => (await d.findAll('[data-testid="user-created"]')).length === 0);
+    await login();
+    const pw = await createUser(supportEmail, 'EMPLOYEE');
     await d.clear('[data-testid="users-search"]');
     await d.type('[data-testid="users-search"]', `support-${stamp}`);
     await d.click(`[data-email="${supportEmail}"]`);
@@ -1211,15 +1201,10 @@ try {
     assert(/Granted SUPPORT/.test(await toastText('success')), 'role granted');
     await d.until('the SUPPORT badge', async () => (await d.findAll('[data-testid="user-roles"] [data-role="SUPPORT"]')).length === 1);
     await d.keys('Escape');
-    await d.click('[data-testid="logout"]');
-    await d.wait('[data-testid="login-form"]');
+    await logout();
 
     // Support logs in with the temporary password.
-    await d.type('[data-testid="login-email"]', supportEmail);
-    await d.type('[data-testid="login-password"]', pw);
-    await d.click('[data-testid="login-submit"]');
-    await d.wait('[data-testid="shell"]');
-    await dismissToasts();
+    await login(supportEmail, pw);
     assert((await d.text('[data-testid="me-roles"]')) === 'EMPLOYEE · SUPPORT', 'the extra role is shown');
     // The sidebar marks what the role cannot open; the GDPR queue and users stay open.
     const locked = await d.exec(`return [...document.querySelectorAll('[data-nav][data-locked]')].map((b) => b.dataset.nav).sort()`);
@@ -1263,8 +1248,7 @@ try {
     assert((await d.findAll('[data-testid="backup-now"]')).length === 0, 'no Back up now for support');
     await nav('orgs');
     assert((await d.findAll('[data-testid="org-new"]')).length === 0, 'no New organization for support');
-    await d.click('[data-testid="logout"]');
-    await d.wait('[data-testid="login-form"]');
+    await logout();
   });
 } catch (e) {
   results.push({ name: 'session', ok: false });
