@@ -1227,6 +1227,8 @@ try {
     await d.type('[data-testid="consent-purpose"]', 'support.callback');
     await d.click('[data-testid="consent-grant"]');
     await d.until('the consent granted by support', async () => (await d.findAll('[data-testid="consents-current"] tr[data-purpose="support.callback"][data-granted="true"]')).length === 1);
+    // Who recorded it comes with the consent history, not from the audit log support cannot read.
+    await d.until('support named in the history', async () => (await d.text('[data-testid="consents-history"] tr[data-purpose="support.callback"]')).includes(supportEmail));
     await shot('24-support-user-drawer');
     await d.keys('Escape');
     await d.until('the drawer to close', async () => (await d.findAll('[data-testid="user-drawer"]')).length === 0);

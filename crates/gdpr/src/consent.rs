@@ -23,6 +23,10 @@ pub struct ConsentRecord {
     pub withdrawn_at: Option<NaiveDateTime>,
     pub source: Option<String>,
     pub created_at: NaiveDateTime,
+    /// Who recorded the change: the email of its AuditLog entry's actor (`system` without
+    /// one), so staff without the audit log still see who did it; `None` for a row written
+    /// without an audit entry (the platform's own sign-up flow).
+    pub recorded_by: Option<String>,
 }
 
 /// The current state of one purpose.
@@ -67,18 +71,25 @@ pub fn check_purpose(p: &str) -> Result<String> {
     Ok(p.to_ascii_lowercase())
 }
 
+/// A consent row with the actor of its audit entry (served by the AuditLog index on
+/// `target_id`).
+const HISTORY_SELECT: &str = r#"SELECT c.*,
+    (SELECT COALESCE(u."email", 'system') FROM "AuditLog" a LEFT JOIN "User" u ON u."id" = a."user_id"
+      WHERE a."target_id" = c."id" AND a."target_table" = 'Consent' ORDER BY a."created_at" LIMIT 1) AS "recorded_by"
+  FROM "Consent" c WHERE c."user_id" = $1"#;
+
 async fn history(tx: &mut Tx, user: Uuid, purpose: Option<&str>) -> Result<Vec<ConsentRecord>> {
     let (sql, p) = match purpose {
         Some(pp) => (
-            r#"SELECT * FROM "Consent" WHERE "user_id" = $1 AND "purpose" = $2 ORDER BY "created_at", "id""#,
+            format!(r#"{HISTORY_SELECT} AND c."purpose" = $2 ORDER BY c."created_at", c."id""#),
             params![user, pp],
         ),
         None => (
-            r#"SELECT * FROM "Consent" WHERE "user_id" = $1 ORDER BY "created_at", "id""#,
+            format!(r#"{HISTORY_SELECT} ORDER BY c."created_at", c."id""#),
             params![user],
         ),
     };
-    tx.query(sql, &p)
+    tx.query(&sql, &p)
         .await?
         .iter()
         .map(|r| {
@@ -90,6 +101,7 @@ async fn history(tx: &mut Tx, user: Uuid, purpose: Option<&str>) -> Result<Vec<C
                 withdrawn_at: r.opt_ts("withdrawn_at")?,
                 source: r.opt_text("source")?,
                 created_at: r.ts("created_at")?,
+                recorded_by: r.opt_text("recorded_by")?,
             })
         })
         .collect()

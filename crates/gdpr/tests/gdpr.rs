@@ -807,7 +807,22 @@ conformance!(consents_grant_withdraw_history, |store: Store| async move {
         .await
         .unwrap();
     assert_eq!(l.history.len(), 2);
+    // Each change names who recorded it (its audit entry's actor), for staff without the
+    // audit log; the fixture's row, written without an audit entry, names no one.
+    assert!(
+        l.history
+            .iter()
+            .all(|r| r.recorded_by.as_deref() == Some(op.email.as_str())),
+        "{:?}",
+        l.history
+    );
     let all = consent::list(db, &op, &alice.email, None).await.unwrap();
+    let fixture = all
+        .history
+        .iter()
+        .find(|r| r.purpose == "marketing.email")
+        .unwrap();
+    assert_eq!(fixture.recorded_by, None);
     assert_eq!(
         all.current.len(),
         2,

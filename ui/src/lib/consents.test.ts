@@ -3,7 +3,7 @@ import { consentRows, newestFirst } from './consents';
 import type { ConsentView } from './bindings/gdpr/ConsentView';
 
 const rec = (id: string, purpose: string, granted: boolean, at: string, source: string | null) => ({
-  id, purpose, granted, source, created_at: at,
+  id, purpose, granted, source, created_at: at, recorded_by: null,
   granted_at: granted ? at : '2026-01-01T00:00:00', withdrawn_at: granted ? null : at,
 });
 

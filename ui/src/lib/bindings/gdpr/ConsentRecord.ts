@@ -3,4 +3,10 @@
 /**
  * One stored consent row.
  */
-export type ConsentRecord = { id: string, purpose: string, granted: boolean, granted_at: string | null, withdrawn_at: string | null, source: string | null, created_at: string, };
+export type ConsentRecord = { id: string, purpose: string, granted: boolean, granted_at: string | null, withdrawn_at: string | null, source: string | null, created_at: string, 
+/**
+ * Who recorded the change: the email of its AuditLog entry's actor (`system` without
+ * one), so staff without the audit log still see who did it; `None` for a row written
+ * without an audit entry (the platform's own sign-up flow).
+ */
+recorded_by: string | null, };
