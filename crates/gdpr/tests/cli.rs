@@ -197,6 +197,12 @@ fn gdpr_cli_contract_on_a_local_workspace() {
     ]))
     .unwrap();
     assert_eq!(c["history"].as_array().unwrap().len(), 2);
+    assert_eq!(c["history"][0]["recorded_by"], "admin@ncy-8.com");
+    let text = cli.ok(&["gdpr", "consent", "list", "--user", "employee@test-org.com"]);
+    assert!(
+        text.contains("admin@ncy-8.com"),
+        "the history names who: {text}"
+    );
     cli.ok(&[
         "gdpr",
         "hold",

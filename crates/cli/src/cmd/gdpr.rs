@@ -571,14 +571,15 @@ pub async fn run(ctx: &mut Ctx, c: Gdpr) -> Result<()> {
                             .collect()
                     ),
                     table(
-                        &["at", "purpose", "granted", "source"],
+                        &["at", "purpose", "granted", "source", "by"],
                         v.history
                             .iter()
                             .map(|h| vec![
                                 ts(&h.created_at),
                                 h.purpose.clone(),
                                 h.granted.to_string(),
-                                opt(&h.source)
+                                opt(&h.source),
+                                opt(&h.recorded_by)
                             ])
                             .collect()
                     )
