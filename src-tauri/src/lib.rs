@@ -106,6 +106,9 @@ pub fn run() -> Result<(), Box<dyn std::error::Error>> {
             cmd::sync::sync_init,
             cmd::sync::sync_run,
             cmd::sync::sync_resolve,
+            cmd::settings::settings_list,
+            cmd::settings::settings_set,
+            cmd::settings::settings_reset,
         ])
         .run(tauri::generate_context!())?;
     Ok(())

@@ -313,6 +313,34 @@ try {
     await dismissToasts();
   });
 
+  await test('platform settings: lockout minutes refused out of range, set, audited, reset to the default', async () => {
+    await nav('settings');
+    const row = '[data-testid="platform-settings"] tr[data-key="auth.lockout.minutes"]';
+    await d.wait(row);
+    assert(/1–1440 · default 15/.test(await d.text(row)), `range and default shown: ${await d.text(row)}`);
+    await d.type(`${row} [data-testid="setting-input"]`, '0');
+    await d.click(`${row} [data-testid="setting-save"]`);
+    const err = await toastText('error');
+    assert(/between 1 and 1440/.test(err) && !/Invalid \{|\bfield:/.test(err), `range error: ${err}`);
+    await d.clear(`${row} [data-testid="setting-input"]`);
+    await d.type(`${row} [data-testid="setting-input"]`, '30');
+    await d.click(`${row} [data-testid="setting-save"]`);
+    assert(/auth\.lockout\.minutes set to 30/.test(await toastText('success')), 'saved');
+    await d.until('the stored value', async () => (await d.findAll(`${row}[data-value="30"]`)).length === 1);
+    await shot('25-platform-settings');
+    await dismissToasts();
+    await nav('audit');
+    await d.clear('[data-testid="audit-action"]');
+    await d.type('[data-testid="audit-action"]', 'SETTING_SET');
+    await d.until('the SETTING_SET entry', async () => (await d.text('[data-testid="audit-table"]')).includes('SETTING_SET'));
+    await d.clear('[data-testid="audit-action"]');
+    await nav('settings');
+    await d.click(`${row} [data-testid="setting-reset"]`);
+    assert(/reset to its default, 15/.test(await toastText('success')), 'reset');
+    await d.until('unset again', async () => (await d.findAll(`${row}[data-value=""]`)).length === 1);
+    await dismissToasts();
+  });
+
   await test('Ctrl+K palette navigates, / focuses search, Esc closes', async () => {
     await d.keys('Control', 'k');
     await d.wait('[data-testid="palette"]');

@@ -372,5 +372,46 @@ conformance!(
             .int("n")
             .unwrap();
         assert_eq!(audit, 2, "each accepted change audited; refused ones not");
+
+        // The list gives each known setting its meaning, range and default.
+        let list = ncy_core::admin::settings::list(db, &admin).await.unwrap();
+        let minutes = list
+            .iter()
+            .find(|x| x.key == "auth.lockout.minutes")
+            .unwrap();
+        assert_eq!(minutes.value, serde_json::json!(45));
+        assert_eq!((minutes.min, minutes.max), (Some(1), Some(1440)));
+        assert_eq!(minutes.default, Some(LockoutPolicy::default().lock_minutes));
+        let hours = list.iter().find(|x| x.key == "auth.session.hours").unwrap();
+        assert!(hours.value.is_null() && hours.default == Some(12));
+        // Reset: the default applies again; audited; a second reset is a conflict.
+        let r = ncy_core::admin::settings::reset(db, &admin, "auth.lockout.minutes")
+            .await
+            .unwrap();
+        assert!(r.value.is_null());
+        assert_eq!(LockoutPolicy::load(db).await.unwrap().lock_minutes, 15);
+        let again = ncy_core::admin::settings::reset(db, &admin, "auth.lockout.minutes")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(again, Error::Conflict { .. }) && again.to_string().contains("default, 15"),
+            "{again}"
+        );
+        assert!(matches!(
+            ncy_core::admin::settings::reset(db, &emp, "auth.lockout.max_failures").await,
+            Err(Error::Forbidden { .. })
+        ));
+        let resets = db
+            .query(
+                r#"SELECT "old_value", "new_value" FROM "AuditLog" WHERE "action" = 'SETTING_RESET'"#,
+                &[],
+            )
+            .await
+            .unwrap();
+        assert_eq!(resets.len(), 1);
+        assert_eq!(
+            resets[0].opt_json("old_value").unwrap(),
+            Some(serde_json::json!({"auth.lockout.minutes": 45}))
+        );
     }
 );

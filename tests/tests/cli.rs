@@ -131,6 +131,28 @@ fn full_flow(cli: &Cli) {
         "settings",
     );
     fails(&cli.run(&["tasks", "show", "not-a-uuid"]), 2, "task");
+    // Global settings: set, listed with range and default, reset to the default.
+    assert!(cli
+        .ok(&["settings", "set", "auth.lockout.minutes", "30"])
+        .contains("auth.lockout.minutes = 30"));
+    let list = cli.ok(&["settings", "list"]);
+    assert!(
+        list.contains("30") && list.contains("1..1440") && list.contains("12 (default)"),
+        "{list}"
+    );
+    fails(
+        &cli.run(&["settings", "set", "auth.lockout.minutes", "0"]),
+        2,
+        "between 1 and 1440",
+    );
+    assert!(cli
+        .ok(&["settings", "reset", "auth.lockout.minutes"])
+        .contains("the default, 15, applies"));
+    fails(
+        &cli.run(&["settings", "reset", "auth.lockout.minutes"]),
+        4,
+        "not set",
+    );
     fails(
         &cli.run(&["users", "list", "--after", "garbage"]),
         2,

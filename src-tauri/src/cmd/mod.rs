@@ -8,6 +8,7 @@ pub mod gdpr;
 pub mod health;
 pub mod orgs;
 pub mod session;
+pub mod settings;
 pub mod sync;
 pub mod tasks;
 pub mod users;

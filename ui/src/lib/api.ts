@@ -32,6 +32,7 @@ import type { ErrorEntry } from './bindings/ErrorEntry';
 import type { ErrorFilter } from './bindings/ErrorFilter';
 import type { AppInfo } from './bindings/AppInfo';
 import type { Me } from './bindings/Me';
+import type { Setting } from './bindings/Setting';
 import type { Dashboard } from './bindings/Dashboard';
 import type { Profile } from './bindings/Profile';
 import type { ProfileView } from './bindings/ProfileView';
@@ -76,7 +77,7 @@ export type {
   Page, User, UserDetail, UserFilter, NewUser, Created, UserPatch, SessionInfo, ApiKeyInfo,
   Organization, OrgDetail, OrgRole, Team, Project, ProjectStatus, Task, TaskFilter, TaskPatch,
   BulkReport, AuditEntry, AuditFilter, Format, AccessEntry, AccessFilter, ErrorEntry, ErrorFilter,
-  AppInfo, Me, Dashboard, Profile, ProfileView, KeychainStatus, WorkspaceInfo, Progress,
+  AppInfo, Me, Setting, Dashboard, Profile, ProfileView, KeychainStatus, WorkspaceInfo, Progress,
   GdprQueue, GdprRequest, HealthReport,
   BackupSnapshot, BackupList, BackupVerification, PrunePlan, PruneItem, RestoreReport, PitrReadiness,
   LoggingChange, LoggingUpdate, ResetResult, SignalResult, Metrics, PgSession,
@@ -149,6 +150,12 @@ export const api = {
     update: (id: string, patch: Partial_<TaskPatch>) => call<Task>('tasks_update', { id, patch }),
     bulkUpdate: (job: string, ids: string[], patch: Partial_<TaskPatch>) =>
       call<BulkReport>('tasks_bulk_update', { job, ids, patch }),
+  },
+
+  settings: {
+    list: () => call<Setting[]>('settings_list'),
+    set: (key: string, value: string) => call<Setting>('settings_set', { key, value }),
+    reset: (key: string) => call<Setting>('settings_reset', { key }),
   },
 
   audit: {

@@ -13,6 +13,8 @@ pub enum Settings {
     List,
     /// Set a global setting (JSON or plain text value), e.g. `auth.lockout.minutes 30`.
     Set { key: String, value: String },
+    /// Remove a global setting so its default applies again, e.g. `auth.lockout.minutes`.
+    Reset { key: String },
 }
 
 pub async fn run(ctx: &mut Ctx, c: Settings) -> Result<()> {
@@ -23,15 +25,19 @@ pub async fn run(ctx: &mut Ctx, c: Settings) -> Result<()> {
             let s = settings::list(&db, &op).await?;
             emit(ctx, &s, || {
                 table(
-                    &["key", "value", "description"],
+                    &["key", "value", "range", "description"],
                     s.iter()
                         .map(|x| {
                             vec![
                                 x.key.clone(),
-                                if x.value.is_null() {
-                                    "(default)".into()
-                                } else {
-                                    x.value.to_string()
+                                match (&x.value, x.default) {
+                                    (serde_json::Value::Null, Some(d)) => format!("{d} (default)"),
+                                    (serde_json::Value::Null, None) => "(unset)".into(),
+                                    (v, _) => v.to_string(),
+                                },
+                                match (x.min, x.max) {
+                                    (Some(a), Some(b)) => format!("{a}..{b}"),
+                                    _ => String::new(),
                                 },
                                 x.description.clone().unwrap_or_default(),
                             ]
@@ -43,6 +49,13 @@ pub async fn run(ctx: &mut Ctx, c: Settings) -> Result<()> {
         Settings::Set { key, value } => {
             let s = settings::set(&db, &op, &key, &value).await?;
             emit(ctx, &s, || format!("{} = {}", s.key, s.value))
+        }
+        Settings::Reset { key } => {
+            let s = settings::reset(&db, &op, &key).await?;
+            emit(ctx, &s, || match s.default {
+                Some(d) => format!("{} reset: the default, {d}, applies", s.key),
+                None => format!("{} removed", s.key),
+            })
         }
     }
 }

@@ -10,43 +10,77 @@ use crate::db::{now, Db, Tx};
 use crate::error::{Error, Result};
 use crate::params;
 
-/// A known setting: key, description, and the accepted range for numbers.
+/// A known setting: key, description, the accepted range and the value used when unset.
 pub struct Known {
     pub key: &'static str,
     pub description: &'static str,
     pub min: i64,
     pub max: i64,
+    pub default: i64,
 }
+
+/// Failed logins before an account is locked.
+pub const LOCKOUT_MAX_FAILURES: &str = "auth.lockout.max_failures";
+/// Minutes an account stays locked.
+pub const LOCKOUT_MINUTES: &str = "auth.lockout.minutes";
+/// Lifetime of an operator session in hours.
+pub const SESSION_HOURS: &str = "auth.session.hours";
 
 /// Settings the product itself reads.
 pub const KNOWN: &[Known] = &[
     Known {
-        key: "auth.lockout.max_failures",
+        key: LOCKOUT_MAX_FAILURES,
         description: "failed logins before an account is locked",
         min: 1,
         max: 100,
+        default: 5,
     },
     Known {
-        key: "auth.lockout.minutes",
+        key: LOCKOUT_MINUTES,
         description: "minutes an account stays locked",
         min: 1,
         max: 24 * 60,
+        default: 15,
     },
     Known {
-        key: "auth.session.hours",
+        key: SESSION_HOURS,
         description: "lifetime of an operator session in hours",
         min: 1,
         max: 24 * 30,
+        default: 12,
     },
 ];
 
-/// One setting.
+/// The known setting `key`, if it is one.
+pub fn known(key: &str) -> Option<&'static Known> {
+    KNOWN.iter().find(|k| k.key == key)
+}
+
+/// One setting: its value (`null` when unset) and, for known keys, what it means, its range
+/// and the value used while it is unset.
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Setting {
     pub key: String,
     pub value: serde_json::Value,
     pub description: Option<String>,
+    pub min: Option<i64>,
+    pub max: Option<i64>,
+    pub default: Option<i64>,
+}
+
+impl Setting {
+    fn new(key: String, value: serde_json::Value) -> Self {
+        let k = known(&key);
+        Setting {
+            description: k.map(|k| k.description.into()),
+            min: k.map(|k| k.min),
+            max: k.map(|k| k.max),
+            default: k.map(|k| k.default),
+            key,
+            value,
+        }
+    }
 }
 
 /// Reads a global setting inside a transaction (no permission needed: used by login).
@@ -78,23 +112,17 @@ pub async fn list(db: &Db, _op: &Operator) -> Result<Vec<Setting>> {
         let v = rows
             .iter()
             .find(|r| r.text("key").map(|x| x == k.key).unwrap_or(false));
-        out.push(Setting {
-            key: k.key.into(),
-            value: match v {
-                Some(r) => r.opt_json("value")?.unwrap_or(serde_json::Value::Null),
-                None => serde_json::Value::Null,
-            },
-            description: Some(k.description.into()),
-        });
+        let value = match v {
+            Some(r) => r.opt_json("value")?.unwrap_or(serde_json::Value::Null),
+            None => serde_json::Value::Null,
+        };
+        out.push(Setting::new(k.key.into(), value));
     }
     for r in &rows {
         let key = r.text("key")?;
-        if !KNOWN.iter().any(|k| k.key == key) {
-            out.push(Setting {
-                key,
-                value: r.opt_json("value")?.unwrap_or(serde_json::Value::Null),
-                description: None,
-            });
+        if known(&key).is_none() {
+            let value = r.opt_json("value")?.unwrap_or(serde_json::Value::Null);
+            out.push(Setting::new(key, value));
         }
     }
     Ok(out)
@@ -106,7 +134,7 @@ pub async fn set(db: &Db, op: &Operator, key: &str, value: &str) -> Result<Setti
     let key = super::validate::text("key", key, 100)?;
     let value: serde_json::Value =
         serde_json::from_str(value).unwrap_or_else(|_| serde_json::Value::String(value.to_owned()));
-    if let Some(k) = KNOWN.iter().find(|k| k.key == key) {
+    if let Some(k) = known(&key) {
         let n = value
             .as_i64()
             .ok_or_else(|| Error::invalid(&key, "must be a whole number"))?;
@@ -142,12 +170,42 @@ pub async fn set(db: &Db, op: &Operator, key: &str, value: &str) -> Result<Setti
     )
     .await?;
     tx.commit().await?;
-    Ok(Setting {
-        description: KNOWN
-            .iter()
-            .find(|k| k.key == key)
-            .map(|k| k.description.into()),
-        key,
-        value,
-    })
+    Ok(Setting::new(key, value))
+}
+
+/// Removes a global setting so its default applies again, audited; a conflict when it is not
+/// set.
+pub async fn reset(db: &Db, op: &Operator, key: &str) -> Result<Setting> {
+    op.require(perm::SETTINGS_WRITE)?;
+    let key = super::validate::text("key", key, 100)?;
+    let mut tx = db.begin().await?;
+    let Some(old) = read(&mut tx, &key).await? else {
+        let uses = match known(&key) {
+            Some(k) => format!("it already uses its default, {}", k.default),
+            None => "there is nothing to reset".into(),
+        };
+        return Err(Error::conflict(
+            &key,
+            format!("setting {key} is not set: {uses}"),
+        ));
+    };
+    tx.execute(
+        r#"DELETE FROM "Settings" WHERE "user_id" IS NULL AND "key" = $1"#,
+        &params![key.as_str()],
+    )
+    .await?;
+    audit::record(
+        &mut tx,
+        op,
+        Entry {
+            action: "SETTING_RESET",
+            table: "Settings",
+            target_id: None,
+            old: Some(serde_json::json!({ key.clone(): old })),
+            new: Some(serde_json::json!({ key.clone(): null })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Setting::new(key, serde_json::Value::Null))
 }

@@ -25,11 +25,14 @@ pub struct LockoutPolicy {
 }
 
 impl Default for LockoutPolicy {
+    /// The defaults of the known settings (`admin::settings::KNOWN`).
     fn default() -> Self {
+        use crate::admin::settings::{known, LOCKOUT_MAX_FAILURES, LOCKOUT_MINUTES, SESSION_HOURS};
+        let d = |key| known(key).map(|k| k.default).unwrap_or(1);
         LockoutPolicy {
-            max_failures: 5,
-            lock_minutes: 15,
-            session_hours: 12,
+            max_failures: d(LOCKOUT_MAX_FAILURES),
+            lock_minutes: d(LOCKOUT_MINUTES),
+            session_hours: d(SESSION_HOURS),
         }
     }
 }
@@ -40,10 +43,11 @@ impl LockoutPolicy {
     pub async fn load(db: &Db) -> Result<LockoutPolicy> {
         let mut p = LockoutPolicy::default();
         let mut tx = db.begin().await?;
+        use crate::admin::settings::{LOCKOUT_MAX_FAILURES, LOCKOUT_MINUTES, SESSION_HOURS};
         for (key, slot) in [
-            ("auth.lockout.max_failures", &mut p.max_failures),
-            ("auth.lockout.minutes", &mut p.lock_minutes),
-            ("auth.session.hours", &mut p.session_hours),
+            (LOCKOUT_MAX_FAILURES, &mut p.max_failures),
+            (LOCKOUT_MINUTES, &mut p.lock_minutes),
+            (SESSION_HOURS, &mut p.session_hours),
         ] {
             if let Some(n) = crate::admin::settings::read(&mut tx, key)
                 .await?

@@ -2,6 +2,7 @@
 import type { JsonValue } from "./serde_json/JsonValue";
 
 /**
- * One setting.
+ * One setting: its value (`null` when unset) and, for known keys, what it means, its range
+ * and the value used while it is unset.
  */
-export type Setting = { key: string, value: JsonValue, description: string | null, };
+export type Setting = { key: string, value: JsonValue, description: string | null, min: number | null, max: number | null, default: number | null, };

@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import type { Setting } from './api';
+import { changed, draftOf, effective, rangeHint } from './settings';
+
+const known = (value: Setting['value']): Setting => ({ key: 'auth.lockout.minutes', value, description: 'minutes an account stays locked', min: 1, max: 1440, default: 15 });
+const other = (value: Setting['value']): Setting => ({ key: 'ui.banner', value, description: null, min: null, max: null, default: null });
+
+describe('settings', () => {
+  it('shows the default while a known setting is unset', () => {
+    expect(draftOf(known(null))).toBe('');
+    expect(effective(known(null))).toBe('15 (default)');
+    expect(effective(known(30))).toBe('30');
+    expect(effective(other(null))).toBe('unset');
+    expect(effective(other('hello'))).toBe('hello');
+    expect(draftOf(other({ a: 1 }))).toBe('{"a":1}');
+  });
+
+  it('gives the range and default of known settings only', () => {
+    expect(rangeHint(known(null))).toBe('1–1440 · default 15');
+    expect(rangeHint(other(null))).toBe('');
+  });
+
+  it('counts a draft as a change only when it differs from the stored value', () => {
+    expect(changed(known(30), '30')).toBe(false);
+    expect(changed(known(30), ' 45 ')).toBe(true);
+    expect(changed(known(null), '')).toBe(false);
+    expect(changed(known(null), '15')).toBe(true);
+  });
+});
