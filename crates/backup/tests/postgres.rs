@@ -595,6 +595,79 @@ async fn permissions_bad_directory_and_cancel_leave_nothing_behind() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_restore_leaves_the_target_as_it_was() {
+    let (db, url, admin, _) = setup().await;
+    let b = Backups::postgres(db.clone(), &url).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let snap = b
+        .create(&admin, &CreateOptions::new(dir.path()), Hooks::none())
+        .await
+        .unwrap();
+    let (other, other_url) = ncy_tests::empty_pg().await;
+    other.query("CREATE TABLE junk (x int)", &[]).await.unwrap();
+    other.close().await;
+    let name = ncy_backup::PgConn::from_url(&other_url)
+        .unwrap()
+        .database()
+        .to_owned();
+    let fresh = format!(
+        "cancelled_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    // Cancelled once pg_restore has started: into an existing database (with force) and into
+    // a new one.
+    for (into, force) in [(name.clone(), true), (fresh.clone(), false)] {
+        let flag = AtomicBool::new(false);
+        let cancel_in_restore = |p: Progress| {
+            if p.phase == "restore" {
+                flag.store(true, Ordering::Relaxed);
+            }
+        };
+        let e = b
+            .restore(
+                &admin,
+                &BackupRef::Id(snap.id),
+                &RestoreOptions {
+                    into: into.clone(),
+                    force,
+                    ..Default::default()
+                },
+                Hooks {
+                    progress: &cancel_in_restore,
+                    cancel: Some(&flag),
+                },
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(e, Error::Cancelled), "{into}: {e}");
+    }
+    // The existing database keeps its contents; the new one was never created; no scratch
+    // database is left; nothing is audited.
+    let kept = connect(&name).await;
+    assert_eq!(
+        checksums(&kept).await.keys().cloned().collect::<Vec<_>>(),
+        vec!["public.junk".to_string()]
+    );
+    kept.close().await;
+    // (A scratch database is named after the first 40 characters of the target.)
+    let scratch = |n: &str| format!("{}_restoring_", &n[..n.len().min(40)]);
+    let left = db
+        .query(
+            "SELECT datname::text AS d FROM pg_database
+              WHERE datname = $1 OR starts_with(datname, $2) OR starts_with(datname, $3)",
+            &params![fresh.as_str(), scratch(&fresh), scratch(&name)],
+        )
+        .await
+        .unwrap();
+    assert!(
+        left.is_empty(),
+        "{:?}",
+        left.iter().map(|r| r.text("d")).collect::<Vec<_>>()
+    );
+    assert_eq!(audit_actions(&db, "BACKUP_RESTORE").await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pitr_readiness_reflects_the_archiver() {
     let (db, url, admin, _) = setup().await;
     let b = Backups::postgres(db.clone(), &url).unwrap();
