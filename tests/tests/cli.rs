@@ -19,7 +19,8 @@ fn admin_session(cli: &Cli) {
     );
 }
 
-fn full_flow(cli: &Cli) {
+/// `name`: the database's name (PostgreSQL) or the workspace file's, for `migrate reset`.
+fn full_flow(cli: &Cli, name: &str) {
     let m = cli.ok(&["--json", "migrate", "up"]);
     assert!(m.contains("applied") || m.contains("0001"), "{m}");
     cli.ok(&["seed", "dev"]);
@@ -198,6 +199,26 @@ fn full_flow(cli: &Cli) {
         .next()
         .unwrap_or("")
         .contains("unexpected argument '--nonsense'"));
+    // The development reset: the name typed to confirm; refused over a user that is not the
+    // seed's (cli.user@example.com) unless forced; then only the seed is left.
+    fails(
+        &cli.run(&["migrate", "reset", "--confirm", "nope"]),
+        2,
+        &format!("type the database's name ({name})"),
+    );
+    fails(
+        &cli.run(&["migrate", "reset", "--confirm", name]),
+        4,
+        "not the development seed's",
+    );
+    assert!(cli
+        .ok(&["migrate", "reset", "--confirm", name, "--force"])
+        .contains("development seed loaded (3 users"));
+    // Sessions went with the data: log in again.
+    fails(&cli.run(&["stats"]), 6, "revoked or does not exist");
+    admin_session(cli);
+    let stats: serde_json::Value = serde_json::from_str(&cli.ok(&["--json", "stats"])).unwrap();
+    assert_eq!(stats["users_total"], 3, "{stats}");
 }
 
 #[test]
@@ -205,17 +226,18 @@ fn migrate_seed_and_admin_flow_on_postgres() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (db, url) = rt.block_on(empty_pg());
     rt.block_on(db.close());
-    full_flow(&Cli::new(vec!["--database-url".into(), url]));
+    let name = url.rsplit('/').next().unwrap_or_default().to_owned();
+    full_flow(&Cli::new(vec!["--database-url".into(), url]), &name);
 }
 
 #[test]
 fn migrate_seed_and_admin_flow_on_local_workspace() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ws.db");
-    full_flow(&Cli::new(vec![
-        "--local".into(),
-        path.display().to_string(),
-    ]));
+    full_flow(
+        &Cli::new(vec!["--local".into(), path.display().to_string()]),
+        "ws.db",
+    );
 }
 
 #[test]

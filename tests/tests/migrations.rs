@@ -181,3 +181,62 @@ async fn partially_present_schema_is_refused_clearly() {
         "nothing half-applied: only the hand-made User table remains"
     );
 }
+
+/// The development reset: typed confirmation, refused over users that are not the seed's
+/// (unless forced), then a fresh schema with only the development seed.
+async fn reset(db: &Db) {
+    use ncy_core::seed;
+    let set = MigrationSet::embedded(db.dialect()).unwrap();
+    // On an empty database too: there is nothing to roll back, the schema and seed arrive.
+    let name = seed::database_name(db).await.unwrap();
+    let r = seed::reset_dev(db, &set, &name, false).await.unwrap();
+    assert!(r.rolled_back.is_empty() && r.applied.len() == set.migrations.len());
+    assert_eq!(r.seed.users, seed::DEV_USERS.len() as u64);
+    let users = |db: &Db| {
+        let db = db.clone();
+        async move {
+            db.query(r#"SELECT count(*) AS n FROM "User""#, &[])
+                .await
+                .unwrap()[0]
+                .int("n")
+                .unwrap()
+        }
+    };
+    db.query(
+        r#"INSERT INTO "User" ("id", "email", "password_hash", "role", "status", "created_at", "updated_at")
+           VALUES ('6f1c1f9e-9d0b-4c59-a3c5-2d2f0f0c0a01', 'real.person@example.com', 'x', 'EMPLOYEE', 'ACTIVE', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"#,
+        &[],
+    )
+    .await
+    .unwrap();
+    assert_eq!(users(db).await, 4);
+    let e = seed::reset_dev(db, &set, "not-the-name", true)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains(&name), "names what to type: {e}");
+    let e = seed::reset_dev(db, &set, &name, false).await.unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("1 user(s) that are not the development seed's"),
+        "{e}"
+    );
+    assert_eq!(users(db).await, 4, "a refused reset changes nothing");
+    let r = seed::reset_dev(db, &set, &name, true).await.unwrap();
+    assert_eq!(r.rolled_back.len(), set.migrations.len());
+    assert_eq!(r.applied.len(), set.migrations.len());
+    assert_eq!(users(db).await, 3, "only the development seed is left");
+    let st = migrate::status(db, &set).await.unwrap();
+    assert!(st.iter().all(|s| s.state == State::Applied));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn development_reset_postgres() {
+    let (db, _) = empty_pg().await;
+    reset(&db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn development_reset_sqlite() {
+    let (db, _dir) = empty_sqlite();
+    reset(&db).await;
+}

@@ -48,18 +48,24 @@ impl SeedReport {
     }
 }
 
+/// Users whose email is neither in `allowed` nor ends with `allowed_suffix`, counted by the
+/// database (one scan, no rows fetched).
 async fn foreign_users(tx: &mut Tx, allowed: &[&str], allowed_suffix: Option<&str>) -> Result<i64> {
-    let rows = tx.query(r#"SELECT "email" FROM "User""#, &[]).await?;
-    let mut n = 0;
-    for r in rows {
-        let e = r.text("email")?;
-        let ok = allowed.contains(&e.as_str())
-            || allowed_suffix.map(|s| e.ends_with(s)).unwrap_or(false);
-        if !ok {
-            n += 1;
-        }
+    let mut sql = String::from(r#"SELECT count(*) AS n FROM "User" WHERE 1 = 1"#);
+    let mut p: Vec<crate::db::Value> = Vec::new();
+    for e in allowed {
+        p.push((*e).into());
+        let _ = write!(sql, r#" AND "email" <> ${}"#, p.len());
     }
-    Ok(n)
+    if let Some(suffix) = allowed_suffix {
+        p.push(suffix.into());
+        let _ = write!(
+            sql,
+            r#" AND substr("email", length("email") - length(${0}) + 1) <> ${0}"#,
+            p.len()
+        );
+    }
+    tx.query_one(&sql, &p).await?.int("n")
 }
 
 async fn id_by(tx: &mut Tx, sql: &str, params: &[crate::db::Value]) -> Result<Option<Uuid>> {
@@ -274,6 +280,92 @@ pub async fn dev(db: &Db, force: bool) -> Result<SeedReport> {
     }
     tx.commit().await?;
     Ok(rep)
+}
+
+/// What [`reset_dev`] did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ResetReport {
+    pub database: String,
+    pub rolled_back: Vec<String>,
+    pub applied: Vec<String>,
+    pub seed: SeedReport,
+}
+
+/// The name an operator types to confirm a reset: the PostgreSQL database's name, or the
+/// SQLite file's name (`workspace.db`).
+pub async fn database_name(db: &Db) -> Result<String> {
+    match db.dialect() {
+        Dialect::Postgres => db
+            .query("SELECT current_database() AS d", &[])
+            .await?
+            .first()
+            .ok_or_else(|| Error::db("current_database() returned no row"))?
+            .text("d"),
+        Dialect::Sqlite => {
+            let rows = db.query("PRAGMA database_list", &[]).await?;
+            let file = rows
+                .iter()
+                .find(|r| r.text("name").map(|n| n == "main").unwrap_or(false))
+                .map(|r| r.text("file"))
+                .transpose()?
+                .unwrap_or_default();
+            Ok(std::path::Path::new(&file)
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or(file))
+        }
+    }
+}
+
+/// The development reset (the platform's `db:reset`): rolls every migration back, applies
+/// them again and loads the development seed, leaving a fresh development database.
+///
+/// Refused unless `confirm` is the database's name ([`database_name`]); without `force`, also
+/// refused when the database holds users that are not the seed's (the same rule as
+/// [`dev`]), and always refused on an adopted platform database (its baselined migrations are
+/// never rolled back). Each migration step is its own transaction: if one fails, the database
+/// stays at that step and running the reset again finishes it.
+pub async fn reset_dev(
+    db: &Db,
+    set: &crate::migrate::MigrationSet,
+    confirm: &str,
+    force: bool,
+) -> Result<ResetReport> {
+    let database = database_name(db).await?;
+    if confirm != database {
+        return Err(Error::invalid(
+            "confirm",
+            format!("type the database's name ({database}) to confirm: the reset drops every table and all data in it"),
+        ));
+    }
+    let schema = crate::migrate::status(db, set).await?;
+    let has_users = schema
+        .iter()
+        .any(|m| m.version == 1 && m.state != crate::migrate::State::Pending);
+    if has_users && !force {
+        let emails: Vec<&str> = DEV_USERS.iter().map(|u| u.0).collect();
+        let mut tx = db.begin().await?;
+        let foreign = foreign_users(&mut tx, &emails, None).await?;
+        tx.rollback().await?;
+        if foreign > 0 {
+            return Err(Error::conflict(
+                "database",
+                format!(
+                    "refusing to reset {database}: it holds {foreign} user(s) that are not the development seed's. \
+                     A reset drops all data; use --force only on a development database"
+                ),
+            ));
+        }
+    }
+    let down = crate::migrate::down(db, set, set.migrations.len()).await?;
+    let up = crate::migrate::up(db, set).await?;
+    let seed = dev(db, false).await?;
+    Ok(ResetReport {
+        database,
+        rolled_back: down.rolled_back,
+        applied: up.applied,
+        seed,
+    })
 }
 
 /// Sizes for [`synthetic`].

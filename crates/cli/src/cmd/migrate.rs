@@ -1,4 +1,4 @@
-//! `ncy-admin migrate up | down [--steps N] | status`.
+//! `ncy-admin migrate up | down [--steps N] | status | reset --confirm NAME`.
 
 use std::path::PathBuf;
 
@@ -26,6 +26,18 @@ pub enum Migrate {
     },
     /// Show each migration's state.
     Status {
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Development only: roll every migration back, apply them again and load the development
+    /// seed (the platform's `db:reset`). Drops all data.
+    Reset {
+        /// The database's name (PostgreSQL) or the workspace file's name, typed to confirm.
+        #[arg(long)]
+        confirm: String,
+        /// Reset even though the database holds users that are not the development seed's.
+        #[arg(long)]
+        force: bool,
         #[arg(long)]
         dir: Option<PathBuf>,
     },
@@ -74,6 +86,24 @@ pub async fn run(ctx: &mut Ctx, m: Migrate) -> Result<()> {
                         .map(|m| format!("rolled back {m}\n"))
                         .collect()
                 }
+            })
+        }
+        Migrate::Reset {
+            confirm,
+            force,
+            dir,
+        } => {
+            let r = ncy_core::seed::reset_dev(&db, &set(&db, &dir)?, &confirm, force).await?;
+            emit(ctx, &r, || {
+                format!(
+                    "reset {}: rolled back {} and applied {} migration(s); development seed loaded ({} users, {} organizations, {} tasks)",
+                    r.database,
+                    r.rolled_back.len(),
+                    r.applied.len(),
+                    r.seed.users,
+                    r.seed.organizations,
+                    r.seed.tasks
+                )
             })
         }
         Migrate::Status { dir } => {
