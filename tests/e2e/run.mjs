@@ -1239,6 +1239,14 @@ try {
     // (An EMPLOYEE account with the SUPPORT role: its own tasks and sync stay open too.)
     assert(JSON.stringify(locked) === JSON.stringify(['audit', 'backups', 'health', 'logs', 'orgs']), `locked screens: ${locked}`);
     assert(/needs audit\.read/.test(await d.exec(`return document.querySelector('[data-nav="audit"]').title`)), 'the lock says what it needs');
+    // The palette keeps the locked screens, marked, and leaves out actions support cannot take.
+    await d.keys('Control', 'k');
+    await d.wait('[data-testid="palette"]');
+    const cmds = await d.exec(`return [...document.querySelectorAll('[data-testid="palette"] [data-cmd]')].map((b) => b.dataset.cmd + '=' + b.innerText)`);
+    assert(!cmds.some((c) => c.startsWith('new-user=') || c.startsWith('export-audit=')), `no New user / Export audit: ${cmds}`);
+    assert(cmds.some((c) => c.startsWith('go-audit=') && /not for your role/.test(c)), `audit marked: ${cmds}`);
+    await d.keys('Escape');
+    await d.until('the palette to close', async () => (await d.findAll('[data-testid="palette"]')).length === 0);
     // Users: readable, but the drawer offers no change the core would refuse.
     await nav('users');
     assert((await d.findAll('[data-testid="user-new"]')).length === 0, 'no New user for support');
