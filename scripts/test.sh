@@ -25,6 +25,16 @@ if [ -f ui/package.json ]; then
 fi
 cargo build --workspace --all-targets --quiet
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+# The UI's TypeScript types are generated from the Rust types (ts-rs): they must be current.
+if [ -x ui/gen-bindings.sh ]; then
+  bindings=$(mktemp -d -t ncy-bindings.XXXXXX)
+  ui/gen-bindings.sh "$bindings" >/dev/null
+  if ! diff -r "$bindings" ui/src/lib/bindings; then
+    echo "test: ui/src/lib/bindings is out of date with the Rust types: run ui/gen-bindings.sh"
+    exit 1
+  fi
+  rm -rf "$bindings"
+fi
 
 target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 

@@ -3,8 +3,10 @@
 # Feature crates export into their own subfolder: their type names (Dashboard, Progress,
 # SessionInfo, ...) would otherwise overwrite the core's and the desktop's.
 set -euo pipefail
+# `ui/gen-bindings.sh DIR` writes them to DIR instead (make test compares the two).
+dest=${1:+$(realpath -m "$1")}
 cd "$(dirname "$0")/.."
-out=$PWD/ui/src/lib/bindings
+out=${dest:-$PWD/ui/src/lib/bindings}
 # i64/u64 cross the Tauri bridge as JSON numbers, not BigInt.
 export TS_RS_LARGE_INT=number
 TS_RS_EXPORT_DIR=$out cargo test -q -p ncy-core --lib --features ts export_bindings
