@@ -809,17 +809,20 @@ try {
       assert((await toastText('success')).includes(`= ${before} ms`), 'setting restored');
       await dismissToasts();
 
-      // Cancel a running query and terminate an idle-in-transaction session (confirmed, audited).
-      const sleeper = spawn('psql', [process.env.E2E_PG_URL, '-tAXc', 'SELECT pg_sleep(300)'], { env: { ...process.env, PGAPPNAME: 'e2e-sleep' } });
-      const sleeperErr = [];
-      sleeper.stderr.on('data', (b) => sleeperErr.push(String(b)));
-      const sleeperDone = new Promise((res) => sleeper.on('exit', res));
+      // Cancel a query waiting on a lock and terminate the idle-in-transaction session holding
+      // it (confirmed, audited); the waiting session's row carries its finding.
+      psql('CREATE TABLE IF NOT EXISTS e2e_health_lock (id int)');
       const idle = spawn('psql', [process.env.E2E_PG_URL, '-tAXq'], { env: { ...process.env, PGAPPNAME: 'e2e-idle' } });
       let idleOut = '';
       idle.stdout.on('data', (b) => { idleOut += b; });
-      idle.stdin.write('BEGIN;\nSELECT pg_backend_pid();\n');
+      idle.stdin.write('BEGIN;\nLOCK TABLE e2e_health_lock IN ACCESS EXCLUSIVE MODE;\nSELECT pg_backend_pid();\n');
+      let sleeper = null;
       try {
         const idlePid = await d.until('the idle session pid', async () => /^\d+$/m.exec(idleOut)?.[0]);
+        sleeper = spawn('psql', [process.env.E2E_PG_URL, '-tAXc', 'SELECT pg_sleep(300) FROM e2e_health_lock'], { env: { ...process.env, PGAPPNAME: 'e2e-sleep' } });
+        const sleeperErr = [];
+        sleeper.stderr.on('data', (b) => sleeperErr.push(String(b)));
+        const sleeperDone = new Promise((res) => sleeper.on('exit', res));
         const sleepPid = await d.until('the sleeping session', async () => psql(`SELECT pid FROM pg_stat_activity WHERE application_name = 'e2e-sleep' AND state = 'active'`));
         await d.until('both sessions listed', async () => {
           await d.click('[data-testid="health-refresh"]');
@@ -827,6 +830,16 @@ try {
           return (await d.findAll(`[data-testid="health-session-row"][data-pid="${idlePid}"]`)).length && (await d.findAll(`[data-testid="health-session-row"][data-pid="${sleepPid}"]`)).length;
         }, 30000);
         assert(/idle in transaction/.test(await d.text(`[data-testid="health-session-row"][data-pid="${idlePid}"]`)), 'the idle-in-transaction state is shown');
+        await d.until('the waiting session with its finding', async () => {
+          const f = await d.findAll(`[data-testid="health-session-row"][data-pid="${sleepPid}"] [data-testid="health-session-finding"]`);
+          return f.length && /finish the blocking transaction/.test(await d.text(`[data-testid="health-session-row"][data-pid="${sleepPid}"] [data-testid="health-session-finding"]`));
+        });
+        assert((await d.findAll('[data-testid="health-blocked-row"]')).length >= 1, 'the blocked lock is listed');
+        await d.exec(`document.querySelector('[data-testid="health-sessions"]').scrollIntoView()`);
+        await shot('16-health-session-finding');
+        // The sessions table fits its card (its action buttons are not clipped).
+        const [tableWidth, cardWidth] = await d.exec(`const c = document.querySelector('[data-testid="health-sessions"]'); return [Math.max(...[...c.querySelectorAll('table')].map((t) => t.scrollWidth)), c.clientWidth]`);
+        assert(tableWidth <= cardWidth, `sessions table ${tableWidth}px in a ${cardWidth}px card`);
         await d.click(`[data-testid="health-session-row"][data-pid="${sleepPid}"] [data-testid="health-cancel"]`);
         await d.wait('[data-testid="health-confirm"]');
         assert(/pg_sleep/.test(await d.text('[data-testid="health-confirm"]')), 'the confirmation shows the query');
@@ -847,7 +860,7 @@ try {
         assert(acts === 'health.cancel_query,health.terminate_session', `audited signals: ${acts}`);
         await dismissToasts();
       } finally {
-        sleeper.kill();
+        sleeper?.kill();
         idle.kill();
       }
 

@@ -197,6 +197,20 @@ fn sqlite_findings(info: Option<&SqliteInfo>) -> Vec<Finding> {
     f
 }
 
+/// What to do about a section that could not be read, from the server's error.
+fn unavailable_fix(message: &str) -> &'static str {
+    if message.contains("55P03") || message.contains("lock timeout") {
+        // The section's 1 s lock wait ran out: a session holds a lock on what it reads.
+        "a transaction holds a lock on a table this section reads (see the blocked locks under Sessions): retry once it ends, or end that session"
+    } else if message.contains("57014") || message.contains("statement timeout") {
+        "the server took longer than the section's 5 s limit: retry when it is less busy"
+    } else if message.contains("42501") || message.contains("permission denied") {
+        "grant the monitoring role pg_monitor (GRANT pg_monitor TO <role>) and retry"
+    } else {
+        "retry; if it keeps failing, check the server log for this error"
+    }
+}
+
 /// Turns the sections into findings, most severe first.
 pub fn judge(rep: &HealthReport, opts: &ReportOptions) -> Vec<Finding> {
     let mut f = Vec::new();
@@ -205,7 +219,7 @@ pub fn judge(rep: &HealthReport, opts: &ReportOptions) -> Vec<Finding> {
             Severity::Warning,
             &e.section,
             format!("the {} section could not be read: {}", e.section, e.message),
-            "grant the monitoring role pg_monitor (GRANT pg_monitor TO <role>) or retry when the server is less busy",
+            unavailable_fix(&e.message),
         ));
     }
     if let Some(c) = &rep.connections {
@@ -581,5 +595,24 @@ fn replication_findings(r: &Replication, f: &mut Vec<Finding>) {
                 .about("inactive_slot", &s.name),
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unavailable_fix;
+
+    #[test]
+    fn an_unreadable_section_gets_the_fix_for_its_error() {
+        let lock = unavailable_fix(
+            "database error: canceling statement due to lock timeout (SQLSTATE 55P03)",
+        );
+        assert!(lock.contains("holds a lock"), "{lock}");
+        let slow = unavailable_fix("canceling statement due to statement timeout (SQLSTATE 57014)");
+        assert!(slow.contains("5 s"), "{slow}");
+        let denied =
+            unavailable_fix("permission denied for view pg_stat_replication (SQLSTATE 42501)");
+        assert!(denied.contains("pg_monitor"), "{denied}");
+        assert!(unavailable_fix("connection reset").contains("server log"));
     }
 }

@@ -493,6 +493,43 @@ async fn our_own_schema_passes_the_foreign_key_index_check() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_locked_table_costs_one_section_not_the_report() {
+    let (db, url) = ncy_tests::fresh_pg().await;
+    let op = admin(&db).await;
+    exec(&db, "CREATE TABLE health_locked (id int)").await;
+    // Another session holds an ACCESS EXCLUSIVE lock: reading the table's size waits for it.
+    let mut holder = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::raw_sql("BEGIN; LOCK TABLE health_locked IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    let rep = report(&db, &op, &quick()).await.unwrap();
+    assert!(
+        t0.elapsed() < Duration::from_secs(10),
+        "bounded by the lock timeout"
+    );
+    let objects = rep
+        .unavailable
+        .iter()
+        .find(|u| u.section == "objects")
+        .expect("the objects section gives up");
+    assert!(objects.message.contains("lock timeout"), "{objects:?}");
+    let f = rep
+        .findings
+        .iter()
+        .find(|f| f.section == "objects")
+        .expect("a finding says why");
+    assert!(f.suggestion.contains("holds a lock"), "{f:?}");
+    // Every other section still answers.
+    assert!(rep.server.is_some() && rep.connections.is_some() && rep.activity.is_some());
+    sqlx::raw_sql("ROLLBACK")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sqlite_workspace_says_it_needs_postgresql() {
     let (db, _dir) = ncy_tests::fresh_sqlite().await;
     let op = admin(&db).await;

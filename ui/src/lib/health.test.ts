@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Connections } from './bindings/health/Connections';
 import type { Finding } from './bindings/health/Finding';
-import { archivingState, connectionSegments, findingFor, lastRun, otherFindings, percent, sectionBadge, share, size, about } from './health';
+import { archivingState, connectionSegments, findingFor, lastRun, otherFindings, percent, sectionBadge, sessionFinding, share, size, about } from './health';
 
 describe('health display helpers', () => {
   it('prints sizes the way the findings do (1024-based)', () => {
@@ -77,6 +77,15 @@ describe('health display helpers', () => {
     expect(otherFindings(findings, ['indexes'], [unused, big2, dup, fk, undefined]).map((x) => x.title)).toEqual([
       '3 small indexes unused since statistics began (48.0 kB together)',
     ]);
+  });
+
+  it('finds the finding about a session by its pid, not a pid that merely starts the same', () => {
+    const f = (about: string, title: string): Finding => ({ severity: 'warning', section: 'activity', title, suggestion: 'end it', about });
+    const findings = [f('idle_in_transaction:123', 'session 123 idle'), f('blocked:45', 'session 45 waits')];
+    expect(sessionFinding(findings, 123)?.title).toBe('session 123 idle');
+    expect(sessionFinding(findings, 45)?.title).toBe('session 45 waits');
+    expect(sessionFinding(findings, 12)).toBeUndefined();
+    expect(sessionFinding(findings, 1234)).toBeUndefined();
   });
 
   it('says whether WAL archiving is off, working or failing', () => {

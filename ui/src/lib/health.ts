@@ -88,6 +88,12 @@ export function findingFor(findings: Finding[], about: string): Finding | undefi
   return findings.find((f) => f.about === about);
 }
 
+/** The finding about session `pid`: idle in transaction, a long transaction, or waiting on a lock. */
+export function sessionFinding(findings: Finding[], pid: number): Finding | undefined {
+  const keys = [`idle_in_transaction:${pid}`, `long_transaction:${pid}`, `blocked:${pid}`];
+  return findings.find((f) => f.about !== null && keys.includes(f.about));
+}
+
 /** Findings of `sections` that no row claimed (summaries such as "12 small indexes unused"). */
 export function otherFindings(findings: Finding[], sections: string[], claimed: (Finding | undefined)[]): Finding[] {
   const used = new Set(claimed.filter(Boolean));
