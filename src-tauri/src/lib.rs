@@ -109,6 +109,7 @@ pub fn run() -> Result<(), Box<dyn std::error::Error>> {
             cmd::settings::settings_list,
             cmd::settings::settings_set,
             cmd::settings::settings_reset,
+            cmd::settings::schema_status,
         ])
         .run(tauri::generate_context!())?;
     Ok(())

@@ -318,6 +318,8 @@ try {
     const row = '[data-testid="platform-settings"] tr[data-key="auth.lockout.minutes"]';
     await d.wait(row);
     assert(/1–1440 · default 15/.test(await d.text(row)), `range and default shown: ${await d.text(row)}`);
+    const schema = await d.text('[data-testid="schema-status"]');
+    assert(/^up to date: \d+ migrations applied, last \d{4}_\w+$/.test(schema), `schema state: ${schema}`);
     await d.type(`${row} [data-testid="setting-input"]`, '0');
     await d.click(`${row} [data-testid="setting-save"]`);
     const err = await toastText('error');

@@ -172,6 +172,11 @@ impl MigrationSet {
 
 /// State of one migration in a database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(
+    feature = "ts",
+    derive(ts_rs::TS),
+    ts(export, rename = "MigrationState")
+)]
 #[serde(rename_all = "lowercase")]
 pub enum State {
     Pending,
@@ -183,6 +188,7 @@ pub enum State {
 
 /// One line of `migrate status`.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct MigrationStatus {
     pub version: i64,
     pub name: String,

@@ -33,6 +33,7 @@ import type { ErrorFilter } from './bindings/ErrorFilter';
 import type { AppInfo } from './bindings/AppInfo';
 import type { Me } from './bindings/Me';
 import type { Setting } from './bindings/Setting';
+import type { MigrationStatus } from './bindings/MigrationStatus';
 import type { Dashboard } from './bindings/Dashboard';
 import type { Profile } from './bindings/Profile';
 import type { ProfileView } from './bindings/ProfileView';
@@ -77,7 +78,7 @@ export type {
   Page, User, UserDetail, UserFilter, NewUser, Created, UserPatch, SessionInfo, ApiKeyInfo,
   Organization, OrgDetail, OrgRole, Team, Project, ProjectStatus, Task, TaskFilter, TaskPatch,
   BulkReport, AuditEntry, AuditFilter, Format, AccessEntry, AccessFilter, ErrorEntry, ErrorFilter,
-  AppInfo, Me, Setting, Dashboard, Profile, ProfileView, KeychainStatus, WorkspaceInfo, Progress,
+  AppInfo, Me, Setting, MigrationStatus, Dashboard, Profile, ProfileView, KeychainStatus, WorkspaceInfo, Progress,
   GdprQueue, GdprRequest, HealthReport,
   BackupSnapshot, BackupList, BackupVerification, PrunePlan, PruneItem, RestoreReport, PitrReadiness,
   LoggingChange, LoggingUpdate, ResetResult, SignalResult, Metrics, PgSession,
@@ -156,6 +157,7 @@ export const api = {
     list: () => call<Setting[]>('settings_list'),
     set: (key: string, value: string) => call<Setting>('settings_set', { key, value }),
     reset: (key: string) => call<Setting>('settings_reset', { key }),
+    schema: () => call<MigrationStatus[]>('schema_status'),
   },
 
   audit: {

@@ -1,7 +1,7 @@
 // Display helpers for the platform settings (crates/core/src/admin/settings.rs decides what is
 // valid; these only lay a setting out).
 
-import type { Setting } from './api';
+import type { MigrationStatus, Setting } from './api';
 
 /** The value as the input shows it: empty while unset (the default applies). */
 export function draftOf(s: Setting): string {
@@ -26,4 +26,16 @@ export function rangeHint(s: Setting): string {
 /** Whether the draft would change the stored value (an empty draft changes nothing). */
 export function changed(s: Setting, draft: string): boolean {
   return draft.trim() !== '' && draft.trim() !== draftOf(s);
+}
+
+/** The schema's state in a few words, and how it should look. */
+export function schemaSummary(list: MigrationStatus[]): { label: string; tone: string } {
+  const n = (state: MigrationStatus['state']) => list.filter((m) => m.state === state).length;
+  const done = list.filter((m) => m.state !== 'pending');
+  const last = done[done.length - 1];
+  const at = last ? `, last ${String(last.version).padStart(4, '0')}_${last.name}` : '';
+  if (n('drifted')) return { label: `${n('drifted')} migration(s) edited after being applied (ncy-admin migrate status)`, tone: 'bad' };
+  if (n('pending')) return { label: `${n('pending')} of ${list.length} migrations pending: run ncy-admin migrate up`, tone: 'warn' };
+  const adopted = n('baselined') ? ` (${n('baselined')} adopted from the platform's own schema)` : '';
+  return { label: `up to date: ${list.length} migrations applied${adopted}${at}`, tone: 'ok' };
 }
