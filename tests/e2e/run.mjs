@@ -1155,6 +1155,11 @@ try {
           assert(errs.length === 0, `no error offline on ${screen}: ${errs.length ? await d.text('[data-testid="toast-error"]') : ''}`);
         }
         assert(/Working offline/.test(await d.text('[data-testid="sync"]')), 'the Sync screen says how to sync');
+        // Platform settings are read from the cache and cannot be changed there.
+        await nav('settings');
+        await d.until('the settings read from the cache', async () => (await d.findAll('[data-testid="platform-settings"] [data-testid="setting-value"]')).length >= 3);
+        assert((await d.findAll('[data-testid="setting-input"], [data-testid="setting-save"]')).length === 0, 'no setting edits offline');
+        assert(/Working offline: they are read-only here/.test(await d.text('[data-testid="settings"]')), 'says why');
         // Back online: Sync now pushes the queued edit, once.
         await switchTo('e2e-pg');
         await nav('sync');
