@@ -384,6 +384,22 @@ pub async fn audit_count(db: &Db) -> i64 {
         .expect("n")
 }
 
+/// The old and new values of the AuditLog rows of `action`, oldest first.
+pub async fn audit_values(
+    db: &Db,
+    action: &str,
+) -> Vec<(Option<serde_json::Value>, Option<serde_json::Value>)> {
+    db.query(
+        r#"SELECT "old_value", "new_value" FROM "AuditLog" WHERE "action" = $1 ORDER BY "created_at", "id""#,
+        &ncy_core::params![action],
+    )
+    .await
+    .expect("audit rows")
+    .iter()
+    .map(|r| (r.opt_json("old_value").expect("old_value"), r.opt_json("new_value").expect("new_value")))
+    .collect()
+}
+
 /// A fingerprint of every business table's rows (for "nothing changed" assertions).
 pub async fn state(db: &Db) -> String {
     let mut out = String::new();

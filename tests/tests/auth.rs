@@ -401,17 +401,13 @@ conformance!(
             ncy_core::admin::settings::reset(db, &emp, "auth.lockout.max_failures").await,
             Err(Error::Forbidden { .. })
         ));
-        let resets = db
-            .query(
-                r#"SELECT "old_value", "new_value" FROM "AuditLog" WHERE "action" = 'SETTING_RESET'"#,
-                &[],
-            )
-            .await
-            .unwrap();
-        assert_eq!(resets.len(), 1);
+        let resets = ncy_tests::audit_values(db, "SETTING_RESET").await;
         assert_eq!(
-            resets[0].opt_json("old_value").unwrap(),
-            Some(serde_json::json!({"auth.lockout.minutes": 45}))
+            resets,
+            vec![(
+                Some(serde_json::json!({"auth.lockout.minutes": 45})),
+                Some(serde_json::json!({"auth.lockout.minutes": null}))
+            )]
         );
     }
 );

@@ -72,6 +72,17 @@ async fn checksums(db: &Db) -> BTreeMap<String, String> {
     out
 }
 
+/// An existing database with other contents (one table, `junk`); its name.
+async fn junk_database() -> String {
+    let (other, other_url) = ncy_tests::empty_pg().await;
+    other.query("CREATE TABLE junk (x int)", &[]).await.unwrap();
+    other.close().await;
+    ncy_backup::PgConn::from_url(&other_url)
+        .unwrap()
+        .database()
+        .to_owned()
+}
+
 async fn connect(name: &str) -> Db {
     Db::connect(
         &Target::Postgres(ncy_tests::url_for(name)),
@@ -314,14 +325,7 @@ async fn restore_over_an_existing_database_needs_force() {
         .create(&admin, &CreateOptions::new(dir.path()), Hooks::none())
         .await
         .unwrap();
-    // An existing database with other contents.
-    let (other, other_url) = ncy_tests::empty_pg().await;
-    other.query("CREATE TABLE junk (x int)", &[]).await.unwrap();
-    other.close().await;
-    let name = ncy_backup::PgConn::from_url(&other_url)
-        .unwrap()
-        .database()
-        .to_owned();
+    let name = junk_database().await;
     let opts = RestoreOptions {
         into: name.clone(),
         ..Default::default()
@@ -603,13 +607,7 @@ async fn a_cancelled_restore_leaves_the_target_as_it_was() {
         .create(&admin, &CreateOptions::new(dir.path()), Hooks::none())
         .await
         .unwrap();
-    let (other, other_url) = ncy_tests::empty_pg().await;
-    other.query("CREATE TABLE junk (x int)", &[]).await.unwrap();
-    other.close().await;
-    let name = ncy_backup::PgConn::from_url(&other_url)
-        .unwrap()
-        .database()
-        .to_owned();
+    let name = junk_database().await;
     let fresh = format!(
         "cancelled_{}",
         &uuid::Uuid::new_v4().simple().to_string()[..8]

@@ -379,16 +379,10 @@ async fn set_logging_applies_warns_and_audits() {
         .findings
         .iter()
         .any(|f| f.title.contains("log_statement = 'all'")));
-    let row = db
-        .query(
-            r#"SELECT "old_value", "new_value" FROM "AuditLog" WHERE "action" = 'health.set_logging'"#,
-            &[],
-        )
-        .await
-        .unwrap();
-    assert_eq!(row.len(), 1);
+    let rows = ncy_tests::audit_values(&db, "health.set_logging").await;
+    assert_eq!(rows.len(), 1);
     assert_eq!(
-        row[0].opt_json("new_value").unwrap().unwrap()["log_min_duration_statement"],
+        rows[0].1.as_ref().unwrap()["log_min_duration_statement"],
         1234
     );
     // Bad input: nothing given, out of range.
