@@ -42,6 +42,22 @@ pub enum Resolution {
     Value(String),
 }
 
+impl Resolution {
+    /// The operator's choice: `keep` is `mine` or `theirs`, or `value` gives a new value (which
+    /// wins when both are given).
+    pub fn choose(keep: Option<&str>, value: Option<String>) -> Result<Resolution> {
+        match (keep, value) {
+            (_, Some(v)) => Ok(Resolution::Value(v)),
+            (Some("mine"), None) => Ok(Resolution::Mine),
+            (Some("theirs"), None) => Ok(Resolution::Theirs),
+            _ => Err(Error::invalid(
+                "resolution",
+                "keep mine, keep theirs, or give a new value",
+            )),
+        }
+    }
+}
+
 fn from_row(r: &Row) -> Result<Conflict> {
     Ok(Conflict {
         id: r.uuid("id")?,
@@ -182,4 +198,28 @@ pub async fn resolve(cache: &Cache, op: &Operator, id: Uuid, how: &Resolution) -
         conflict: c,
         mutation,
     })
+}
+
+#[cfg(test)]
+mod choice_tests {
+    use super::Resolution;
+
+    #[test]
+    fn a_choice_is_mine_theirs_or_a_value() {
+        assert_eq!(
+            Resolution::choose(Some("mine"), None).unwrap(),
+            Resolution::Mine
+        );
+        assert_eq!(
+            Resolution::choose(Some("theirs"), None).unwrap(),
+            Resolution::Theirs
+        );
+        assert_eq!(
+            Resolution::choose(None, Some("LOW".into())).unwrap(),
+            Resolution::Value("LOW".into())
+        );
+        let e = Resolution::choose(Some("both"), None).unwrap_err();
+        assert!(e.to_string().contains("keep mine, keep theirs"), "{e}");
+        assert!(Resolution::choose(None, None).is_err());
+    }
 }

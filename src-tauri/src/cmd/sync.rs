@@ -115,18 +115,7 @@ pub async fn sync_resolve(
     value: Option<String>,
 ) -> ApiResult<Resolved> {
     let (_, url, op) = server(&s).await?;
-    let how = match (keep.as_deref(), value) {
-        (_, Some(v)) => Resolution::Value(v),
-        (Some("mine"), None) => Resolution::Mine,
-        (Some("theirs"), None) => Resolution::Theirs,
-        _ => {
-            return Err(ncy_core::Error::invalid(
-                "resolution",
-                "keep mine, keep theirs, or give a new value",
-            )
-            .into())
-        }
-    };
+    let how = Resolution::choose(keep.as_deref(), value)?;
     let r = off_thread(move || async move {
         let cache = Cache::open_profile(&url).await?;
         conflicts::resolve(&cache, &op, id, &how).await

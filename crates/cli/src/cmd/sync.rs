@@ -314,11 +314,7 @@ pub async fn run(ctx: &mut Ctx, c: Sync) -> Result<()> {
         Sync::Resolve { id, keep, value } => {
             let cache = ctx.sync_cache().await?;
             let op = cache.operator().await?;
-            let how = match (keep.as_deref(), value) {
-                (_, Some(v)) => Resolution::Value(v),
-                (Some("mine"), None) => Resolution::Mine,
-                _ => Resolution::Theirs,
-            };
+            let how = Resolution::choose(keep.as_deref(), value)?;
             let r = conflicts::resolve(&cache, &op, args::id("conflict", &id)?, &how).await?;
             emit(ctx, &r, || {
                 match &r.mutation {
