@@ -111,6 +111,15 @@ async function createUser(email, role, shotName = null) {
   return pw;
 }
 
+/** Finds an entry of `action` on the Audit log screen, filtered by it, then clears the filter. */
+async function findAuditEntry(action) {
+  await nav('audit');
+  await d.clear('[data-testid="audit-action"]');
+  await d.type('[data-testid="audit-action"]', action);
+  await d.until(`a ${action} entry`, async () => (await d.text('[data-testid="audit-table"]')).includes(action));
+  await d.clear('[data-testid="audit-action"]');
+}
+
 /** Logs out and waits for the login form. */
 async function logout() {
   await d.click('[data-testid="logout"]');
@@ -264,10 +273,7 @@ try {
     await d.click('[data-testid="view-board"]');
     await d.wait('[data-testid="board"]');
     await shot('08-tasks-board');
-    await nav('audit');
-    await d.clear('[data-testid="audit-action"]');
-    await d.type('[data-testid="audit-action"]', 'TASK_UPDATE');
-    await d.until('a TASK_UPDATE row', async () => (await d.text('[data-testid="audit-table"]')).includes('TASK_UPDATE'));
+    await findAuditEntry('TASK_UPDATE');
   });
 
   await test('bulk edit two tasks in one transaction with progress', async () => {
@@ -331,11 +337,7 @@ try {
     await d.until('the stored value', async () => (await d.findAll(`${row}[data-value="30"]`)).length === 1);
     await shot('25-platform-settings');
     await dismissToasts();
-    await nav('audit');
-    await d.clear('[data-testid="audit-action"]');
-    await d.type('[data-testid="audit-action"]', 'SETTING_SET');
-    await d.until('the SETTING_SET entry', async () => (await d.text('[data-testid="audit-table"]')).includes('SETTING_SET'));
-    await d.clear('[data-testid="audit-action"]');
+    await findAuditEntry('SETTING_SET');
     await nav('settings');
     await d.click(`${row} [data-testid="setting-reset"]`);
     assert(/reset to its default, 15/.test(await toastText('success')), 'reset');
@@ -446,11 +448,7 @@ try {
     assert(!existsSync(del[0]), `pruned file removed: ${del[0]}`);
     await d.until('one backup left', async () => (await d.findAll('[data-testid="backups-table"] [data-backup]')).length === 1);
     await dismissToasts();
-    await nav('audit');
-    await d.clear('[data-testid="audit-action"]');
-    await d.type('[data-testid="audit-action"]', 'BACKUP_PRUNE');
-    await d.until('the BACKUP_PRUNE audit entry', async () => (await d.text('[data-testid="audit-table"]')).includes('BACKUP_PRUNE'));
-    await d.clear('[data-testid="audit-action"]');
+    await findAuditEntry('BACKUP_PRUNE');
     await nav('backups');
     await d.wait('[data-testid="backups-table"] [data-backup]');
     // Restore the verified backup into a new file (a bare name goes to <data dir>/restores/).
