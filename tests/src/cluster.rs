@@ -118,9 +118,10 @@ impl Cluster {
             ));
         }
         // Trust for the harness, but password auth for one role so tests can prove that a wrong
-        // database password gives a clear error.
+        // database password gives a clear error, and for every operator's own login (members of
+        // ncy_operator), so their SCRAM verifiers are proven by real logins.
         let hba = format!(
-            "local all all trust\nhost all {PASSWORD_ROLE} 127.0.0.1/32 scram-sha-256\nhost all all 127.0.0.1/32 trust\nhost all all ::1/128 trust\n"
+            "local all all trust\nhost all {PASSWORD_ROLE} 127.0.0.1/32 scram-sha-256\nhost all +ncy_operator 127.0.0.1/32 scram-sha-256\nhost all all 127.0.0.1/32 trust\nhost all all ::1/128 trust\n"
         );
         std::fs::write(data.join("pg_hba.conf"), hba).map_err(|e| e.to_string())?;
         let mut conf = String::from(

@@ -178,6 +178,12 @@ pub async fn fresh_pg() -> (Db, String) {
             }
         }
     }
+    // Database-level privileges are not copied from a template: apply migration 0010's here.
+    exec_admin(&format!(
+        "REVOKE TEMPORARY ON DATABASE \"{name}\" FROM PUBLIC"
+    ))
+    .await
+    .expect("database privileges");
     let url = url_for(&name);
     let db = Db::connect(&Target::Postgres(url.clone()), &small_pool())
         .await

@@ -167,6 +167,10 @@ impl Ctx {
             return Ok(self.sync_cache().await?.offline_operator().await?);
         }
         let db = self.db().await?;
+        // An operator's own database login is their identity: no session token needed.
+        if let Some(op) = auth::identify(&db, Client::Cli).await? {
+            return Ok(op);
+        }
         let token = self.session_secret()?.get()?.ok_or_else(|| {
             Error::Unauthenticated(format!(
                 "no session for {}",

@@ -4,7 +4,7 @@
 use chrono::NaiveDateTime;
 use ncy_core::audit::{self, Entry};
 use ncy_core::auth::{perm, Operator};
-use ncy_core::db::{now, Db, Tx};
+use ncy_core::db::{now, Db, Dialect, Tx};
 use ncy_core::{params, Error, Result};
 use serde::Serialize;
 use serde_json::json;
@@ -72,20 +72,36 @@ pub fn check_purpose(p: &str) -> Result<String> {
 }
 
 /// A consent row with the actor of its audit entry (served by the AuditLog index on
-/// `target_id`).
-const HISTORY_SELECT: &str = r#"SELECT c.*,
+/// `target_id`). On PostgreSQL through `ncy_recorded_by`, since GDPR staff's database roles may
+/// not read the audit log itself.
+fn history_select(d: Dialect) -> &'static str {
+    match d {
+        Dialect::Postgres => {
+            r#"SELECT c.*, ncy_recorded_by('Consent', c."id") AS "recorded_by" FROM "Consent" c WHERE c."user_id" = $1"#
+        }
+        Dialect::Sqlite => {
+            r#"SELECT c.*,
     (SELECT COALESCE(u."email", 'system') FROM "AuditLog" a LEFT JOIN "User" u ON u."id" = a."user_id"
       WHERE a."target_id" = c."id" AND a."target_table" = 'Consent' ORDER BY a."created_at" LIMIT 1) AS "recorded_by"
-  FROM "Consent" c WHERE c."user_id" = $1"#;
+  FROM "Consent" c WHERE c."user_id" = $1"#
+        }
+    }
+}
 
 async fn history(tx: &mut Tx, user: Uuid, purpose: Option<&str>) -> Result<Vec<ConsentRecord>> {
     let (sql, p) = match purpose {
         Some(pp) => (
-            format!(r#"{HISTORY_SELECT} AND c."purpose" = $2 ORDER BY c."created_at", c."id""#),
+            format!(
+                r#"{} AND c."purpose" = $2 ORDER BY c."created_at", c."id""#,
+                history_select(tx.dialect())
+            ),
             params![user, pp],
         ),
         None => (
-            format!(r#"{HISTORY_SELECT} ORDER BY c."created_at", c."id""#),
+            format!(
+                r#"{} ORDER BY c."created_at", c."id""#,
+                history_select(tx.dialect())
+            ),
             params![user],
         ),
     };

@@ -11,7 +11,7 @@ use ncy_core::Error;
 
 use super::args;
 use crate::ctx::Ctx;
-use crate::output::{emit_page, opt, table};
+use crate::output::{emit, emit_page, opt, table};
 
 #[derive(Subcommand, Debug)]
 pub enum Audit {
@@ -53,6 +53,9 @@ pub enum Audit {
         #[arg(long)]
         until: Option<String>,
     },
+    /// Re-compute the AuditLog hash chain; exit 10 naming the first bad row when a row was
+    /// edited, deleted or reordered.
+    Verify,
 }
 
 #[derive(Subcommand, Debug)]
@@ -121,6 +124,23 @@ pub async fn run(ctx: &mut Ctx, c: Audit) -> Result<()> {
     let db = ctx.db().await?;
     let op = ctx.operator().await?;
     match c {
+        Audit::Verify => {
+            let r = ncy_core::audit::verify(&db, &op).await?;
+            emit(ctx, &r, || {
+                let head = format!("head: row {} {}", r.head_seq, r.head_hash);
+                match &r.first_bad {
+                    None => format!(
+                        "audit chain intact: {} rows ({} redacted, after checkpoint {})\n{head}",
+                        r.rows, r.redacted, r.checkpoint_seq
+                    ),
+                    Some(b) => format!("audit chain BROKEN: {}\n{head}", b.message),
+                }
+            })?;
+            match r.first_bad {
+                None => Ok(()),
+                Some(b) => Err(Error::VerificationFailed(b.message).into()),
+            }
+        }
         Audit::List {
             actor,
             table: t,

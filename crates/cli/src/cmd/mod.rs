@@ -6,6 +6,7 @@ pub mod backup;
 pub mod gdpr;
 pub mod health;
 pub mod migrate;
+pub mod operators;
 pub mod orgs;
 pub mod projects;
 pub mod seed;
@@ -45,6 +46,9 @@ pub enum Command {
     /// Users, sessions, API keys and roles.
     #[command(subcommand)]
     Users(users::Users),
+    /// Operators' own PostgreSQL logins: provision, list, rotate, revoke.
+    #[command(subcommand)]
+    Operators(operators::Operators),
     /// Organizations and their members.
     #[command(subcommand)]
     Orgs(orgs::Orgs),
@@ -122,7 +126,11 @@ fn works_offline(c: &Command) -> bool {
                 | gdpr::Gdpr::Show { .. }
                 | gdpr::Gdpr::Consent(gdpr::ConsentCmd::List { .. })
         ),
-        Command::Migrate(_) | Command::Seed(_) | Command::Login { .. } | Command::Logout => false,
+        Command::Migrate(_)
+        | Command::Seed(_)
+        | Command::Login { .. }
+        | Command::Logout
+        | Command::Operators(_) => false,
     }
 }
 
@@ -146,6 +154,7 @@ pub async fn run(ctx: &mut Ctx, c: Command) -> Result<()> {
         Command::Whoami => session::whoami(ctx).await,
         Command::Stats => session::stats(ctx).await,
         Command::Users(c) => users::run(ctx, c).await,
+        Command::Operators(c) => operators::run(ctx, c).await,
         Command::Orgs(c) => orgs::run(ctx, c).await,
         Command::Teams(c) => orgs::run_teams(ctx, c).await,
         Command::Projects(c) => projects::run(ctx, c).await,

@@ -3,6 +3,7 @@
 //! runs in one transaction and writes its AuditLog row in that same transaction.
 
 pub mod logs;
+pub mod operators;
 pub mod orgs;
 pub mod projects;
 pub mod settings;

@@ -355,11 +355,17 @@ async fn change(
         return Ok(old);
     }
     new.updated_at = now();
-    tx.execute(
+    let n = tx.execute(
         r#"UPDATE "Organization" SET "name" = $2, "owner_id" = $3, "settings" = $4, "updated_at" = $5, "deleted_at" = $6 WHERE "id" = $1"#,
         &params![new.id, new.name.as_str(), new.owner_id, new.settings.clone(), new.updated_at, new.deleted_at],
     )
     .await?;
+    // Row-Level Security hides the row from an operator without power in this organization.
+    if n == 0 {
+        return Err(Error::Forbidden {
+            permission: "the OWNER or ADMIN role in this organization".into(),
+        });
+    }
     audit::record_change(
         &mut tx,
         op,

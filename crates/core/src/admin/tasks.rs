@@ -352,13 +352,51 @@ pub async fn create(db: &Db, op: &Operator, n: &NewTask) -> Result<Task> {
     Ok(task)
 }
 
-async fn write(tx: &mut Tx, n: &Task) -> Result<()> {
-    tx.execute(
-        r#"UPDATE "Task" SET "title" = $2, "description" = $3, "status" = $4::"TaskStatus", "priority" = $5::"TaskPriority",
-           "assignee_id" = $6, "due_date" = $7, "metadata" = $8, "updated_at" = $9, "deleted_at" = $10 WHERE "id" = $1"#,
-        &params![n.id, n.title.as_str(), n.description.clone(), n.status, n.priority, n.assignee_id, n.due_date, n.metadata.clone(), n.updated_at, n.deleted_at],
-    )
-    .await?;
+/// Writes the fields of `n` that differ from `o` (and `updated_at`): an operator's database role
+/// may update only some columns (an assignee: status and metadata), and Row-Level Security may
+/// hide the row, which is refused here instead of reported as a change.
+async fn write(tx: &mut Tx, o: &Task, n: &Task) -> Result<()> {
+    let mut sets = vec![r#""updated_at" = $2"#.to_owned()];
+    let mut p = params![n.id, n.updated_at];
+    let mut set = |col: &str, cast: &str, v: crate::db::Value, sets: &mut Vec<String>| {
+        p.push(v);
+        sets.push(format!(r#""{col}" = ${}{cast}"#, p.len()));
+    };
+    if n.title != o.title {
+        set("title", "", n.title.as_str().into(), &mut sets);
+    }
+    if n.description != o.description {
+        set("description", "", n.description.clone().into(), &mut sets);
+    }
+    if n.status != o.status {
+        set("status", r#"::"TaskStatus""#, n.status.into(), &mut sets);
+    }
+    if n.priority != o.priority {
+        set(
+            "priority",
+            r#"::"TaskPriority""#,
+            n.priority.into(),
+            &mut sets,
+        );
+    }
+    if n.assignee_id != o.assignee_id {
+        set("assignee_id", "", n.assignee_id.into(), &mut sets);
+    }
+    if n.due_date != o.due_date {
+        set("due_date", "", n.due_date.into(), &mut sets);
+    }
+    if n.metadata != o.metadata {
+        set("metadata", "", n.metadata.clone().into(), &mut sets);
+    }
+    if n.deleted_at != o.deleted_at {
+        set("deleted_at", "", n.deleted_at.into(), &mut sets);
+    }
+    let sql = format!(r#"UPDATE "Task" SET {} WHERE "id" = $1"#, sets.join(", "));
+    if tx.execute(&sql, &p).await? == 0 {
+        return Err(Error::Forbidden {
+            permission: "a role in this task's organization that may change it".into(),
+        });
+    }
     Ok(())
 }
 
@@ -389,7 +427,7 @@ pub async fn update_in(
         check_assignee(tx, new.assignee_id).await?;
     }
     new.updated_at = now();
-    write(tx, &new).await?;
+    write(tx, &old, &new).await?;
     let mut a = snapshot(&old);
     let mut b = snapshot(&new);
     for v in [&mut a, &mut b] {
@@ -565,7 +603,7 @@ async fn set_deleted(db: &Db, op: &Operator, id: Uuid, deleted: bool) -> Result<
     let mut new = old.clone();
     new.deleted_at = if deleted { Some(now()) } else { None };
     new.updated_at = now();
-    write(&mut tx, &new).await?;
+    write(&mut tx, &old, &new).await?;
     let action = if deleted {
         "TASK_DELETE"
     } else {

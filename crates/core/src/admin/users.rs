@@ -11,11 +11,9 @@ use uuid::Uuid;
 use super::validate::email as valid_email;
 use super::{like_pattern, limit, page_of as page, resolve_user, snapshot, Cursor, Page, Where};
 use crate::audit::{self, Entry};
-use crate::auth::password::{
-    generate_password, hash_password, is_legacy_hash, validate_new_password,
-};
+use crate::auth::password::{generate_password, hash_password, validate_new_password};
 use crate::auth::{perm, Operator};
-use crate::db::{now, Db, Row, Tx};
+use crate::db::{now, Db, Dialect, Row, Tx};
 use crate::error::{Error, Result};
 use crate::model::{UserRole, UserStatus};
 use crate::params;
@@ -35,8 +33,18 @@ pub struct User {
     pub password_upgrade_pending: bool,
 }
 
-const COLS: &str = r#"u."id", u."email", u."role"::text AS role, u."status"::text AS status, u."created_at",
-    u."updated_at", u."deleted_at", u."password_hash""#;
+/// The listed columns. Whether the hash is legacy bcrypt comes from the hash on SQLite and from
+/// a definer function on PostgreSQL, where no operator role may read the column.
+fn cols(d: Dialect) -> String {
+    let legacy = match d {
+        Dialect::Postgres => r#"ncy_password_is_legacy(u."id")"#,
+        Dialect::Sqlite => r#"(u."password_hash" LIKE '$2%')"#,
+    };
+    format!(
+        r#"u."id", u."email", u."role"::text AS role, u."status"::text AS status, u."created_at",
+    u."updated_at", u."deleted_at", {legacy} AS password_legacy"#
+    )
+}
 
 impl User {
     fn from_row(r: &Row) -> Result<User> {
@@ -48,7 +56,7 @@ impl User {
             created_at: r.ts("created_at")?,
             updated_at: r.ts("updated_at")?,
             deleted_at: r.opt_ts("deleted_at")?,
-            password_upgrade_pending: is_legacy_hash(&r.text("password_hash")?),
+            password_upgrade_pending: r.bool("password_legacy")?,
         })
     }
 
@@ -81,7 +89,10 @@ pub struct UserFilter {
 async fn load(tx: &mut Tx, id: Uuid) -> Result<User> {
     let row = tx
         .query_opt(
-            &format!(r#"SELECT {COLS} FROM "User" u WHERE u."id" = $1"#),
+            &format!(
+                r#"SELECT {} FROM "User" u WHERE u."id" = $1"#,
+                cols(tx.dialect())
+            ),
             &params![id],
         )
         .await?
@@ -132,7 +143,8 @@ pub async fn list(
         w.before(r#"u."created_at""#, r#"u."id""#, &Cursor::decode(c)?);
     }
     let sql = format!(
-        r#"SELECT {COLS} FROM "User" u {} ORDER BY u."created_at" DESC, u."id" DESC LIMIT {}"#,
+        r#"SELECT {} FROM "User" u {} ORDER BY u."created_at" DESC, u."id" DESC LIMIT {}"#,
+        cols(db.dialect()),
         w.sql(),
         lim + 1
     );
@@ -496,11 +508,18 @@ pub async fn reset_password(db: &Db, op: &Operator, id_or_email: &str) -> Result
     if u.deleted_at.is_some() {
         return Err(Error::invalid("user", "is deleted; restore it first"));
     }
-    tx.execute(
-        r#"UPDATE "User" SET "password_hash" = $2, "updated_at" = $3 WHERE "id" = $1"#,
-        &params![id, hash, now()],
-    )
-    .await?;
+    // On PostgreSQL through the definer function that checks `users.credentials` (no operator
+    // role may write the column itself).
+    if tx.dialect() == crate::db::Dialect::Postgres {
+        tx.query("SELECT ncy_set_password($1, $2)", &params![id, hash])
+            .await?;
+    } else {
+        tx.execute(
+            r#"UPDATE "User" SET "password_hash" = $2, "updated_at" = $3 WHERE "id" = $1"#,
+            &params![id, hash, now()],
+        )
+        .await?;
+    }
     let ended = tx
         .execute(
             r#"DELETE FROM "Session" WHERE "user_id" = $1"#,

@@ -108,6 +108,7 @@ fn decode(row: &PgRow, i: usize) -> Result<Value> {
         "FLOAT4" => Value::Float(row.try_get::<f32, _>(i).map_err(e)? as f64),
         "FLOAT8" => Value::Float(row.try_get(i).map_err(e)?),
         "BOOL" => Value::Bool(row.try_get(i).map_err(e)?),
+        "BYTEA" => Value::Text(hex::encode(row.try_get::<Vec<u8>, _>(i).map_err(e)?)),
         "TIMESTAMP" => Value::Ts(row.try_get(i).map_err(e)?),
         "TIMESTAMPTZ" => Value::Ts(
             row.try_get::<chrono::DateTime<chrono::Utc>, _>(i)
@@ -154,6 +155,13 @@ pub(crate) fn map_err(e: sqlx::Error) -> Error {
                 "22P02" | "22023" => Error::invalid("value", msg),
                 "23514" | "23502" => Error::invalid(constraint_field(&constraint), msg),
                 "53100" => Error::DiskFull(msg),
+                // The database enforces the RBAC matrix for operators' own roles (migration 0010).
+                "42501" => Error::Forbidden {
+                    permission: match msg.split_once("this needs the ") {
+                        Some((_, rest)) => rest.trim_end_matches(" permission").to_owned(),
+                        None => format!("a database privilege: {msg}"),
+                    },
+                },
                 "28P01" | "28000" => Error::DatabaseAuth {
                     target: "the configured server".into(),
                     reason: msg,

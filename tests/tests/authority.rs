@@ -1,0 +1,624 @@
+//! The database is the authority (migration 0010): operators connect as their own PostgreSQL
+//! roles, and what the app refuses, SQL as that role refuses too. Every test logs in with the
+//! operator's own SCRAM password (the harness requires it for members of ncy_operator).
+
+use ncy_core::admin::operators;
+use ncy_core::admin::users::{self, UserPatch};
+use ncy_core::auth::{identify, rbac, Client, Operator};
+use ncy_core::db::{Db, Target};
+use ncy_core::model::UserStatus;
+use ncy_core::params;
+use ncy_tests::{fresh_pg, operators as seed_operators, small_pool};
+
+const PASSWORD: &str = "operator-password-1";
+
+/// An operator connected through their own login role.
+struct Conn {
+    role: &'static str,
+    db: Db,
+    op: Operator,
+    db_role: String,
+    url: String,
+}
+
+fn url_as(url: &str, db_role: &str, password: &str) -> String {
+    url.replacen(
+        "postgres://postgres@",
+        &format!("postgres://{db_role}:{password}@"),
+        1,
+    )
+}
+
+async fn connect_as(url: &str) -> ncy_core::Result<Db> {
+    Db::connect(&Target::Postgres(url.to_owned()), &small_pool()).await
+}
+
+/// Provisions every built-in role's operator and connects as each of them.
+async fn conns(db: &Db, url: &str) -> Vec<Conn> {
+    let ops = seed_operators(db).await;
+    let mut out = Vec::new();
+    for (role, op) in ops.all() {
+        let p = operators::provision(db, &ops.admin, &op.email, Some(PASSWORD))
+            .await
+            .expect("provision");
+        assert!(p.password.is_none(), "a given password is not echoed");
+        let u = url_as(url, &p.db_role, PASSWORD);
+        let cdb = connect_as(&u).await.expect("operator login with SCRAM");
+        let me = identify(&cdb, Client::Cli)
+            .await
+            .expect("identify")
+            .expect("an operator connection maps to its user");
+        assert_eq!(
+            me.user_id, op.user_id,
+            "{role}: current_user maps to the user"
+        );
+        out.push(Conn {
+            role,
+            db: cdb,
+            op: me,
+            db_role: p.db_role,
+            url: u,
+        });
+    }
+    out
+}
+
+/// Runs one statement as the operator; Ok(rows affected or returned).
+async fn sql(db: &Db, q: &str) -> ncy_core::Result<u64> {
+    let mut tx = db.begin().await?;
+    let n = tx.execute(q, &[]).await?;
+    tx.commit().await?;
+    Ok(n)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn escalation_corpus_is_refused_for_every_role() {
+    let (db, url) = fresh_pg().await;
+    let cs = conns(&db, &url).await;
+    let admin_id = cs[0].op.user_id;
+    for c in &cs {
+        let mut corpus = vec![
+            r#"SELECT "password_hash" FROM "User""#.to_owned(),
+            r#"SELECT "refresh_token" FROM "Session""#.into(),
+            r#"SELECT "key_hash" FROM "ApiKey""#.into(),
+            r#"SELECT * FROM "User""#.into(),
+            format!(
+                r#"INSERT INTO "Session" ("user_id", "refresh_token", "expires_at") VALUES ('{}', 'x', now() + interval '1 day')"#,
+                c.op.user_id
+            ),
+            r#"UPDATE "AuditLog" SET "action" = 'X'"#.into(),
+            r#"DELETE FROM "AuditLog""#.into(),
+            r#"TRUNCATE "AuditLog""#.into(),
+            r#"UPDATE "AuditChain" SET "seq" = 0"#.into(),
+            r#"ALTER TABLE "AuditLog" DISABLE TRIGGER ALL"#.into(),
+            r#"ALTER TABLE "Task" DISABLE ROW LEVEL SECURITY"#.into(),
+            r#"GRANT SELECT ON "User" TO PUBLIC"#.into(),
+            "GRANT ncy_admin TO CURRENT_USER".into(),
+            "SET ROLE postgres".into(),
+            "ALTER ROLE CURRENT_USER SUPERUSER".into(),
+            "ALTER ROLE CURRENT_USER BYPASSRLS".into(),
+            "CREATE TABLE evil (i int)".into(),
+            "CREATE TEMP TABLE evil (i int)".into(),
+            "CREATE FUNCTION evil() RETURNS int LANGUAGE sql AS 'SELECT 1'".into(),
+            format!(r#"UPDATE "OperatorRole" SET "user_id" = '{admin_id}'"#),
+            format!("SELECT ncy_operator_disconnect('{}')", cs[0].db_role),
+            format!("SELECT ncy_operator_sync('{admin_id}')"),
+        ];
+        if c.role != "ADMIN" {
+            corpus.push(format!(
+                r#"UPDATE "User" SET "role" = 'ADMIN' WHERE "id" = '{}'"#,
+                c.op.user_id
+            ));
+            corpus.push("SET ROLE ncy_admin".into());
+            corpus.push(format!(
+                "SELECT ncy_set_password('{admin_id}', '$argon2id$v=19$m=1,t=1,p=1$x$y')"
+            ));
+            corpus.push(format!(
+                "SELECT ncy_operator_rotate('{admin_id}', 'SCRAM-SHA-256$4096:x$y:z')"
+            ));
+        }
+        for q in &corpus {
+            let r = sql(&c.db, q).await;
+            assert!(r.is_err(), "{}: {q} must be refused, got {r:?}", c.role);
+        }
+        // An audit row cannot be forged: the database writes the operator as its actor.
+        sql(
+            &c.db,
+            &format!(
+                r#"INSERT INTO "AuditLog" ("action", "target_table", "user_id") VALUES ('FORGED', 'User', '{}')"#,
+                if c.role == "ADMIN" { cs[1].op.user_id } else { admin_id }
+            ),
+        )
+        .await
+        .expect("operators may add audit entries");
+        let actor = db
+            .query(
+                r#"SELECT "user_id" FROM "AuditLog" WHERE "action" = 'FORGED' ORDER BY "seq" DESC LIMIT 1"#,
+                &[],
+            )
+            .await
+            .expect("forged row")[0]
+            .uuid("user_id")
+            .expect("actor");
+        assert_eq!(actor, c.op.user_id, "{}: the actor is forced", c.role);
+    }
+}
+
+/// For every role and command, the app's answer (run as that role) and a direct SQL attempt as
+/// that role agree, and neither succeeds without the permission.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rbac_matrix_app_and_sql_agree() {
+    let (db, url) = fresh_pg().await;
+    let cs = conns(&db, &url).await;
+    let employee = cs[2].op.user_id;
+    let task = db
+        .query(
+            r#"SELECT "id" FROM "Task" WHERE "assignee_id" <> $1 ORDER BY "id" LIMIT 1"#,
+            &params![employee],
+        )
+        .await
+        .expect("task")[0]
+        .uuid("id")
+        .expect("id");
+    let mut unauthorized = 0;
+    for c in &cs {
+        let perms: Vec<&str> = rbac::builtin_permissions(c.role);
+        let has = |p: &str| perms.contains(&p);
+        let mut checks: Vec<(&str, bool, bool)> = Vec::new();
+
+        let app = users::update(
+            &c.db,
+            &c.op,
+            "employee@test-org.com",
+            &UserPatch {
+                status: Some(UserStatus::SUSPENDED),
+                ..Default::default()
+            },
+        )
+        .await;
+        if app.is_ok() {
+            users::reactivate(&db, &cs[0].op, "employee@test-org.com")
+                .await
+                .expect("reactivate");
+        }
+        let direct = sql(
+            &c.db,
+            &format!(r#"UPDATE "User" SET "updated_at" = "updated_at" WHERE "id" = '{employee}'"#),
+        )
+        .await
+        .map(|n| n > 0)
+        .unwrap_or(false);
+        checks.push(("users.write", app.is_ok(), direct));
+
+        let app = ncy_core::admin::tasks::update(
+            &c.db,
+            &c.op,
+            task,
+            &ncy_core::admin::tasks::TaskPatch {
+                title: Some(format!("edited by {}", c.role)),
+                ..Default::default()
+            },
+        )
+        .await;
+        let direct = sql(
+            &c.db,
+            &format!(r#"UPDATE "Task" SET "title" = "title" WHERE "id" = '{task}'"#),
+        )
+        .await
+        .map(|n| n > 0)
+        .unwrap_or(false);
+        checks.push(("tasks.write", app.is_ok(), direct));
+
+        let app = ncy_core::audit::query::list(&c.db, &c.op, &Default::default(), 5, None).await;
+        let direct = sql(&c.db, r#"SELECT "id" FROM "AuditLog" LIMIT 1"#)
+            .await
+            .is_ok();
+        checks.push(("audit.read", app.is_ok(), direct));
+
+        let app = users::reset_password(&c.db, &c.op, "system@ncy-8.com").await;
+        let direct = sql(
+            &c.db,
+            &format!(
+                "SELECT ncy_set_password((SELECT \"id\" FROM \"User\" WHERE \"email\" = 'system@ncy-8.com'), '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo')"
+            ),
+        )
+        .await
+        .is_ok();
+        checks.push(("users.credentials", app.is_ok(), direct));
+
+        let app = ncy_core::admin::logs::access(&c.db, &c.op, &Default::default(), 5, None).await;
+        let direct = sql(&c.db, r#"SELECT "id" FROM "AccessLog" LIMIT 1"#)
+            .await
+            .is_ok();
+        checks.push(("logs.read", app.is_ok(), direct));
+
+        for (perm, app_ok, sql_ok) in checks {
+            assert_eq!(
+                app_ok, sql_ok,
+                "{} / {perm}: the app said {app_ok}, SQL as the role said {sql_ok}",
+                c.role
+            );
+            if (app_ok || sql_ok) && !has(perm) {
+                unauthorized += 1;
+                eprintln!("unauthorized success: {} {perm}", c.role);
+            }
+        }
+    }
+    assert_eq!(unauthorized, 0, "no unauthorized success");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manager_sees_nothing_of_another_organization() {
+    let (db, url) = fresh_pg().await;
+    let cs = conns(&db, &url).await;
+    let admin = &cs[0].op;
+    let other = ncy_core::admin::orgs::create(
+        &db,
+        admin,
+        "Other Org",
+        "other-org",
+        "admin@ncy-8.com",
+        None,
+    )
+    .await
+    .expect("org B");
+    let project = ncy_core::admin::projects::create(&db, admin, "other-org", "Secret", None, None)
+        .await
+        .expect("project B");
+    ncy_core::admin::tasks::create(
+        &db,
+        admin,
+        &ncy_core::admin::tasks::NewTask {
+            project_id: project.id,
+            title: "secret task".into(),
+            description: None,
+            status: None,
+            priority: None,
+            assignee_id: None,
+            due_date: None,
+            metadata: None,
+        },
+    )
+    .await
+    .expect("task B");
+    let m = &cs[1];
+    for (t, col) in [
+        ("Organization", "id"),
+        ("OrganizationMember", "organization_id"),
+        ("Team", "organization_id"),
+        ("Project", "organization_id"),
+    ] {
+        let n =
+            m.db.query(
+                &format!(r#"SELECT count(*) AS n FROM "{t}" WHERE "{col}" = $1"#),
+                &params![other.id],
+            )
+            .await
+            .expect("count")[0]
+                .int("n")
+                .expect("n");
+        assert_eq!(n, 0, "the manager sees no {t} row of org B");
+    }
+    let n =
+        m.db.query(
+            r#"SELECT count(*) AS n FROM "Task" WHERE "project_id" = $1"#,
+            &params![project.id],
+        )
+        .await
+        .expect("count")[0]
+            .int("n")
+            .expect("n");
+    assert_eq!(n, 0, "no task of org B");
+    // The app on the manager's connection: org B's tasks are not there, and it cannot be changed.
+    let page = ncy_core::admin::tasks::list(&m.db, &m.op, &Default::default(), 1000, None)
+        .await
+        .expect("tasks list");
+    assert!(page.items.iter().all(|t| t.project_id != project.id));
+    assert!(
+        ncy_core::admin::orgs::rename(&m.db, &m.op, &other.id.to_string(), "mine")
+            .await
+            .is_err(),
+        "org B cannot be renamed by a manager of org A"
+    );
+    assert_eq!(
+        sql(
+            &m.db,
+            &format!(
+                r#"UPDATE "Organization" SET "name" = 'x' WHERE "id" = '{}'"#,
+                other.id
+            )
+        )
+        .await
+        .expect("RLS filters, no error"),
+        0
+    );
+    // Org A: the manager (org MANAGER, not OWNER) may not transfer or delete it either.
+    let r = sql(
+        &m.db,
+        r#"UPDATE "Organization" SET "deleted_at" = now() WHERE "slug" = 'test-org'"#,
+    )
+    .await;
+    assert!(
+        !matches!(r, Ok(n) if n > 0),
+        "only the OWNER deletes: {r:?}"
+    );
+    // The admin (global role) sees both organizations.
+    let n = cs[0]
+        .db
+        .query(r#"SELECT count(*) AS n FROM "Organization""#, &[])
+        .await
+        .expect("count")[0]
+        .int("n")
+        .expect("n");
+    assert_eq!(n, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_direct_write_is_audited_once_with_its_actor_and_the_chain_verifies() {
+    let (db, url) = fresh_pg().await;
+    let cs = conns(&db, &url).await;
+    let m = &cs[1];
+    let task =
+        m.db.query(
+            r#"SELECT "id", "title" FROM "Task" ORDER BY "id" LIMIT 1"#,
+            &[],
+        )
+        .await
+        .expect("task")[0]
+            .uuid("id")
+            .expect("id");
+    sql(
+        &m.db,
+        &format!(r#"UPDATE "Task" SET "title" = 'via psql' WHERE "id" = '{task}'"#),
+    )
+    .await
+    .expect("manager edits a task of their org");
+    let rows = db
+        .query(
+            r#"SELECT "action", "user_id", "old_value", "new_value" FROM "AuditLog" WHERE "target_id" = $1 ORDER BY "seq""#,
+            &params![task],
+        )
+        .await
+        .expect("audit");
+    assert_eq!(rows.len(), 1, "one entry for the direct write");
+    assert_eq!(rows[0].text("action").unwrap(), "SQL_UPDATE");
+    assert_eq!(rows[0].uuid("user_id").unwrap(), m.op.user_id);
+    assert_eq!(
+        rows[0].opt_json("new_value").unwrap(),
+        Some(serde_json::json!({"title": "via psql"}))
+    );
+    // The app on the operator's connection writes its own entry, and the trigger does not add one.
+    ncy_core::admin::tasks::update(
+        &m.db,
+        &m.op,
+        task,
+        &ncy_core::admin::tasks::TaskPatch {
+            title: Some("via the app".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("app edit");
+    let actions: Vec<String> = db
+        .query(
+            r#"SELECT "action" FROM "AuditLog" WHERE "target_id" = $1 ORDER BY "seq""#,
+            &params![task],
+        )
+        .await
+        .expect("audit")
+        .iter()
+        .map(|r| r.text("action").unwrap())
+        .collect();
+    assert_eq!(actions, ["SQL_UPDATE", "TASK_UPDATE"], "no double entry");
+    let r = ncy_core::audit::verify(&db, &cs[0].op)
+        .await
+        .expect("verify");
+    assert!(r.ok, "{r:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writers_do_not_fork_the_chain_and_tampering_is_caught() {
+    let (db, url) = fresh_pg().await;
+    let cs = conns(&db, &url).await;
+    let m = &cs[1];
+    let tasks: Vec<uuid::Uuid> =
+        m.db.query(r#"SELECT "id" FROM "Task" ORDER BY "id" LIMIT 4"#, &[])
+            .await
+            .expect("tasks")
+            .iter()
+            .map(|r| r.uuid("id").unwrap())
+            .collect();
+    assert_eq!(tasks.len(), 4);
+    let before = ncy_tests::audit_count(&db).await;
+    let mut handles = Vec::new();
+    for (w, task) in tasks.into_iter().enumerate() {
+        let u = m.url.clone();
+        handles.push(tokio::spawn(async move {
+            let wdb = connect_as(&u).await.expect("writer");
+            for i in 0..50 {
+                sql(
+                    &wdb,
+                    &format!(r#"UPDATE "Task" SET "title" = 'w{w} #{i}' WHERE "id" = '{task}'"#),
+                )
+                .await
+                .expect("write");
+            }
+            wdb.close().await;
+        }));
+    }
+    for h in handles {
+        h.await.expect("writer task");
+    }
+    assert_eq!(
+        ncy_tests::audit_count(&db).await - before,
+        200,
+        "4 × 50 writes audited"
+    );
+    let admin = &cs[0].op;
+    let r = ncy_core::audit::verify(&db, admin).await.expect("verify");
+    assert!(r.ok, "{r:?}");
+    assert_eq!(r.head_seq, r.last_seq.unwrap());
+
+    // GDPR erasure of transport details keeps the chain verifiable.
+    sql(
+        &db,
+        &format!("SELECT ncy_audit_erase_transport('{}')", m.op.user_id),
+    )
+    .await
+    .expect("erase transport");
+    assert!(
+        ncy_core::audit::verify(&db, admin)
+            .await
+            .expect("verify")
+            .ok
+    );
+
+    // The owner (superuser here) edits a row behind the guard's back: caught, named.
+    let victim = r.last_seq.unwrap() - 10;
+    sql(
+        &db,
+        r#"ALTER TABLE "AuditLog" DISABLE TRIGGER ncy_audit_guard"#,
+    )
+    .await
+    .expect("disable");
+    sql(&db, &format!(r#"UPDATE "AuditLog" SET "new_value" = '{{"title": "nothing to see"}}' WHERE "seq" = {victim}"#))
+        .await
+        .expect("tamper");
+    let bad = ncy_core::audit::verify(&db, admin).await.expect("verify");
+    assert!(!bad.ok);
+    let b = bad.first_bad.expect("first bad row");
+    assert_eq!(b.seq, victim);
+    assert_eq!(b.breach, ncy_core::audit::verify::Breach::Edited);
+
+    // A deleted row (on a fresh copy of the chain's state: restore the edit first).
+    sql(&db, &format!(
+        r#"UPDATE "AuditLog" SET "new_value" = (SELECT "new_value" FROM "AuditLog" WHERE "seq" = {v} + 1) WHERE "seq" = {v}"#,
+        v = victim
+    ))
+    .await
+    .expect("still tampered");
+    sql(
+        &db,
+        &format!(r#"DELETE FROM "AuditLog" WHERE "seq" = {}"#, victim - 5),
+    )
+    .await
+    .expect("delete");
+    let bad = ncy_core::audit::verify(&db, admin).await.expect("verify");
+    let b = bad.first_bad.expect("first bad row");
+    assert_eq!(b.seq, victim - 4, "{b:?}");
+    assert_eq!(b.breach, ncy_core::audit::verify::Breach::Deleted);
+
+    // Without the guard bypass, even the owner's edits and deletes are refused.
+    sql(
+        &db,
+        r#"ALTER TABLE "AuditLog" ENABLE TRIGGER ncy_audit_guard"#,
+    )
+    .await
+    .expect("enable");
+    assert!(sql(
+        &db,
+        r#"UPDATE "AuditLog" SET "action" = 'X' WHERE "seq" = 1"#
+    )
+    .await
+    .is_err());
+    assert!(sql(&db, r#"DELETE FROM "AuditLog" WHERE "seq" = 1"#)
+        .await
+        .is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn suspension_role_grants_and_revocation_follow_the_user_at_once() {
+    let (db, url) = fresh_pg().await;
+    let cs = conns(&db, &url).await;
+    let admin = &cs[0];
+    let m = &cs[1];
+    // Granting SUPPORT adds the group in the same transaction.
+    users::grant_role(&admin.db, &admin.op, &m.op.email, "SUPPORT")
+        .await
+        .expect("grant");
+    let groups = |list: Vec<operators::OperatorLogin>| {
+        list.into_iter()
+            .find(|o| o.user_id == m.op.user_id)
+            .expect("listed")
+            .groups
+    };
+    assert_eq!(
+        groups(operators::list(&db, &admin.op).await.expect("list")),
+        ["ncy_manager", "ncy_support"]
+    );
+    users::revoke_role(&admin.db, &admin.op, &m.op.email, "SUPPORT")
+        .await
+        .expect("revoke");
+    assert_eq!(
+        groups(operators::list(&db, &admin.op).await.expect("list")),
+        ["ncy_manager"]
+    );
+
+    // Suspended by another admin: the open connection is ended and the next call is refused.
+    users::suspend(&admin.db, &admin.op, &m.op.email)
+        .await
+        .expect("suspend");
+    assert!(
+        identify(&m.db, Client::Cli).await.is_err(),
+        "the next call is refused"
+    );
+    assert!(connect_as(&m.url).await.is_err(), "and no new login");
+    users::reactivate(&admin.db, &admin.op, &m.op.email)
+        .await
+        .expect("reactivate");
+    let again = connect_as(&m.url)
+        .await
+        .expect("login again after reactivation");
+    assert!(identify(&again, Client::Cli)
+        .await
+        .expect("identify")
+        .is_some());
+    again.close().await;
+
+    // Rotation: the old password stops working, the new one works.
+    let p = operators::rotate(&admin.db, &admin.op, &m.op.email, None)
+        .await
+        .expect("rotate");
+    let new_pw = p.password.expect("a generated password is shown once");
+    assert!(connect_as(&m.url).await.is_err(), "old password refused");
+    let new_url = url_as(&url, &m.db_role, &new_pw);
+    connect_as(&new_url)
+        .await
+        .expect("new password works")
+        .close()
+        .await;
+
+    // Only roles.write may provision or revoke; revocation drops the role.
+    assert!(operators::revoke(&m.db, &m.op, &admin.op.email)
+        .await
+        .is_err());
+    operators::revoke(&admin.db, &admin.op, &m.op.email)
+        .await
+        .expect("revoke");
+    assert!(
+        connect_as(&new_url).await.is_err(),
+        "a revoked role cannot log in"
+    );
+    let n = db
+        .query(
+            "SELECT count(*) AS n FROM pg_roles WHERE rolname = $1",
+            &params![m.db_role.as_str()],
+        )
+        .await
+        .expect("pg_roles")[0]
+        .int("n")
+        .expect("n");
+    assert_eq!(n, 0, "the role is dropped");
+    let actions: Vec<String> = db
+        .query(r#"SELECT "action" FROM "AuditLog" WHERE "target_table" = 'OperatorRole' ORDER BY "seq""#, &[])
+        .await
+        .expect("audit")
+        .iter()
+        .map(|r| r.text("action").unwrap())
+        .collect();
+    assert!(
+        actions.contains(&"OPERATOR_ROTATE".to_owned())
+            && actions.contains(&"OPERATOR_REVOKE".to_owned()),
+        "{actions:?}"
+    );
+}
