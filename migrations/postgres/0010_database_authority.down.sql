@@ -42,6 +42,7 @@ DROP TRIGGER IF EXISTS ncy_operator_sync ON "User";
 DROP TRIGGER IF EXISTS ncy_operator_sync ON "UserRoleMap";
 DROP TRIGGER IF EXISTS ncy_org_guard ON "Organization";
 DROP TRIGGER IF EXISTS ncy_audit_seal ON "AuditLog";
+DROP TRIGGER IF EXISTS ncy_audit_head ON "AuditLog";
 DROP TRIGGER IF EXISTS ncy_audit_guard ON "AuditLog";
 
 DROP FUNCTION IF EXISTS ncy_set_password(uuid, text);
@@ -59,6 +60,7 @@ DROP FUNCTION IF EXISTS ncy_audit_erase_transport(uuid);
 DROP FUNCTION IF EXISTS ncy_audit_checkpoint(timestamp);
 DROP FUNCTION IF EXISTS ncy_audit_guard();
 DROP FUNCTION IF EXISTS ncy_audit_seal();
+DROP FUNCTION IF EXISTS ncy_audit_head();
 DROP FUNCTION IF EXISTS ncy_audit_digest("AuditLog");
 DROP FUNCTION IF EXISTS ncy_org_guard();
 DROP FUNCTION IF EXISTS ncy_owned_orgs();

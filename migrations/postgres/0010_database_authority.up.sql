@@ -12,7 +12,7 @@
 -- * AuditLog is written by the database for every write an operator role makes (psql too), is
 --   append-only for operators, and hash-chained: each row's digest covers what it proves, each
 --   link covers the previous link, and "AuditChain" holds the head. Rows get their link at insert
---   under the head's row lock, so concurrent writers queue and the chain never forks.
+--   under a transaction-scoped lock, so concurrent writers queue and the chain never forks.
 --
 -- Roles are cluster-wide: they are created once and shared by every database of the cluster;
 -- the grants, policies and mappings below are per database. Creating roles needs CREATEROLE
@@ -318,7 +318,12 @@ LANGUAGE sql IMMUTABLE AS $$
 $$;
 
 -- Seals every new row: forces the actor of an operator's row to that operator (no forged
--- entries), marks the transaction (so the write trigger does not audit twice), and links it.
+-- entries), marks the transaction (so the write trigger does not audit twice), and links it to
+-- the newest row. A transaction-scoped advisory lock queues writers from their first audit row to
+-- their commit, so each reads the newest committed link and the chain never forks (the unique
+-- "seq" makes a fork impossible even without it). Rows inserted earlier by the same statement
+-- are visible here (PostgreSQL's trigger visibility rules), so COPY and multi-row INSERTs chain
+-- row by row without touching the head; the statement trigger below moves the head once.
 CREATE FUNCTION ncy_audit_seal() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
@@ -331,14 +336,27 @@ BEGIN
     NEW."txid" := txid_current();
   END IF;
   NEW."redacted_at" := NULL;
-  -- The row lock on the head queues concurrent writers; READ COMMITTED re-reads the newest head.
-  UPDATE "AuditChain" SET "seq" = "seq" + 1 WHERE "id" = 1 RETURNING "seq", "head" INTO s, prev;
-  NEW."seq" := s;
+  PERFORM pg_advisory_xact_lock(7317010, 1);
+  SELECT a."seq", a."chain_hash" INTO s, prev FROM "AuditLog" a ORDER BY a."seq" DESC LIMIT 1;
+  IF s IS NULL THEN
+    -- Every row was retained away: the chain goes on from the head.
+    SELECT c."seq", c."head" INTO s, prev FROM "AuditChain" c WHERE c."id" = 1;
+  END IF;
+  NEW."seq" := s + 1;
   NEW."prev_hash" := prev;
   NEW."digest" := ncy_audit_digest(NEW);
   NEW."chain_hash" := sha256(prev || NEW."digest");
-  UPDATE "AuditChain" SET "head" = NEW."chain_hash" WHERE "id" = 1;
   RETURN NEW;
+END $$;
+
+-- Moves the head to the newest row, once per statement.
+CREATE FUNCTION ncy_audit_head() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+BEGIN
+  UPDATE "AuditChain" c SET "seq" = a."seq", "head" = a."chain_hash"
+    FROM (SELECT "seq", "chain_hash" FROM "AuditLog" ORDER BY "seq" DESC LIMIT 1) a
+   WHERE c."id" = 1 AND a."seq" > c."seq";
+  RETURN NULL;
 END $$;
 
 -- Back-fill the rows written before the chain existed, oldest first.
@@ -364,6 +382,8 @@ ALTER TABLE "AuditLog" ALTER COLUMN "seq" SET NOT NULL;
 
 CREATE TRIGGER ncy_audit_seal BEFORE INSERT ON "AuditLog"
   FOR EACH ROW EXECUTE FUNCTION ncy_audit_seal();
+CREATE TRIGGER ncy_audit_head AFTER INSERT ON "AuditLog"
+  FOR EACH STATEMENT EXECUTE FUNCTION ncy_audit_head();
 
 -- Proven fields never change, and rows are deleted only behind a checkpoint and after 30 days
 -- (the owner can still drop this trigger: `audit verify` then finds the gap).
@@ -378,14 +398,19 @@ BEGIN
     END IF;
     RETURN OLD;
   END IF;
-  IF (NEW."id", NEW."seq", NEW."user_id", NEW."action", NEW."target_table", NEW."target_id", NEW."old_value"::text,
-      NEW."new_value"::text, NEW."created_at", NEW."digest", NEW."prev_hash", NEW."chain_hash")
+  -- The chain's own fields and the entry's identity never change.
+  IF (NEW."id", NEW."seq", NEW."user_id", NEW."action", NEW."target_table", NEW."target_id", NEW."created_at",
+      NEW."digest", NEW."prev_hash", NEW."chain_hash")
      IS DISTINCT FROM
-     (OLD."id", OLD."seq", OLD."user_id", OLD."action", OLD."target_table", OLD."target_id", OLD."old_value"::text,
-      OLD."new_value"::text, OLD."created_at", OLD."digest", OLD."prev_hash", OLD."chain_hash")
-     AND NEW."redacted_at" IS NULL THEN
-    RAISE EXCEPTION 'AuditLog rows are append-only: only ip_address and user_agent may be erased (or a recorded redaction)'
+     (OLD."id", OLD."seq", OLD."user_id", OLD."action", OLD."target_table", OLD."target_id", OLD."created_at",
+      OLD."digest", OLD."prev_hash", OLD."chain_hash") THEN
+    RAISE EXCEPTION 'AuditLog rows are append-only: an entry''s identity and chain links never change'
       USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  -- A change of the values is a redaction (GDPR erasure rewrites the subject's terms, also
+  -- through the platform's anonymize_user_data()): it is recorded, and `audit verify` counts it.
+  IF (NEW."old_value"::text, NEW."new_value"::text) IS DISTINCT FROM (OLD."old_value"::text, OLD."new_value"::text) THEN
+    NEW."redacted_at" := coalesce(NEW."redacted_at", now() AT TIME ZONE 'UTC');
   END IF;
   RETURN NEW;
 END $$;
@@ -400,7 +425,7 @@ DECLARE
   s bigint;
   h bytea;
 BEGIN
-  PERFORM ncy_require('settings.write');
+  PERFORM ncy_require('gdpr.handle');
   IF cutoff > (now() AT TIME ZONE 'UTC') - interval '30 days' THEN
     RAISE EXCEPTION 'the audit log keeps at least the last 30 days' USING ERRCODE = 'invalid_parameter_value';
   END IF;

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use ncy_core::auth::Operator;
+use ncy_core::auth::{Client, Operator};
 use ncy_core::db::{Db, Target};
 use serde::Serialize;
 use tokio::sync::RwLock;
@@ -69,12 +69,25 @@ impl AppState {
         }
     }
 
-    /// The database and the logged-in operator (cloned: both are cheap handles).
+    /// The database and the logged-in operator, checked again at every call: a suspended,
+    /// revoked or expired operator is refused at the next click, not at the next start.
     pub async fn session(&self) -> ApiResult<(Db, Operator)> {
-        let g = self.conn.read().await;
-        let c = g.as_ref().ok_or_else(no_workspace)?;
-        let op = c.operator.clone().ok_or_else(ApiError::not_logged_in)?;
-        Ok((c.db.clone(), op))
+        let (db, op, token, offline) = {
+            let g = self.conn.read().await;
+            let c = g.as_ref().ok_or_else(no_workspace)?;
+            let op = c.operator.clone().ok_or_else(ApiError::not_logged_in)?;
+            (c.db.clone(), op, c.token.clone(), c.info.is_offline())
+        };
+        if offline {
+            return Ok((db, op));
+        }
+        let fresh = match token {
+            Some(t) => ncy_core::auth::authenticate(&db, &t, Client::Desktop).await?,
+            None => ncy_core::auth::identify(&db, Client::Desktop)
+                .await?
+                .ok_or_else(ApiError::not_logged_in)?,
+        };
+        Ok((db, fresh))
     }
 
     /// Makes `conn` the open workspace, closing the one it replaces.
@@ -112,10 +125,10 @@ impl AppState {
 
     /// The database, its target and the operator.
     pub async fn session_target(&self) -> ApiResult<(Db, Target, Operator)> {
+        let (db, op) = self.session().await?;
         let g = self.conn.read().await;
         let c = g.as_ref().ok_or_else(no_workspace)?;
-        let op = c.operator.clone().ok_or_else(ApiError::not_logged_in)?;
-        Ok((c.db.clone(), c.target.clone(), op))
+        Ok((db, c.target.clone(), op))
     }
 
     /// Requires a PostgreSQL workspace (for server-only screens).

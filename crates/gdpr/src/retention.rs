@@ -7,7 +7,7 @@
 use chrono::{Duration, Months, NaiveDateTime};
 use ncy_core::audit::{self, Entry};
 use ncy_core::auth::{perm, Operator};
-use ncy_core::db::{now, Db, Tx};
+use ncy_core::db::{now, Db, Dialect, Tx};
 use ncy_core::{params, Error, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -65,14 +65,18 @@ async fn policy_in(tx: &mut Tx) -> Result<RetentionPolicy> {
         )
         .await?;
     match row.and_then(|r| r.opt_json("value").transpose()) {
-        Some(v) => serde_json::from_value(v?).map_err(|e| {
-            Error::invalid(
-                "setting gdpr.retention",
-                format!(
-                    "{e}; expected e.g. {{\"deleted_user_years\": 7, \"access_log_days\": 90}}"
-                ),
-            )
-        }),
+        Some(v) => {
+            let v = v?;
+            ncy_core::admin::settings::check_retention(&v)?;
+            serde_json::from_value(v).map_err(|e| {
+                Error::invalid(
+                    "setting gdpr.retention",
+                    format!(
+                        "{e}; expected e.g. {{\"deleted_user_years\": 7, \"access_log_days\": 90}}"
+                    ),
+                )
+            })
+        }
         None => Ok(RetentionPolicy::default()),
     }
 }
@@ -228,6 +232,18 @@ pub async fn run(
             tx.query_one(&format!("SELECT count(*) AS n {cond}"), &params![cutoff])
                 .await?
                 .int("n")? as u64
+        } else if l.table == "AuditLog" && tx.dialect() == Dialect::Postgres {
+            // The hash chain is cut only behind a recorded checkpoint (and never within the
+            // last 30 days): `audit verify` then starts from it.
+            let upto = tx
+                .query_one("SELECT ncy_audit_checkpoint($1) AS s", &params![cutoff])
+                .await?
+                .int("s")?;
+            tx.execute(
+                r#"DELETE FROM "AuditLog" WHERE "seq" <= $1"#,
+                &params![upto],
+            )
+            .await?
         } else {
             tx.execute(&format!("DELETE {cond}"), &params![cutoff])
                 .await?

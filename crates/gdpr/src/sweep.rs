@@ -200,6 +200,11 @@ pub(crate) async fn redact_everywhere(tx: &mut Tx, terms: &Terms) -> Result<Vec<
             if sets.is_empty() {
                 continue;
             }
+            // The audit chain keeps proving the row: the redaction is recorded, and verify
+            // then trusts the digest written before it (migration 0010).
+            if pg && table.name == "AuditLog" {
+                sets.push(r#""redacted_at" = (now() AT TIME ZONE 'UTC')"#.to_owned());
+            }
             params.push(cand.rid.clone());
             let cond = if pg {
                 format!("ctid = ${}::tid", params.len())

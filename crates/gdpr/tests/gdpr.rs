@@ -257,6 +257,14 @@ conformance!(
         .unwrap();
         let r = &out.receipt;
         assert!(r.sweep.clean, "{:?}", r.sweep);
+        if db.dialect() == ncy_core::db::Dialect::Postgres {
+            // The audit hash chain still verifies, and says where the erasure redacted values.
+            let chain = ncy_core::audit::verify(db, &staff_admin(db).await)
+                .await
+                .unwrap();
+            assert!(chain.ok, "{chain:?}");
+            assert!(chain.redacted > 0, "the redaction is recorded: {chain:?}");
+        }
         assert_eq!(r.sweep.terms.email, 1);
         assert_eq!(r.sweep.terms.local_part, 1);
         assert_eq!(r.sweep.terms.ip_addresses, 1);
@@ -643,14 +651,34 @@ conformance!(
         let op = admin(db).await;
         let alice = person(db, "alice.smith@example.com", "203.0.113.7", None).await;
         let id = new_request(db, &op, &alice.email, RequestKind::Erasure).await;
-        let before = dump(db, &["AuditLog", "GdprRequest", "Session", "LoginAttempt"]).await;
+        let before = dump(
+            db,
+            &[
+                "AuditLog",
+                "AuditChain",
+                "GdprRequest",
+                "Session",
+                "LoginAttempt",
+            ],
+        )
+        .await;
         let r = request::reject(db, &op, id, "identity could not be verified")
             .await
             .unwrap();
         assert_eq!(r.state, RequestState::Rejected);
         assert_eq!(
             before,
-            dump(db, &["AuditLog", "GdprRequest", "Session", "LoginAttempt"]).await
+            dump(
+                db,
+                &[
+                    "AuditLog",
+                    "AuditChain",
+                    "GdprRequest",
+                    "Session",
+                    "LoginAttempt"
+                ]
+            )
+            .await
         );
         // Closed: no more steps, no erasure.
         assert!(matches!(
@@ -676,7 +704,17 @@ conformance!(
         .is_err());
         assert_eq!(
             before,
-            dump(db, &["AuditLog", "GdprRequest", "Session", "LoginAttempt"]).await
+            dump(
+                db,
+                &[
+                    "AuditLog",
+                    "AuditChain",
+                    "GdprRequest",
+                    "Session",
+                    "LoginAttempt"
+                ]
+            )
+            .await
         );
     }
 );
@@ -1037,3 +1075,17 @@ conformance!(
         ));
     }
 );
+
+/// The seeded administrator (for checks that need `audit.read`).
+async fn staff_admin(db: &ncy_core::db::Db) -> ncy_core::auth::Operator {
+    ncy_core::auth::login(
+        db,
+        "admin@ncy-8.com",
+        "admin123",
+        ncy_core::auth::Client::Cli,
+        &Default::default(),
+    )
+    .await
+    .expect("admin login")
+    .operator
+}

@@ -216,11 +216,13 @@ pub async fn workspace_switch(
             )
         }
     };
+    // A profile holding an operator's own database login is already their identity.
+    let operator = ncy_core::auth::identify(&db, ncy_core::auth::Client::Desktop).await?;
     s.replace_conn(Conn {
         db,
         target,
         info: info.clone(),
-        operator: None,
+        operator,
         token: None,
     })
     .await;

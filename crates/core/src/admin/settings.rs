@@ -51,6 +51,37 @@ pub const KNOWN: &[Known] = &[
     },
 ];
 
+/// The GDPR retention policy (a JSON object of windows; crates/gdpr reads it).
+pub const RETENTION: &str = "gdpr.retention";
+
+/// The audit log keeps at least this many days, whatever the policy says (the database refuses
+/// to delete younger rows too).
+pub const MIN_AUDIT_DAYS: i64 = 30;
+
+/// Validates a `gdpr.retention` value: an object of whole, non-negative numbers of days (or
+/// years), with `audit_log_days` at least [`MIN_AUDIT_DAYS`].
+pub fn check_retention(v: &serde_json::Value) -> Result<()> {
+    let m = v.as_object().ok_or_else(|| {
+        Error::invalid(
+            RETENTION,
+            r#"must be a JSON object, e.g. {"audit_log_days": 365, "access_log_days": 90}"#,
+        )
+    })?;
+    for (k, n) in m {
+        let n = n
+            .as_i64()
+            .filter(|n| *n >= 0)
+            .ok_or_else(|| Error::invalid(RETENTION, format!("{k} must be a whole number >= 0")))?;
+        if k == "audit_log_days" && n < MIN_AUDIT_DAYS {
+            return Err(Error::invalid(
+                RETENTION,
+                format!("audit_log_days must be at least {MIN_AUDIT_DAYS}: the audit log always keeps the last {MIN_AUDIT_DAYS} days"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The known setting `key`, if it is one.
 pub fn known(key: &str) -> Option<&'static Known> {
     KNOWN.iter().find(|k| k.key == key)
@@ -144,6 +175,9 @@ pub async fn set(db: &Db, op: &Operator, key: &str, value: &str) -> Result<Setti
                 format!("must be between {} and {}", k.min, k.max),
             ));
         }
+    }
+    if key == RETENTION {
+        check_retention(&value)?;
     }
     let mut tx = db.begin().await?;
     let old = read(&mut tx, &key).await?;

@@ -156,12 +156,27 @@ pub(crate) fn map_err(e: sqlx::Error) -> Error {
                 "23514" | "23502" => Error::invalid(constraint_field(&constraint), msg),
                 "53100" => Error::DiskFull(msg),
                 // The database enforces the RBAC matrix for operators' own roles (migration 0010).
-                "42501" => Error::Forbidden {
-                    permission: match msg.split_once("this needs the ") {
-                        Some((_, rest)) => rest.trim_end_matches(" permission").to_owned(),
-                        None => format!("a database privilege: {msg}"),
-                    },
+                "42501" if msg.contains("this needs the ") => Error::Forbidden {
+                    permission: msg
+                        .split_once("this needs the ")
+                        .map(|(_, rest)| rest.trim_end_matches(" permission").to_owned())
+                        .unwrap_or_default(),
                 },
+                "42501"
+                    if [
+                        "for table",
+                        "for column",
+                        "for schema",
+                        "for sequence",
+                        "temporary",
+                    ]
+                    .iter()
+                    .any(|w| msg.contains(w)) =>
+                {
+                    Error::Forbidden {
+                        permission: format!("a database privilege ({msg})"),
+                    }
+                }
                 "28P01" | "28000" => Error::DatabaseAuth {
                     target: "the configured server".into(),
                     reason: msg,
