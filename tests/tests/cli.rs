@@ -330,3 +330,72 @@ fn pending_migrations_on_postgres_are_reported() {
     let cli = Cli::new(vec!["--database-url".into(), url]);
     fails(&cli.run(&["seed", "dev"]), 8, "migrate up");
 }
+
+/// `operators provision` gives a login that is the operator's identity (no `login` needed),
+/// the database refuses what the RBAC matrix refuses, and `audit verify` exits 10 on a broken
+/// chain.
+#[test]
+fn operators_log_in_with_their_own_role_and_audit_verify_catches_tampering() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (db, url) = rt.block_on(empty_pg());
+    let owner = Cli::new(vec!["--database-url".into(), url.clone()]);
+    owner.ok(&["migrate", "up"]);
+    owner.ok(&["seed", "dev"]);
+    admin_session(&owner);
+    let p: serde_json::Value = serde_json::from_str(&owner.ok(&[
+        "--json",
+        "operators",
+        "provision",
+        "manager@test-org.com",
+    ]))
+    .unwrap();
+    let role = p["db_role"].as_str().unwrap().to_owned();
+    let pw = p["password"].as_str().unwrap().to_owned();
+    assert!(role.starts_with("ncy_op_") && pw.len() >= 20, "{p}");
+    fails(
+        &owner.run(&["operators", "provision", "manager@test-org.com"]),
+        4,
+        "already has an operator role",
+    );
+    let list: serde_json::Value =
+        serde_json::from_str(&owner.ok(&["--json", "operators", "list"])).unwrap();
+    assert_eq!(list[0]["db_role"], role.as_str());
+    assert_eq!(list[0]["groups"], serde_json::json!(["ncy_manager"]));
+
+    let own_url = url.replacen(
+        "postgres://postgres@",
+        &format!("postgres://{role}:{pw}@"),
+        1,
+    );
+    let me = Cli::new(vec!["--database-url".into(), own_url]);
+    let who: serde_json::Value = serde_json::from_str(&me.ok(&["--json", "whoami"])).unwrap();
+    assert_eq!(
+        who["email"], "manager@test-org.com",
+        "the connection is the identity"
+    );
+    // The app refuses first (exit 5), and the database would too.
+    fails(&me.run(&["audit", "list"]), 5, "audit.read");
+    fails(&me.run(&["operators", "list"]), 5, "roles.read");
+    fails(
+        &me.run(&["users", "reset-password", "admin@ncy-8.com"]),
+        5,
+        "users.credentials",
+    );
+
+    let v: serde_json::Value =
+        serde_json::from_str(&owner.ok(&["--json", "audit", "verify"])).unwrap();
+    assert_eq!(v["ok"], true, "{v}");
+    rt.block_on(async {
+        let mut tx = db.begin().await.unwrap();
+        tx.batch(r#"ALTER TABLE "AuditLog" DISABLE TRIGGER ncy_audit_guard; UPDATE "AuditLog" SET "action" = 'NOTHING' WHERE "seq" = 2; ALTER TABLE "AuditLog" ENABLE TRIGGER ncy_audit_guard"#)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        db.close().await;
+    });
+    let o = owner.run(&["audit", "verify"]);
+    fails(&o, 10, "row 2 was edited");
+
+    owner.ok(&["operators", "revoke", "manager@test-org.com"]);
+    fails(&me.run(&["whoami"]), 7, "refused the login");
+}
