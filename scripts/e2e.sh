@@ -43,6 +43,7 @@ if [ -z "$data_dir" ]; then
   pg_db="ncy_e2e_$$"
   psql "$base" -qc "CREATE DATABASE $pg_db" >/dev/null
   export E2E_PG_URL="${base%/*}/$pg_db"
+  export E2E_CLI="$target_dir/debug/ncy-admin"
   "$target_dir/debug/ncy-admin" --database-url "$E2E_PG_URL" migrate up >/dev/null
   "$target_dir/debug/ncy-admin" --database-url "$E2E_PG_URL" seed dev >/dev/null
   # A real Prometheus scraping postgres_exporter (1 s) on loopback ports, pointed at the E2E

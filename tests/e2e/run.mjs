@@ -750,6 +750,61 @@ try {
       await switchTo('Local workspace');
     });
 
+    await test('operators: an admin provisions a database login on the Operators screen; the operator connects with it (no email login), and once suspended by another admin is refused at the next click', async () => {
+      const u = new URL(process.env.E2E_PG_URL);
+      await switchTo('e2e-pg');
+      await nav('operators');
+      await d.type('[data-testid="operator-email"]', 'manager@test-org.com');
+      await d.click('[data-testid="operator-provision"]');
+      await d.wait('[data-testid="operator-password"]');
+      const password = (await d.text('[data-testid="operator-password"]')).trim();
+      await d.until('the operator row', async () => /manager@test-org\.com[\s\S]*ncy_manager/.test(await d.text('[data-testid="operators-table"]')));
+      const role = await d.exec(`return document.querySelector('[data-testid="operators-table"] tr[data-email="manager@test-org.com"] td.mono').textContent.trim()`);
+      assert(/^ncy_op_[0-9a-f]{12}$/.test(role) && password.length >= 20, `role ${role}`);
+      await shot('20-operators');
+      await d.click('[data-testid="operator-secret-done"]');
+      await dismissToasts();
+      // A profile holding the operator's own login: the connection is the identity.
+      await nav('settings');
+      await d.click('[data-testid="profile-add"]');
+      await d.clear('[data-testid="profile-name"]');
+      await d.type('[data-testid="profile-name"]', 'e2e-operator');
+      await d.clear('[data-testid="profile-host"]');
+      await d.type('[data-testid="profile-host"]', u.hostname);
+      await d.clear('[data-testid="profile-port"]');
+      await d.type('[data-testid="profile-port"]', u.port);
+      await d.clear('[data-testid="profile-database"]');
+      await d.type('[data-testid="profile-database"]', u.pathname.slice(1));
+      await d.clear('[data-testid="profile-user"]');
+      await d.type('[data-testid="profile-user"]', role);
+      await d.type('[data-testid="profile-password"]', password);
+      await d.select('[data-testid="profile-sslmode"]', 'disable');
+      await d.click('[data-testid="profile-save"]');
+      await d.until('the operator profile row', async () => /e2e-operator/.test(await d.text('[data-testid="connections"] table')));
+      await dismissToasts();
+      await d.exec(`[...document.querySelectorAll('[data-testid="connections"] tr')].find((r) => r.textContent.includes('e2e-operator')).querySelector('button').click()`);
+      await d.until('the operator signed in by their database login', async () => (await d.findAll('[data-testid="me"]')).length > 0 && (await d.text('[data-testid="me"]')) === 'manager@test-org.com');
+      await dismissToasts();
+      await nav('tasks');
+      await d.until('the manager\'s tasks, read through their own role', async () => (await d.findAll('[data-testid="tasks-table"] [data-row]')).length > 0);
+      // Another administrator suspends the operator (the CLI, as the admin).
+      const cli = (args, input) => execFileSync(process.env.E2E_CLI, ['--database-url', process.env.E2E_PG_URL, ...args], { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'] });
+      cli(['login', '--email', 'admin@ncy-8.com', '--password-stdin'], 'admin123\n');
+      cli(['users', 'suspend', 'manager@test-org.com']);
+      await nav('orgs');
+      const err = await toastText('error');
+      assert(/not permitted to log in|suspended|refused/i.test(err), `refused at the next click: ${err}`);
+      await shot('21-operator-suspended');
+      await dismissToasts();
+      cli(['users', 'reactivate', 'manager@test-org.com']);
+      cli(['operators', 'revoke', 'manager@test-org.com']);
+      await nav('settings');
+      await d.until('the local workspace row', async () => d.exec(`return [...document.querySelectorAll('[data-testid="connections"] tr')].some((r) => r.textContent.includes('Local workspace'))`));
+      await d.exec(`[...document.querySelectorAll('[data-testid="connections"] tr')].find((r) => r.textContent.includes('Local workspace')).querySelector('button').click()`);
+      await d.wait('[data-testid="login-form"]');
+      await login();
+    });
+
     await test('PostgreSQL: Health sets slow-query logging (shown, audited), charts Prometheus, cancels and terminates sessions; Backups restore into a new database, and over the live one only with force and its name typed', async () => {
       const u = new URL(process.env.E2E_PG_URL);
       const dbName = u.pathname.slice(1);

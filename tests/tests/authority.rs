@@ -218,9 +218,7 @@ async fn rbac_matrix_app_and_sql_agree() {
         let app = users::reset_password(&c.db, &c.op, "system@ncy-8.com").await;
         let direct = sql(
             &c.db,
-            &format!(
-                "SELECT ncy_set_password((SELECT \"id\" FROM \"User\" WHERE \"email\" = 'system@ncy-8.com'), '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo')"
-            ),
+            "SELECT ncy_set_password((SELECT \"id\" FROM \"User\" WHERE \"email\" = 'system@ncy-8.com'), '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo')",
         )
         .await
         .is_ok();

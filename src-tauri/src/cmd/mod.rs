@@ -6,6 +6,7 @@ pub mod backups;
 pub mod connections;
 pub mod gdpr;
 pub mod health;
+pub mod operators;
 pub mod orgs;
 pub mod session;
 pub mod settings;

@@ -14,6 +14,7 @@ export const SCREEN_NEEDS: Partial<Record<Screen, string[]>> = {
   gdpr: ['gdpr.read'],
   health: ['health.read'],
   sync: ['sync.run'],
+  operators: ['roles.read'],
 };
 
 /** Whether `permissions` open `screen`. */

@@ -33,6 +33,8 @@ import type { ErrorFilter } from './bindings/ErrorFilter';
 import type { AppInfo } from './bindings/AppInfo';
 import type { Me } from './bindings/Me';
 import type { Setting } from './bindings/Setting';
+import type { OperatorLogin } from './bindings/OperatorLogin';
+import type { Provisioned } from './bindings/Provisioned';
 import type { MigrationStatus } from './bindings/MigrationStatus';
 import type { Dashboard } from './bindings/Dashboard';
 import type { Profile } from './bindings/Profile';
@@ -78,7 +80,7 @@ export type {
   Page, User, UserDetail, UserFilter, NewUser, Created, UserPatch, SessionInfo, ApiKeyInfo,
   Organization, OrgDetail, OrgRole, Team, Project, ProjectStatus, Task, TaskFilter, TaskPatch,
   BulkReport, AuditEntry, AuditFilter, Format, AccessEntry, AccessFilter, ErrorEntry, ErrorFilter,
-  AppInfo, Me, Setting, MigrationStatus, Dashboard, Profile, ProfileView, KeychainStatus, WorkspaceInfo, Progress,
+  AppInfo, Me, Setting, OperatorLogin, Provisioned, MigrationStatus, Dashboard, Profile, ProfileView, KeychainStatus, WorkspaceInfo, Progress,
   GdprQueue, GdprRequest, HealthReport,
   BackupSnapshot, BackupList, BackupVerification, PrunePlan, PruneItem, RestoreReport, PitrReadiness,
   LoggingChange, LoggingUpdate, ResetResult, SignalResult, Metrics, PgSession,
@@ -151,6 +153,13 @@ export const api = {
     update: (id: string, patch: Partial_<TaskPatch>) => call<Task>('tasks_update', { id, patch }),
     bulkUpdate: (job: string, ids: string[], patch: Partial_<TaskPatch>) =>
       call<BulkReport>('tasks_bulk_update', { job, ids, patch }),
+  },
+
+  operators: {
+    list: () => call<OperatorLogin[]>('operators_list'),
+    provision: (user: string) => call<Provisioned>('operators_provision', { user }),
+    rotate: (user: string) => call<Provisioned>('operators_rotate', { user }),
+    revoke: (user: string) => call<OperatorLogin>('operators_revoke', { user }),
   },
 
   settings: {
