@@ -39,6 +39,7 @@
 #![allow(clippy::useless_vec)]
 
 mod counts;
+mod folder;
 mod local;
 mod pg;
 pub mod pgconn;
@@ -220,6 +221,7 @@ pub struct Backups {
     db: Db,
     pg: Option<PgConn>,
     sqlite_key: Option<String>,
+    folder: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Backups {
@@ -228,6 +230,7 @@ impl std::fmt::Debug for Backups {
             .field("db", &self.db)
             .field("pg", &self.pg)
             .field("sqlite_key", &self.sqlite_key.as_ref().map(|_| "***"))
+            .field("folder", &self.folder)
             .finish()
     }
 }
@@ -241,11 +244,13 @@ impl Backups {
                 pg: Some(PgConn::from_url(url)?),
                 db,
                 sqlite_key: None,
+                folder: None,
             }),
             (Target::Local(_), ncy_core::db::Dialect::Sqlite) => Ok(Backups {
                 db,
                 pg: None,
                 sqlite_key: None,
+                folder: None,
             }),
             _ => Err(Error::Config(
                 "backups: the target and the open store are of different kinds".into(),
@@ -263,6 +268,31 @@ impl Backups {
     pub fn with_sqlite_key(mut self, key: impl Into<String>) -> Backups {
         self.sqlite_key = Some(key.into());
         self
+    }
+
+    /// The backup folder (default: [`default_dir`]). Verify, restore and prune touch a
+    /// recorded backup's file only when it lies inside it: a `BackupSnapshot` row naming a
+    /// file elsewhere is refused (see [`Backups::verify`]).
+    pub fn with_dir(mut self, dir: impl Into<PathBuf>) -> Backups {
+        self.folder = Some(dir.into());
+        self
+    }
+
+    /// The backup folder in use.
+    pub fn folder(&self) -> Result<PathBuf> {
+        match &self.folder {
+            Some(f) => Ok(f.clone()),
+            None => default_dir(),
+        }
+    }
+
+    /// The file of `snap` to read: one the operator named explicitly (`which` is a path) is
+    /// used as given; one coming from the row must lie inside the backup folder.
+    fn file_of(&self, snap: &Snapshot, which: &BackupRef) -> Result<PathBuf> {
+        match which {
+            BackupRef::Path(p) => Ok(p.clone()),
+            BackupRef::Id(_) => folder::require_inside(&self.folder()?, Path::new(&snap.path)),
+        }
     }
 
     fn key(&self) -> Option<&str> {
@@ -297,7 +327,8 @@ impl Backups {
     }
 
     /// Proves a backup restorable and records the result on its snapshot row (`backups.run`).
-    /// A failed verification is a result (`ok == false`, with `problems`), not an error.
+    /// A failed verification is a result (`ok == false`, with `problems`), not an error; a
+    /// row whose file lies outside the backup folder is an error (nothing is read).
     pub async fn verify(
         &self,
         op: &Operator,
@@ -305,14 +336,17 @@ impl Backups {
         hooks: Hooks<'_>,
     ) -> Result<Verification> {
         op.require(perm::BACKUPS_RUN)?;
-        let snap = snapshot::resolve(&self.db, which)
+        let mut snap = snapshot::resolve(&self.db, which)
             .await?
             .ok_or_else(|| not_recorded(which))?;
+        let file = self.file_of(&snap, which)?;
+        let recorded = snap.clone();
+        snap.path = file.display().to_string();
         let v = match self.pg() {
             Some((pool, conn)) => pg::verify(pool, conn, &snap, hooks).await?,
             None => local::verify(&snap, self.key(), hooks).await?,
         };
-        snapshot::record_verification(&self.db, op, &snap, &v).await?;
+        snapshot::record_verification(&self.db, op, &recorded, &v).await?;
         Ok(v)
     }
 
@@ -331,7 +365,8 @@ impl Backups {
     }
 
     /// Deletes backups outside the retention policy (files and rows), never the newest
-    /// verified one (`backups.run`). With `dry_run`, only returns the plan.
+    /// verified one nor a file outside the backup folder (listed in `refused`) (`backups.run`).
+    /// With `dry_run`, only returns the plan.
     pub async fn prune(
         &self,
         op: &Operator,
@@ -339,11 +374,12 @@ impl Backups {
         dry_run: bool,
     ) -> Result<PrunePlan> {
         op.require(perm::BACKUPS_RUN)?;
-        prune::run(&self.db, op, policy, dry_run).await
+        prune::run(&self.db, op, policy, &self.folder()?, dry_run).await
     }
 
     /// Restores a backup into a new database (or file); replacing an existing one needs
-    /// `force` (`backups.restore`). The target appears only once the restore is complete.
+    /// `force` (`backups.restore`). The target appears only once the restore is complete. A
+    /// recorded backup whose file lies outside the backup folder is refused.
     pub async fn restore(
         &self,
         op: &Operator,
@@ -354,7 +390,7 @@ impl Backups {
         op.require(perm::BACKUPS_RESTORE)?;
         let snap = snapshot::resolve(&self.db, which).await?;
         let path = match (&snap, which) {
-            (Some(s), _) => PathBuf::from(&s.path),
+            (Some(s), _) => self.file_of(s, which)?,
             (None, BackupRef::Path(p)) => p.clone(),
             (None, BackupRef::Id(_)) => return Err(not_recorded(which)),
         };

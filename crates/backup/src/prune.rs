@@ -1,5 +1,8 @@
 //! Retention: which backups to keep (younger than N days, the N newest, and always the newest
-//! verified one) and deleting the rest, files and rows, audited.
+//! verified one) and deleting the rest, files and rows, audited. A row whose file lies outside
+//! the backup folder is never deleted: it is reported in `refused`.
+
+use std::path::Path;
 
 use chrono::{Duration, NaiveDateTime};
 use ncy_core::audit::{self, Entry};
@@ -51,6 +54,11 @@ pub struct PrunePlan {
     pub policy: PrunePolicy,
     pub keep: Vec<PruneItem>,
     pub delete: Vec<PruneItem>,
+    /// Backups the policy would delete but whose file lies outside the backup folder: neither
+    /// file nor row is touched (a row naming another file may have been planted).
+    pub refused: Vec<PruneItem>,
+    /// The backup folder deletions were confined to (empty for a bare [`plan`]).
+    pub folder: String,
     /// Bytes freed by the deletions.
     pub freed_bytes: i64,
 }
@@ -94,6 +102,8 @@ pub fn plan(snapshots: &[Snapshot], policy: &PrunePolicy, at: NaiveDateTime) -> 
         freed_bytes: delete.iter().map(|d| d.size).sum(),
         keep,
         delete,
+        refused: vec![],
+        folder: String::new(),
     })
 }
 
@@ -103,12 +113,29 @@ pub(crate) async fn run(
     db: &Db,
     op: &Operator,
     policy: &PrunePolicy,
+    folder: &Path,
     dry_run: bool,
 ) -> Result<PrunePlan> {
     let mut tx = db.begin().await?;
     let all = snapshot::all(&mut tx).await?;
     let mut p = plan(&all, policy, now())?;
     p.dry_run = dry_run;
+    p.folder = folder.display().to_string();
+    let mut delete = vec![];
+    for mut d in std::mem::take(&mut p.delete) {
+        match crate::folder::inside(folder, Path::new(&d.path)) {
+            Ok(real) => {
+                d.path = real.display().to_string();
+                delete.push(d);
+            }
+            Err(why) => {
+                d.reason = format!("{why}: not deleted (the row may have been planted; check it)");
+                p.refused.push(d);
+            }
+        }
+    }
+    p.freed_bytes = delete.iter().map(|d| d.size).sum();
+    p.delete = delete;
     if dry_run || p.delete.is_empty() {
         tx.rollback().await?;
         return Ok(p);

@@ -22,7 +22,8 @@ async fn backup_commands_on_postgres() {
         String::from_utf8_lossy(&o.stderr)
     );
     cli.login("admin@ncy-8.com", "admin123");
-    let dir = cli.home.path().join("backups");
+    // The default backup folder (NCY_DATA_DIR/backups): verify, restore and prune read it.
+    let dir = cli.home.path().join("data/backups");
     let dir_s = dir.display().to_string();
 
     let s = cli.json(&["backup", "create", "--dir", &dir_s, "--compress", "6"]);
@@ -108,7 +109,7 @@ async fn backup_commands_on_the_local_workspace() {
     let cli = Cli::new(vec!["--local".into(), ws]);
     assert!(cli.run_with(&["seed", "dev"], None).status.success());
     cli.login("admin@ncy-8.com", "admin123");
-    let dir = home.path().join("b").display().to_string();
+    let dir = cli.home.path().join("data/backups").display().to_string();
     let s = cli.json(&["backup", "create", "--dir", &dir]);
     assert_eq!(s["format"], "sqlite");
     let id = s["id"].as_str().unwrap().to_owned();

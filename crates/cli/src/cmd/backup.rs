@@ -32,6 +32,10 @@ pub enum Backup {
     Verify {
         /// The backup's id (from `backup list`) or its file.
         backup: String,
+        /// The backup folder (default: $NCY_BACKUP_DIR or <data dir>/ncy-admin/backups); a
+        /// recorded file outside it is refused.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
     },
     /// Recorded backups, newest first, with the age of the last verified one.
     List {
@@ -51,6 +55,10 @@ pub enum Backup {
         /// Show what would be deleted; delete nothing.
         #[arg(long)]
         dry_run: bool,
+        /// The backup folder (default: $NCY_BACKUP_DIR or <data dir>/ncy-admin/backups); a
+        /// recorded file outside it is refused.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
     },
     /// Restore a backup into a new database (PostgreSQL) or file (local workspace).
     Restore {
@@ -65,6 +73,10 @@ pub enum Backup {
         /// Skip ownership and privileges (restore as a role that does not own the objects).
         #[arg(long)]
         no_owner: bool,
+        /// The backup folder (default: $NCY_BACKUP_DIR or <data dir>/ncy-admin/backups); a
+        /// recorded file outside it is refused.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
     },
     /// Point-in-time recovery readiness; with --target-time, the recovery script for the DBA.
     Pitr {
@@ -183,10 +195,25 @@ struct PitrOutput {
     script_path: Option<String>,
 }
 
+/// The backup folder named on the command line, if any.
+fn dir_of(c: &Backup) -> Option<PathBuf> {
+    match c {
+        Backup::Create { dir, .. }
+        | Backup::Verify { dir, .. }
+        | Backup::Prune { dir, .. }
+        | Backup::Restore { dir, .. } => dir.clone(),
+        _ => None,
+    }
+}
+
 pub async fn run(ctx: &mut Ctx, c: Backup) -> Result<()> {
     let db = ctx.db().await?;
     let op = ctx.operator().await?;
     let b = Backups::new(db, &ctx.target()?)?;
+    let b = match dir_of(&c) {
+        Some(d) => b.with_dir(d),
+        None => b,
+    };
     let cancel = ncy_backup::cancel_on_ctrl_c();
     let bar = progress(ctx, 0, "backup");
     let draw = |p: Progress| {
@@ -203,11 +230,8 @@ pub async fn run(ctx: &mut Ctx, c: Backup) -> Result<()> {
         cancel: Some(&*cancel),
     };
     match c {
-        Backup::Create { dir, compress } => {
-            let dir = match dir {
-                Some(d) => d,
-                None => ncy_backup::default_dir()?,
-            };
+        Backup::Create { compress, .. } => {
+            let dir = b.folder()?;
             let s = b
                 .create(
                     &op,
@@ -222,7 +246,7 @@ pub async fn run(ctx: &mut Ctx, c: Backup) -> Result<()> {
             let s = s?;
             emit(ctx, &s, || snapshot_text(&s))
         }
-        Backup::Verify { backup } => {
+        Backup::Verify { backup, .. } => {
             let v = b.verify(&op, &BackupRef::parse(&backup), hooks).await;
             bar.finish_and_clear();
             let v = v?;
@@ -281,6 +305,7 @@ pub async fn run(ctx: &mut Ctx, c: Backup) -> Result<()> {
             keep_days,
             keep_last,
             dry_run,
+            ..
         } => {
             bar.finish_and_clear();
             let p = b
@@ -295,7 +320,11 @@ pub async fn run(ctx: &mut Ctx, c: Backup) -> Result<()> {
                 .await?;
             emit(ctx, &p, || {
                 let mut rows: Vec<Vec<String>> = vec![];
-                for (what, items) in [("keep", &p.keep), ("DELETE", &p.delete)] {
+                for (what, items) in [
+                    ("keep", &p.keep),
+                    ("DELETE", &p.delete),
+                    ("REFUSED", &p.refused),
+                ] {
                     for i in items {
                         rows.push(vec![
                             what.into(),
@@ -306,7 +335,7 @@ pub async fn run(ctx: &mut Ctx, c: Backup) -> Result<()> {
                     }
                 }
                 format!(
-                    "{}\n{} {} backup(s), {}{}",
+                    "{}\n{} {} backup(s), {}{}{}",
                     table(&["", "created (UTC)", "file", "why"], rows),
                     if p.dry_run { "would delete" } else { "deleted" },
                     p.delete.len(),
@@ -315,6 +344,15 @@ pub async fn run(ctx: &mut Ctx, c: Backup) -> Result<()> {
                         " (dry run: nothing deleted)"
                     } else {
                         ""
+                    },
+                    if p.refused.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            "\nrefused {} row(s) naming a file outside the backup folder {}: check who wrote them",
+                            p.refused.len(),
+                            p.folder
+                        )
                     }
                 )
             })
@@ -324,6 +362,7 @@ pub async fn run(ctx: &mut Ctx, c: Backup) -> Result<()> {
             into,
             force,
             no_owner,
+            ..
         } => {
             let r = b
                 .restore(
