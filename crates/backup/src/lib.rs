@@ -377,6 +377,25 @@ impl Backups {
         prune::run(&self.db, op, policy, &self.folder()?, dry_run).await
     }
 
+    /// Pins a backup (`backups.run`): prune keeps it whatever the policy, until unpinned.
+    /// Pinning again replaces the reason; audited (`BACKUP_PIN`).
+    pub async fn pin(
+        &self,
+        op: &Operator,
+        id: uuid::Uuid,
+        reason: Option<&str>,
+    ) -> Result<Snapshot> {
+        op.require(perm::BACKUPS_RUN)?;
+        snapshot::set_pin(&self.db, op, id, Some(reason.unwrap_or(""))).await
+    }
+
+    /// Unpins a backup (`backups.run`): the retention policy applies to it again; audited
+    /// (`BACKUP_UNPIN`). Unpinning a backup that is not pinned is a conflict.
+    pub async fn unpin(&self, op: &Operator, id: uuid::Uuid) -> Result<Snapshot> {
+        op.require(perm::BACKUPS_RUN)?;
+        snapshot::set_pin(&self.db, op, id, None).await
+    }
+
     /// Restores a backup into a new database (or file); replacing an existing one needs
     /// `force` (`backups.restore`). The target appears only once the restore is complete. A
     /// recorded backup whose file lies outside the backup folder is refused.
@@ -474,6 +493,8 @@ mod send_check {
         is_send(&b.list(&op, None, 10));
         is_send(&b.get(&op, &r));
         is_send(&b.prune(&op, &p, true));
+        is_send(&b.pin(&op, uuid::Uuid::nil(), None));
+        is_send(&b.unpin(&op, uuid::Uuid::nil()));
         is_send(&b.restore(&op, &r, &ro, Hooks::none()));
         is_send(&b.pitr_readiness(&op));
     }

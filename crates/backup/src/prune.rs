@@ -1,5 +1,5 @@
-//! Retention: which backups to keep (younger than N days, the N newest, and always the newest
-//! verified one) and deleting the rest, files and rows, audited. A row whose file lies outside
+//! Retention: which backups to keep (younger than N days or among the N newest, pinned ones,
+//! and always the newest verified one) and deleting the rest, files and rows, audited. A row whose file lies outside
 //! the backup folder is never deleted: it is reported in `refused`.
 
 use std::path::Path;
@@ -88,6 +88,12 @@ pub fn plan(snapshots: &[Snapshot], policy: &PrunePolicy, at: NaiveDateTime) -> 
     for (i, s) in sorted.iter().enumerate() {
         if Some(s.id) == newest_verified {
             keep.push(item(s, "the newest verified backup (always kept)".into()));
+        } else if s.pinned_at.is_some() {
+            let why = match &s.pin_reason {
+                Some(r) => format!("pinned: {r}"),
+                None => "pinned".into(),
+            };
+            keep.push(item(s, why));
         } else if i < keep_last {
             keep.push(item(s, format!("one of the {keep_last} newest")));
         } else if s.created_at >= cutoff {
@@ -199,6 +205,8 @@ mod tests {
             verified_at: None,
             verification: None,
             created_by: None,
+            pinned_at: None,
+            pin_reason: None,
             file_exists: false,
         }
     }
@@ -229,6 +237,16 @@ mod tests {
         .unwrap();
         let kept: Vec<&str> = p.keep.iter().map(|k| k.path.as_str()).collect();
         assert_eq!(kept, vec!["/b/1.dump", "/b/40.dump", "/b/50.dump"]);
+        // A pinned old backup is kept with its reason.
+        let mut pinned = s.clone();
+        pinned[4].pinned_at = Some(at);
+        pinned[4].pin_reason = Some("audit 2026".into());
+        let p = plan(&pinned, &PrunePolicy::default(), at).unwrap();
+        assert_eq!(p.delete.len(), 2);
+        assert!(p
+            .keep
+            .iter()
+            .any(|k| k.path == "/b/70.dump" && k.reason == "pinned: audit 2026"));
         assert!(plan(
             &s,
             &PrunePolicy {

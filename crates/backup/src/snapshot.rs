@@ -53,6 +53,9 @@ pub struct Snapshot {
     /// The last [`Verification`] as stored.
     pub verification: Option<serde_json::Value>,
     pub created_by: Option<Uuid>,
+    /// Set while the backup is pinned: kept beyond the retention policy.
+    pub pinned_at: Option<NaiveDateTime>,
+    pub pin_reason: Option<String>,
     /// Whether the file is still on disk (checked when read).
     pub file_exists: bool,
 }
@@ -69,7 +72,7 @@ pub struct BackupList {
     pub last_verified_age_secs: Option<i64>,
 }
 
-pub(crate) const COLUMNS: &str = r#""id", "path", "size", "verified", "created_at", "sha256", "duration_ms", "database", "server_version", "format", "compression", "table_counts", "verified_at", "verification", "created_by""#;
+pub(crate) const COLUMNS: &str = r#""id", "path", "size", "verified", "created_at", "sha256", "duration_ms", "database", "server_version", "format", "compression", "table_counts", "verified_at", "verification", "created_by", "pinned_at", "pin_reason""#;
 
 pub(crate) fn from_row(r: &Row) -> Result<Snapshot> {
     let path = r.text("path")?;
@@ -98,6 +101,8 @@ pub(crate) fn from_row(r: &Row) -> Result<Snapshot> {
         verified_at: r.opt_ts("verified_at")?,
         verification: r.opt_json("verification")?,
         created_by: r.opt_uuid("created_by")?,
+        pinned_at: r.opt_ts("pinned_at")?,
+        pin_reason: r.opt_text("pin_reason")?,
     })
 }
 
@@ -124,7 +129,7 @@ pub(crate) async fn insert(db: &Db, op: &Operator, n: NewSnapshot<'_>) -> Result
     tx.execute(
         &format!(
             r#"INSERT INTO "BackupSnapshot" ({COLUMNS})
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"#
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"#
         ),
         &params![
             id,
@@ -141,7 +146,9 @@ pub(crate) async fn insert(db: &Db, op: &Operator, n: NewSnapshot<'_>) -> Result
             counts,
             None::<NaiveDateTime>,
             None::<serde_json::Value>,
-            op.user_id
+            op.user_id,
+            None::<NaiveDateTime>,
+            None::<String>
         ],
     )
     .await?;
@@ -323,4 +330,64 @@ pub(crate) async fn record_verification(
     )
     .await?;
     tx.commit().await
+}
+
+/// Pins (`Some(reason)`, may be empty) or unpins (`None`) a backup, audited in the same
+/// transaction (`BACKUP_PIN` / `BACKUP_UNPIN` with the old and new state).
+pub(crate) async fn set_pin(
+    db: &Db,
+    op: &Operator,
+    id: Uuid,
+    reason: Option<&str>,
+) -> Result<Snapshot> {
+    let mut tx = db.begin().await?;
+    let rows = tx
+        .query(
+            &format!(r#"SELECT {COLUMNS} FROM "BackupSnapshot" WHERE "id" = $1"#),
+            &params![id],
+        )
+        .await?;
+    let old = rows
+        .first()
+        .map(from_row)
+        .transpose()?
+        .ok_or_else(|| Error::not_found("backup", id))?;
+    if reason.is_none() && old.pinned_at.is_none() {
+        return Err(Error::conflict(
+            "backup",
+            format!("backup {id} is not pinned; `ncy-admin backup list` shows the pinned ones"),
+        ));
+    }
+    let reason = reason.map(str::trim);
+    if reason.is_some_and(|r| r.chars().count() > 500) {
+        return Err(Error::invalid(
+            "reason",
+            "at most 500 characters; say briefly why this backup is kept",
+        ));
+    }
+    let at = reason.map(|_| old.pinned_at.unwrap_or_else(now));
+    tx.execute(
+        r#"UPDATE "BackupSnapshot" SET "pinned_at" = $1, "pin_reason" = $2 WHERE "id" = $3"#,
+        &params![at, reason.filter(|r| !r.is_empty()), id],
+    )
+    .await?;
+    audit::record(
+        &mut tx,
+        op,
+        Entry {
+            action: if reason.is_some() {
+                "BACKUP_PIN"
+            } else {
+                "BACKUP_UNPIN"
+            },
+            table: "BackupSnapshot",
+            target_id: Some(id),
+            old: Some(json!({ "pinned_at": old.pinned_at, "pin_reason": old.pin_reason })),
+            new: Some(json!({ "pinned_at": at, "pin_reason": reason.filter(|r| !r.is_empty()) })),
+        },
+    )
+    .await?;
+    let snap = get_tx(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok(snap)
 }

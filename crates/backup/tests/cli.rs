@@ -55,6 +55,15 @@ async fn backup_commands_on_postgres() {
         "--force",
     );
 
+    // Pin / unpin, audited; list shows the reason.
+    let p = cli.json(&["backup", "pin", &id, "--reason", "quarterly audit"]);
+    assert_eq!(p["pin_reason"], "quarterly audit");
+    assert!(cli
+        .ok(&["backup", "list"])
+        .contains("yes (quarterly audit)"));
+    cli.ok(&["backup", "unpin", &id]);
+    fails(&cli.run(&["backup", "unpin", &id]), 4, "not pinned");
+
     let p = cli.json(&["backup", "prune", "--dry-run", "--keep-days", "0"]);
     assert_eq!(p["dry_run"], true);
     assert!(

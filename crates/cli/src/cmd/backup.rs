@@ -1,4 +1,4 @@
-//! `ncy-admin backup create | verify | list | prune | restore | pitr`: backups proven
+//! `ncy-admin backup create | verify | list | prune | pin | unpin | restore | pitr`: backups proven
 //! restorable, for the PostgreSQL database (pg_dump/pg_restore) or the local workspace
 //! (SQLite online backup). Progress bars on stderr when it is a terminal; Ctrl-C cancels and
 //! leaves nothing behind.
@@ -45,8 +45,11 @@ pub enum Backup {
         #[arg(long)]
         after: Option<String>,
     },
-    /// Delete backups outside the retention policy (never the newest verified one).
+    /// Delete backups outside the retention policy: a backup is kept when it is younger than
+    /// --keep-days OR among the --keep-last newest; pinned backups and the newest verified one
+    /// are always kept.
     Prune {
+        /// Keep backups younger than this many days.
         #[arg(long, default_value_t = 30, value_name = "DAYS")]
         keep_days: i64,
         /// Also keep the N newest backups, whatever their age.
@@ -59,6 +62,19 @@ pub enum Backup {
         /// recorded file outside it is refused.
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
+    },
+    /// Keep a backup beyond the retention policy (prune never deletes it) until unpinned.
+    Pin {
+        /// The backup's id (from `backup list`).
+        id: uuid::Uuid,
+        /// Why it is kept (shown by prune and list, recorded in the audit log).
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
+    },
+    /// Let the retention policy apply to a pinned backup again.
+    Unpin {
+        /// The backup's id.
+        id: uuid::Uuid,
     },
     /// Restore a backup into a new database (PostgreSQL) or file (local workspace).
     Restore {
@@ -267,7 +283,15 @@ pub async fn run(ctx: &mut Ctx, c: Backup) -> Result<()> {
             let l = b.list(&op, after.as_deref(), limit).await?;
             emit(ctx, &l, || {
                 let mut out = table(
-                    &["id", "created (UTC)", "file", "size", "verified", "on disk"],
+                    &[
+                        "id",
+                        "created (UTC)",
+                        "file",
+                        "size",
+                        "verified",
+                        "on disk",
+                        "pinned",
+                    ],
                     l.items
                         .iter()
                         .map(|s| {
@@ -285,6 +309,11 @@ pub async fn run(ctx: &mut Ctx, c: Backup) -> Result<()> {
                                     "yes".into()
                                 } else {
                                     "MISSING".into()
+                                },
+                                match (&s.pinned_at, &s.pin_reason) {
+                                    (None, _) => String::new(),
+                                    (Some(_), Some(r)) => format!("yes ({r})"),
+                                    (Some(_), None) => "yes".into(),
                                 },
                             ]
                         })
@@ -354,6 +383,26 @@ pub async fn run(ctx: &mut Ctx, c: Backup) -> Result<()> {
                             p.folder
                         )
                     }
+                )
+            })
+        }
+        Backup::Pin { id, reason } => {
+            bar.finish_and_clear();
+            let s = b.pin(&op, id, reason.as_deref()).await?;
+            emit(ctx, &s, || {
+                format!(
+                    "pinned backup {} ({}): prune keeps it until `ncy-admin backup unpin {}`",
+                    s.id, s.path, s.id
+                )
+            })
+        }
+        Backup::Unpin { id } => {
+            bar.finish_and_clear();
+            let s = b.unpin(&op, id).await?;
+            emit(ctx, &s, || {
+                format!(
+                    "unpinned backup {}: the retention policy applies to it again",
+                    s.id
                 )
             })
         }
