@@ -356,6 +356,13 @@ impl Backups {
         snapshot::list(&self.db, after, limit).await
     }
 
+    /// The age of the newest verified backup against `backups.max_age_hours`
+    /// (`backups.read`): `fresh == false` when there is none or it is older.
+    pub async fn check(&self, op: &Operator) -> Result<ncy_core::admin::backup_age::BackupAge> {
+        op.require(perm::BACKUPS_READ)?;
+        ncy_core::admin::backup_age::read(&self.db).await
+    }
+
     /// One recorded backup (`backups.read`).
     pub async fn get(&self, op: &Operator, which: &BackupRef) -> Result<Snapshot> {
         op.require(perm::BACKUPS_READ)?;
@@ -492,6 +499,7 @@ mod send_check {
         is_send(&b.verify(&op, &r, Hooks::none()));
         is_send(&b.list(&op, None, 10));
         is_send(&b.get(&op, &r));
+        is_send(&b.check(&op));
         is_send(&b.prune(&op, &p, true));
         is_send(&b.pin(&op, uuid::Uuid::nil(), None));
         is_send(&b.unpin(&op, uuid::Uuid::nil()));

@@ -70,6 +70,12 @@ pub struct BackupList {
     pub last_verified_at: Option<NaiveDateTime>,
     /// Seconds since the newest verified backup was taken.
     pub last_verified_age_secs: Option<i64>,
+    /// The limit `backups.max_age_hours` in force.
+    pub max_age_hours: i64,
+    /// No verified backup, or the newest is older than the limit (`backup check` fails).
+    pub stale: bool,
+    /// One line on the newest verified backup's age against the limit.
+    pub age_message: String,
 }
 
 pub(crate) const COLUMNS: &str = r#""id", "path", "size", "verified", "created_at", "sha256", "duration_ms", "database", "server_version", "format", "compression", "table_counts", "verified_at", "verification", "created_by", "pinned_at", "pin_reason""#;
@@ -277,19 +283,15 @@ pub(crate) async fn list(db: &Db, after: Option<&str>, limit: u32) -> Result<Bac
     } else {
         None
     };
-    let last = db
-        .query(
-            r#"SELECT "created_at" FROM "BackupSnapshot" WHERE "verified" = $1
-               ORDER BY "created_at" DESC LIMIT 1"#,
-            &params![true],
-        )
-        .await?;
-    let last_verified_at = last.first().map(|r| r.ts("created_at")).transpose()?;
+    let age = ncy_core::admin::backup_age::read(db).await?;
     Ok(BackupList {
         items,
         next_cursor,
-        last_verified_age_secs: last_verified_at.map(|t| (now() - t).num_seconds()),
-        last_verified_at,
+        last_verified_age_secs: age.age_secs,
+        last_verified_at: age.newest_verified_at,
+        max_age_hours: age.max_age_hours,
+        stale: !age.fresh,
+        age_message: age.message,
     })
 }
 

@@ -130,3 +130,54 @@ async fn backup_commands_on_the_local_workspace() {
     assert!(std::path::Path::new(&into).is_file());
     fails(&cli.run_with(&["backup", "pitr"], None), 2, "PostgreSQL");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_check_flags_an_old_backup_for_cron() {
+    let (db, url) = ncy_tests::fresh_pg().await;
+    ncy_core::seed::dev(&db, false).await.unwrap();
+    let cli = Cli::new(vec!["--database-url".into(), url]);
+    cli.login("admin@ncy-8.com", "admin123");
+
+    // No verified backup yet: exit 10, and the fix.
+    let o = cli.run(&["backup", "check"]);
+    fails(&o, 10, "no verified backup");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("backup create"));
+
+    let dir = cli.home.path().join("data/backups").display().to_string();
+    let s = cli.json(&["backup", "create", "--dir", &dir]);
+    let id = s["id"].as_str().unwrap().to_owned();
+    cli.json(&["backup", "verify", &id]);
+    let c = cli.json(&["backup", "check"]);
+    assert_eq!(c["fresh"], true, "{c}");
+    assert_eq!(c["max_age_hours"], 26);
+
+    // Taken 30 hours ago: too old for the default 26 h.
+    db.query(
+        r#"UPDATE "BackupSnapshot" SET "created_at" = "created_at" - interval '30 hours' RETURNING "id""#,
+        &[],
+    )
+    .await
+    .unwrap();
+    let o = cli.run(&["backup", "check"]);
+    fails(&o, 10, "older than backups.max_age_hours = 26 h");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("30.0 h old"));
+    let o = cli.run(&["--json", "backup", "check"]);
+    assert_eq!(o.status.code(), Some(10));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["fresh"], false);
+    assert!(j["age_secs"].as_i64().unwrap() >= 30 * 3600);
+    let l = cli.json(&["backup", "list"]);
+    assert_eq!(l["stale"], true);
+    assert!(cli.ok(&["backup", "list"]).contains("TOO OLD"));
+
+    // The limit is a validated setting.
+    fails(
+        &cli.run(&["settings", "set", "backups.max_age_hours", "0"]),
+        2,
+        "between 1 and",
+    );
+    cli.ok(&["settings", "set", "backups.max_age_hours", "48"]);
+    let c = cli.json(&["backup", "check"]);
+    assert_eq!(c["fresh"], true, "{c}");
+    assert_eq!(c["max_age_hours"], 48);
+}

@@ -1,4 +1,4 @@
-//! `ncy-admin backup create | verify | list | prune | pin | unpin | restore | pitr`: backups proven
+//! `ncy-admin backup create | verify | list | check | prune | pin | unpin | restore | pitr`: backups proven
 //! restorable, for the PostgreSQL database (pg_dump/pg_restore) or the local workspace
 //! (SQLite online backup). Progress bars on stderr when it is a terminal; Ctrl-C cancels and
 //! leaves nothing behind.
@@ -63,6 +63,9 @@ pub enum Backup {
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
+    /// For cron and monitoring: exit 0 when the newest verified backup is younger than the
+    /// setting backups.max_age_hours (default 26), 10 when it is older or there is none.
+    Check,
     /// Keep a backup beyond the retention policy (prune never deletes it) until unpinned.
     Pin {
         /// The backup's id (from `backup list`).
@@ -320,9 +323,14 @@ pub async fn run(ctx: &mut Ctx, c: Backup) -> Result<()> {
                         .collect(),
                 );
                 out.push('\n');
-                out.push_str(&match l.last_verified_age_secs {
-                    Some(a) => format!("last verified backup: {} old", age(a)),
-                    None => "no verified backup: run `ncy-admin backup verify <id>`".into(),
+                out.push_str(&if l.stale {
+                    format!("TOO OLD: {}", l.age_message)
+                } else {
+                    format!(
+                        "last verified backup: {} old (limit {} h)",
+                        l.last_verified_age_secs.map(age).unwrap_or_default(),
+                        l.max_age_hours
+                    )
                 });
                 if let Some(c) = &l.next_cursor {
                     out.push_str(&format!("\nnext page: --after '{c}'"));
@@ -385,6 +393,18 @@ pub async fn run(ctx: &mut Ctx, c: Backup) -> Result<()> {
                     }
                 )
             })
+        }
+        Backup::Check => {
+            bar.finish_and_clear();
+            let a = b.check(&op).await?;
+            emit(ctx, &a, || {
+                format!("{}: {}", if a.fresh { "OK" } else { "TOO OLD" }, a.message)
+            })?;
+            if a.fresh {
+                Ok(())
+            } else {
+                Err(Error::VerificationFailed(a.message).into())
+            }
         }
         Backup::Pin { id, reason } => {
             bar.finish_and_clear();
