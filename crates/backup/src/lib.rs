@@ -10,6 +10,8 @@
 //!   complete, then a `BackupSnapshot` row. SQLite: the online backup API.
 //! - [`Backups::verify`]: checksum, `pg_restore --list`, a full test restore into a scratch
 //!   database (dropped afterwards) and a per-table count comparison; the result is recorded.
+//!   Extensions the role cannot create there (a non-superuser owner on a managed PostgreSQL)
+//!   are left out and listed in `skipped_extensions`; the tables are still proven.
 //! - [`Backups::list`], [`Backups::prune`] (never deletes the newest verified backup),
 //!   [`Backups::restore`] (into a new database; replacing an existing one needs `force`).
 //! - [`pitr`]: point-in-time recovery readiness and a PostgreSQL 12+ recovery script.
@@ -39,6 +41,7 @@
 #![allow(clippy::useless_vec)]
 
 mod counts;
+mod extensions;
 mod folder;
 mod local;
 mod pg;
@@ -57,6 +60,7 @@ use ncy_core::db::{Db, Target};
 use ncy_core::{Error, Result};
 use serde::Serialize;
 
+pub use extensions::SkippedExtension;
 pub use pgconn::PgConn;
 pub use pitr::PitrReadiness;
 pub use prune::{PrunePlan, PrunePolicy};
@@ -185,6 +189,10 @@ pub struct Verification {
     pub tables: Vec<TableCheck>,
     /// What failed, in words.
     pub problems: Vec<String>,
+    /// Extensions of the backup the test restore could not create (e.g. one only a superuser
+    /// may create on a managed PostgreSQL): left out, everything else restored and compared.
+    #[serde(default)]
+    pub skipped_extensions: Vec<SkippedExtension>,
     pub verified_at: chrono::NaiveDateTime,
 }
 
@@ -212,6 +220,8 @@ pub struct RestoreReport {
     /// Row counts of the restored copy, compared with the counts taken at backup time when
     /// the backup has a snapshot row.
     pub tables: Vec<TableCheck>,
+    /// Extensions of the backup the restoring role could not create, left out.
+    pub skipped_extensions: Vec<SkippedExtension>,
 }
 
 /// Backups of one store: the PostgreSQL database behind a pool (with the URL's connection

@@ -17,6 +17,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{ChildStderr, Command};
 
 use crate::counts::{self, sql_err};
+use crate::extensions::{self, SkippedExtension};
 use crate::pgconn::PgConn;
 use crate::snapshot::{self, NewSnapshot, Snapshot};
 use crate::stream::{copy_hashing, sha256_file, Partial};
@@ -302,41 +303,21 @@ async fn counts_of(pool: &PgPool, name: &str) -> Result<BTreeMap<String, i64>> {
     r
 }
 
-/// `pg_restore --list`: the number of entries in the archive's table of contents.
-async fn list_entries(tool: &Tool, conn: &PgConn, path: &Path) -> Result<u64> {
-    let mut cmd = Command::new(&tool.path);
-    cmd.arg("--list")
-        .arg(path)
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
-    conn.apply(&mut cmd);
-    let out = cmd.output().await.map_err(|e| spawn_error(tool, e))?;
-    if !out.status.success() {
-        return Err(Error::invalid(
-            "backup",
-            format!(
-                "pg_restore cannot read {}: {}",
-                path.display(),
-                String::from_utf8_lossy(&out.stderr).trim()
-            ),
-        ));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| !l.trim().is_empty() && !l.starts_with(';'))
-        .count() as u64)
-}
-
-/// Restores `path` into the existing empty database `target`.
+/// Restores `path` into the existing empty database `target`, leaving out the extensions
+/// it cannot create there (returned; see [`extensions`]).
+#[allow(clippy::too_many_arguments)]
 async fn pg_restore_into(
     tool: &Tool,
     conn: &PgConn,
+    pool: &PgPool,
     target: &str,
     path: &Path,
     no_owner: bool,
     tables: u64,
     hooks: Hooks<'_>,
-) -> Result<()> {
+) -> Result<Vec<SkippedExtension>> {
+    let toc = extensions::toc(tool, conn, path).await?;
+    let plan = extensions::plan(pool, target, &toc).await?;
     let mut cmd = Command::new(&tool.path);
     // A conninfo string, so that no database name (even one with `=`) is misread.
     let escaped = target.replace('\\', "\\\\").replace('\'', "\\'");
@@ -346,6 +327,9 @@ async fn pg_restore_into(
         .arg("--no-password");
     if no_owner {
         cmd.arg("--no-owner").arg("--no-acl");
+    }
+    if let Some(list) = &plan.list {
+        cmd.arg(format!("--use-list={}", list.path.display()));
     }
     cmd.arg(path)
         .stdin(Stdio::null())
@@ -383,7 +367,7 @@ async fn pg_restore_into(
     if !status.success() {
         return Err(tool_error("pg_restore", conn, &lines, status));
     }
-    Ok(())
+    Ok(plan.skipped)
 }
 
 fn short_id() -> String {
@@ -411,6 +395,7 @@ pub(crate) async fn verify(
         restore_ms: None,
         tables: vec![],
         problems: vec![],
+        skipped_extensions: vec![],
         verified_at: now(),
     };
     if !path.is_file() {
@@ -439,10 +424,10 @@ pub(crate) async fn verify(
 
     let info = pool_server_info(pool).await?;
     let tool = tools::locate("pg_restore", info.major)?;
-    match list_entries(&tool, conn, path).await {
-        Ok(n) => {
+    match extensions::toc(&tool, conn, path).await {
+        Ok(toc) => {
             v.readable = true;
-            v.entries = n;
+            v.entries = extensions::entries(&toc);
         }
         Err(e) => v.problems.push(e.to_string()),
     }
@@ -456,17 +441,19 @@ pub(crate) async fn verify(
     let started = Instant::now();
     let tables = snap.table_counts.as_ref().map(|c| c.len()).unwrap_or(0) as u64;
     let outcome = async {
-        pg_restore_into(&tool, conn, &scratch, path, true, tables, hooks).await?;
+        let skipped =
+            pg_restore_into(&tool, conn, pool, &scratch, path, true, tables, hooks).await?;
         let restore_ms = started.elapsed().as_millis() as i64;
         hooks.report("compare", 0, tables, 0);
         let actual = counts_of(pool, &scratch).await?;
-        Ok::<_, Error>((restore_ms, actual))
+        Ok::<_, Error>((restore_ms, actual, skipped))
     }
     .await;
     let dropped = drop_database(pool, &scratch).await;
     match outcome {
-        Ok((ms, actual)) => {
+        Ok((ms, actual, skipped)) => {
             v.restore_ms = Some(ms);
+            v.skipped_extensions = skipped;
             if snap.table_counts.is_none() {
                 v.problems.push(
                     "no row counts were recorded with this backup: the restore cannot be compared"
@@ -607,12 +594,13 @@ pub(crate) async fn restore(
         .map(|c| c.len())
         .unwrap_or(0) as u64;
     let restored = async {
-        pg_restore_into(&tool, conn, &tmp, path, opts.no_owner, tables, hooks).await?;
+        let skipped =
+            pg_restore_into(&tool, conn, pool, &tmp, path, opts.no_owner, tables, hooks).await?;
         hooks.report("compare", 0, tables, 0);
-        counts_of(pool, &tmp).await
+        Ok::<_, Error>((counts_of(pool, &tmp).await?, skipped))
     }
     .await;
-    let actual = match restored {
+    let (actual, skipped_extensions) = match restored {
         Ok(a) => a,
         Err(e) => {
             let _ = drop_database(pool, &tmp).await;
@@ -628,6 +616,7 @@ pub(crate) async fn restore(
         replaced: exists,
         duration_ms,
         tables: counts::compare(snap.and_then(|s| s.table_counts.as_ref()), &actual),
+        skipped_extensions,
     };
     let mut tx = db.begin().await?;
     audit::record(
@@ -643,6 +632,7 @@ pub(crate) async fn restore(
                 "into": into,
                 "replaced": exists,
                 "duration_ms": duration_ms,
+                "skipped_extensions": report.skipped_extensions,
             })),
         },
     )

@@ -179,6 +179,12 @@ fn verification_text(v: &Verification) -> String {
         ));
         out.push('\n');
     }
+    for x in &v.skipped_extensions {
+        out.push_str(&format!(
+            "  skipped extension {} (this role cannot create it: {}); every table was still restored and compared\n",
+            x.name, x.reason
+        ));
+    }
     for p in &v.problems {
         out.push_str(&format!("  problem: {p}\n"));
     }
@@ -455,8 +461,13 @@ pub async fn run(ctx: &mut Ctx, c: Backup) -> Result<()> {
                     .filter(|t| !t.ok)
                     .map(|t| t.table.as_str())
                     .collect();
+                let skipped: Vec<&str> = r
+                    .skipped_extensions
+                    .iter()
+                    .map(|x| x.name.as_str())
+                    .collect();
                 format!(
-                    "restored {} into {}{} in {} ms: {} tables, {rows} rows{}",
+                    "restored {} into {}{} in {} ms: {} tables, {rows} rows{}{}",
                     r.path,
                     r.into,
                     if r.replaced { " (replaced)" } else { "" },
@@ -466,6 +477,14 @@ pub async fn run(ctx: &mut Ctx, c: Backup) -> Result<()> {
                         String::new()
                     } else {
                         format!("; counts differ from backup time in {}", bad.join(", "))
+                    },
+                    if skipped.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            "; extensions this role cannot create were left out: {} (a superuser can add them with CREATE EXTENSION)",
+                            skipped.join(", ")
+                        )
                     }
                 )
             })
