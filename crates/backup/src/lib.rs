@@ -50,6 +50,7 @@ pub mod pitr;
 pub mod prune;
 mod snapshot;
 mod stream;
+pub mod tables;
 pub mod tools;
 
 use std::path::{Path, PathBuf};
@@ -65,6 +66,7 @@ pub use pgconn::PgConn;
 pub use pitr::PitrReadiness;
 pub use prune::{PrunePlan, PrunePolicy};
 pub use snapshot::{BackupList, BackupRef, Snapshot};
+pub use tables::{PlannedTable, RestorePlan};
 
 /// Progress of long work: the phase (`"snapshot"`, `"dump"`, `"checksum"`, `"restore"`,
 /// `"compare"`, `"copy"`), units done and expected (0 = unknown), bytes written or read so far.
@@ -166,6 +168,9 @@ pub struct RestoreOptions {
     /// PostgreSQL: skip ownership and privileges (`--no-owner --no-acl`), for restoring as a
     /// role that does not own the original objects.
     pub no_owner: bool,
+    /// PostgreSQL: only these tables (`Task` or `schema.Task`) into the new database; empty =
+    /// the whole backup. See [`tables`].
+    pub tables: Vec<String>,
 }
 
 /// The outcome of [`Backups::verify`] (also stored in `BackupSnapshot.verification`).
@@ -424,6 +429,12 @@ impl Backups {
         hooks: Hooks<'_>,
     ) -> Result<RestoreReport> {
         op.require(perm::BACKUPS_RESTORE)?;
+        if !opts.tables.is_empty() && self.pg().is_none() {
+            return Err(Error::invalid(
+                "table",
+                "per-table restore is for PostgreSQL backups; restore the workspace file whole",
+            ));
+        }
         let snap = snapshot::resolve(&self.db, which).await?;
         let path = match (&snap, which) {
             (Some(s), _) => self.file_of(s, which)?,
@@ -438,6 +449,36 @@ impl Backups {
                 local::restore(&self.db, op, snap.as_ref(), &path, opts, self.key(), hooks).await
             }
         }
+    }
+
+    /// What [`Backups::restore`] with `opts` would do, without doing it (`backups.restore`):
+    /// the target created or replaced, the tables it will hold with their rows at backup
+    /// time, and whether it is allowed as asked.
+    pub async fn restore_plan(
+        &self,
+        op: &Operator,
+        which: &BackupRef,
+        opts: &RestoreOptions,
+    ) -> Result<RestorePlan> {
+        op.require(perm::BACKUPS_RESTORE)?;
+        let snap = snapshot::resolve(&self.db, which).await?;
+        match (&snap, which) {
+            (Some(s), _) => {
+                self.file_of(s, which)?;
+            }
+            (None, BackupRef::Id(_)) => return Err(not_recorded(which)),
+            (None, BackupRef::Path(_)) => {}
+        }
+        let exists =
+            match self.pg() {
+                Some((pool, _)) => pg::database_exists(pool, &opts.into).await?,
+                None if !opts.tables.is_empty() => return Err(Error::invalid(
+                    "table",
+                    "per-table restore is for PostgreSQL backups; restore the workspace file whole",
+                )),
+                None => Path::new(&opts.into).exists(),
+            };
+        tables::plan(snap.as_ref(), &opts.tables, &opts.into, exists, opts.force)
     }
 
     /// PostgreSQL point-in-time recovery readiness (`backups.read`).
@@ -514,6 +555,7 @@ mod send_check {
         is_send(&b.pin(&op, uuid::Uuid::nil(), None));
         is_send(&b.unpin(&op, uuid::Uuid::nil()));
         is_send(&b.restore(&op, &r, &ro, Hooks::none()));
+        is_send(&b.restore_plan(&op, &r, &ro));
         is_send(&b.pitr_readiness(&op));
     }
 }

@@ -21,6 +21,7 @@ use crate::extensions::{self, SkippedExtension};
 use crate::pgconn::PgConn;
 use crate::snapshot::{self, NewSnapshot, Snapshot};
 use crate::stream::{copy_hashing, sha256_file, Partial};
+use crate::tables;
 use crate::tools::{self, Tool};
 use crate::{file_name, CreateOptions, Hooks, RestoreOptions, RestoreReport, Verification};
 
@@ -284,7 +285,7 @@ async fn drop_database(pool: &PgPool, name: &str) -> Result<()> {
     .map_err(sql_err)
 }
 
-async fn database_exists(pool: &PgPool, name: &str) -> Result<bool> {
+pub(crate) async fn database_exists(pool: &PgPool, name: &str) -> Result<bool> {
     let n: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_database WHERE datname = $1")
         .bind(name)
         .fetch_one(pool)
@@ -561,6 +562,13 @@ pub(crate) async fn restore(
     if !path.is_file() {
         return Err(Error::not_found("backup file", path.display()));
     }
+    // Per-table: the tables kept, as `schema.table` (checked before anything is created).
+    let keep: Option<Vec<String>> = if opts.tables.is_empty() {
+        None
+    } else {
+        let plan = tables::plan(snap, &opts.tables, into, false, true)?;
+        Some(plan.tables.into_iter().map(|t| t.table).collect())
+    };
     // Replacing the session's own database: its sessions (ours included) are ended, and the
     // swap runs from the maintenance database.
     let own = into == conn.database();
@@ -596,6 +604,9 @@ pub(crate) async fn restore(
     let restored = async {
         let skipped =
             pg_restore_into(&tool, conn, pool, &tmp, path, opts.no_owner, tables, hooks).await?;
+        if let Some(keep) = &keep {
+            tables::keep_only(pool, &tmp, keep).await?;
+        }
         hooks.report("compare", 0, tables, 0);
         Ok::<_, Error>((counts_of(pool, &tmp).await?, skipped))
     }
@@ -609,7 +620,7 @@ pub(crate) async fn restore(
     };
     swap_in(pool, &tmp, into, exists, own).await?;
     let duration_ms = started.elapsed().as_millis() as i64;
-    let report = RestoreReport {
+    let mut report = RestoreReport {
         snapshot_id: snap.map(|s| s.id),
         path: path.display().to_string(),
         into: into.to_owned(),
@@ -618,6 +629,9 @@ pub(crate) async fn restore(
         tables: counts::compare(snap.and_then(|s| s.table_counts.as_ref()), &actual),
         skipped_extensions,
     };
+    if let Some(keep) = &keep {
+        report.tables.retain(|t| keep.contains(&t.table));
+    }
     let mut tx = db.begin().await?;
     audit::record(
         &mut tx,
@@ -633,6 +647,7 @@ pub(crate) async fn restore(
                 "replaced": exists,
                 "duration_ms": duration_ms,
                 "skipped_extensions": report.skipped_extensions,
+                "tables": keep,
             })),
         },
     )

@@ -128,6 +128,7 @@ pub async fn backups_restore(
         into,
         force,
         no_owner,
+        ..RestoreOptions::default()
     };
     let job = s.jobs.begin(&app, &job);
     let progress = |p: ncy_backup::Progress| job.emit(&p.phase, p.done, p.total);

@@ -92,6 +92,12 @@ pub enum Backup {
         /// Skip ownership and privileges (restore as a role that does not own the objects).
         #[arg(long)]
         no_owner: bool,
+        /// Only this table (`Task` or `schema.Task`; repeat for more) into the new database.
+        #[arg(long = "table", value_name = "TABLE")]
+        tables: Vec<String>,
+        /// Print the restore plan (what is created or replaced, rows per table) and stop.
+        #[arg(long)]
+        dry_run: bool,
         /// The backup folder (default: $NCY_BACKUP_DIR or <data dir>/ncy-admin/backups); a
         /// recorded file outside it is refused.
         #[arg(long, value_name = "DIR")]
@@ -187,6 +193,32 @@ fn verification_text(v: &Verification) -> String {
     }
     for p in &v.problems {
         out.push_str(&format!("  problem: {p}\n"));
+    }
+    out
+}
+
+fn plan_text(p: &ncy_backup::RestorePlan) -> String {
+    let mut out = format!(
+        "restore plan: {} database {} with {} table(s), {} rows at backup time{}\n",
+        p.action,
+        p.into,
+        p.tables.len(),
+        p.rows,
+        if p.left_out > 0 {
+            format!(" ({} other table(s) left out)", p.left_out)
+        } else {
+            String::new()
+        }
+    );
+    out.push_str(&table(
+        &["table", "rows"],
+        p.tables
+            .iter()
+            .map(|t| vec![t.table.clone(), opt(&t.rows)])
+            .collect(),
+    ));
+    for n in &p.notes {
+        out.push_str(&format!("\n  note: {n}"));
     }
     out
 }
@@ -437,20 +469,34 @@ pub async fn run(ctx: &mut Ctx, c: Backup) -> Result<()> {
             into,
             force,
             no_owner,
+            tables,
+            dry_run,
             ..
         } => {
-            let r = b
-                .restore(
-                    &op,
-                    &BackupRef::parse(&backup),
-                    &RestoreOptions {
-                        into,
-                        force,
-                        no_owner,
-                    },
-                    hooks,
-                )
-                .await;
+            let which = BackupRef::parse(&backup);
+            let opts = RestoreOptions {
+                into,
+                force,
+                no_owner,
+                tables,
+            };
+            let plan = b.restore_plan(&op, &which, &opts).await;
+            let plan = match plan {
+                Ok(p) => p,
+                Err(e) => {
+                    bar.finish_and_clear();
+                    return Err(e.into());
+                }
+            };
+            if dry_run {
+                bar.finish_and_clear();
+                return emit(ctx, &plan, || plan_text(&plan));
+            }
+            // A refused restore (no --force) gets its one error line only.
+            if !ctx.json() && plan.allowed {
+                bar.suspend(|| eprintln!("{}", plan_text(&plan)));
+            }
+            let r = b.restore(&op, &which, &opts, hooks).await;
             bar.finish_and_clear();
             let r = r?;
             emit(ctx, &r, || {
