@@ -45,6 +45,7 @@ mod extensions;
 mod folder;
 mod local;
 mod pg;
+mod pg_verify;
 pub mod pgconn;
 pub mod pitr;
 pub mod prune;
@@ -358,7 +359,7 @@ impl Backups {
         let recorded = snap.clone();
         snap.path = file.display().to_string();
         let v = match self.pg() {
-            Some((pool, conn)) => pg::verify(pool, conn, &snap, hooks).await?,
+            Some((pool, conn)) => pg_verify::verify(pool, conn, &snap, hooks).await?,
             None => local::verify(&snap, self.key(), hooks).await?,
         };
         snapshot::record_verification(&self.db, op, &recorded, &v).await?;

@@ -1,5 +1,5 @@
-//! PostgreSQL backups: pg_dump inside an exported snapshot, verification by test restore into
-//! a scratch database, restore into a new database.
+//! PostgreSQL backups: pg_dump inside an exported snapshot, restore into a new database (the
+//! verification by test restore is in [`crate::pg_verify`]).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -23,13 +23,13 @@ use crate::snapshot::{self, NewSnapshot, Snapshot};
 use crate::stream::{copy_hashing, sha256_file, Partial};
 use crate::tables;
 use crate::tools::{self, Tool};
-use crate::{file_name, CreateOptions, Hooks, RestoreOptions, RestoreReport, Verification};
+use crate::{file_name, CreateOptions, Hooks, RestoreOptions, RestoreReport};
 
 /// What the server says about itself.
-struct ServerInfo {
+pub(crate) struct ServerInfo {
     database: String,
     version: String,
-    major: u32,
+    pub(crate) major: u32,
 }
 
 async fn server_info(conn: &mut PgConnection) -> Result<ServerInfo> {
@@ -47,7 +47,7 @@ async fn server_info(conn: &mut PgConnection) -> Result<ServerInfo> {
     })
 }
 
-async fn pool_server_info(pool: &PgPool) -> Result<ServerInfo> {
+pub(crate) async fn pool_server_info(pool: &PgPool) -> Result<ServerInfo> {
     let mut c = pool.acquire().await.map_err(sql_err)?;
     server_info(&mut c).await
 }
@@ -257,7 +257,7 @@ fn qi(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "\"\""))
 }
 
-async fn create_database(pool: &PgPool, name: &str) -> Result<()> {
+pub(crate) async fn create_database(pool: &PgPool, name: &str) -> Result<()> {
     sqlx::raw_sql(&format!("CREATE DATABASE {} TEMPLATE template0", qi(name)))
         .execute(pool)
         .await
@@ -274,7 +274,7 @@ async fn create_database(pool: &PgPool, name: &str) -> Result<()> {
         })
 }
 
-async fn drop_database(pool: &PgPool, name: &str) -> Result<()> {
+pub(crate) async fn drop_database(pool: &PgPool, name: &str) -> Result<()> {
     sqlx::raw_sql(&format!(
         "DROP DATABASE IF EXISTS {} WITH (FORCE)",
         qi(name)
@@ -295,7 +295,7 @@ pub(crate) async fn database_exists(pool: &PgPool, name: &str) -> Result<bool> {
 }
 
 /// Counts every table of database `name` on the pool's server.
-async fn counts_of(pool: &PgPool, name: &str) -> Result<BTreeMap<String, i64>> {
+pub(crate) async fn counts_of(pool: &PgPool, name: &str) -> Result<BTreeMap<String, i64>> {
     let opts = (*pool.connect_options()).clone().database(name);
     let mut c = PgConnection::connect_with(&opts).await.map_err(sql_err)?;
     let tables = counts::pg_tables(&mut c).await?;
@@ -307,7 +307,7 @@ async fn counts_of(pool: &PgPool, name: &str) -> Result<BTreeMap<String, i64>> {
 /// Restores `path` into the existing empty database `target`, leaving out the extensions
 /// it cannot create there (returned; see [`extensions`]).
 #[allow(clippy::too_many_arguments)]
-async fn pg_restore_into(
+pub(crate) async fn pg_restore_into(
     tool: &Tool,
     conn: &PgConn,
     pool: &PgPool,
@@ -371,113 +371,8 @@ async fn pg_restore_into(
     Ok(plan.skipped)
 }
 
-fn short_id() -> String {
+pub(crate) fn short_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..10].to_owned()
-}
-
-/// Checksum, `pg_restore --list`, test restore into a scratch database, count comparison.
-pub(crate) async fn verify(
-    pool: &PgPool,
-    conn: &PgConn,
-    snap: &Snapshot,
-    hooks: Hooks<'_>,
-) -> Result<Verification> {
-    let path = Path::new(&snap.path);
-    let mut v = Verification {
-        snapshot_id: Some(snap.id),
-        path: snap.path.clone(),
-        ok: false,
-        checksum_ok: false,
-        expected_sha256: snap.sha256.clone(),
-        actual_sha256: None,
-        readable: false,
-        entries: 0,
-        scratch_database: None,
-        restore_ms: None,
-        tables: vec![],
-        problems: vec![],
-        skipped_extensions: vec![],
-        verified_at: now(),
-    };
-    if !path.is_file() {
-        v.problems
-            .push(format!("the backup file {} is missing", path.display()));
-        return Ok(v);
-    }
-    let (size, sum) = sha256_file(path, "checksum", hooks).await?;
-    v.checksum_ok = snap.sha256.as_deref() == Some(sum.as_str());
-    if size as i64 != snap.size {
-        v.problems.push(format!(
-            "the file is {size} bytes, {} were written: it was truncated or altered",
-            snap.size
-        ));
-    }
-    match &snap.sha256 {
-        None => v
-            .problems
-            .push("no checksum was recorded for this backup: it cannot be proven unaltered".into()),
-        Some(expected) if !v.checksum_ok => v.problems.push(format!(
-            "checksum mismatch: recorded {expected}, file has {sum}: the file was altered or corrupted"
-        )),
-        _ => {}
-    }
-    v.actual_sha256 = Some(sum);
-
-    let info = pool_server_info(pool).await?;
-    let tool = tools::locate("pg_restore", info.major)?;
-    match extensions::toc(&tool, conn, path).await {
-        Ok(toc) => {
-            v.readable = true;
-            v.entries = extensions::entries(&toc);
-        }
-        Err(e) => v.problems.push(e.to_string()),
-    }
-    if !(v.checksum_ok && v.readable) {
-        return Ok(v);
-    }
-
-    let scratch = format!("ncy_verify_{}", short_id());
-    create_database(pool, &scratch).await?;
-    v.scratch_database = Some(scratch.clone());
-    let started = Instant::now();
-    let tables = snap.table_counts.as_ref().map(|c| c.len()).unwrap_or(0) as u64;
-    let outcome = async {
-        let skipped =
-            pg_restore_into(&tool, conn, pool, &scratch, path, true, tables, hooks).await?;
-        let restore_ms = started.elapsed().as_millis() as i64;
-        hooks.report("compare", 0, tables, 0);
-        let actual = counts_of(pool, &scratch).await?;
-        Ok::<_, Error>((restore_ms, actual, skipped))
-    }
-    .await;
-    let dropped = drop_database(pool, &scratch).await;
-    match outcome {
-        Ok((ms, actual, skipped)) => {
-            v.restore_ms = Some(ms);
-            v.skipped_extensions = skipped;
-            if snap.table_counts.is_none() {
-                v.problems.push(
-                    "no row counts were recorded with this backup: the restore cannot be compared"
-                        .into(),
-                );
-            }
-            v.tables = counts::compare(snap.table_counts.as_ref(), &actual);
-            for t in v.tables.iter().filter(|t| !t.ok) {
-                v.problems.push(format!(
-                    "table {}: {} rows at backup time, {} after restore",
-                    t.table,
-                    t.expected.map_or("no".into(), |n| n.to_string()),
-                    t.actual.map_or("none".into(), |n| n.to_string())
-                ));
-            }
-        }
-        Err(Error::Cancelled) => return Err(Error::Cancelled),
-        Err(e) => v.problems.push(format!("test restore failed: {e}")),
-    }
-    dropped?;
-    v.ok = v.problems.is_empty();
-    hooks.report("done", tables, tables, 0);
-    Ok(v)
 }
 
 /// Drops `into` (when `drop_old`) and renames the restored `tmp` to it. When `into` is the
