@@ -39,7 +39,6 @@ pub async fn run(b: &mut Bench, seeded_url: &str) {
         .expect("count")[0]
         .int("n")
         .unwrap_or(0);
-    let backups = Backups::postgres(db.clone(), seeded_url).expect("backups");
     let conn = PgConn::from_url(seeded_url).expect("url");
     let major: i64 = db
         .query(
@@ -55,6 +54,10 @@ pub async fn run(b: &mut Bench, seeded_url: &str) {
     let pool = db.pg_pool().expect("postgres").clone();
     let dir = std::env::temp_dir().join(format!("ncy-bench-backup-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("bench dir");
+    // Verify reads only files inside the backup folder.
+    let backups = Backups::postgres(db.clone(), seeded_url)
+        .expect("backups")
+        .with_dir(&dir);
 
     let iters = match b.scale {
         Scale::Smoke => 5,

@@ -10,6 +10,8 @@
 //!   complete, then a `BackupSnapshot` row. SQLite: the online backup API.
 //! - [`Backups::verify`]: checksum, `pg_restore --list`, a full test restore into a scratch
 //!   database (dropped afterwards) and a per-table count comparison; the result is recorded.
+//!   Extensions the role cannot create there (a non-superuser owner on a managed PostgreSQL)
+//!   are left out and listed in `skipped_extensions`; the tables are still proven.
 //! - [`Backups::list`], [`Backups::prune`] (never deletes the newest verified backup),
 //!   [`Backups::restore`] (into a new database; replacing an existing one needs `force`).
 //! - [`pitr`]: point-in-time recovery readiness and a PostgreSQL 12+ recovery script.
@@ -39,13 +41,17 @@
 #![allow(clippy::useless_vec)]
 
 mod counts;
+mod extensions;
+mod folder;
 mod local;
 mod pg;
+mod pg_verify;
 pub mod pgconn;
 pub mod pitr;
 pub mod prune;
 mod snapshot;
 mod stream;
+pub mod tables;
 pub mod tools;
 
 use std::path::{Path, PathBuf};
@@ -56,10 +62,12 @@ use ncy_core::db::{Db, Target};
 use ncy_core::{Error, Result};
 use serde::Serialize;
 
+pub use extensions::SkippedExtension;
 pub use pgconn::PgConn;
 pub use pitr::PitrReadiness;
 pub use prune::{PrunePlan, PrunePolicy};
 pub use snapshot::{BackupList, BackupRef, Snapshot};
+pub use tables::{PlannedTable, RestorePlan};
 
 /// Progress of long work: the phase (`"snapshot"`, `"dump"`, `"checksum"`, `"restore"`,
 /// `"compare"`, `"copy"`), units done and expected (0 = unknown), bytes written or read so far.
@@ -161,6 +169,9 @@ pub struct RestoreOptions {
     /// PostgreSQL: skip ownership and privileges (`--no-owner --no-acl`), for restoring as a
     /// role that does not own the original objects.
     pub no_owner: bool,
+    /// PostgreSQL: only these tables (`Task` or `schema.Task`) into the new database; empty =
+    /// the whole backup. See [`tables`].
+    pub tables: Vec<String>,
 }
 
 /// The outcome of [`Backups::verify`] (also stored in `BackupSnapshot.verification`).
@@ -184,6 +195,10 @@ pub struct Verification {
     pub tables: Vec<TableCheck>,
     /// What failed, in words.
     pub problems: Vec<String>,
+    /// Extensions of the backup the test restore could not create (e.g. one only a superuser
+    /// may create on a managed PostgreSQL): left out, everything else restored and compared.
+    #[serde(default)]
+    pub skipped_extensions: Vec<SkippedExtension>,
     pub verified_at: chrono::NaiveDateTime,
 }
 
@@ -211,6 +226,8 @@ pub struct RestoreReport {
     /// Row counts of the restored copy, compared with the counts taken at backup time when
     /// the backup has a snapshot row.
     pub tables: Vec<TableCheck>,
+    /// Extensions of the backup the restoring role could not create, left out.
+    pub skipped_extensions: Vec<SkippedExtension>,
 }
 
 /// Backups of one store: the PostgreSQL database behind a pool (with the URL's connection
@@ -220,6 +237,7 @@ pub struct Backups {
     db: Db,
     pg: Option<PgConn>,
     sqlite_key: Option<String>,
+    folder: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Backups {
@@ -228,6 +246,7 @@ impl std::fmt::Debug for Backups {
             .field("db", &self.db)
             .field("pg", &self.pg)
             .field("sqlite_key", &self.sqlite_key.as_ref().map(|_| "***"))
+            .field("folder", &self.folder)
             .finish()
     }
 }
@@ -241,11 +260,13 @@ impl Backups {
                 pg: Some(PgConn::from_url(url)?),
                 db,
                 sqlite_key: None,
+                folder: None,
             }),
             (Target::Local(_), ncy_core::db::Dialect::Sqlite) => Ok(Backups {
                 db,
                 pg: None,
                 sqlite_key: None,
+                folder: None,
             }),
             _ => Err(Error::Config(
                 "backups: the target and the open store are of different kinds".into(),
@@ -263,6 +284,31 @@ impl Backups {
     pub fn with_sqlite_key(mut self, key: impl Into<String>) -> Backups {
         self.sqlite_key = Some(key.into());
         self
+    }
+
+    /// The backup folder (default: [`default_dir`]). Verify, restore and prune touch a
+    /// recorded backup's file only when it lies inside it: a `BackupSnapshot` row naming a
+    /// file elsewhere is refused (see [`Backups::verify`]).
+    pub fn with_dir(mut self, dir: impl Into<PathBuf>) -> Backups {
+        self.folder = Some(dir.into());
+        self
+    }
+
+    /// The backup folder in use.
+    pub fn folder(&self) -> Result<PathBuf> {
+        match &self.folder {
+            Some(f) => Ok(f.clone()),
+            None => default_dir(),
+        }
+    }
+
+    /// The file of `snap` to read: one the operator named explicitly (`which` is a path) is
+    /// used as given; one coming from the row must lie inside the backup folder.
+    fn file_of(&self, snap: &Snapshot, which: &BackupRef) -> Result<PathBuf> {
+        match which {
+            BackupRef::Path(p) => Ok(p.clone()),
+            BackupRef::Id(_) => folder::require_inside(&self.folder()?, Path::new(&snap.path)),
+        }
     }
 
     fn key(&self) -> Option<&str> {
@@ -297,7 +343,8 @@ impl Backups {
     }
 
     /// Proves a backup restorable and records the result on its snapshot row (`backups.run`).
-    /// A failed verification is a result (`ok == false`, with `problems`), not an error.
+    /// A failed verification is a result (`ok == false`, with `problems`), not an error; a
+    /// row whose file lies outside the backup folder is an error (nothing is read).
     pub async fn verify(
         &self,
         op: &Operator,
@@ -305,14 +352,17 @@ impl Backups {
         hooks: Hooks<'_>,
     ) -> Result<Verification> {
         op.require(perm::BACKUPS_RUN)?;
-        let snap = snapshot::resolve(&self.db, which)
+        let mut snap = snapshot::resolve(&self.db, which)
             .await?
             .ok_or_else(|| not_recorded(which))?;
+        let file = self.file_of(&snap, which)?;
+        let recorded = snap.clone();
+        snap.path = file.display().to_string();
         let v = match self.pg() {
-            Some((pool, conn)) => pg::verify(pool, conn, &snap, hooks).await?,
+            Some((pool, conn)) => pg_verify::verify(pool, conn, &snap, hooks).await?,
             None => local::verify(&snap, self.key(), hooks).await?,
         };
-        snapshot::record_verification(&self.db, op, &snap, &v).await?;
+        snapshot::record_verification(&self.db, op, &recorded, &v).await?;
         Ok(v)
     }
 
@@ -320,6 +370,13 @@ impl Backups {
     pub async fn list(&self, op: &Operator, after: Option<&str>, limit: u32) -> Result<BackupList> {
         op.require(perm::BACKUPS_READ)?;
         snapshot::list(&self.db, after, limit).await
+    }
+
+    /// The age of the newest verified backup against `backups.max_age_hours`
+    /// (`backups.read`): `fresh == false` when there is none or it is older.
+    pub async fn check(&self, op: &Operator) -> Result<ncy_core::admin::backup_age::BackupAge> {
+        op.require(perm::BACKUPS_READ)?;
+        ncy_core::admin::backup_age::read(&self.db).await
     }
 
     /// One recorded backup (`backups.read`).
@@ -331,7 +388,8 @@ impl Backups {
     }
 
     /// Deletes backups outside the retention policy (files and rows), never the newest
-    /// verified one (`backups.run`). With `dry_run`, only returns the plan.
+    /// verified one nor a file outside the backup folder (listed in `refused`) (`backups.run`).
+    /// With `dry_run`, only returns the plan.
     pub async fn prune(
         &self,
         op: &Operator,
@@ -339,11 +397,31 @@ impl Backups {
         dry_run: bool,
     ) -> Result<PrunePlan> {
         op.require(perm::BACKUPS_RUN)?;
-        prune::run(&self.db, op, policy, dry_run).await
+        prune::run(&self.db, op, policy, &self.folder()?, dry_run).await
+    }
+
+    /// Pins a backup (`backups.run`): prune keeps it whatever the policy, until unpinned.
+    /// Pinning again replaces the reason; audited (`BACKUP_PIN`).
+    pub async fn pin(
+        &self,
+        op: &Operator,
+        id: uuid::Uuid,
+        reason: Option<&str>,
+    ) -> Result<Snapshot> {
+        op.require(perm::BACKUPS_RUN)?;
+        snapshot::set_pin(&self.db, op, id, Some(reason.unwrap_or(""))).await
+    }
+
+    /// Unpins a backup (`backups.run`): the retention policy applies to it again; audited
+    /// (`BACKUP_UNPIN`). Unpinning a backup that is not pinned is a conflict.
+    pub async fn unpin(&self, op: &Operator, id: uuid::Uuid) -> Result<Snapshot> {
+        op.require(perm::BACKUPS_RUN)?;
+        snapshot::set_pin(&self.db, op, id, None).await
     }
 
     /// Restores a backup into a new database (or file); replacing an existing one needs
-    /// `force` (`backups.restore`). The target appears only once the restore is complete.
+    /// `force` (`backups.restore`). The target appears only once the restore is complete. A
+    /// recorded backup whose file lies outside the backup folder is refused.
     pub async fn restore(
         &self,
         op: &Operator,
@@ -352,9 +430,15 @@ impl Backups {
         hooks: Hooks<'_>,
     ) -> Result<RestoreReport> {
         op.require(perm::BACKUPS_RESTORE)?;
+        if !opts.tables.is_empty() && self.pg().is_none() {
+            return Err(Error::invalid(
+                "table",
+                "per-table restore is for PostgreSQL backups; restore the workspace file whole",
+            ));
+        }
         let snap = snapshot::resolve(&self.db, which).await?;
         let path = match (&snap, which) {
-            (Some(s), _) => PathBuf::from(&s.path),
+            (Some(s), _) => self.file_of(s, which)?,
             (None, BackupRef::Path(p)) => p.clone(),
             (None, BackupRef::Id(_)) => return Err(not_recorded(which)),
         };
@@ -366,6 +450,36 @@ impl Backups {
                 local::restore(&self.db, op, snap.as_ref(), &path, opts, self.key(), hooks).await
             }
         }
+    }
+
+    /// What [`Backups::restore`] with `opts` would do, without doing it (`backups.restore`):
+    /// the target created or replaced, the tables it will hold with their rows at backup
+    /// time, and whether it is allowed as asked.
+    pub async fn restore_plan(
+        &self,
+        op: &Operator,
+        which: &BackupRef,
+        opts: &RestoreOptions,
+    ) -> Result<RestorePlan> {
+        op.require(perm::BACKUPS_RESTORE)?;
+        let snap = snapshot::resolve(&self.db, which).await?;
+        match (&snap, which) {
+            (Some(s), _) => {
+                self.file_of(s, which)?;
+            }
+            (None, BackupRef::Id(_)) => return Err(not_recorded(which)),
+            (None, BackupRef::Path(_)) => {}
+        }
+        let exists =
+            match self.pg() {
+                Some((pool, _)) => pg::database_exists(pool, &opts.into).await?,
+                None if !opts.tables.is_empty() => return Err(Error::invalid(
+                    "table",
+                    "per-table restore is for PostgreSQL backups; restore the workspace file whole",
+                )),
+                None => Path::new(&opts.into).exists(),
+            };
+        tables::plan(snap.as_ref(), &opts.tables, &opts.into, exists, opts.force)
     }
 
     /// PostgreSQL point-in-time recovery readiness (`backups.read`).
@@ -437,8 +551,12 @@ mod send_check {
         is_send(&b.verify(&op, &r, Hooks::none()));
         is_send(&b.list(&op, None, 10));
         is_send(&b.get(&op, &r));
+        is_send(&b.check(&op));
         is_send(&b.prune(&op, &p, true));
+        is_send(&b.pin(&op, uuid::Uuid::nil(), None));
+        is_send(&b.unpin(&op, uuid::Uuid::nil()));
         is_send(&b.restore(&op, &r, &ro, Hooks::none()));
+        is_send(&b.restore_plan(&op, &r, &ro));
         is_send(&b.pitr_readiness(&op));
     }
 }

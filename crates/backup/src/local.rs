@@ -249,6 +249,7 @@ pub(crate) async fn verify(
         restore_ms: None,
         tables: vec![],
         problems: vec![],
+        skipped_extensions: vec![],
         verified_at: now(),
     };
     if !path.is_file() {
@@ -395,6 +396,7 @@ pub(crate) async fn restore(
         replaced: exists,
         duration_ms: started.elapsed().as_millis() as i64,
         tables: counts::compare(snap.and_then(|s| s.table_counts.as_ref()), &actual),
+        skipped_extensions: vec![],
     };
     let mut tx = db.begin().await?;
     audit::record(

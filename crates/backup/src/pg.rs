@@ -1,5 +1,5 @@
-//! PostgreSQL backups: pg_dump inside an exported snapshot, verification by test restore into
-//! a scratch database, restore into a new database.
+//! PostgreSQL backups: pg_dump inside an exported snapshot, restore into a new database (the
+//! verification by test restore is in [`crate::pg_verify`]).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -17,17 +17,19 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{ChildStderr, Command};
 
 use crate::counts::{self, sql_err};
+use crate::extensions::{self, SkippedExtension};
 use crate::pgconn::PgConn;
 use crate::snapshot::{self, NewSnapshot, Snapshot};
 use crate::stream::{copy_hashing, sha256_file, Partial};
+use crate::tables;
 use crate::tools::{self, Tool};
-use crate::{file_name, CreateOptions, Hooks, RestoreOptions, RestoreReport, Verification};
+use crate::{file_name, CreateOptions, Hooks, RestoreOptions, RestoreReport};
 
 /// What the server says about itself.
-struct ServerInfo {
+pub(crate) struct ServerInfo {
     database: String,
     version: String,
-    major: u32,
+    pub(crate) major: u32,
 }
 
 async fn server_info(conn: &mut PgConnection) -> Result<ServerInfo> {
@@ -45,7 +47,7 @@ async fn server_info(conn: &mut PgConnection) -> Result<ServerInfo> {
     })
 }
 
-async fn pool_server_info(pool: &PgPool) -> Result<ServerInfo> {
+pub(crate) async fn pool_server_info(pool: &PgPool) -> Result<ServerInfo> {
     let mut c = pool.acquire().await.map_err(sql_err)?;
     server_info(&mut c).await
 }
@@ -255,7 +257,7 @@ fn qi(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "\"\""))
 }
 
-async fn create_database(pool: &PgPool, name: &str) -> Result<()> {
+pub(crate) async fn create_database(pool: &PgPool, name: &str) -> Result<()> {
     sqlx::raw_sql(&format!("CREATE DATABASE {} TEMPLATE template0", qi(name)))
         .execute(pool)
         .await
@@ -272,7 +274,7 @@ async fn create_database(pool: &PgPool, name: &str) -> Result<()> {
         })
 }
 
-async fn drop_database(pool: &PgPool, name: &str) -> Result<()> {
+pub(crate) async fn drop_database(pool: &PgPool, name: &str) -> Result<()> {
     sqlx::raw_sql(&format!(
         "DROP DATABASE IF EXISTS {} WITH (FORCE)",
         qi(name)
@@ -283,7 +285,7 @@ async fn drop_database(pool: &PgPool, name: &str) -> Result<()> {
     .map_err(sql_err)
 }
 
-async fn database_exists(pool: &PgPool, name: &str) -> Result<bool> {
+pub(crate) async fn database_exists(pool: &PgPool, name: &str) -> Result<bool> {
     let n: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_database WHERE datname = $1")
         .bind(name)
         .fetch_one(pool)
@@ -293,7 +295,7 @@ async fn database_exists(pool: &PgPool, name: &str) -> Result<bool> {
 }
 
 /// Counts every table of database `name` on the pool's server.
-async fn counts_of(pool: &PgPool, name: &str) -> Result<BTreeMap<String, i64>> {
+pub(crate) async fn counts_of(pool: &PgPool, name: &str) -> Result<BTreeMap<String, i64>> {
     let opts = (*pool.connect_options()).clone().database(name);
     let mut c = PgConnection::connect_with(&opts).await.map_err(sql_err)?;
     let tables = counts::pg_tables(&mut c).await?;
@@ -302,41 +304,21 @@ async fn counts_of(pool: &PgPool, name: &str) -> Result<BTreeMap<String, i64>> {
     r
 }
 
-/// `pg_restore --list`: the number of entries in the archive's table of contents.
-async fn list_entries(tool: &Tool, conn: &PgConn, path: &Path) -> Result<u64> {
-    let mut cmd = Command::new(&tool.path);
-    cmd.arg("--list")
-        .arg(path)
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
-    conn.apply(&mut cmd);
-    let out = cmd.output().await.map_err(|e| spawn_error(tool, e))?;
-    if !out.status.success() {
-        return Err(Error::invalid(
-            "backup",
-            format!(
-                "pg_restore cannot read {}: {}",
-                path.display(),
-                String::from_utf8_lossy(&out.stderr).trim()
-            ),
-        ));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| !l.trim().is_empty() && !l.starts_with(';'))
-        .count() as u64)
-}
-
-/// Restores `path` into the existing empty database `target`.
-async fn pg_restore_into(
+/// Restores `path` into the existing empty database `target`, leaving out the extensions
+/// it cannot create there (returned; see [`extensions`]).
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn pg_restore_into(
     tool: &Tool,
     conn: &PgConn,
+    pool: &PgPool,
     target: &str,
     path: &Path,
     no_owner: bool,
     tables: u64,
     hooks: Hooks<'_>,
-) -> Result<()> {
+) -> Result<Vec<SkippedExtension>> {
+    let toc = extensions::toc(tool, conn, path).await?;
+    let plan = extensions::plan(pool, target, &toc).await?;
     let mut cmd = Command::new(&tool.path);
     // A conninfo string, so that no database name (even one with `=`) is misread.
     let escaped = target.replace('\\', "\\\\").replace('\'', "\\'");
@@ -346,6 +328,9 @@ async fn pg_restore_into(
         .arg("--no-password");
     if no_owner {
         cmd.arg("--no-owner").arg("--no-acl");
+    }
+    if let Some(list) = &plan.list {
+        cmd.arg(format!("--use-list={}", list.path.display()));
     }
     cmd.arg(path)
         .stdin(Stdio::null())
@@ -383,113 +368,11 @@ async fn pg_restore_into(
     if !status.success() {
         return Err(tool_error("pg_restore", conn, &lines, status));
     }
-    Ok(())
+    Ok(plan.skipped)
 }
 
-fn short_id() -> String {
+pub(crate) fn short_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..10].to_owned()
-}
-
-/// Checksum, `pg_restore --list`, test restore into a scratch database, count comparison.
-pub(crate) async fn verify(
-    pool: &PgPool,
-    conn: &PgConn,
-    snap: &Snapshot,
-    hooks: Hooks<'_>,
-) -> Result<Verification> {
-    let path = Path::new(&snap.path);
-    let mut v = Verification {
-        snapshot_id: Some(snap.id),
-        path: snap.path.clone(),
-        ok: false,
-        checksum_ok: false,
-        expected_sha256: snap.sha256.clone(),
-        actual_sha256: None,
-        readable: false,
-        entries: 0,
-        scratch_database: None,
-        restore_ms: None,
-        tables: vec![],
-        problems: vec![],
-        verified_at: now(),
-    };
-    if !path.is_file() {
-        v.problems
-            .push(format!("the backup file {} is missing", path.display()));
-        return Ok(v);
-    }
-    let (size, sum) = sha256_file(path, "checksum", hooks).await?;
-    v.checksum_ok = snap.sha256.as_deref() == Some(sum.as_str());
-    if size as i64 != snap.size {
-        v.problems.push(format!(
-            "the file is {size} bytes, {} were written: it was truncated or altered",
-            snap.size
-        ));
-    }
-    match &snap.sha256 {
-        None => v
-            .problems
-            .push("no checksum was recorded for this backup: it cannot be proven unaltered".into()),
-        Some(expected) if !v.checksum_ok => v.problems.push(format!(
-            "checksum mismatch: recorded {expected}, file has {sum}: the file was altered or corrupted"
-        )),
-        _ => {}
-    }
-    v.actual_sha256 = Some(sum);
-
-    let info = pool_server_info(pool).await?;
-    let tool = tools::locate("pg_restore", info.major)?;
-    match list_entries(&tool, conn, path).await {
-        Ok(n) => {
-            v.readable = true;
-            v.entries = n;
-        }
-        Err(e) => v.problems.push(e.to_string()),
-    }
-    if !(v.checksum_ok && v.readable) {
-        return Ok(v);
-    }
-
-    let scratch = format!("ncy_verify_{}", short_id());
-    create_database(pool, &scratch).await?;
-    v.scratch_database = Some(scratch.clone());
-    let started = Instant::now();
-    let tables = snap.table_counts.as_ref().map(|c| c.len()).unwrap_or(0) as u64;
-    let outcome = async {
-        pg_restore_into(&tool, conn, &scratch, path, true, tables, hooks).await?;
-        let restore_ms = started.elapsed().as_millis() as i64;
-        hooks.report("compare", 0, tables, 0);
-        let actual = counts_of(pool, &scratch).await?;
-        Ok::<_, Error>((restore_ms, actual))
-    }
-    .await;
-    let dropped = drop_database(pool, &scratch).await;
-    match outcome {
-        Ok((ms, actual)) => {
-            v.restore_ms = Some(ms);
-            if snap.table_counts.is_none() {
-                v.problems.push(
-                    "no row counts were recorded with this backup: the restore cannot be compared"
-                        .into(),
-                );
-            }
-            v.tables = counts::compare(snap.table_counts.as_ref(), &actual);
-            for t in v.tables.iter().filter(|t| !t.ok) {
-                v.problems.push(format!(
-                    "table {}: {} rows at backup time, {} after restore",
-                    t.table,
-                    t.expected.map_or("no".into(), |n| n.to_string()),
-                    t.actual.map_or("none".into(), |n| n.to_string())
-                ));
-            }
-        }
-        Err(Error::Cancelled) => return Err(Error::Cancelled),
-        Err(e) => v.problems.push(format!("test restore failed: {e}")),
-    }
-    dropped?;
-    v.ok = v.problems.is_empty();
-    hooks.report("done", tables, tables, 0);
-    Ok(v)
 }
 
 /// Drops `into` (when `drop_old`) and renames the restored `tmp` to it. When `into` is the
@@ -574,6 +457,13 @@ pub(crate) async fn restore(
     if !path.is_file() {
         return Err(Error::not_found("backup file", path.display()));
     }
+    // Per-table: the tables kept, as `schema.table` (checked before anything is created).
+    let keep: Option<Vec<String>> = if opts.tables.is_empty() {
+        None
+    } else {
+        let plan = tables::plan(snap, &opts.tables, into, false, true)?;
+        Some(plan.tables.into_iter().map(|t| t.table).collect())
+    };
     // Replacing the session's own database: its sessions (ours included) are ended, and the
     // swap runs from the maintenance database.
     let own = into == conn.database();
@@ -607,12 +497,16 @@ pub(crate) async fn restore(
         .map(|c| c.len())
         .unwrap_or(0) as u64;
     let restored = async {
-        pg_restore_into(&tool, conn, &tmp, path, opts.no_owner, tables, hooks).await?;
+        let skipped =
+            pg_restore_into(&tool, conn, pool, &tmp, path, opts.no_owner, tables, hooks).await?;
+        if let Some(keep) = &keep {
+            tables::keep_only(pool, &tmp, keep).await?;
+        }
         hooks.report("compare", 0, tables, 0);
-        counts_of(pool, &tmp).await
+        Ok::<_, Error>((counts_of(pool, &tmp).await?, skipped))
     }
     .await;
-    let actual = match restored {
+    let (actual, skipped_extensions) = match restored {
         Ok(a) => a,
         Err(e) => {
             let _ = drop_database(pool, &tmp).await;
@@ -621,14 +515,18 @@ pub(crate) async fn restore(
     };
     swap_in(pool, &tmp, into, exists, own).await?;
     let duration_ms = started.elapsed().as_millis() as i64;
-    let report = RestoreReport {
+    let mut report = RestoreReport {
         snapshot_id: snap.map(|s| s.id),
         path: path.display().to_string(),
         into: into.to_owned(),
         replaced: exists,
         duration_ms,
         tables: counts::compare(snap.and_then(|s| s.table_counts.as_ref()), &actual),
+        skipped_extensions,
     };
+    if let Some(keep) = &keep {
+        report.tables.retain(|t| keep.contains(&t.table));
+    }
     let mut tx = db.begin().await?;
     audit::record(
         &mut tx,
@@ -643,6 +541,8 @@ pub(crate) async fn restore(
                 "into": into,
                 "replaced": exists,
                 "duration_ms": duration_ms,
+                "skipped_extensions": report.skipped_extensions,
+                "tables": keep,
             })),
         },
     )

@@ -1,5 +1,8 @@
-//! Retention: which backups to keep (younger than N days, the N newest, and always the newest
-//! verified one) and deleting the rest, files and rows, audited.
+//! Retention: which backups to keep (younger than N days or among the N newest, pinned ones,
+//! and always the newest verified one) and deleting the rest, files and rows, audited. A row whose file lies outside
+//! the backup folder is never deleted: it is reported in `refused`.
+
+use std::path::Path;
 
 use chrono::{Duration, NaiveDateTime};
 use ncy_core::audit::{self, Entry};
@@ -51,6 +54,11 @@ pub struct PrunePlan {
     pub policy: PrunePolicy,
     pub keep: Vec<PruneItem>,
     pub delete: Vec<PruneItem>,
+    /// Backups the policy would delete but whose file lies outside the backup folder: neither
+    /// file nor row is touched (a row naming another file may have been planted).
+    pub refused: Vec<PruneItem>,
+    /// The backup folder deletions were confined to (empty for a bare [`plan`]).
+    pub folder: String,
     /// Bytes freed by the deletions.
     pub freed_bytes: i64,
 }
@@ -80,6 +88,12 @@ pub fn plan(snapshots: &[Snapshot], policy: &PrunePolicy, at: NaiveDateTime) -> 
     for (i, s) in sorted.iter().enumerate() {
         if Some(s.id) == newest_verified {
             keep.push(item(s, "the newest verified backup (always kept)".into()));
+        } else if s.pinned_at.is_some() {
+            let why = match &s.pin_reason {
+                Some(r) => format!("pinned: {r}"),
+                None => "pinned".into(),
+            };
+            keep.push(item(s, why));
         } else if i < keep_last {
             keep.push(item(s, format!("one of the {keep_last} newest")));
         } else if s.created_at >= cutoff {
@@ -94,6 +108,8 @@ pub fn plan(snapshots: &[Snapshot], policy: &PrunePolicy, at: NaiveDateTime) -> 
         freed_bytes: delete.iter().map(|d| d.size).sum(),
         keep,
         delete,
+        refused: vec![],
+        folder: String::new(),
     })
 }
 
@@ -103,12 +119,29 @@ pub(crate) async fn run(
     db: &Db,
     op: &Operator,
     policy: &PrunePolicy,
+    folder: &Path,
     dry_run: bool,
 ) -> Result<PrunePlan> {
     let mut tx = db.begin().await?;
     let all = snapshot::all(&mut tx).await?;
     let mut p = plan(&all, policy, now())?;
     p.dry_run = dry_run;
+    p.folder = folder.display().to_string();
+    let mut delete = vec![];
+    for mut d in std::mem::take(&mut p.delete) {
+        match crate::folder::inside(folder, Path::new(&d.path)) {
+            Ok(real) => {
+                d.path = real.display().to_string();
+                delete.push(d);
+            }
+            Err(why) => {
+                d.reason = format!("{why}: not deleted (the row may have been planted; check it)");
+                p.refused.push(d);
+            }
+        }
+    }
+    p.freed_bytes = delete.iter().map(|d| d.size).sum();
+    p.delete = delete;
     if dry_run || p.delete.is_empty() {
         tx.rollback().await?;
         return Ok(p);
@@ -172,6 +205,8 @@ mod tests {
             verified_at: None,
             verification: None,
             created_by: None,
+            pinned_at: None,
+            pin_reason: None,
             file_exists: false,
         }
     }
@@ -202,6 +237,16 @@ mod tests {
         .unwrap();
         let kept: Vec<&str> = p.keep.iter().map(|k| k.path.as_str()).collect();
         assert_eq!(kept, vec!["/b/1.dump", "/b/40.dump", "/b/50.dump"]);
+        // A pinned old backup is kept with its reason.
+        let mut pinned = s.clone();
+        pinned[4].pinned_at = Some(at);
+        pinned[4].pin_reason = Some("audit 2026".into());
+        let p = plan(&pinned, &PrunePolicy::default(), at).unwrap();
+        assert_eq!(p.delete.len(), 2);
+        assert!(p
+            .keep
+            .iter()
+            .any(|k| k.path == "/b/70.dump" && k.reason == "pinned: audit 2026"));
         assert!(plan(
             &s,
             &PrunePolicy {

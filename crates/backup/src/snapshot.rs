@@ -53,6 +53,9 @@ pub struct Snapshot {
     /// The last [`Verification`] as stored.
     pub verification: Option<serde_json::Value>,
     pub created_by: Option<Uuid>,
+    /// Set while the backup is pinned: kept beyond the retention policy.
+    pub pinned_at: Option<NaiveDateTime>,
+    pub pin_reason: Option<String>,
     /// Whether the file is still on disk (checked when read).
     pub file_exists: bool,
 }
@@ -67,9 +70,15 @@ pub struct BackupList {
     pub last_verified_at: Option<NaiveDateTime>,
     /// Seconds since the newest verified backup was taken.
     pub last_verified_age_secs: Option<i64>,
+    /// The limit `backups.max_age_hours` in force.
+    pub max_age_hours: i64,
+    /// No verified backup, or the newest is older than the limit (`backup check` fails).
+    pub stale: bool,
+    /// One line on the newest verified backup's age against the limit.
+    pub age_message: String,
 }
 
-pub(crate) const COLUMNS: &str = r#""id", "path", "size", "verified", "created_at", "sha256", "duration_ms", "database", "server_version", "format", "compression", "table_counts", "verified_at", "verification", "created_by""#;
+pub(crate) const COLUMNS: &str = r#""id", "path", "size", "verified", "created_at", "sha256", "duration_ms", "database", "server_version", "format", "compression", "table_counts", "verified_at", "verification", "created_by", "pinned_at", "pin_reason""#;
 
 pub(crate) fn from_row(r: &Row) -> Result<Snapshot> {
     let path = r.text("path")?;
@@ -98,6 +107,8 @@ pub(crate) fn from_row(r: &Row) -> Result<Snapshot> {
         verified_at: r.opt_ts("verified_at")?,
         verification: r.opt_json("verification")?,
         created_by: r.opt_uuid("created_by")?,
+        pinned_at: r.opt_ts("pinned_at")?,
+        pin_reason: r.opt_text("pin_reason")?,
     })
 }
 
@@ -124,7 +135,7 @@ pub(crate) async fn insert(db: &Db, op: &Operator, n: NewSnapshot<'_>) -> Result
     tx.execute(
         &format!(
             r#"INSERT INTO "BackupSnapshot" ({COLUMNS})
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"#
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"#
         ),
         &params![
             id,
@@ -141,7 +152,9 @@ pub(crate) async fn insert(db: &Db, op: &Operator, n: NewSnapshot<'_>) -> Result
             counts,
             None::<NaiveDateTime>,
             None::<serde_json::Value>,
-            op.user_id
+            op.user_id,
+            None::<NaiveDateTime>,
+            None::<String>
         ],
     )
     .await?;
@@ -270,19 +283,15 @@ pub(crate) async fn list(db: &Db, after: Option<&str>, limit: u32) -> Result<Bac
     } else {
         None
     };
-    let last = db
-        .query(
-            r#"SELECT "created_at" FROM "BackupSnapshot" WHERE "verified" = $1
-               ORDER BY "created_at" DESC LIMIT 1"#,
-            &params![true],
-        )
-        .await?;
-    let last_verified_at = last.first().map(|r| r.ts("created_at")).transpose()?;
+    let age = ncy_core::admin::backup_age::read(db).await?;
     Ok(BackupList {
         items,
         next_cursor,
-        last_verified_age_secs: last_verified_at.map(|t| (now() - t).num_seconds()),
-        last_verified_at,
+        last_verified_age_secs: age.age_secs,
+        last_verified_at: age.newest_verified_at,
+        max_age_hours: age.max_age_hours,
+        stale: !age.fresh,
+        age_message: age.message,
     })
 }
 
@@ -323,4 +332,64 @@ pub(crate) async fn record_verification(
     )
     .await?;
     tx.commit().await
+}
+
+/// Pins (`Some(reason)`, may be empty) or unpins (`None`) a backup, audited in the same
+/// transaction (`BACKUP_PIN` / `BACKUP_UNPIN` with the old and new state).
+pub(crate) async fn set_pin(
+    db: &Db,
+    op: &Operator,
+    id: Uuid,
+    reason: Option<&str>,
+) -> Result<Snapshot> {
+    let mut tx = db.begin().await?;
+    let rows = tx
+        .query(
+            &format!(r#"SELECT {COLUMNS} FROM "BackupSnapshot" WHERE "id" = $1"#),
+            &params![id],
+        )
+        .await?;
+    let old = rows
+        .first()
+        .map(from_row)
+        .transpose()?
+        .ok_or_else(|| Error::not_found("backup", id))?;
+    if reason.is_none() && old.pinned_at.is_none() {
+        return Err(Error::conflict(
+            "backup",
+            format!("backup {id} is not pinned; `ncy-admin backup list` shows the pinned ones"),
+        ));
+    }
+    let reason = reason.map(str::trim);
+    if reason.is_some_and(|r| r.chars().count() > 500) {
+        return Err(Error::invalid(
+            "reason",
+            "at most 500 characters; say briefly why this backup is kept",
+        ));
+    }
+    let at = reason.map(|_| old.pinned_at.unwrap_or_else(now));
+    tx.execute(
+        r#"UPDATE "BackupSnapshot" SET "pinned_at" = $1, "pin_reason" = $2 WHERE "id" = $3"#,
+        &params![at, reason.filter(|r| !r.is_empty()), id],
+    )
+    .await?;
+    audit::record(
+        &mut tx,
+        op,
+        Entry {
+            action: if reason.is_some() {
+                "BACKUP_PIN"
+            } else {
+                "BACKUP_UNPIN"
+            },
+            table: "BackupSnapshot",
+            target_id: Some(id),
+            old: Some(json!({ "pinned_at": old.pinned_at, "pin_reason": old.pin_reason })),
+            new: Some(json!({ "pinned_at": at, "pin_reason": reason.filter(|r| !r.is_empty()) })),
+        },
+    )
+    .await?;
+    let snap = get_tx(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok(snap)
 }

@@ -47,6 +47,19 @@ fn dir_error(dir: &Path, e: std::io::Error) -> Error {
     )
 }
 
+/// Creates `dir` and its missing parents readable by the owner only (0700 on Unix); an
+/// existing directory is left as it is.
+pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    b.create(dir)
+}
+
 impl Partial {
     /// Creates `dir` if needed and a new hidden temporary file for `final_name` in it.
     pub async fn create(dir: &Path, final_name: &str) -> Result<(Partial, tokio::fs::File)> {
@@ -56,19 +69,16 @@ impl Partial {
                 std::io::Error::from(std::io::ErrorKind::NotADirectory),
             ));
         }
-        tokio::fs::create_dir_all(dir)
-            .await
-            .map_err(|e| dir_error(dir, e))?;
+        create_private_dir(dir).map_err(|e| dir_error(dir, e))?;
         let path = dir.join(format!(
             ".{final_name}.{}.partial",
             &uuid::Uuid::new_v4().simple().to_string()[..8]
         ));
-        let file = tokio::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .await
-            .map_err(|e| dir_error(dir, e))?;
+        let mut o = tokio::fs::OpenOptions::new();
+        o.write(true).create_new(true);
+        #[cfg(unix)]
+        o.mode(0o600);
+        let file = o.open(&path).await.map_err(|e| dir_error(dir, e))?;
         Ok((Partial { path, armed: true }, file))
     }
 
@@ -228,6 +238,21 @@ mod tests {
             sum,
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn files_are_private_and_new_folders_too() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let nested = dir.path().join("a/b");
+        let (p, _) = Partial::create(&nested, "ncy8_x.dump").await.unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&p.path), 0o600);
+        let published = p.publish("ncy8_x.dump").unwrap();
+        assert_eq!(mode(&published), 0o600);
+        assert_eq!(mode(&nested), 0o700);
+        assert_eq!(mode(&dir.path().join("a")), 0o700);
     }
 
     #[tokio::test]

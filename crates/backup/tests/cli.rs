@@ -22,7 +22,8 @@ async fn backup_commands_on_postgres() {
         String::from_utf8_lossy(&o.stderr)
     );
     cli.login("admin@ncy-8.com", "admin123");
-    let dir = cli.home.path().join("backups");
+    // The default backup folder (NCY_DATA_DIR/backups): verify, restore and prune read it.
+    let dir = cli.home.path().join("data/backups");
     let dir_s = dir.display().to_string();
 
     let s = cli.json(&["backup", "create", "--dir", &dir_s, "--compress", "6"]);
@@ -53,6 +54,15 @@ async fn backup_commands_on_postgres() {
         4,
         "--force",
     );
+
+    // Pin / unpin, audited; list shows the reason.
+    let p = cli.json(&["backup", "pin", &id, "--reason", "quarterly audit"]);
+    assert_eq!(p["pin_reason"], "quarterly audit");
+    assert!(cli
+        .ok(&["backup", "list"])
+        .contains("yes (quarterly audit)"));
+    cli.ok(&["backup", "unpin", &id]);
+    fails(&cli.run(&["backup", "unpin", &id]), 4, "not pinned");
 
     let p = cli.json(&["backup", "prune", "--dry-run", "--keep-days", "0"]);
     assert_eq!(p["dry_run"], true);
@@ -108,7 +118,7 @@ async fn backup_commands_on_the_local_workspace() {
     let cli = Cli::new(vec!["--local".into(), ws]);
     assert!(cli.run_with(&["seed", "dev"], None).status.success());
     cli.login("admin@ncy-8.com", "admin123");
-    let dir = home.path().join("b").display().to_string();
+    let dir = cli.home.path().join("data/backups").display().to_string();
     let s = cli.json(&["backup", "create", "--dir", &dir]);
     assert_eq!(s["format"], "sqlite");
     let id = s["id"].as_str().unwrap().to_owned();
@@ -119,4 +129,55 @@ async fn backup_commands_on_the_local_workspace() {
     assert_eq!(r["replaced"], false);
     assert!(std::path::Path::new(&into).is_file());
     fails(&cli.run_with(&["backup", "pitr"], None), 2, "PostgreSQL");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_check_flags_an_old_backup_for_cron() {
+    let (db, url) = ncy_tests::fresh_pg().await;
+    ncy_core::seed::dev(&db, false).await.unwrap();
+    let cli = Cli::new(vec!["--database-url".into(), url]);
+    cli.login("admin@ncy-8.com", "admin123");
+
+    // No verified backup yet: exit 10, and the fix.
+    let o = cli.run(&["backup", "check"]);
+    fails(&o, 10, "no verified backup");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("backup create"));
+
+    let dir = cli.home.path().join("data/backups").display().to_string();
+    let s = cli.json(&["backup", "create", "--dir", &dir]);
+    let id = s["id"].as_str().unwrap().to_owned();
+    cli.json(&["backup", "verify", &id]);
+    let c = cli.json(&["backup", "check"]);
+    assert_eq!(c["fresh"], true, "{c}");
+    assert_eq!(c["max_age_hours"], 26);
+
+    // Taken 30 hours ago: too old for the default 26 h.
+    db.query(
+        r#"UPDATE "BackupSnapshot" SET "created_at" = "created_at" - interval '30 hours' RETURNING "id""#,
+        &[],
+    )
+    .await
+    .unwrap();
+    let o = cli.run(&["backup", "check"]);
+    fails(&o, 10, "older than backups.max_age_hours = 26 h");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("30.0 h old"));
+    let o = cli.run(&["--json", "backup", "check"]);
+    assert_eq!(o.status.code(), Some(10));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["fresh"], false);
+    assert!(j["age_secs"].as_i64().unwrap() >= 30 * 3600);
+    let l = cli.json(&["backup", "list"]);
+    assert_eq!(l["stale"], true);
+    assert!(cli.ok(&["backup", "list"]).contains("TOO OLD"));
+
+    // The limit is a validated setting.
+    fails(
+        &cli.run(&["settings", "set", "backups.max_age_hours", "0"]),
+        2,
+        "between 1 and",
+    );
+    cli.ok(&["settings", "set", "backups.max_age_hours", "48"]);
+    let c = cli.json(&["backup", "check"]);
+    assert_eq!(c["fresh"], true, "{c}");
+    assert_eq!(c["max_age_hours"], 48);
 }

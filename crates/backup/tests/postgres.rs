@@ -128,8 +128,10 @@ fn files_in(dir: &Path) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_verify_restore_gives_equal_tables() {
     let (db, url, admin, _) = setup().await;
-    let b = Backups::postgres(db.clone(), &url).unwrap();
     let dir = tempfile::tempdir().unwrap();
+    let b = Backups::postgres(db.clone(), &url)
+        .unwrap()
+        .with_dir(dir.path());
     let before = checksums(&db).await;
     assert!(before.len() > 10, "{before:?}");
 
@@ -239,8 +241,10 @@ async fn create_verify_restore_gives_equal_tables() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn altered_and_truncated_dumps_fail_verification() {
     let (db, url, admin, _) = setup().await;
-    let b = Backups::postgres(db.clone(), &url).unwrap();
     let dir = tempfile::tempdir().unwrap();
+    let b = Backups::postgres(db.clone(), &url)
+        .unwrap()
+        .with_dir(dir.path());
     let opts = CreateOptions {
         dir: dir.path().into(),
         compression: 6,
@@ -318,8 +322,10 @@ async fn altered_and_truncated_dumps_fail_verification() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restore_over_an_existing_database_needs_force() {
     let (db, url, admin, _) = setup().await;
-    let b = Backups::postgres(db.clone(), &url).unwrap();
     let dir = tempfile::tempdir().unwrap();
+    let b = Backups::postgres(db.clone(), &url)
+        .unwrap()
+        .with_dir(dir.path());
     let before = checksums(&db).await;
     let snap = b
         .create(&admin, &CreateOptions::new(dir.path()), Hooks::none())
@@ -416,8 +422,10 @@ async fn restore_over_an_existing_database_needs_force() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prune_keeps_young_and_newest_verified_backups() {
     let (db, url, admin, _) = setup().await;
-    let b = Backups::postgres(db.clone(), &url).unwrap();
     let dir = tempfile::tempdir().unwrap();
+    let b = Backups::postgres(db.clone(), &url)
+        .unwrap()
+        .with_dir(dir.path());
     let opts = CreateOptions {
         dir: dir.path().into(),
         compression: 0,
@@ -514,8 +522,10 @@ async fn prune_keeps_young_and_newest_verified_backups() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn permissions_bad_directory_and_cancel_leave_nothing_behind() {
     let (db, url, admin, employee) = setup().await;
-    let b = Backups::postgres(db.clone(), &url).unwrap();
     let dir = tempfile::tempdir().unwrap();
+    let b = Backups::postgres(db.clone(), &url)
+        .unwrap()
+        .with_dir(dir.path());
     let opts = CreateOptions::new(dir.path().join("b"));
     let forbidden = |e: Error, perm: &str| {
         assert!(
@@ -603,8 +613,10 @@ async fn permissions_bad_directory_and_cancel_leave_nothing_behind() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancelled_restore_leaves_the_target_as_it_was() {
     let (db, url, admin, _) = setup().await;
-    let b = Backups::postgres(db.clone(), &url).unwrap();
     let dir = tempfile::tempdir().unwrap();
+    let b = Backups::postgres(db.clone(), &url)
+        .unwrap()
+        .with_dir(dir.path());
     let snap = b
         .create(&admin, &CreateOptions::new(dir.path()), Hooks::none())
         .await

@@ -26,7 +26,9 @@ async fn setup() -> (Db, tempfile::TempDir, Operator, Backups) {
     .unwrap()
     .operator;
     let path = db.sqlite_path().unwrap().to_path_buf();
-    let b = Backups::new(db.clone(), &Target::Local(path)).unwrap();
+    let b = Backups::new(db.clone(), &Target::Local(path))
+        .unwrap()
+        .with_dir(dir.path());
     (db, dir, admin, b)
 }
 
@@ -302,7 +304,9 @@ async fn encrypted_cache_backups_stay_encrypted() {
     let before = contents(&db).await;
 
     // Without the key: refused, nothing written.
-    let keyless = Backups::new(db.clone(), &Target::Local(path.clone())).unwrap();
+    let keyless = Backups::new(db.clone(), &Target::Local(path.clone()))
+        .unwrap()
+        .with_dir(dir.path());
     let e = keyless
         .create(
             &admin,

@@ -51,8 +51,10 @@ async fn a_write_failing_mid_backup_leaves_no_file_and_no_row() {
     .await
     .unwrap()
     .operator;
-    let b = Backups::postgres(db.clone(), &url).unwrap();
     let dir = tempfile::tempdir().unwrap();
+    let b = Backups::postgres(db.clone(), &url)
+        .unwrap()
+        .with_dir(dir.path());
     let opts = CreateOptions {
         dir: dir.path().into(),
         compression: 0,

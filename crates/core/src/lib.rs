@@ -12,6 +12,7 @@ pub mod audit;
 pub mod auth;
 pub mod db;
 pub mod error;
+pub mod export;
 pub mod migrate;
 pub mod model;
 pub mod secrets;

@@ -16,6 +16,7 @@
 #![allow(clippy::useless_vec)]
 
 pub mod activity;
+pub mod backups;
 pub mod findings;
 pub mod guard;
 pub mod logging;

@@ -157,7 +157,15 @@ pub async fn report(db: &Db, op: &Operator, opts: &ReportOptions) -> Result<Heal
         rep.throughput = keep("throughput", server::sample(db).await, errs)
             .map(|second| server::rates(&first, &second));
     }
+    let backups = keep(
+        "backups",
+        crate::backups::read(db).await,
+        &mut rep.unavailable,
+    );
     rep.findings = judge(&rep, opts);
+    rep.findings
+        .extend(backups.as_ref().and_then(crate::backups::finding));
+    rep.findings.sort_by_key(|x| std::cmp::Reverse(x.severity));
     rep.status = status(&rep.findings);
     Ok(rep)
 }

@@ -22,7 +22,9 @@ pub async fn audit_list(
     Ok(query::list(&db, &op, &filter, limit, after.as_deref()).await?)
 }
 
-/// Streams the matching entries to `path` (CSV or JSON); returns the number of rows.
+/// Streams the matching entries to `path` (CSV or JSON) as the CLI does
+/// (`ncy_core::export::ExportFile`: private temporary file renamed when complete, never
+/// through a symbolic link); returns the number of rows.
 #[tauri::command]
 pub async fn audit_export(
     app: AppHandle,
@@ -33,12 +35,17 @@ pub async fn audit_export(
 ) -> ApiResult<u64> {
     let (db, op) = s.session().await?;
     let io = |e| ncy_core::Error::io(format!("writing {path}"), e);
-    let mut out = std::io::BufWriter::new(std::fs::File::create(&path).map_err(io)?);
+    let mut file = ncy_core::export::ExportFile::create(&path)?;
     let progress = |n: u64| {
         let _ = app.emit("progress", Progress::new("audit-export", "exporting", n, 0));
     };
-    let n = query::export(&db, &op, &filter, format, &mut out, &progress).await?;
-    out.flush().map_err(io)?;
+    let n = {
+        let mut out = std::io::BufWriter::new(file.file());
+        let n = query::export(&db, &op, &filter, format, &mut out, &progress).await?;
+        out.flush().map_err(io)?;
+        n
+    };
+    file.finish()?;
     Ok(n)
 }
 

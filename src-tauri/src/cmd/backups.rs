@@ -14,7 +14,12 @@ use crate::state::{not_postgres, AppState};
 
 async fn backups(s: &AppState) -> ApiResult<(Backups, ncy_core::auth::Operator)> {
     let (db, target, op) = s.session_target().await?;
-    Ok((Backups::new(db, &target)?, op))
+    // The folder backups_create writes to: verify, restore and prune refuse rows naming
+    // files elsewhere.
+    Ok((
+        Backups::new(db, &target)?.with_dir(s.paths.data.join("backups")),
+        op,
+    ))
 }
 
 #[tauri::command]
@@ -123,6 +128,7 @@ pub async fn backups_restore(
         into,
         force,
         no_owner,
+        ..RestoreOptions::default()
     };
     let job = s.jobs.begin(&app, &job);
     let progress = |p: ncy_backup::Progress| job.emit(&p.phase, p.done, p.total);

@@ -190,26 +190,17 @@ pub async fn run(ctx: &mut Ctx, c: Audit) -> Result<()> {
         } => {
             let format = Format::parse(&format)?;
             let f = audit_filter(actor, t, target, action, since, until)?;
-            let dir = out
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(std::path::Path::new("."));
-            let mut tmp = tempfile::NamedTempFile::new_in(dir)
-                .map_err(|e| Error::io(format!("creating a file in {}", dir.display()), e))?;
+            let mut file = ncy_core::export::ExportFile::create(&out)?;
             let bar = crate::output::progress(ctx, 0, "exporting audit log");
             let b2 = bar.clone();
             let n = {
-                let mut w = std::io::BufWriter::new(tmp.as_file_mut());
+                let mut w = std::io::BufWriter::new(file.file());
                 let n = query::export(&db, &op, &f, format, &mut w, &move |n| b2.set_position(n))
                     .await?;
                 w.flush().map_err(|e| Error::io("writing the export", e))?;
                 n
             };
-            tmp.as_file()
-                .sync_all()
-                .map_err(|e| Error::io("writing the export", e))?;
-            tmp.persist(&out)
-                .map_err(|e| Error::io(format!("writing {}", out.display()), e.error))?;
+            file.finish()?;
             bar.finish_and_clear();
             crate::output::emit(ctx, &serde_json::json!({ "rows": n, "out": out }), || {
                 format!("exported {n} audit entries to {}", out.display())

@@ -1,4 +1,4 @@
-//! `ncy-admin backup create | verify | list | prune | restore | pitr`: backups proven
+//! `ncy-admin backup create | verify | list | check | prune | pin | unpin | restore | pitr`: backups proven
 //! restorable, for the PostgreSQL database (pg_dump/pg_restore) or the local workspace
 //! (SQLite online backup). Progress bars on stderr when it is a terminal; Ctrl-C cancels and
 //! leaves nothing behind.
@@ -32,6 +32,10 @@ pub enum Backup {
     Verify {
         /// The backup's id (from `backup list`) or its file.
         backup: String,
+        /// The backup folder (default: $NCY_BACKUP_DIR or <data dir>/ncy-admin/backups); a
+        /// recorded file outside it is refused.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
     },
     /// Recorded backups, newest first, with the age of the last verified one.
     List {
@@ -41,8 +45,11 @@ pub enum Backup {
         #[arg(long)]
         after: Option<String>,
     },
-    /// Delete backups outside the retention policy (never the newest verified one).
+    /// Delete backups outside the retention policy: a backup is kept when it is younger than
+    /// --keep-days OR among the --keep-last newest; pinned backups and the newest verified one
+    /// are always kept.
     Prune {
+        /// Keep backups younger than this many days.
         #[arg(long, default_value_t = 30, value_name = "DAYS")]
         keep_days: i64,
         /// Also keep the N newest backups, whatever their age.
@@ -51,6 +58,26 @@ pub enum Backup {
         /// Show what would be deleted; delete nothing.
         #[arg(long)]
         dry_run: bool,
+        /// The backup folder (default: $NCY_BACKUP_DIR or <data dir>/ncy-admin/backups); a
+        /// recorded file outside it is refused.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+    /// For cron and monitoring: exit 0 when the newest verified backup is younger than the
+    /// setting backups.max_age_hours (default 26), 10 when it is older or there is none.
+    Check,
+    /// Keep a backup beyond the retention policy (prune never deletes it) until unpinned.
+    Pin {
+        /// The backup's id (from `backup list`).
+        id: uuid::Uuid,
+        /// Why it is kept (shown by prune and list, recorded in the audit log).
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
+    },
+    /// Let the retention policy apply to a pinned backup again.
+    Unpin {
+        /// The backup's id.
+        id: uuid::Uuid,
     },
     /// Restore a backup into a new database (PostgreSQL) or file (local workspace).
     Restore {
@@ -65,6 +92,16 @@ pub enum Backup {
         /// Skip ownership and privileges (restore as a role that does not own the objects).
         #[arg(long)]
         no_owner: bool,
+        /// Only this table (`Task` or `schema.Task`; repeat for more) into the new database.
+        #[arg(long = "table", value_name = "TABLE")]
+        tables: Vec<String>,
+        /// Print the restore plan (what is created or replaced, rows per table) and stop.
+        #[arg(long)]
+        dry_run: bool,
+        /// The backup folder (default: $NCY_BACKUP_DIR or <data dir>/ncy-admin/backups); a
+        /// recorded file outside it is refused.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
     },
     /// Point-in-time recovery readiness; with --target-time, the recovery script for the DBA.
     Pitr {
@@ -148,8 +185,40 @@ fn verification_text(v: &Verification) -> String {
         ));
         out.push('\n');
     }
+    for x in &v.skipped_extensions {
+        out.push_str(&format!(
+            "  skipped extension {} (this role cannot create it: {}); every table was still restored and compared\n",
+            x.name, x.reason
+        ));
+    }
     for p in &v.problems {
         out.push_str(&format!("  problem: {p}\n"));
+    }
+    out
+}
+
+fn plan_text(p: &ncy_backup::RestorePlan) -> String {
+    let mut out = format!(
+        "restore plan: {} database {} with {} table(s), {} rows at backup time{}\n",
+        p.action,
+        p.into,
+        p.tables.len(),
+        p.rows,
+        if p.left_out > 0 {
+            format!(" ({} other table(s) left out)", p.left_out)
+        } else {
+            String::new()
+        }
+    );
+    out.push_str(&table(
+        &["table", "rows"],
+        p.tables
+            .iter()
+            .map(|t| vec![t.table.clone(), opt(&t.rows)])
+            .collect(),
+    ));
+    for n in &p.notes {
+        out.push_str(&format!("\n  note: {n}"));
     }
     out
 }
@@ -183,10 +252,25 @@ struct PitrOutput {
     script_path: Option<String>,
 }
 
+/// The backup folder named on the command line, if any.
+fn dir_of(c: &Backup) -> Option<PathBuf> {
+    match c {
+        Backup::Create { dir, .. }
+        | Backup::Verify { dir, .. }
+        | Backup::Prune { dir, .. }
+        | Backup::Restore { dir, .. } => dir.clone(),
+        _ => None,
+    }
+}
+
 pub async fn run(ctx: &mut Ctx, c: Backup) -> Result<()> {
     let db = ctx.db().await?;
     let op = ctx.operator().await?;
     let b = Backups::new(db, &ctx.target()?)?;
+    let b = match dir_of(&c) {
+        Some(d) => b.with_dir(d),
+        None => b,
+    };
     let cancel = ncy_backup::cancel_on_ctrl_c();
     let bar = progress(ctx, 0, "backup");
     let draw = |p: Progress| {
@@ -203,11 +287,8 @@ pub async fn run(ctx: &mut Ctx, c: Backup) -> Result<()> {
         cancel: Some(&*cancel),
     };
     match c {
-        Backup::Create { dir, compress } => {
-            let dir = match dir {
-                Some(d) => d,
-                None => ncy_backup::default_dir()?,
-            };
+        Backup::Create { compress, .. } => {
+            let dir = b.folder()?;
             let s = b
                 .create(
                     &op,
@@ -222,7 +303,7 @@ pub async fn run(ctx: &mut Ctx, c: Backup) -> Result<()> {
             let s = s?;
             emit(ctx, &s, || snapshot_text(&s))
         }
-        Backup::Verify { backup } => {
+        Backup::Verify { backup, .. } => {
             let v = b.verify(&op, &BackupRef::parse(&backup), hooks).await;
             bar.finish_and_clear();
             let v = v?;
@@ -243,7 +324,15 @@ pub async fn run(ctx: &mut Ctx, c: Backup) -> Result<()> {
             let l = b.list(&op, after.as_deref(), limit).await?;
             emit(ctx, &l, || {
                 let mut out = table(
-                    &["id", "created (UTC)", "file", "size", "verified", "on disk"],
+                    &[
+                        "id",
+                        "created (UTC)",
+                        "file",
+                        "size",
+                        "verified",
+                        "on disk",
+                        "pinned",
+                    ],
                     l.items
                         .iter()
                         .map(|s| {
@@ -262,14 +351,24 @@ pub async fn run(ctx: &mut Ctx, c: Backup) -> Result<()> {
                                 } else {
                                     "MISSING".into()
                                 },
+                                match (&s.pinned_at, &s.pin_reason) {
+                                    (None, _) => String::new(),
+                                    (Some(_), Some(r)) => format!("yes ({r})"),
+                                    (Some(_), None) => "yes".into(),
+                                },
                             ]
                         })
                         .collect(),
                 );
                 out.push('\n');
-                out.push_str(&match l.last_verified_age_secs {
-                    Some(a) => format!("last verified backup: {} old", age(a)),
-                    None => "no verified backup: run `ncy-admin backup verify <id>`".into(),
+                out.push_str(&if l.stale {
+                    format!("TOO OLD: {}", l.age_message)
+                } else {
+                    format!(
+                        "last verified backup: {} old (limit {} h)",
+                        l.last_verified_age_secs.map(age).unwrap_or_default(),
+                        l.max_age_hours
+                    )
                 });
                 if let Some(c) = &l.next_cursor {
                     out.push_str(&format!("\nnext page: --after '{c}'"));
@@ -281,6 +380,7 @@ pub async fn run(ctx: &mut Ctx, c: Backup) -> Result<()> {
             keep_days,
             keep_last,
             dry_run,
+            ..
         } => {
             bar.finish_and_clear();
             let p = b
@@ -295,7 +395,11 @@ pub async fn run(ctx: &mut Ctx, c: Backup) -> Result<()> {
                 .await?;
             emit(ctx, &p, || {
                 let mut rows: Vec<Vec<String>> = vec![];
-                for (what, items) in [("keep", &p.keep), ("DELETE", &p.delete)] {
+                for (what, items) in [
+                    ("keep", &p.keep),
+                    ("DELETE", &p.delete),
+                    ("REFUSED", &p.refused),
+                ] {
                     for i in items {
                         rows.push(vec![
                             what.into(),
@@ -306,7 +410,7 @@ pub async fn run(ctx: &mut Ctx, c: Backup) -> Result<()> {
                     }
                 }
                 format!(
-                    "{}\n{} {} backup(s), {}{}",
+                    "{}\n{} {} backup(s), {}{}{}",
                     table(&["", "created (UTC)", "file", "why"], rows),
                     if p.dry_run { "would delete" } else { "deleted" },
                     p.delete.len(),
@@ -315,7 +419,48 @@ pub async fn run(ctx: &mut Ctx, c: Backup) -> Result<()> {
                         " (dry run: nothing deleted)"
                     } else {
                         ""
+                    },
+                    if p.refused.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            "\nrefused {} row(s) naming a file outside the backup folder {}: check who wrote them",
+                            p.refused.len(),
+                            p.folder
+                        )
                     }
+                )
+            })
+        }
+        Backup::Check => {
+            bar.finish_and_clear();
+            let a = b.check(&op).await?;
+            emit(ctx, &a, || {
+                format!("{}: {}", if a.fresh { "OK" } else { "TOO OLD" }, a.message)
+            })?;
+            if a.fresh {
+                Ok(())
+            } else {
+                Err(Error::VerificationFailed(a.message).into())
+            }
+        }
+        Backup::Pin { id, reason } => {
+            bar.finish_and_clear();
+            let s = b.pin(&op, id, reason.as_deref()).await?;
+            emit(ctx, &s, || {
+                format!(
+                    "pinned backup {} ({}): prune keeps it until `ncy-admin backup unpin {}`",
+                    s.id, s.path, s.id
+                )
+            })
+        }
+        Backup::Unpin { id } => {
+            bar.finish_and_clear();
+            let s = b.unpin(&op, id).await?;
+            emit(ctx, &s, || {
+                format!(
+                    "unpinned backup {}: the retention policy applies to it again",
+                    s.id
                 )
             })
         }
@@ -324,19 +469,34 @@ pub async fn run(ctx: &mut Ctx, c: Backup) -> Result<()> {
             into,
             force,
             no_owner,
+            tables,
+            dry_run,
+            ..
         } => {
-            let r = b
-                .restore(
-                    &op,
-                    &BackupRef::parse(&backup),
-                    &RestoreOptions {
-                        into,
-                        force,
-                        no_owner,
-                    },
-                    hooks,
-                )
-                .await;
+            let which = BackupRef::parse(&backup);
+            let opts = RestoreOptions {
+                into,
+                force,
+                no_owner,
+                tables,
+            };
+            let plan = b.restore_plan(&op, &which, &opts).await;
+            let plan = match plan {
+                Ok(p) => p,
+                Err(e) => {
+                    bar.finish_and_clear();
+                    return Err(e.into());
+                }
+            };
+            if dry_run {
+                bar.finish_and_clear();
+                return emit(ctx, &plan, || plan_text(&plan));
+            }
+            // A refused restore (no --force) gets its one error line only.
+            if !ctx.json() && plan.allowed {
+                bar.suspend(|| eprintln!("{}", plan_text(&plan)));
+            }
+            let r = b.restore(&op, &which, &opts, hooks).await;
             bar.finish_and_clear();
             let r = r?;
             emit(ctx, &r, || {
@@ -347,8 +507,13 @@ pub async fn run(ctx: &mut Ctx, c: Backup) -> Result<()> {
                     .filter(|t| !t.ok)
                     .map(|t| t.table.as_str())
                     .collect();
+                let skipped: Vec<&str> = r
+                    .skipped_extensions
+                    .iter()
+                    .map(|x| x.name.as_str())
+                    .collect();
                 format!(
-                    "restored {} into {}{} in {} ms: {} tables, {rows} rows{}",
+                    "restored {} into {}{} in {} ms: {} tables, {rows} rows{}{}",
                     r.path,
                     r.into,
                     if r.replaced { " (replaced)" } else { "" },
@@ -358,6 +523,14 @@ pub async fn run(ctx: &mut Ctx, c: Backup) -> Result<()> {
                         String::new()
                     } else {
                         format!("; counts differ from backup time in {}", bad.join(", "))
+                    },
+                    if skipped.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            "; extensions this role cannot create were left out: {} (a superuser can add them with CREATE EXTENSION)",
+                            skipped.join(", ")
+                        )
                     }
                 )
             })

@@ -119,7 +119,7 @@ fn works_offline(c: &Command) -> bool {
             tasks::Tasks::List { .. } | tasks::Tasks::Show { .. } | tasks::Tasks::Update { .. }
         ),
         Command::Settings(s) => matches!(s, settings::Settings::List),
-        Command::Backup(b) => matches!(b, backup::Backup::List { .. }),
+        Command::Backup(b) => matches!(b, backup::Backup::List { .. } | backup::Backup::Check),
         Command::Gdpr(g) => matches!(
             g,
             gdpr::Gdpr::List { .. }

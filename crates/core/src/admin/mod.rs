@@ -2,6 +2,7 @@
 //! tasks and the log viewers. Each operation checks a permission first, validates its input,
 //! runs in one transaction and writes its AuditLog row in that same transaction.
 
+pub mod backup_age;
 pub mod logs;
 pub mod operators;
 pub mod orgs;

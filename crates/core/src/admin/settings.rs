@@ -26,6 +26,10 @@ pub const LOCKOUT_MINUTES: &str = "auth.lockout.minutes";
 /// Lifetime of an operator session in hours.
 pub const SESSION_HOURS: &str = "auth.session.hours";
 
+/// Hours after which the newest verified backup counts as too old (`backup check`, `backup
+/// list`, the health report).
+pub const BACKUP_MAX_AGE_HOURS: &str = "backups.max_age_hours";
+
 /// Settings the product itself reads.
 pub const KNOWN: &[Known] = &[
     Known {
@@ -48,6 +52,14 @@ pub const KNOWN: &[Known] = &[
         min: 1,
         max: 24 * 30,
         default: 12,
+    },
+    Known {
+        key: BACKUP_MAX_AGE_HOURS,
+        description:
+            "hours after which the newest verified backup is too old (backup check exits 10)",
+        min: 1,
+        max: 24 * 366,
+        default: 26,
     },
 ];
 
@@ -85,6 +97,11 @@ pub fn check_retention(v: &serde_json::Value) -> Result<()> {
 /// The known setting `key`, if it is one.
 pub fn known(key: &str) -> Option<&'static Known> {
     KNOWN.iter().find(|k| k.key == key)
+}
+
+/// The default of the known setting `key` (1 for an unknown key).
+pub fn default_of(key: &str) -> i64 {
+    known(key).map(|k| k.default).unwrap_or(1)
 }
 
 /// One setting: its value (`null` when unset) and, for known keys, what it means, its range

@@ -10,6 +10,7 @@ use crate::admin::{limit, resolve_user, Cursor, Page, Where};
 use crate::auth::{perm, Operator};
 use crate::db::{format_ts, Db, Row, Tx};
 use crate::error::{Error, Result};
+use crate::export::CsvWriter;
 
 /// One AuditLog row.
 #[derive(Debug, Clone, Serialize)]
@@ -145,7 +146,8 @@ impl Format {
 }
 
 /// Streams every matching entry to `out` in keyset batches (memory stays flat), newest first.
-/// JSON is one array; CSV has a header row. Returns the number of rows written.
+/// JSON is one array; CSV has a header row and cells that could run as a spreadsheet formula
+/// neutralised ([`crate::export::neutralise_cell`]). Returns the number of rows written.
 pub async fn export(
     db: &Db,
     op: &Operator,
@@ -156,18 +158,14 @@ pub async fn export(
 ) -> Result<u64> {
     op.require(perm::AUDIT_READ)?;
     let io = |e: std::io::Error| Error::io("writing the audit export", e);
-    let csv_err = |e: csv::Error| match e.into_kind() {
-        csv::ErrorKind::Io(e) => io(e),
-        other => Error::db(format!("CSV: {other:?}")),
-    };
     enum Sink<'a> {
-        Csv(Box<csv::Writer<&'a mut (dyn Write + Send)>>),
+        Csv(Box<CsvWriter<&'a mut (dyn Write + Send)>>),
         Json(&'a mut (dyn Write + Send)),
     }
     let mut sink = match format {
         Format::Csv => {
-            let mut w = csv::Writer::from_writer(out);
-            w.write_record([
+            let mut w = CsvWriter::new(out);
+            w.write_row([
                 "id",
                 "created_at",
                 "actor_id",
@@ -179,8 +177,7 @@ pub async fn export(
                 "new_value",
                 "ip_address",
                 "user_agent",
-            ])
-            .map_err(csv_err)?;
+            ])?;
             Sink::Csv(Box::new(w))
         }
         Format::Json => {
@@ -200,7 +197,7 @@ pub async fn export(
                     let opt = |v: &Option<serde_json::Value>| {
                         v.as_ref().map(|j| j.to_string()).unwrap_or_default()
                     };
-                    w.write_record([
+                    w.write_row([
                         e.id.to_string(),
                         format_ts(&e.created_at),
                         e.user_id.map(|u| u.to_string()).unwrap_or_default(),
@@ -212,8 +209,7 @@ pub async fn export(
                         opt(&e.new_value),
                         e.ip_address.clone().unwrap_or_default(),
                         e.user_agent.clone().unwrap_or_default(),
-                    ])
-                    .map_err(csv_err)?;
+                    ])?;
                 }
                 Sink::Json(out) => {
                     if n > 0 {
@@ -237,7 +233,7 @@ pub async fn export(
         });
     }
     match sink {
-        Sink::Csv(mut w) => w.flush().map_err(io)?,
+        Sink::Csv(mut w) => w.flush()?,
         Sink::Json(out) => {
             out.write_all(b"]\n").map_err(io)?;
             out.flush().map_err(io)?;

@@ -12,4 +12,16 @@ next_cursor: string | null, last_verified_at: string | null,
 /**
  * Seconds since the newest verified backup was taken.
  */
-last_verified_age_secs: number | null, };
+last_verified_age_secs: number | null, 
+/**
+ * The limit `backups.max_age_hours` in force.
+ */
+max_age_hours: number, 
+/**
+ * No verified backup, or the newest is older than the limit (`backup check` fails).
+ */
+stale: boolean, 
+/**
+ * One line on the newest verified backup's age against the limit.
+ */
+age_message: string, };

@@ -7,6 +7,15 @@ import type { PrunePolicy } from "./PrunePolicy";
  */
 export type PrunePlan = { dry_run: boolean, policy: PrunePolicy, keep: Array<PruneItem>, delete: Array<PruneItem>, 
 /**
+ * Backups the policy would delete but whose file lies outside the backup folder: neither
+ * file nor row is touched (a row naming another file may have been planted).
+ */
+refused: Array<PruneItem>, 
+/**
+ * The backup folder deletions were confined to (empty for a bare [`plan`]).
+ */
+folder: string, 
+/**
  * Bytes freed by the deletions.
  */
 freed_bytes: number, };

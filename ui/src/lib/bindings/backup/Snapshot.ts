@@ -18,6 +18,10 @@ table_counts: { [key in string]: number } | null, verified_at: string | null,
  */
 verification: JsonValue | null, created_by: string | null, 
 /**
+ * Set while the backup is pinned: kept beyond the retention policy.
+ */
+pinned_at: string | null, pin_reason: string | null, 
+/**
  * Whether the file is still on disk (checked when read).
  */
 file_exists: boolean, };

@@ -1,0 +1,2 @@
+ALTER TABLE "BackupSnapshot" DROP COLUMN "pin_reason";
+ALTER TABLE "BackupSnapshot" DROP COLUMN "pinned_at";
