@@ -26,13 +26,21 @@ BEGIN
     RAISE EXCEPTION 'migration 0010 creates the operator group roles and needs CREATEROLE: run it as the database owner with CREATEROLE (ALTER ROLE % CREATEROLE)', current_user;
   END IF;
   FOREACH g IN ARRAY ARRAY['ncy_operator', 'ncy_admin', 'ncy_manager', 'ncy_employee', 'ncy_system', 'ncy_support'] LOOP
+    -- Another database of the cluster may be migrating at the same moment: its uncommitted
+    -- CREATE ROLE makes ours wait and then fail as a duplicate, which means the role is there.
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = g) THEN
-      EXECUTE format('CREATE ROLE %I NOLOGIN', g);
+      BEGIN
+        EXECUTE format('CREATE ROLE %I NOLOGIN', g);
+      EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+      END;
     END IF;
   END LOOP;
   FOREACH g IN ARRAY ARRAY['ncy_admin', 'ncy_manager', 'ncy_employee', 'ncy_system', 'ncy_support'] LOOP
     IF NOT pg_has_role(g, 'ncy_operator', 'MEMBER') THEN
-      EXECUTE format('GRANT ncy_operator TO %I', g);
+      BEGIN
+        EXECUTE format('GRANT ncy_operator TO %I', g);
+      EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+      END;
     END IF;
   END LOOP;
 END $$;

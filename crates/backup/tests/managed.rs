@@ -1,5 +1,5 @@
 //! A managed PostgreSQL as its users get it: the application connects as the database owner,
-//! not a superuser, with CREATEDB, and the provider created `pg_stat_statements` in the
+//! not a superuser, with CREATEDB and CREATEROLE (migration 0010 creates the operator groups), and the provider created `pg_stat_statements` in the
 //! database (the harness cluster preloads it). Verify restores what the owner can create,
 //! skips and records the extension it cannot, and still proves every table's rows; a restore
 //! does the same.
@@ -33,7 +33,7 @@ async fn verify_as_a_non_superuser_owner_skips_the_providers_extension_and_prove
     let role = format!("ncy_owner_{tag}");
     let name = format!("ncy_managed_{tag}");
     let server = superuser("postgres").await;
-    exec(&server, &format!("CREATE ROLE {role} LOGIN CREATEDB")).await;
+    exec(&server, &format!("CREATE ROLE {role} LOGIN CREATEDB CREATEROLE")).await;
     exec(&server, &format!("CREATE DATABASE {name} OWNER {role}")).await;
     server.close().await;
     // The provider's extension, created by a superuser in the owner's database.
