@@ -224,6 +224,36 @@ async fn rbac_matrix_app_and_sql_agree() {
         .is_ok();
         checks.push(("users.credentials", app.is_ok(), direct));
 
+        // API keys: the app and the checked entry point agree; nobody writes the hash directly.
+        let app = users::create_api_key(
+            &c.db,
+            &c.op,
+            "employee@test-org.com",
+            &["tasks.read".to_owned()],
+            None,
+        )
+        .await;
+        if let Ok(k) = &app {
+            assert!(k.plaintext.starts_with("ncyk_"));
+        }
+        let direct = sql(
+            &c.db,
+            &format!("SELECT ncy_api_key_create(gen_random_uuid(), '{employee}', '{}', ARRAY['tasks.read'], NULL)", "ab".repeat(32)),
+        )
+        .await
+        .is_ok();
+        checks.push(("users.credentials", app.is_ok(), direct));
+        let raw = sql(
+            &c.db,
+            &format!(r#"INSERT INTO "ApiKey" ("key_hash", "user_id", "scopes") VALUES ('x', '{employee}', ARRAY['tasks.read'])"#),
+        )
+        .await;
+        assert!(
+            raw.is_err(),
+            "{}: a raw ApiKey insert must be refused",
+            c.role
+        );
+
         let app = ncy_core::admin::logs::access(&c.db, &c.op, &Default::default(), 5, None).await;
         let direct = sql(&c.db, r#"SELECT "id" FROM "AccessLog" LIMIT 1"#)
             .await
@@ -236,6 +266,9 @@ async fn rbac_matrix_app_and_sql_agree() {
                 "{} / {perm}: the app said {app_ok}, SQL as the role said {sql_ok}",
                 c.role
             );
+            if c.role == "ADMIN" {
+                assert!(app_ok, "ADMIN holds every permission: {perm} must succeed");
+            }
             if (app_ok || sql_ok) && !has(perm) {
                 unauthorized += 1;
                 eprintln!("unauthorized success: {} {perm}", c.role);

@@ -373,6 +373,13 @@ fn operators_log_in_with_their_own_role_and_audit_verify_catches_tampering() {
         who["email"], "manager@test-org.com",
         "the connection is the identity"
     );
+    let again = me.ok(&[
+        "login",
+        "--email",
+        "manager@test-org.com",
+        "--password-stdin",
+    ]);
+    assert!(again.contains("no login needed"), "{again}");
     // The app refuses first (exit 5), and the database would too.
     fails(&me.run(&["audit", "list"]), 5, "audit.read");
     fails(&me.run(&["operators", "list"]), 5, "roles.read");

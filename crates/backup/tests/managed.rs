@@ -33,7 +33,11 @@ async fn verify_as_a_non_superuser_owner_skips_the_providers_extension_and_prove
     let role = format!("ncy_owner_{tag}");
     let name = format!("ncy_managed_{tag}");
     let server = superuser("postgres").await;
-    exec(&server, &format!("CREATE ROLE {role} LOGIN CREATEDB CREATEROLE")).await;
+    exec(
+        &server,
+        &format!("CREATE ROLE {role} LOGIN CREATEDB CREATEROLE"),
+    )
+    .await;
     exec(&server, &format!("CREATE DATABASE {name} OWNER {role}")).await;
     server.close().await;
     // The provider's extension, created by a superuser in the owner's database.

@@ -11,8 +11,29 @@ use crate::ctx::Ctx;
 use crate::output::emit;
 
 pub async fn login(ctx: &mut Ctx, email: String, password_stdin: bool) -> Result<()> {
-    let password = read_password(password_stdin, "Password: ")?;
     let db = ctx.db().await?;
+    // An operator's own database login is already their identity: a session would add nothing.
+    if let Some(op) = auth::identify(&db, Client::Cli).await? {
+        let same = op.email.eq_ignore_ascii_case(email.trim());
+        let out = serde_json::json!({
+            "login_needed": false,
+            "email": op.email,
+            "role": op.role,
+        });
+        return emit(ctx, &out, || {
+            let mut s = format!(
+                "no login needed: this connection is the operator login of {} ({}); every command runs as them",
+                op.email, op.role
+            );
+            if !same {
+                s.push_str(&format!(
+                    "\nto act as {email}, connect with that operator's own database login instead"
+                ));
+            }
+            s
+        });
+    }
+    let password = read_password(password_stdin, "Password: ")?;
     let res = auth::login(
         &db,
         &email,

@@ -716,7 +716,7 @@ pub async fn create_api_key(
     if load(&mut tx, uid).await?.deleted_at.is_some() {
         return Err(Error::invalid("user", "is deleted; restore it first"));
     }
-    let key = ApiKeyInfo {
+    let mut key = ApiKeyInfo {
         id: Uuid::new_v4(),
         user_id: uid,
         scopes,
@@ -724,11 +724,28 @@ pub async fn create_api_key(
         expires_at: expires_at.map(crate::db::truncate_ms),
         created_at: now(),
     };
-    tx.execute(
-        r#"INSERT INTO "ApiKey" ("id", "key_hash", "user_id", "scopes", "expires_at", "created_at") VALUES ($1, $2, $3, $4, $5, $6)"#,
-        &params![key.id, hash, uid, key.scopes.clone(), key.expires_at, key.created_at],
-    )
-    .await?;
+    if tx.dialect() == crate::db::Dialect::Postgres {
+        // Operator roles cannot write the hash column: the checked entry point does (0012).
+        tx.query(
+            "SELECT ncy_api_key_create($1, $2, $3, $4, $5)",
+            &params![key.id, uid, hash, key.scopes.clone(), key.expires_at],
+        )
+        .await?;
+        let row = tx
+            .query_opt(
+                r#"SELECT "created_at" FROM "ApiKey" WHERE "id" = $1"#,
+                &params![key.id],
+            )
+            .await?
+            .ok_or_else(|| Error::not_found("API key", key.id))?;
+        key.created_at = row.ts("created_at")?;
+    } else {
+        tx.execute(
+            r#"INSERT INTO "ApiKey" ("id", "key_hash", "user_id", "scopes", "expires_at", "created_at") VALUES ($1, $2, $3, $4, $5, $6)"#,
+            &params![key.id, hash, uid, key.scopes.clone(), key.expires_at, key.created_at],
+        )
+        .await?;
+    }
     let mut new = snapshot(&key);
     if let Some(m) = new.as_object_mut() {
         m.insert("key_hash".into(), serde_json::json!("[redacted]"));

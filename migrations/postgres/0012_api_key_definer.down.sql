@@ -1,0 +1,1 @@
+DROP FUNCTION ncy_api_key_create(uuid, uuid, text, text[], timestamp);
