@@ -373,6 +373,78 @@ async fn a_manager_sees_nothing_of_another_organization() {
         !matches!(r, Ok(n) if n > 0),
         "only the OWNER deletes: {r:?}"
     );
+    // The offline cache is pulled through the same policies, over the operator's own login:
+    // org B cannot be chosen, and what lands is what SQL as that role may read.
+    for c in [&cs[1], &cs[2]] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let key = ncy_sync::cache::new_key();
+        let path = dir.path().join("cache.db");
+        let refused = ncy_sync::initial::init_at(
+            &c.db,
+            &c.url,
+            &c.op,
+            &["other-org".to_owned()],
+            &path,
+            &key,
+            Default::default(),
+        )
+        .await;
+        assert!(refused.is_err(), "{}: org B is not offered", c.role);
+        let (cache, rep) = ncy_sync::initial::init_at(
+            &c.db,
+            &c.url,
+            &c.op,
+            &["test-org".to_owned()],
+            &path,
+            &key,
+            Default::default(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{}: sync over the operator's own login: {e}", c.role));
+        assert!(rep.rows > 0, "{}: the slice has rows", c.role);
+        let ids = |rows: Vec<ncy_core::db::Row>| -> std::collections::BTreeSet<String> {
+            rows.iter().map(|r| r.text("id").expect("id")).collect()
+        };
+        let cached = ids(cache
+            .db
+            .query(r#"SELECT "id" FROM "Task""#, &[])
+            .await
+            .expect("cached tasks"));
+        let visible = ids(c
+            .db
+            .query(r#"SELECT "id"::text AS id FROM "Task""#, &[])
+            .await
+            .expect("visible tasks"));
+        assert!(!cached.is_empty(), "{}: tasks cached", c.role);
+        assert!(
+            cached.is_subset(&visible),
+            "{}: the cache holds only tasks the role may read",
+            c.role
+        );
+        let orgs = cache
+            .db
+            .query(r#"SELECT "id" FROM "Organization""#, &[])
+            .await
+            .expect("cached orgs");
+        assert!(
+            orgs.iter()
+                .all(|r| r.text("id").expect("id") != other.id.to_string()),
+            "{}: no row of org B in the cache",
+            c.role
+        );
+        let leaked = cache
+            .db
+            .query(
+                r#"SELECT count(*) AS n FROM "Task" WHERE "project_id" = $1"#,
+                &params![project.id],
+            )
+            .await
+            .expect("count")[0]
+            .int("n")
+            .expect("n");
+        assert_eq!(leaked, 0, "{}: no task of org B in the cache", c.role);
+        cache.db.close().await;
+    }
     // The admin (global role) sees both organizations.
     let n = cs[0]
         .db
