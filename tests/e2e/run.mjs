@@ -791,17 +791,18 @@ try {
       const cli = (args, input) => execFileSync(process.env.E2E_CLI, ['--database-url', process.env.E2E_PG_URL, ...args], { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'] });
       cli(['login', '--email', 'admin@ncy-8.com', '--password-stdin'], 'admin123\n');
       cli(['users', 'suspend', 'manager@test-org.com']);
-      await nav('orgs');
+      // The next click is refused and signs the window out, saying why (the screen may be gone
+      // before it settles, so the click is not followed by nav()'s wait for it).
+      await d.click('[data-nav="orgs"]');
       const err = await toastText('error');
-      assert(/not permitted to log in|suspended|refused/i.test(err), `refused at the next click: ${err}`);
+      assert(/Signed out[\s\S]*(not permitted to log in|suspended|refused)/i.test(err), `refused at the next click: ${err}`);
+      await d.wait('[data-testid="login-form"]');
       await shot('21-operator-suspended');
       await dismissToasts();
       cli(['users', 'reactivate', 'manager@test-org.com']);
       cli(['operators', 'revoke', 'manager@test-org.com']);
-      await nav('settings');
-      await d.until('the local workspace row', async () => d.exec(`return [...document.querySelectorAll('[data-testid="connections"] tr')].some((r) => r.textContent.includes('Local workspace'))`));
-      await d.exec(`[...document.querySelectorAll('[data-testid="connections"] tr')].find((r) => r.textContent.includes('Local workspace')).querySelector('button').click()`);
-      await d.wait('[data-testid="login-form"]');
+      await d.select('[data-testid="login-workspace"]', '');
+      await d.until('the local workspace', async () => /Local workspace/.test(await d.text('[data-testid="workspace-label"]')));
       await login();
     });
 
@@ -1256,7 +1257,7 @@ try {
     await logout();
     await login('employee@test-org.com', 'employee123');
     const locked = await d.exec(`return [...document.querySelectorAll('[data-nav][data-locked]')].map((b) => b.dataset.nav).sort()`);
-    assert(JSON.stringify(locked) === JSON.stringify(['audit', 'backups', 'gdpr', 'health', 'logs', 'orgs', 'users']), `locked screens: ${locked}`);
+    assert(JSON.stringify(locked) === JSON.stringify(['audit', 'backups', 'gdpr', 'health', 'logs', 'operators', 'orgs', 'users']), `locked screens: ${locked}`);
     await nav('users');
     const refusal = await d.until('the refusal', async () => {
       const t = await d.text('[data-testid="users"]');
@@ -1310,7 +1311,7 @@ try {
     // The sidebar marks what the role cannot open; the GDPR queue and users stay open.
     const locked = await d.exec(`return [...document.querySelectorAll('[data-nav][data-locked]')].map((b) => b.dataset.nav).sort()`);
     // (An EMPLOYEE account with the SUPPORT role: its own tasks and sync stay open too.)
-    assert(JSON.stringify(locked) === JSON.stringify(['audit', 'backups', 'health', 'logs', 'orgs']), `locked screens: ${locked}`);
+    assert(JSON.stringify(locked) === JSON.stringify(['audit', 'backups', 'health', 'logs', 'operators', 'orgs']), `locked screens: ${locked}`);
     assert(/needs audit\.read/.test(await d.exec(`return document.querySelector('[data-nav="audit"]').title`)), 'the lock says what it needs');
     // The palette keeps the locked screens, marked, and leaves out actions support cannot take.
     await d.keys('Control', 'k');

@@ -4,6 +4,7 @@
 import { invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
 import { toApiError } from './errors';
+import { app } from './stores.svelte';
 import type { Page } from './bindings/Page';
 import type { User } from './bindings/User';
 import type { UserDetail } from './bindings/UserDetail';
@@ -88,12 +89,21 @@ export type {
   GdprErasureOutcome, NewApiKey, ConsentView,
 };
 
-/** Calls a command; rejects with ApiError only. */
+// Commands that open or test a connection: a refused login there is the answer, not the end of
+// the session the window holds.
+const CONNECTING = new Set(['login', 'logout', 'workspace_switch', 'workspace_offline', 'profiles_test', 'profiles_save', 'app_info']);
+
+/** Calls a command; rejects with ApiError only. A call refused because the operator's session
+ * ended (suspended, revoked, expired, their database login refused) signs the window out. */
 export async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
   try {
     return await invoke<T>(cmd, args);
   } catch (e) {
-    throw toApiError(e);
+    const err = toApiError(e);
+    if ((err.code === 'unauthenticated' || err.code === 'database_auth') && !CONNECTING.has(cmd)) {
+      app.endSession(err);
+    }
+    throw err;
   }
 }
 

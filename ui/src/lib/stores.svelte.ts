@@ -72,6 +72,13 @@ class AppStore {
     this.toasts = this.toasts.filter((t) => t.id !== id);
   }
 
+  /** Signs the window out after the server refused the session, saying why (once). */
+  endSession(err: ApiError) {
+    if (!this.me) return;
+    this.me = null;
+    this.toast('error', 'Signed out', `${err.message.replace(/\.$/, "")}. Sign in again or choose another connection.`, 15000);
+  }
+
   /** Shows any error as a readable toast; returns the ApiError. */
   fail(e: unknown): ApiError {
     const err = toApiError(e);
