@@ -71,6 +71,18 @@ async fn sql(db: &Db, q: &str) -> ncy_core::Result<u64> {
     Ok(n)
 }
 
+/// Tasks of `project` that `db` can read (a server connection or an offline cache).
+async fn tasks_of(db: &Db, project: uuid::Uuid) -> i64 {
+    db.query(
+        r#"SELECT count(*) AS n FROM "Task" WHERE "project_id" = $1"#,
+        &params![project],
+    )
+    .await
+    .expect("count")[0]
+        .int("n")
+        .expect("n")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn escalation_corpus_is_refused_for_every_role() {
     let (db, url) = fresh_pg().await;
@@ -330,16 +342,7 @@ async fn a_manager_sees_nothing_of_another_organization() {
                 .expect("n");
         assert_eq!(n, 0, "the manager sees no {t} row of org B");
     }
-    let n =
-        m.db.query(
-            r#"SELECT count(*) AS n FROM "Task" WHERE "project_id" = $1"#,
-            &params![project.id],
-        )
-        .await
-        .expect("count")[0]
-            .int("n")
-            .expect("n");
-    assert_eq!(n, 0, "no task of org B");
+    assert_eq!(tasks_of(&m.db, project.id).await, 0, "no task of org B");
     // The app on the manager's connection: org B's tasks are not there, and it cannot be changed.
     let page = ncy_core::admin::tasks::list(&m.db, &m.op, &Default::default(), 1000, None)
         .await
@@ -432,17 +435,12 @@ async fn a_manager_sees_nothing_of_another_organization() {
             "{}: no row of org B in the cache",
             c.role
         );
-        let leaked = cache
-            .db
-            .query(
-                r#"SELECT count(*) AS n FROM "Task" WHERE "project_id" = $1"#,
-                &params![project.id],
-            )
-            .await
-            .expect("count")[0]
-            .int("n")
-            .expect("n");
-        assert_eq!(leaked, 0, "{}: no task of org B in the cache", c.role);
+        assert_eq!(
+            tasks_of(&cache.db, project.id).await,
+            0,
+            "{}: no task of org B in the cache",
+            c.role
+        );
         cache.db.close().await;
     }
     // The admin (global role) sees both organizations.

@@ -726,18 +726,15 @@ pub async fn create_api_key(
     };
     if tx.dialect() == crate::db::Dialect::Postgres {
         // Operator roles cannot write the hash column: the checked entry point does (0012).
-        tx.query(
-            "SELECT ncy_api_key_create($1, $2, $3, $4, $5)",
-            &params![key.id, uid, hash, key.scopes.clone(), key.expires_at],
-        )
-        .await?;
-        let row = tx
-            .query_opt(
-                r#"SELECT "created_at" FROM "ApiKey" WHERE "id" = $1"#,
-                &params![key.id],
+        let rows = tx
+            .query(
+                "SELECT ncy_api_key_create($1, $2, $3, $4, $5) AS created_at",
+                &params![key.id, uid, hash, key.scopes.clone(), key.expires_at],
             )
-            .await?
-            .ok_or_else(|| Error::not_found("API key", key.id))?;
+            .await?;
+        let row = rows
+            .first()
+            .ok_or_else(|| Error::db("ncy_api_key_create returned no row"))?;
         key.created_at = row.ts("created_at")?;
     } else {
         tx.execute(
