@@ -19,12 +19,19 @@ async fn main() {
         "{:<60} {:>12} {:>12} {:<8} {:>7}",
         "measure", "ours", "baseline", "unit", "ratio"
     );
-    let seeded_url = seed::run(&mut b).await;
-    admin::run(&mut b, &seeded_url).await;
-    health::run(&mut b, &seeded_url).await;
-    sync::run(&mut b).await;
-    backup::run(&mut b, &seeded_url).await;
-    gdpr::run(&mut b).await;
+    // NCY_BENCH_ONLY=sync|gdpr runs one self-contained section (for working on it).
+    match std::env::var("NCY_BENCH_ONLY").ok().as_deref() {
+        Some("sync") => sync::run(&mut b).await,
+        Some("gdpr") => gdpr::run(&mut b).await,
+        _ => {
+            let seeded_url = seed::run(&mut b).await;
+            admin::run(&mut b, &seeded_url).await;
+            health::run(&mut b, &seeded_url).await;
+            sync::run(&mut b).await;
+            backup::run(&mut b, &seeded_url).await;
+            gdpr::run(&mut b).await;
+        }
+    }
     b.write();
     b.cluster.stop();
 }

@@ -122,7 +122,78 @@ pub async fn run(b: &mut Bench) {
         100.0,
         "ms",
     );
+    push(b, &db, &url, &cache, &op).await;
     db.close().await;
+}
+
+/// `sync push`: offline edits of distinct tasks pushed in batches, against a careful
+/// hand-written client doing one transaction per edit (the UPDATE and one AuditLog INSERT, on
+/// one connection with prepared statements), each on tasks of its own.
+async fn push(b: &mut Bench, db: &ncy_core::db::Db, url: &str, cache: &Cache, op: &Operator) {
+    let edits = b.scale.n(100_000, 500).min(10_000) as usize;
+    let ids: Vec<String> = cache
+        .db
+        .query(
+            r#"SELECT "id" FROM "Task" WHERE "deleted_at" IS NULL ORDER BY "id" LIMIT $1"#,
+            &params![(2 * edits) as i64],
+        )
+        .await
+        .expect("cached tasks")
+        .iter()
+        .map(|r| r.text("id").expect("id"))
+        .collect();
+    assert_eq!(ids.len(), 2 * edits, "enough tasks for both runs");
+    let (mine, theirs) = ids.split_at(edits);
+
+    let offline = cache.offline_operator().await.expect("offline operator");
+    for (i, id) in mine.iter().enumerate() {
+        let patch = ncy_core::admin::tasks::TaskPatch {
+            title: Some(format!("reviewed offline {i}")),
+            ..Default::default()
+        };
+        let id = uuid::Uuid::parse_str(id).expect("uuid");
+        ncy_sync::edit_task(cache, &offline, id, &patch)
+            .await
+            .expect("offline edit");
+    }
+    let t = Instant::now();
+    let rep = ncy_sync::push::push(db, cache, op, Ctl::default())
+        .await
+        .expect("push");
+    let ours = rep.applied as f64 / t.elapsed().as_secs_f64();
+    assert_eq!(rep.applied as usize, edits, "every edit applied");
+
+    let mut pg = sqlx::PgConnection::connect(url).await.expect("connect");
+    let t = Instant::now();
+    for (i, id) in theirs.iter().enumerate() {
+        let mut tx = pg.begin().await.expect("begin");
+        sqlx::query(
+            r#"UPDATE "Task" SET "title" = $1, "updated_at" = now() WHERE "id" = $2::uuid"#,
+        )
+        .bind(format!("reviewed by hand {i}"))
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .expect("update");
+        sqlx::query(
+            r#"INSERT INTO "AuditLog" ("id", "user_id", "action", "target_table", "target_id", "new_value", "created_at")
+               VALUES (gen_random_uuid(), $1::uuid, 'TASK_UPDATE', 'Task', $2::uuid, jsonb_build_object('title', $3::text), now())"#,
+        )
+        .bind(op.user_id.to_string())
+        .bind(id)
+        .bind(format!("reviewed by hand {i}"))
+        .execute(&mut *tx)
+        .await
+        .expect("audit");
+        tx.commit().await.expect("commit");
+    }
+    let base = edits as f64 / t.elapsed().as_secs_f64();
+    b.record(
+        &format!("sync push: {edits} offline edits, edits/s vs one transaction per edit"),
+        ours,
+        base,
+        "edits/s",
+    );
 }
 
 /// COPY the slice's tasks out of PostgreSQL into prepared SQLite inserts, one transaction.

@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod cluster;
+pub mod logins;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;

@@ -50,7 +50,8 @@ pub struct Ctl<'a> {
     pub progress: Option<&'a (dyn Fn(Progress) + Send + Sync)>,
     pub cancel: Option<&'a AtomicBool>,
     pub fault: Option<&'a FaultHook>,
-    /// Rows per batch of the first sync (default [`initial::BATCH`]).
+    /// Rows per batch of the first sync (default [`initial::BATCH`]), and a fixed number of
+    /// outbox entries per push batch (default: adaptive from [`push::FIRST_BATCH`]).
     pub batch: Option<usize>,
 }
 

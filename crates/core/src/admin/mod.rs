@@ -9,6 +9,7 @@ pub mod orgs;
 pub mod projects;
 pub mod settings;
 pub mod stats;
+pub mod task_batch;
 pub mod tasks;
 pub mod users;
 mod validate;

@@ -33,7 +33,7 @@ pub struct Task {
     pub deleted_at: Option<NaiveDateTime>,
 }
 
-const COLS: &str = r#"t."id", t."project_id", t."assignee_id", t."title", t."description", t."status"::text AS status,
+pub(super) const COLS: &str = r#"t."id", t."project_id", t."assignee_id", t."title", t."description", t."status"::text AS status,
     t."priority"::text AS priority, t."due_date", t."metadata", t."created_at", t."updated_at", t."deleted_at""#;
 
 impl Task {
@@ -179,7 +179,7 @@ fn check_edit(op: &Operator, t: &Task, patch: &TaskPatch) -> Result<()> {
     })
 }
 
-async fn load(tx: &mut Tx, id: Uuid) -> Result<Task> {
+pub(super) async fn load(tx: &mut Tx, id: Uuid) -> Result<Task> {
     let sql = format!(r#"SELECT {COLS} FROM "Task" t WHERE t."id" = $1"#);
     let row = tx
         .query_opt(&sql, &params![id])
@@ -188,7 +188,7 @@ async fn load(tx: &mut Tx, id: Uuid) -> Result<Task> {
     Task::from_row(&row)
 }
 
-async fn check_assignee(tx: &mut Tx, assignee: Option<Uuid>) -> Result<()> {
+pub(super) async fn check_assignee(tx: &mut Tx, assignee: Option<Uuid>) -> Result<()> {
     if let Some(a) = assignee {
         let ok = tx
             .query_opt(
@@ -355,7 +355,7 @@ pub async fn create(db: &Db, op: &Operator, n: &NewTask) -> Result<Task> {
 /// Writes the fields of `n` that differ from `o` (and `updated_at`): an operator's database role
 /// may update only some columns (an assignee: status and metadata), and Row-Level Security may
 /// hide the row, which is refused here instead of reported as a change.
-async fn write(tx: &mut Tx, o: &Task, n: &Task) -> Result<()> {
+pub(super) async fn write(tx: &mut Tx, o: &Task, n: &Task) -> Result<()> {
     let mut sets = vec![r#""updated_at" = $2"#.to_owned()];
     let mut p = params![n.id, n.updated_at];
     let mut set = |col: &str, cast: &str, v: crate::db::Value, sets: &mut Vec<String>| {
@@ -412,31 +412,57 @@ pub async fn update_in(
         op.require(perm::TASKS_REVIEW_OWN)?;
     }
     let old = load(tx, id).await?;
-    check_edit(op, &old, patch)?;
+    let Some(new) = plan_update(op, &old, patch)? else {
+        return Ok((old.clone(), old));
+    };
+    if new.assignee_id != old.assignee_id {
+        check_assignee(tx, new.assignee_id).await?;
+    }
+    write(tx, &old, &new).await?;
+    let (a, b) = audit_snapshots(&old, &new);
+    audit::record_change(tx, op, "TASK_UPDATE", "Task", id, &a, &b).await?;
+    Ok((old, new))
+}
+
+/// Plans one edit without touching the store: checks that `op` may make it on `old` and that
+/// its values are valid, and returns the task as it would be written (`updated_at` set), or
+/// `None` when the patch changes nothing. The assignee's existence is checked by the caller.
+pub fn plan_update(op: &Operator, old: &Task, patch: &TaskPatch) -> Result<Option<Task>> {
+    if !op.can(perm::TASKS_WRITE) {
+        op.require(perm::TASKS_REVIEW_OWN)?;
+    }
+    check_edit(op, old, patch)?;
     if old.deleted_at.is_some() {
         return Err(Error::invalid(
             "task",
             "is deleted; restore it before editing",
         ));
     }
-    let mut new = patch.apply(&old)?;
-    if new == old {
-        return Ok((old.clone(), old));
-    }
-    if new.assignee_id != old.assignee_id {
-        check_assignee(tx, new.assignee_id).await?;
+    let mut new = patch.apply(old)?;
+    if new == *old {
+        return Ok(None);
     }
     new.updated_at = now();
-    write(tx, &old, &new).await?;
-    let mut a = snapshot(&old);
-    let mut b = snapshot(&new);
+    Ok(Some(new))
+}
+
+/// The audit values of an edit: the changed fields only (`updated_at` left out), secrets
+/// redacted. Both objects are empty when nothing an operator sees changed.
+pub fn audit_values(old: &Task, new: &Task) -> (serde_json::Value, serde_json::Value) {
+    let (a, b) = audit_snapshots(old, new);
+    audit::diff(&a, &b)
+}
+
+/// Both tasks as audit snapshots, without `updated_at`.
+fn audit_snapshots(old: &Task, new: &Task) -> (serde_json::Value, serde_json::Value) {
+    let mut a = snapshot(old);
+    let mut b = snapshot(new);
     for v in [&mut a, &mut b] {
         if let Some(m) = v.as_object_mut() {
             m.remove("updated_at");
         }
     }
-    audit::record_change(tx, op, "TASK_UPDATE", "Task", id, &a, &b).await?;
-    Ok((old, new))
+    (a, b)
 }
 
 /// Applies a patch to one task in its own transaction.
