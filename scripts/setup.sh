@@ -10,6 +10,8 @@ APT_PACKAGES=(
   libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev
   # tests: PostgreSQL client tools, a real window (Xvfb + WebKitWebDriver), a real keychain
   postgresql-client xvfb webkit2gtk-driver dbus dbus-x11 gnome-keyring keyutils
+  # pooler tests: a real PgBouncer in transaction mode
+  pgbouncer
   # monitoring tests: a real Prometheus and postgres_exporter
   prometheus prometheus-postgres-exporter
 )

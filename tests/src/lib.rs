@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod cluster;
 pub mod logins;
+pub mod pooler;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;

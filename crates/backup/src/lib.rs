@@ -320,6 +320,22 @@ impl Backups {
         &self.db
     }
 
+    /// pg_dump, pg_restore and the scratch databases of a verification keep session state
+    /// (SET, snapshots, CREATE DATABASE outside a transaction) that a transaction-mode pooler
+    /// does not keep: they need the server's direct URL.
+    fn direct(&self) -> Result<()> {
+        if self.db.pooled() {
+            return Err(Error::Config(
+                "backups need a direct connection to PostgreSQL, and this one goes through a \
+                 transaction-mode pooler (pgbouncer=true): pg_dump and pg_restore keep session \
+                 state a pooler does not. Use the server's direct URL (Supabase: port 5432, not \
+                 6543) for backup commands"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
     fn pg(&self) -> Option<(&sqlx::PgPool, &PgConn)> {
         match (self.db.pg_pool(), &self.pg) {
             (Some(p), Some(c)) => Some((p, c)),
@@ -336,6 +352,7 @@ impl Backups {
         hooks: Hooks<'_>,
     ) -> Result<Snapshot> {
         op.require(perm::BACKUPS_RUN)?;
+        self.direct()?;
         match self.pg() {
             Some((pool, conn)) => pg::create(&self.db, pool, conn, op, opts, hooks).await,
             None => local::create(&self.db, op, opts, self.key(), hooks).await,
@@ -358,6 +375,7 @@ impl Backups {
         let file = self.file_of(&snap, which)?;
         let recorded = snap.clone();
         snap.path = file.display().to_string();
+        self.direct()?;
         let v = match self.pg() {
             Some((pool, conn)) => pg_verify::verify(pool, conn, &snap, hooks).await?,
             None => local::verify(&snap, self.key(), hooks).await?,
@@ -430,6 +448,7 @@ impl Backups {
         hooks: Hooks<'_>,
     ) -> Result<RestoreReport> {
         op.require(perm::BACKUPS_RESTORE)?;
+        self.direct()?;
         if !opts.tables.is_empty() && self.pg().is_none() {
             return Err(Error::invalid(
                 "table",
@@ -462,6 +481,7 @@ impl Backups {
         opts: &RestoreOptions,
     ) -> Result<RestorePlan> {
         op.require(perm::BACKUPS_RESTORE)?;
+        self.direct()?;
         let snap = snapshot::resolve(&self.db, which).await?;
         match (&snap, which) {
             (Some(s), _) => {
@@ -485,6 +505,7 @@ impl Backups {
     /// PostgreSQL point-in-time recovery readiness (`backups.read`).
     pub async fn pitr_readiness(&self, op: &Operator) -> Result<PitrReadiness> {
         op.require(perm::BACKUPS_READ)?;
+        self.direct()?;
         let pool = self.db.pg_pool().ok_or_else(|| {
             Error::invalid(
                 "store",

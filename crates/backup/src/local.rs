@@ -24,7 +24,7 @@ const PAGES_PER_STEP: i32 = 256;
 fn sqlite(db: &Db) -> Result<&SqliteDb> {
     match db {
         Db::Sqlite(s) => Ok(s),
-        Db::Pg(_) => Err(Error::Config("not a local workspace".into())),
+        Db::Pg(..) => Err(Error::Config("not a local workspace".into())),
     }
 }
 

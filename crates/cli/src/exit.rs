@@ -15,7 +15,7 @@ pub const FORBIDDEN: i32 = 5;
 /// Not logged in, wrong password, locked out, disabled account.
 pub const AUTH: i32 = 6;
 /// The database (or an outside service such as Prometheus) cannot be reached or refuses the
-/// connection; configuration errors.
+/// connection; a write to a read-only standby; configuration errors.
 pub const CONNECTION: i32 = 7;
 /// Migration problems (pending, drift, failed statement).
 pub const MIGRATION: i32 = 8;
@@ -42,6 +42,7 @@ pub fn code(e: &anyhow::Error) -> i32 {
         | Error::AccountDisabled(_)
         | Error::Keychain(_) => AUTH,
         Error::ServerUnreachable { .. }
+        | Error::ReadOnly(_)
         | Error::DatabaseAuth { .. }
         | Error::Config(_)
         | Error::LocalStore { .. }

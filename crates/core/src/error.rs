@@ -45,6 +45,10 @@ pub enum Error {
     #[error("cannot reach the PostgreSQL server at {target}: {reason}. Check that the server is running and the host/port in DATABASE_URL are right, or work offline with --local")]
     ServerUnreachable { target: String, reason: String },
 
+    /// A write reached a read-only server (a hot standby): nothing was written.
+    #[error("this server is a read-only standby; connect to the primary to make changes ({0})")]
+    ReadOnly(String),
+
     /// The server refused the database credentials.
     #[error("the PostgreSQL server at {target} refused the login: {reason}. Check the user and password in DATABASE_URL")]
     DatabaseAuth { target: String, reason: String },
@@ -171,6 +175,7 @@ impl Error {
             Error::LockedOut { .. } => "locked_out",
             Error::AccountDisabled(_) => "account_disabled",
             Error::ServerUnreachable { .. } => "server_unreachable",
+            Error::ReadOnly(_) => "read_only",
             Error::DatabaseAuth { .. } => "database_auth",
             Error::Config(_) => "config",
             Error::Migration(_) => "migration",

@@ -780,7 +780,7 @@ pub async fn synthetic(db: &Db, spec: SyntheticSpec, force: bool) -> Result<Seed
     };
 
     match &mut tx {
-        Tx::Pg(t) => run(&mut Sink::Pg { tx: t }, &mut g).await?,
+        Tx::Pg(t, _) => run(&mut Sink::Pg { tx: t }, &mut g).await?,
         Tx::Sqlite(t) => {
             let conn: &rusqlite::Connection = t.conn();
             run(&mut Sink::Lite { conn }, &mut g).await?

@@ -156,6 +156,13 @@ pub async fn set(db: &Db, op: &Operator, change: &LoggingChange) -> Result<Loggi
             ));
         }
     }
+    if db.pooled() {
+        return Err(Error::Config(
+            "changing the server's logging runs ALTER SYSTEM outside a transaction, which a \
+             transaction-mode pooler (pgbouncer=true) cannot carry; use the server's direct URL"
+                .into(),
+        ));
+    }
     let before = read(db).await?;
     let mut conn = pool.acquire().await.map_err(map_sqlx)?;
     let applied = async {

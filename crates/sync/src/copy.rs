@@ -18,7 +18,7 @@ fn copy_err(e: sqlx::Error) -> Error {
 
 /// Runs `COPY (<select>) TO STDOUT` inside `tx` (a PostgreSQL transaction) and returns the rows.
 pub async fn copy_rows(tx: &mut Tx, select: &str, ncols: usize) -> Result<Vec<TextRow>> {
-    let Tx::Pg(t) = tx else {
+    let Tx::Pg(t, _) = tx else {
         return Err(Error::db("COPY needs a PostgreSQL server"));
     };
     let sql = format!("COPY ({select}) TO STDOUT");

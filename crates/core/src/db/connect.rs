@@ -7,7 +7,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::ConnectOptions as _;
 
-use super::{pg, Db};
+use super::{pg, Db, Protocol};
 use crate::error::{Error, Result};
 
 /// Where the data lives.
@@ -48,6 +48,8 @@ pub struct ConnectOptions {
     pub connect_timeout: Duration,
     /// `application_name` reported to the server.
     pub application_name: String,
+    /// Through a transaction-mode pooler (`pgbouncer=true` in the URL): see [`Protocol::Simple`].
+    pub pooler: bool,
 }
 
 impl Default for ConnectOptions {
@@ -57,6 +59,7 @@ impl Default for ConnectOptions {
             acquire_timeout: Duration::from_secs(20),
             connect_timeout: Duration::from_secs(10),
             application_name: "ncy-admin".into(),
+            pooler: false,
         }
     }
 }
@@ -106,7 +109,19 @@ fn split_pool_params(url: &str, opts: &ConnectOptions) -> Result<(String, Connec
                 })?;
                 o.acquire_timeout = Duration::from_secs(secs.max(1));
             }
-            "schema" | "pgbouncer" | "socket_timeout" | "statement_cache_size" => {}
+            // Prisma's flag for PgBouncer in transaction mode; Supavisor URLs carry it too.
+            "pgbouncer" => {
+                o.pooler = match v.as_ref() {
+                    "true" | "1" => true,
+                    "false" | "0" => false,
+                    _ => {
+                        return Err(Error::Config(format!(
+                            "pgbouncer={v} in DATABASE_URL must be true or false"
+                        )))
+                    }
+                }
+            }
+            "schema" | "socket_timeout" | "statement_cache_size" => {}
             _ => kept.push((k.into_owned(), v.into_owned())),
         }
     }
@@ -119,33 +134,91 @@ fn split_pool_params(url: &str, opts: &ConnectOptions) -> Result<(String, Connec
 }
 
 /// Connects: PostgreSQL is tried once directly (so a dead server or a wrong password is
-/// reported at once, not after the pool's retry window), then a lazy pool is built.
+/// reported at once, not after the pool's retry window), then a lazy pool is built. A pooler
+/// that refuses sqlx's `extra_float_digits` startup parameter (PgBouncer's default) is taken as
+/// a transaction-mode pooler even when the URL does not say `pgbouncer=true`.
 pub(super) async fn connect(target: &Target, opts: &ConnectOptions) -> Result<Db> {
     match target {
         Target::Local(path) => Db::open_sqlite(path),
         Target::Postgres(url) => {
             let shown = redact_url(url);
-            let (url, o) = split_pool_params(url, opts)?;
-            let pg = PgConnectOptions::from_str(&url)
+            let (url, mut o) = split_pool_params(url, opts)?;
+            let base = PgConnectOptions::from_str(&url)
                 .map_err(|e| Error::Config(format!("DATABASE_URL {shown} is invalid: {e}")))?
                 .application_name(&o.application_name)
                 .log_statements(tracing::log::LevelFilter::Trace);
-            let first =
-                tokio::time::timeout(o.connect_timeout, sqlx::PgConnection::connect_with(&pg))
-                    .await
-                    .map_err(|_| Error::ServerUnreachable {
-                        target: shown.clone(),
-                        reason: format!("no answer within {} s", o.connect_timeout.as_secs()),
-                    })?;
-            let conn = first.map_err(|e| with_target(pg::map_err(e), &shown))?;
-            use sqlx::Connection as _;
-            let _ = conn.close().await;
+            let pg = match try_connect(&pooled(base.clone(), o.pooler), &o).await {
+                Ok(()) => pooled(base, o.pooler),
+                Err(e) if !o.pooler && refused_startup_parameter(&e) => {
+                    tracing::info!(target = %shown, "a connection pooler refused a startup parameter; using the pooler-safe protocol");
+                    o.pooler = true;
+                    let pg = pooled(base, true);
+                    try_connect(&pg, &o)
+                        .await
+                        .map_err(|e| connect_err(e, &shown))?;
+                    pg
+                }
+                Err(e) => return Err(connect_err(e, &shown)),
+            };
             let pool = PgPoolOptions::new()
                 .max_connections(o.max_connections)
                 .acquire_timeout(o.acquire_timeout)
                 .connect_lazy_with(pg);
-            Ok(Db::Pg(pool))
+            let proto = if o.pooler {
+                Protocol::Simple
+            } else {
+                Protocol::Prepared
+            };
+            Ok(Db::Pg(pool, proto))
         }
+    }
+}
+
+/// Connect options for a pooler: no startup parameter PgBouncer refuses, no statement cache.
+fn pooled(pg: PgConnectOptions, pooler: bool) -> PgConnectOptions {
+    if pooler {
+        pg.extra_float_digits(None).statement_cache_capacity(0)
+    } else {
+        pg
+    }
+}
+
+enum Attempt {
+    Timeout(u64),
+    Failed(sqlx::Error),
+}
+
+/// One direct connection attempt, closed at once.
+async fn try_connect(
+    pg: &PgConnectOptions,
+    o: &ConnectOptions,
+) -> std::result::Result<(), Attempt> {
+    let conn = tokio::time::timeout(o.connect_timeout, sqlx::PgConnection::connect_with(pg))
+        .await
+        .map_err(|_| Attempt::Timeout(o.connect_timeout.as_secs()))?
+        .map_err(Attempt::Failed)?;
+    use sqlx::Connection as _;
+    let _ = conn.close().await;
+    Ok(())
+}
+
+/// PgBouncer's answer to a startup parameter it does not know (`extra_float_digits`).
+fn refused_startup_parameter(a: &Attempt) -> bool {
+    match a {
+        Attempt::Failed(sqlx::Error::Database(d)) => {
+            d.message().contains("unsupported startup parameter")
+        }
+        _ => false,
+    }
+}
+
+fn connect_err(a: Attempt, shown: &str) -> Error {
+    match a {
+        Attempt::Timeout(secs) => Error::ServerUnreachable {
+            target: shown.to_owned(),
+            reason: format!("no answer within {secs} s"),
+        },
+        Attempt::Failed(e) => with_target(pg::map_err(e), shown),
     }
 }
 

@@ -7,6 +7,7 @@
 //! two genuinely differ.
 
 mod connect;
+mod inline;
 mod pg;
 mod sqlite;
 mod value;
@@ -32,17 +33,29 @@ pub enum Dialect {
     Sqlite,
 }
 
+/// How statements reach a PostgreSQL server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// A direct connection: the extended protocol with named prepared statements cached per
+    /// connection.
+    Prepared,
+    /// Through a transaction-mode pooler (PgBouncer, Supavisor): the simple protocol with
+    /// parameters inlined as typed literals, so no server connection keeps any state of ours
+    /// between transactions.
+    Simple,
+}
+
 /// A connected store: a PostgreSQL pool or the local SQLite file.
 #[derive(Clone)]
 pub enum Db {
-    Pg(sqlx::PgPool),
+    Pg(sqlx::PgPool, Protocol),
     Sqlite(sqlite::SqliteDb),
 }
 
 impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Db::Pg(_) => f.write_str("Db::Pg"),
+            Db::Pg(_, p) => write!(f, "Db::Pg({p:?})"),
             Db::Sqlite(s) => write!(f, "Db::Sqlite({})", s.path().display()),
         }
     }
@@ -67,7 +80,7 @@ impl Db {
     /// The dialect of this store.
     pub fn dialect(&self) -> Dialect {
         match self {
-            Db::Pg(_) => Dialect::Postgres,
+            Db::Pg(..) => Dialect::Postgres,
             Db::Sqlite(_) => Dialect::Sqlite,
         }
     }
@@ -75,15 +88,22 @@ impl Db {
     /// The PostgreSQL pool, when this is a PostgreSQL store.
     pub fn pg_pool(&self) -> Option<&sqlx::PgPool> {
         match self {
-            Db::Pg(p) => Some(p),
+            Db::Pg(p, _) => Some(p),
             Db::Sqlite(_) => None,
         }
+    }
+
+    /// True when this PostgreSQL store goes through a transaction-mode connection pooler
+    /// (`pgbouncer=true` in the URL, or detected at connect): features that need session state
+    /// on the server (pg_dump, pg_restore, ALTER SYSTEM) need the server's direct URL.
+    pub fn pooled(&self) -> bool {
+        matches!(self, Db::Pg(_, Protocol::Simple))
     }
 
     /// The SQLite file path, when this is a local store.
     pub fn sqlite_path(&self) -> Option<&std::path::Path> {
         match self {
-            Db::Pg(_) => None,
+            Db::Pg(..) => None,
             Db::Sqlite(s) => Some(s.path()),
         }
     }
@@ -91,7 +111,7 @@ impl Db {
     /// Starts a transaction. Every core operation runs inside one.
     pub async fn begin(&self) -> Result<Tx> {
         match self {
-            Db::Pg(pool) => Ok(Tx::Pg(pool.begin().await.map_err(pg::map_err)?)),
+            Db::Pg(pool, proto) => Ok(Tx::Pg(pool.begin().await.map_err(pg::map_err)?, *proto)),
             Db::Sqlite(s) => Ok(Tx::Sqlite(s.begin().await?)),
         }
     }
@@ -106,7 +126,7 @@ impl Db {
 
     /// Closes the store (waits for pooled connections to close).
     pub async fn close(&self) {
-        if let Db::Pg(p) = self {
+        if let Db::Pg(p, _) = self {
             p.close().await;
         }
     }
@@ -114,7 +134,7 @@ impl Db {
 
 /// An open transaction on either store. Dropping it without [`Tx::commit`] rolls back.
 pub enum Tx {
-    Pg(sqlx::Transaction<'static, sqlx::Postgres>),
+    Pg(sqlx::Transaction<'static, sqlx::Postgres>, Protocol),
     Sqlite(sqlite::SqliteTx),
 }
 
@@ -122,7 +142,7 @@ impl Tx {
     /// The dialect of the underlying store.
     pub fn dialect(&self) -> Dialect {
         match self {
-            Tx::Pg(_) => Dialect::Postgres,
+            Tx::Pg(..) => Dialect::Postgres,
             Tx::Sqlite(_) => Dialect::Sqlite,
         }
     }
@@ -130,7 +150,7 @@ impl Tx {
     /// Runs a query and returns all rows.
     pub async fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
         match self {
-            Tx::Pg(tx) => pg::query(tx, sql, params).await,
+            Tx::Pg(tx, proto) => pg::query(tx, *proto, sql, params).await,
             Tx::Sqlite(tx) => tx.query(&translate(sql), params),
         }
     }
@@ -150,7 +170,7 @@ impl Tx {
     /// Runs a statement and returns the number of affected rows.
     pub async fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
         match self {
-            Tx::Pg(tx) => pg::execute(tx, sql, params).await,
+            Tx::Pg(tx, proto) => pg::execute(tx, *proto, sql, params).await,
             Tx::Sqlite(tx) => tx.execute(&translate(sql), params),
         }
     }
@@ -158,7 +178,7 @@ impl Tx {
     /// Runs a script of several statements without parameters (migrations).
     pub async fn batch(&mut self, sql: &str) -> Result<()> {
         match self {
-            Tx::Pg(tx) => {
+            Tx::Pg(tx, _) => {
                 sqlx::raw_sql(sql)
                     .execute(&mut **tx)
                     .await
@@ -172,7 +192,7 @@ impl Tx {
     /// Commits the transaction.
     pub async fn commit(self) -> Result<()> {
         match self {
-            Tx::Pg(tx) => tx.commit().await.map_err(pg::map_err),
+            Tx::Pg(tx, _) => tx.commit().await.map_err(pg::map_err),
             Tx::Sqlite(tx) => tx.commit(),
         }
     }
@@ -180,7 +200,7 @@ impl Tx {
     /// Rolls the transaction back explicitly.
     pub async fn rollback(self) -> Result<()> {
         match self {
-            Tx::Pg(tx) => tx.rollback().await.map_err(pg::map_err),
+            Tx::Pg(tx, _) => tx.rollback().await.map_err(pg::map_err),
             Tx::Sqlite(tx) => tx.rollback(),
         }
     }

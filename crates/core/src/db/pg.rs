@@ -7,6 +7,7 @@ use sqlx::query::Query;
 use sqlx::{Column, Postgres, Row as _, TypeInfo, ValueRef};
 
 use super::value::{Kind, Row, Value};
+use super::{inline, Protocol};
 use crate::error::{Error, Result};
 
 type PgQuery<'q> = Query<'q, Postgres, PgArguments>;
@@ -39,26 +40,49 @@ fn bind<'q>(mut q: PgQuery<'q>, params: &'q [Value]) -> PgQuery<'q> {
 
 pub(super) async fn query(
     tx: &mut sqlx::Transaction<'static, Postgres>,
+    proto: Protocol,
     sql: &str,
     params: &[Value],
 ) -> Result<Vec<Row>> {
-    let rows = bind(sqlx::query(sql), params)
-        .fetch_all(&mut **tx)
-        .await
-        .map_err(map_err)?;
+    let rows = match proto {
+        Protocol::Prepared => bind(sqlx::query(sql), params).fetch_all(&mut **tx).await,
+        Protocol::Simple => simple_rows(tx, &inline::inline(sql, params)?).await,
+    }
+    .map_err(map_err)?;
     decode_rows(rows)
 }
 
 pub(super) async fn execute(
     tx: &mut sqlx::Transaction<'static, Postgres>,
+    proto: Protocol,
     sql: &str,
     params: &[Value],
 ) -> Result<u64> {
-    let r = bind(sqlx::query(sql), params)
-        .execute(&mut **tx)
-        .await
-        .map_err(map_err)?;
+    let r = match proto {
+        Protocol::Prepared => bind(sqlx::query(sql), params).execute(&mut **tx).await,
+        Protocol::Simple => simple_execute(tx, &inline::inline(sql, params)?).await,
+    }
+    .map_err(map_err)?;
     Ok(r.rows_affected())
+}
+
+// Through the connection's `Executor` methods, whose futures are boxed as `Send`: the
+// `RawSql` conveniences are not provably `Send` for every lifetime, which async callers (Tauri
+// commands) need.
+async fn simple_rows(
+    tx: &mut sqlx::Transaction<'static, Postgres>,
+    sql: &str,
+) -> std::result::Result<Vec<PgRow>, sqlx::Error> {
+    use sqlx::Executor as _;
+    (&mut **tx).fetch_all(sqlx::raw_sql(sql)).await
+}
+
+async fn simple_execute(
+    tx: &mut sqlx::Transaction<'static, Postgres>,
+    sql: &str,
+) -> std::result::Result<sqlx::postgres::PgQueryResult, sqlx::Error> {
+    use sqlx::Executor as _;
+    (&mut **tx).execute(sqlx::raw_sql(sql)).await
 }
 
 /// Decodes sqlx rows into portable rows.
@@ -182,6 +206,14 @@ pub(crate) fn map_err(e: sqlx::Error) -> Error {
                     reason: msg,
                 },
                 "57014" => Error::db(format!("statement cancelled: {msg}")),
+                "25006" => Error::ReadOnly(msg),
+                // Named statements of another client on a shared server connection: a
+                // transaction-mode pooler the URL did not name.
+                "42P05" | "26000" if msg.contains("sqlx_s_") => Error::Config(format!(
+                    "the server is behind a connection pooler in transaction mode (PgBouncer, \
+                     Supavisor) that shares server connections between clients ({msg}); add \
+                     pgbouncer=true to the database URL"
+                )),
                 _ => Error::Database {
                     message: format!("{msg} (SQLSTATE {code})"),
                     source: Some(Box::new(e)),

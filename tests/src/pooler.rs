@@ -1,0 +1,133 @@
+//! A real PgBouncer (Debian's `pgbouncer`) in transaction mode in front of a harness cluster,
+//! as hosted platforms run it. It runs as the `postgres` user when the tests run as root (it
+//! refuses root), listens on a free loopback port and is stopped when dropped.
+
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// PgBouncer settings for one instance.
+#[derive(Debug, Clone)]
+pub struct PoolerOptions {
+    /// Server connections per (database, user) pair: 1 makes every client share one.
+    pub pool_size: u32,
+    /// `ignore_startup_parameters = extra_float_digits` (the setting most deployments add).
+    pub ignore_extra_float_digits: bool,
+}
+
+impl Default for PoolerOptions {
+    fn default() -> Self {
+        PoolerOptions {
+            pool_size: 2,
+            ignore_extra_float_digits: false,
+        }
+    }
+}
+
+/// A running PgBouncer.
+pub struct Pooler {
+    pub port: u16,
+    dir: PathBuf,
+    child: Child,
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+fn binary() -> Option<PathBuf> {
+    ["/usr/sbin/pgbouncer", "/usr/bin/pgbouncer"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+}
+
+impl Pooler {
+    /// Starts PgBouncer in transaction mode in front of `127.0.0.1:upstream` and waits until it
+    /// accepts connections.
+    pub fn start(upstream: u16, opts: &PoolerOptions) -> Result<Pooler, String> {
+        let bin = binary().ok_or("pgbouncer is not installed (apt-get install pgbouncer)")?;
+        let dir =
+            std::env::temp_dir().join(format!("ncy-pgbouncer-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| e.to_string())?
+            .port();
+        let ignore = if opts.ignore_extra_float_digits {
+            "ignore_startup_parameters = extra_float_digits\n"
+        } else {
+            ""
+        };
+        let ini = format!(
+            "[databases]\n* = host=127.0.0.1 port={upstream}\n\n[pgbouncer]\nlisten_addr = 127.0.0.1\n\
+             listen_port = {port}\nunix_socket_dir =\nauth_type = trust\nauth_file = {d}/users.txt\n\
+             pool_mode = transaction\ndefault_pool_size = {size}\nmin_pool_size = 0\nmax_client_conn = 500\n\
+             logfile = {d}/pgbouncer.log\npidfile = {d}/pgbouncer.pid\nadmin_users = postgres\n{ignore}",
+            d = dir.display(),
+            size = opts.pool_size,
+        );
+        std::fs::write(dir.join("pgbouncer.ini"), ini).map_err(|e| e.to_string())?;
+        std::fs::write(dir.join("users.txt"), "\"postgres\" \"\"\n").map_err(|e| e.to_string())?;
+        let mut cmd = if is_root() {
+            let st = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(&dir)
+                .status()
+                .map_err(|e| e.to_string())?;
+            if !st.success() {
+                return Err("chown of the pgbouncer directory failed".into());
+            }
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&bin);
+            c
+        } else {
+            Command::new(&bin)
+        };
+        let child = cmd
+            .arg(dir.join("pgbouncer.ini"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("starting pgbouncer: {e}"))?;
+        let mut p = Pooler { port, dir, child };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(st)) = p.child.try_wait() {
+                return Err(format!("pgbouncer exited ({st}): {}", p.log()));
+            }
+            if Instant::now() > deadline {
+                return Err(format!("pgbouncer did not listen within 30 s: {}", p.log()));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(p)
+    }
+
+    /// The URL of database `db` through this pooler, as the `postgres` user.
+    pub fn url(&self, db: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{db}", self.port)
+    }
+
+    /// PgBouncer's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("pgbouncer.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Pooler {
+    fn drop(&mut self) {
+        // runuser forwards SIGTERM to pgbouncer, which then exits.
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+        if let Ok(pid) = std::fs::read_to_string(self.dir.join("pgbouncer.pid")) {
+            let _ = Command::new("kill").arg(pid.trim()).status();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
