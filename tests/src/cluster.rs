@@ -121,7 +121,7 @@ impl Cluster {
         // database password gives a clear error, and for every operator's own login (members of
         // ncy_operator), so their SCRAM verifiers are proven by real logins.
         let hba = format!(
-            "local all all trust\nhost all {PASSWORD_ROLE} 127.0.0.1/32 scram-sha-256\nhost all +ncy_operator 127.0.0.1/32 scram-sha-256\nhost all all 127.0.0.1/32 trust\nhost all all ::1/128 trust\n"
+            "local all all trust\nlocal replication all trust\nhost all {PASSWORD_ROLE} 127.0.0.1/32 scram-sha-256\nhost all +ncy_operator 127.0.0.1/32 scram-sha-256\nhost all all 127.0.0.1/32 trust\nhost all all ::1/128 trust\n"
         );
         std::fs::write(data.join("pg_hba.conf"), hba).map_err(|e| e.to_string())?;
         let mut conf = String::from(
@@ -175,6 +175,108 @@ impl Cluster {
                 String::from_utf8_lossy(&out.stderr),
                 std::fs::read_to_string(&log).unwrap_or_default()
             );
+        }
+        Err(last_err)
+    }
+
+    /// Starts a hot standby of this cluster: `pg_basebackup -R` over the unix socket into a new
+    /// directory, then `pg_ctl start` on another free port (returns once it accepts read-only
+    /// connections). Stop it with [`Cluster::stop`] like any cluster.
+    pub fn standby(&self) -> Result<Cluster, String> {
+        let dir = self
+            .dir
+            .with_file_name(format!("ncy-pg-standby-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        if is_root() {
+            let st = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(&dir)
+                .status()
+                .map_err(|e| e.to_string())?;
+            if !st.success() {
+                return Err("chown of the standby directory failed".into());
+            }
+        }
+        let data = dir.join("data");
+        let port_s = self.port.to_string();
+        let out = run_as_pg(
+            &self.bin.join("pg_basebackup"),
+            &[
+                "-h",
+                self.dir.to_str().unwrap_or_default(),
+                "-p",
+                &port_s,
+                "-U",
+                "postgres",
+                "-D",
+                data.to_str().unwrap_or_default(),
+                "-R",
+                "-X",
+                "stream",
+                "-c",
+                "fast",
+            ],
+        )
+        .map_err(|e| format!("pg_basebackup: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "pg_basebackup failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        // The copy carries the primary's port and socket directory (postgresql.auto.conf, which
+        // -R appended primary_conninfo to): later lines win.
+        let conf_path = data.join("postgresql.auto.conf");
+        let mut conf = std::fs::read_to_string(&conf_path).map_err(|e| e.to_string())?;
+        let mut last_err = String::new();
+        for _ in 0..5 {
+            let port = free_port();
+            let mine = format!(
+                "{conf}\nunix_socket_directories = '{}'\narchive_mode = off\nport = {port}\n",
+                dir.display()
+            );
+            std::fs::write(&conf_path, &mine).map_err(|e| e.to_string())?;
+            if is_root() {
+                let _ = Command::new("chown")
+                    .args(["postgres:postgres"])
+                    .arg(&conf_path)
+                    .status();
+            }
+            let log = dir.join("server.log");
+            let out = run_as_pg(
+                &self.bin.join("pg_ctl"),
+                &[
+                    "-D",
+                    data.to_str().unwrap_or_default(),
+                    "-l",
+                    log.to_str().unwrap_or_default(),
+                    "-w",
+                    "-t",
+                    "60",
+                    "start",
+                ],
+            )
+            .map_err(|e| format!("pg_ctl: {e}"))?;
+            if out.status.success() {
+                return Ok(Cluster {
+                    dir,
+                    port,
+                    bin: self.bin.clone(),
+                });
+            }
+            last_err = format!(
+                "standby start failed: {}{}",
+                String::from_utf8_lossy(&out.stderr),
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+            conf = std::fs::read_to_string(&conf_path)
+                .map(|c| {
+                    c.split("\nunix_socket_directories")
+                        .next()
+                        .unwrap_or("")
+                        .to_owned()
+                })
+                .map_err(|e| e.to_string())?;
         }
         Err(last_err)
     }

@@ -1,0 +1,189 @@
+//! On a real hot standby (`pg_basebackup -R`, streaming): reads, identity and the health report
+//! work, a write is one clear line ("read-only standby; connect to the primary", CLI exit 7),
+//! and the primary's health report shows the standby with its lag.
+
+use std::time::Duration;
+
+use ncy_core::admin::operators;
+use ncy_core::admin::users::{self, NewUser, UserFilter};
+use ncy_core::auth::{identify, Client};
+use ncy_core::db::{ConnectOptions, Db, Dialect, Target};
+use ncy_core::migrate::{self, MigrationSet};
+use ncy_core::{params, Error};
+use ncy_health::report::{report, ReportOptions};
+use ncy_tests::cli::{fails, Cli};
+use ncy_tests::cluster::{Cluster, Options};
+use ncy_tests::logins::{url_as, PASSWORD};
+
+/// Stops a cluster when the test ends, pass or fail.
+struct Stop(Cluster);
+
+impl Drop for Stop {
+    fn drop(&mut self) {
+        self.0.stop();
+    }
+}
+
+async fn connect(url: &str) -> Db {
+    Db::connect(
+        &Target::Postgres(url.to_owned()),
+        &ConnectOptions {
+            max_connections: 3,
+            ..ConnectOptions::default()
+        },
+    )
+    .await
+    .expect("connect")
+}
+
+/// Waits until the standby has replayed everything the primary wrote so far.
+async fn caught_up(primary: &Db, standby: &Db) {
+    let lsn = primary
+        .query("SELECT pg_current_wal_lsn()::text AS l", &[])
+        .await
+        .expect("primary lsn")[0]
+        .text("l")
+        .expect("lsn");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let done = standby
+            .query(
+                "SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS ok",
+                &params![lsn.as_str()],
+            )
+            .await
+            .expect("standby lsn")[0]
+            .bool("ok")
+            .expect("ok");
+        if done {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the standby did not replay {lsn} within 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standby_serves_reads_and_refuses_writes_with_one_clear_line() {
+    // A primary of its own, so the base backup copies one database, not every test's.
+    let primary = Stop(
+        Cluster::start(Options {
+            stat_statements: false,
+            archive: false,
+            fast: true,
+        })
+        .expect("primary"),
+    );
+    let admin = connect(&primary.0.url("postgres")).await;
+    let mut tx = admin.begin().await.expect("begin");
+    tx.batch("COMMIT").await.expect("end the transaction");
+    tx.batch("CREATE DATABASE ncy").await.expect("create db");
+    drop(tx);
+    admin.close().await;
+    let purl = primary.0.url("ncy");
+    let pdb = connect(&purl).await;
+    let set = MigrationSet::embedded(Dialect::Postgres).expect("migrations");
+    migrate::up(&pdb, &set).await.expect("migrate");
+    let ops = ncy_tests::operators(&pdb).await;
+    let prov = operators::provision(&pdb, &ops.admin, "admin@ncy-8.com", Some(PASSWORD))
+        .await
+        .expect("provision");
+
+    let standby = Stop(primary.0.standby().expect("standby"));
+    let surl = standby.0.url("ncy");
+    let sdb = connect(&surl).await;
+    caught_up(&pdb, &sdb).await;
+
+    // Reads work on the standby.
+    let page = users::list(&sdb, &ops.admin, &UserFilter::default(), 10, None)
+        .await
+        .expect("read on the standby");
+    assert!(page.items.iter().any(|u| u.email == "admin@ncy-8.com"));
+    // A write is refused by the server and named for what it is.
+    let err = users::create(
+        &sdb,
+        &ops.admin,
+        &NewUser {
+            email: "on-standby@example.com".into(),
+            role: None,
+            status: None,
+            password: None,
+        },
+    )
+    .await
+    .expect_err("a standby refuses writes");
+    assert!(matches!(err, Error::ReadOnly(_)), "{err:?}");
+    assert!(err.to_string().contains("connect to the primary"), "{err}");
+
+    // An operator's own login is their identity on the standby: no Session row to write.
+    let op_url = url_as(&surl, &prov.db_role, PASSWORD);
+    let odb = connect(&op_url).await;
+    let me = identify(&odb, Client::Cli)
+        .await
+        .expect("identify on the standby")
+        .expect("the login maps to the user");
+    assert_eq!(me.user_id, ops.admin.user_id);
+    odb.close().await;
+
+    // The health report reads the standby, and says it is one.
+    let rep = report(
+        &sdb,
+        &ops.admin,
+        &ReportOptions {
+            sample: Duration::from_millis(50),
+            ..ReportOptions::default()
+        },
+    )
+    .await
+    .expect("health on the standby");
+    assert!(rep.server.as_ref().expect("server").in_recovery);
+    // The primary's report lists the standby with its lag.
+    let rep = report(
+        &pdb,
+        &ops.admin,
+        &ReportOptions {
+            sample: Duration::from_millis(50),
+            ..ReportOptions::default()
+        },
+    )
+    .await
+    .expect("health on the primary");
+    let repl = rep.replication.expect("replication section");
+    assert_eq!(repl.replicas.len(), 1, "one standby streams");
+    assert!(repl.replicas[0].replay_lag_bytes.is_some());
+
+    // The CLI with the operator's own URL: reads work, a write is one line and exit 7.
+    let cli = Cli::new(vec!["--database-url".into(), op_url.clone()]);
+    let out = cli.json(&["users", "list", "--limit", "5"]);
+    assert!(out.to_string().contains("admin@ncy-8.com"));
+    fails(
+        &cli.run(&["users", "create", "--email", "cli-standby@example.com"]),
+        7,
+        "read-only standby",
+    );
+    // The shared-URL email login writes a Session row: the same line.
+    let shared = Cli::new(vec!["--database-url".into(), surl.clone()]);
+    fails(
+        &shared.run_with(
+            &["login", "--email", "admin@ncy-8.com", "--password-stdin"],
+            Some("admin123\n"),
+        ),
+        7,
+        "read-only standby",
+    );
+    let n = sdb
+        .query(
+            r#"SELECT count(*) AS n FROM "User" WHERE "email" LIKE '%standby@example.com'"#,
+            &[],
+        )
+        .await
+        .expect("count")[0]
+        .int("n")
+        .expect("n");
+    assert_eq!(n, 0, "nothing was written");
+    sdb.close().await;
+    pdb.close().await;
+}
