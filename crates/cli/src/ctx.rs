@@ -124,6 +124,11 @@ impl Ctx {
             return Ok(db);
         }
         let target = self.target()?;
+        if let Target::Postgres(u) = &target {
+            if let Some(w) = ncy_core::db::tls::weak_tls_warning(u) {
+                eprintln!("warning: {w}");
+            }
+        }
         let db = match Db::connect(&target, &ConnectOptions::default()).await {
             Err(Error::ServerUnreachable { target: t, reason }) => {
                 return Err(ncy_sync::cache::offline_hint(&target, t, reason).into())

@@ -7,7 +7,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::ConnectOptions as _;
 
-use super::{pg, Db, Protocol};
+use super::{pg, tls, Db, Protocol};
 use crate::error::{Error, Result};
 
 /// Where the data lives.
@@ -142,7 +142,13 @@ pub(super) async fn connect(target: &Target, opts: &ConnectOptions) -> Result<Db
         Target::Local(path) => Db::open_sqlite(path),
         Target::Postgres(url) => {
             let shown = redact_url(url);
-            let (url, mut o) = split_pool_params(url, opts)?;
+            let host = url::Url::parse(url)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_owned))
+                .unwrap_or_default();
+            // Adapters show tls::weak_tls_warning themselves (stderr, a toast).
+            let url = tls::with_default_sslmode(url);
+            let (url, mut o) = split_pool_params(&url, opts)?;
             let base = PgConnectOptions::from_str(&url)
                 .map_err(|e| Error::Config(format!("DATABASE_URL {shown} is invalid: {e}")))?
                 .application_name(&o.application_name)
@@ -158,7 +164,7 @@ pub(super) async fn connect(target: &Target, opts: &ConnectOptions) -> Result<Db
                         .map_err(|e| connect_err(e, &shown))?;
                     pg
                 }
-                Err(e) => return Err(connect_err(e, &shown)),
+                Err(e) => return Err(tls::map_tls(connect_err(e, &shown), &host)),
             };
             let pool = PgPoolOptions::new()
                 .max_connections(o.max_connections)

@@ -10,6 +10,7 @@ mod connect;
 mod inline;
 mod pg;
 mod sqlite;
+pub mod tls;
 mod value;
 
 use std::sync::{Arc, OnceLock};
