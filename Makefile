@@ -1,7 +1,7 @@
 # NCY Admin. `make run` opens the desktop app on a local demo workspace; `make test` runs
 # everything. Both install what is missing first (scripts/setup.sh).
 
-.PHONY: setup run test bench cli lint fmt
+.PHONY: setup run test test-matrix bench cli lint fmt
 
 setup:
 	@scripts/setup.sh
@@ -11,6 +11,10 @@ run: setup
 
 test: setup
 	@scripts/test.sh
+
+# The Rust integration suite on every PostgreSQL major we support (15 to 18).
+test-matrix: setup
+	@scripts/with-keyring.sh bash -c 'for v in 15 16 17 18; do scripts/test-pg.sh $$v || exit 1; done'
 
 # Benchmarks (not part of `make test`): NCY_BENCH_SCALE=smoke|quick|full (default quick).
 bench: setup

@@ -6,15 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ -z "${NCY_IN_KEYRING_SESSION:-}" ] && command -v dbus-run-session >/dev/null 2>&1 \
-   && command -v gnome-keyring-daemon >/dev/null 2>&1; then
-  export NCY_IN_KEYRING_SESSION=1
-  # A throwaway keyring home: the test keychain never persists or touches the user's own. A
-  # non-empty password makes the daemon create (and unlock) the login collection.
-  keyring_home=$(mktemp -d -t ncy-keyring.XXXXXX)
-  export XDG_DATA_HOME="$keyring_home"
-  exec dbus-run-session -- bash -c 'echo -n "ncy-test" | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1; "$0"; rc=$?; rm -rf "$XDG_DATA_HOME"; exit $rc' "$0"
-fi
+[ -n "${NCY_IN_KEYRING_SESSION:-}" ] || exec scripts/with-keyring.sh "$0" "$@"
 
 python3 migrations/tools/pg2sqlite.py --check
 cargo fmt --all -- --check
@@ -48,6 +40,8 @@ if [ -z "${NCY_TEST_DATABASE_URL:-}" ]; then
 fi
 
 cargo test --workspace --no-fail-fast
+# The newest PostgreSQL too (the suite above ran on Debian's 15; `make test-matrix` adds 16, 17).
+scripts/test-pg.sh 18
 
 if [ -f ui/package.json ]; then
   (cd ui && npm run check --silent && npm test --silent)

@@ -63,6 +63,13 @@ fn run_as_pg(bin: &Path, args: &[&str]) -> std::io::Result<std::process::Output>
     } else {
         Command::new(bin)
     };
+    // Server binaries unpacked from npm (scripts/pg.sh) carry their libraries in ../lib: the
+    // server, and only the server, is run with them.
+    if let Some(lib) = bin.parent().and_then(|b| b.parent()).map(|r| r.join("lib")) {
+        if lib.join("libpq.so.5").exists() {
+            cmd.env("LD_LIBRARY_PATH", lib);
+        }
+    }
     cmd.args(args).env_remove("PGDATA").output()
 }
 

@@ -50,8 +50,10 @@ fn version_of(path: &Path) -> Option<(String, u32)> {
 /// The directories searched, in order, for a server of major version `major`.
 pub fn search_dirs(major: u32) -> Vec<PathBuf> {
     let mut dirs = Vec::new();
-    if let Some(d) = std::env::var_os("NCY_PG_BIN") {
-        dirs.push(PathBuf::from(d));
+    for var in ["PG_BIN_DIR", "NCY_PG_BIN"] {
+        if let Some(d) = std::env::var_os(var).filter(|d| !d.is_empty()) {
+            dirs.push(PathBuf::from(d));
+        }
     }
     dirs.push(PathBuf::from(format!("/usr/lib/postgresql/{major}/bin")));
     if let Some(path) = std::env::var_os("PATH") {
@@ -94,16 +96,33 @@ pub fn locate_in(name: &str, major: u32, dirs: &[PathBuf]) -> Result<Tool> {
         }
         too_old.get_or_insert(tool);
     }
+    let fix = install_hint(name, major);
     Err(match too_old {
         Some(t) => Error::Config(format!(
-            "{name} {} ({}) is older than the PostgreSQL {major} server and cannot back it up: install the Debian package postgresql-client-{major} (`apt-get install postgresql-client-{major}`)",
+            "{name} {} ({}) is older than the PostgreSQL {major} server and cannot back it up: {fix}",
             t.version,
             t.path.display()
         )),
         None => Error::Config(format!(
-            "{name} not found (looked in /usr/lib/postgresql/{major}/bin and PATH): install the Debian package postgresql-client-{major} (`apt-get install postgresql-client-{major}`), or set NCY_PG_BIN to the directory holding {name}"
+            "{name} not found (looked in PG_BIN_DIR, /usr/lib/postgresql/{major}/bin and PATH): {fix}"
         )),
     })
+}
+
+/// How to get a client of version `major`: Debian 12 packages PostgreSQL 15 only, newer clients
+/// come from PostgreSQL's own apt repository.
+fn install_hint(name: &str, major: u32) -> String {
+    let pkg = format!("postgresql-client-{major}");
+    let apt = if major <= 15 {
+        format!("install the Debian package {pkg} (`apt-get install {pkg}`)")
+    } else {
+        format!(
+            "install {pkg} from PostgreSQL's apt repository (https://apt.postgresql.org: add its \
+             source for your release, then `apt-get install {pkg}`; Debian 12 itself packages \
+             only 15)"
+        )
+    };
+    format!("{apt}, or set PG_BIN_DIR to a directory holding {name} {major} or newer")
 }
 
 /// Finds `name` (`pg_dump`, `pg_restore`) for a server of major version `major`.
