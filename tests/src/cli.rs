@@ -32,6 +32,7 @@ impl Cli {
             .args(&self.target)
             .args(args)
             .env_remove("DATABASE_URL")
+            .env_remove("DATABASE_REPLICA_URL")
             .env_remove("NCY_PROMETHEUS_URL")
             .env_remove("NCY_BACKUP_DIR")
             .env("XDG_RUNTIME_DIR", self.home.path())

@@ -155,6 +155,71 @@ async fn a_standby_serves_reads_and_refuses_writes_with_one_clear_line() {
     assert_eq!(repl.replicas.len(), 1, "one standby streams");
     assert!(repl.replicas[0].replay_lag_bytes.is_some());
 
+    // Read routing: with replay paused on the standby, a change on the primary is missing from
+    // what the CLI reads through --replica-url, and present without it.
+    sdb.query("SELECT pg_wal_replay_pause()", &[])
+        .await
+        .expect("pause replay");
+    let late = users::create(
+        &pdb,
+        &ops.admin,
+        &NewUser {
+            email: "after-pause@example.com".into(),
+            role: None,
+            status: None,
+            password: None,
+        },
+    )
+    .await
+    .expect("write on the primary");
+    let routed = Cli::new(vec![
+        "--database-url".into(),
+        purl.clone(),
+        "--replica-url".into(),
+        surl.clone(),
+    ]);
+    routed.login("admin@ncy-8.com", "admin123");
+    let target = late.user.id.to_string();
+    let on_replica = routed.json(&["audit", "list", "--target", &target]);
+    assert_eq!(
+        on_replica["items"].as_array().map(Vec::len),
+        Some(0),
+        "{on_replica}"
+    );
+    let direct = Cli::new(vec!["--database-url".into(), purl.clone()]);
+    direct.login("admin@ncy-8.com", "admin123");
+    let on_primary = direct.json(&["audit", "list", "--target", &target]);
+    assert_eq!(
+        on_primary["items"].as_array().map(Vec::len),
+        Some(1),
+        "{on_primary}"
+    );
+    // backup create dumps the replica (its User count lacks the late user) and records the
+    // backup on the primary.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir_s = dir.path().display().to_string();
+    let snap = routed.json(&["backup", "create", "--dir", &dir_s]);
+    let users_on_primary = pdb
+        .query(r#"SELECT count(*) AS n FROM "User""#, &[])
+        .await
+        .expect("count")[0]
+        .int("n")
+        .expect("n");
+    assert_eq!(
+        snap["table_counts"]["public.User"].as_i64(),
+        Some(users_on_primary - 1),
+        "the dump was taken on the standby: {snap}"
+    );
+    let listed = direct.json(&["backup", "list"]);
+    assert_eq!(
+        listed["items"].as_array().map(Vec::len),
+        Some(1),
+        "{listed}"
+    );
+    sdb.query("SELECT pg_wal_replay_resume()", &[])
+        .await
+        .expect("resume replay");
+
     // The CLI with the operator's own URL: reads work, a write is one line and exit 7.
     let cli = Cli::new(vec!["--database-url".into(), op_url.clone()]);
     let out = cli.json(&["users", "list", "--limit", "5"]);

@@ -236,6 +236,9 @@ pub struct RestoreReport {
 pub struct Backups {
     db: Db,
     pg: Option<PgConn>,
+    /// A read replica that `create` dumps instead of the primary (the row is still recorded on
+    /// the primary).
+    replica: Option<(Db, PgConn)>,
     sqlite_key: Option<String>,
     folder: Option<PathBuf>,
 }
@@ -258,6 +261,7 @@ impl Backups {
         match (target, db.dialect()) {
             (Target::Postgres(url), ncy_core::db::Dialect::Postgres) => Ok(Backups {
                 pg: Some(PgConn::from_url(url)?),
+                replica: None,
                 db,
                 sqlite_key: None,
                 folder: None,
@@ -265,6 +269,7 @@ impl Backups {
             (Target::Local(_), ncy_core::db::Dialect::Sqlite) => Ok(Backups {
                 db,
                 pg: None,
+                replica: None,
                 sqlite_key: None,
                 folder: None,
             }),
@@ -284,6 +289,28 @@ impl Backups {
     pub fn with_sqlite_key(mut self, key: impl Into<String>) -> Backups {
         self.sqlite_key = Some(key.into());
         self
+    }
+
+    /// Dumps a read replica (a hot standby at `url`, connected as `replica`) instead of the
+    /// primary: pg_dump and the row counts run there, in one exported snapshot, and the
+    /// backup is recorded on the primary. Verify and restore still use the primary, which
+    /// can create the scratch and target databases.
+    pub fn with_replica(mut self, replica: Db, url: &str) -> Result<Backups> {
+        if self.pg.is_none() || replica.pg_pool().is_none() {
+            return Err(Error::invalid(
+                "replica",
+                "a read replica is for PostgreSQL backups; the local workspace has none",
+            ));
+        }
+        if replica.pooled() {
+            return Err(Error::Config(
+                "backups need a direct connection to the replica, not one through a \
+                 transaction-mode pooler (pgbouncer=true)"
+                    .into(),
+            ));
+        }
+        self.replica = Some((replica, PgConn::from_url(url)?));
+        Ok(self)
     }
 
     /// The backup folder (default: [`default_dir`]). Verify, restore and prune touch a
@@ -353,7 +380,11 @@ impl Backups {
     ) -> Result<Snapshot> {
         op.require(perm::BACKUPS_RUN)?;
         self.direct()?;
-        match self.pg() {
+        let source = match &self.replica {
+            Some((r, conn)) => r.pg_pool().map(|p| (p, conn)),
+            None => self.pg(),
+        };
+        match source {
             Some((pool, conn)) => pg::create(&self.db, pool, conn, op, opts, hooks).await,
             None => local::create(&self.db, op, opts, self.key(), hooks).await,
         }

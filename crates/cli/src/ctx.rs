@@ -24,6 +24,10 @@ pub struct Global {
         conflicts_with = "database_url"
     )]
     pub local: Option<PathBuf>,
+    /// A read replica (hot standby) of the --database-url server: audit and log searches,
+    /// audit and GDPR exports and `backup create` read there; writes go to the primary.
+    #[arg(long, global = true, value_name = "URL", env = "DATABASE_REPLICA_URL")]
+    pub replica_url: Option<String>,
     /// Machine-readable JSON output.
     #[arg(long, global = true)]
     pub json: bool,
@@ -49,6 +53,7 @@ pub fn default_workspace() -> Result<PathBuf> {
 pub struct Ctx {
     pub global: Global,
     db: Option<Db>,
+    replica: Option<Db>,
     cache: Option<ncy_sync::Cache>,
 }
 
@@ -57,6 +62,7 @@ impl Ctx {
         Ctx {
             global,
             db: None,
+            replica: None,
             cache: None,
         }
     }
@@ -185,8 +191,40 @@ impl Ctx {
         Ok(auth::authenticate(&db, &token, Client::Cli).await?)
     }
 
+    /// The read replica's URL, when one is configured and this is not an offline run.
+    pub fn replica_url(&self) -> Option<String> {
+        if self.global.offline || !matches!(self.target(), Ok(Target::Postgres(_))) {
+            return None;
+        }
+        self.global
+            .replica_url
+            .clone()
+            .filter(|u| !u.trim().is_empty())
+    }
+
+    /// The store heavy reads go to: the read replica when one is configured (its schema is the
+    /// primary's, replayed), else [`Ctx::db`]. Replica reads may lag by the standby's replay
+    /// delay.
+    pub async fn read_db(&mut self) -> Result<Db> {
+        let Some(url) = self.replica_url() else {
+            return self.db().await;
+        };
+        if let Some(r) = &self.replica {
+            return Ok(r.clone());
+        }
+        if let Some(w) = ncy_core::db::tls::weak_tls_warning(&url) {
+            eprintln!("warning: {w}");
+        }
+        let r = Db::connect(&Target::Postgres(url), &ConnectOptions::default()).await?;
+        self.replica = Some(r.clone());
+        Ok(r)
+    }
+
     pub async fn close(&mut self) {
         if let Some(db) = self.db.take() {
+            db.close().await;
+        }
+        if let Some(db) = self.replica.take() {
             db.close().await;
         }
     }

@@ -520,6 +520,20 @@ pub async fn export(
     progress: &dyn Fn(Progress),
     cancel: Option<&AtomicBool>,
 ) -> Result<ExportOutcome> {
+    export_via(db, db, op, request_id, out, progress, cancel).await
+}
+
+/// [`export`] reading the subject's rows from `read` (a read replica of `db`, which may lag by
+/// its replay delay); the request is checked and the result recorded on `db`.
+pub async fn export_via(
+    db: &Db,
+    read: &Db,
+    op: &Operator,
+    request_id: Uuid,
+    out: &Path,
+    progress: &dyn Fn(Progress),
+    cancel: Option<&AtomicBool>,
+) -> Result<ExportOutcome> {
     op.require(perm::GDPR_HANDLE)?;
     let started = Instant::now();
     let (req, subject) = {
@@ -537,7 +551,7 @@ pub async fn export(
         (r, s)
     };
     let tmp = prepare_out(out)?;
-    let res = write_bundle(db, op, &req, &subject, &tmp, progress, cancel).await;
+    let res = write_bundle(read, op, &req, &subject, &tmp, progress, cancel).await;
     let (manifest, total_rows) = match res {
         Ok(m) => m,
         Err(e) => {

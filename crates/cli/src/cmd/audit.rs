@@ -121,8 +121,8 @@ fn audit_filter(
 }
 
 pub async fn run(ctx: &mut Ctx, c: Audit) -> Result<()> {
-    let db = ctx.db().await?;
     let op = ctx.operator().await?;
+    let db = ctx.read_db().await?;
     match c {
         Audit::Verify => {
             let r = ncy_core::audit::verify(&db, &op).await?;
@@ -210,8 +210,8 @@ pub async fn run(ctx: &mut Ctx, c: Audit) -> Result<()> {
 }
 
 pub async fn run_logs(ctx: &mut Ctx, c: Logs) -> Result<()> {
-    let db = ctx.db().await?;
     let op = ctx.operator().await?;
+    let db = ctx.read_db().await?;
     match c {
         Logs::Access {
             user,

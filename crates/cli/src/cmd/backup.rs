@@ -267,6 +267,14 @@ pub async fn run(ctx: &mut Ctx, c: Backup) -> Result<()> {
     let db = ctx.db().await?;
     let op = ctx.operator().await?;
     let b = Backups::new(db, &ctx.target()?)?;
+    // `backup create` dumps the read replica when one is configured.
+    let b = match (&c, ctx.replica_url()) {
+        (Backup::Create { .. }, Some(url)) => {
+            let replica = ctx.read_db().await?;
+            b.with_replica(replica, &url)?
+        }
+        _ => b,
+    };
     let b = match dir_of(&c) {
         Some(d) => b.with_dir(d),
         None => b,

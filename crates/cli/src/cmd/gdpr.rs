@@ -379,8 +379,10 @@ pub async fn run(ctx: &mut Ctx, c: Gdpr) -> Result<()> {
         Gdpr::Export { id, out } => {
             let cancel = cancel_on_ctrl_c();
             let bar = progress(ctx, 0, "export");
-            let res = export::export(
+            let read = ctx.read_db().await?;
+            let res = export::export_via(
                 &db,
+                &read,
                 &op,
                 request::parse_id(&id)?,
                 &out,
