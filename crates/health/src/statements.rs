@@ -43,32 +43,55 @@ pub struct TopStatements {
     pub statements: Vec<TopStatement>,
 }
 
-/// How to enable pg_stat_statements.
-pub fn enable_note(database: &str) -> String {
-    format!(
-        "pg_stat_statements is not available in database {database}: add it to \
-         shared_preload_libraries in postgresql.conf (shared_preload_libraries = \
-         'pg_stat_statements', then restart PostgreSQL), and run \
-         CREATE EXTENSION pg_stat_statements; in that database"
-    )
+/// Where pg_stat_statements stands in a database: loaded by the server (it is in
+/// `shared_preload_libraries`, which shows as its `pg_stat_statements.max` setting, readable
+/// without privileges) and created there (`CREATE EXTENSION`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Availability {
+    pub loaded: bool,
+    pub created: bool,
 }
 
-async fn installed(tx: &mut Tx) -> Result<(Option<String>, String)> {
+/// How to enable pg_stat_statements, for what is missing: a managed PostgreSQL usually loads it
+/// and only needs `CREATE EXTENSION`, which needs no restart.
+pub fn enable_note(database: &str, a: Availability) -> String {
+    match (a.loaded, a.created) {
+        (true, false) => format!(
+            "pg_stat_statements is loaded by the server but not created in database {database}: \
+             run CREATE EXTENSION pg_stat_statements; in that database (no restart needed; on a \
+             managed PostgreSQL, as the database owner or from the provider's console)"
+        ),
+        (false, true) => format!(
+            "pg_stat_statements is created in database {database} but the server has not \
+             loaded it: add it to shared_preload_libraries in postgresql.conf \
+             (shared_preload_libraries = 'pg_stat_statements'), then restart PostgreSQL"
+        ),
+        _ => format!(
+            "pg_stat_statements is not available in database {database}: the server does not \
+             load it. Add it to shared_preload_libraries in postgresql.conf \
+             (shared_preload_libraries = 'pg_stat_statements', then restart PostgreSQL), and \
+             run CREATE EXTENSION pg_stat_statements; in that database"
+        ),
+    }
+}
+
+async fn installed(tx: &mut Tx) -> Result<(Option<String>, String, bool)> {
     let r = tx
         .query_one(
             "SELECT (SELECT extversion FROM pg_extension WHERE extname = 'pg_stat_statements') AS v,
-                    current_database()::text AS db",
+                    current_database()::text AS db,
+                    EXISTS (SELECT 1 FROM pg_settings WHERE name = 'pg_stat_statements.max') AS loaded",
             &[],
         )
         .await?;
-    Ok((r.opt_text("v")?, r.text("db")?))
+    Ok((r.opt_text("v")?, r.text("db")?, r.bool("loaded")?))
 }
 
 /// Reads the top `limit` statements by total execution time (no permission check: used by
 /// the report, which checks `health.read`).
 pub(crate) async fn read_top(db: &Db, limit: i64, all_databases: bool) -> Result<TopStatements> {
     let mut tx = read_tx(db).await?;
-    let (version, database) = installed(&mut tx).await?;
+    let (version, database, loaded) = installed(&mut tx).await?;
     let unavailable = |note: String| TopStatements {
         available: false,
         extension_version: None,
@@ -77,7 +100,13 @@ pub(crate) async fn read_top(db: &Db, limit: i64, all_databases: bool) -> Result
         statements: vec![],
     };
     let Some(version) = version else {
-        return Ok(unavailable(enable_note(&database)));
+        return Ok(unavailable(enable_note(
+            &database,
+            Availability {
+                loaded,
+                created: false,
+            },
+        )));
     };
     let num: i64 = tx
         .query_one(
@@ -110,7 +139,13 @@ pub(crate) async fn read_top(db: &Db, limit: i64, all_databases: bool) -> Result
         // Installed but not preloaded: "pg_stat_statements must be loaded via
         // shared_preload_libraries".
         Err(e) if e.to_string().contains("shared_preload_libraries") => {
-            return Ok(unavailable(enable_note(&database)));
+            return Ok(unavailable(enable_note(
+                &database,
+                Availability {
+                    loaded: false,
+                    created: true,
+                },
+            )));
         }
         Err(e) => return Err(e),
     };
@@ -166,9 +201,18 @@ pub async fn reset(db: &Db, op: &Operator) -> Result<ResetResult> {
     op.require(perm::HEALTH_CONFIGURE)?;
     require_pg(db, "resetting pg_stat_statements")?;
     let mut tx = write_tx(db).await?;
-    let (version, database) = installed(&mut tx).await?;
+    let (version, database, loaded) = installed(&mut tx).await?;
     if version.is_none() {
-        return Err(Error::invalid("pg_stat_statements", enable_note(&database)));
+        return Err(Error::invalid(
+            "pg_stat_statements",
+            enable_note(
+                &database,
+                Availability {
+                    loaded,
+                    created: false,
+                },
+            ),
+        ));
     }
     let n = tx
         .query_one("SELECT count(*)::int8 AS n FROM pg_stat_statements", &[])

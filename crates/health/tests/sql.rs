@@ -103,6 +103,57 @@ async fn workload_statement_tops_the_list_and_reset_clears_it() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_does_not_load_it_is_told_apart_from_a_missing_extension() {
+    use ncy_core::db::{ConnectOptions, Db, Dialect, Target};
+    use ncy_core::migrate::{self, MigrationSet};
+    use ncy_tests::cluster::{Cluster, Options};
+    let c = Cluster::start(Options {
+        stat_statements: false,
+        archive: false,
+        fast: true,
+    })
+    .expect("a cluster without shared_preload_libraries");
+    let result = async {
+        let admin_db = Db::connect(
+            &Target::Postgres(c.url("postgres")),
+            &ConnectOptions::default(),
+        )
+        .await
+        .expect("connect");
+        exec(&admin_db, "CREATE DATABASE ncy").await;
+        admin_db.close().await;
+        let db = Db::connect(&Target::Postgres(c.url("ncy")), &ConnectOptions::default())
+            .await
+            .expect("connect");
+        let set = MigrationSet::embedded(Dialect::Postgres).expect("migrations");
+        migrate::up(&db, &set).await.expect("migrate");
+        let op = admin(&db).await;
+        exec(&db, "DROP EXTENSION IF EXISTS pg_stat_statements").await;
+        let neither = statements::top(&db, &op, 10, false).await.expect("top");
+        exec(&db, "CREATE EXTENSION pg_stat_statements").await;
+        let created = statements::top(&db, &op, 10, false).await.expect("top");
+        db.close().await;
+        (neither, created)
+    }
+    .await;
+    c.stop();
+    let (neither, created) = result;
+    let n = neither.note.expect("note");
+    assert!(
+        n.contains("does not load it") && n.contains("restart") && n.contains("CREATE EXTENSION"),
+        "{n}"
+    );
+    assert!(!created.available);
+    let n = created.note.expect("note");
+    assert!(
+        n.contains("created in database ncy")
+            && n.contains("restart")
+            && !n.contains("CREATE EXTENSION"),
+        "{n}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_extension_says_how_to_enable_it() {
     let (db, _url) = ncy_tests::fresh_pg().await;
     let op = admin(&db).await;
@@ -110,8 +161,11 @@ async fn missing_extension_says_how_to_enable_it() {
     let top = statements::top(&db, &op, 10, false).await.unwrap();
     assert!(!top.available);
     let note = top.note.unwrap();
+    // The harness cluster preloads it: only CREATE EXTENSION is missing, no restart.
     assert!(
-        note.contains("shared_preload_libraries") && note.contains("CREATE EXTENSION"),
+        note.contains("loaded by the server")
+            && note.contains("CREATE EXTENSION")
+            && !note.contains("shared_preload_libraries"),
         "{note}"
     );
     let rep = report(&db, &op, &quick()).await.unwrap();
