@@ -222,7 +222,7 @@ async fn a_standby_serves_reads_and_refuses_writes_with_one_clear_line() {
 
     // The CLI with the operator's own URL: reads work, a write is one line and exit 7.
     let cli = Cli::new(vec!["--database-url".into(), op_url.clone()]);
-    let out = cli.json(&["users", "list", "--limit", "5"]);
+    let out = cli.json(&["users", "list", "--limit", "100"]);
     assert!(out.to_string().contains("admin@ncy-8.com"));
     fails(
         &cli.run(&["users", "create", "--email", "cli-standby@example.com"]),

@@ -20,6 +20,7 @@ pub mod outbox;
 pub mod prune;
 pub mod pull;
 pub mod push;
+pub mod queue;
 pub mod tables;
 
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -143,11 +143,11 @@ pub async fn edit_task_in(
     Ok(Some(e))
 }
 
-/// Appends an entry to the outbox inside `tx`.
+/// Appends an entry to the outbox inside `tx`, with the cache's schema version.
 pub(crate) async fn append(tx: &mut Tx, e: &Entry) -> Result<()> {
     tx.execute(
-        r#"INSERT INTO "SyncOutbox" ("mutation_id", "table_name", "row_id", "base", "new", "operator_id", "operator_email", "local_time", "status")
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending')"#,
+        r#"INSERT INTO "SyncOutbox" ("mutation_id", "table_name", "row_id", "base", "new", "operator_id", "operator_email", "local_time", "status", "schema_version")
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', (SELECT max("version") FROM "_ncy_migrations"))"#,
         &params![
             e.mutation_id,
             e.table.as_str(),
@@ -163,7 +163,7 @@ pub(crate) async fn append(tx: &mut Tx, e: &Entry) -> Result<()> {
     Ok(())
 }
 
-fn entry_from(r: &ncy_core::db::Row) -> Result<Entry> {
+pub(crate) fn entry_from(r: &ncy_core::db::Row) -> Result<Entry> {
     let obj = |c: &str| -> Result<Map<String, J>> {
         match r.opt_json(c)? {
             Some(J::Object(m)) => Ok(m),
@@ -186,13 +186,13 @@ fn entry_from(r: &ncy_core::db::Row) -> Result<Entry> {
 
 const ENTRY_COLS: &str = r#""seq", "mutation_id", "table_name", "row_id", "base", "new", "operator_id", "operator_email", "local_time", "status""#;
 
-/// Pending entries, oldest first.
+/// Pending entries that are not parked, oldest first.
 pub async fn pending(cache: &Cache) -> Result<Vec<Entry>> {
     let mut tx = cache.db.begin().await?;
     let rows = tx
         .query(
             &format!(
-                r#"SELECT {ENTRY_COLS} FROM "SyncOutbox" WHERE "status" = 'pending' ORDER BY "seq""#
+                r#"SELECT {ENTRY_COLS} FROM "SyncOutbox" WHERE "status" = 'pending' AND "parked_at" IS NULL ORDER BY "seq""#
             ),
             &[],
         )
@@ -214,7 +214,7 @@ pub async fn all(cache: &Cache) -> Result<Vec<Entry>> {
     rows.iter().map(entry_from).collect()
 }
 
-fn field_value(field: &str, v: &J) -> Result<Value> {
+pub(crate) fn field_value(field: &str, v: &J) -> Result<Value> {
     Ok(match (field, v) {
         (_, J::Null) => Value::Null(ncy_core::db::Kind::Text),
         ("metadata", v) => Value::Text(v.to_string()),
@@ -236,7 +236,7 @@ pub(crate) async fn rebase(ltx: &mut Tx, task_ids: Option<&[String]>) -> Result<
             let json = serde_json::to_string(ids).map_err(|e| Error::db(e.to_string()))?;
             ltx.query(
                 &format!(
-                    r#"SELECT {ENTRY_COLS} FROM "SyncOutbox" WHERE "status" = 'pending'
+                    r#"SELECT {ENTRY_COLS} FROM "SyncOutbox" WHERE "status" = 'pending' AND "parked_at" IS NULL
                        AND "row_id" IN (SELECT value FROM json_each($1)) ORDER BY "seq""#
                 ),
                 &[Value::Text(json)],
@@ -246,7 +246,7 @@ pub(crate) async fn rebase(ltx: &mut Tx, task_ids: Option<&[String]>) -> Result<
         None => {
             ltx.query(
                 &format!(
-                    r#"SELECT {ENTRY_COLS} FROM "SyncOutbox" WHERE "status" = 'pending' ORDER BY "seq""#
+                    r#"SELECT {ENTRY_COLS} FROM "SyncOutbox" WHERE "status" = 'pending' AND "parked_at" IS NULL ORDER BY "seq""#
                 ),
                 &[],
             )

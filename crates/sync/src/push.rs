@@ -82,6 +82,8 @@ pub struct PushReport {
     pub rejected: u64,
     /// Mutations the server already had (a retry after a crash): not applied again.
     pub replayed: u64,
+    /// Entries the server can never apply, parked with their reason (see `sync outbox`).
+    pub parked: u64,
 }
 
 /// The 3-way merge of one entry against the server's task (None: deleted on the server).
@@ -128,6 +130,7 @@ impl From<Error> for BatchError {
         match e {
             Error::ServerUnreachable { .. }
             | Error::DatabaseAuth { .. }
+            | Error::ReadOnly(_)
             | Error::Unauthenticated(_)
             | Error::Cancelled => BatchError::Fatal(e),
             other => BatchError::Split(other),
@@ -506,16 +509,66 @@ async fn record_local(cache: &Cache, entries: &[Entry], a: &Applied, ctl: Ctl<'_
     Ok(())
 }
 
+/// The Task columns the server has now: an edit queued under an older schema that touches a
+/// column no longer there is parked, never applied to another column.
+async fn server_task_columns(server: &Db) -> Result<HashSet<String>> {
+    let rows = server
+        .query(
+            r#"SELECT column_name::text AS c FROM information_schema.columns
+               WHERE table_schema = current_schema() AND table_name = 'Task'"#,
+            &[],
+        )
+        .await?;
+    rows.iter().map(|r| r.text("c")).collect()
+}
+
+/// Parks the entries whose fields the server no longer has; returns the others.
+async fn check_schema(
+    server: &Db,
+    cache: &Cache,
+    entries: Vec<Entry>,
+    rep: &mut PushReport,
+) -> Result<Vec<Entry>> {
+    let cols = server_task_columns(server).await?;
+    let mut keep = Vec::with_capacity(entries.len());
+    for e in entries {
+        let gone: Vec<&str> = e
+            .new
+            .keys()
+            .map(String::as_str)
+            .filter(|f| !cols.contains(*f))
+            .collect();
+        if gone.is_empty() || cols.is_empty() {
+            keep.push(e);
+            continue;
+        }
+        let reason = format!(
+            "the server's Task table no longer has {}: this edit was queued under an older \
+             schema and is not applied to any other column; discard it or redo it on the new fields",
+            gone.join(", ")
+        );
+        crate::queue::park_seq(cache, e.seq, &reason).await?;
+        rep.parked += 1;
+    }
+    Ok(keep)
+}
+
 /// Pushes every pending outbox entry, oldest first, in adaptive batches as the online operator.
-/// Cancelling keeps every committed batch and leaves the rest pending.
+/// Cancelling keeps every committed batch and leaves the rest pending. An entry the server
+/// refuses on its own (after the batch was split down to it) is parked with the reason and the
+/// push goes on; when the server cannot be reached, every waiting entry counts a failed try.
 pub async fn push(server: &Db, cache: &Cache, op: &Operator, ctl: Ctl<'_>) -> Result<PushReport> {
     op.require(perm::SYNC_RUN)?;
-    let entries = outbox::pending(cache).await?;
-    let total = entries.len() as u64;
     let mut rep = PushReport::default();
+    let entries = outbox::pending(cache).await?;
     if entries.is_empty() {
         return Ok(rep);
     }
+    let entries = match check_schema(server, cache, entries, &mut rep).await {
+        Ok(e) => e,
+        Err(e) => return Err(failed(cache, e).await),
+    };
+    let total = entries.len() as u64;
     let slice = cache.slice().await?;
     let fixed = ctl.batch;
     let mut size = fixed.unwrap_or(FIRST_BATCH).clamp(1, MAX_BATCH);
@@ -557,8 +610,31 @@ pub async fn push(server: &Db, cache: &Cache, op: &Operator, ctl: Ctl<'_>) -> Re
                 size = (part.len() / 2).max(1);
                 after_failure = true;
             }
-            Err(BatchError::Split(err) | BatchError::Fatal(err)) => return Err(err),
+            Err(BatchError::Split(err)) => {
+                // This entry alone is refused by the server: park it, go on with the rest.
+                let reason = format!("the server refused this edit: {err}");
+                crate::queue::park_seq(cache, part[0].seq, &reason).await?;
+                rep.parked += 1;
+                i += 1;
+                ctl.report("push", i as u64, total);
+                after_failure = true;
+            }
+            Err(BatchError::Fatal(err)) => return Err(failed(cache, err).await),
         }
     }
     Ok(rep)
+}
+
+/// Records a failed try on the waiting entries (not for a cancel or a crash point), then
+/// returns the error.
+async fn failed(cache: &Cache, err: Error) -> Error {
+    if matches!(
+        err,
+        Error::ServerUnreachable { .. } | Error::DatabaseAuth { .. } | Error::ReadOnly(_)
+    ) {
+        if let Err(e) = crate::queue::record_failure(cache, &err).await {
+            tracing::warn!(error = %e, "could not record the failed push in the outbox");
+        }
+    }
+    err
 }

@@ -117,6 +117,23 @@ async fn init_offline_edit_run_and_a_dead_server() {
     assert_eq!(t["title"], "Reviewed offline", "{t}");
     let st = cli.json(&["--offline", "--json", "sync", "status"]);
     assert_eq!(st["pending"], 2);
+    // The outbox lists both edits with their fields; a discard needs --confirm.
+    let ob = cli.json(&["--offline", "sync", "outbox"]);
+    let items = ob.as_array().expect("a list");
+    assert_eq!(items.len(), 2, "{ob}");
+    assert_eq!(items[0]["state"], "pending");
+    assert_eq!(items[1]["new"]["title"], "Reviewed offline");
+    let seq = items[0]["seq"].to_string();
+    fails(
+        &cli.run(&["--offline", "sync", "outbox", "discard", &seq]),
+        2,
+        "--confirm",
+    );
+    fails(
+        &cli.run(&["--offline", "sync", "outbox", "retry", "999"]),
+        3,
+        "not found",
+    );
     let o = cli.run_with(&["--offline", "sync", "pull"], None);
     assert_eq!(o.status.code(), Some(2), "pull needs the network");
     // Changes other than task edits would stay in the cache and be lost at the next pull:

@@ -31,8 +31,21 @@ pub enum Sync {
     Pull,
     /// Push offline edits to the server (each in its own transaction, merged field by field).
     Push,
-    /// Push, then pull.
-    Run,
+    /// Push, then pull. With --watch, keep doing so: every --interval seconds, and sooner when
+    /// a failed push is due for its retry (exponential backoff), until Ctrl-C.
+    Run {
+        #[arg(long)]
+        watch: bool,
+        /// Seconds between two rounds with --watch.
+        #[arg(long, value_name = "SECS", default_value_t = 30)]
+        interval: u64,
+    },
+    /// The edits waiting for the server: fields (base → mine), attempts, last error and state
+    /// (pending, failed, parked). `retry`, `park` or `discard` one entry.
+    Outbox {
+        #[command(subcommand)]
+        action: Option<OutboxCmd>,
+    },
     /// List conflicts with base, mine and theirs.
     Conflicts {
         /// Include resolved conflicts.
@@ -58,6 +71,26 @@ pub enum Sync {
         id: String,
         #[command(flatten)]
         changes: EditArgs,
+    },
+}
+
+/// What to do with one outbox entry (its number from `sync outbox`, or its mutation id).
+#[derive(Subcommand, Debug)]
+pub enum OutboxCmd {
+    /// Put a failed or parked entry back in line for the next push.
+    Retry { id: String },
+    /// Set an entry aside: pushes skip it until it is retried.
+    Park {
+        id: String,
+        #[arg(long, default_value = "parked by the operator")]
+        reason: String,
+    },
+    /// Drop an entry for good (the cached task gets its values back; audited in the cache).
+    Discard {
+        id: String,
+        /// Required: discarding loses the edit.
+        #[arg(long)]
+        confirm: bool,
     },
 }
 
@@ -180,7 +213,10 @@ pub async fn run(ctx: &mut Ctx, c: Sync) -> Result<()> {
         p2.set_length(p.total.max(p.done));
         p2.set_position(p.done);
     };
-    let cancel = if matches!(c, Sync::Init { .. } | Sync::Pull | Sync::Push | Sync::Run) {
+    let cancel = if matches!(
+        c,
+        Sync::Init { .. } | Sync::Pull | Sync::Push | Sync::Run { .. }
+    ) {
         cancel_on_ctrl_c()
     } else {
         Arc::new(AtomicBool::new(false))
@@ -242,7 +278,16 @@ pub async fn run(ctx: &mut Ctx, c: Sync) -> Result<()> {
                 table(&["", ""], rows)
             })
         }
-        Sync::Pull | Sync::Push | Sync::Run => {
+        Sync::Run {
+            watch: true,
+            interval,
+        } => {
+            online_only(ctx, "run --watch")?;
+            pb.finish_and_clear();
+            watch(ctx, interval, &cancel).await
+        }
+        Sync::Outbox { action } => outbox_cmd(ctx, action).await,
+        Sync::Pull | Sync::Push | Sync::Run { .. } => {
             let what = match c {
                 Sync::Pull => "pull",
                 Sync::Push => "push",
@@ -250,7 +295,18 @@ pub async fn run(ctx: &mut Ctx, c: Sync) -> Result<()> {
             };
             online_only(ctx, what)?;
             let cache = ctx.sync_cache().await?;
-            let (db, op) = server(ctx).await?;
+            let (db, op) = match server(ctx).await {
+                Ok(s) => s,
+                Err(e) => {
+                    // An unreachable server is a failed try for every waiting edit.
+                    if let Some(ce) = e.downcast_ref::<Error>() {
+                        if matches!(ce, Error::ServerUnreachable { .. }) && what != "pull" {
+                            ncy_sync::queue::record_failure(&cache, ce).await?;
+                        }
+                    }
+                    return Err(e);
+                }
+            };
             let out = match what {
                 "pull" => json!({ "pull": ncy_sync::pull::pull(&db, &cache, &op, ctl).await? }),
                 "push" => json!({ "push": ncy_sync::push::push(&db, &cache, &op, ctl).await? }),
@@ -268,6 +324,12 @@ pub async fn run(ctx: &mut Ctx, c: Sync) -> Result<()> {
                         "pushed {} edit(s): {} applied, {} already on the server, {} conflict(s), {} refused, {} retried safely\n",
                         p["pushed"], p["applied"], p["noop"], p["conflicts"], p["rejected"], p["replayed"]
                     ));
+                    if p["parked"].as_u64().unwrap_or(0) > 0 {
+                        s.push_str(&format!(
+                            "{} edit(s) parked (the server can never apply them): see `ncy-admin sync outbox`\n",
+                            p["parked"]
+                        ));
+                    }
                 }
                 if let Some(q) = out.get("pull") {
                     s.push_str(&format!(
@@ -356,4 +418,141 @@ pub async fn run(ctx: &mut Ctx, c: Sync) -> Result<()> {
             })
         }
     }
+}
+
+/// `sync outbox [retry|park|discard ID]`.
+async fn outbox_cmd(ctx: &mut Ctx, action: Option<OutboxCmd>) -> Result<()> {
+    use ncy_sync::queue;
+    let cache = ctx.sync_cache().await?;
+    let item = match action {
+        None => {
+            let items = queue::list(&cache).await?;
+            return emit(ctx, &items, || {
+                if items.is_empty() {
+                    return "the outbox is empty: every edit reached the server".into();
+                }
+                table(
+                    &[
+                        "#",
+                        "task",
+                        "changes (base → mine)",
+                        "state",
+                        "tries",
+                        "last error",
+                    ],
+                    items
+                        .iter()
+                        .map(|i| {
+                            let changes = i
+                                .entry
+                                .new
+                                .iter()
+                                .map(|(f, v)| {
+                                    let b = i.entry.base.get(f).cloned().unwrap_or_default();
+                                    format!("{f}: {b} → {v}")
+                                })
+                                .collect::<Vec<_>>()
+                                .join("; ");
+                            let state = match (&*i.state, i.next_attempt_at) {
+                                ("failed", Some(t)) => format!("failed (next try {t})"),
+                                (s, _) => s.to_owned(),
+                            };
+                            vec![
+                                i.entry.seq.to_string(),
+                                i.entry.row_id.to_string(),
+                                changes,
+                                state,
+                                i.attempts.to_string(),
+                                i.last_error.clone().unwrap_or_default(),
+                            ]
+                        })
+                        .collect(),
+                )
+            });
+        }
+        Some(OutboxCmd::Retry { id }) => queue::retry(&cache, &id).await?,
+        Some(OutboxCmd::Park { id, reason }) => queue::park(&cache, &id, &reason).await?,
+        Some(OutboxCmd::Discard { id, confirm }) => {
+            if !confirm {
+                return Err(Error::invalid(
+                    "confirm",
+                    "discarding loses the edit for good: repeat with --confirm",
+                )
+                .into());
+            }
+            let op = cache.operator().await?;
+            let it = queue::discard(&cache, &op, &id).await?;
+            return emit(ctx, &it, || {
+                format!(
+                    "discarded edit {} of task {}; the cache shows the task as before it",
+                    it.entry.seq, it.entry.row_id
+                )
+            });
+        }
+    };
+    emit(ctx, &item, || {
+        format!(
+            "edit {} of task {} is {}",
+            item.entry.seq, item.entry.row_id, item.state
+        )
+    })
+}
+
+/// `sync run --watch`: push then pull, again every `interval` seconds or when a failed push is
+/// due for its retry, without waiting for a new edit; until Ctrl-C.
+async fn watch(ctx: &mut Ctx, interval: u64, cancel: &AtomicBool) -> Result<()> {
+    use ncy_sync::queue;
+    let cache = ctx.sync_cache().await?;
+    let interval = chrono::Duration::seconds(interval.max(1) as i64);
+    while !cancel.load(Ordering::Relaxed) {
+        let ctl = Ctl {
+            cancel: Some(cancel),
+            ..Default::default()
+        };
+        match server(ctx).await {
+            // Not even a connection: a failed try for every waiting edit.
+            Err(e) => match e.downcast_ref::<Error>() {
+                Some(ce @ Error::ServerUnreachable { .. }) => {
+                    queue::record_failure(&cache, ce).await?;
+                    eprintln!("warning: {e:#}; retrying");
+                }
+                _ => return Err(e),
+            },
+            Ok((db, op)) => match ncy_sync::run(&db, &cache, &op, ctl).await {
+                Ok((p, q)) => {
+                    if p.pushed + p.parked + q.changes > 0 && !ctx.json() {
+                        eprintln!(
+                            "{}: pushed {} ({} applied, {} parked), pulled {} change(s)",
+                            ncy_core::db::format_ts(&ncy_core::db::now()),
+                            p.pushed,
+                            p.applied,
+                            p.parked,
+                            q.changes
+                        );
+                    }
+                }
+                Err(Error::Cancelled) => break,
+                // The push has counted the failed try; the next round retries it.
+                Err(
+                    e @ (Error::ServerUnreachable { .. }
+                    | Error::ReadOnly(_)
+                    | Error::DatabaseAuth { .. }),
+                ) => eprintln!("warning: sync round failed: {e}; retrying"),
+                Err(e) => return Err(e.into()),
+            },
+        }
+        // Wait for the next round: the interval, or sooner when a retry is due.
+        let now = ncy_core::db::now();
+        let next = match queue::next_due(&cache).await? {
+            Some(due) => due.min(now + interval),
+            None => now + interval,
+        };
+        let mut wait = (next - now).to_std().unwrap_or_default();
+        while wait > std::time::Duration::ZERO && !cancel.load(Ordering::Relaxed) {
+            let step = wait.min(std::time::Duration::from_millis(200));
+            tokio::time::sleep(step).await;
+            wait = wait.saturating_sub(step);
+        }
+    }
+    Ok(())
 }

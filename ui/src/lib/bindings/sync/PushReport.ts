@@ -7,4 +7,8 @@ export type PushReport = { pushed: number, applied: number, noop: number, confli
 /**
  * Mutations the server already had (a retry after a crash): not applied again.
  */
-replayed: number, };
+replayed: number, 
+/**
+ * Entries the server can never apply, parked with their reason (see `sync outbox`).
+ */
+parked: number, };
