@@ -106,6 +106,8 @@ pub fn run() -> Result<(), Box<dyn std::error::Error>> {
             cmd::sync::sync_init,
             cmd::sync::sync_run,
             cmd::sync::sync_resolve,
+            cmd::sync::sync_outbox,
+            cmd::sync::sync_next_retry,
             cmd::operators::operators_list,
             cmd::operators::operators_provision,
             cmd::operators::operators_rotate,

@@ -1217,8 +1217,22 @@ try {
         // Back online: Sync now pushes the queued edit, once.
         await switchTo('e2e-pg');
         await nav('sync');
+        // The outbox shows the waiting edit (base → mine); park it, then put it back in line.
+        const state = () => d.text('[data-testid="sync-outbox"] [data-testid="outbox-state"]');
+        await d.until('the edit in the outbox', async () => (await d.text('[data-testid="sync-outbox"]')).includes(`→ ${title}`));
+        assert((await state()) === 'pending', 'a fresh edit is pending');
+        await d.click('[data-testid="sync-outbox"] [data-testid="outbox-park"]');
+        assert(/parked/.test(await toastText('success')), 'parked from the window');
+        await d.until('the parked state', async () => (await state()) === 'parked');
+        await dismissToasts();
+        await d.click('[data-testid="sync-outbox"] [data-testid="outbox-retry"]');
+        assert(/back in line/.test(await toastText('success')), 'retried from the window');
+        await d.until('the pending state', async () => (await state()) === 'pending');
+        await dismissToasts();
+        await shot('23b-sync-outbox');
         await d.click('[data-testid="sync-now"]');
         assert(/Synced: 1 edit\(s\) pushed/.test(await toastText('success')), 'the offline edit is pushed');
+        await d.wait('[data-testid="outbox-empty"]');
         await d.until('the server row', async () => psql(`SELECT count(*) FROM "Task" WHERE "title" = '${title}'`) === '1');
         await dismissToasts();
         await d.click('[data-testid="sync-now"]');

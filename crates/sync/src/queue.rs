@@ -19,8 +19,10 @@ pub const MAX_BACKOFF_SECS: i64 = 300;
 
 /// One entry of the outbox that has not reached the server.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export, rename = "OutboxItem"))]
 pub struct Item {
     #[serde(flatten)]
+    #[cfg_attr(feature = "ts", ts(flatten))]
     pub entry: Entry,
     /// `pending`, `failed` (tried, will be tried again) or `parked`.
     pub state: String,
@@ -130,6 +132,23 @@ pub async fn record_failure(cache: &Cache, err: &Error) -> Result<()> {
     tx.commit().await
 }
 
+/// When the next automatic retry of a failed push is due (None when no entry failed): what a
+/// running window waits for, leaving fresh edits to the operator's "Sync now".
+pub async fn next_retry(cache: &Cache) -> Result<Option<NaiveDateTime>> {
+    let r = cache
+        .db
+        .query(
+            r#"SELECT min("next_attempt_at") AS t FROM "SyncOutbox"
+               WHERE "status" = 'pending' AND "parked_at" IS NULL AND "attempts" > 0"#,
+            &[],
+        )
+        .await?;
+    match r.first() {
+        Some(row) => row.opt_ts("t"),
+        None => Ok(None),
+    }
+}
+
 /// When the next automatic try is due: None when nothing waits, else the earliest
 /// `next_attempt_at` (an entry never tried is due now).
 pub async fn next_due(cache: &Cache) -> Result<Option<NaiveDateTime>> {
@@ -172,7 +191,7 @@ pub async fn retry(cache: &Cache, id: &str) -> Result<Item> {
     let it = find(cache, id).await?;
     let mut tx = cache.db.begin().await?;
     tx.execute(
-        r#"UPDATE "SyncOutbox" SET "parked_at" = NULL, "attempts" = 0, "next_attempt_at" = NULL WHERE "seq" = $1"#,
+        r#"UPDATE "SyncOutbox" SET "parked_at" = NULL, "attempts" = 0, "next_attempt_at" = NULL, "last_error" = NULL WHERE "seq" = $1"#,
         &params![it.entry.seq],
     )
     .await?;

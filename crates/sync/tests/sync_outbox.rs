@@ -106,6 +106,7 @@ async fn an_edit_the_server_can_never_apply_is_parked_and_the_next_ones_land() {
         .await
         .unwrap();
     assert_eq!(it.state, "pending");
+    assert!(it.last_error.is_none(), "a retried entry starts afresh");
     assert_eq!(title_of(&c.db, bad).await, "poison");
     let rep = push::push(&s.db, &c, &s.admin, Ctl::default())
         .await

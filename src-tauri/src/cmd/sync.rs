@@ -8,7 +8,7 @@ use ncy_sync::conflicts::{self, Resolved};
 use ncy_sync::initial::{self, InitialReport};
 use ncy_sync::pull::PullReport;
 use ncy_sync::push::PushReport;
-use ncy_sync::{Cache, Ctl, Resolution};
+use ncy_sync::{queue, Cache, Ctl, Resolution};
 use serde::Serialize;
 use tauri::{AppHandle, State};
 use uuid::Uuid;
@@ -17,11 +17,15 @@ use crate::error::ApiResult;
 use crate::state::{not_postgres, AppState};
 use crate::workspace::off_thread;
 
-/// Sync state of the current PostgreSQL profile's offline cache, with its conflicts.
+/// Sync state of the current PostgreSQL profile's offline cache, with its conflicts and the
+/// edits waiting in its outbox.
 #[derive(Debug, Clone, Serialize)]
 pub struct SyncView {
     pub status: ncy_sync::cache::Status,
     pub conflicts: Vec<ncy_sync::conflicts::Conflict>,
+    pub outbox: Vec<queue::Item>,
+    /// When the next automatic retry of a failed push is due.
+    pub next_retry: Option<chrono::NaiveDateTime>,
 }
 
 /// What "Sync now" did (`sync run`: push, then pull).
@@ -50,6 +54,8 @@ pub async fn sync_status(s: State<'_, AppState>) -> ApiResult<SyncView> {
         Ok(SyncView {
             status: cache.status().await?,
             conflicts: conflicts::list(&cache, false).await?,
+            outbox: queue::list(&cache).await?,
+            next_retry: queue::next_retry(&cache).await?,
         })
     })
     .await?;
@@ -122,6 +128,53 @@ pub async fn sync_resolve(
     })
     .await?;
     Ok(r)
+}
+
+/// What to do with one outbox entry.
+#[derive(Debug, Clone, Copy, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutboxAction {
+    Retry,
+    Park,
+    Discard,
+}
+
+/// Retries, parks or discards one outbox entry (its number or mutation id); a discard is
+/// audited in the cache (the window asks for confirmation first).
+#[tauri::command]
+pub async fn sync_outbox(
+    s: State<'_, AppState>,
+    id: String,
+    action: OutboxAction,
+) -> ApiResult<queue::Item> {
+    let (_, url, op) = server(&s).await?;
+    let it = off_thread(move || async move {
+        let cache = Cache::open_profile(&url).await?;
+        match action {
+            OutboxAction::Retry => queue::retry(&cache, &id).await,
+            OutboxAction::Park => queue::park(&cache, &id, "parked from the window").await,
+            OutboxAction::Discard => queue::discard(&cache, &op, &id).await,
+        }
+    })
+    .await?;
+    Ok(it)
+}
+
+/// When the window should retry a failed push on its own (None: nothing failed, no cache, or
+/// not a PostgreSQL profile). Fresh edits wait for "Sync now".
+#[tauri::command]
+pub async fn sync_next_retry(s: State<'_, AppState>) -> ApiResult<Option<chrono::NaiveDateTime>> {
+    let Ok((_, url, _)) = server(&s).await else {
+        return Ok(None);
+    };
+    let due = off_thread(move || async move {
+        match Cache::open_profile(&url).await {
+            Ok(cache) => queue::next_retry(&cache).await,
+            Err(_) => Ok(None),
+        }
+    })
+    .await?;
+    Ok(due)
 }
 
 /// What the window needs after switching to a profile's offline cache.

@@ -57,6 +57,7 @@ import type { InitialReport as SyncInitialReport } from './bindings/sync/Initial
 import type { PushReport as SyncPushReport } from './bindings/sync/PushReport';
 import type { PullReport as SyncPullReport } from './bindings/sync/PullReport';
 import type { Resolved as SyncResolved } from './bindings/sync/Resolved';
+import type { OutboxItem as SyncOutboxItem } from './bindings/sync/OutboxItem';
 import type { HealthReport } from './bindings/health/HealthReport';
 import type { LoggingChange } from './bindings/health/LoggingChange';
 import type { LoggingUpdate } from './bindings/health/LoggingUpdate';
@@ -73,8 +74,9 @@ import type { RestoreReport } from './bindings/backup/RestoreReport';
 import type { PitrReadiness } from './bindings/backup/PitrReadiness';
 
 // ncy-sync types (bindings/sync); the two wrappers mirror src-tauri/src/cmd/sync.rs.
-export type { SyncStatus, SyncConflict, SyncInitialReport, SyncPushReport, SyncPullReport, SyncResolved };
-export interface SyncView { status: SyncStatus; conflicts: SyncConflict[] }
+export type { SyncStatus, SyncConflict, SyncInitialReport, SyncPushReport, SyncPullReport, SyncResolved, SyncOutboxItem };
+export interface SyncView { status: SyncStatus; conflicts: SyncConflict[]; outbox: SyncOutboxItem[]; next_retry: string | null }
+export type OutboxAction = 'retry' | 'park' | 'discard';
 export interface SyncRunReport { push: SyncPushReport; pull: SyncPullReport }
 
 export type {
@@ -231,6 +233,8 @@ export const api = {
     run: (job: string) => call<SyncRunReport>('sync_run', { job }),
     resolve: (id: string, keep: 'mine' | 'theirs' | null, value: string | null) =>
       call<SyncResolved>('sync_resolve', { id, keep, value }),
+    outbox: (id: string, action: OutboxAction) => call<SyncOutboxItem>('sync_outbox', { id, action }),
+    nextRetry: () => call<string | null>('sync_next_retry'),
   },
 
   health: {
