@@ -191,7 +191,10 @@ async fn reset(db: &Db) {
     let name = seed::database_name(db).await.unwrap();
     let r = seed::reset_dev(db, &set, &name, false).await.unwrap();
     assert!(r.rolled_back.is_empty() && r.applied.len() == set.migrations.len());
-    assert_eq!(r.seed.users, seed::DEV_USERS.len() as u64);
+    assert_eq!(
+        r.seed.users,
+        seed::DevSeed::embedded().unwrap().users.len() as u64
+    );
     let users = |db: &Db| {
         let db = db.clone();
         async move {

@@ -10,18 +10,15 @@ use rand::{Rng, SeedableRng};
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::audit::{record_as, Entry};
 use crate::auth::password::hash_password;
 use crate::db::{format_ts, now, Db, Dialect, Tx};
 use crate::error::{Error, Result};
-use crate::params;
 
-/// The development accounts of the platform's seed: (email, password, role).
-pub const DEV_USERS: &[(&str, &str, &str)] = &[
-    ("admin@ncy-8.com", "admin123", "ADMIN"),
-    ("manager@test-org.com", "manager123", "MANAGER"),
-    ("employee@test-org.com", "employee123", "EMPLOYEE"),
-];
+mod dev;
+
+pub use dev::{
+    dev, DevMember, DevOrganization, DevProject, DevSeed, DevTask, DevTeam, DevUser, DEV_SEED_JSON,
+};
 
 /// What a seed run created (zero everywhere on a second run).
 #[derive(Debug, Clone, Default, Serialize)]
@@ -50,7 +47,11 @@ impl SeedReport {
 
 /// Users whose email is neither in `allowed` nor ends with `allowed_suffix`, counted by the
 /// database (one scan, no rows fetched).
-async fn foreign_users(tx: &mut Tx, allowed: &[&str], allowed_suffix: Option<&str>) -> Result<i64> {
+pub(super) async fn foreign_users(
+    tx: &mut Tx,
+    allowed: &[&str],
+    allowed_suffix: Option<&str>,
+) -> Result<i64> {
     let mut sql = String::from(r#"SELECT count(*) AS n FROM "User" WHERE 1 = 1"#);
     let mut p: Vec<crate::db::Value> = Vec::new();
     for e in allowed {
@@ -68,218 +69,15 @@ async fn foreign_users(tx: &mut Tx, allowed: &[&str], allowed_suffix: Option<&st
     tx.query_one(&sql, &p).await?.int("n")
 }
 
-async fn id_by(tx: &mut Tx, sql: &str, params: &[crate::db::Value]) -> Result<Option<Uuid>> {
+pub(super) async fn id_by(
+    tx: &mut Tx,
+    sql: &str,
+    params: &[crate::db::Value],
+) -> Result<Option<Uuid>> {
     match tx.query_opt(sql, params).await? {
         Some(r) => Ok(Some(r.uuid("id")?)),
         None => Ok(None),
     }
-}
-
-/// A dev project: name, description, tasks (title, status, priority, due in days, to employee).
-type DevProject = (
-    &'static str,
-    &'static str,
-    &'static [(&'static str, &'static str, &'static str, i64, bool)],
-);
-
-/// The development seed: the platform seed's admin, organization, manager and employee with
-/// their memberships and passwords, plus a team, projects and tasks. Idempotent. Refuses a
-/// database that holds other users unless `force` (dev passwords must never reach production).
-pub async fn dev(db: &Db, force: bool) -> Result<SeedReport> {
-    let mut tx = db.begin().await?;
-    let emails: Vec<&str> = DEV_USERS.iter().map(|u| u.0).collect();
-    let foreign = foreign_users(&mut tx, &emails, None).await?;
-    if foreign > 0 && !force {
-        return Err(Error::conflict(
-            "database",
-            format!(
-                "refusing to seed: the database already holds {foreign} user(s) that are not the development seed's. \
-                 The dev seed sets well-known passwords (admin123, ...) that must never reach production. \
-                 Use --force only on a development database"
-            ),
-        ));
-    }
-    let mut rep = SeedReport::default();
-    let t0 = now();
-    let mut ids = Vec::new();
-    for (email, password, role) in DEV_USERS {
-        let existing = id_by(
-            &mut tx,
-            r#"SELECT "id" FROM "User" WHERE "email" = $1"#,
-            &params![*email],
-        )
-        .await?;
-        let id = match existing {
-            Some(id) => id,
-            None => {
-                let id = Uuid::new_v4();
-                tx.execute(
-                    r#"INSERT INTO "User" ("id", "email", "password_hash", "role", "status", "created_at", "updated_at")
-                       VALUES ($1, $2, $3, $4::"UserRole", 'ACTIVE', $5, $5)"#,
-                    &params![id, *email, hash_password(password)?, *role, t0],
-                )
-                .await?;
-                rep.users += 1;
-                id
-            }
-        };
-        ids.push(id);
-    }
-    let (admin, manager, employee) = (ids[0], ids[1], ids[2]);
-    let org = match id_by(
-        &mut tx,
-        r#"SELECT "id" FROM "Organization" WHERE "slug" = 'test-org'"#,
-        &[],
-    )
-    .await?
-    {
-        Some(id) => id,
-        None => {
-            let id = Uuid::new_v4();
-            tx.execute(
-                r#"INSERT INTO "Organization" ("id", "name", "slug", "owner_id", "settings", "created_at", "updated_at")
-                   VALUES ($1, 'Test Organization', 'test-org', $2, $3, $4, $4)"#,
-                &params![id, admin, serde_json::json!({}), t0],
-            )
-            .await?;
-            rep.organizations += 1;
-            id
-        }
-    };
-    for (user, role) in [(manager, "MANAGER"), (employee, "MEMBER")] {
-        let n = tx
-            .execute(
-                r#"INSERT INTO "OrganizationMember" ("id", "organization_id", "user_id", "role", "joined_at")
-                   VALUES ($1, $2, $3, $4::"OrgRole", $5) ON CONFLICT ("organization_id", "user_id") DO NOTHING"#,
-                &params![Uuid::new_v4(), org, user, role, t0],
-            )
-            .await?;
-        rep.members += n;
-    }
-    let team = match id_by(
-        &mut tx,
-        r#"SELECT "id" FROM "Team" WHERE "organization_id" = $1 AND "name" = 'Core Team'"#,
-        &params![org],
-    )
-    .await?
-    {
-        Some(id) => id,
-        None => {
-            let id = Uuid::new_v4();
-            tx.execute(
-                r#"INSERT INTO "Team" ("id", "organization_id", "name", "description", "created_at", "updated_at")
-                   VALUES ($1, $2, 'Core Team', 'Builds and runs the platform', $3, $3)"#,
-                &params![id, org, t0],
-            )
-            .await?;
-            rep.teams += 1;
-            id
-        }
-    };
-    for user in [manager, employee] {
-        rep.members += tx
-            .execute(
-                r#"INSERT INTO "TeamMember" ("team_id", "user_id", "joined_at") VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"#,
-                &params![team, user, t0],
-            )
-            .await?;
-    }
-    let projects: [DevProject; 2] = [
-        (
-            "Website Relaunch",
-            "New public website and customer portal",
-            &[
-                ("Design the landing page", "DONE", "HIGH", -20, false),
-                (
-                    "Write the privacy policy page",
-                    "REVIEW",
-                    "URGENT",
-                    -2,
-                    true,
-                ),
-                ("Set up the CDN", "IN_PROGRESS", "MEDIUM", 5, false),
-                ("Accessibility audit", "TODO", "HIGH", 14, true),
-                ("Migrate the blog", "TODO", "LOW", 30, true),
-            ],
-        ),
-        (
-            "Mobile App",
-            "iOS and Android clients",
-            &[
-                (
-                    "Offline mode for task review",
-                    "IN_PROGRESS",
-                    "HIGH",
-                    -1,
-                    true,
-                ),
-                ("Push notifications", "TODO", "MEDIUM", 21, false),
-                ("Crash reporting", "DONE", "MEDIUM", -40, true),
-                ("App store listing", "CANCELLED", "LOW", -10, false),
-                ("Login with SSO", "REVIEW", "HIGH", 3, true),
-            ],
-        ),
-    ];
-    for (name, desc, tasks) in projects {
-        let pid = match id_by(
-            &mut tx,
-            r#"SELECT "id" FROM "Project" WHERE "organization_id" = $1 AND "name" = $2"#,
-            &params![org, name],
-        )
-        .await?
-        {
-            Some(id) => id,
-            None => {
-                let id = Uuid::new_v4();
-                tx.execute(
-                    r#"INSERT INTO "Project" ("id", "organization_id", "name", "description", "status", "settings", "created_at", "updated_at")
-                       VALUES ($1, $2, $3, $4, 'ACTIVE', $5, $6, $6)"#,
-                    &params![id, org, name, desc, serde_json::json!({}), t0],
-                )
-                .await?;
-                rep.projects += 1;
-                id
-            }
-        };
-        for (title, status, prio, due_days, to_employee) in tasks {
-            if id_by(
-                &mut tx,
-                r#"SELECT "id" FROM "Task" WHERE "project_id" = $1 AND "title" = $2"#,
-                &params![pid, *title],
-            )
-            .await?
-            .is_some()
-            {
-                continue;
-            }
-            let assignee = if *to_employee { employee } else { manager };
-            tx.execute(
-                r#"INSERT INTO "Task" ("id", "project_id", "assignee_id", "title", "status", "priority", "due_date", "metadata", "created_at", "updated_at")
-                   VALUES ($1, $2, $3, $4, $5::"TaskStatus", $6::"TaskPriority", $7, $8, $9, $9)"#,
-                &params![Uuid::new_v4(), pid, assignee, *title, *status, *prio, t0 + Duration::days(*due_days), serde_json::json!({}), t0],
-            )
-            .await?;
-            rep.tasks += 1;
-        }
-    }
-    if rep.total() > 0 {
-        record_as(
-            &mut tx,
-            None,
-            &crate::auth::operator::user_agent(crate::auth::Client::Cli),
-            Entry {
-                action: "SEED_DEV",
-                table: "User",
-                target_id: None,
-                old: None,
-                new: Some(serde_json::to_value(&rep).unwrap_or_default()),
-            },
-        )
-        .await?;
-        rep.audit += 1;
-    }
-    tx.commit().await?;
-    Ok(rep)
 }
 
 /// What [`reset_dev`] did.
@@ -343,9 +141,9 @@ pub async fn reset_dev(
         .iter()
         .any(|m| m.version == 1 && m.state != crate::migrate::State::Pending);
     if has_users && !force {
-        let emails: Vec<&str> = DEV_USERS.iter().map(|u| u.0).collect();
+        let seed = DevSeed::embedded()?;
         let mut tx = db.begin().await?;
-        let foreign = foreign_users(&mut tx, &emails, None).await?;
+        let foreign = foreign_users(&mut tx, &seed.emails(), None).await?;
         tx.rollback().await?;
         if foreign > 0 {
             return Err(Error::conflict(
@@ -504,8 +302,8 @@ pub async fn synthetic(db: &Db, spec: SyntheticSpec, force: bool) -> Result<Seed
         ));
     }
     let mut tx = db.begin().await?;
-    let dev: Vec<&str> = DEV_USERS.iter().map(|u| u.0).collect();
-    let foreign = foreign_users(&mut tx, &dev, Some(SYNTHETIC_DOMAIN)).await?;
+    let seed = DevSeed::embedded()?;
+    let foreign = foreign_users(&mut tx, &seed.emails(), Some(SYNTHETIC_DOMAIN)).await?;
     if foreign > 0 && !force {
         return Err(Error::conflict(
             "database",
