@@ -94,6 +94,13 @@ pub struct Profile {
     pub user: String,
     /// disable | prefer | require | verify-ca | verify-full
     pub sslmode: String,
+    /// The CA certificate file that signed the server's certificate (`sslrootcert`), for
+    /// verify-ca / verify-full; None: the system CA store.
+    #[serde(default)]
+    pub ca_file: Option<String>,
+    /// Through a transaction-mode pooler (PgBouncer, Supavisor): `pgbouncer=true`.
+    #[serde(default)]
+    pub pooler: bool,
 }
 
 const SSLMODES: &[&str] = &[
@@ -138,6 +145,23 @@ impl Profile {
                 format!("must be one of {}", SSLMODES.join(", ")),
             ));
         }
+        if let Some(ca) = self.ca_file.as_deref().filter(|c| !c.trim().is_empty()) {
+            if !Path::new(ca.trim()).is_file() {
+                return Err(Error::invalid(
+                    "ca_file",
+                    format!("{ca} is not a readable file: give the path of the CA certificate (PEM) that signed the server's certificate, or leave it empty for the system store"),
+                ));
+            }
+            if !matches!(
+                self.sslmode.as_str(),
+                "require" | "verify-ca" | "verify-full"
+            ) {
+                return Err(Error::invalid(
+                    "ca_file",
+                    format!("a CA file is used to verify the server, which sslmode={} does not do: choose verify-full", self.sslmode),
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -160,6 +184,17 @@ impl Profile {
             let _ = u.set_password(Some(p));
         }
         u.query_pairs_mut().append_pair("sslmode", &self.sslmode);
+        if let Some(ca) = self
+            .ca_file
+            .as_deref()
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+        {
+            u.query_pairs_mut().append_pair("sslrootcert", ca);
+        }
+        if self.pooler {
+            u.query_pairs_mut().append_pair("pgbouncer", "true");
+        }
         Target::Postgres(u.to_string())
     }
 }
@@ -237,6 +272,8 @@ mod tests {
             database: "ncy".into(),
             user: "admin".into(),
             sslmode: "require".into(),
+            ca_file: None,
+            pooler: false,
         }
     }
 
@@ -273,6 +310,41 @@ mod tests {
             }
             Target::Local(_) => panic!("expected postgres"),
         }
+    }
+
+    #[test]
+    fn a_ca_file_and_a_pooler_reach_the_url_and_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, "-----BEGIN CERTIFICATE-----\n").unwrap();
+        let mut p = profile();
+        p.sslmode = "verify-full".into();
+        p.ca_file = Some(ca.display().to_string());
+        p.pooler = true;
+        p.validate().unwrap();
+        match p.target(None) {
+            Target::Postgres(u) => {
+                assert!(u.contains("sslmode=verify-full"), "{u}");
+                assert!(u.contains("sslrootcert="), "{u}");
+                assert!(u.ends_with("pgbouncer=true"), "{u}");
+            }
+            Target::Local(_) => panic!("expected postgres"),
+        }
+        p.ca_file = Some(dir.path().join("missing.pem").display().to_string());
+        assert!(p.validate().unwrap_err().to_string().contains("ca_file"));
+        p.ca_file = Some(ca.display().to_string());
+        p.sslmode = "prefer".into();
+        assert!(p
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("verify-full"));
+        // Profiles saved before these fields existed still load.
+        let old: Profile = serde_json::from_str(
+            r#"{"name":"a","host":"h","port":5432,"database":"d","user":"u","sslmode":"prefer"}"#,
+        )
+        .unwrap();
+        assert!(!old.pooler && old.ca_file.is_none());
     }
 
     #[tokio::test]

@@ -730,6 +730,20 @@ try {
       await d.clear('[data-testid="profile-user"]');
       await d.type('[data-testid="profile-user"]', u.username);
       await d.select('[data-testid="profile-sslmode"]', 'disable');
+      assert((await d.findAll('[data-testid="profile-tls-warning"]')).length === 0, 'no TLS warning on this machine');
+      // Unverified TLS to another machine is allowed, with a warning; a CA file needs verify-full.
+      await d.clear('[data-testid="profile-host"]');
+      await d.type('[data-testid="profile-host"]', 'db.example.com');
+      await d.until('the TLS warning', async () => /sslmode=disable to db\.example\.com/.test(await d.text('[data-testid="profile-tls-warning"]')));
+      await d.type('[data-testid="profile-ca-file"]', '/nonexistent/ca.pem');
+      await d.click('[data-testid="profile-test"]');
+      assert(/ca_file/.test(await toastText('error')), 'a missing CA file is named');
+      await dismissToasts();
+      // Clearing alone fires no input event: a blank typed after it does (and counts as none).
+      await d.clear('[data-testid="profile-ca-file"]');
+      await d.type('[data-testid="profile-ca-file"]', ' ');
+      await d.clear('[data-testid="profile-host"]');
+      await d.type('[data-testid="profile-host"]', u.hostname);
       await d.click('[data-testid="profile-test"]');
       await d.until('the test result', async () => /schema is current/.test(await d.text('[data-testid="profile-form"]')));
       await d.click('[data-testid="profile-save"]');

@@ -7,4 +7,13 @@ export type Profile = { name: string, host: string, port: number, database: stri
 /**
  * disable | prefer | require | verify-ca | verify-full
  */
-sslmode: string, };
+sslmode: string, 
+/**
+ * The CA certificate file that signed the server's certificate (`sslrootcert`), for
+ * verify-ca / verify-full; None: the system CA store.
+ */
+ca_file: string | null, 
+/**
+ * Through a transaction-mode pooler (PgBouncer, Supavisor): `pgbouncer=true`.
+ */
+pooler: boolean, };
