@@ -35,6 +35,7 @@ pub fn run() -> Result<(), Box<dyn std::error::Error>> {
             cmd::session::app_info,
             cmd::session::login,
             cmd::session::logout,
+            cmd::session::session_step_up,
             cmd::dashboard,
             cmd::job_cancel,
             cmd::users::users_list,

@@ -46,6 +46,9 @@ pub struct Conn {
     pub operator: Option<Operator>,
     /// The session token of the login (kept in memory only; deleted at logout).
     pub token: Option<String>,
+    /// When an operator's own database login (no session row) last proved itself: the
+    /// connection, or the last step-up.
+    pub authenticated_at: std::time::Instant,
 }
 
 /// Tauri-managed state.
@@ -129,6 +132,28 @@ impl AppState {
         let g = self.conn.read().await;
         let c = g.as_ref().ok_or_else(no_workspace)?;
         Ok((db, c.target.clone(), op))
+    }
+
+    /// [`AppState::session`] for a destructive action: refused with `step_up` when the
+    /// operator's last authentication is older than
+    /// [`STEP_UP_MINUTES`](ncy_core::auth::step_up::STEP_UP_MINUTES); the window then asks
+    /// for the password (`session_step_up`) and tries again.
+    pub async fn destructive(&self) -> ApiResult<(Db, Operator)> {
+        use ncy_core::auth::step_up::{require_recent, STEP_UP_MINUTES};
+        let (db, op) = self.session().await?;
+        if op.session_id.is_some() {
+            require_recent(&db, &op, STEP_UP_MINUTES).await?;
+        } else {
+            let at = self.conn.read().await.as_ref().map(|c| c.authenticated_at);
+            let max = std::time::Duration::from_secs(STEP_UP_MINUTES as u64 * 60);
+            if at.is_some_and(|t| t.elapsed() > max) {
+                return Err(ncy_core::Error::StepUpRequired {
+                    minutes: STEP_UP_MINUTES,
+                }
+                .into());
+            }
+        }
+        Ok((db, op))
     }
 
     /// Requires a PostgreSQL workspace (for server-only screens).

@@ -1256,6 +1256,38 @@ try {
         await switchTo('Local workspace');
       }
     });
+
+    await test('step-up: a delete long after the sign-in asks for the password again; a wrong one is refused, the right one lets it through, audited', async () => {
+      const email = `stepup-${stamp}@example.com`;
+      const deleted = () => psql(`SELECT count(*) FROM "User" WHERE "email" = '${email}' AND "deleted_at" IS NOT NULL`);
+      try {
+        await switchTo('e2e-pg');
+        await createUser(email, 'EMPLOYEE');
+        // Eleven minutes pass: the sign-in is made older on the server.
+        psql(`UPDATE "Session" SET "authenticated_at" = (now() AT TIME ZONE 'UTC') - interval '11 minutes' WHERE "user_id" = (SELECT "id" FROM "User" WHERE "email" = 'admin@ncy-8.com')`);
+        await d.click(`[data-email="${email}"]`);
+        await d.click('[data-testid="user-delete"]');
+        await d.wait('[data-testid="confirm-delete"]');
+        await d.type('[data-testid="confirm-input"]', email);
+        await d.click('[data-testid="confirm-delete-submit"]');
+        await d.wait('[data-testid="step-up"]');
+        await d.type('[data-testid="step-up-password"]', 'not-the-password');
+        await d.click('[data-testid="step-up-confirm"]');
+        await d.until('the refusal', async () => /wrong email or password/.test(await d.text('[data-testid="step-up-error"]')));
+        assert(deleted() === '0', 'nothing deleted before the password');
+        await d.clear('[data-testid="step-up-password"]');
+        await d.type('[data-testid="step-up-password"]', 'admin123');
+        await shot('23c-step-up');
+        await d.click('[data-testid="step-up-confirm"]');
+        await d.wait('[data-testid="user-restore"]');
+        assert(deleted() === '1', 'deleted once the password was given');
+        assert(psql(`SELECT count(*) FROM "AuditLog" WHERE "action" = 'AUTH_STEP_UP'`) !== '0', 'the step-up is audited');
+        await d.keys('Escape');
+      } finally {
+        await dismissToasts();
+        await switchTo('Local workspace');
+      }
+    });
   }
 
   await test('every main screen opens (screenshots)', async () => {

@@ -411,3 +411,56 @@ conformance!(
         );
     }
 );
+
+conformance!(
+    step_up_asks_again_after_ten_minutes_and_records_the_confirmation,
+    |store: Store| async move {
+        use ncy_core::auth::step_up::{require_recent, step_up, STEP_UP_MINUTES};
+        let db = &store.db;
+        ncy_core::seed::dev(db, false).await.unwrap();
+        let op = login(
+            db,
+            "admin@ncy-8.com",
+            "admin123",
+            Client::Desktop,
+            &LockoutPolicy::default(),
+        )
+        .await
+        .unwrap()
+        .operator;
+        // Just signed in: destructive actions go through.
+        require_recent(db, &op, STEP_UP_MINUTES).await.unwrap();
+        // Eleven minutes later they ask for the password.
+        let old = ncy_core::db::now() - chrono::Duration::minutes(11);
+        db.query(
+            r#"UPDATE "Session" SET "created_at" = $2 WHERE "id" = $1"#,
+            &ncy_core::params![op.session_id.unwrap(), old],
+        )
+        .await
+        .unwrap();
+        let e = require_recent(db, &op, STEP_UP_MINUTES).await.unwrap_err();
+        assert!(
+            matches!(e, ncy_core::Error::StepUpRequired { minutes: 10 }),
+            "{e:?}"
+        );
+        assert_eq!(e.code(), "step_up");
+        // A wrong password changes nothing; the right one lets the action through, audited.
+        let before = ncy_tests::audit_count(db).await;
+        let e = step_up(db, &op, "wrong").await.unwrap_err();
+        assert!(matches!(e, ncy_core::Error::BadCredentials), "{e:?}");
+        assert!(require_recent(db, &op, STEP_UP_MINUTES).await.is_err());
+        step_up(db, &op, "admin123").await.unwrap();
+        require_recent(db, &op, STEP_UP_MINUTES).await.unwrap();
+        assert_eq!(ncy_tests::audit_count(db).await, before + 1);
+        let n = db
+            .query(
+                r#"SELECT count(*) AS n FROM "AuditLog" WHERE "action" = 'AUTH_STEP_UP'"#,
+                &[],
+            )
+            .await
+            .unwrap()[0]
+            .int("n")
+            .unwrap();
+        assert_eq!(n, 1);
+    }
+);

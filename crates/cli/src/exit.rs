@@ -37,6 +37,7 @@ pub fn code(e: &anyhow::Error) -> i32 {
         Error::Conflict { .. } => CONFLICT,
         Error::Forbidden { .. } => FORBIDDEN,
         Error::Unauthenticated(_)
+        | Error::StepUpRequired { .. }
         | Error::BadCredentials
         | Error::LockedOut { .. }
         | Error::AccountDisabled(_)

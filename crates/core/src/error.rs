@@ -29,6 +29,10 @@ pub enum Error {
     #[error("not logged in: {0}; run `ncy-admin login --email <you>` first")]
     Unauthenticated(String),
 
+    /// A destructive action needs the operator's password again.
+    #[error("this action needs your password again: your last sign-in was more than {minutes} minutes ago")]
+    StepUpRequired { minutes: i64 },
+
     /// Wrong email or password.
     #[error("login failed: wrong email or password")]
     BadCredentials,
@@ -171,6 +175,7 @@ impl Error {
             Error::Conflict { .. } => "conflict",
             Error::Forbidden { .. } => "forbidden",
             Error::Unauthenticated(_) => "unauthenticated",
+            Error::StepUpRequired { .. } => "step_up",
             Error::BadCredentials => "bad_credentials",
             Error::LockedOut { .. } => "locked_out",
             Error::AccountDisabled(_) => "account_disabled",

@@ -81,6 +81,9 @@ pub async fn backups_prune(
     keep_last: Option<u64>,
     dry_run: bool,
 ) -> ApiResult<PrunePlan> {
+    if !dry_run {
+        s.destructive().await?;
+    }
     let (b, op) = backups(&s).await?;
     let policy = PrunePolicy {
         keep_days,
@@ -118,6 +121,7 @@ pub async fn backups_restore(
     force: bool,
     no_owner: bool,
 ) -> ApiResult<RestoreReport> {
+    s.destructive().await?;
     let (b, op) = backups(&s).await?;
     let into = if b.db().pg_pool().is_some() {
         into.trim().to_owned()

@@ -224,6 +224,7 @@ pub async fn workspace_switch(
         info: info.clone(),
         operator,
         token: None,
+        authenticated_at: std::time::Instant::now(),
     })
     .await;
     Ok(info)

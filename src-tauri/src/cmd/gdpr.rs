@@ -146,7 +146,7 @@ pub async fn gdpr_erase(
     id: Uuid,
     confirm: String,
 ) -> ApiResult<ErasureOutcome> {
-    let (db, op) = s.session().await?;
+    let (db, op) = s.destructive().await?;
     let job = s.jobs.begin(&app, &job);
     let r = job.reporter();
     let res = off_thread(move || async move {

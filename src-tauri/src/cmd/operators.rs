@@ -30,6 +30,7 @@ pub async fn operators_rotate(s: State<'_, AppState>, user: String) -> ApiResult
 /// Drops `user`'s login and ends its connections.
 #[tauri::command]
 pub async fn operators_revoke(s: State<'_, AppState>, user: String) -> ApiResult<OperatorLogin> {
+    s.destructive().await?;
     let (db, op) = s.postgres().await?;
     Ok(operators::revoke(&db, &op, &user).await?)
 }

@@ -63,7 +63,11 @@ pub async fn orgs_set_state(
     org: String,
     action: String,
 ) -> ApiResult<Organization> {
-    let (db, op) = s.session().await?;
+    let (db, op) = if action == "restore" {
+        s.session().await?
+    } else {
+        s.destructive().await?
+    };
     Ok(if action == "restore" {
         orgs::restore(&db, &op, &org).await?
     } else {

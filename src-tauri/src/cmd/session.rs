@@ -57,6 +57,7 @@ pub async fn open_default(s: &AppState) -> ApiResult<()> {
             info,
             operator: None,
             token: None,
+            authenticated_at: std::time::Instant::now(),
         });
     }
     Ok(())
@@ -94,6 +95,41 @@ pub async fn login(s: State<'_, AppState>, email: String, password: String) -> A
         c.token = Some(r.token);
     }
     Ok(me)
+}
+
+/// Confirms the operator's password again before a destructive action (step-up): on a
+/// session, checked against the account and recorded on the session row (audited); on an
+/// operator's own database login, proven by a fresh connection with it.
+#[tauri::command]
+pub async fn session_step_up(s: State<'_, AppState>, password: String) -> ApiResult<()> {
+    let (db, op) = s.session().await?;
+    if op.session_id.is_some() {
+        return Ok(auth::step_up::step_up(&db, &op, &password).await?);
+    }
+    let target = s.conn.read().await.as_ref().map(|c| c.target.clone());
+    let Some(ncy_core::db::Target::Postgres(url)) = target else {
+        return Err(ApiError::not_logged_in());
+    };
+    let mut u = url::Url::parse(&url)
+        .map_err(|_| ApiError::new("config", "the connection's URL cannot be read"))?;
+    u.set_password(Some(&password))
+        .map_err(|_| ApiError::new("config", "the connection's URL takes no password"))?;
+    let opts = ncy_core::db::ConnectOptions {
+        max_connections: 1,
+        connect_timeout: std::time::Duration::from_secs(5),
+        ..Default::default()
+    };
+    match ncy_core::db::Db::connect(&ncy_core::db::Target::Postgres(u.to_string()), &opts).await {
+        Ok(check) => check.close().await,
+        Err(ncy_core::Error::DatabaseAuth { .. }) => {
+            return Err(ncy_core::Error::BadCredentials.into())
+        }
+        Err(e) => return Err(e.into()),
+    }
+    if let Some(c) = s.conn.write().await.as_mut() {
+        c.authenticated_at = std::time::Instant::now();
+    }
+    Ok(())
 }
 
 /// Ends the session (the Session row is deleted).

@@ -212,6 +212,7 @@ pub async fn workspace_offline(s: State<'_, AppState>, name: String) -> ApiResul
         info: info.clone(),
         operator: Some(op),
         token: None,
+        authenticated_at: std::time::Instant::now(),
     })
     .await;
     Ok(OfflineSession {

@@ -47,7 +47,11 @@ pub async fn users_set_state(
     id: String,
     action: String,
 ) -> ApiResult<User> {
-    let (db, op) = s.session().await?;
+    let (db, op) = if action == "delete" {
+        s.destructive().await?
+    } else {
+        s.session().await?
+    };
     Ok(match action.as_str() {
         "suspend" => users::suspend(&db, &op, &id).await?,
         "reactivate" => users::reactivate(&db, &op, &id).await?,

@@ -97,7 +97,7 @@ const CONNECTING = new Set(['login', 'logout', 'workspace_switch', 'workspace_of
 
 /** Calls a command; rejects with ApiError only. A call refused because the operator's session
  * ended (suspended, revoked, expired, their database login refused) signs the window out. */
-export async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
+export async function call<T>(cmd: string, args?: Record<string, unknown>, confirmed = false): Promise<T> {
   try {
     return await invoke<T>(cmd, args);
   } catch (e) {
@@ -105,6 +105,8 @@ export async function call<T>(cmd: string, args?: Record<string, unknown>): Prom
     if ((err.code === 'unauthenticated' || err.code === 'database_auth') && !CONNECTING.has(cmd)) {
       app.endSession(err);
     }
+    // A destructive action after a long sign-in: ask for the password, then try once more.
+    if (err.code === 'step_up' && !confirmed && (await app.stepUp())) return call<T>(cmd, args, true);
     throw err;
   }
 }
@@ -116,6 +118,7 @@ export const api = {
   appInfo: () => call<AppInfo>('app_info'),
   login: (email: string, password: string) => call<Me>('login', { email, password }),
   logout: () => call<void>('logout'),
+  stepUp: (password: string) => call<void>('session_step_up', { password }),
   dashboard: () => call<Dashboard>('dashboard'),
   cancelJob: (job: string) => call<boolean>('job_cancel', { job }),
 

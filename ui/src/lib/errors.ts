@@ -44,6 +44,7 @@ export function errorTitle(code: string): string {
     case 'account_disabled': return 'Account disabled';
     case 'server_unreachable': return 'Server unreachable';
     case 'read_only': return 'Read-only standby';
+    case 'step_up': return 'Password needed';
     case 'database_auth': return 'Database login refused';
     case 'keychain': return 'Keychain unavailable';
     case 'not_postgres': return 'Needs PostgreSQL';

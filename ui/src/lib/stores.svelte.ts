@@ -73,6 +73,15 @@ class AppStore {
   }
 
   /** Signs the window out after the server refused the session, saying why (once). */
+  /** A destructive action waiting for the operator's password (step-up), if any. */
+  stepUpAsk = $state<{ resolve: (confirmed: boolean) => void } | null>(null);
+
+  /** Asks for the password again (the StepUp dialog); true once it was confirmed. */
+  stepUp(): Promise<boolean> {
+    this.stepUpAsk?.resolve(false);
+    return new Promise((resolve) => { this.stepUpAsk = { resolve }; });
+  }
+
   endSession(err: ApiError) {
     if (!this.me) return;
     this.me = null;

@@ -6,6 +6,7 @@ pub mod operator;
 pub mod password;
 pub mod rbac;
 pub mod scram;
+pub mod step_up;
 
 pub use identity::identify;
 pub use login::{authenticate, login, logout, LockoutPolicy, LoginResult};

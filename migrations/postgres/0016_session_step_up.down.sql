@@ -1,0 +1,1 @@
+ALTER TABLE "Session" DROP COLUMN "authenticated_at";
