@@ -212,6 +212,48 @@ async fn rbac_matrix_app_and_sql_agree() {
             .is_ok();
         checks.push(("logs.read", app.is_ok(), direct));
 
+        // The GDPR queue: the app's list and a direct read of GdprRequest.
+        let app =
+            ncy_gdpr::request::list(&c.db, &c.op, &ncy_gdpr::request::QueueFilter::default()).await;
+        let direct = sql(&c.db, r#"SELECT "id" FROM "GdprRequest" LIMIT 1"#)
+            .await
+            .is_ok();
+        checks.push(("gdpr.read", app.is_ok(), direct));
+
+        // The backup list: the app's and a direct read of BackupSnapshot.
+        let app = ncy_backup::Backups::postgres(c.db.clone(), &c.url)
+            .expect("backups")
+            .list(&c.op, None, 5)
+            .await;
+        let direct = sql(&c.db, r#"SELECT "id" FROM "BackupSnapshot" LIMIT 1"#)
+            .await
+            .is_ok();
+        checks.push(("backups.read", app.is_ok(), direct));
+
+        // A new organization owned by the operator: the app and a direct INSERT.
+        let slug = format!("matrix-{}", c.role.to_lowercase());
+        let app = ncy_core::admin::orgs::create(
+            &c.db,
+            &c.op,
+            "Matrix org",
+            &format!("{slug}-app"),
+            &c.op.email,
+            None,
+        )
+        .await;
+        let direct = sql(
+            &c.db,
+            &format!(
+                r#"INSERT INTO "Organization" ("id", "name", "slug", "owner_id", "settings", "created_at", "updated_at")
+                   VALUES (gen_random_uuid(), 'Matrix org', '{slug}-sql', '{}', '{{}}', now(), now())"#,
+                c.op.user_id
+            ),
+        )
+        .await
+        .map(|n| n > 0)
+        .unwrap_or(false);
+        checks.push(("orgs.write", app.is_ok(), direct));
+
         for (perm, app_ok, sql_ok) in checks {
             assert_eq!(
                 app_ok, sql_ok,
