@@ -212,6 +212,30 @@ async fn rbac_matrix_app_and_sql_agree() {
             .is_ok();
         checks.push(("logs.read", app.is_ok(), direct));
 
+        // A user outside the operator's organizations: the app's lookup and a direct read.
+        let app = users::get(&c.db, &c.op, "system@ncy-8.com").await;
+        let direct = sql(
+            &c.db,
+            r#"SELECT "id" FROM "User" WHERE "email" = 'system@ncy-8.com'"#,
+        )
+        .await
+        .map(|n| n > 0)
+        .unwrap_or(false);
+        checks.push(("users.read", app.is_ok(), direct));
+        // Without users.read, the people one works with stay readable (task screens name them).
+        let colleague = sql(
+            &c.db,
+            r#"SELECT "id" FROM "User" WHERE "email" IN ('manager@test-org.com', 'employee@test-org.com')"#,
+        )
+        .await
+        .expect("colleagues");
+        if c.role == "EMPLOYEE" {
+            assert_eq!(
+                colleague, 2,
+                "an employee reads themselves and their organization's members"
+            );
+        }
+
         // The GDPR queue: the app's list and a direct read of GdprRequest.
         let app =
             ncy_gdpr::request::list(&c.db, &c.op, &ncy_gdpr::request::QueueFilter::default()).await;
