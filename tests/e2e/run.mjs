@@ -111,6 +111,16 @@ async function createUser(email, role, shotName = null) {
   return pw;
 }
 
+/**
+ * Waits until the settings row `row` holds the typed `value` and its Save button is enabled:
+ * the screen's own state, so a click never lands on a button the typing has not enabled yet.
+ */
+async function draftReady(row, value) {
+  await d.until(`the draft ${value} ready to save`, () => d.exec(
+    `const r = document.querySelector(arguments[0]); const i = r && r.querySelector('[data-testid="setting-input"]'); const b = r && r.querySelector('[data-testid="setting-save"]');
+     return !!(i && b && i.value === arguments[1] && !b.disabled);`, row, value));
+}
+
 /** Finds an entry of `action` on the Audit log screen, filtered by it, then clears the filter. */
 async function findAuditEntry(action) {
   await nav('audit');
@@ -327,11 +337,13 @@ try {
     const schema = await d.text('[data-testid="schema-status"]');
     assert(/^up to date: \d+ migrations applied, last \d{4}_\w+$/.test(schema), `schema state: ${schema}`);
     await d.type(`${row} [data-testid="setting-input"]`, '0');
+    await draftReady(row, '0');
     await d.click(`${row} [data-testid="setting-save"]`);
     const err = await toastText('error');
     assert(/between 1 and 1440/.test(err) && !/Invalid \{|\bfield:/.test(err), `range error: ${err}`);
     await d.clear(`${row} [data-testid="setting-input"]`);
     await d.type(`${row} [data-testid="setting-input"]`, '30');
+    await draftReady(row, '30');
     await d.click(`${row} [data-testid="setting-save"]`);
     assert(/auth\.lockout\.minutes set to 30/.test(await toastText('success')), 'saved');
     await d.until('the stored value', async () => (await d.findAll(`${row}[data-value="30"]`)).length === 1);

@@ -55,7 +55,10 @@ fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
-fn run_as_pg(bin: &Path, args: &[&str]) -> std::io::Result<std::process::Output> {
+/// A command running `bin` as the `postgres` user when the tests run as root (initdb, the
+/// server and PgBouncer refuse root). Server binaries unpacked from npm (scripts/pg.sh) carry
+/// their libraries in ../lib: the server, and only the server, is run with them.
+pub(crate) fn as_postgres(bin: &Path) -> Command {
     let mut cmd = if is_root() {
         let mut c = Command::new("runuser");
         c.args(["-u", "postgres", "--"]).arg(bin);
@@ -63,14 +66,68 @@ fn run_as_pg(bin: &Path, args: &[&str]) -> std::io::Result<std::process::Output>
     } else {
         Command::new(bin)
     };
-    // Server binaries unpacked from npm (scripts/pg.sh) carry their libraries in ../lib: the
-    // server, and only the server, is run with them.
     if let Some(lib) = bin.parent().and_then(|b| b.parent()).map(|r| r.join("lib")) {
         if lib.join("libpq.so.5").exists() {
             cmd.env("LD_LIBRARY_PATH", lib);
         }
     }
-    cmd.args(args).env_remove("PGDATA").output()
+    cmd
+}
+
+/// Gives `path` (recursively) to the `postgres` user when the tests run as root.
+pub(crate) fn own_by_postgres(path: &Path) -> Result<(), String> {
+    if !is_root() {
+        return Ok(());
+    }
+    let st = Command::new("chown")
+        .args(["-R", "postgres:postgres"])
+        .arg(path)
+        .status()
+        .map_err(|e| e.to_string())?;
+    if !st.success() {
+        return Err(format!("chown of {} failed", path.display()));
+    }
+    Ok(())
+}
+
+fn run_as_pg(bin: &Path, args: &[&str]) -> std::io::Result<std::process::Output> {
+    as_postgres(bin).args(args).env_remove("PGDATA").output()
+}
+
+/// Writes `conf` and a free port into `<data>/postgresql.auto.conf` and starts the server,
+/// returning once it accepts connections; tries five ports (another process may take one).
+fn start_on_free_port(bin: &Path, dir: &Path, data: &Path, conf: &str) -> Result<u16, String> {
+    let conf_path = data.join("postgresql.auto.conf");
+    let log = dir.join("server.log");
+    let mut last_err = String::new();
+    for _ in 0..5 {
+        let port = free_port();
+        std::fs::write(&conf_path, format!("{conf}port = {port}\n")).map_err(|e| e.to_string())?;
+        own_by_postgres(&conf_path)?;
+        let out = run_as_pg(
+            &bin.join("pg_ctl"),
+            &[
+                "-D",
+                data.to_str().unwrap_or_default(),
+                "-l",
+                log.to_str().unwrap_or_default(),
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ],
+        )
+        .map_err(|e| format!("pg_ctl: {e}"))?;
+        if out.status.success() {
+            return Ok(port);
+        }
+        last_err = format!(
+            "pg_ctl start failed: {}{}",
+            String::from_utf8_lossy(&out.stderr),
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+    }
+    Err(last_err)
 }
 
 fn free_port() -> u16 {
@@ -92,16 +149,7 @@ impl Cluster {
         let dir = PathBuf::from(base).join(format!("ncy-pg-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(dir.join("data")).map_err(|e| e.to_string())?;
         std::fs::create_dir_all(dir.join("wal_archive")).map_err(|e| e.to_string())?;
-        if is_root() {
-            let st = Command::new("chown")
-                .args(["-R", "postgres:postgres"])
-                .arg(&dir)
-                .status()
-                .map_err(|e| e.to_string())?;
-            if !st.success() {
-                return Err("chown of the cluster directory failed".into());
-            }
-        }
+        own_by_postgres(&dir)?;
         let data = dir.join("data");
         let out = run_as_pg(
             &bin.join("initdb"),
@@ -147,43 +195,8 @@ impl Cluster {
                 dir.join("wal_archive").display()
             ));
         }
-        let mut last_err = String::new();
-        for _ in 0..5 {
-            let port = free_port();
-            let conf_path = data.join("postgresql.auto.conf");
-            std::fs::write(&conf_path, format!("{conf}port = {port}\n"))
-                .map_err(|e| e.to_string())?;
-            if is_root() {
-                let _ = Command::new("chown")
-                    .args(["postgres:postgres"])
-                    .arg(&conf_path)
-                    .status();
-            }
-            let log = dir.join("server.log");
-            let out = run_as_pg(
-                &bin.join("pg_ctl"),
-                &[
-                    "-D",
-                    data.to_str().unwrap_or_default(),
-                    "-l",
-                    log.to_str().unwrap_or_default(),
-                    "-w",
-                    "-t",
-                    "60",
-                    "start",
-                ],
-            )
-            .map_err(|e| format!("pg_ctl: {e}"))?;
-            if out.status.success() {
-                return Ok(Cluster { dir, port, bin });
-            }
-            last_err = format!(
-                "pg_ctl start failed: {}{}",
-                String::from_utf8_lossy(&out.stderr),
-                std::fs::read_to_string(&log).unwrap_or_default()
-            );
-        }
-        Err(last_err)
+        let port = start_on_free_port(&bin, &dir, &data, &conf)?;
+        Ok(Cluster { dir, port, bin })
     }
 
     /// Starts a hot standby of this cluster: `pg_basebackup -R` over the unix socket into a new
@@ -194,16 +207,7 @@ impl Cluster {
             .dir
             .with_file_name(format!("ncy-pg-standby-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-        if is_root() {
-            let st = Command::new("chown")
-                .args(["-R", "postgres:postgres"])
-                .arg(&dir)
-                .status()
-                .map_err(|e| e.to_string())?;
-            if !st.success() {
-                return Err("chown of the standby directory failed".into());
-            }
-        }
+        own_by_postgres(&dir)?;
         let data = dir.join("data");
         let port_s = self.port.to_string();
         let out = run_as_pg(
@@ -232,60 +236,19 @@ impl Cluster {
             ));
         }
         // The copy carries the primary's port and socket directory (postgresql.auto.conf, which
-        // -R appended primary_conninfo to): later lines win.
-        let conf_path = data.join("postgresql.auto.conf");
-        let mut conf = std::fs::read_to_string(&conf_path).map_err(|e| e.to_string())?;
-        let mut last_err = String::new();
-        for _ in 0..5 {
-            let port = free_port();
-            let mine = format!(
-                "{conf}\nunix_socket_directories = '{}'\narchive_mode = off\nport = {port}\n",
-                dir.display()
-            );
-            std::fs::write(&conf_path, &mine).map_err(|e| e.to_string())?;
-            if is_root() {
-                let _ = Command::new("chown")
-                    .args(["postgres:postgres"])
-                    .arg(&conf_path)
-                    .status();
-            }
-            let log = dir.join("server.log");
-            let out = run_as_pg(
-                &self.bin.join("pg_ctl"),
-                &[
-                    "-D",
-                    data.to_str().unwrap_or_default(),
-                    "-l",
-                    log.to_str().unwrap_or_default(),
-                    "-w",
-                    "-t",
-                    "60",
-                    "start",
-                ],
-            )
-            .map_err(|e| format!("pg_ctl: {e}"))?;
-            if out.status.success() {
-                return Ok(Cluster {
-                    dir,
-                    port,
-                    bin: self.bin.clone(),
-                });
-            }
-            last_err = format!(
-                "standby start failed: {}{}",
-                String::from_utf8_lossy(&out.stderr),
-                std::fs::read_to_string(&log).unwrap_or_default()
-            );
-            conf = std::fs::read_to_string(&conf_path)
-                .map(|c| {
-                    c.split("\nunix_socket_directories")
-                        .next()
-                        .unwrap_or("")
-                        .to_owned()
-                })
-                .map_err(|e| e.to_string())?;
-        }
-        Err(last_err)
+        // -R appended primary_conninfo to): the lines written after them win.
+        let copied = std::fs::read_to_string(data.join("postgresql.auto.conf"))
+            .map_err(|e| e.to_string())?;
+        let conf = format!(
+            "{copied}\nunix_socket_directories = '{}'\narchive_mode = off\n",
+            dir.display()
+        );
+        let port = start_on_free_port(&self.bin, &dir, &data, &conf)?;
+        Ok(Cluster {
+            dir,
+            port,
+            bin: self.bin.clone(),
+        })
     }
 
     /// Superuser URL of database `db`.

@@ -32,11 +32,6 @@ pub struct Pooler {
     child: Child,
 }
 
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
 fn binary() -> Option<PathBuf> {
     ["/usr/sbin/pgbouncer", "/usr/bin/pgbouncer"]
         .iter()
@@ -71,22 +66,8 @@ impl Pooler {
         );
         std::fs::write(dir.join("pgbouncer.ini"), ini).map_err(|e| e.to_string())?;
         std::fs::write(dir.join("users.txt"), "\"postgres\" \"\"\n").map_err(|e| e.to_string())?;
-        let mut cmd = if is_root() {
-            let st = Command::new("chown")
-                .args(["-R", "postgres:postgres"])
-                .arg(&dir)
-                .status()
-                .map_err(|e| e.to_string())?;
-            if !st.success() {
-                return Err("chown of the pgbouncer directory failed".into());
-            }
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(&bin);
-            c
-        } else {
-            Command::new(&bin)
-        };
-        let child = cmd
+        crate::cluster::own_by_postgres(&dir)?;
+        let child = crate::cluster::as_postgres(&bin)
             .arg(dir.join("pgbouncer.ini"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
