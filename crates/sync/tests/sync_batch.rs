@@ -50,17 +50,6 @@ fn title(t: &str) -> TaskPatch {
     }
 }
 
-async fn server_title(s: &Server, id: Uuid) -> String {
-    q(
-        &s.db,
-        r#"SELECT "title" FROM "Task" WHERE "id" = $1"#,
-        params![id],
-    )
-    .await[0]
-        .text("title")
-        .unwrap()
-}
-
 /// AuditLog rows carrying this mutation, and how many of them are marked redacted.
 async fn audits_of(s: &Server, m: Uuid) -> (i64, i64) {
     let r = q(
@@ -127,7 +116,7 @@ async fn a_server_refusal_inside_a_batch_rejects_only_that_entry() {
         } else {
             format!("pushed {i}")
         };
-        assert_eq!(server_title(&s, *id).await, want);
+        assert_eq!(title_of(&s.db, *id).await, want);
     }
     let st = q(
         &s.db,
@@ -182,7 +171,7 @@ async fn a_crash_anywhere_in_a_batch_loses_nothing_and_applies_nothing_twice() {
             0,
             "{point}: nothing of the batch committed"
         );
-        assert_eq!(server_title(&s, ids[0]).await, "batch task 0");
+        assert_eq!(title_of(&s.db, ids[0]).await, "batch task 0");
         assert_eq!(outbox::pending(&c).await.unwrap().len(), 20);
     }
     // Committed on the server, then killed before the cache recorded it: the rerun replays.
@@ -208,7 +197,7 @@ async fn a_crash_anywhere_in_a_batch_loses_nothing_and_applies_nothing_twice() {
     assert_eq!((rep.pushed, rep.replayed, rep.applied), (20, 20, 20));
     for (i, e) in entries.iter().enumerate() {
         assert_eq!(audits_of(&s, e.mutation_id).await.0, 1, "entry {i}");
-        assert_eq!(server_title(&s, ids[i]).await, format!("crash-proof {i}"));
+        assert_eq!(title_of(&s.db, ids[i]).await, format!("crash-proof {i}"));
     }
     assert!(outbox::pending(&c).await.unwrap().is_empty());
     assert_matches(&s.db, &c).await;

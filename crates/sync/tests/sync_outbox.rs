@@ -39,17 +39,6 @@ async fn cached_tasks(c: &Cache, n: i64) -> Vec<(Uuid, String)> {
     .collect()
 }
 
-async fn title_of(db: &Db, id: Uuid) -> String {
-    db.query(
-        r#"SELECT "title" FROM "Task" WHERE "id" = $1"#,
-        &params![id],
-    )
-    .await
-    .unwrap()[0]
-        .text("title")
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_edit_the_server_can_never_apply_is_parked_and_the_next_ones_land() {
     let s = server().await;

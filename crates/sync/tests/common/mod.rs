@@ -41,6 +41,18 @@ pub async fn operator(db: &Db, email: &str) -> Operator {
     op
 }
 
+/// A task's title in `db` (the server or a cache).
+pub async fn title_of(db: &Db, id: Uuid) -> String {
+    db.query(
+        r#"SELECT "title" FROM "Task" WHERE "id" = $1"#,
+        &params![id],
+    )
+    .await
+    .unwrap()[0]
+        .text("title")
+        .unwrap()
+}
+
 pub async fn q(db: &Db, sql: &str, p: Vec<Value>) -> Vec<ncy_core::db::Row> {
     db.query(sql, &p).await.unwrap()
 }
