@@ -5,7 +5,6 @@
 //! in the empty target (inside a rolled-back transaction); those refused are left out of the
 //! restore through a `--use-list` file and reported, everything else is restored as usual.
 
-use std::path::Path;
 use std::process::Stdio;
 
 use ncy_core::{Error, Result};
@@ -15,6 +14,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
 use crate::counts::sql_err;
+use crate::crypt::{self, Archive};
 use crate::pgconn::PgConn;
 use crate::stream::Partial;
 use crate::tools::Tool;
@@ -30,17 +30,22 @@ pub struct SkippedExtension {
 
 /// `pg_restore --list`: the archive's table of contents, one entry per line (comments
 /// starting with `;` included, as pg_restore prints them).
-pub(crate) async fn toc(tool: &Tool, conn: &PgConn, path: &Path) -> Result<Vec<String>> {
+pub(crate) async fn toc(tool: &Tool, conn: &PgConn, archive: &Archive<'_>) -> Result<Vec<String>> {
+    let path = archive.path;
     let mut cmd = Command::new(&tool.path);
     cmd.arg("--list")
-        .arg(path)
-        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .kill_on_drop(true);
+    let input = archive.attach(&mut cmd).await?;
     conn.apply(&mut cmd);
-    let out = cmd
-        .output()
-        .await
+    let mut child = cmd
+        .spawn()
         .map_err(|e| Error::io(format!("starting {}", tool.path.display()), e))?;
+    let stdin = child.stdin.take();
+    let (out, fed) = tokio::join!(child.wait_with_output(), crypt::feed(input, stdin, path));
+    let out = out.map_err(|e| Error::io(format!("running {}", tool.path.display()), e))?;
+    fed?;
     if !out.status.success() {
         return Err(Error::invalid(
             "backup",

@@ -41,6 +41,7 @@
 #![allow(clippy::useless_vec)]
 
 mod counts;
+pub mod crypt;
 mod extensions;
 mod folder;
 mod local;
@@ -62,6 +63,7 @@ use ncy_core::db::{Db, Target};
 use ncy_core::{Error, Result};
 use serde::Serialize;
 
+pub use crypt::BackupKey;
 pub use extensions::SkippedExtension;
 pub use pgconn::PgConn;
 pub use pitr::PitrReadiness;
@@ -147,14 +149,38 @@ pub struct CreateOptions {
     pub dir: PathBuf,
     /// pg_dump compression level 0..=9 (default 9). Ignored for SQLite.
     pub compression: u32,
+    /// Encrypt the file with age (PostgreSQL backups): to `recipient`, or to the keychain's
+    /// default backup key (see [`crypt::create_key`]).
+    pub encrypt: bool,
+    /// The age recipient (`age1…`) to encrypt to; implies `encrypt`.
+    pub recipient: Option<String>,
 }
 
 impl CreateOptions {
-    /// Level-9 compression into `dir`.
+    /// Level-9 compression into `dir`, not encrypted.
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         CreateOptions {
             dir: dir.into(),
             compression: 9,
+            encrypt: false,
+            recipient: None,
+        }
+    }
+
+    /// The recipient to encrypt to, if the backup is to be encrypted.
+    pub(crate) fn recipient(&self) -> Result<Option<age::x25519::Recipient>> {
+        if let Some(r) = &self.recipient {
+            return crypt::parse_recipient(r).map(Some);
+        }
+        if !self.encrypt {
+            return Ok(None);
+        }
+        match crypt::default_recipient()? {
+            Some(r) => crypt::parse_recipient(&r).map(Some),
+            None => Err(Error::invalid(
+                "encrypt",
+                "no backup key yet: run `ncy-admin backup key create` (kept in the OS keychain), or name a recipient with --recipient age1…",
+            )),
         }
     }
 }
@@ -241,6 +267,7 @@ pub struct Backups {
     replica: Option<(Db, PgConn)>,
     sqlite_key: Option<String>,
     folder: Option<PathBuf>,
+    keys: crypt::Keys,
 }
 
 impl std::fmt::Debug for Backups {
@@ -265,6 +292,7 @@ impl Backups {
                 db,
                 sqlite_key: None,
                 folder: None,
+                keys: crypt::Keys::default(),
             }),
             (Target::Local(_), ncy_core::db::Dialect::Sqlite) => Ok(Backups {
                 db,
@@ -272,6 +300,7 @@ impl Backups {
                 replica: None,
                 sqlite_key: None,
                 folder: None,
+                keys: crypt::Keys::default(),
             }),
             _ => Err(Error::Config(
                 "backups: the target and the open store are of different kinds".into(),
@@ -319,6 +348,16 @@ impl Backups {
     pub fn with_dir(mut self, dir: impl Into<PathBuf>) -> Backups {
         self.folder = Some(dir.into());
         self
+    }
+
+    /// Decrypts encrypted backups with the identities of an age identity file instead of the
+    /// keychain's backup keys.
+    pub fn with_identity_file(mut self, file: &Path) -> Result<Backups> {
+        self.keys = crypt::Keys {
+            given: crypt::identities_from_file(file)?,
+            given_from: Some(file.to_path_buf()),
+        };
+        Ok(self)
     }
 
     /// The backup folder in use.
@@ -408,7 +447,7 @@ impl Backups {
         snap.path = file.display().to_string();
         self.direct()?;
         let v = match self.pg() {
-            Some((pool, conn)) => pg_verify::verify(pool, conn, &snap, hooks).await?,
+            Some((pool, conn)) => pg_verify::verify(pool, conn, &snap, &self.keys, hooks).await?,
             None => local::verify(&snap, self.key(), hooks).await?,
         };
         snapshot::record_verification(&self.db, op, &recorded, &v).await?;
@@ -494,7 +533,18 @@ impl Backups {
         };
         match self.pg() {
             Some((pool, conn)) => {
-                pg::restore(&self.db, pool, conn, op, snap.as_ref(), &path, opts, hooks).await
+                pg::restore(
+                    &self.db,
+                    pool,
+                    conn,
+                    op,
+                    snap.as_ref(),
+                    &path,
+                    &self.keys,
+                    opts,
+                    hooks,
+                )
+                .await
             }
             None => {
                 local::restore(&self.db, op, snap.as_ref(), &path, opts, self.key(), hooks).await

@@ -135,6 +135,12 @@ pub(crate) async fn create(
     hooks: Hooks<'_>,
 ) -> Result<Snapshot> {
     let s = sqlite(db)?;
+    if opts.encrypt || opts.recipient.is_some() {
+        return Err(Error::invalid(
+            "encrypt",
+            "age encryption is for PostgreSQL backups; a local workspace backup is a copy of the workspace file, encrypted with the workspace's own key when the workspace is",
+        ));
+    }
     let key = key_for(s.path(), key)?;
     hooks.check()?;
     let started = Instant::now();
@@ -184,6 +190,7 @@ pub(crate) async fn create(
             format: "sqlite",
             compression: None,
             table_counts: &table_counts,
+            encrypted_to: None,
         },
     )
     .await;

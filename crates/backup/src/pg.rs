@@ -13,10 +13,11 @@ use ncy_core::db::{now, Db};
 use ncy_core::{Error, Result};
 use serde_json::json;
 use sqlx::{Connection as _, PgConnection, PgPool, Row as _};
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::process::{ChildStderr, Command};
 
 use crate::counts::{self, sql_err};
+use crate::crypt::{self, Archive, Keys};
 use crate::extensions::{self, SkippedExtension};
 use crate::pgconn::PgConn;
 use crate::snapshot::{self, NewSnapshot, Snapshot};
@@ -149,6 +150,7 @@ pub(crate) async fn create(
             ),
         ));
     }
+    let recipient = opts.recipient()?;
     hooks.check()?;
     let started = Instant::now();
     let created_at = now();
@@ -167,7 +169,14 @@ pub(crate) async fn create(
     let total = tables.len() as u64;
     hooks.report("dump", 0, total, 0);
 
-    let name = file_name(created_at, "dump");
+    let name = file_name(
+        created_at,
+        if recipient.is_some() {
+            "dump.age"
+        } else {
+            "dump"
+        },
+    );
     let (partial, mut file) = Partial::create(&opts.dir, &name).await?;
     let mut cmd = Command::new(&tool.path);
     cmd.arg("--format=custom")
@@ -188,9 +197,17 @@ pub(crate) async fn create(
     let dumped = AtomicU64::new(0);
     let written = AtomicU64::new(0);
     let write_what = format!("writing {}", partial.path.display());
+    // Encrypted: the dump goes through age into the file, and the checksum is the file's.
+    let (mut out, sealed): (Box<dyn AsyncWrite + Unpin + Send + '_>, _) = match &recipient {
+        Some(r) => {
+            let (w, digest) = crypt::seal(&mut file, r).await?;
+            (Box::new(w), Some(digest))
+        }
+        None => (Box::new(&mut file), None),
+    };
     let copy = copy_hashing(
         stdout,
-        &mut file,
+        &mut out,
         "reading pg_dump's output",
         &write_what,
         |b| {
@@ -213,9 +230,17 @@ pub(crate) async fn create(
         .wait()
         .await
         .map_err(|e| Error::io("waiting for pg_dump", e))?;
-    let (size, sha) = copied?;
+    let (mut size, mut sha) = copied?;
     if !status.success() {
         return Err(tool_error("pg_dump", conn, &lines, status));
+    }
+    // Writes the last encrypted chunk.
+    out.shutdown()
+        .await
+        .map_err(|e| Error::io(write_what.clone(), e))?;
+    drop(out);
+    if let Some(d) = sealed {
+        (size, sha) = d.finish();
     }
     let table_counts = counted?;
     file.sync_all()
@@ -242,6 +267,7 @@ pub(crate) async fn create(
             format: "custom",
             compression: Some(opts.compression as i64),
             table_counts: &table_counts,
+            encrypted_to: recipient.as_ref().map(|r| r.to_string()).as_deref(),
         },
     )
     .await;
@@ -312,12 +338,12 @@ pub(crate) async fn pg_restore_into(
     conn: &PgConn,
     pool: &PgPool,
     target: &str,
-    path: &Path,
+    archive: &Archive<'_>,
     no_owner: bool,
     tables: u64,
     hooks: Hooks<'_>,
 ) -> Result<Vec<SkippedExtension>> {
-    let toc = extensions::toc(tool, conn, path).await?;
+    let toc = extensions::toc(tool, conn, archive).await?;
     let plan = extensions::plan(pool, target, &toc).await?;
     let mut cmd = Command::new(&tool.path);
     // A conninfo string, so that no database name (even one with `=`) is misread.
@@ -332,9 +358,8 @@ pub(crate) async fn pg_restore_into(
     if let Some(list) = &plan.list {
         cmd.arg(format!("--use-list={}", list.path.display()));
     }
-    cmd.arg(path)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
+    let input = archive.attach(&mut cmd).await?;
+    cmd.stdout(Stdio::null())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
     conn.with_database(target).apply(&mut cmd);
@@ -342,11 +367,17 @@ pub(crate) async fn pg_restore_into(
     let Some(stderr) = child.stderr.take() else {
         return Err(Error::db("pg_restore started without its error pipe"));
     };
+    let stdin = child.stdin.take();
     hooks.report("restore", 0, tables, 0);
-    let lines = {
-        let reading = read_stderr(stderr, "pg_restore", "processing data for table", |n| {
-            hooks.report("restore", n, tables, 0)
-        });
+    let (lines, fed) = {
+        let reading = async {
+            tokio::join!(
+                read_stderr(stderr, "pg_restore", "processing data for table", |n| {
+                    hooks.report("restore", n, tables, 0)
+                }),
+                crypt::feed(input, stdin, archive.path)
+            )
+        };
         tokio::pin!(reading);
         let mut tick = tokio::time::interval(std::time::Duration::from_millis(200));
         loop {
@@ -365,6 +396,7 @@ pub(crate) async fn pg_restore_into(
         .await
         .map_err(|e| Error::io("waiting for pg_restore", e))?;
     hooks.check()?;
+    fed?;
     if !status.success() {
         return Err(tool_error("pg_restore", conn, &lines, status));
     }
@@ -449,6 +481,7 @@ pub(crate) async fn restore(
     op: &Operator,
     snap: Option<&Snapshot>,
     path: &Path,
+    keys: &Keys,
     opts: &RestoreOptions,
     hooks: Hooks<'_>,
 ) -> Result<RestoreReport> {
@@ -483,6 +516,7 @@ pub(crate) async fn restore(
             ));
         }
     }
+    let archive = Archive::open(path, keys, snap.and_then(|s| s.encrypted_to.as_deref())).await?;
     let info = pool_server_info(pool).await?;
     let tool = tools::locate("pg_restore", info.major)?;
     let started = Instant::now();
@@ -497,8 +531,17 @@ pub(crate) async fn restore(
         .map(|c| c.len())
         .unwrap_or(0) as u64;
     let restored = async {
-        let skipped =
-            pg_restore_into(&tool, conn, pool, &tmp, path, opts.no_owner, tables, hooks).await?;
+        let skipped = pg_restore_into(
+            &tool,
+            conn,
+            pool,
+            &tmp,
+            &archive,
+            opts.no_owner,
+            tables,
+            hooks,
+        )
+        .await?;
         if let Some(keep) = &keep {
             tables::keep_only(pool, &tmp, keep).await?;
         }

@@ -9,6 +9,7 @@ use ncy_core::db::now;
 use ncy_core::{Error, Result};
 use sqlx::PgPool;
 
+use crate::crypt::{Archive, Keys};
 use crate::extensions;
 use crate::pg::{
     counts_of, create_database, drop_database, pg_restore_into, pool_server_info, short_id,
@@ -24,6 +25,7 @@ pub(crate) async fn verify(
     pool: &PgPool,
     conn: &PgConn,
     snap: &Snapshot,
+    keys: &Keys,
     hooks: Hooks<'_>,
 ) -> Result<Verification> {
     let path = Path::new(&snap.path);
@@ -67,9 +69,11 @@ pub(crate) async fn verify(
     }
     v.actual_sha256 = Some(sum);
 
+    // A wrong or missing key is an error, not a failed verification: the backup may be fine.
+    let archive = Archive::open(path, keys, snap.encrypted_to.as_deref()).await?;
     let info = pool_server_info(pool).await?;
     let tool = tools::locate("pg_restore", info.major)?;
-    match extensions::toc(&tool, conn, path).await {
+    match extensions::toc(&tool, conn, &archive).await {
         Ok(toc) => {
             v.readable = true;
             v.entries = extensions::entries(&toc);
@@ -87,7 +91,7 @@ pub(crate) async fn verify(
     let tables = snap.table_counts.as_ref().map(|c| c.len()).unwrap_or(0) as u64;
     let outcome = async {
         let skipped =
-            pg_restore_into(&tool, conn, pool, &scratch, path, true, tables, hooks).await?;
+            pg_restore_into(&tool, conn, pool, &scratch, &archive, true, tables, hooks).await?;
         let restore_ms = started.elapsed().as_millis() as i64;
         hooks.report("compare", 0, tables, 0);
         let actual = counts_of(pool, &scratch).await?;

@@ -207,6 +207,7 @@ mod tests {
             created_by: None,
             pinned_at: None,
             pin_reason: None,
+            encrypted_to: None,
             file_exists: false,
         }
     }

@@ -56,6 +56,8 @@ pub struct Snapshot {
     /// Set while the backup is pinned: kept beyond the retention policy.
     pub pinned_at: Option<NaiveDateTime>,
     pub pin_reason: Option<String>,
+    /// The age recipient (`age1…`) the file is encrypted to; `None` = not encrypted.
+    pub encrypted_to: Option<String>,
     /// Whether the file is still on disk (checked when read).
     pub file_exists: bool,
 }
@@ -78,7 +80,7 @@ pub struct BackupList {
     pub age_message: String,
 }
 
-pub(crate) const COLUMNS: &str = r#""id", "path", "size", "verified", "created_at", "sha256", "duration_ms", "database", "server_version", "format", "compression", "table_counts", "verified_at", "verification", "created_by", "pinned_at", "pin_reason""#;
+pub(crate) const COLUMNS: &str = r#""id", "path", "size", "verified", "created_at", "sha256", "duration_ms", "database", "server_version", "format", "compression", "table_counts", "verified_at", "verification", "created_by", "pinned_at", "pin_reason", "encrypted_to""#;
 
 pub(crate) fn from_row(r: &Row) -> Result<Snapshot> {
     let path = r.text("path")?;
@@ -109,6 +111,7 @@ pub(crate) fn from_row(r: &Row) -> Result<Snapshot> {
         created_by: r.opt_uuid("created_by")?,
         pinned_at: r.opt_ts("pinned_at")?,
         pin_reason: r.opt_text("pin_reason")?,
+        encrypted_to: r.opt_text("encrypted_to")?,
     })
 }
 
@@ -124,6 +127,7 @@ pub(crate) struct NewSnapshot<'a> {
     pub format: &'a str,
     pub compression: Option<i64>,
     pub table_counts: &'a BTreeMap<String, i64>,
+    pub encrypted_to: Option<&'a str>,
 }
 
 /// Inserts the snapshot row and its audit entry in one transaction.
@@ -135,7 +139,7 @@ pub(crate) async fn insert(db: &Db, op: &Operator, n: NewSnapshot<'_>) -> Result
     tx.execute(
         &format!(
             r#"INSERT INTO "BackupSnapshot" ({COLUMNS})
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"#
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"#
         ),
         &params![
             id,
@@ -154,7 +158,8 @@ pub(crate) async fn insert(db: &Db, op: &Operator, n: NewSnapshot<'_>) -> Result
             None::<serde_json::Value>,
             op.user_id,
             None::<NaiveDateTime>,
-            None::<String>
+            None::<String>,
+            n.encrypted_to
         ],
     )
     .await?;
@@ -174,6 +179,7 @@ pub(crate) async fn insert(db: &Db, op: &Operator, n: NewSnapshot<'_>) -> Result
                 "format": n.format,
                 "compression": n.compression,
                 "duration_ms": n.duration_ms,
+                "encrypted_to": n.encrypted_to,
             })),
         },
     )

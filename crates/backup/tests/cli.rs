@@ -3,9 +3,9 @@
 
 use ncy_tests::cli::{fails, Cli};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn backup_commands_on_postgres() {
-    // An empty database migrated by the CLI itself (its embedded migrations are the truth).
+/// An empty database migrated and seeded by the CLI itself (its embedded migrations are the
+/// truth), the admin logged in; the CLI and the database URL.
+async fn seeded_cli() -> (Cli, String) {
     let (db, url) = ncy_tests::empty_pg().await;
     db.close().await;
     let cli = Cli::new(vec!["--database-url".into(), url.clone()]);
@@ -22,6 +22,91 @@ async fn backup_commands_on_postgres() {
         String::from_utf8_lossy(&o.stderr)
     );
     cli.login("admin@ncy-8.com", "admin123");
+    (cli, url)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn encrypted_backups_from_the_cli() {
+    let (cli, _) = seeded_cli().await;
+    let dir = cli.home.path().join("data/backups");
+    let dir_s = dir.display().to_string();
+    // `key create` makes a fresh default key in the OS keychain.
+    let k = cli.json(&["backup", "key", "create"]);
+    let recipient = k["recipient"].as_str().unwrap().to_owned();
+    assert!(recipient.starts_with("age1") && k["default"] == true, "{k}");
+    assert_eq!(
+        cli.json(&["backup", "key", "show"])["recipient"],
+        recipient.as_str()
+    );
+
+    let s = cli.json(&["backup", "create", "--dir", &dir_s, "--encrypt"]);
+    assert_eq!(s["encrypted_to"], recipient.as_str());
+    let id = s["id"].as_str().unwrap().to_owned();
+    assert!(s["path"].as_str().unwrap().ends_with(".dump.age"));
+    let v = cli.json(&["backup", "verify", &id]);
+    assert_eq!(v["ok"], true, "{v}");
+    let into = format!("cli_enc_{}", uuid::Uuid::new_v4().simple());
+    let r = cli.json(&["backup", "restore", &id, "--into", &into]);
+    assert!(
+        r["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["ok"] == true),
+        "{r}"
+    );
+
+    // A wrong identity file: one line naming the file and the fix, exit 2, nothing restored.
+    let wrong = cli.home.path().join("wrong-key.txt");
+    let other = age::x25519::Identity::generate();
+    std::fs::write(
+        &wrong,
+        format!(
+            "{}\n",
+            age::secrecy::ExposeSecret::expose_secret(&other.to_string())
+        ),
+    )
+    .unwrap();
+    let w = wrong.display().to_string();
+    fails(
+        &cli.run_with(&["backup", "verify", &id, "--identity", &w], None),
+        2,
+        "cannot be decrypted",
+    );
+    // restore prints its plan first (stderr), then the one error line.
+    let into2 = format!("cli_enc_wrong_{}", uuid::Uuid::new_v4().simple());
+    let o = cli.run_with(
+        &["backup", "restore", &id, "--into", &into2, "--identity", &w],
+        None,
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    let last = err.lines().last().unwrap_or_default();
+    assert!(
+        last.contains("cannot be decrypted") && last.contains("--identity"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    fails(
+        &cli.run_with(
+            &[
+                "backup",
+                "create",
+                "--dir",
+                &dir_s,
+                "--recipient",
+                "age1nope",
+            ],
+            None,
+        ),
+        2,
+        "age1",
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_commands_on_postgres() {
+    let (cli, url) = seeded_cli().await;
     // The default backup folder (NCY_DATA_DIR/backups): verify, restore and prune read it.
     let dir = cli.home.path().join("data/backups");
     let dir_s = dir.display().to_string();

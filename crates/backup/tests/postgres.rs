@@ -248,6 +248,7 @@ async fn altered_and_truncated_dumps_fail_verification() {
     let opts = CreateOptions {
         dir: dir.path().into(),
         compression: 6,
+        ..CreateOptions::new(dir.path())
     };
 
     // One byte flipped in the middle: same size, different content.
@@ -429,6 +430,7 @@ async fn prune_keeps_young_and_newest_verified_backups() {
     let opts = CreateOptions {
         dir: dir.path().into(),
         compression: 0,
+        ..CreateOptions::new(dir.path())
     };
     let mut snaps = vec![];
     for _ in 0..4 {

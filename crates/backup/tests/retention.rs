@@ -57,6 +57,7 @@ async fn policy_retention_keeps_pins_the_newest_and_the_newest_verified() {
     let opts = CreateOptions {
         dir: dir.path().into(),
         compression: 0,
+        ..CreateOptions::new(dir.path())
     };
     let mut s = vec![];
     for _ in 0..5 {

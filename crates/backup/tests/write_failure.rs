@@ -58,6 +58,7 @@ async fn a_write_failing_mid_backup_leaves_no_file_and_no_row() {
     let opts = CreateOptions {
         dir: dir.path().into(),
         compression: 0,
+        ..CreateOptions::new(dir.path())
     };
 
     limit_file_size(64 * 1024);

@@ -28,12 +28,14 @@ pub async fn backups_list(s: State<'_, AppState>, after: Option<String>) -> ApiR
     Ok(b.list(&op, after.as_deref(), 100).await?)
 }
 
-/// Takes a backup into `<data dir>/backups`, emitting `progress` for `job` (cancellable).
+/// Takes a backup into `<data dir>/backups`, emitting `progress` for `job` (cancellable);
+/// with `encrypt`, encrypted with age to the keychain's default backup key.
 #[tauri::command]
 pub async fn backups_create(
     app: AppHandle,
     s: State<'_, AppState>,
     job: String,
+    encrypt: Option<bool>,
 ) -> ApiResult<Snapshot> {
     let (b, op) = backups(&s).await?;
     let job = s.jobs.begin(&app, &job);
@@ -42,13 +44,11 @@ pub async fn backups_create(
         progress: &progress,
         cancel: Some(&job.cancel),
     };
-    let r = b
-        .create(
-            &op,
-            &CreateOptions::new(s.paths.data.join("backups")),
-            hooks,
-        )
-        .await;
+    let opts = CreateOptions {
+        encrypt: encrypt.unwrap_or(false),
+        ..CreateOptions::new(s.paths.data.join("backups"))
+    };
+    let r = b.create(&op, &opts, hooks).await;
     Ok(r?)
 }
 

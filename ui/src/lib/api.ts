@@ -200,7 +200,7 @@ export const api = {
 
   backups: {
     list: (after: string | null) => call<BackupList>('backups_list', { after }),
-    create: (job: string) => call<BackupSnapshot>('backups_create', { job }),
+    create: (job: string, encrypt = false) => call<BackupSnapshot>('backups_create', { job, encrypt }),
     verify: (job: string, id: string) => call<BackupVerification>('backups_verify', { job, id }),
     prune: (keepDays: number, keepLast: number | null, dryRun: boolean) =>
       call<PrunePlan>('backups_prune', { keepDays, keepLast, dryRun }),

@@ -1,4 +1,4 @@
-//! `ncy-admin backup create | verify | list | check | prune | pin | unpin | restore | pitr`: backups proven
+//! `ncy-admin backup create | verify | list | check | prune | pin | unpin | restore | pitr | key`: backups proven
 //! restorable, for the PostgreSQL database (pg_dump/pg_restore) or the local workspace
 //! (SQLite online backup). Progress bars on stderr when it is a terminal; Ctrl-C cancels and
 //! leaves nothing behind.
@@ -27,6 +27,13 @@ pub enum Backup {
         /// pg_dump compression level, 0 (none) to 9 (smallest).
         #[arg(long, value_name = "N", default_value_t = 9)]
         compress: u32,
+        /// Encrypt the file with age to the keychain's default backup key (see `backup key
+        /// create`); verify and restore decrypt it on the fly.
+        #[arg(long)]
+        encrypt: bool,
+        /// Encrypt to this age recipient (`age1…`) instead of the default key.
+        #[arg(long, value_name = "AGE1…")]
+        recipient: Option<String>,
     },
     /// Prove a backup restorable: checksum, readable archive, full test restore, row counts.
     Verify {
@@ -36,6 +43,9 @@ pub enum Backup {
         /// recorded file outside it is refused.
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
+        /// Decrypt with this age identity file instead of the keychain's backup keys.
+        #[arg(long, value_name = "FILE")]
+        identity: Option<PathBuf>,
     },
     /// Recorded backups, newest first, with the age of the last verified one.
     List {
@@ -102,7 +112,13 @@ pub enum Backup {
         /// recorded file outside it is refused.
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
+        /// Decrypt with this age identity file instead of the keychain's backup keys.
+        #[arg(long, value_name = "FILE")]
+        identity: Option<PathBuf>,
     },
+    /// Keys of encrypted backups, kept in the OS keychain.
+    #[command(subcommand)]
+    Key(Key),
     /// Point-in-time recovery readiness; with --target-time, the recovery script for the DBA.
     Pitr {
         /// Recover to this time: `YYYY-MM-DD HH:MM:SS` (UTC) or RFC 3339 with an offset.
@@ -133,6 +149,61 @@ fn age(secs: i64) -> String {
     }
 }
 
+/// `backup key ...`: the age keys of encrypted backups.
+#[derive(Subcommand, Debug)]
+pub enum Key {
+    /// Make a new key in the OS keychain and encrypt new backups to it; prints its recipient.
+    /// Older keys stay in the keychain for older backups.
+    Create,
+    /// Store the identity of an age identity file in the keychain (to restore on this
+    /// machine backups made elsewhere).
+    Import {
+        /// An age identity file (AGE-SECRET-KEY-1… lines, as age-keygen writes it).
+        file: PathBuf,
+        /// Also make it the default key of new encrypted backups.
+        #[arg(long)]
+        default: bool,
+    },
+    /// The recipient new encrypted backups go to.
+    Show,
+}
+
+fn key_text(k: &ncy_backup::BackupKey) -> String {
+    format!(
+        "backup key {}{}\nThe secret half is in the OS keychain; keep a copy offline (without it, encrypted backups cannot be restored).",
+        k.recipient,
+        if k.default { " (default for `backup create --encrypt`)" } else { "" }
+    )
+}
+
+fn run_key(ctx: &Ctx, k: Key) -> Result<()> {
+    use ncy_backup::crypt;
+    match k {
+        Key::Create => {
+            let k = crypt::create_key()?;
+            emit(ctx, &k, || key_text(&k))
+        }
+        Key::Import { file, default } => {
+            let k = crypt::import_key(&file, default)?;
+            emit(ctx, &k, || key_text(&k))
+        }
+        Key::Show => match crypt::default_recipient()? {
+            Some(recipient) => {
+                let k = ncy_backup::BackupKey {
+                    recipient,
+                    default: true,
+                };
+                emit(ctx, &k, || key_text(&k))
+            }
+            None => Err(Error::not_found(
+                "backup key",
+                "default (run `ncy-admin backup key create`)",
+            )
+            .into()),
+        },
+    }
+}
+
 fn snapshot_text(s: &Snapshot) -> String {
     let rows: i64 = s
         .table_counts
@@ -150,7 +221,10 @@ fn snapshot_text(s: &Snapshot) -> String {
         s.table_counts.as_ref().map_or(0, |c| c.len()),
         opt(&s.duration_ms),
         if s.verified { "yes" } else { "no (run `ncy-admin backup verify`)" }
-    )
+    ) + &match &s.encrypted_to {
+        Some(r) => format!("\n  encrypted to {r} (age)"),
+        None => String::new(),
+    }
 }
 
 fn verification_text(v: &Verification) -> String {
@@ -263,7 +337,19 @@ fn dir_of(c: &Backup) -> Option<PathBuf> {
     }
 }
 
+fn identity_of(c: &Backup) -> Option<&PathBuf> {
+    match c {
+        Backup::Verify { identity, .. } | Backup::Restore { identity, .. } => identity.as_ref(),
+        _ => None,
+    }
+}
+
 pub async fn run(ctx: &mut Ctx, c: Backup) -> Result<()> {
+    // Keys live in the keychain: no database needed.
+    let c = match c {
+        Backup::Key(k) => return run_key(ctx, k),
+        c => c,
+    };
     let db = ctx.db().await?;
     let op = ctx.operator().await?;
     let b = Backups::new(db, &ctx.target()?)?;
@@ -277,6 +363,10 @@ pub async fn run(ctx: &mut Ctx, c: Backup) -> Result<()> {
     };
     let b = match dir_of(&c) {
         Some(d) => b.with_dir(d),
+        None => b,
+    };
+    let b = match identity_of(&c) {
+        Some(f) => b.with_identity_file(f)?,
         None => b,
     };
     let cancel = ncy_backup::cancel_on_ctrl_c();
@@ -295,7 +385,12 @@ pub async fn run(ctx: &mut Ctx, c: Backup) -> Result<()> {
         cancel: Some(&*cancel),
     };
     match c {
-        Backup::Create { compress, .. } => {
+        Backup::Create {
+            compress,
+            encrypt,
+            recipient,
+            ..
+        } => {
             let dir = b.folder()?;
             let s = b
                 .create(
@@ -303,6 +398,8 @@ pub async fn run(ctx: &mut Ctx, c: Backup) -> Result<()> {
                     &CreateOptions {
                         dir,
                         compression: compress,
+                        encrypt,
+                        recipient,
                     },
                     hooks,
                 )
@@ -543,6 +640,7 @@ pub async fn run(ctx: &mut Ctx, c: Backup) -> Result<()> {
                 )
             })
         }
+        Backup::Key(k) => run_key(ctx, k),
         Backup::Pitr { target_time, out } => {
             bar.finish_and_clear();
             let readiness = b.pitr_readiness(&op).await?;

@@ -22,6 +22,10 @@ verification: JsonValue | null, created_by: string | null,
  */
 pinned_at: string | null, pin_reason: string | null, 
 /**
+ * The age recipient (`age1…`) the file is encrypted to; `None` = not encrypted.
+ */
+encrypted_to: string | null, 
+/**
  * Whether the file is still on disk (checked when read).
  */
 file_exists: boolean, };

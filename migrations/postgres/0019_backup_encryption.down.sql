@@ -1,0 +1,1 @@
+ALTER TABLE "BackupSnapshot" DROP COLUMN IF EXISTS "encrypted_to";
