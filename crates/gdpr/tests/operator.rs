@@ -160,6 +160,11 @@ async fn a_support_operator_erases_through_their_own_login() {
     .await
     .expect("sweep");
     assert!(clean.clean, "{:?}", clean.hits);
+    assert_eq!(
+        (clean.tables_scanned, clean.columns_scanned),
+        (r.sweep.tables_scanned, r.sweep.columns_scanned),
+        "the database's sweep covers what the client's covers"
+    );
     assert!(
         !sweep::sweep_for(&db, admin, Some(&bob.email), &[])
             .await
