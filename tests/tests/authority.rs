@@ -55,6 +55,8 @@ async fn escalation_corpus_is_refused_for_every_role() {
             format!(r#"UPDATE "OperatorRole" SET "user_id" = '{admin_id}'"#),
             format!("SELECT ncy_operator_disconnect('{}')", cs[0].db_role),
             format!("SELECT ncy_operator_sync('{admin_id}')"),
+            // The mark that quiets the audit trigger during an erasure (migration 0018).
+            r#"INSERT INTO "GdprErasing" ("txid") VALUES (txid_current())"#.into(),
         ];
         if c.role != "ADMIN" {
             corpus.push(format!(
@@ -243,6 +245,67 @@ async fn rbac_matrix_app_and_sql_agree() {
             .await
             .is_ok();
         checks.push(("gdpr.read", app.is_ok(), direct));
+
+        // GDPR erasure: the app (through ncy_gdpr_erase on an operator's login) and a direct
+        // call of the function, each on a verified ERASURE request of its own subject.
+        let mut erasure = Vec::new();
+        for way in ["app", "sql"] {
+            let email = format!("erase-{way}-{}@example.com", c.role.to_lowercase());
+            users::create(
+                &db,
+                &cs[0].op,
+                &users::NewUser {
+                    email: email.clone(),
+                    role: Some(ncy_core::model::UserRole::EMPLOYEE),
+                    status: None,
+                    password: Some("subject-password-1".into()),
+                },
+            )
+            .await
+            .expect("subject");
+            let r = ncy_gdpr::request::create(
+                &db,
+                &cs[0].op,
+                ncy_gdpr::request::NewRequest {
+                    user: email.clone(),
+                    kind: ncy_gdpr::request::RequestKind::Erasure,
+                    notes: None,
+                },
+            )
+            .await
+            .expect("erasure request");
+            ncy_gdpr::request::verify_identity(&db, &cs[0].op, r.id, "ID card")
+                .await
+                .expect("verify");
+            erasure.push((r.id, email));
+        }
+        let app = ncy_gdpr::erase::erase(
+            &c.db,
+            &c.op,
+            erasure[0].0,
+            &erasure[0].1,
+            &Default::default(),
+            &|_| {},
+            None,
+        )
+        .await;
+        let direct = sql(
+            &c.db,
+            &format!(
+                "SELECT ncy_gdpr_erase('{}', '{}')",
+                erasure[1].0, erasure[1].1
+            ),
+        )
+        .await
+        .is_ok();
+        assert_eq!(
+            app.is_ok(),
+            has("gdpr.handle"),
+            "{}: every holder of gdpr.handle erases over their own login: {:?}",
+            c.role,
+            app.as_ref().err()
+        );
+        checks.push(("gdpr.handle", app.is_ok(), direct));
 
         // The backup list: the app's and a direct read of BackupSnapshot.
         let app = ncy_backup::Backups::postgres(c.db.clone(), &c.url)

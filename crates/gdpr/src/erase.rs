@@ -8,7 +8,7 @@ use ncy_core::audit::{self, Entry};
 use ncy_core::auth::{perm, Operator};
 use ncy_core::db::{now, Db, Dialect, Tx};
 use ncy_core::{params, Error, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -16,7 +16,7 @@ use crate::request::{self, Request, RequestKind, RequestState};
 use crate::subject::{self, anonymized_email, Subject};
 use crate::sweep::{self, SweepResult};
 use crate::terms::Terms;
-use crate::Progress;
+use crate::{check_cancel, Progress};
 
 /// The erasure policy, as documented in `ERASURE-POLICY.md`.
 pub const POLICY: &str = include_str!("../ERASURE-POLICY.md");
@@ -37,7 +37,7 @@ impl Default for ErasureOptions {
 }
 
 /// One rule applied: table, column(s), what was done, how many rows.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Rule {
     pub table: String,
@@ -48,7 +48,7 @@ pub struct Rule {
 }
 
 /// A backup taken before the erasure, still holding the subject's data until it expires.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct BackupHolding {
     pub id: Uuid,
@@ -61,7 +61,7 @@ pub struct BackupHolding {
 }
 
 /// The erasure receipt (no personal data): kept in `GdprRequest.receipt`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Receipt {
     pub request_id: Uuid,
@@ -250,9 +250,82 @@ async fn backups_holding(tx: &mut Tx, t: NaiveDateTime, days: i64) -> Result<Vec
     Ok(out)
 }
 
+/// True when this connection is an operator's own PostgreSQL login role (migration 0010):
+/// such a role erases through `ncy_gdpr_erase()` (migration 0018).
+async fn through_definer(tx: &mut Tx) -> Result<bool> {
+    if tx.dialect() != Dialect::Postgres {
+        return Ok(false);
+    }
+    tx.query_one("SELECT ncy_is_operator() AS op", &[])
+        .await?
+        .bool("op")
+}
+
+/// Runs the erasure in the database, as the operator of this connection: checks, rules, sweep,
+/// receipt and audit entries all happen in `ncy_gdpr_erase()`, in `tx`.
+async fn erase_in_database(
+    tx: &mut Tx,
+    op: &Operator,
+    request_id: Uuid,
+    confirm: &str,
+    opts: &ErasureOptions,
+) -> Result<Receipt> {
+    let days = i32::try_from(opts.backup_retention_days)
+        .ok()
+        .filter(|d| *d >= 0)
+        .ok_or_else(|| {
+            Error::invalid(
+                "backup retention days",
+                format!("{} is not a number of days", opts.backup_retention_days),
+            )
+        })?;
+    let row = tx
+        .query_one(
+            "SELECT ncy_gdpr_erase($1, $2, $3::integer, $4) AS receipt",
+            &params![request_id, confirm, i64::from(days), op.user_agent()],
+        )
+        .await
+        .map_err(definer_error)?;
+    let receipt = row
+        .opt_json("receipt")?
+        .ok_or_else(|| Error::db("ncy_gdpr_erase returned no receipt"))?;
+    serde_json::from_value(receipt).map_err(|e| Error::db(format!("erasure receipt: {e}")))
+}
+
+/// The SQLSTATEs `ncy_gdpr_erase()` raises (migration 0018), as the errors the client path
+/// returns for the same refusal.
+fn definer_error(e: Error) -> Error {
+    let Error::Database { message, .. } = &e else {
+        return e;
+    };
+    if let Some(m) = message.strip_suffix(" (SQLSTATE NCE01)") {
+        return match m.split_once(" not found: ") {
+            Some((what, id)) => Error::not_found(what, id),
+            None => Error::not_found("GDPR request", m),
+        };
+    }
+    if let Some(m) = message.strip_suffix(" (SQLSTATE NCE02)") {
+        return Error::conflict("erasure", m);
+    }
+    if let Some(m) = message.strip_suffix(" (SQLSTATE NCE03)") {
+        return Error::invalid("confirm", m);
+    }
+    // gdpr.handle from a role that is not ADMIN, SYSTEM or SUPPORT: the function is theirs.
+    if message.ends_with("(SQLSTATE 42501)") && message.contains("ncy_gdpr_erase") {
+        return Error::Forbidden {
+            permission: format!("a database privilege ({message})"),
+        };
+    }
+    e
+}
+
 /// Erases the subject of an ERASURE (or platform `DELETE`) request. `confirm` must repeat the
 /// subject's email; for a subject already anonymized, the former email may be given to sweep
 /// for it again. Commits only when the sweep is clean; the receipt is stored on the request.
+///
+/// On an operator's own PostgreSQL login the database performs it, through the checked
+/// `ncy_gdpr_erase()` (migration 0018): the role may not write the tables an erasure touches.
+/// The schema owner, other PostgreSQL roles and the local workspace apply the rules here.
 pub async fn erase(
     db: &Db,
     op: &Operator,
@@ -264,7 +337,15 @@ pub async fn erase(
 ) -> Result<ErasureOutcome> {
     op.require(perm::GDPR_HANDLE)?;
     let mut tx = db.begin().await?;
-    let r = request::lock(&mut tx, request_id).await?;
+    let in_database = through_definer(&mut tx).await?;
+    // The checks below run here too, for the same answers on every path; through the definer
+    // the database repeats them (it is the authority) and locks the request itself: an operator
+    // role with gdpr.handle may only be able to read it (SYSTEM).
+    let r = if in_database {
+        request::load(&mut tx, request_id).await?
+    } else {
+        request::lock(&mut tx, request_id).await?
+    };
     if r.kind != RequestKind::Erasure {
         return Err(Error::conflict(
             "type",
@@ -314,12 +395,26 @@ pub async fn erase(
             format!("erasure refused: {why}"),
         ));
     }
-    let t = now();
     progress(Progress {
         phase: "erase".into(),
         done: 0,
         total: 1,
     });
+    if in_database {
+        check_cancel(cancel)?;
+        let receipt = erase_in_database(&mut tx, op, request_id, confirm, opts).await?;
+        for (phase, total) in [("erase", 1), ("sweep", receipt.sweep.tables_scanned)] {
+            progress(Progress {
+                phase: phase.into(),
+                done: total,
+                total,
+            });
+        }
+        let request = request::load(&mut tx, request_id).await?;
+        tx.commit().await?;
+        return Ok(ErasureOutcome { receipt, request });
+    }
+    let t = now();
     let (rules, terms) = apply_rules(&mut tx, user, former.as_deref(), t).await?;
     progress(Progress {
         phase: "erase".into(),

@@ -8,14 +8,14 @@ use std::time::Instant;
 
 use ncy_core::db::{Dialect, Tx, Value};
 use ncy_core::Result;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::schema::{self, ColKind, Table};
 use crate::terms::{TermSummary, Terms};
 use crate::{check_cancel, Progress};
 
 /// Rows of one column still holding a term.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct SweepHit {
     pub table: String,
@@ -24,7 +24,7 @@ pub struct SweepHit {
 }
 
 /// What a sweep searched and found.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct SweepResult {
     /// True when no term was found anywhere.

@@ -1,8 +1,9 @@
 //! The subject's identifying terms (email, specific local part, own IP addresses) and how an
 //! occurrence is recognised: case-insensitively, not glued to further address characters.
-//! The same rule is the regular expression in `anonymize_user_data` (migration 0008).
+//! The same rule is the regular expression of `ncy_gdpr_terms` (migration 0018), which
+//! `anonymize_user_data` and `ncy_gdpr_erase` use.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What a term is (decides its boundary characters).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,7 +25,7 @@ pub struct Terms {
 }
 
 /// How many terms of each kind a sweep looked for (never the terms themselves).
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct TermSummary {
     pub email: u32,
