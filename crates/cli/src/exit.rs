@@ -23,6 +23,8 @@ pub const MIGRATION: i32 = 8;
 pub const IO: i32 = 9;
 /// A check failed (a backup that does not verify).
 pub const VERIFICATION: i32 = 10;
+/// Filed for a second operator's approval: the action has not run yet.
+pub const APPROVAL: i32 = 11;
 /// Cancelled by the user.
 pub const CANCELLED: i32 = 130;
 
@@ -52,6 +54,7 @@ pub fn code(e: &anyhow::Error) -> i32 {
         Error::DiskFull(_) | Error::Io { .. } => IO,
         Error::Cancelled => CANCELLED,
         Error::VerificationFailed(_) => VERIFICATION,
+        Error::ApprovalFiled { .. } => APPROVAL,
         Error::Database { .. } => GENERAL,
     }
 }

@@ -33,6 +33,15 @@ pub enum Error {
     #[error("this action needs your password again: your last sign-in was more than {minutes} minutes ago")]
     StepUpRequired { minutes: i64 },
 
+    /// The action needs a second operator's approval (setting `approvals.required`): it was
+    /// filed as an approval request and has not run.
+    #[error("{action} needs a second operator's approval: filed as approval request {id}. Another operator holding `{permission}` must approve it (Approvals screen, or `ncy-admin approvals approve {id}`); it runs then")]
+    ApprovalFiled {
+        id: uuid::Uuid,
+        action: String,
+        permission: String,
+    },
+
     /// Wrong email or password.
     #[error("login failed: wrong email or password")]
     BadCredentials,
@@ -176,6 +185,7 @@ impl Error {
             Error::Forbidden { .. } => "forbidden",
             Error::Unauthenticated(_) => "unauthenticated",
             Error::StepUpRequired { .. } => "step_up",
+            Error::ApprovalFiled { .. } => "approval_filed",
             Error::BadCredentials => "bad_credentials",
             Error::LockedOut { .. } => "locked_out",
             Error::AccountDisabled(_) => "account_disabled",

@@ -30,6 +30,44 @@ pub const SESSION_HOURS: &str = "auth.session.hours";
 /// list`, the health report).
 pub const BACKUP_MAX_AGE_HOURS: &str = "backups.max_age_hours";
 
+/// Bulk task edits over this many rows count as a bulk edit for `approvals.required`.
+pub const APPROVALS_BULK_MIN_ROWS: &str = "approvals.bulk_min_rows";
+
+/// The actions that need a second operator's approval: a JSON array of [`APPROVAL_ACTIONS`].
+pub const APPROVALS_REQUIRED: &str = "approvals.required";
+
+/// The actions `approvals.required` may name.
+pub const APPROVAL_ACTIONS: &[&str] = &[
+    "gdpr.erase",
+    "orgs.delete",
+    "users.delete",
+    "backups.restore_over",
+    "tasks.bulk_update",
+];
+
+/// Validates an `approvals.required` value: an array of known action names.
+pub fn check_approvals(v: &serde_json::Value) -> Result<()> {
+    let fix = format!(
+        r#"must be a JSON array of actions, e.g. ["gdpr.erase", "orgs.delete"]; known: {}"#,
+        APPROVAL_ACTIONS.join(", ")
+    );
+    let items = v
+        .as_array()
+        .ok_or_else(|| Error::invalid(APPROVALS_REQUIRED, fix.clone()))?;
+    for i in items {
+        match i.as_str() {
+            Some(a) if APPROVAL_ACTIONS.contains(&a) => {}
+            _ => {
+                return Err(Error::invalid(
+                    APPROVALS_REQUIRED,
+                    format!("{i} is not an action that can need approval; {fix}"),
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Settings the product itself reads.
 pub const KNOWN: &[Known] = &[
     Known {
@@ -60,6 +98,13 @@ pub const KNOWN: &[Known] = &[
         min: 1,
         max: 24 * 366,
         default: 26,
+    },
+    Known {
+        key: APPROVALS_BULK_MIN_ROWS,
+        description: "a bulk task edit of at least this many rows needs approval when approvals.required names tasks.bulk_update",
+        min: 1,
+        max: 1_000_000,
+        default: 100,
     },
 ];
 
@@ -195,6 +240,9 @@ pub async fn set(db: &Db, op: &Operator, key: &str, value: &str) -> Result<Setti
     }
     if key == RETENTION {
         check_retention(&value)?;
+    }
+    if key == APPROVALS_REQUIRED {
+        check_approvals(&value)?;
     }
     let mut tx = db.begin().await?;
     let old = read(&mut tx, &key).await?;

@@ -1,0 +1,2 @@
+-- hand-written: kept alongside 0020_approvals.up.sql.
+DROP TABLE IF EXISTS "ApprovalRequest";
