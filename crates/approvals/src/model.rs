@@ -38,6 +38,9 @@ pub enum Request {
         no_owner: bool,
         #[serde(default)]
         tables: Vec<String>,
+        /// The backup folder the requester named (else the approver's default).
+        #[serde(default)]
+        dir: Option<String>,
     },
     /// One patch applied to many tasks.
     #[serde(rename = "tasks.bulk_update")]
@@ -233,6 +236,7 @@ mod tests {
                 into: "y".into(),
                 no_owner: false,
                 tables: vec![],
+                dir: None,
             },
             Request::TaskBulkUpdate {
                 ids: vec![],

@@ -111,11 +111,13 @@ pub(crate) async fn execute(
             into,
             no_owner,
             tables,
+            dir,
         } => {
             let b = Backups::new(db.clone(), env.target)?;
-            let b = match &env.backup_dir {
-                Some(d) => b.with_dir(d),
-                None => b,
+            let b = match (dir, &env.backup_dir) {
+                (Some(d), _) => b.with_dir(d),
+                (None, Some(d)) => b.with_dir(d),
+                (None, None) => b,
             };
             let report = b
                 .restore(

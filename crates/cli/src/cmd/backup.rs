@@ -597,6 +597,20 @@ pub async fn run(ctx: &mut Ctx, c: Backup) -> Result<()> {
                 bar.finish_and_clear();
                 return emit(ctx, &plan, || plan_text(&plan));
             }
+            // Replacing an existing database or file may need a second operator.
+            if plan.allowed && plan.action == "replace" {
+                let ask = ncy_approvals::Request::BackupRestoreOver {
+                    backup: backup.clone(),
+                    into: opts.into.clone(),
+                    no_owner: opts.no_owner,
+                    tables: opts.tables.clone(),
+                    dir: b.folder().ok().map(|d| d.display().to_string()),
+                };
+                if let Err(e) = ncy_approvals::gate(b.db(), &op, &ask).await {
+                    bar.finish_and_clear();
+                    return Err(e.into());
+                }
+            }
             // A refused restore (no --force) gets its one error line only.
             if !ctx.json() && plan.allowed {
                 bar.suspend(|| eprintln!("{}", plan_text(&plan)));

@@ -419,12 +419,19 @@ pub async fn run(ctx: &mut Ctx, c: Gdpr) -> Result<()> {
             confirm,
             backup_retention_days,
         } => {
+            let request_id = request::parse_id(&id)?;
+            let ask = ncy_approvals::Request::GdprErase {
+                request_id,
+                confirm: confirm.clone(),
+                backup_retention_days,
+            };
+            ncy_approvals::gate(&db, &op, &ask).await?;
             let cancel = cancel_on_ctrl_c();
             let bar = progress(ctx, 0, "erase");
             let res = erase::erase(
                 &db,
                 &op,
-                request::parse_id(&id)?,
+                request_id,
                 &confirm,
                 &ErasureOptions {
                     backup_retention_days,

@@ -1,5 +1,6 @@
 //! Subcommands, one module per domain.
 
+pub mod approvals;
 pub mod args;
 pub mod audit;
 pub mod backup;
@@ -81,6 +82,9 @@ pub enum Command {
     /// Offline cache of this server: init, status, pull, push, run, conflicts, resolve, edit.
     #[command(subcommand)]
     Sync(sync::Sync),
+    /// Four-eyes approvals of destructive actions: list, show, approve, reject, cancel.
+    #[command(subcommand)]
+    Approvals(approvals::Approvals),
 }
 
 /// Commands that may run with `--offline`: reads, and task edits (queued in the outbox for the
@@ -126,6 +130,10 @@ fn works_offline(c: &Command) -> bool {
                 | gdpr::Gdpr::Show { .. }
                 | gdpr::Gdpr::Consent(gdpr::ConsentCmd::List { .. })
         ),
+        Command::Approvals(a) => matches!(
+            a,
+            approvals::Approvals::List { .. } | approvals::Approvals::Show { .. }
+        ),
         Command::Migrate(_)
         | Command::Seed(_)
         | Command::Login { .. }
@@ -166,5 +174,6 @@ pub async fn run(ctx: &mut Ctx, c: Command) -> Result<()> {
         Command::Health(c) => health::run(ctx, c).await,
         Command::Gdpr(c) => gdpr::run(ctx, c).await,
         Command::Sync(c) => sync::run(ctx, c).await,
+        Command::Approvals(c) => approvals::run(ctx, c).await,
     }
 }

@@ -325,6 +325,11 @@ pub async fn run(ctx: &mut Ctx, c: Tasks) -> Result<()> {
                     }
                 }
             }
+            let ask = ncy_approvals::Request::TaskBulkUpdate {
+                ids: list.clone(),
+                patch: p.clone(),
+            };
+            ncy_approvals::gate(&db, &op, &ask).await?;
             let bar = crate::output::progress(ctx, list.len() as u64, "updating tasks");
             let b2 = bar.clone();
             let rep = tasks::bulk_update(
