@@ -14,4 +14,5 @@ TS_RS_EXPORT_DIR=$out cargo test -q -p ncy-desktop --lib --features ts export_bi
 TS_RS_EXPORT_DIR=$out/gdpr cargo test -q -p ncy-gdpr --lib --features ncy-gdpr/ts export_bindings
 TS_RS_EXPORT_DIR=$out/health cargo test -q -p ncy-health --lib --features ncy-health/ts export_bindings
 TS_RS_EXPORT_DIR=$out/backup cargo test -q -p ncy-backup --lib --features ncy-backup/ts export_bindings
+TS_RS_EXPORT_DIR=$out/approvals cargo test -q -p ncy-approvals --lib --features ncy-approvals/ts export_bindings
 TS_RS_EXPORT_DIR=$out/sync cargo test -q -p ncy-sync --lib --features ncy-sync/ts export_bindings

@@ -167,6 +167,35 @@ function psql(sql) {
   return execFileSync('psql', [process.env.E2E_PG_URL, '-tAXqc', sql], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
 }
 
+/**
+ * Creates an organization named `name` (owned by the seeded admin) on the Organizations
+ * screen and leaves its drawer open; returns its slug.
+ */
+async function createOrg(name) {
+  await nav('orgs');
+  await d.click('[data-testid="org-new"]');
+  await d.type('[data-testid="org-new-name"]', name);
+  const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, '-');
+  assert((await d.exec(`return document.querySelector('[data-testid="org-new-slug"]').value`)) === slug, 'slug derived from the name');
+  await d.type('[data-testid="org-new-owner"]', 'admin@ncy-8.com');
+  await d.click('[data-testid="org-new-submit"]');
+  assert(/Organization created/.test(await toastText('success')), 'created toast');
+  await d.until('the new organization drawer', async () => (await d.findAll('[data-testid="org-drawer"]')).length && (await d.text('[data-testid="org-drawer"]')).includes(slug));
+  assert(/owner admin@ncy-8\.com/.test(await d.text('[data-testid="org-drawer"]')), 'owner shown');
+  await d.until('the row in the table', async () => (await d.text('[data-testid="orgs-table"]')).includes(slug));
+  await dismissToasts();
+  return slug;
+}
+
+/** Deletes the organization whose drawer is open, typing its slug to confirm. */
+async function deleteOrg(slug) {
+  await d.click('[data-testid="org-delete"]');
+  await d.wait('[data-testid="org-confirm-delete"]');
+  assert(await d.exec(`return document.querySelector('[data-testid="org-confirm-submit"]').disabled`), 'delete disabled before typing the slug');
+  await d.type('[data-testid="org-confirm-input"]', slug);
+  await d.click('[data-testid="org-confirm-submit"]');
+}
+
 async function dismissToasts() {
   await d.exec(`document.querySelectorAll('[data-testid^="toast-"] button').forEach((b) => b.click());`);
 }
@@ -702,28 +731,64 @@ try {
   });
 
   await test('a new organization is created in the window; deleting it needs the slug typed', async () => {
-    await nav('orgs');
-    await d.click('[data-testid="org-new"]');
-    await d.type('[data-testid="org-new-name"]', `E2E Org ${stamp}`);
-    const slug = `e2e-org-${stamp}`;
-    assert((await d.exec(`return document.querySelector('[data-testid="org-new-slug"]').value`)) === slug, 'slug derived from the name');
-    await d.type('[data-testid="org-new-owner"]', 'admin@ncy-8.com');
-    await d.click('[data-testid="org-new-submit"]');
-    assert(/Organization created/.test(await toastText('success')), 'created toast');
-    await d.until('the new organization drawer', async () => (await d.findAll('[data-testid="org-drawer"]')).length && (await d.text('[data-testid="org-drawer"]')).includes(slug));
-    assert(/owner admin@ncy-8\.com/.test(await d.text('[data-testid="org-drawer"]')), 'owner shown');
-    await d.until('the row in the table', async () => (await d.text('[data-testid="orgs-table"]')).includes(slug));
+    const slug = await createOrg(`E2E Org ${stamp}`);
     await shot('14-org-created');
-    await dismissToasts();
-    await d.click('[data-testid="org-delete"]');
-    await d.wait('[data-testid="org-confirm-delete"]');
-    assert(await d.exec(`return document.querySelector('[data-testid="org-confirm-submit"]').disabled`), 'delete disabled before typing the slug');
-    await d.type('[data-testid="org-confirm-input"]', slug);
-    await d.click('[data-testid="org-confirm-submit"]');
+    await deleteOrg(slug);
     assert(/Organization deleted/.test(await toastText('success')), 'deleted toast');
     await d.keys('Escape');
     await d.until('the row to leave the table', async () => !(await d.text('[data-testid="orgs-table"]')).includes(slug));
     await dismissToasts();
+  });
+
+  await test('four eyes: an organization delete waits for a second admin on the Approvals screen; the requester cannot approve it', async () => {
+    const admin2 = `admin2-${stamp}@ncy-8.com`;
+    const pw = await createUser(admin2, 'ADMIN');
+    // The policy, set on the Approvals screen (settings.write).
+    await nav('approvals');
+    await d.wait('[data-testid="approvals-policy"]');
+    await d.click('[data-testid="approvals-policy-orgs.delete"]');
+    await d.click('[data-testid="approvals-policy-save"]');
+    assert(/Approval policy saved: 1 action/.test(await toastText('success')), 'policy saved');
+    await dismissToasts();
+    // The delete is filed, not run.
+    const slug = await createOrg(`E2E Four Eyes ${stamp}`);
+    await deleteOrg(slug);
+    const filed = await toastText('info');
+    assert(/needs a second operator's approval: filed as approval request/.test(filed), `filed toast: ${filed}`);
+    await d.keys('Escape');
+    await d.keys('Escape');
+    await dismissToasts();
+    await nav('orgs');
+    await d.until('the organization still listed', async () => (await d.text('[data-testid="orgs-table"]')).includes(slug));
+    // The requester sees it waiting, with no way to approve it.
+    await nav('approvals');
+    const row = `[data-testid="approvals-table"] tr[data-action="orgs.delete"][data-status="PENDING"]`;
+    await d.wait(row);
+    assert((await d.findAll(`${row} [data-testid="approval-approve"]`)).length === 0, 'no Approve for the requester');
+    assert((await d.findAll(`${row} [data-testid="approval-own"]`)).length === 1, 'marked as waiting for another operator');
+    await shot('25-approval-pending');
+    await logout();
+    // The second admin approves: the organization is deleted, once.
+    await login(admin2, pw);
+    await nav('approvals');
+    await d.wait(`${row} [data-testid="approval-approve"]`);
+    await d.click(`${row} [data-testid="approval-approve"]`);
+    assert(/Approved and run: delete organization/.test(await toastText('success')), 'approved toast');
+    await d.select('[data-testid="approvals-status"]', 'EXECUTED');
+    await d.until('the executed request', async () => (await d.findAll('[data-testid="approvals-table"] tr[data-action="orgs.delete"][data-status="EXECUTED"]')).length === 1);
+    assert((await d.text('[data-testid="approvals-table"]')).includes(`by ${admin2}`), 'the approver is shown');
+    await shot('26-approval-executed');
+    await nav('orgs');
+    await d.until('the organization gone', async () => !(await d.text('[data-testid="orgs-table"]')).includes(slug));
+    // Back to no policy, so later steps delete directly.
+    await nav('approvals');
+    await d.wait('[data-testid="approvals-policy"]');
+    await d.click('[data-testid="approvals-policy-orgs.delete"]');
+    await d.click('[data-testid="approvals-policy-save"]');
+    assert(/no action needs a second operator/.test(await toastText('success')), 'policy cleared');
+    await dismissToasts();
+    await logout();
+    await login();
   });
 
   if (process.env.E2E_PG_URL) {
@@ -1303,7 +1368,7 @@ try {
   }
 
   await test('every main screen opens (screenshots)', async () => {
-    const screens = ['dashboard', 'users', 'orgs', 'tasks', 'audit', 'logs', 'backups', 'gdpr', 'health', 'sync', 'settings'];
+    const screens = ['dashboard', 'users', 'orgs', 'tasks', 'audit', 'logs', 'backups', 'gdpr', 'health', 'sync', 'approvals', 'settings'];
     for (const [i, s] of screens.entries()) {
       await nav(s);
       await d.wait(`[data-testid="${s}"]`);

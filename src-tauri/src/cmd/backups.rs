@@ -134,6 +134,18 @@ pub async fn backups_restore(
         no_owner,
         ..RestoreOptions::default()
     };
+    // Replacing an existing database or file may need a second operator.
+    let plan = b.restore_plan(&op, &BackupRef::Id(id), &opts).await?;
+    if plan.allowed && plan.action == "replace" {
+        let ask = ncy_approvals::Request::BackupRestoreOver {
+            backup: id.to_string(),
+            into: opts.into.clone(),
+            no_owner,
+            tables: vec![],
+            dir: Some(s.paths.data.join("backups").display().to_string()),
+        };
+        ncy_approvals::gate(b.db(), &op, &ask).await?;
+    }
     let job = s.jobs.begin(&app, &job);
     let progress = |p: ncy_backup::Progress| job.emit(&p.phase, p.done, p.total);
     let hooks = Hooks {

@@ -147,11 +147,17 @@ pub async fn gdpr_erase(
     confirm: String,
 ) -> ApiResult<ErasureOutcome> {
     let (db, op) = s.destructive().await?;
+    let opts = ErasureOptions::default();
+    let ask = ncy_approvals::Request::GdprErase {
+        request_id: id,
+        confirm: confirm.clone(),
+        backup_retention_days: opts.backup_retention_days,
+    };
+    ncy_approvals::gate(&db, &op, &ask).await?;
     let job = s.jobs.begin(&app, &job);
     let r = job.reporter();
     let res = off_thread(move || async move {
         let progress = |p: ncy_gdpr::Progress| r.emit(&p.phase, p.done, p.total);
-        let opts = ErasureOptions::default();
         erase::erase(&db, &op, id, &confirm, &opts, &progress, Some(&r.cancel)).await
     })
     .await;

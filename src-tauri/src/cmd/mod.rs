@@ -1,6 +1,7 @@
 //! Tauri commands grouped by screen. Each parses its input, calls one core function as the
 //! logged-in operator and maps errors to `{code, message}`.
 
+pub mod approvals;
 pub mod audit;
 pub mod backups;
 pub mod connections;

@@ -71,6 +71,8 @@ pub async fn orgs_set_state(
     Ok(if action == "restore" {
         orgs::restore(&db, &op, &org).await?
     } else {
+        let ask = ncy_approvals::Request::OrgDelete { org: org.clone() };
+        ncy_approvals::gate(&db, &op, &ask).await?;
         orgs::delete(&db, &op, &org).await?
     })
 }

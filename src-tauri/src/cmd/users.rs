@@ -55,7 +55,11 @@ pub async fn users_set_state(
     Ok(match action.as_str() {
         "suspend" => users::suspend(&db, &op, &id).await?,
         "reactivate" => users::reactivate(&db, &op, &id).await?,
-        "delete" => users::delete(&db, &op, &id).await?,
+        "delete" => {
+            let ask = ncy_approvals::Request::UserDelete { user: id.clone() };
+            ncy_approvals::gate(&db, &op, &ask).await?;
+            users::delete(&db, &op, &id).await?
+        }
         "restore" => users::restore(&db, &op, &id).await?,
         other => {
             return Err(ncy_core::Error::invalid(

@@ -38,6 +38,8 @@ import type { OperatorLogin } from './bindings/OperatorLogin';
 import type { Provisioned } from './bindings/Provisioned';
 import type { MigrationStatus } from './bindings/MigrationStatus';
 import type { Dashboard } from './bindings/Dashboard';
+import type { Approval } from './bindings/approvals/Approval';
+import type { Status as ApprovalStatus } from './bindings/approvals/Status';
 import type { Profile } from './bindings/Profile';
 import type { ProfileView } from './bindings/ProfileView';
 import type { KeychainStatus } from './bindings/KeychainStatus';
@@ -88,7 +90,7 @@ export type {
   BackupSnapshot, BackupList, BackupVerification, PrunePlan, PruneItem, RestoreReport, PitrReadiness,
   LoggingChange, LoggingUpdate, ResetResult, SignalResult, Metrics, PgSession,
   GdprRequestDetail, GdprRequestKind, GdprExportOutcome,
-  GdprErasureOutcome, NewApiKey, ConsentView,
+  GdprErasureOutcome, NewApiKey, ConsentView, Approval, ApprovalStatus,
 };
 
 // Commands that open or test a connection: a refused login there is the answer, not the end of
@@ -175,6 +177,13 @@ export const api = {
     provision: (user: string) => call<Provisioned>('operators_provision', { user }),
     rotate: (user: string) => call<Provisioned>('operators_rotate', { user }),
     revoke: (user: string) => call<OperatorLogin>('operators_revoke', { user }),
+  },
+
+  approvals: {
+    list: (status: ApprovalStatus | null) => call<Approval[]>('approvals_list', { status }),
+    approve: (id: string) => call<Approval>('approvals_approve', { id }),
+    reject: (id: string, reason: string) => call<Approval>('approvals_reject', { id, reason }),
+    cancel: (id: string) => call<Approval>('approvals_cancel', { id }),
   },
 
   settings: {

@@ -45,6 +45,7 @@ export function errorTitle(code: string): string {
     case 'server_unreachable': return 'Server unreachable';
     case 'read_only': return 'Read-only standby';
     case 'step_up': return 'Password needed';
+    case 'approval_filed': return 'Filed for approval';
     case 'database_auth': return 'Database login refused';
     case 'keychain': return 'Keychain unavailable';
     case 'not_postgres': return 'Needs PostgreSQL';

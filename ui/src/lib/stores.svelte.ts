@@ -5,7 +5,7 @@ import { ApiError, errorTitle, toApiError } from './errors';
 
 export type Screen =
   | 'dashboard' | 'users' | 'orgs' | 'tasks' | 'audit' | 'logs'
-  | 'backups' | 'gdpr' | 'health' | 'sync' | 'operators' | 'settings';
+  | 'backups' | 'gdpr' | 'health' | 'sync' | 'operators' | 'approvals' | 'settings';
 
 export const SCREENS: { id: Screen; label: string; icon: string; keywords: string }[] = [
   { id: 'dashboard', label: 'Dashboard', icon: 'M3 13h8V3H3zm0 8h8v-6H3zm10 0h8V11h-8zm0-18v6h8V3z', keywords: 'home overview counts' },
@@ -19,6 +19,7 @@ export const SCREENS: { id: Screen; label: string; icon: string; keywords: strin
   { id: 'health', label: 'Database health', icon: 'M3 12h4l3-8 4 16 3-8h4', keywords: 'database health statements indexes' },
   { id: 'sync', label: 'Sync', icon: 'M4 4v5h5M20 20v-5h-5M5 15a8 8 0 0 0 14 2M19 9A8 8 0 0 0 5 7', keywords: 'sync offline conflicts' },
   { id: 'operators', label: 'Operators', icon: 'M12 2a5 5 0 1 1 0 10 5 5 0 0 1 0-10zm-8 20v-2a6 6 0 0 1 6-6h4a6 6 0 0 1 6 6v2zM19 3l2 2-4 4-2-2z', keywords: 'database roles logins provision rotate revoke postgres' },
+  { id: 'approvals', label: 'Approvals', icon: 'M9 12l2 2 4-4M7 3h10l4 4v10l-4 4H7l-4-4V7z', keywords: 'four eyes approve reject second operator destructive' },
   { id: 'settings', label: 'Settings', icon: 'M12 15a3 3 0 1 0 0-6 3 3 0 0 0 0 6zm7.4-1.5l2 1.6-2 3.4-2.4-1a7 7 0 0 1-2 1.2L14.6 21h-4l-.4-2.3a7 7 0 0 1-2-1.2l-2.4 1-2-3.4 2-1.6a7 7 0 0 1 0-2.4l-2-1.6 2-3.4 2.4 1a7 7 0 0 1 2-1.2L10.6 3h4l.4 2.3a7 7 0 0 1 2 1.2l2.4-1 2 3.4-2 1.6a7 7 0 0 1 0 2.4z', keywords: 'connections profiles postgres keychain preferences' },
 ];
 
@@ -91,7 +92,9 @@ class AppStore {
   /** Shows any error as a readable toast; returns the ApiError. */
   fail(e: unknown): ApiError {
     const err = toApiError(e);
-    this.toast('error', errorTitle(err.code), err.message, 10000);
+    // Filed for a second operator's approval: not a failure, the action waits (Approvals).
+    if (err.code === 'approval_filed') this.toast('info', errorTitle(err.code), err.message, 12000);
+    else this.toast('error', errorTitle(err.code), err.message, 10000);
     return err;
   }
 
