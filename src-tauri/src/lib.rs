@@ -85,6 +85,7 @@ pub fn run() -> Result<(), Box<dyn std::error::Error>> {
             cmd::backups::backups_verify,
             cmd::backups::backups_prune,
             cmd::backups::backups_restore,
+            cmd::backups::backups_restore_plan,
             cmd::backups::backups_pitr,
             cmd::backups::backups_recovery_script,
             cmd::gdpr::gdpr_queue,

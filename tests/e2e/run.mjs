@@ -1043,6 +1043,30 @@ try {
         psql(`DROP DATABASE IF EXISTS "${copy}" WITH (FORCE)`);
       }
       await dismissToasts();
+      // Per-table restore: the plan shown in the dialog names the one table chosen, and only
+      // that table is restored, equal to the source.
+      const one = `${dbName}_t`.slice(0, 60);
+      await d.click('[data-testid="backup-restore"]');
+      await d.wait('[data-testid="restore-modal"]');
+      await d.clear('[data-testid="restore-into"]');
+      await d.type('[data-testid="restore-into"]', one);
+      await d.click('[data-testid="restore-tables"] summary');
+      await d.click('[data-testid="restore-tables"] [data-table="public.Task"]');
+      await d.until('the plan for one table', () => d.exec(`const p = document.querySelector('[data-testid="restore-plan"]'); return !!p && p.dataset.action === 'create' && p.dataset.tables === '1' && p.innerText.includes(arguments[0])`, one));
+      await shot('15b-backups-table-restore-plan');
+      await d.click('[data-testid="restore-run"]');
+      const tt = await toastText('success');
+      assert(tt.includes(`into ${one}`), `per-table restore toast: ${tt}`);
+      try {
+        const oneUrl = new URL(process.env.E2E_PG_URL);
+        oneUrl.pathname = `/${one}`;
+        const q = (sql) => execFileSync('psql', [oneUrl.toString(), '-tAXc', sql], { encoding: 'utf8' }).trim();
+        assert(q(`SELECT count(*) FROM "Task"`) === psql(`SELECT count(*) FROM "Task"`), 'the Task rows restored');
+        assert(q(`SELECT to_regclass('public."User"') IS NULL`) === 't', 'no other table restored');
+      } finally {
+        psql(`DROP DATABASE IF EXISTS "${one}" WITH (FORCE)`);
+      }
+      await dismissToasts();
       await d.click('[data-testid="backup-restore"]');
       await d.clear('[data-testid="restore-into"]');
       await d.type('[data-testid="restore-into"]', dbName);

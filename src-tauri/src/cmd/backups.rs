@@ -3,7 +3,7 @@
 use chrono::NaiveDateTime;
 use ncy_backup::{
     BackupList, BackupRef, Backups, CreateOptions, Hooks, PitrReadiness, PrunePlan, PrunePolicy,
-    RestoreOptions, RestoreReport, Snapshot, Verification,
+    RestoreOptions, RestorePlan, RestoreReport, Snapshot, Verification,
 };
 use std::path::Path;
 use tauri::{AppHandle, State};
@@ -120,20 +120,11 @@ pub async fn backups_restore(
     into: String,
     force: bool,
     no_owner: bool,
+    tables: Option<Vec<String>>,
 ) -> ApiResult<RestoreReport> {
     s.destructive().await?;
     let (b, op) = backups(&s).await?;
-    let into = if b.db().pg_pool().is_some() {
-        into.trim().to_owned()
-    } else {
-        local_restore_path(&s.paths.data, &into)?
-    };
-    let opts = RestoreOptions {
-        into,
-        force,
-        no_owner,
-        ..RestoreOptions::default()
-    };
+    let opts = restore_options(&s, &b, into, force, no_owner, tables)?;
     // Replacing an existing database or file may need a second operator.
     let plan = b.restore_plan(&op, &BackupRef::Id(id), &opts).await?;
     if plan.allowed && plan.action == "replace" {
@@ -141,7 +132,7 @@ pub async fn backups_restore(
             backup: id.to_string(),
             into: opts.into.clone(),
             no_owner,
-            tables: vec![],
+            tables: opts.tables.clone(),
             dir: Some(s.paths.data.join("backups").display().to_string()),
         };
         ncy_approvals::gate(b.db(), &op, &ask).await?;
@@ -154,6 +145,45 @@ pub async fn backups_restore(
     };
     let r = b.restore(&op, &BackupRef::Id(id), &opts, hooks).await;
     Ok(r?)
+}
+
+/// The restore's options: a bare local file name goes to the restores folder of the data
+/// directory; `tables` restores only those (PostgreSQL).
+fn restore_options(
+    s: &AppState,
+    b: &Backups,
+    into: String,
+    force: bool,
+    no_owner: bool,
+    tables: Option<Vec<String>>,
+) -> ApiResult<RestoreOptions> {
+    let into = if b.db().pg_pool().is_some() {
+        into.trim().to_owned()
+    } else {
+        local_restore_path(&s.paths.data, &into)?
+    };
+    Ok(RestoreOptions {
+        into,
+        force,
+        no_owner,
+        tables: tables.unwrap_or_default(),
+    })
+}
+
+/// What a restore with these options would do (created or replaced, tables and rows at
+/// backup time, notes), shown before it runs.
+#[tauri::command]
+pub async fn backups_restore_plan(
+    s: State<'_, AppState>,
+    id: Uuid,
+    into: String,
+    force: bool,
+    no_owner: bool,
+    tables: Option<Vec<String>>,
+) -> ApiResult<RestorePlan> {
+    let (b, op) = backups(&s).await?;
+    let opts = restore_options(&s, &b, into, force, no_owner, tables)?;
+    Ok(b.restore_plan(&op, &BackupRef::Id(id), &opts).await?)
 }
 
 /// Point-in-time recovery readiness of the PostgreSQL server (WAL archiving state).

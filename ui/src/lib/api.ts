@@ -39,6 +39,7 @@ import type { Provisioned } from './bindings/Provisioned';
 import type { MigrationStatus } from './bindings/MigrationStatus';
 import type { Dashboard } from './bindings/Dashboard';
 import type { Approval } from './bindings/approvals/Approval';
+import type { RestorePlan } from './bindings/backup/RestorePlan';
 import type { Status as ApprovalStatus } from './bindings/approvals/Status';
 import type { Profile } from './bindings/Profile';
 import type { ProfileView } from './bindings/ProfileView';
@@ -90,7 +91,7 @@ export type {
   BackupSnapshot, BackupList, BackupVerification, PrunePlan, PruneItem, RestoreReport, PitrReadiness,
   LoggingChange, LoggingUpdate, ResetResult, SignalResult, Metrics, PgSession,
   GdprRequestDetail, GdprRequestKind, GdprExportOutcome,
-  GdprErasureOutcome, NewApiKey, ConsentView, Approval, ApprovalStatus,
+  GdprErasureOutcome, NewApiKey, ConsentView, Approval, ApprovalStatus, RestorePlan,
 };
 
 // Commands that open or test a connection: a refused login there is the answer, not the end of
@@ -213,8 +214,10 @@ export const api = {
     verify: (job: string, id: string) => call<BackupVerification>('backups_verify', { job, id }),
     prune: (keepDays: number, keepLast: number | null, dryRun: boolean) =>
       call<PrunePlan>('backups_prune', { keepDays, keepLast, dryRun }),
-    restore: (job: string, id: string, into: string, force: boolean, noOwner: boolean) =>
-      call<RestoreReport>('backups_restore', { job, id, into, force, noOwner }),
+    restore: (job: string, id: string, into: string, force: boolean, noOwner: boolean, tables: string[] = []) =>
+      call<RestoreReport>('backups_restore', { job, id, into, force, noOwner, tables }),
+    restorePlan: (id: string, into: string, force: boolean, noOwner: boolean, tables: string[] = []) =>
+      call<RestorePlan>('backups_restore_plan', { id, into, force, noOwner, tables }),
     pitr: () => call<PitrReadiness>('backups_pitr'),
     recoveryScript: (target: string) => call<string>('backups_recovery_script', { target }),
   },
