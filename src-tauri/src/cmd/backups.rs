@@ -112,6 +112,7 @@ fn local_restore_path(data: &Path, into: &str) -> ApiResult<String> {
 /// `progress` for `job` (cancellable). Replacing an existing one needs `force`; the window
 /// asks for the database name typed before passing it.
 #[tauri::command]
+#[allow(clippy::too_many_arguments)] // each parameter is one named IPC argument
 pub async fn backups_restore(
     app: AppHandle,
     s: State<'_, AppState>,
