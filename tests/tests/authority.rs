@@ -341,6 +341,91 @@ async fn rbac_matrix_app_and_sql_agree() {
         .unwrap_or(false);
         checks.push(("orgs.write", app.is_ok(), direct));
 
+        // A project and a team in the seeded organization: the app and a direct INSERT.
+        let role = c.role.to_lowercase();
+        let app = ncy_core::admin::projects::create(
+            &c.db,
+            &c.op,
+            "test-org",
+            &format!("Matrix project {role} app"),
+            None,
+            None,
+        )
+        .await;
+        let org_of = r#"(SELECT "id" FROM "Organization" WHERE "slug" = 'test-org')"#;
+        let direct = sql(
+            &c.db,
+            &format!(
+                r#"INSERT INTO "Project" ("id", "organization_id", "name", "created_at", "updated_at")
+                   VALUES (gen_random_uuid(), {org_of}, 'Matrix project {role} sql', now(), now())"#
+            ),
+        )
+        .await
+        .map(|n| n > 0)
+        .unwrap_or(false);
+        checks.push(("projects.write", app.is_ok(), direct));
+        let app = ncy_core::admin::orgs::create_team(
+            &c.db,
+            &c.op,
+            "test-org",
+            &format!("Matrix team {role} app"),
+            None,
+        )
+        .await;
+        let direct = sql(
+            &c.db,
+            &format!(
+                r#"INSERT INTO "Team" ("id", "organization_id", "name", "created_at", "updated_at")
+                   VALUES (gen_random_uuid(), {org_of}, 'Matrix team {role} sql', now(), now())"#
+            ),
+        )
+        .await
+        .map(|n| n > 0)
+        .unwrap_or(false);
+        checks.push(("teams.write", app.is_ok(), direct));
+
+        // A global setting: the app and a direct INSERT.
+        let app =
+            ncy_core::admin::settings::set(&c.db, &c.op, &format!("matrix.app.{role}"), "1").await;
+        let direct = sql(
+            &c.db,
+            &format!(
+                r#"INSERT INTO "Settings" ("id", "user_id", "key", "value", "created_at", "updated_at")
+                   VALUES (gen_random_uuid(), NULL, 'matrix.sql.{role}', '1', now(), now())"#
+            ),
+        )
+        .await
+        .map(|n| n > 0)
+        .unwrap_or(false);
+        checks.push(("settings.write", app.is_ok(), direct));
+
+        // Granting a role to someone who is not an operator: the app and a direct INSERT.
+        let target = format!("roles-{role}@example.com");
+        users::create(
+            &db,
+            &cs[0].op,
+            &users::NewUser {
+                email: target.clone(),
+                role: Some(ncy_core::model::UserRole::EMPLOYEE),
+                status: None,
+                password: Some("target-password-1".into()),
+            },
+        )
+        .await
+        .expect("a role target");
+        let app = users::grant_role(&c.db, &c.op, &target, "SUPPORT").await;
+        let direct = sql(
+            &c.db,
+            &format!(
+                r#"INSERT INTO "UserRoleMap" ("user_id", "role_id")
+                   SELECT u."id", r."id" FROM "User" u, "Role" r WHERE u."email" = '{target}' AND r."name" = 'MANAGER'"#
+            ),
+        )
+        .await
+        .map(|n| n > 0)
+        .unwrap_or(false);
+        checks.push(("roles.write", app.is_ok(), direct));
+
         for (perm, app_ok, sql_ok) in checks {
             assert_eq!(
                 app_ok, sql_ok,

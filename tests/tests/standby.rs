@@ -216,6 +216,37 @@ async fn a_standby_serves_reads_and_refuses_writes_with_one_clear_line() {
         Some(1),
         "{listed}"
     );
+    // sync init streams the slice from the replica (the late task is missing), and the next
+    // pull from the primary brings it.
+    let project: uuid::Uuid = pdb
+        .query(
+            r#"SELECT p."id" FROM "Project" p JOIN "Organization" o ON o."id" = p."organization_id"
+           WHERE o."slug" = 'test-org' ORDER BY p."created_at" LIMIT 1"#,
+            &[],
+        )
+        .await
+        .expect("a project")[0]
+        .uuid("id")
+        .expect("id");
+    pdb.query(
+        r#"INSERT INTO "Task" ("id", "project_id", "title", "created_at", "updated_at")
+           VALUES (gen_random_uuid(), $1, 'written after the pause', now(), now())"#,
+        &ncy_core::params![project],
+    )
+    .await
+    .expect("a task on the primary");
+    let cached_tasks = |v: &serde_json::Value| -> i64 { v["rows"]["Task"].as_i64().unwrap_or(-1) };
+    let init = routed.json(&["sync", "init", "--org", "test-org"]);
+    let first = cached_tasks(&init["status"]);
+    assert!(first > 0, "{init}");
+    routed.json(&["sync", "pull"]);
+    let after = routed.json(&["sync", "status"]);
+    assert_eq!(
+        cached_tasks(&after),
+        first + 1,
+        "the first sync read the paused standby (without the late task), the pull from the \
+         primary brought it: {init} then {after}"
+    );
     sdb.query("SELECT pg_wal_replay_resume()", &[])
         .await
         .expect("resume replay");

@@ -133,11 +133,27 @@ pub async fn init_profile(
     slugs: &[String],
     ctl: Ctl<'_>,
 ) -> Result<(Cache, InitialReport)> {
+    init_profile_via(server, server, url, op, slugs, ctl).await
+}
+
+/// [`init_profile`] with the slice streamed from `reader`, a read replica (hot standby) of
+/// `server`: the heavy first read goes there. Its watermark is the replica's snapshot, so the
+/// next pull from the primary brings what the replica had not replayed yet.
+pub async fn init_profile_via(
+    server: &Db,
+    reader: &Db,
+    url: &str,
+    op: &Operator,
+    slugs: &[String],
+    ctl: Ctl<'_>,
+) -> Result<(Cache, InitialReport)> {
     op.require(perm::SYNC_RUN)?;
     let path = cache::cache_path(&cache::cache_dir()?, url);
     let key = cache::new_key();
     cache::key_secret(url).set_keychain(&key)?;
-    init_at(server, url, op, slugs, &path, &key, ctl).await
+    let cache = prepare_at(server, url, op, slugs, &path, &key).await?;
+    let rep = initial_sync(reader, &cache, ctl).await?;
+    Ok((cache, rep))
 }
 
 async fn server_watermark(tx: &mut Tx) -> Result<String> {

@@ -231,7 +231,10 @@ pub async fn run(ctx: &mut Ctx, c: Sync) -> Result<()> {
             online_only(ctx, "init")?;
             let url = ctx.server_url()?;
             let (db, op) = server(ctx).await?;
-            let (cache, rep) = ncy_sync::initial::init_profile(&db, &url, &op, &org, ctl).await?;
+            // The first, heavy read goes to the read replica when one is configured.
+            let read = ctx.read_db().await?;
+            let (cache, rep) =
+                ncy_sync::initial::init_profile_via(&db, &read, &url, &op, &org, ctl).await?;
             pb.finish_and_clear();
             let st = cache.status().await?;
             emit(ctx, &json!({ "initial": rep, "status": st }), || {
