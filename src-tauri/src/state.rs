@@ -49,6 +49,8 @@ pub struct Conn {
     /// When an operator's own database login (no session row) last proved itself: the
     /// connection, or the last step-up.
     pub authenticated_at: std::time::Instant,
+    /// The profile's read replica and its URL (in memory: it holds the password), if any.
+    pub replica: Option<(Db, String)>,
 }
 
 /// Tauri-managed state.
@@ -98,7 +100,26 @@ impl AppState {
         let mut g = self.conn.write().await;
         if let Some(old) = g.replace(conn) {
             old.db.close().await;
+            if let Some((r, _)) = old.replica {
+                r.close().await;
+            }
         }
+    }
+
+    /// [`AppState::session`] for heavy reads: the store is the profile's read replica when it
+    /// has one (the operator is still checked on the primary).
+    pub async fn read_session(&self) -> ApiResult<(Db, Operator)> {
+        let (db, op) = self.session().await?;
+        Ok((self.replica().await.map(|(r, _)| r).unwrap_or(db), op))
+    }
+
+    /// The profile's read replica and its URL, if any.
+    pub async fn replica(&self) -> Option<(Db, String)> {
+        self.conn
+            .read()
+            .await
+            .as_ref()
+            .and_then(|c| c.replica.clone())
     }
 
     /// The offline cache when the window works on one (its edits go through the outbox).

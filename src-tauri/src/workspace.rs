@@ -101,6 +101,13 @@ pub struct Profile {
     /// Through a transaction-mode pooler (PgBouncer, Supavisor): `pgbouncer=true`.
     #[serde(default)]
     pub pooler: bool,
+    /// A read replica (hot standby) of this server, reached with the same database, login and
+    /// TLS settings: audit and log searches, exports and backups read there.
+    #[serde(default)]
+    pub replica_host: Option<String>,
+    /// The replica's port (default: the primary's).
+    #[serde(default)]
+    pub replica_port: Option<u16>,
 }
 
 const SSLMODES: &[&str] = &[
@@ -131,6 +138,20 @@ impl Profile {
             return Err(Error::invalid(
                 "port",
                 "must be between 1 and 65535 (PostgreSQL uses 5432)",
+            ));
+        }
+        if let Some(h) = self.replica_host() {
+            if h.contains(['/', ' ', '@']) {
+                return Err(Error::invalid(
+                    "replica_host",
+                    "give the read replica's host name or IP address, or leave it empty",
+                ));
+            }
+        }
+        if self.replica_port == Some(0) {
+            return Err(Error::invalid(
+                "replica_port",
+                "must be between 1 and 65535, or empty for the primary's port",
             ));
         }
         if self.database.trim().is_empty() {
@@ -173,11 +194,29 @@ impl Profile {
         )
     }
 
+    /// The read replica's host, when the profile names one.
+    pub fn replica_host(&self) -> Option<&str> {
+        self.replica_host
+            .as_deref()
+            .map(str::trim)
+            .filter(|h| !h.is_empty())
+    }
+
     /// The connection target with the password filled in.
     pub fn target(&self, password: Option<&str>) -> Target {
+        self.target_at(self.host.trim(), self.port, password)
+    }
+
+    /// The read replica's target (same database, login and TLS settings), if any.
+    pub fn replica_target(&self, password: Option<&str>) -> Option<Target> {
+        let host = self.replica_host()?;
+        Some(self.target_at(host, self.replica_port.unwrap_or(self.port), password))
+    }
+
+    fn target_at(&self, host: &str, port: u16, password: Option<&str>) -> Target {
         let mut u = url::Url::parse("postgres://localhost/").expect("static URL parses");
-        let _ = u.set_host(Some(self.host.trim()));
-        let _ = u.set_port(Some(self.port));
+        let _ = u.set_host(Some(host));
+        let _ = u.set_port(Some(port));
         u.set_path(self.database.trim());
         let _ = u.set_username(self.user.trim());
         if let Some(p) = password.filter(|p| !p.is_empty()) {
@@ -245,6 +284,36 @@ pub fn save_profiles(path: &Path, profiles: &[Profile]) -> Result<()> {
     write_json(path, profiles, "profiles")
 }
 
+/// Connects to the profile's read replica, when it names one (its schema is the primary's).
+pub async fn connect_replica(p: &Profile, password: Option<&str>) -> Result<Option<(Db, String)>> {
+    let Some(Target::Postgres(url)) = p.replica_target(password) else {
+        return Ok(None);
+    };
+    let opts = ConnectOptions {
+        max_connections: 3,
+        connect_timeout: std::time::Duration::from_secs(5),
+        application_name: "ncy-desktop (reads)".into(),
+        ..ConnectOptions::default()
+    };
+    let db = Db::connect(&Target::Postgres(url.clone()), &opts)
+        .await
+        .map_err(|e| {
+            Error::Config(format!(
+                "the read replica {}: {e}",
+                p.replica_host().unwrap_or_default()
+            ))
+        })?;
+    Ok(Some((db, url)))
+}
+
+/// [`connect_replica`] via [`off_thread`].
+pub async fn connect_replica_task(
+    p: Profile,
+    password: Option<String>,
+) -> Result<Option<(Db, String)>> {
+    off_thread(move || async move { connect_replica(&p, password.as_deref()).await }).await
+}
+
 /// Connects to a profile (short timeout) and checks the schema is current.
 pub async fn connect(p: &Profile, password: Option<&str>) -> Result<Db> {
     p.validate()?;
@@ -274,6 +343,8 @@ mod tests {
             sslmode: "require".into(),
             ca_file: None,
             pooler: false,
+            replica_host: None,
+            replica_port: None,
         }
     }
 
@@ -344,7 +415,41 @@ mod tests {
             r#"{"name":"a","host":"h","port":5432,"database":"d","user":"u","sslmode":"prefer"}"#,
         )
         .unwrap();
-        assert!(!old.pooler && old.ca_file.is_none());
+        assert!(!old.pooler && old.ca_file.is_none() && old.replica_host.is_none());
+    }
+
+    #[test]
+    fn a_read_replica_shares_the_login_and_tls_settings() {
+        let mut p = profile();
+        assert!(p.replica_target(None).is_none());
+        p.replica_host = Some("  ".into());
+        assert!(p.replica_target(None).is_none(), "blank means none");
+        p.replica_host = Some("replica.example.com".into());
+        match p.replica_target(Some("pw")) {
+            Some(Target::Postgres(u)) => assert!(
+                u.starts_with("postgres://admin:pw@replica.example.com:5432/ncy?sslmode=require"),
+                "{u}"
+            ),
+            other => panic!("expected a replica URL, got {other:?}"),
+        }
+        p.replica_port = Some(6432);
+        match p.replica_target(None) {
+            Some(Target::Postgres(u)) => assert!(u.contains("replica.example.com:6432"), "{u}"),
+            other => panic!("expected a replica URL, got {other:?}"),
+        }
+        p.replica_port = Some(0);
+        assert!(p
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("replica_port"));
+        p.replica_port = None;
+        p.replica_host = Some("bad host".into());
+        assert!(p
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("replica_host"));
     }
 
     #[tokio::test]

@@ -823,6 +823,13 @@ try {
       await d.type('[data-testid="profile-host"]', u.hostname);
       await d.click('[data-testid="profile-test"]');
       await d.until('the test result', async () => /schema is current/.test(await d.text('[data-testid="profile-form"]')));
+      // A read replica is connected too when the profile names one (this machine has no
+      // standby: the primary stands in for it), then left out of the saved profile.
+      await d.type('[data-testid="profile-replica-host"]', u.hostname);
+      await d.click('[data-testid="profile-test"]');
+      await d.until('the replica reached', async () => new RegExp(`read replica ${u.hostname} reached`).test(await d.text('[data-testid="profile-form"]')));
+      await d.clear('[data-testid="profile-replica-host"]');
+      await d.type('[data-testid="profile-replica-host"]', ' ');
       await d.click('[data-testid="profile-save"]');
       await d.until('the saved profile row', async () => /e2e-pg/.test(await d.text('[data-testid="connections"] table')));
       await dismissToasts();

@@ -18,7 +18,7 @@ pub async fn audit_list(
     limit: u32,
     after: Option<String>,
 ) -> ApiResult<Page<AuditEntry>> {
-    let (db, op) = s.session().await?;
+    let (db, op) = s.read_session().await?;
     Ok(query::list(&db, &op, &filter, limit, after.as_deref()).await?)
 }
 
@@ -33,7 +33,7 @@ pub async fn audit_export(
     format: Format,
     path: String,
 ) -> ApiResult<u64> {
-    let (db, op) = s.session().await?;
+    let (db, op) = s.read_session().await?;
     let io = |e| ncy_core::Error::io(format!("writing {path}"), e);
     let mut file = ncy_core::export::ExportFile::create(&path)?;
     let progress = |n: u64| {
@@ -56,7 +56,7 @@ pub async fn logs_access(
     limit: u32,
     after: Option<String>,
 ) -> ApiResult<Page<AccessEntry>> {
-    let (db, op) = s.session().await?;
+    let (db, op) = s.read_session().await?;
     Ok(logs::access(&db, &op, &filter, limit, after.as_deref()).await?)
 }
 
@@ -67,6 +67,6 @@ pub async fn logs_errors(
     limit: u32,
     after: Option<String>,
 ) -> ApiResult<Page<ErrorEntry>> {
-    let (db, op) = s.session().await?;
+    let (db, op) = s.read_session().await?;
     Ok(logs::errors(&db, &op, &filter, limit, after.as_deref()).await?)
 }

@@ -38,6 +38,11 @@ pub async fn backups_create(
     encrypt: Option<bool>,
 ) -> ApiResult<Snapshot> {
     let (b, op) = backups(&s).await?;
+    // pg_dump runs on the read replica when the profile has one (recorded on the primary).
+    let b = match s.replica().await {
+        Some((r, url)) => b.with_replica(r, &url)?,
+        None => b,
+    };
     let job = s.jobs.begin(&app, &job);
     let progress = |p: ncy_backup::Progress| job.emit(&p.phase, p.done, p.total);
     let hooks = Hooks {

@@ -172,10 +172,20 @@ pub async fn profiles_test(
     let pw = password
         .filter(|p| !p.is_empty())
         .or_else(|| password_of(&s, &profile).0);
-    let db = workspace::connect_task(profile.clone(), pw).await?;
+    let db = workspace::connect_task(profile.clone(), pw.clone()).await?;
     db.close().await;
+    let replica = match workspace::connect_replica_task(profile.clone(), pw).await? {
+        Some((r, _)) => {
+            r.close().await;
+            format!(
+                "; read replica {} reached",
+                profile.replica_host().unwrap_or_default()
+            )
+        }
+        None => String::new(),
+    };
     Ok(format!(
-        "connected to {} as {}: the schema is current",
+        "connected to {} as {}: the schema is current{replica}",
         profile.host, profile.user
     ))
 }
@@ -187,7 +197,7 @@ pub async fn workspace_switch(
     s: State<'_, AppState>,
     name: Option<String>,
 ) -> ApiResult<WorkspaceInfo> {
-    let (db, target, info) = match name {
+    let (db, target, info, replica) = match name {
         None => {
             let path = s.paths.workspace();
             let (db, fresh) = workspace::open_local_task(path.clone()).await?;
@@ -199,12 +209,14 @@ pub async fn workspace_switch(
                     label: path.display().to_string(),
                     fresh,
                 },
+                None,
             )
         }
         Some(name) => {
             let p = workspace::find_profile(&s.paths.profiles(), &name)?;
             let pw = password_of(&s, &p).0;
             let db = workspace::connect_task(p.clone(), pw.clone()).await?;
+            let replica = workspace::connect_replica_task(p.clone(), pw.clone()).await?;
             (
                 db,
                 p.target(pw.as_deref()),
@@ -213,6 +225,7 @@ pub async fn workspace_switch(
                     label: p.name.clone(),
                     fresh: false,
                 },
+                replica,
             )
         }
     };
@@ -225,6 +238,7 @@ pub async fn workspace_switch(
         operator,
         token: None,
         authenticated_at: std::time::Instant::now(),
+        replica,
     })
     .await;
     Ok(info)

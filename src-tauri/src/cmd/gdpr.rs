@@ -121,6 +121,12 @@ pub async fn gdpr_export(
     dir: String,
 ) -> ApiResult<ExportOutcome> {
     let (db, op) = s.session().await?;
+    // The subject's rows are read on the read replica when the profile has one.
+    let read = s
+        .replica()
+        .await
+        .map(|(r, _)| r)
+        .unwrap_or_else(|| db.clone());
     if dir.trim().is_empty() {
         return Err(ncy_core::Error::invalid("folder", "choose a folder for the export").into());
     }
@@ -130,7 +136,7 @@ pub async fn gdpr_export(
     // The crate's progress callback is not `Sync`, so the future runs off the async pool.
     let res = off_thread(move || async move {
         let progress = |p: ncy_gdpr::Progress| r.emit(&p.phase, p.done, p.total);
-        export::export(&db, &op, id, &out, &progress, Some(&r.cancel)).await
+        export::export_via(&db, &read, &op, id, &out, &progress, Some(&r.cancel)).await
     })
     .await;
     Ok(res?)

@@ -58,6 +58,7 @@ pub async fn open_default(s: &AppState) -> ApiResult<()> {
             operator: None,
             token: None,
             authenticated_at: std::time::Instant::now(),
+            replica: None,
         });
     }
     Ok(())

@@ -73,6 +73,12 @@ pub async fn sync_init(
     orgs: Vec<String>,
 ) -> ApiResult<InitialReport> {
     let (db, url, op) = server(&s).await?;
+    // The first, heavy read goes to the profile's read replica when it has one.
+    let read = s
+        .replica()
+        .await
+        .map(|(r, _)| r)
+        .unwrap_or_else(|| db.clone());
     let job = s.jobs.begin(&app, &job);
     let r = job.reporter();
     let res = off_thread(move || async move {
@@ -82,7 +88,7 @@ pub async fn sync_init(
             cancel: Some(&r.cancel),
             ..Default::default()
         };
-        initial::init_profile(&db, &url, &op, &orgs, ctl)
+        initial::init_profile_via(&db, &read, &url, &op, &orgs, ctl)
             .await
             .map(|(_, rep)| rep)
     })
@@ -213,6 +219,7 @@ pub async fn workspace_offline(s: State<'_, AppState>, name: String) -> ApiResul
         operator: Some(op),
         token: None,
         authenticated_at: std::time::Instant::now(),
+        replica: None,
     })
     .await;
     Ok(OfflineSession {

@@ -16,4 +16,13 @@ ca_file: string | null,
 /**
  * Through a transaction-mode pooler (PgBouncer, Supavisor): `pgbouncer=true`.
  */
-pooler: boolean, };
+pooler: boolean, 
+/**
+ * A read replica (hot standby) of this server, reached with the same database, login and
+ * TLS settings: audit and log searches, exports and backups read there.
+ */
+replica_host: string | null, 
+/**
+ * The replica's port (default: the primary's).
+ */
+replica_port: number | null, };
