@@ -247,6 +247,34 @@ async fn a_standby_serves_reads_and_refuses_writes_with_one_clear_line() {
         "the first sync read the paused standby (without the late task), the pull from the \
          primary brought it: {init} then {after}"
     );
+    // health: the catalog-only lists come from the replica (a foreign key created on the
+    // primary after the pause is not listed there), the rest from the primary.
+    pdb.query(
+        r#"CREATE TABLE "LateFk" ("id" int PRIMARY KEY, "user_id" uuid REFERENCES "User"("id"))"#,
+        &[],
+    )
+    .await
+    .expect("a table with an unindexed foreign key");
+    let quick = ReportOptions {
+        sample: std::time::Duration::from_millis(10),
+        ..ReportOptions::default()
+    };
+    let fk_listed = |rep: &ncy_health::HealthReport| {
+        rep.objects
+            .as_ref()
+            .map(|o| o.missing_fk_indexes.iter().any(|m| m.table == "LateFk"))
+            .unwrap_or(false)
+    };
+    let direct_rep = report(&pdb, &ops.admin, &quick).await.expect("health");
+    assert!(fk_listed(&direct_rep), "the primary's catalog has it");
+    let routed_rep = ncy_health::report::report_via(&pdb, &sdb, &ops.admin, &quick)
+        .await
+        .expect("health via the replica");
+    assert!(!fk_listed(&routed_rep), "read on the paused standby");
+    assert!(
+        routed_rep.replication.is_some(),
+        "replication still from the primary"
+    );
     sdb.query("SELECT pg_wal_replay_resume()", &[])
         .await
         .expect("resume replay");

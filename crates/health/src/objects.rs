@@ -145,8 +145,11 @@ fn index(r: &Row) -> Result<IndexStat> {
 }
 
 /// Reads [`Objects`] (each list capped at `limit`; unused indexes and FKs without index at
-/// `10 × limit`, so that their findings count them all on a normal schema).
-pub(crate) async fn read(db: &Db, limit: i64) -> Result<Objects> {
+/// `10 × limit`, so that their findings count them all on a normal schema). The lists that
+/// come from the catalog alone (invalid and duplicate indexes, FKs without an index: the same
+/// on a physical standby, and the heaviest to compute) are read on `catalog`, the read replica
+/// when one is configured; the activity statistics (`pg_stat_*`) belong to `db`'s server.
+pub(crate) async fn read(db: &Db, catalog: &Db, limit: i64) -> Result<Objects> {
     let mut tx = read_tx(db).await?;
     let table_sql = |order: &str, filter: &str| {
         format!(
@@ -213,6 +216,17 @@ pub(crate) async fn read(db: &Db, limit: i64) -> Result<Objects> {
         .iter()
         .map(index)
         .collect::<Result<Vec<_>>>()?;
+    let stats_reset = tx
+        .query_one(
+            "SELECT stats_reset FROM pg_stat_database WHERE datname = current_database()",
+            &[],
+        )
+        .await?
+        .opt_ts("stats_reset")?;
+    tx.commit().await?;
+
+    let mut tx = read_tx(catalog).await?;
+    // Catalog-only: the index list's scan counts are not used here (0 on a standby).
     let invalid_indexes = tx
         .query(&index_sql("AND NOT i.indisvalid"), &params![limit])
         .await?
@@ -293,13 +307,6 @@ pub(crate) async fn read(db: &Db, limit: i64) -> Result<Objects> {
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    let stats_reset = tx
-        .query_one(
-            "SELECT stats_reset FROM pg_stat_database WHERE datname = current_database()",
-            &[],
-        )
-        .await?
-        .opt_ts("stats_reset")?;
     tx.commit().await?;
     Ok(Objects {
         tables,

@@ -110,6 +110,19 @@ fn keep<T>(name: &str, r: Result<T>, errs: &mut Vec<SectionError>) -> Option<T> 
 
 /// Builds the report (`health.read`).
 pub async fn report(db: &Db, op: &Operator, opts: &ReportOptions) -> Result<HealthReport> {
+    report_via(db, db, op, opts).await
+}
+
+/// [`report`] with the catalog-only lists (invalid and duplicate indexes, FKs without an
+/// index) read on `read`, a read replica (hot standby) of `db`'s server. Everything measured
+/// by the server's own statistics (connections, statements, activity, dead tuples, unused
+/// indexes, replication and its lag per standby) is read on `db`.
+pub async fn report_via(
+    db: &Db,
+    read: &Db,
+    op: &Operator,
+    opts: &ReportOptions,
+) -> Result<HealthReport> {
     op.require(perm::HEALTH_READ)?;
     let mut rep = HealthReport {
         generated_at: now(),
@@ -147,7 +160,11 @@ pub async fn report(db: &Db, op: &Operator, opts: &ReportOptions) -> Result<Heal
     );
     rep.logging = keep("logging", logging::read(db).await, errs);
     rep.cache = keep("cache", server::cache(db).await, errs);
-    rep.objects = keep("objects", objects::read(db, opts.list_limit).await, errs);
+    rep.objects = keep(
+        "objects",
+        objects::read(db, read, opts.list_limit).await,
+        errs,
+    );
     rep.activity = keep("activity", activity::read(db, 100).await, errs);
     rep.replication = keep("replication", replication::read(db).await, errs);
     if let Some(first) = first {

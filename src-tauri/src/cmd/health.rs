@@ -20,7 +20,13 @@ use crate::workspace::{read_json, write_json};
 #[tauri::command]
 pub async fn health_report(s: State<'_, AppState>) -> ApiResult<HealthReport> {
     let (db, op) = s.session().await?;
-    Ok(ncy_health::report(&db, &op, &ReportOptions::default()).await?)
+    // The catalog-only lists read on the profile's read replica when it has one.
+    let read = s
+        .replica()
+        .await
+        .map(|(r, _)| r)
+        .unwrap_or_else(|| db.clone());
+    Ok(ncy_health::report::report_via(&db, &read, &op, &ReportOptions::default()).await?)
 }
 
 /// The cost warnings of a logging change (e.g. `log_statement = 'all'`), shown before it is applied.

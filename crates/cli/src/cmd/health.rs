@@ -185,7 +185,9 @@ async fn report(ctx: &mut Ctx, sample_ms: u64, all_databases: bool) -> Result<()
         all_databases,
         ..ReportOptions::default()
     };
-    let rep = ncy_health::report(&db, &op, &opts).await?;
+    // The catalog-only lists read on the read replica when one is configured.
+    let read = ctx.read_db().await?;
+    let rep = ncy_health::report::report_via(&db, &read, &op, &opts).await?;
     emit(ctx, &rep, || render(&rep))
 }
 
