@@ -19,10 +19,14 @@ async fn main() {
         "{:<60} {:>12} {:>12} {:<8} {:>7}",
         "measure", "ours", "baseline", "unit", "ratio"
     );
-    // NCY_BENCH_ONLY=sync|gdpr runs one self-contained section (for working on it).
+    // NCY_BENCH_ONLY=sync|gdpr|health runs one self-contained section (for working on it).
     match std::env::var("NCY_BENCH_ONLY").ok().as_deref() {
         Some("sync") => sync::run(&mut b).await,
         Some("gdpr") => gdpr::run(&mut b).await,
+        Some("health") => {
+            let seeded_url = seed::run(&mut b).await;
+            health::run(&mut b, &seeded_url).await;
+        }
         _ => {
             let seeded_url = seed::run(&mut b).await;
             admin::run(&mut b, &seeded_url).await;

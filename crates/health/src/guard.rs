@@ -9,16 +9,23 @@ pub const STATEMENT_TIMEOUT: &str = "5s";
 /// Upper bound of any lock wait in a health query.
 pub const LOCK_TIMEOUT: &str = "1s";
 
-// One statement per call: sqlx's multi-statement `raw_sql` (Tx::batch) makes futures !Send,
-// and the desktop runs these on a multi-threaded runtime.
-async fn set_timeouts(tx: &mut Tx) -> Result<()> {
+// One statement per call (sqlx's multi-statement `raw_sql`, Tx::batch, makes futures !Send,
+// and the desktop runs these on a multi-threaded runtime): the settings go in one SELECT of
+// set_config calls, one round trip.
+async fn set_timeouts(tx: &mut Tx, read_only: bool) -> Result<()> {
+    let ro = if read_only {
+        ", set_config('transaction_read_only', 'on', true)"
+    } else {
+        ""
+    };
     tx.execute(
-        &format!("SET LOCAL statement_timeout = '{STATEMENT_TIMEOUT}'"),
+        &format!(
+            "SELECT set_config('statement_timeout', '{STATEMENT_TIMEOUT}', true), \
+                    set_config('lock_timeout', '{LOCK_TIMEOUT}', true){ro}"
+        ),
         &[],
     )
     .await?;
-    tx.execute(&format!("SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"), &[])
-        .await?;
     Ok(())
 }
 
@@ -26,8 +33,7 @@ async fn set_timeouts(tx: &mut Tx) -> Result<()> {
 pub async fn read_tx(db: &Db) -> Result<Tx> {
     let mut tx = db.begin().await?;
     if tx.dialect() == Dialect::Postgres {
-        tx.execute("SET TRANSACTION READ ONLY", &[]).await?;
-        set_timeouts(&mut tx).await?;
+        set_timeouts(&mut tx, true).await?;
     }
     Ok(tx)
 }
@@ -36,7 +42,7 @@ pub async fn read_tx(db: &Db) -> Result<Tx> {
 pub async fn write_tx(db: &Db) -> Result<Tx> {
     let mut tx = db.begin().await?;
     if tx.dialect() == Dialect::Postgres {
-        set_timeouts(&mut tx).await?;
+        set_timeouts(&mut tx, false).await?;
     }
     Ok(tx)
 }

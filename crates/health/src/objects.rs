@@ -150,43 +150,6 @@ fn index(r: &Row) -> Result<IndexStat> {
 /// on a physical standby, and the heaviest to compute) are read on `catalog`, the read replica
 /// when one is configured; the activity statistics (`pg_stat_*`) belong to `db`'s server.
 pub(crate) async fn read(db: &Db, catalog: &Db, limit: i64) -> Result<Objects> {
-    let mut tx = read_tx(db).await?;
-    let table_sql = |order: &str, filter: &str| {
-        format!(
-            "SELECT n.nspname::text AS schema, c.relname::text AS name,
-                    pg_total_relation_size(c.oid) AS total_bytes,
-                    pg_relation_size(c.oid) AS table_bytes,
-                    pg_indexes_size(c.oid) AS index_bytes,
-                    c.reltuples::float8 AS reltuples,
-                    s.n_live_tup, s.n_dead_tup, s.seq_scan, s.idx_scan,
-                    s.last_vacuum, s.last_autovacuum, s.last_analyze, s.last_autoanalyze
-             FROM pg_class c
-             JOIN pg_namespace n ON n.oid = c.relnamespace
-             LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
-             WHERE c.relkind IN ('r', 'p', 'm') AND {} {filter}
-             ORDER BY {order} LIMIT $1",
-            user_schema("n.nspname")
-        )
-    };
-    let tables = tx
-        .query(
-            &table_sql("pg_total_relation_size(c.oid) DESC, 2", ""),
-            &params![limit],
-        )
-        .await?
-        .iter()
-        .map(table)
-        .collect::<Result<Vec<_>>>()?;
-    let dead_tuples = tx
-        .query(
-            &table_sql("s.n_dead_tup DESC, 2", "AND s.n_dead_tup > 0"),
-            &params![limit],
-        )
-        .await?
-        .iter()
-        .map(table)
-        .collect::<Result<Vec<_>>>()?;
-
     let index_sql = |filter: &str| {
         format!(
             "SELECT s.schemaname::text AS schema, s.relname::text AS table_name,
@@ -198,116 +161,162 @@ pub(crate) async fn read(db: &Db, catalog: &Db, limit: i64) -> Result<Objects> {
              ORDER BY pg_relation_size(s.indexrelid) DESC, 3 LIMIT $1"
         )
     };
-    let indexes = tx
-        .query(&index_sql(""), &params![limit])
-        .await?
-        .iter()
-        .map(index)
-        .collect::<Result<Vec<_>>>()?;
-    let unused_indexes = tx
-        .query(
-            &index_sql(
-                "AND s.idx_scan = 0 AND NOT i.indisunique AND NOT i.indisprimary
-                 AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = s.indexrelid)",
-            ),
-            &params![limit * 10],
-        )
-        .await?
-        .iter()
-        .map(index)
-        .collect::<Result<Vec<_>>>()?;
-    let stats_reset = tx
-        .query_one(
-            "SELECT stats_reset FROM pg_stat_database WHERE datname = current_database()",
-            &[],
-        )
-        .await?
-        .opt_ts("stats_reset")?;
-    tx.commit().await?;
-
-    let mut tx = read_tx(catalog).await?;
-    // Catalog-only: the index list's scan counts are not used here (0 on a standby).
-    let invalid_indexes = tx
-        .query(&index_sql("AND NOT i.indisvalid"), &params![limit])
-        .await?
-        .iter()
-        .map(index)
-        .collect::<Result<Vec<_>>>()?;
-
-    let duplicate_indexes = tx
-        .query(
-            &format!(
-                "SELECT n.nspname::text AS schema, ct.relname::text AS table_name,
-                        array_agg(ci.relname::text ORDER BY ci.relname) AS indexes,
-                        sum(pg_relation_size(i.indexrelid))::int8 AS bytes
-                 FROM pg_index i
-                 JOIN pg_class ci ON ci.oid = i.indexrelid
-                 JOIN pg_class ct ON ct.oid = i.indrelid
-                 JOIN pg_namespace n ON n.oid = ct.relnamespace
-                 WHERE {}
-                 GROUP BY n.nspname, ct.relname, i.indrelid, i.indkey::text, i.indclass::text,
-                          i.indcollation::text, coalesce(pg_get_expr(i.indexprs, i.indrelid), ''),
-                          coalesce(pg_get_expr(i.indpred, i.indrelid), '')
-                 HAVING count(*) > 1
-                 ORDER BY 4 DESC, 1, 2 LIMIT $1",
+    // The statistics (this server) and the catalog lists (maybe the replica), at once.
+    let stats = async {
+        let mut tx = read_tx(db).await?;
+        let table_sql = |order: &str, filter: &str| {
+            format!(
+                "SELECT n.nspname::text AS schema, c.relname::text AS name,
+                        pg_total_relation_size(c.oid) AS total_bytes,
+                        pg_relation_size(c.oid) AS table_bytes,
+                        pg_indexes_size(c.oid) AS index_bytes,
+                        c.reltuples::float8 AS reltuples,
+                        s.n_live_tup, s.n_dead_tup, s.seq_scan, s.idx_scan,
+                        s.last_vacuum, s.last_autovacuum, s.last_analyze, s.last_autoanalyze
+                 FROM pg_class c
+                 JOIN pg_namespace n ON n.oid = c.relnamespace
+                 LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
+                 WHERE c.relkind IN ('r', 'p', 'm') AND {} {filter}
+                 ORDER BY {order} LIMIT $1",
                 user_schema("n.nspname")
-            ),
-            &params![limit],
-        )
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(DuplicateIndexes {
-                schema: r.text("schema")?,
-                table: r.text("table_name")?,
-                indexes: r.text_array("indexes")?,
-                bytes: r.int("bytes")?,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
+            )
+        };
+        let tables = tx
+            .query(
+                &table_sql("pg_total_relation_size(c.oid) DESC, 2", ""),
+                &params![limit],
+            )
+            .await?
+            .iter()
+            .map(table)
+            .collect::<Result<Vec<_>>>()?;
+        let dead_tuples = tx
+            .query(
+                &table_sql("s.n_dead_tup DESC, 2", "AND s.n_dead_tup > 0"),
+                &params![limit],
+            )
+            .await?
+            .iter()
+            .map(table)
+            .collect::<Result<Vec<_>>>()?;
 
-    // An FK is supported when some index's leading columns are exactly the FK's columns
-    // (in any order).
-    let missing_fk_indexes = tx
-        .query(
-            &format!(
-                "SELECT n.nspname::text AS schema, t.relname::text AS table_name,
-                        c.conname::text AS constraint_name,
-                        ARRAY(SELECT a.attname::text FROM unnest(c.conkey) WITH ORDINALITY k(attnum, ord)
-                              JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum
-                              ORDER BY k.ord) AS columns,
-                        c.confrelid::regclass::text AS referenced_table,
-                        pg_relation_size(c.conrelid) AS table_bytes,
-                        t.reltuples::float8 AS reltuples
-                 FROM pg_constraint c
-                 JOIN pg_class t ON t.oid = c.conrelid
-                 JOIN pg_namespace n ON n.oid = t.relnamespace
-                 WHERE c.contype = 'f' AND {}
-                   AND NOT EXISTS (
-                     SELECT 1 FROM pg_index i
-                     WHERE i.indrelid = c.conrelid
-                       AND (string_to_array(i.indkey::text, ' ')::int2[])[1:cardinality(c.conkey)] @> c.conkey
-                       AND (string_to_array(i.indkey::text, ' ')::int2[])[1:cardinality(c.conkey)] <@ c.conkey)
-                 ORDER BY pg_relation_size(c.conrelid) DESC, 2, 3 LIMIT $1",
-                user_schema("n.nspname")
-            ),
-            &params![limit * 10],
-        )
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(MissingFkIndex {
-                schema: r.text("schema")?,
-                table: r.text("table_name")?,
-                constraint: r.text("constraint_name")?,
-                columns: r.text_array("columns")?,
-                referenced_table: r.text("referenced_table")?,
-                table_bytes: r.int("table_bytes")?,
-                row_estimate: estimate(r, "reltuples")?,
+        let indexes = tx
+            .query(&index_sql(""), &params![limit])
+            .await?
+            .iter()
+            .map(index)
+            .collect::<Result<Vec<_>>>()?;
+        let unused_indexes = tx
+            .query(
+                &index_sql(
+                    "AND s.idx_scan = 0 AND NOT i.indisunique AND NOT i.indisprimary
+                     AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = s.indexrelid)",
+                ),
+                &params![limit * 10],
+            )
+            .await?
+            .iter()
+            .map(index)
+            .collect::<Result<Vec<_>>>()?;
+        let stats_reset = tx
+            .query_one(
+                "SELECT stats_reset FROM pg_stat_database WHERE datname = current_database()",
+                &[],
+            )
+            .await?
+            .opt_ts("stats_reset")?;
+        tx.commit().await?;
+        Ok::<_, ncy_core::Error>((tables, dead_tuples, indexes, unused_indexes, stats_reset))
+    };
+    let lists = async {
+        let mut tx = read_tx(catalog).await?;
+        // Catalog-only: the index list's scan counts are not used here (0 on a standby).
+        let invalid_indexes = tx
+            .query(&index_sql("AND NOT i.indisvalid"), &params![limit])
+            .await?
+            .iter()
+            .map(index)
+            .collect::<Result<Vec<_>>>()?;
+
+        let duplicate_indexes = tx
+            .query(
+                &format!(
+                    "SELECT n.nspname::text AS schema, ct.relname::text AS table_name,
+                            array_agg(ci.relname::text ORDER BY ci.relname) AS indexes,
+                            sum(pg_relation_size(i.indexrelid))::int8 AS bytes
+                     FROM pg_index i
+                     JOIN pg_class ci ON ci.oid = i.indexrelid
+                     JOIN pg_class ct ON ct.oid = i.indrelid
+                     JOIN pg_namespace n ON n.oid = ct.relnamespace
+                     WHERE {}
+                     GROUP BY n.nspname, ct.relname, i.indrelid, i.indkey::text, i.indclass::text,
+                              i.indcollation::text, coalesce(pg_get_expr(i.indexprs, i.indrelid), ''),
+                              coalesce(pg_get_expr(i.indpred, i.indrelid), '')
+                     HAVING count(*) > 1
+                     ORDER BY 4 DESC, 1, 2 LIMIT $1",
+                    user_schema("n.nspname")
+                ),
+                &params![limit],
+            )
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(DuplicateIndexes {
+                    schema: r.text("schema")?,
+                    table: r.text("table_name")?,
+                    indexes: r.text_array("indexes")?,
+                    bytes: r.int("bytes")?,
+                })
             })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    tx.commit().await?;
+            .collect::<Result<Vec<_>>>()?;
+
+        // An FK is supported when some index's leading columns are exactly the FK's columns
+        // (in any order).
+        let missing_fk_indexes = tx
+            .query(
+                &format!(
+                    "SELECT n.nspname::text AS schema, t.relname::text AS table_name,
+                            c.conname::text AS constraint_name,
+                            ARRAY(SELECT a.attname::text FROM unnest(c.conkey) WITH ORDINALITY k(attnum, ord)
+                                  JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum
+                                  ORDER BY k.ord) AS columns,
+                            c.confrelid::regclass::text AS referenced_table,
+                            pg_relation_size(c.conrelid) AS table_bytes,
+                            t.reltuples::float8 AS reltuples
+                     FROM pg_constraint c
+                     JOIN pg_class t ON t.oid = c.conrelid
+                     JOIN pg_namespace n ON n.oid = t.relnamespace
+                     WHERE c.contype = 'f' AND {}
+                       AND NOT EXISTS (
+                         SELECT 1 FROM pg_index i
+                         WHERE i.indrelid = c.conrelid
+                           AND (string_to_array(i.indkey::text, ' ')::int2[])[1:cardinality(c.conkey)] @> c.conkey
+                           AND (string_to_array(i.indkey::text, ' ')::int2[])[1:cardinality(c.conkey)] <@ c.conkey)
+                     ORDER BY pg_relation_size(c.conrelid) DESC, 2, 3 LIMIT $1",
+                    user_schema("n.nspname")
+                ),
+                &params![limit * 10],
+            )
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(MissingFkIndex {
+                    schema: r.text("schema")?,
+                    table: r.text("table_name")?,
+                    constraint: r.text("constraint_name")?,
+                    columns: r.text_array("columns")?,
+                    referenced_table: r.text("referenced_table")?,
+                    table_bytes: r.int("table_bytes")?,
+                    row_estimate: estimate(r, "reltuples")?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        tx.commit().await?;
+        Ok::<_, ncy_core::Error>((invalid_indexes, duplicate_indexes, missing_fk_indexes))
+    };
+    let (stats, lists) = tokio::join!(stats, lists);
+    let (tables, dead_tuples, indexes, unused_indexes, stats_reset) = stats?;
+    let (invalid_indexes, duplicate_indexes, missing_fk_indexes) = lists?;
     Ok(Objects {
         tables,
         dead_tuples,

@@ -1,5 +1,6 @@
-//! The health report: every section read in its own bounded, read-only transaction, one after
-//! another (one connection at a time: light on a busy server), then judged into findings.
+//! The health report: every section read in its own bounded, read-only transaction, the
+//! sections at the same time (one pooled connection each, so the report takes as long as its
+//! slowest section), then judged into findings.
 
 use std::time::Duration;
 
@@ -148,37 +149,51 @@ pub async fn report_via(
         rep.status = status(&rep.findings);
         return Ok(rep);
     }
+    // Every section in its own bounded read-only transaction, all at once (each on its own
+    // pooled connection): the report takes as long as its slowest section.
+    // The rates' interval starts when the first sample is read.
+    let first = async {
+        let r = server::sample(db).await;
+        (r, std::time::Instant::now())
+    };
+    let (
+        (first, sampled_at),
+        server_info,
+        connections,
+        statements,
+        logging,
+        cache,
+        objects,
+        activity,
+    ) = tokio::join!(
+        first,
+        server::server_info(db),
+        server::connections(db),
+        statements::read_top(db, opts.top_statements, opts.all_databases),
+        logging::read(db),
+        server::cache(db),
+        objects::read(db, read, opts.list_limit),
+        activity::read(db, 100),
+    );
+    let (replication, backups) = tokio::join!(replication::read(db), crate::backups::read(db));
     let errs = &mut rep.unavailable;
-    let first = keep("throughput", server::sample(db).await, errs);
-    let started = std::time::Instant::now();
-    rep.server = keep("server", server::server_info(db).await, errs);
-    rep.connections = keep("connections", server::connections(db).await, errs);
-    rep.statements = keep(
-        "statements",
-        statements::read_top(db, opts.top_statements, opts.all_databases).await,
-        errs,
-    );
-    rep.logging = keep("logging", logging::read(db).await, errs);
-    rep.cache = keep("cache", server::cache(db).await, errs);
-    rep.objects = keep(
-        "objects",
-        objects::read(db, read, opts.list_limit).await,
-        errs,
-    );
-    rep.activity = keep("activity", activity::read(db, 100).await, errs);
-    rep.replication = keep("replication", replication::read(db).await, errs);
+    let first = keep("throughput", first, errs);
+    rep.server = keep("server", server_info, errs);
+    rep.connections = keep("connections", connections, errs);
+    rep.statements = keep("statements", statements, errs);
+    rep.logging = keep("logging", logging, errs);
+    rep.cache = keep("cache", cache, errs);
+    rep.objects = keep("objects", objects, errs);
+    rep.activity = keep("activity", activity, errs);
+    rep.replication = keep("replication", replication, errs);
     if let Some(first) = first {
-        if let Some(rest) = opts.sample.checked_sub(started.elapsed()) {
+        if let Some(rest) = opts.sample.checked_sub(sampled_at.elapsed()) {
             tokio::time::sleep(rest).await;
         }
         rep.throughput = keep("throughput", server::sample(db).await, errs)
             .map(|second| server::rates(&first, &second));
     }
-    let backups = keep(
-        "backups",
-        crate::backups::read(db).await,
-        &mut rep.unavailable,
-    );
+    let backups = keep("backups", backups, &mut rep.unavailable);
     rep.findings = judge(&rep, opts);
     rep.findings
         .extend(backups.as_ref().and_then(crate::backups::finding));
