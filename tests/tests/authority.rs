@@ -426,6 +426,50 @@ async fn rbac_matrix_app_and_sql_agree() {
         .unwrap_or(false);
         checks.push(("roles.write", app.is_ok(), direct));
 
+        // Reviewing a task assigned to oneself (status only): the app and a direct UPDATE of
+        // that column, on a task of the seeded organization given to this operator.
+        let own: uuid::Uuid = db
+            .query(
+                &format!(
+                    r#"UPDATE "Task" SET "assignee_id" = '{}' WHERE "id" = (
+                         SELECT t."id" FROM "Task" t JOIN "Project" p ON p."id" = t."project_id"
+                         JOIN "Organization" o ON o."id" = p."organization_id"
+                         WHERE o."slug" = 'test-org' AND t."id" <> '{task}' AND t."assignee_id" IS DISTINCT FROM '{}'
+                           AND t."title" NOT LIKE 'own review%' ORDER BY t."id" LIMIT 1)
+                       RETURNING "id""#,
+                    c.op.user_id, c.op.user_id
+                ),
+                &[],
+            )
+            .await
+            .expect("a task for the operator")[0]
+            .uuid("id")
+            .expect("id");
+        db.query(
+            &format!(r#"UPDATE "Task" SET "title" = 'own review ' || "id" WHERE "id" = '{own}'"#),
+            &[],
+        )
+        .await
+        .expect("mark it");
+        let app = ncy_core::admin::tasks::update(
+            &c.db,
+            &c.op,
+            own,
+            &ncy_core::admin::tasks::TaskPatch {
+                status: Some(ncy_core::model::TaskStatus::REVIEW),
+                ..Default::default()
+            },
+        )
+        .await;
+        let direct = sql(
+            &c.db,
+            &format!(r#"UPDATE "Task" SET "status" = 'IN_PROGRESS' WHERE "id" = '{own}'"#),
+        )
+        .await
+        .map(|n| n > 0)
+        .unwrap_or(false);
+        checks.push(("tasks.review_own", app.is_ok(), direct));
+
         for (perm, app_ok, sql_ok) in checks {
             assert_eq!(
                 app_ok, sql_ok,
