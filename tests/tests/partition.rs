@@ -169,13 +169,13 @@ async fn all_errors(db: &Db, op: &Operator, f: &ErrorFilter, lim: u32) -> Vec<Uu
 
 fn newest_first_access(rows: impl Iterator<Item = Access>) -> Vec<Uuid> {
     let mut v: Vec<Access> = rows.collect();
-    v.sort_by(|a, b| (b.ts, b.id).cmp(&(a.ts, a.id)));
+    v.sort_by_key(|a| std::cmp::Reverse((a.ts, a.id)));
     v.into_iter().map(|a| a.id).collect()
 }
 
 fn newest_first_errors(rows: impl Iterator<Item = ErrorRow>) -> Vec<Uuid> {
     let mut v: Vec<ErrorRow> = rows.collect();
-    v.sort_by(|a, b| (b.ts, b.id).cmp(&(a.ts, a.id)));
+    v.sort_by_key(|a| std::cmp::Reverse((a.ts, a.id)));
     v.into_iter().map(|a| a.id).collect()
 }
 
