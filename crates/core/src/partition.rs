@@ -446,6 +446,16 @@ async fn swap(db: &Db, t: &LogTable) -> Result<u32> {
     tx.batch("SET LOCAL lock_timeout = '10s'").await?;
     tx.batch(&format!("LOCK TABLE {name} IN ACCESS EXCLUSIVE MODE"))
         .await?;
+    // Under the lock: another run may have swapped it since the layout was read.
+    if layout(&mut tx, t.name).await? != Layout::Plain {
+        return Err(Error::conflict(
+            "table",
+            format!(
+                "{} was partitioned meanwhile (another partition-logs?); run it again",
+                t.name
+            ),
+        ));
+    }
     let oid = params![name.as_str()];
     let blockers = tx
         .query_one(
@@ -527,17 +537,15 @@ async fn swap(db: &Db, t: &LogTable) -> Result<u32> {
         .map(|r| r.text("g"))
         .collect::<Result<_>>()?;
     let bounds = tx
-        .query_one(
-            &format!("SELECT min({col}) AS lo, max({col}) AS hi FROM {name}"),
-            &[],
-        )
+        .query_one(&format!("SELECT min({col}) AS lo FROM {name}"), &[])
         .await?;
     let n = now();
     let floor = n
         .checked_sub_months(Months::new(MAX_BACK_MONTHS))
         .unwrap_or(n);
-    let lo = bounds.opt_ts("lo")?.unwrap_or(n).max(floor);
-    let hi = bounds.opt_ts("hi")?.unwrap_or(n).max(n);
+    // Months from the oldest row (bounded) to AHEAD_MONTHS after this one; rows outside (a
+    // clock gone wrong) wait in the default partition.
+    let lo = bounds.opt_ts("lo")?.unwrap_or(n).clamp(floor, n);
 
     tx.batch(&format!(
         "CREATE SCHEMA IF NOT EXISTS {schema};
@@ -574,7 +582,7 @@ async fn swap(db: &Db, t: &LogTable) -> Result<u32> {
         ))
         .await?;
     }
-    let created = ensure_months(&mut tx, t, lo, hi).await?;
+    let created = ensure_months(&mut tx, t, lo, n).await?;
     for d in &index_defs {
         tx.batch(d).await?;
     }
