@@ -322,6 +322,10 @@ async fn partitioned_logs(
     let mut total = 0u64;
     // Whole months: from the oldest partition up to the first one the cutoff falls in.
     let mut floor: Option<NaiveDateTime> = None;
+    let default = parts
+        .iter()
+        .find(|p| p.from.is_none())
+        .map(|p| p.qualified.clone());
     for p in parts {
         if let (Some(_), Some(to)) = (p.from, p.to) {
             if to <= cutoff {
@@ -346,27 +350,8 @@ async fn partitioned_logs(
                 format!("{col} >= $2 AND {col} < $1"),
                 params![cutoff, f],
             ));
-            let def = partition::TABLES
-                .iter()
-                .find(|t| t.name == l.table)
-                .map(|_| {
-                    format!(
-                        "{}.{}",
-                        ident(partition::SCHEMA),
-                        ident(&format!("{}_default", l.table))
-                    )
-                });
-            if let Some(def) = def {
-                let exists = tx
-                    .query_one(
-                        "SELECT to_regclass($1) IS NOT NULL AS x",
-                        &params![def.as_str()],
-                    )
-                    .await?
-                    .bool("x")?;
-                if exists {
-                    deletes.push((def, format!("{col} < $1"), params![f]));
-                }
+            if let Some(def) = &default {
+                deletes.push((def.clone(), format!("{col} < $1"), params![f]));
             }
         }
         None => deletes.push((ident(l.table), format!("{col} < $1"), params![cutoff])),
