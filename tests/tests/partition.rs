@@ -10,7 +10,7 @@
 
 use std::collections::BTreeSet;
 
-use chrono::{Duration, NaiveDateTime};
+use chrono::{Datelike, Duration, NaiveDateTime};
 use ncy_core::admin::logs::{self, AccessFilter, ErrorFilter};
 use ncy_core::admin::users::{self, NewUser};
 use ncy_core::auth::{login, Client, LockoutPolicy, Operator};
@@ -770,4 +770,47 @@ async fn cli_partition_logs() {
         dir.path().join("workspace.db").display().to_string(),
     ]);
     fails(&local.run(&["migrate", "partition-logs"]), 2, "PostgreSQL");
+}
+
+/// History written after the conversion of an empty table waits in the default partition; the
+/// next run gives its months their partitions (moving those rows), one month at a time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rerun_gives_rows_in_the_default_partition_their_months() {
+    let (db, _) = ncy_tests::fresh_pg().await;
+    let op = admin(&db).await;
+    let r = convert(&db, 100, false).await;
+    assert_eq!(r[0].partitions_created, 4, "this month and 3 ahead");
+    let t = now();
+    let fx = fixture(&db, &op).await;
+    // Every row before this month waits in the default partition.
+    let month = |x: NaiveDateTime| (x.year(), x.month());
+    let waiting = fx.access.iter().filter(|a| month(a.ts) != month(t)).count();
+    assert_eq!(
+        count(
+            &db,
+            r#"SELECT count(*) AS n FROM ncy_partitions."AccessLog_default""#
+        )
+        .await,
+        waiting as i64
+    );
+    let r = convert(&db, 100, false).await;
+    assert_eq!(r[0].action, "already partitioned");
+    assert!(r[0].partitions_created >= 14, "{r:?}");
+    assert_eq!(
+        count(
+            &db,
+            r#"SELECT count(*) AS n FROM ncy_partitions."AccessLog_default""#
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        count(
+            &db,
+            r#"SELECT count(*) AS n FROM ncy_partitions."ErrorLog_default""#
+        )
+        .await,
+        0
+    );
+    viewers(&db, &op, &fx).await;
 }

@@ -58,7 +58,9 @@ pub const DEFAULT_BATCH: u32 = 10_000;
 /// A log table that may be partitioned and the timestamp column it is partitioned on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct LogTable {
+    /// The table's name (`AccessLog`).
     pub name: &'static str,
+    /// The timestamp column partitioned on.
     pub column: &'static str,
 }
 
@@ -229,10 +231,20 @@ pub async fn ensure_months(
     from: NaiveDateTime,
     until: NaiveDateTime,
 ) -> Result<u32> {
+    ensure_range(
+        tx,
+        t,
+        month_start(from),
+        add_months(month_start(until), AHEAD_MONTHS),
+    )
+    .await
+}
+
+/// The months `first..=last` (first days) that no partition covers yet get one.
+async fn ensure_range(tx: &mut Tx, t: &LogTable, first: NaiveDate, last: NaiveDate) -> Result<u32> {
     let existing = partitions(tx, t.name).await?;
     let has_default = existing.iter().any(|p| p.from.is_none());
-    let last = add_months(month_start(until), AHEAD_MONTHS);
-    let mut m = month_start(from);
+    let mut m = first;
     let mut created = 0;
     while m <= last {
         let next = add_months(m, 1);
@@ -247,6 +259,52 @@ pub async fn ensure_months(
         }
         m = next;
     }
+    Ok(created)
+}
+
+/// Gives the months of the rows waiting in the default partition (written before their month
+/// had a partition, e.g. history loaded after a conversion of an empty table; at most
+/// [`MAX_BACK_MONTHS`] back) their partitions, one transaction per month, then creates the
+/// months ahead. Returns the partitions created.
+async fn months_for_default(db: &Db, t: &LogTable) -> Result<u32> {
+    let n = now();
+    let floor = n
+        .checked_sub_months(Months::new(MAX_BACK_MONTHS))
+        .unwrap_or(n);
+    let col = ident(t.column);
+    let mut tx = db.begin().await?;
+    let def = partitions(&mut tx, t.name)
+        .await?
+        .into_iter()
+        .find(|p| p.from.is_none());
+    let oldest = match def {
+        Some(d) => tx
+            .query_one(
+                &format!(
+                    "SELECT min({col}) AS lo FROM {} WHERE {col} >= $1",
+                    d.qualified
+                ),
+                &params![floor],
+            )
+            .await?
+            .opt_ts("lo")?,
+        None => None,
+    };
+    tx.rollback().await?;
+    let mut created = 0;
+    if let Some(oldest) = oldest {
+        let mut m = month_start(oldest.clamp(floor, n));
+        while m <= month_start(n) {
+            let mut tx = db.begin().await?;
+            tx.batch("SET LOCAL lock_timeout = '10s'").await?;
+            created += ensure_range(&mut tx, t, m, m).await?;
+            tx.commit().await?;
+            m = add_months(m, 1);
+        }
+    }
+    let mut tx = db.begin().await?;
+    created += ensure_months(&mut tx, t, n, n).await?;
+    tx.commit().await?;
     Ok(created)
 }
 
@@ -302,22 +360,30 @@ async fn create_month(
 /// and rows to move.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Progress {
+    /// The table being converted.
     pub table: String,
+    /// `swap`, `move` or `done`.
     pub phase: String,
+    /// Rows moved so far.
     pub done: u64,
+    /// Rows to move (counted when the move starts).
     pub total: u64,
 }
 
 /// What `partition-logs` did to one table.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    /// The table.
     pub table: String,
+    /// Its partition key.
     pub column: String,
     /// The layout found: plain, moving (an interrupted move resumed) or partitioned.
     pub found: Layout,
     /// `partitioned`, `resumed` or `already partitioned`.
     pub action: String,
+    /// Monthly partitions created by this run.
     pub partitions_created: u32,
+    /// Rows moved from `<Table>_unpartitioned` by this run.
     pub rows_moved: u64,
     /// Partitions now (monthly and default).
     pub partitions: usize,
@@ -374,7 +440,7 @@ fn check_cancel(cancel: Option<&AtomicBool>) -> Result<()> {
 
 /// Converts each table of `opts` to monthly range partitions, online (see the module
 /// documentation); resumes an interrupted move; on a table already partitioned only creates
-/// the partitions ahead. Runs as the tables' owner (the migration URL). Reports progress per
+/// the partitions ahead, and those of the months whose rows wait in the default partition. Runs as the tables' owner (the migration URL). Reports progress per
 /// batch; a cancel stops between batches (what moved stays moved: a rerun finishes).
 pub async fn partition_logs(
     db: &Db,
@@ -406,11 +472,10 @@ pub async fn partition_logs(
         if !opts.swap_only {
             moved = move_rows(db, t, opts.batch, progress, cancel).await?;
         }
+        created += months_for_default(db, t).await?;
         let mut tx = db.begin().await?;
-        let n = now();
-        created += ensure_months(&mut tx, t, n, n).await?;
         let parts = partitions(&mut tx, t.name).await?.len();
-        tx.commit().await?;
+        tx.rollback().await?;
         progress(Progress {
             table: t.name.into(),
             phase: "done".into(),
