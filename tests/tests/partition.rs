@@ -814,3 +814,34 @@ async fn rerun_gives_rows_in_the_default_partition_their_months() {
     );
     viewers(&db, &op, &fx).await;
 }
+
+/// A backup of a partitioned database (partitions in their own schema) restores with every
+/// table's rows, partitions included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_of_a_partitioned_database_verifies() {
+    use ncy_backup::{BackupRef, Backups, CreateOptions, Hooks};
+    let (db, url) = ncy_tests::fresh_pg().await;
+    let op = admin(&db).await;
+    fixture(&db, &op).await;
+    convert(&db, 100, false).await;
+    let dir = tempfile::tempdir().unwrap();
+    let b = Backups::postgres(db.clone(), &url)
+        .unwrap()
+        .with_dir(dir.path());
+    let snap = b
+        .create(&op, &CreateOptions::new(dir.path()), Hooks::none())
+        .await
+        .unwrap();
+    let counts = snap.table_counts.clone().unwrap();
+    let in_partitions: i64 = counts
+        .iter()
+        .filter(|(k, _)| k.starts_with("ncy_partitions.AccessLog_"))
+        .map(|(_, n)| *n)
+        .sum();
+    assert_eq!(in_partitions, 300, "{counts:?}");
+    let v = b
+        .verify(&op, &BackupRef::Id(snap.id), Hooks::none())
+        .await
+        .unwrap();
+    assert!(v.ok, "{:?}", v.problems);
+}
