@@ -845,3 +845,30 @@ async fn backup_of_a_partitioned_database_verifies() {
         .unwrap();
     assert!(v.ok, "{:?}", v.problems);
 }
+
+/// Every migration rolls back and applies again over partitioned logs (the down scripts drop
+/// their indexes and tables through the partitioned parents).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrations_roll_back_and_apply_over_partitioned_logs() {
+    use ncy_core::migrate::{self, MigrationSet};
+    let (db, _) = ncy_tests::fresh_pg().await;
+    let op = admin(&db).await;
+    fixture(&db, &op).await;
+    convert(&db, 100, false).await;
+    let set = MigrationSet::embedded(Dialect::Postgres).unwrap();
+    let down = migrate::down(&db, &set, set.migrations.len())
+        .await
+        .unwrap();
+    assert_eq!(down.rolled_back.len(), set.migrations.len());
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) AS n FROM pg_tables WHERE schemaname = 'ncy_partitions'"
+        )
+        .await,
+        0,
+        "the partitions went with their tables"
+    );
+    migrate::up(&db, &set).await.unwrap();
+    assert_eq!(layout_of(&db, "AccessLog").await, Layout::Plain);
+}
