@@ -6,6 +6,7 @@ mod backup;
 mod gdpr;
 mod harness;
 mod health;
+mod partition;
 mod seed;
 mod sync;
 
@@ -19,7 +20,7 @@ async fn main() {
         "{:<60} {:>12} {:>12} {:<8} {:>7}",
         "measure", "ours", "baseline", "unit", "ratio"
     );
-    // NCY_BENCH_ONLY=sync|gdpr|health runs one self-contained section (for working on it).
+    // NCY_BENCH_ONLY=sync|gdpr|health|partition runs one self-contained section (for working on it).
     match std::env::var("NCY_BENCH_ONLY").ok().as_deref() {
         Some("sync") => sync::run(&mut b).await,
         Some("gdpr") => gdpr::run(&mut b).await,
@@ -27,6 +28,7 @@ async fn main() {
             let seeded_url = seed::run(&mut b).await;
             health::run(&mut b, &seeded_url).await;
         }
+        Some("partition") => partition::run(&mut b).await,
         _ => {
             let seeded_url = seed::run(&mut b).await;
             admin::run(&mut b, &seeded_url).await;
@@ -34,6 +36,7 @@ async fn main() {
             sync::run(&mut b).await;
             backup::run(&mut b, &seeded_url).await;
             gdpr::run(&mut b).await;
+            partition::run(&mut b).await;
         }
     }
     b.write();

@@ -15,6 +15,7 @@ pub mod error;
 pub mod export;
 pub mod migrate;
 pub mod model;
+pub mod partition;
 pub mod secrets;
 pub mod seed;
 

@@ -3,11 +3,19 @@
 //! log rows past their windows are deleted. A dry run only counts. The policy comes from the
 //! global setting `gdpr.retention` (JSON, any subset of [`RetentionPolicy`]'s fields) over the
 //! defaults, and may be overridden per run.
+//!
+//! On a log table partitioned by month (`ncy-admin migrate partition-logs`, see
+//! [`ncy_core::partition`]), the months entirely past the window are detached and dropped
+//! whole (reported as `dropped` items, one per partition, their rows counted in the table's
+//! `deleted` total); the rows of the month the cutoff falls in, of the default partition and
+//! of a move under way are deleted row by row. The partitions of the coming months are created
+//! ahead at each run. The plain layout is unchanged.
 
 use chrono::{Duration, Months, NaiveDateTime};
 use ncy_core::audit::{self, Entry};
 use ncy_core::auth::{perm, Operator};
-use ncy_core::db::{now, Db, Dialect, Tx};
+use ncy_core::db::{ident, now, Db, Dialect, Tx};
+use ncy_core::partition::{self, Layout, Partition};
 use ncy_core::{params, Error, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -219,6 +227,7 @@ pub async fn run(
         rows: anonymized,
     });
 
+    let mut drops: Vec<(&str, Vec<Partition>)> = Vec::new();
     for (i, l) in LOGS.iter().enumerate() {
         check_cancel(cancel)?;
         progress(Progress {
@@ -228,7 +237,23 @@ pub async fn run(
         });
         let cutoff = t - Duration::days((l.days)(&policy) as i64);
         let cond = format!(r#"FROM "{}" WHERE "{}" < $1"#, l.table, l.column);
-        let rows = if dry_run {
+        let layout = match partition::TABLES.iter().find(|p| p.name == l.table) {
+            Some(_) => partition::layout(&mut tx, l.table).await?,
+            None => Layout::Plain,
+        };
+        let rows = if layout != Layout::Plain {
+            let (rows, parts) = partitioned_logs(&mut tx, l, cutoff, dry_run).await?;
+            for (p, n) in &parts {
+                report.items.push(RetentionItem {
+                    table: p.name.clone(),
+                    action: "dropped".into(),
+                    cutoff,
+                    rows: *n,
+                });
+            }
+            drops.push((l.table, parts.into_iter().map(|(p, _)| p).collect()));
+            rows
+        } else if dry_run {
             tx.query_one(&format!("SELECT count(*) AS n {cond}"), &params![cutoff])
                 .await?
                 .int("n")? as u64
@@ -255,6 +280,12 @@ pub async fn run(
             rows,
         });
     }
+    if !dry_run {
+        // Last, so the parents' exclusive locks are held only until the commit.
+        for (table, parts) in drops {
+            drop_partitions(&mut tx, table, &parts).await?;
+        }
+    }
     if dry_run {
         tx.rollback().await?;
     } else {
@@ -274,4 +305,117 @@ pub async fn run(
         tx.commit().await?;
     }
     Ok(report)
+}
+
+/// Retention of a partitioned log table inside the run's transaction: deletes (or counts) the
+/// expired rows that sit outside whole expired partitions, and returns the total expired rows
+/// with the partitions to drop (and their row counts).
+async fn partitioned_logs(
+    tx: &mut Tx,
+    l: &LogRule,
+    cutoff: NaiveDateTime,
+    dry_run: bool,
+) -> Result<(u64, Vec<(Partition, u64)>)> {
+    let col = ident(l.column);
+    let parts = partition::partitions(tx, l.table).await?;
+    let mut expired = Vec::new();
+    let mut total = 0u64;
+    // Whole months: from the oldest partition up to the first one the cutoff falls in.
+    let mut floor: Option<NaiveDateTime> = None;
+    let default = parts
+        .iter()
+        .find(|p| p.from.is_none())
+        .map(|p| p.qualified.clone());
+    for p in parts {
+        if let (Some(_), Some(to)) = (p.from, p.to) {
+            if to <= cutoff {
+                let n = tx
+                    .query_one(&format!("SELECT count(*) AS n FROM {}", p.qualified), &[])
+                    .await?
+                    .int("n")? as u64;
+                total += n;
+                floor = Some(floor.map_or(to, |f: NaiveDateTime| f.max(to)));
+                expired.push((p, n));
+            }
+        }
+    }
+    // The rest, row by row: the partial month (and the default partition's rows) through the
+    // parent above the dropped months, the default partition below them, the rows not moved
+    // yet by an interrupted partition-logs.
+    let mut deletes: Vec<(String, String, Vec<ncy_core::db::Value>)> = Vec::new();
+    match floor {
+        Some(f) => {
+            deletes.push((
+                ident(l.table),
+                format!("{col} >= $2 AND {col} < $1"),
+                params![cutoff, f],
+            ));
+            if let Some(def) = &default {
+                deletes.push((def.clone(), format!("{col} < $1"), params![f]));
+            }
+        }
+        None => deletes.push((ident(l.table), format!("{col} < $1"), params![cutoff])),
+    }
+    if partition::layout(tx, l.table).await? == Layout::Moving {
+        deletes.push((
+            ident(&partition::leftover_name(l.table)),
+            format!("{col} < $1"),
+            params![cutoff],
+        ));
+    }
+    for (rel, cond, p) in deletes {
+        total += if dry_run {
+            tx.query_one(&format!("SELECT count(*) AS n FROM {rel} WHERE {cond}"), &p)
+                .await?
+                .int("n")? as u64
+        } else {
+            tx.execute(&format!("DELETE FROM {rel} WHERE {cond}"), &p)
+                .await?
+        };
+    }
+    Ok((total, expired))
+}
+
+/// Detaches and drops whole expired partitions, and creates the coming months' partitions. A
+/// lock the parent cannot get within 10 s (a long reader) falls back to deleting the
+/// partitions' rows, so retention never queues every writer of the table behind it.
+async fn drop_partitions(tx: &mut Tx, table: &str, parts: &[Partition]) -> Result<()> {
+    let parent = ident(table);
+    tx.batch("SAVEPOINT ncy_retention_partitions; SET LOCAL lock_timeout = '10s'")
+        .await?;
+    let mut res = Ok(());
+    for p in parts {
+        res = tx
+            .batch(&format!(
+                "ALTER TABLE {parent} DETACH PARTITION {q}; DROP TABLE {q}",
+                q = p.qualified
+            ))
+            .await;
+        if res.is_err() {
+            break;
+        }
+    }
+    if res.is_ok() {
+        if let Some(t) = partition::TABLES.iter().find(|t| t.name == table) {
+            let n = now();
+            res = partition::ensure_months(tx, t, n, n).await.map(|_| ());
+        }
+    }
+    match res {
+        Ok(()) => {
+            tx.batch("SET LOCAL lock_timeout = DEFAULT; RELEASE SAVEPOINT ncy_retention_partitions")
+                .await
+        }
+        Err(_) => {
+            tx.batch(
+                "ROLLBACK TO SAVEPOINT ncy_retention_partitions; SET LOCAL lock_timeout = DEFAULT",
+            )
+            .await?;
+            for p in parts {
+                tx.execute(&format!("DELETE FROM {}", p.qualified), &[])
+                    .await?;
+            }
+            Ok(())
+        }
+    }
 }

@@ -71,7 +71,13 @@ pub(crate) async fn candidates(
         }
         cols.push(format!("{expr} AS {}", q(&c.name)));
     }
-    let rid = if pg { "ctid::text" } else { "rowid" };
+    // A ctid names a row within one heap: on a partitioned table (the log tables, see
+    // ncy_core::partition) each partition has its own, so the row id carries the heap's oid.
+    let rid = if pg {
+        "tableoid::oid::text || ':' || ctid::text"
+    } else {
+        "rowid"
+    };
     let sql = format!(
         "SELECT {rid} AS \"_ncy_rid\", {} FROM {} WHERE {}",
         cols.join(", "),
@@ -207,7 +213,8 @@ pub(crate) async fn redact_everywhere(tx: &mut Tx, terms: &Terms) -> Result<Vec<
             }
             params.push(cand.rid.clone());
             let cond = if pg {
-                format!("ctid = ${}::tid", params.len())
+                let n = params.len();
+                format!("tableoid = split_part(${n}, ':', 1)::oid AND ctid = split_part(${n}, ':', 2)::tid")
             } else {
                 format!("rowid = ${}", params.len())
             };

@@ -1,13 +1,15 @@
-//! `ncy-admin migrate up | down [--steps N] | status | reset --confirm NAME`.
+//! `ncy-admin migrate up | down [--steps N] | status | reset --confirm NAME | partition-logs`.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use anyhow::Result;
 use clap::Subcommand;
 use ncy_core::migrate::{self, MigrationSet};
 
 use crate::ctx::Ctx;
-use crate::output::{emit, opt, table};
+use crate::output::{emit, opt, progress, table};
 
 #[derive(Subcommand, Debug)]
 pub enum Migrate {
@@ -23,6 +25,17 @@ pub enum Migrate {
         steps: usize,
         #[arg(long)]
         dir: Option<PathBuf>,
+    },
+    /// PostgreSQL only: convert AccessLog and ErrorLog to tables range-partitioned by month,
+    /// online (new rows go to the partitions at once, old rows move in batches). Resumes an
+    /// interrupted move; on a partitioned table only creates the coming months' partitions.
+    PartitionLogs {
+        /// AccessLog or ErrorLog (repeatable; default both). AuditLog is refused.
+        #[arg(long = "table")]
+        tables: Vec<String>,
+        /// Rows moved per transaction.
+        #[arg(long, default_value_t = ncy_core::partition::DEFAULT_BATCH)]
+        batch: u32,
     },
     /// Show each migration's state.
     Status {
@@ -106,6 +119,7 @@ pub async fn run(ctx: &mut Ctx, m: Migrate) -> Result<()> {
                 )
             })
         }
+        Migrate::PartitionLogs { tables, batch } => partition_logs(ctx, &db, tables, batch).await,
         Migrate::Status { dir } => {
             let st = migrate::status(&db, &set(&db, &dir)?).await?;
             emit(ctx, &st, || {
@@ -125,4 +139,82 @@ pub async fn run(ctx: &mut Ctx, m: Migrate) -> Result<()> {
             })
         }
     }
+}
+
+async fn partition_logs(
+    ctx: &mut Ctx,
+    db: &ncy_core::db::Db,
+    tables: Vec<String>,
+    batch: u32,
+) -> Result<()> {
+    use ncy_core::partition;
+    let mut opts = partition::Options {
+        batch,
+        ..Default::default()
+    };
+    if !tables.is_empty() {
+        opts.tables = tables
+            .iter()
+            .map(|t| partition::table(t))
+            .collect::<ncy_core::Result<_>>()?;
+    }
+    partition::check_target(db)?;
+    let cancel = cancel_on_ctrl_c();
+    let bar = progress(ctx, 0, "partition-logs");
+    let r = partition::partition_logs(
+        db,
+        &opts,
+        &|p| {
+            bar.set_length(p.total);
+            bar.set_position(p.done);
+            bar.set_message(format!("{} {}", p.table, p.phase));
+        },
+        Some(&cancel),
+    )
+    .await;
+    bar.finish_and_clear();
+    let r = r?;
+    emit(ctx, &r, || {
+        table(
+            &[
+                "table",
+                "column",
+                "found",
+                "action",
+                "rows moved",
+                "new partitions",
+                "partitions",
+            ],
+            r.iter()
+                .map(|t| {
+                    vec![
+                        t.table.clone(),
+                        t.column.clone(),
+                        format!("{:?}", t.found).to_lowercase(),
+                        t.action.clone(),
+                        t.rows_moved.to_string(),
+                        t.partitions_created.to_string(),
+                        t.partitions.to_string(),
+                    ]
+                })
+                .collect(),
+        )
+    })
+}
+
+/// A flag set by the first Ctrl-C: the move stops between batches (what moved stays moved; a
+/// rerun finishes). A second Ctrl-C exits at once.
+fn cancel_on_ctrl_c() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let f = flag.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            f.store(true, Ordering::Relaxed);
+            eprintln!("cancelling… (press Ctrl-C again to quit at once)");
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(crate::exit::CANCELLED);
+            }
+        }
+    });
+    flag
 }

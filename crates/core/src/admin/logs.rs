@@ -1,4 +1,7 @@
-//! Read-only viewers of AccessLog and ErrorLog with filters and keyset pages.
+//! Read-only viewers of AccessLog and ErrorLog with filters and keyset pages, on both layouts
+//! of these tables (one table, or partitioned by month: see [`crate::partition`]). The keyset
+//! condition also bounds the timestamp alone, so a partitioned table's partitions newer than
+//! the cursor are pruned.
 
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
@@ -9,6 +12,7 @@ use crate::auth::{perm, Operator};
 use crate::db::{Db, Row};
 use crate::error::Result;
 use crate::model::LogLevel;
+use crate::partition;
 
 /// One AccessLog row.
 #[derive(Debug, Clone, Serialize)]
@@ -90,14 +94,18 @@ pub async fn access(
         w.push(|p| format!(r#""timestamp" < {p}"#), t);
     }
     if let Some(c) = after {
-        w.before(r#""timestamp""#, r#""id""#, &Cursor::decode(c)?);
+        let c = Cursor::decode(c)?;
+        w.push(|p| format!(r#""timestamp" <= {p}"#), c.ts);
+        w.before(r#""timestamp""#, r#""id""#, &c);
     }
+    let cols = r#""id", "user_id", "method", "endpoint", "status_code", "latency_ms", "timestamp""#;
+    let mut tx = db.begin().await?;
+    let from = partition::source(&mut tx, "AccessLog", cols).await?;
     let sql = format!(
-        r#"SELECT "id", "user_id", "method", "endpoint", "status_code", "latency_ms", "timestamp" FROM "AccessLog" {} ORDER BY "timestamp" DESC, "id" DESC LIMIT {}"#,
+        r#"SELECT {cols} FROM {from} {} ORDER BY "timestamp" DESC, "id" DESC LIMIT {}"#,
         w.sql(),
         lim + 1
     );
-    let mut tx = db.begin().await?;
     let rows = tx.query(&sql, &w.params).await?;
     tx.rollback().await?;
     let items = rows.iter().map(access_row).collect::<Result<Vec<_>>>()?;
@@ -169,14 +177,22 @@ pub async fn errors(
         w.push(|p| format!(r#""created_at" < {p}"#), t);
     }
     if let Some(c) = after {
-        w.before(r#""created_at""#, r#""id""#, &Cursor::decode(c)?);
+        let c = Cursor::decode(c)?;
+        w.push(|p| format!(r#""created_at" <= {p}"#), c.ts);
+        w.before(r#""created_at""#, r#""id""#, &c);
     }
+    let mut tx = db.begin().await?;
+    let from = partition::source(
+        &mut tx,
+        "ErrorLog",
+        r#""id", "service", "level", "message", "stack", "context", "created_at""#,
+    )
+    .await?;
     let sql = format!(
-        r#"SELECT "id", "service", "level"::text AS level, "message", "stack", "context", "created_at" FROM "ErrorLog" {} ORDER BY "created_at" DESC, "id" DESC LIMIT {}"#,
+        r#"SELECT "id", "service", "level"::text AS level, "message", "stack", "context", "created_at" FROM {from} {} ORDER BY "created_at" DESC, "id" DESC LIMIT {}"#,
         w.sql(),
         lim + 1
     );
-    let mut tx = db.begin().await?;
     let rows = tx.query(&sql, &w.params).await?;
     tx.rollback().await?;
     let items = rows
