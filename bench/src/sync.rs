@@ -122,8 +122,78 @@ pub async fn run(b: &mut Bench) {
         100.0,
         "ms",
     );
+    wake(b, &db, &cache, &op).await;
     push(b, &db, &url, &cache, &op).await;
     db.close().await;
+}
+
+/// One change reaching a watching cache, from just before its commit on the server until the
+/// watcher's pull has written it: the watcher woken by LISTEN ncy_sync (migration 0021),
+/// against the same watcher polling every second (`sync run --watch --interval 1`).
+async fn wake(b: &mut Bench, db: &ncy_core::db::Db, cache: &Cache, op: &Operator) {
+    let listening = wake_latency(db, cache, op, b.scale.n(30, 5) as usize, true).await;
+    let polling = wake_latency(db, cache, op, 5, false).await;
+    b.record(
+        "sync: one change reaching a watching cache, p50 (LISTEN vs 1 s polling)",
+        pct_ms(&listening, 50.0),
+        pct_ms(&polling, 50.0),
+        "ms",
+    );
+}
+
+async fn wake_latency(
+    db: &ncy_core::db::Db,
+    cache: &Cache,
+    op: &Operator,
+    n: usize,
+    listen: bool,
+) -> Vec<std::time::Duration> {
+    use ncy_sync::wake::Wakeup;
+    let mut wake = if listen {
+        let w = Wakeup::listen(db).await;
+        assert!(w.listening(), "the bench server accepts LISTEN");
+        w
+    } else {
+        Wakeup::polling()
+    };
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<Instant>();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = {
+        let (db, cache, op, stop) = (db.clone(), cache.clone(), op.clone(), stop.clone());
+        tokio::spawn(async move {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                wake.wait(std::time::Duration::from_secs(1)).await;
+                let r = ncy_sync::pull::pull(&db, &cache, &op, Ctl::default())
+                    .await
+                    .expect("watcher pull");
+                if r.changes > 0 && done_tx.send(Instant::now()).is_err() {
+                    break;
+                }
+            }
+        })
+    };
+    let task: uuid::Uuid = db
+        .query(r#"SELECT "id" FROM "Task" ORDER BY "id" LIMIT 1"#, &[])
+        .await
+        .expect("a task")[0]
+        .uuid("id")
+        .expect("id");
+    let mut samples = Vec::with_capacity(n);
+    for i in 0..n {
+        let t0 = Instant::now();
+        db.query(
+            r#"UPDATE "Task" SET "title" = $1, "updated_at" = now() WHERE "id" = $2"#,
+            &params![format!("wake {listen} {i}"), task],
+        )
+        .await
+        .expect("a change");
+        let done = done_rx.recv().await.expect("the watcher pulled it");
+        samples.push(done.saturating_duration_since(t0));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    drop(done_rx);
+    let _ = watcher.await;
+    samples
 }
 
 /// `sync push`: offline edits of distinct tasks pushed in batches, against a careful

@@ -20,16 +20,16 @@ impl Cli {
         }
     }
 
-    /// Runs with `args`, feeding `stdin` when given.
-    pub fn run_with(&self, args: &[&str], stdin: Option<&str>) -> Output {
+    /// The command for `args` in this runner's private environment, its pipes open.
+    pub fn command(&self, args: &[&str]) -> Command {
         let bin = crate::bin("ncy-admin");
         assert!(
             bin.exists(),
             "{} is missing: run `cargo build -p ncy-cli` first (scripts/test.sh does)",
             bin.display()
         );
-        let mut child = Command::new(bin)
-            .args(&self.target)
+        let mut c = Command::new(bin);
+        c.args(&self.target)
             .args(args)
             .env_remove("DATABASE_URL")
             .env_remove("DATABASE_REPLICA_URL")
@@ -40,9 +40,13 @@ impl Cli {
             .env("HOME", self.home.path())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawning ncy-admin");
+            .stderr(Stdio::piped());
+        c
+    }
+
+    /// Runs with `args`, feeding `stdin` when given.
+    pub fn run_with(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut child = self.command(args).spawn().expect("spawning ncy-admin");
         let mut input = child.stdin.take().expect("stdin");
         if let Some(s) = stdin {
             input.write_all(s.as_bytes()).expect("writing stdin");

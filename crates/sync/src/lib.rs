@@ -22,6 +22,7 @@ pub mod pull;
 pub mod push;
 pub mod queue;
 pub mod tables;
+pub mod wake;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 

@@ -507,6 +507,9 @@ async fn watch(ctx: &mut Ctx, interval: u64, cancel: &AtomicBool) -> Result<()> 
     use ncy_sync::queue;
     let cache = ctx.sync_cache().await?;
     let interval = chrono::Duration::seconds(interval.max(1) as i64);
+    // A change on the server wakes the loop at once (LISTEN ncy_sync); else it polls.
+    let mut wake: Option<ncy_sync::wake::Wakeup> = None;
+    let mut announced = false;
     while !cancel.load(Ordering::Relaxed) {
         let ctl = Ctl {
             cancel: Some(cancel),
@@ -521,7 +524,12 @@ async fn watch(ctx: &mut Ctx, interval: u64, cancel: &AtomicBool) -> Result<()> 
                 }
                 _ => return Err(e),
             },
-            Ok((db, op)) => match ncy_sync::run(&db, &cache, &op, ctl).await {
+            Ok((db, op)) => match {
+                if wake.is_none() {
+                    wake = Some(ncy_sync::wake::Wakeup::listen(&db).await);
+                }
+                ncy_sync::run(&db, &cache, &op, ctl).await
+            } {
                 Ok((p, q)) => {
                     if p.pushed + p.parked + q.changes > 0 && !ctx.json() {
                         eprintln!(
@@ -544,17 +552,43 @@ async fn watch(ctx: &mut Ctx, interval: u64, cancel: &AtomicBool) -> Result<()> 
                 Err(e) => return Err(e.into()),
             },
         }
+        if let (Some(w), false) = (&wake, announced) {
+            announced = true;
+            eprintln!(
+                "watching: {}",
+                if w.listening() {
+                    "a change on the server wakes this at once (LISTEN ncy_sync)".to_owned()
+                } else {
+                    format!(
+                        "polling every {} s (no LISTEN through a connection pooler)",
+                        interval.num_seconds()
+                    )
+                }
+            );
+        }
         // Wait for the next round: the interval, or sooner when a retry is due.
         let now = ncy_core::db::now();
         let next = match queue::next_due(&cache).await? {
             Some(due) => due.min(now + interval),
             None => now + interval,
         };
-        let mut wait = (next - now).to_std().unwrap_or_default();
-        while wait > std::time::Duration::ZERO && !cancel.load(Ordering::Relaxed) {
-            let step = wait.min(std::time::Duration::from_millis(200));
-            tokio::time::sleep(step).await;
-            wait = wait.saturating_sub(step);
+        let until = std::time::Instant::now() + (next - now).to_std().unwrap_or_default();
+        while !cancel.load(Ordering::Relaxed) {
+            let left = until.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            let step = left.min(std::time::Duration::from_millis(200));
+            let woke = match wake.as_mut() {
+                Some(w) => w.wait(step).await,
+                None => {
+                    tokio::time::sleep(step).await;
+                    false
+                }
+            };
+            if woke {
+                break;
+            }
         }
     }
     Ok(())
