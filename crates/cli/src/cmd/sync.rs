@@ -524,33 +524,33 @@ async fn watch(ctx: &mut Ctx, interval: u64, cancel: &AtomicBool) -> Result<()> 
                 }
                 _ => return Err(e),
             },
-            Ok((db, op)) => match {
+            Ok((db, op)) => {
                 if wake.is_none() {
                     wake = Some(ncy_sync::wake::Wakeup::listen(&db).await);
                 }
-                ncy_sync::run(&db, &cache, &op, ctl).await
-            } {
-                Ok((p, q)) => {
-                    if p.pushed + p.parked + q.changes > 0 && !ctx.json() {
-                        eprintln!(
-                            "{}: pushed {} ({} applied, {} parked), pulled {} change(s)",
-                            ncy_core::db::format_ts(&ncy_core::db::now()),
-                            p.pushed,
-                            p.applied,
-                            p.parked,
-                            q.changes
-                        );
+                match ncy_sync::run(&db, &cache, &op, ctl).await {
+                    Ok((p, q)) => {
+                        if p.pushed + p.parked + q.changes > 0 && !ctx.json() {
+                            eprintln!(
+                                "{}: pushed {} ({} applied, {} parked), pulled {} change(s)",
+                                ncy_core::db::format_ts(&ncy_core::db::now()),
+                                p.pushed,
+                                p.applied,
+                                p.parked,
+                                q.changes
+                            );
+                        }
                     }
+                    Err(Error::Cancelled) => break,
+                    // The push has counted the failed try; the next round retries it.
+                    Err(
+                        e @ (Error::ServerUnreachable { .. }
+                        | Error::ReadOnly(_)
+                        | Error::DatabaseAuth { .. }),
+                    ) => eprintln!("warning: sync round failed: {e}; retrying"),
+                    Err(e) => return Err(e.into()),
                 }
-                Err(Error::Cancelled) => break,
-                // The push has counted the failed try; the next round retries it.
-                Err(
-                    e @ (Error::ServerUnreachable { .. }
-                    | Error::ReadOnly(_)
-                    | Error::DatabaseAuth { .. }),
-                ) => eprintln!("warning: sync round failed: {e}; retrying"),
-                Err(e) => return Err(e.into()),
-            },
+            }
         }
         if let (Some(w), false) = (&wake, announced) {
             announced = true;
