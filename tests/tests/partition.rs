@@ -420,9 +420,40 @@ async fn retention_run(db: &Db, op: &Operator, fx: &Fixture) {
     }
 }
 
+/// A GDPR export of the operator finds every access row about them, wherever it is stored.
+async fn export_check(db: &Db, op: &Operator, fx: &Fixture) {
+    let id = request::create(
+        db,
+        op,
+        NewRequest {
+            user: op.email.clone(),
+            kind: RequestKind::Export,
+            notes: None,
+        },
+    )
+    .await
+    .expect("request")
+    .id;
+    request::verify_identity(db, op, id, "id card")
+        .await
+        .expect("verify");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = ncy_gdpr::export::export(db, op, id, &dir.path().join("bundle"), &noop, None)
+        .await
+        .expect("export");
+    let expected = fx
+        .access
+        .iter()
+        .filter(|a| a.user == Some(op.user_id))
+        .count() as u64;
+    assert!(expected > 0);
+    assert_eq!(out.manifest.row_counts.get("AccessLog"), Some(&expected));
+}
+
 /// The whole behaviour on one store (`erase_db`/`eraser`: who performs the erasure).
 async fn behaviour(db: &Db, op: &Operator, fx: &Fixture, edb: &Db, eraser: &Operator) {
     viewers(db, op, fx).await;
+    export_check(db, op, fx).await;
     erasure(db, op, edb, eraser).await;
     retention_run(db, op, fx).await;
 }

@@ -281,8 +281,22 @@ fn q(c: &str) -> String {
     ncy_core::db::ident(c)
 }
 
+/// What to read `table` from: the table, or while a log table's move into partitions is under
+/// way, both it and the rows not moved yet (`ncy-admin migrate partition-logs`).
+async fn from(tx: &mut Tx, table: &str) -> Result<String> {
+    Ok(match ncy_core::partition::layout(tx, table).await? {
+        ncy_core::partition::Layout::Moving => format!(
+            "(SELECT * FROM {} UNION ALL SELECT * FROM {})",
+            q(table),
+            q(&ncy_core::partition::leftover_name(table))
+        ),
+        _ => q(table),
+    })
+}
+
 async fn count(tx: &mut Tx, spec: &Spec, user: Uuid, email: &str) -> Result<u64> {
     let mut n = 0;
+    let src = from(tx, spec.table).await?;
     for part in spec.parts {
         let p = if part.email {
             params![user, email]
@@ -291,11 +305,7 @@ async fn count(tx: &mut Tx, spec: &Spec, user: Uuid, email: &str) -> Result<u64>
         };
         let r = tx
             .query_one(
-                &format!(
-                    "SELECT count(*) AS n FROM {} WHERE {}",
-                    q(spec.table),
-                    part.filter
-                ),
+                &format!("SELECT count(*) AS n FROM {src} t WHERE {}", part.filter),
                 &p,
             )
             .await?;
@@ -330,6 +340,7 @@ async fn write_table(
     let mut rows = 0u64;
     let (ts, tb) = (q(spec.ts), q(spec.tb));
     let pg = tx.dialect() == Dialect::Postgres;
+    let src = from(tx, spec.table).await?;
     for part in spec.parts {
         let base = if part.email {
             params![user, email]
@@ -349,11 +360,10 @@ async fn write_table(
                     .map(|o| format!(" - '{o}'"))
                     .collect::<String>();
                 format!(
-                    "SELECT (to_jsonb(t){omit})::text AS \"_ncy_json\", t.{ts} AS \"_ncy_ts\", t.{tb} AS \"_ncy_tb\" FROM {} t",
-                    q(spec.table)
+                    "SELECT (to_jsonb(t){omit})::text AS \"_ncy_json\", t.{ts} AS \"_ncy_ts\", t.{tb} AS \"_ncy_tb\" FROM {src} t"
                 )
             } else {
-                format!("SELECT * FROM {}", q(spec.table))
+                format!("SELECT * FROM {src} t")
             };
             let mut sql = format!("{select} WHERE ({})", part.filter);
             if let Some((a, b)) = &cursor {
