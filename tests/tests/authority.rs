@@ -414,17 +414,31 @@ async fn rbac_matrix_app_and_sql_agree() {
         .await
         .expect("a role target");
         let app = users::grant_role(&c.db, &c.op, &target, "SUPPORT").await;
+        // Directly: the checked entry point (0022); nobody writes the table itself.
         let direct = sql(
             &c.db,
             &format!(
-                r#"INSERT INTO "UserRoleMap" ("user_id", "role_id")
-                   SELECT u."id", r."id" FROM "User" u, "Role" r WHERE u."email" = '{target}' AND r."name" = 'MANAGER'"#
+                r#"SELECT ncy_grant_role(u."id", r."id", NULL) FROM "User" u, "Role" r
+                   WHERE u."email" = '{target}' AND r."name" = 'MANAGER'"#
             ),
         )
         .await
         .map(|n| n > 0)
         .unwrap_or(false);
         checks.push(("roles.write", app.is_ok(), direct));
+        let raw = sql(
+            &c.db,
+            &format!(
+                r#"INSERT INTO "UserRoleMap" ("user_id", "role_id")
+                   SELECT u."id", r."id" FROM "User" u, "Role" r WHERE u."email" = '{target}' AND r."name" = 'SYSTEM'"#
+            ),
+        )
+        .await;
+        assert!(
+            raw.is_err(),
+            "{}: a raw UserRoleMap insert must be refused",
+            c.role
+        );
 
         // Reviewing a task assigned to oneself (status only): the app and a direct UPDATE of
         // that column, on a task of the seeded organization given to this operator.

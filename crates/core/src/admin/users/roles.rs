@@ -33,12 +33,23 @@ pub async fn grant_role(db: &Db, op: &Operator, id_or_email: &str, role: &str) -
     let mut tx = db.begin().await?;
     let uid = resolve_user(&mut tx, id_or_email).await?;
     let rid = role_id(&mut tx, role).await?;
-    let n = tx
-        .execute(
+    // PostgreSQL: the checked entry point (operator roles may not write the table, 0022).
+    let n = if tx.dialect() == crate::db::Dialect::Postgres {
+        let granted = tx
+            .query_one(
+                "SELECT ncy_grant_role($1, $2, $3) AS changed",
+                &params![uid, rid, op.user_id],
+            )
+            .await?
+            .bool("changed")?;
+        u64::from(granted)
+    } else {
+        tx.execute(
             r#"INSERT INTO "UserRoleMap" ("user_id", "role_id", "granted_at", "granted_by") VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING"#,
             &params![uid, rid, now(), op.user_id],
         )
-        .await?;
+        .await?
+    };
     if n == 0 {
         return Err(Error::conflict(
             "role",
@@ -67,12 +78,22 @@ pub async fn revoke_role(db: &Db, op: &Operator, id_or_email: &str, role: &str) 
     let mut tx = db.begin().await?;
     let uid = resolve_user(&mut tx, id_or_email).await?;
     let rid = role_id(&mut tx, role).await?;
-    let n = tx
-        .execute(
+    let n = if tx.dialect() == crate::db::Dialect::Postgres {
+        let revoked = tx
+            .query_one(
+                "SELECT ncy_revoke_role($1, $2) AS changed",
+                &params![uid, rid],
+            )
+            .await?
+            .bool("changed")?;
+        u64::from(revoked)
+    } else {
+        tx.execute(
             r#"DELETE FROM "UserRoleMap" WHERE "user_id" = $1 AND "role_id" = $2"#,
             &params![uid, rid],
         )
-        .await?;
+        .await?
+    };
     if n == 0 {
         return Err(Error::conflict(
             "role",
