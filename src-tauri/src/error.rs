@@ -14,9 +14,50 @@ pub struct ApiError {
     pub retry_after_minutes: Option<i64>,
 }
 
+/// The codes the desktop adds to the core's [`ncy_core::ErrorCode`]; the UI sees the two as
+/// TypeScript unions (`errorTitle` in ui/src/lib/errors.ts covers both).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[serde(rename_all = "snake_case")]
+pub enum DesktopErrorCode {
+    /// No workspace is open yet.
+    NoWorkspace,
+    /// The offline cache refuses a change it could never push.
+    Offline,
+    /// A server-only screen on the local workspace.
+    NotPostgres,
+}
+
+impl DesktopErrorCode {
+    /// Every code, in declaration order.
+    pub const ALL: [DesktopErrorCode; 3] = [
+        DesktopErrorCode::NoWorkspace,
+        DesktopErrorCode::Offline,
+        DesktopErrorCode::NotPostgres,
+    ];
+
+    /// The string the UI switches on.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DesktopErrorCode::NoWorkspace => "no_workspace",
+            DesktopErrorCode::Offline => "offline",
+            DesktopErrorCode::NotPostgres => "not_postgres",
+        }
+    }
+}
+
 impl ApiError {
     /// An error with a code of our own (not from the core).
-    pub fn new(code: &str, message: impl Into<String>) -> Self {
+    pub fn new(code: DesktopErrorCode, message: impl Into<String>) -> Self {
+        ApiError::with_code(code.as_str(), message)
+    }
+
+    /// An error with one of the core's codes, raised by the desktop itself.
+    pub fn core(code: ncy_core::ErrorCode, message: impl Into<String>) -> Self {
+        ApiError::with_code(code.as_str(), message)
+    }
+
+    fn with_code(code: &str, message: impl Into<String>) -> Self {
         ApiError {
             code: code.into(),
             message: message.into(),
@@ -26,7 +67,10 @@ impl ApiError {
 
     /// No operator is logged in on the current workspace.
     pub fn not_logged_in() -> Self {
-        ApiError::new("unauthenticated", "not logged in: log in first")
+        ApiError::core(
+            ncy_core::ErrorCode::Unauthenticated,
+            "not logged in: log in first",
+        )
     }
 }
 
@@ -74,5 +118,20 @@ mod tests {
         .into();
         assert_eq!(e.code, "locked_out");
         assert_eq!(serde_json::to_value(&e).unwrap()["retry_after_minutes"], 14);
+    }
+
+    #[test]
+    fn desktop_codes_serialize_as_their_strings_and_differ_from_the_core_ones() {
+        for c in DesktopErrorCode::ALL {
+            assert_eq!(serde_json::to_value(c).unwrap(), c.as_str(), "{c:?}");
+            assert!(
+                !ncy_core::ErrorCode::ALL
+                    .iter()
+                    .any(|k| k.as_str() == c.as_str()),
+                "{} is a core code too",
+                c.as_str()
+            );
+            assert_eq!(ApiError::new(c, "m").code, c.as_str());
+        }
     }
 }

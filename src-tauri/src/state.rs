@@ -8,7 +8,7 @@ use ncy_core::db::{Db, Target};
 use serde::Serialize;
 use tokio::sync::RwLock;
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, DesktopErrorCode};
 use crate::workspace::Paths;
 
 /// Which database the window works on.
@@ -189,7 +189,7 @@ impl AppState {
 
 fn no_workspace() -> ApiError {
     ApiError::new(
-        "no_workspace",
+        DesktopErrorCode::NoWorkspace,
         "no workspace is open: open the local workspace or connect a PostgreSQL profile",
     )
 }
@@ -198,14 +198,14 @@ fn no_workspace() -> ApiError {
 /// A change the offline cache cannot take (it could never be pushed).
 pub fn offline_refused() -> ApiError {
     ApiError::new(
-        "offline",
+        DesktopErrorCode::Offline,
         "working offline: the cache takes only task edits (queued for the next Sync now); connect to the server for this",
     )
 }
 
 pub fn not_postgres() -> ApiError {
     ApiError::new(
-        "not_postgres",
+        DesktopErrorCode::NotPostgres,
         "not connected to PostgreSQL: this screen needs a server. Add a profile under Connections and switch to it",
     )
 }

@@ -178,31 +178,155 @@ impl Error {
 
     /// A stable machine-readable code for adapters (UI switches on it, CLI maps exit codes).
     pub fn code(&self) -> &'static str {
+        self.error_code().as_str()
+    }
+
+    /// [`Error::code`] as a value: the closed set the UI's TypeScript sees as the `ErrorCode`
+    /// union.
+    pub fn error_code(&self) -> ErrorCode {
         match self {
-            Error::Invalid { .. } => "invalid",
-            Error::NotFound { .. } => "not_found",
-            Error::Conflict { .. } => "conflict",
-            Error::Forbidden { .. } => "forbidden",
-            Error::Unauthenticated(_) => "unauthenticated",
-            Error::StepUpRequired { .. } => "step_up",
-            Error::ApprovalFiled { .. } => "approval_filed",
-            Error::BadCredentials => "bad_credentials",
-            Error::LockedOut { .. } => "locked_out",
-            Error::AccountDisabled(_) => "account_disabled",
-            Error::ServerUnreachable { .. } => "server_unreachable",
-            Error::ReadOnly(_) => "read_only",
-            Error::DatabaseAuth { .. } => "database_auth",
-            Error::Config(_) => "config",
-            Error::Migration(_) => "migration",
-            Error::Drift { .. } => "migration_drift",
-            Error::DiskFull(_) => "disk_full",
-            Error::LocalStore { .. } => "local_store",
-            Error::Keychain(_) => "keychain",
-            Error::Io { .. } => "io",
-            Error::Cancelled => "cancelled",
-            Error::Service { .. } => "service",
-            Error::VerificationFailed(_) => "verification_failed",
-            Error::Database { .. } => "database",
+            Error::Invalid { .. } => ErrorCode::Invalid,
+            Error::NotFound { .. } => ErrorCode::NotFound,
+            Error::Conflict { .. } => ErrorCode::Conflict,
+            Error::Forbidden { .. } => ErrorCode::Forbidden,
+            Error::Unauthenticated(_) => ErrorCode::Unauthenticated,
+            Error::StepUpRequired { .. } => ErrorCode::StepUp,
+            Error::ApprovalFiled { .. } => ErrorCode::ApprovalFiled,
+            Error::BadCredentials => ErrorCode::BadCredentials,
+            Error::LockedOut { .. } => ErrorCode::LockedOut,
+            Error::AccountDisabled(_) => ErrorCode::AccountDisabled,
+            Error::ServerUnreachable { .. } => ErrorCode::ServerUnreachable,
+            Error::ReadOnly(_) => ErrorCode::ReadOnly,
+            Error::DatabaseAuth { .. } => ErrorCode::DatabaseAuth,
+            Error::Config(_) => ErrorCode::Config,
+            Error::Migration(_) => ErrorCode::Migration,
+            Error::Drift { .. } => ErrorCode::MigrationDrift,
+            Error::DiskFull(_) => ErrorCode::DiskFull,
+            Error::LocalStore { .. } => ErrorCode::LocalStore,
+            Error::Keychain(_) => ErrorCode::Keychain,
+            Error::Io { .. } => ErrorCode::Io,
+            Error::Cancelled => ErrorCode::Cancelled,
+            Error::Service { .. } => ErrorCode::Service,
+            Error::VerificationFailed(_) => ErrorCode::VerificationFailed,
+            Error::Database { .. } => ErrorCode::Database,
         }
+    }
+}
+
+/// The codes of [`Error::code`], one per variant. Serialized (and exported to TypeScript) as
+/// the snake_case strings `code()` returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    Invalid,
+    NotFound,
+    Conflict,
+    Forbidden,
+    Unauthenticated,
+    StepUp,
+    ApprovalFiled,
+    BadCredentials,
+    LockedOut,
+    AccountDisabled,
+    ServerUnreachable,
+    ReadOnly,
+    DatabaseAuth,
+    Config,
+    Migration,
+    MigrationDrift,
+    DiskFull,
+    LocalStore,
+    Keychain,
+    Io,
+    Cancelled,
+    Service,
+    VerificationFailed,
+    Database,
+}
+
+impl ErrorCode {
+    /// Every code, in declaration order.
+    pub const ALL: [ErrorCode; 24] = [
+        ErrorCode::Invalid,
+        ErrorCode::NotFound,
+        ErrorCode::Conflict,
+        ErrorCode::Forbidden,
+        ErrorCode::Unauthenticated,
+        ErrorCode::StepUp,
+        ErrorCode::ApprovalFiled,
+        ErrorCode::BadCredentials,
+        ErrorCode::LockedOut,
+        ErrorCode::AccountDisabled,
+        ErrorCode::ServerUnreachable,
+        ErrorCode::ReadOnly,
+        ErrorCode::DatabaseAuth,
+        ErrorCode::Config,
+        ErrorCode::Migration,
+        ErrorCode::MigrationDrift,
+        ErrorCode::DiskFull,
+        ErrorCode::LocalStore,
+        ErrorCode::Keychain,
+        ErrorCode::Io,
+        ErrorCode::Cancelled,
+        ErrorCode::Service,
+        ErrorCode::VerificationFailed,
+        ErrorCode::Database,
+    ];
+
+    /// The string adapters and tests match on (`"not_found"`, `"step_up"`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::Invalid => "invalid",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::Conflict => "conflict",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::Unauthenticated => "unauthenticated",
+            ErrorCode::StepUp => "step_up",
+            ErrorCode::ApprovalFiled => "approval_filed",
+            ErrorCode::BadCredentials => "bad_credentials",
+            ErrorCode::LockedOut => "locked_out",
+            ErrorCode::AccountDisabled => "account_disabled",
+            ErrorCode::ServerUnreachable => "server_unreachable",
+            ErrorCode::ReadOnly => "read_only",
+            ErrorCode::DatabaseAuth => "database_auth",
+            ErrorCode::Config => "config",
+            ErrorCode::Migration => "migration",
+            ErrorCode::MigrationDrift => "migration_drift",
+            ErrorCode::DiskFull => "disk_full",
+            ErrorCode::LocalStore => "local_store",
+            ErrorCode::Keychain => "keychain",
+            ErrorCode::Io => "io",
+            ErrorCode::Cancelled => "cancelled",
+            ErrorCode::Service => "service",
+            ErrorCode::VerificationFailed => "verification_failed",
+            ErrorCode::Database => "database",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_codes_serialize_as_the_strings_code_returns() {
+        let mut seen = std::collections::HashSet::new();
+        for c in ErrorCode::ALL {
+            assert_eq!(serde_json::to_value(c).unwrap(), c.as_str(), "{c:?}");
+            assert!(seen.insert(c.as_str()), "{} twice", c.as_str());
+        }
+        assert_eq!(Error::Cancelled.code(), "cancelled");
+        assert_eq!(
+            Error::Drift {
+                version: 1,
+                name: "x".into(),
+                recorded: "a".into(),
+                current: "b".into()
+            }
+            .code(),
+            "migration_drift"
+        );
+        assert_eq!(Error::invalid("f", "m").code(), "invalid");
     }
 }

@@ -19,7 +19,7 @@ pub mod partition;
 pub mod secrets;
 pub mod seed;
 
-pub use error::{Error, Result};
+pub use error::{Error, ErrorCode, Result};
 
 /// The product version (`ncy-admin/<version>` in audit user agents).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

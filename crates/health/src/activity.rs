@@ -167,7 +167,7 @@ pub async fn sessions(db: &Db, op: &Operator) -> Result<Activity> {
 }
 
 /// Which signal to send to a session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(rename_all = "lowercase")]
 pub enum Signal {

@@ -9,6 +9,7 @@ use ncy_gdpr::hold;
 use ncy_gdpr::request::{
     self, NewRequest, Queue, QueueFilter, Request, RequestDetail, RequestKind, RequestState,
 };
+use serde::Deserialize;
 use tauri::{AppHandle, State};
 use uuid::Uuid;
 
@@ -61,28 +62,35 @@ pub async fn gdpr_create(
     Ok(request::create(&db, &op, new).await?)
 }
 
+/// A step of `gdpr_act`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[serde(rename_all = "lowercase")]
+pub enum GdprAction {
+    /// Identity check started.
+    Begin,
+    /// Identity checked (the note says how).
+    Verify,
+    Complete,
+    /// Rejected (the note is the reason).
+    Reject,
+}
+
 /// Moves a request on: `begin` (identity check started), `verify` (identity checked by
 /// `note`), `complete` or `reject` (`note` is the reason).
 #[tauri::command]
 pub async fn gdpr_act(
     s: State<'_, AppState>,
     id: Uuid,
-    action: String,
+    action: GdprAction,
     note: String,
 ) -> ApiResult<Request> {
     let (db, op) = s.session().await?;
-    Ok(match action.as_str() {
-        "begin" => request::begin_verification(&db, &op, id).await?,
-        "verify" => request::verify_identity(&db, &op, id, &note).await?,
-        "complete" => request::complete(&db, &op, id).await?,
-        "reject" => request::reject(&db, &op, id, &note).await?,
-        other => {
-            return Err(ncy_core::Error::invalid(
-                "action",
-                format!("{other:?} is not begin, verify, complete or reject"),
-            )
-            .into())
-        }
+    Ok(match action {
+        GdprAction::Begin => request::begin_verification(&db, &op, id).await?,
+        GdprAction::Verify => request::verify_identity(&db, &op, id, &note).await?,
+        GdprAction::Complete => request::complete(&db, &op, id).await?,
+        GdprAction::Reject => request::reject(&db, &op, id, &note).await?,
     })
 }
 

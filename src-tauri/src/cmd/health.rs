@@ -58,15 +58,10 @@ pub async fn health_reset_statements(s: State<'_, AppState>) -> ApiResult<ResetR
 pub async fn health_signal(
     s: State<'_, AppState>,
     pid: i64,
-    signal: String,
+    signal: Signal,
 ) -> ApiResult<SignalResult> {
-    let sig = match signal.as_str() {
-        "cancel" => Signal::Cancel,
-        "terminate" => Signal::Terminate,
-        _ => return Err(ncy_core::Error::invalid("signal", "give cancel or terminate").into()),
-    };
     let (db, op) = s.session().await?;
-    Ok(activity::signal(&db, &op, pid, sig).await?)
+    Ok(activity::signal(&db, &op, pid, signal).await?)
 }
 
 fn settings_file(config: &Path) -> std::path::PathBuf {

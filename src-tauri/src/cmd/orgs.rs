@@ -3,6 +3,7 @@
 use ncy_core::admin::orgs::{self, OrgDetail, Organization};
 use ncy_core::admin::Page;
 use ncy_core::model::OrgRole;
+use serde::Deserialize;
 use tauri::State;
 
 use crate::error::ApiResult;
@@ -56,19 +57,28 @@ pub async fn orgs_transfer(
     Ok(orgs::transfer(&db, &op, &org, &owner).await?)
 }
 
-/// `action`: delete | restore.
+/// What `orgs_set_state` does to an organization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[serde(rename_all = "lowercase")]
+pub enum OrgAction {
+    /// Needs a fresh password (step-up) and, where configured, a second operator's approval.
+    Delete,
+    Restore,
+}
+
 #[tauri::command]
 pub async fn orgs_set_state(
     s: State<'_, AppState>,
     org: String,
-    action: String,
+    action: OrgAction,
 ) -> ApiResult<Organization> {
-    let (db, op) = if action == "restore" {
+    let (db, op) = if action == OrgAction::Restore {
         s.session().await?
     } else {
         s.destructive().await?
     };
-    Ok(if action == "restore" {
+    Ok(if action == OrgAction::Restore {
         orgs::restore(&db, &op, &org).await?
     } else {
         let ask = ncy_approvals::Request::OrgDelete { org: org.clone() };

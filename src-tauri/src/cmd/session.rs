@@ -111,10 +111,18 @@ pub async fn session_step_up(s: State<'_, AppState>, password: String) -> ApiRes
     let Some(ncy_core::db::Target::Postgres(url)) = target else {
         return Err(ApiError::not_logged_in());
     };
-    let mut u = url::Url::parse(&url)
-        .map_err(|_| ApiError::new("config", "the connection's URL cannot be read"))?;
-    u.set_password(Some(&password))
-        .map_err(|_| ApiError::new("config", "the connection's URL takes no password"))?;
+    let mut u = url::Url::parse(&url).map_err(|_| {
+        ApiError::core(
+            ncy_core::ErrorCode::Config,
+            "the connection's URL cannot be read",
+        )
+    })?;
+    u.set_password(Some(&password)).map_err(|_| {
+        ApiError::core(
+            ncy_core::ErrorCode::Config,
+            "the connection's URL takes no password",
+        )
+    })?;
     let opts = ncy_core::db::ConnectOptions {
         max_connections: 1,
         connect_timeout: std::time::Duration::from_secs(5),

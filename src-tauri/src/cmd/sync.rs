@@ -117,17 +117,35 @@ pub async fn sync_run(app: AppHandle, s: State<'_, AppState>, job: String) -> Ap
     Ok(res?)
 }
 
+/// Which side of a conflict `sync_resolve` keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[serde(rename_all = "lowercase")]
+pub enum ConflictKeep {
+    Mine,
+    Theirs,
+}
+
+impl ConflictKeep {
+    fn as_str(self) -> &'static str {
+        match self {
+            ConflictKeep::Mine => "mine",
+            ConflictKeep::Theirs => "theirs",
+        }
+    }
+}
+
 /// Resolves a conflict: `keep` is `mine` or `theirs`, or `value` gives a new value. Keeping
 /// mine or a new value is queued as a new offline edit (pushed by the next "Sync now").
 #[tauri::command]
 pub async fn sync_resolve(
     s: State<'_, AppState>,
     id: Uuid,
-    keep: Option<String>,
+    keep: Option<ConflictKeep>,
     value: Option<String>,
 ) -> ApiResult<Resolved> {
     let (_, url, op) = server(&s).await?;
-    let how = Resolution::choose(keep.as_deref(), value)?;
+    let how = Resolution::choose(keep.map(ConflictKeep::as_str), value)?;
     let r = off_thread(move || async move {
         let cache = Cache::open_profile(&url).await?;
         conflicts::resolve(&cache, &op, id, &how).await
@@ -138,6 +156,7 @@ pub async fn sync_resolve(
 
 /// What to do with one outbox entry.
 #[derive(Debug, Clone, Copy, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(rename_all = "lowercase")]
 pub enum OutboxAction {
     Retry,

@@ -5,6 +5,7 @@ use ncy_core::admin::users::{
     UserPatch,
 };
 use ncy_core::admin::Page;
+use serde::Deserialize;
 use tauri::State;
 use uuid::Uuid;
 
@@ -40,34 +41,38 @@ pub async fn users_update(s: State<'_, AppState>, id: String, patch: UserPatch) 
     Ok(users::update(&db, &op, &id, &patch).await?)
 }
 
-/// `action`: suspend | reactivate | delete | restore.
+/// What `users_set_state` does to a user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[serde(rename_all = "lowercase")]
+pub enum UserAction {
+    Suspend,
+    Reactivate,
+    /// Needs a fresh password (step-up) and, where configured, a second operator's approval.
+    Delete,
+    Restore,
+}
+
 #[tauri::command]
 pub async fn users_set_state(
     s: State<'_, AppState>,
     id: String,
-    action: String,
+    action: UserAction,
 ) -> ApiResult<User> {
-    let (db, op) = if action == "delete" {
+    let (db, op) = if action == UserAction::Delete {
         s.destructive().await?
     } else {
         s.session().await?
     };
-    Ok(match action.as_str() {
-        "suspend" => users::suspend(&db, &op, &id).await?,
-        "reactivate" => users::reactivate(&db, &op, &id).await?,
-        "delete" => {
+    Ok(match action {
+        UserAction::Suspend => users::suspend(&db, &op, &id).await?,
+        UserAction::Reactivate => users::reactivate(&db, &op, &id).await?,
+        UserAction::Delete => {
             let ask = ncy_approvals::Request::UserDelete { user: id.clone() };
             ncy_approvals::gate(&db, &op, &ask).await?;
             users::delete(&db, &op, &id).await?
         }
-        "restore" => users::restore(&db, &op, &id).await?,
-        other => {
-            return Err(ncy_core::Error::invalid(
-                "action",
-                format!("{other:?} is not suspend, reactivate, delete or restore"),
-            )
-            .into())
-        }
+        UserAction::Restore => users::restore(&db, &op, &id).await?,
     })
 }
 

@@ -62,10 +62,17 @@ import type { PullReport as SyncPullReport } from './bindings/sync/PullReport';
 import type { Resolved as SyncResolved } from './bindings/sync/Resolved';
 import type { OutboxItem as SyncOutboxItem } from './bindings/sync/OutboxItem';
 import type { HealthReport } from './bindings/health/HealthReport';
+// The string "enums" commands take (serde enums in src-tauri/src/cmd, generated with ts-rs).
+import type { UserAction } from './bindings/UserAction';
+import type { OrgAction } from './bindings/OrgAction';
+import type { GdprAction } from './bindings/GdprAction';
+import type { OutboxAction } from './bindings/OutboxAction';
+import type { ConflictKeep } from './bindings/ConflictKeep';
 import type { LoggingChange } from './bindings/health/LoggingChange';
 import type { LoggingUpdate } from './bindings/health/LoggingUpdate';
 import type { ResetResult } from './bindings/health/ResetResult';
 import type { SignalResult } from './bindings/health/SignalResult';
+import type { Signal } from './bindings/health/Signal';
 import type { Metrics } from './bindings/health/Metrics';
 import type { SessionInfo as PgSession } from './bindings/health/SessionInfo';
 import type { Snapshot as BackupSnapshot } from './bindings/backup/Snapshot';
@@ -76,10 +83,11 @@ import type { PruneItem } from './bindings/backup/PruneItem';
 import type { RestoreReport } from './bindings/backup/RestoreReport';
 import type { PitrReadiness } from './bindings/backup/PitrReadiness';
 
+export type { UserAction, OrgAction, GdprAction, OutboxAction, ConflictKeep, Signal };
+
 // ncy-sync types (bindings/sync); the two wrappers mirror src-tauri/src/cmd/sync.rs.
 export type { SyncStatus, SyncConflict, SyncInitialReport, SyncPushReport, SyncPullReport, SyncResolved, SyncOutboxItem };
 export interface SyncView { status: SyncStatus; conflicts: SyncConflict[]; outbox: SyncOutboxItem[]; next_retry: string | null }
-export type OutboxAction = 'retry' | 'park' | 'discard';
 export interface SyncRunReport { push: SyncPushReport; pull: SyncPullReport }
 
 export type {
@@ -131,7 +139,7 @@ export const api = {
     get: (id: string) => call<UserDetail>('users_get', { id }),
     create: (user: Partial_<NewUser> & { email: string }) => call<Created>('users_create', { user }),
     update: (id: string, patch: Partial_<UserPatch>) => call<User>('users_update', { id, patch }),
-    setState: (id: string, action: 'suspend' | 'reactivate' | 'delete' | 'restore') =>
+    setState: (id: string, action: UserAction) =>
       call<User>('users_set_state', { id, action }),
     resetPassword: (id: string) => call<string>('users_reset_password', { id }),
     sessions: (id: string) => call<SessionInfo[]>('users_sessions', { id }),
@@ -149,7 +157,7 @@ export const api = {
     get: (org: string) => call<OrgDetail>('orgs_get', { org }),
     create: (name: string, slug: string, owner: string) => call<Organization>('orgs_create', { name, slug, owner }),
     transfer: (org: string, owner: string) => call<Organization>('orgs_transfer', { org, owner }),
-    setState: (org: string, action: 'delete' | 'restore') => call<Organization>('orgs_set_state', { org, action }),
+    setState: (org: string, action: OrgAction) => call<Organization>('orgs_set_state', { org, action }),
     setMember: (org: string, user: string, role: OrgRole) => call<void>('orgs_set_member', { org, user, role }),
     removeMember: (org: string, user: string) => call<void>('orgs_remove_member', { org, user }),
     createTeam: (org: string, name: string, description: string | null) =>
@@ -225,7 +233,7 @@ export const api = {
   gdpr: {
     queue: (state: string | null, overdue: boolean, includeClosed: boolean) =>
       call<GdprQueue>('gdpr_queue', { state, overdue, includeClosed }),
-    act: (id: string, action: 'begin' | 'verify' | 'complete' | 'reject', note: string) =>
+    act: (id: string, action: GdprAction, note: string) =>
       call<GdprRequest>('gdpr_act', { id, action, note }),
     show: (id: string) => call<GdprRequestDetail>('gdpr_show', { id }),
     create: (user: string, kind: GdprRequestKind, note: string | null) =>
@@ -246,7 +254,7 @@ export const api = {
     status: () => call<SyncView>('sync_status'),
     init: (job: string, orgs: string[]) => call<SyncInitialReport>('sync_init', { job, orgs }),
     run: (job: string) => call<SyncRunReport>('sync_run', { job }),
-    resolve: (id: string, keep: 'mine' | 'theirs' | null, value: string | null) =>
+    resolve: (id: string, keep: ConflictKeep | null, value: string | null) =>
       call<SyncResolved>('sync_resolve', { id, keep, value }),
     outbox: (id: string, action: OutboxAction) => call<SyncOutboxItem>('sync_outbox', { id, action }),
     nextRetry: () => call<string | null>('sync_next_retry'),
@@ -257,7 +265,7 @@ export const api = {
     loggingWarnings: (change: LoggingChange) => call<string[]>('health_logging_warnings', { change }),
     setLogging: (change: LoggingChange) => call<LoggingUpdate>('health_set_logging', { change }),
     resetStatements: () => call<ResetResult>('health_reset_statements'),
-    signal: (pid: number, signal: 'cancel' | 'terminate') => call<SignalResult>('health_signal', { pid, signal }),
+    signal: (pid: number, signal: Signal) => call<SignalResult>('health_signal', { pid, signal }),
     prometheusGet: () => call<string | null>('health_prometheus_get'),
     prometheusSet: (url: string | null) => call<void>('health_prometheus_set', { url }),
     metrics: (window: string, database: string | null) => call<Metrics>('health_metrics', { window, database }),

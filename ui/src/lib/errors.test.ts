@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { ApiError, errorTitle, lockoutMinutes, toApiError } from './errors';
+import coreCodes from './bindings/ErrorCode.ts?raw';
+import desktopCodes from './bindings/DesktopErrorCode.ts?raw';
+
+// The string literals of a generated union type (`export type X = "a" | "b";`).
+const literals = (ts: string) => [...(/export type \w+ = ([^;]+);/.exec(ts)?.[1] ?? '').matchAll(/"([a-z_]+)"/g)].map((m) => m[1]);
 
 describe('toApiError', () => {
   it('keeps the code and message the Rust side sends', () => {
@@ -30,5 +35,18 @@ describe('lockout', () => {
     expect(lockoutMinutes(new ApiError('invalid', 'x'))).toBeNull();
     const s = toApiError({ code: 'locked_out', message: 'account locked', retry_after_minutes: 3 });
     expect(lockoutMinutes(s)).toBe(3);
+  });
+});
+
+describe('errorTitle', () => {
+  it('has a title for every code the core and the desktop can send', () => {
+    const codes = [...literals(coreCodes), ...literals(desktopCodes), 'ipc', 'unknown'];
+    expect(literals(coreCodes)).toContain('not_found');
+    expect(literals(desktopCodes)).toContain('not_postgres');
+    for (const c of codes) expect(errorTitle(c), c).not.toBe('Error');
+  });
+  it('falls back to a plain title for a code it does not know', () => {
+    expect(errorTitle('from_a_newer_core')).toBe('Error');
+    expect(errorTitle('toString')).toBe('Error');
   });
 });

@@ -2,6 +2,9 @@
 // IPC layer, a JS Error) is normalised so the UI always has a code to switch on and a
 // readable message to show, never a raw debug dump.
 
+import type { DesktopErrorCode } from './bindings/DesktopErrorCode';
+import type { ErrorCode } from './bindings/ErrorCode';
+
 export class ApiError extends Error {
   readonly code: string;
   /** For `locked_out`: minutes until the next login attempt is accepted. */
@@ -31,31 +34,46 @@ export function toApiError(e: unknown): ApiError {
   return new ApiError('unknown', 'something went wrong (no details were given)');
 }
 
-/** A short title for a toast, by error code. */
+/** Every code an error can carry: the core's and the desktop's (generated from Rust), and the
+ * two this file gives errors that did not come from Rust. */
+export type Code = ErrorCode | DesktopErrorCode | 'ipc' | 'unknown';
+
+// A Record over the union: the compiler refuses a code without a title.
+const TITLES: Record<Code, string> = {
+  invalid: 'Check the input',
+  not_found: 'Not found',
+  conflict: 'Conflict',
+  forbidden: 'Not allowed',
+  unauthenticated: 'Please log in',
+  step_up: 'Password needed',
+  approval_filed: 'Filed for approval',
+  bad_credentials: 'Login failed',
+  locked_out: 'Account locked',
+  account_disabled: 'Account disabled',
+  server_unreachable: 'Server unreachable',
+  read_only: 'Read-only standby',
+  database_auth: 'Database login refused',
+  config: 'Configuration problem',
+  migration: 'Migration failed',
+  migration_drift: 'Migration edited',
+  disk_full: 'Disk full',
+  local_store: 'Workspace unreadable',
+  keychain: 'Keychain unavailable',
+  io: 'File error',
+  cancelled: 'Cancelled',
+  service: 'Service unavailable',
+  verification_failed: 'Verification failed',
+  database: 'Database error',
+  no_workspace: 'No workspace open',
+  offline: 'Working offline',
+  not_postgres: 'Needs PostgreSQL',
+  ipc: 'App error',
+  unknown: 'Unexpected error',
+};
+
+/** A short title for a toast, by error code ('Error' for a code this build does not know). */
 export function errorTitle(code: string): string {
-  switch (code) {
-    case 'invalid': return 'Check the input';
-    case 'not_found': return 'Not found';
-    case 'conflict': return 'Conflict';
-    case 'forbidden': return 'Not allowed';
-    case 'unauthenticated': return 'Please log in';
-    case 'bad_credentials': return 'Login failed';
-    case 'locked_out': return 'Account locked';
-    case 'account_disabled': return 'Account disabled';
-    case 'server_unreachable': return 'Server unreachable';
-    case 'read_only': return 'Read-only standby';
-    case 'step_up': return 'Password needed';
-    case 'approval_filed': return 'Filed for approval';
-    case 'database_auth': return 'Database login refused';
-    case 'keychain': return 'Keychain unavailable';
-    case 'not_postgres': return 'Needs PostgreSQL';
-    case 'cancelled': return 'Cancelled';
-    case 'disk_full': return 'Disk full';
-    case 'service': return 'Service unavailable';
-    case 'offline': return 'Working offline';
-    case 'verification_failed': return 'Verification failed';
-    default: return 'Error';
-  }
+  return Object.prototype.hasOwnProperty.call(TITLES, code) ? TITLES[code as Code] : 'Error';
 }
 
 /** Minutes left before a lockout ends (the structured field, else the core's message). */

@@ -129,3 +129,12 @@ export function sectionBadge(findings: Finding[], sections: string[]): { label: 
   const f = findings.find((x) => sections.includes(x.section));
   return f ? { label: f.severity, tone: f.severity } : { label: 'ok', tone: 'ok' };
 }
+
+/** A ratio (0..1) or a percentage as a bar width in percent, clamped to 0..100. */
+export const pct = (x: number | null | undefined) => (x == null ? null : Math.max(0, Math.min(100, x <= 1 ? x * 100 : x)));
+
+/** Seconds as `4.2 s`, `12 min` or `1.5 h`; `—` when unknown. */
+export const secs = (s: number | null | undefined) => (s == null ? '—' : s < 60 ? `${s.toFixed(1)} s` : s < 3600 ? `${Math.round(s / 60)} min` : `${(s / 3600).toFixed(1)} h`);
+
+/** Milliseconds as `12.3 ms` or `1.20 s`. */
+export const ms = (x: number) => (x >= 1000 ? `${(x / 1000).toFixed(2)} s` : `${x.toFixed(1)} ms`);

@@ -13,7 +13,7 @@ mod sqlite;
 pub mod tls;
 mod value;
 
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 pub use connect::{redact_url, ConnectOptions, Target};
 pub use value::{
@@ -239,9 +239,6 @@ pub fn translate(sql: &str) -> String {
 pub fn ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
-
-/// Shared-ownership handle used by adapters that keep one store open.
-pub type SharedDb = Arc<Db>;
 
 #[cfg(test)]
 mod tests {

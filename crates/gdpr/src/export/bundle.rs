@@ -1,220 +1,23 @@
-//! The Art. 15 / 20 export: a folder with `manifest.json` (subject, request, generation time,
-//! tables, row counts, SHA-256 of every file), one JSON file per table holding every row that
-//! refers to the subject, and a human-readable `summary.md`. Rows are read in keyset batches
-//! (`(timestamp, id)` cursors) and written as they arrive, so memory stays flat whatever the
-//! subject's volume; the bundle appears under its final name only when complete.
+//! Writing the bundle: the per-table JSON files streamed in keyset batches, `summary.md` and
+//! `manifest.json`, each file private to its owner and hashed as it is written.
 
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
-use std::time::Instant;
 
 use chrono::NaiveDateTime;
-use ncy_core::audit::{self, Entry};
-use ncy_core::auth::{perm, Operator};
+use ncy_core::auth::Operator;
 use ncy_core::db::{now, Db, Dialect, Tx, Value};
 use ncy_core::{params, Error, Result};
 use serde::Serialize;
-use serde_json::json;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::request::{self, Request};
-use crate::subject::{self, Subject};
+use super::specs::{count, from, q, tables, Spec, BATCH, SPECS};
+use crate::request::Request;
+use crate::subject::Subject;
 use crate::{check_cancel, Progress};
-
-/// Rows fetched per keyset batch.
-pub const BATCH: i64 = 5000;
-
-/// One part of a table's selection (a table may need several, e.g. messages sent and received).
-struct Part {
-    /// SQL condition; `$1` is the subject id, `$2` (when `email`) the subject's email.
-    filter: &'static str,
-    email: bool,
-}
-
-/// What is exported from one table.
-struct Spec {
-    table: &'static str,
-    parts: &'static [Part],
-    /// Keyset ordering columns: a timestamp and a unique tie-breaker.
-    ts: &'static str,
-    tb: &'static str,
-    /// Secret columns never exported.
-    omit: &'static [&'static str],
-    about: &'static str,
-}
-
-const fn p(filter: &'static str) -> Part {
-    Part {
-        filter,
-        email: false,
-    }
-}
-
-const SPECS: &[Spec] = &[
-    Spec {
-        table: "User",
-        parts: &[p(r#""id" = $1"#)],
-        ts: "created_at",
-        tb: "id",
-        omit: &["password_hash"],
-        about: "the account (without the password hash)",
-    },
-    Spec {
-        table: "Session",
-        parts: &[p(r#""user_id" = $1"#)],
-        ts: "created_at",
-        tb: "id",
-        omit: &["refresh_token"],
-        about: "login sessions (without tokens)",
-    },
-    Spec {
-        table: "ApiKey",
-        parts: &[p(r#""user_id" = $1"#)],
-        ts: "created_at",
-        tb: "id",
-        omit: &["key_hash"],
-        about: "API keys (without key hashes)",
-    },
-    Spec {
-        table: "UserRoleMap",
-        parts: &[p(r#""user_id" = $1"#)],
-        ts: "granted_at",
-        tb: "role_id",
-        omit: &[],
-        about: "roles granted",
-    },
-    Spec {
-        table: "OrganizationMember",
-        parts: &[p(r#""user_id" = $1"#)],
-        ts: "joined_at",
-        tb: "id",
-        omit: &[],
-        about: "organization memberships",
-    },
-    Spec {
-        table: "TeamMember",
-        parts: &[p(r#""user_id" = $1"#)],
-        ts: "joined_at",
-        tb: "team_id",
-        omit: &[],
-        about: "team memberships",
-    },
-    Spec {
-        table: "Organization",
-        parts: &[p(r#""owner_id" = $1"#)],
-        ts: "created_at",
-        tb: "id",
-        omit: &[],
-        about: "organizations owned",
-    },
-    Spec {
-        table: "Task",
-        parts: &[p(r#""assignee_id" = $1"#)],
-        ts: "created_at",
-        tb: "id",
-        omit: &[],
-        about: "tasks assigned",
-    },
-    Spec {
-        table: "AuditLog",
-        parts: &[
-            p(r#""user_id" = $1"#),
-            p(
-                r#""target_table" = 'User' AND "target_id" = $1 AND ("user_id" IS NULL OR "user_id" <> $1)"#,
-            ),
-        ],
-        ts: "created_at",
-        tb: "id",
-        omit: &[],
-        about: "audit events by or about the subject",
-    },
-    Spec {
-        table: "AccessLog",
-        parts: &[p(r#""user_id" = $1"#)],
-        ts: "timestamp",
-        tb: "id",
-        omit: &[],
-        about: "API access log",
-    },
-    Spec {
-        table: "LoginAttempt",
-        parts: &[Part {
-            filter: r#""user_id" = $1 OR lower("email") = $2"#,
-            email: true,
-        }],
-        ts: "created_at",
-        tb: "id",
-        omit: &[],
-        about: "login attempts",
-    },
-    Spec {
-        table: "Notification",
-        parts: &[p(r#""user_id" = $1"#)],
-        ts: "created_at",
-        tb: "id",
-        omit: &[],
-        about: "notifications",
-    },
-    Spec {
-        table: "File",
-        parts: &[p(r#""user_id" = $1"#)],
-        ts: "created_at",
-        tb: "id",
-        omit: &[],
-        about: "files (metadata)",
-    },
-    Spec {
-        table: "Message",
-        parts: &[
-            p(r#""sender_id" = $1"#),
-            p(r#""receiver_id" = $1 AND ("sender_id" IS NULL OR "sender_id" <> $1)"#),
-        ],
-        ts: "created_at",
-        tb: "id",
-        omit: &[],
-        about: "messages sent and received",
-    },
-    Spec {
-        table: "Settings",
-        parts: &[p(r#""user_id" = $1"#)],
-        ts: "created_at",
-        tb: "id",
-        omit: &[],
-        about: "settings",
-    },
-    Spec {
-        table: "UserPreferences",
-        parts: &[p(r#""user_id" = $1"#)],
-        ts: "created_at",
-        tb: "id",
-        omit: &[],
-        about: "preferences",
-    },
-    Spec {
-        table: "Consent",
-        parts: &[p(r#""user_id" = $1"#)],
-        ts: "created_at",
-        tb: "id",
-        omit: &[],
-        about: "consent history",
-    },
-    Spec {
-        table: "GdprRequest",
-        parts: &[p(r#""user_id" = $1"#)],
-        ts: "created_at",
-        tb: "id",
-        omit: &[],
-        about: "data-subject requests",
-    },
-];
-
-/// The tables an export covers, in bundle order.
-pub fn tables() -> Vec<&'static str> {
-    SPECS.iter().map(|s| s.table).collect()
-}
 
 /// One file of the bundle.
 #[derive(Debug, Clone, Serialize)]
@@ -242,17 +45,6 @@ pub struct Manifest {
     pub files: Vec<FileEntry>,
 }
 
-/// The result of [`export`].
-#[derive(Debug, Clone, Serialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-pub struct ExportOutcome {
-    pub path: String,
-    pub manifest: Manifest,
-    pub total_rows: u64,
-    pub duration_ms: u64,
-    pub request: Request,
-}
-
 /// A writer that hashes and counts what passes through.
 struct Hashing<W: Write> {
     inner: W,
@@ -275,43 +67,6 @@ impl<W: Write> Write for Hashing<W> {
 fn io(ctx: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
     let ctx = ctx.into();
     move |e| Error::io(ctx, e)
-}
-
-fn q(c: &str) -> String {
-    ncy_core::db::ident(c)
-}
-
-/// What to read `table` from: the table, or while a log table's move into partitions is under
-/// way, both it and the rows not moved yet (`ncy-admin migrate partition-logs`).
-async fn from(tx: &mut Tx, table: &str) -> Result<String> {
-    Ok(match ncy_core::partition::layout(tx, table).await? {
-        ncy_core::partition::Layout::Moving => format!(
-            "(SELECT * FROM {} UNION ALL SELECT * FROM {})",
-            q(table),
-            q(&ncy_core::partition::leftover_name(table))
-        ),
-        _ => q(table),
-    })
-}
-
-async fn count(tx: &mut Tx, spec: &Spec, user: Uuid, email: &str) -> Result<u64> {
-    let mut n = 0;
-    let src = from(tx, spec.table).await?;
-    for part in spec.parts {
-        let p = if part.email {
-            params![user, email]
-        } else {
-            params![user]
-        };
-        let r = tx
-            .query_one(
-                &format!("SELECT count(*) AS n FROM {src} t WHERE {}", part.filter),
-                &p,
-            )
-            .await?;
-        n += r.int("n")? as u64;
-    }
-    Ok(n)
 }
 
 /// Streams one table into `dir/<Table>.json`.
@@ -487,7 +242,7 @@ fn summary_md(m: &Manifest, consents: &[(String, bool, NaiveDateTime)]) -> Strin
 }
 
 /// Prepares the target: must not exist (an empty directory is accepted).
-fn prepare_out(out: &Path) -> Result<PathBuf> {
+pub(super) fn prepare_out(out: &Path) -> Result<PathBuf> {
     if out.exists() {
         let empty = out.is_dir()
             && fs::read_dir(out)
@@ -520,127 +275,7 @@ fn prepare_out(out: &Path) -> Result<PathBuf> {
     Ok(tmp)
 }
 
-/// Writes the export bundle of an ACCESS or EXPORT request into the folder `out` (which must
-/// not exist yet) and records its path on the request.
-pub async fn export(
-    db: &Db,
-    op: &Operator,
-    request_id: Uuid,
-    out: &Path,
-    progress: &dyn Fn(Progress),
-    cancel: Option<&AtomicBool>,
-) -> Result<ExportOutcome> {
-    export_via(db, db, op, request_id, out, progress, cancel).await
-}
-
-/// [`export`] reading the subject's rows from `read` (a read replica of `db`, which may lag by
-/// its replay delay); the request is checked and the result recorded on `db`.
-pub async fn export_via(
-    db: &Db,
-    read: &Db,
-    op: &Operator,
-    request_id: Uuid,
-    out: &Path,
-    progress: &dyn Fn(Progress),
-    cancel: Option<&AtomicBool>,
-) -> Result<ExportOutcome> {
-    op.require(perm::GDPR_HANDLE)?;
-    let started = Instant::now();
-    let (req, subject) = {
-        let mut tx = db.begin().await?;
-        let r = request::load(&mut tx, request_id).await?;
-        check_exportable(&r)?;
-        let user = r.user_id.ok_or_else(|| {
-            Error::conflict(
-                "user",
-                format!("request {request_id} has no subject any more"),
-            )
-        })?;
-        let s = subject::by_id(&mut tx, user).await?;
-        tx.commit().await?;
-        (r, s)
-    };
-    let tmp = prepare_out(out)?;
-    let res = write_bundle(read, op, &req, &subject, &tmp, progress, cancel).await;
-    let (manifest, total_rows) = match res {
-        Ok(m) => m,
-        Err(e) => {
-            let _ = fs::remove_dir_all(&tmp);
-            return Err(e);
-        }
-    };
-    if let Err(e) = fs::rename(&tmp, out) {
-        let _ = fs::remove_dir_all(&tmp);
-        return Err(Error::io(
-            format!("moving the bundle to {}", out.display()),
-            e,
-        ));
-    }
-    let path = fs::canonicalize(out)
-        .unwrap_or_else(|_| out.to_owned())
-        .display()
-        .to_string();
-    // Record the result with its audit row; the bundle is removed if that fails.
-    let recorded = async {
-        let mut tx = db.begin().await?;
-        let r = request::lock(&mut tx, request_id).await?;
-        check_exportable(&r)?;
-        tx.execute(
-            r#"UPDATE "GdprRequest" SET "result_path" = $2, "handler_id" = $3, "updated_at" = $4 WHERE "id" = $1"#,
-            &params![request_id, path.as_str(), op.user_id, now()],
-        )
-        .await?;
-        audit::record(&mut tx, op, Entry {
-            action: "GDPR_EXPORT",
-            table: "GdprRequest",
-            target_id: Some(request_id),
-            old: Some(json!({"result_path": r.result_path})),
-            new: Some(json!({"result_path": path, "rows": total_rows, "files": manifest.files.len()})),
-        })
-        .await?;
-        let r = request::load(&mut tx, request_id).await?;
-        tx.commit().await?;
-        Ok::<_, Error>(r)
-    }
-    .await;
-    let request = match recorded {
-        Ok(r) => r,
-        Err(e) => {
-            let _ = fs::remove_dir_all(out);
-            return Err(e);
-        }
-    };
-    Ok(ExportOutcome {
-        path,
-        manifest,
-        total_rows,
-        duration_ms: started.elapsed().as_millis() as u64,
-        request,
-    })
-}
-
-fn check_exportable(r: &Request) -> Result<()> {
-    if !r.kind.is_export() {
-        return Err(Error::conflict(
-            "type",
-            format!(
-                "request {} is a {} request; export answers ACCESS and EXPORT requests",
-                r.id,
-                r.kind.as_str()
-            ),
-        ));
-    }
-    if !r.state.is_open() {
-        return Err(Error::conflict(
-            "status",
-            format!("request {} is already {}", r.id, r.state.as_str()),
-        ));
-    }
-    request::require_verified(r)?;
-    Ok(())
-}
-
-async fn write_bundle(
+pub(super) async fn write_bundle(
     db: &Db,
     op: &Operator,
     req: &Request,

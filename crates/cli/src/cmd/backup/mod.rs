@@ -9,13 +9,19 @@ use anyhow::Result;
 use clap::Subcommand;
 use ncy_backup::{
     pitr, BackupRef, Backups, CreateOptions, Hooks, Progress, PrunePolicy, RestoreOptions,
-    Snapshot, Verification,
 };
 use ncy_core::Error;
 use serde::Serialize;
 
 use crate::ctx::Ctx;
-use crate::output::{emit, opt, progress, table};
+use crate::output::{emit, progress, table};
+
+mod key;
+mod text;
+
+use key::run_key;
+pub use key::Key;
+use text::{age, human_bytes, pitr_text, plan_text, snapshot_text, verification_text};
 
 #[derive(Subcommand, Debug)]
 pub enum Backup {
@@ -128,173 +134,6 @@ pub enum Backup {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
-}
-
-fn human_bytes(n: i64) -> String {
-    let n = n.max(0) as f64;
-    match n {
-        n if n >= 1e9 => format!("{:.2} GB", n / 1e9),
-        n if n >= 1e6 => format!("{:.1} MB", n / 1e6),
-        n if n >= 1e3 => format!("{:.1} kB", n / 1e3),
-        n => format!("{n} B"),
-    }
-}
-
-fn age(secs: i64) -> String {
-    match secs {
-        s if s < 120 => format!("{s} s"),
-        s if s < 7200 => format!("{} min", s / 60),
-        s if s < 172_800 => format!("{} h", s / 3600),
-        s => format!("{} days", s / 86_400),
-    }
-}
-
-/// `backup key ...`: the age keys of encrypted backups.
-#[derive(Subcommand, Debug)]
-pub enum Key {
-    /// Make a new key in the OS keychain and encrypt new backups to it; prints its recipient.
-    /// Older keys stay in the keychain for older backups.
-    Create,
-    /// Store the identity of an age identity file in the keychain (to restore on this
-    /// machine backups made elsewhere).
-    Import {
-        /// An age identity file (AGE-SECRET-KEY-1… lines, as age-keygen writes it).
-        file: PathBuf,
-        /// Also make it the default key of new encrypted backups.
-        #[arg(long)]
-        default: bool,
-    },
-    /// The recipient new encrypted backups go to.
-    Show,
-}
-
-fn key_text(k: &ncy_backup::BackupKey) -> String {
-    format!(
-        "backup key {}{}\nThe secret half is in the OS keychain; keep a copy offline (without it, encrypted backups cannot be restored).",
-        k.recipient,
-        if k.default { " (default for `backup create --encrypt`)" } else { "" }
-    )
-}
-
-fn run_key(ctx: &Ctx, k: Key) -> Result<()> {
-    use ncy_backup::crypt;
-    match k {
-        Key::Create => {
-            let k = crypt::create_key()?;
-            emit(ctx, &k, || key_text(&k))
-        }
-        Key::Import { file, default } => {
-            let k = crypt::import_key(&file, default)?;
-            emit(ctx, &k, || key_text(&k))
-        }
-        Key::Show => match crypt::default_recipient()? {
-            Some(recipient) => {
-                let k = ncy_backup::BackupKey {
-                    recipient,
-                    default: true,
-                };
-                emit(ctx, &k, || key_text(&k))
-            }
-            None => Err(Error::not_found(
-                "backup key",
-                "default (run `ncy-admin backup key create`)",
-            )
-            .into()),
-        },
-    }
-}
-
-fn snapshot_text(s: &Snapshot) -> String {
-    let rows: i64 = s
-        .table_counts
-        .as_ref()
-        .map(|c| c.values().sum())
-        .unwrap_or(0);
-    format!(
-        "backup {}\n  file      {}\n  size      {}\n  sha256    {}\n  database  {} ({})\n  tables    {} ({rows} rows)\n  took      {} ms\n  verified  {}",
-        s.id,
-        s.path,
-        human_bytes(s.size),
-        opt(&s.sha256),
-        opt(&s.database),
-        opt(&s.server_version),
-        s.table_counts.as_ref().map_or(0, |c| c.len()),
-        opt(&s.duration_ms),
-        if s.verified { "yes" } else { "no (run `ncy-admin backup verify`)" }
-    ) + &match &s.encrypted_to {
-        Some(r) => format!("\n  encrypted to {r} (age)"),
-        None => String::new(),
-    }
-}
-
-fn verification_text(v: &Verification) -> String {
-    let mut out = format!(
-        "{} {}\n  checksum  {}\n  readable  {} ({} entries)\n  restore   {}\n",
-        if v.ok { "VERIFIED" } else { "FAILED" },
-        v.path,
-        if v.checksum_ok { "ok" } else { "MISMATCH" },
-        if v.readable { "yes" } else { "no" },
-        v.entries,
-        v.restore_ms
-            .map(|ms| format!(
-                "{ms} ms into {}",
-                v.scratch_database.as_deref().unwrap_or("-")
-            ))
-            .unwrap_or_else(|| "not run".into()),
-    );
-    if !v.tables.is_empty() {
-        out.push_str(&table(
-            &["table", "rows at backup", "rows restored", ""],
-            v.tables
-                .iter()
-                .map(|t| {
-                    vec![
-                        t.table.clone(),
-                        opt(&t.expected),
-                        opt(&t.actual),
-                        if t.ok { "ok".into() } else { "DIFFERS".into() },
-                    ]
-                })
-                .collect(),
-        ));
-        out.push('\n');
-    }
-    for x in &v.skipped_extensions {
-        out.push_str(&format!(
-            "  skipped extension {} (this role cannot create it: {}); every table was still restored and compared\n",
-            x.name, x.reason
-        ));
-    }
-    for p in &v.problems {
-        out.push_str(&format!("  problem: {p}\n"));
-    }
-    out
-}
-
-fn plan_text(p: &ncy_backup::RestorePlan) -> String {
-    let mut out = format!(
-        "restore plan: {} database {} with {} table(s), {} rows at backup time{}\n",
-        p.action,
-        p.into,
-        p.tables.len(),
-        p.rows,
-        if p.left_out > 0 {
-            format!(" ({} other table(s) left out)", p.left_out)
-        } else {
-            String::new()
-        }
-    );
-    out.push_str(&table(
-        &["table", "rows"],
-        p.tables
-            .iter()
-            .map(|t| vec![t.table.clone(), opt(&t.rows)])
-            .collect(),
-    ));
-    for n in &p.notes {
-        out.push_str(&format!("\n  note: {n}"));
-    }
-    out
 }
 
 /// Parses `YYYY-MM-DD HH:MM:SS[.fff]` (UTC) or RFC 3339 (converted to UTC).
@@ -676,36 +515,7 @@ pub async fn run(ctx: &mut Ctx, c: Backup) -> Result<()> {
                 script,
                 script_path,
             };
-            emit(ctx, &o, || {
-                let r = &o.readiness;
-                let mut s = format!(
-                    "point-in-time recovery: {}\n  wal_level        {}\n  archive_mode     {}\n  archive_command  {}\n  archived         {} segments, last {} at {}\n  failed           {}{}\n",
-                    if r.ready { "READY" } else { "NOT READY" },
-                    r.wal_level,
-                    r.archive_mode,
-                    r.archive_command,
-                    r.archived_count,
-                    opt(&r.last_archived_wal),
-                    r.last_archived_time.map(|t| format!("{t} UTC")).unwrap_or_else(|| "-".into()),
-                    r.failed_count,
-                    r.last_failed_wal.as_ref().map(|w| format!(" (last {w})")).unwrap_or_default(),
-                );
-                for p in &r.problems {
-                    s.push_str(&format!("  problem: {p}\n"));
-                }
-                for n in &r.notes {
-                    s.push_str(&format!("  note: {n}\n"));
-                }
-                match (&o.script, &o.script_path) {
-                    (_, Some(p)) => s.push_str(&format!("recovery script written to {p}\n")),
-                    (Some(sc), None) => {
-                        s.push('\n');
-                        s.push_str(sc);
-                    }
-                    _ => s.push_str("pass --target-time to generate the recovery script\n"),
-                }
-                s
-            })
+            emit(ctx, &o, || pitr_text(&o))
         }
     }
 }

@@ -2,156 +2,26 @@
 //! and restore. `tasks.write` edits any task; `tasks.review_own` lets an assignee change the
 //! status and metadata of their own tasks; `tasks.read` / `tasks.read_own` for viewing.
 
-use chrono::NaiveDateTime;
-use serde::{Deserialize, Serialize};
+//!
+//! The types are in `model.rs`, bulk edits in `bulk.rs`.
+
+mod bulk;
+mod model;
+
 use uuid::Uuid;
 
 use super::validate::{check_object, long_text, text};
 use super::{limit, page_of as page, snapshot, Cursor, Page, Where};
 use crate::audit::{self, Entry};
 use crate::auth::{perm, Operator};
-use crate::db::{now, Db, Row, Tx};
+use crate::db::{now, Db, Tx};
 use crate::error::{Error, Result};
 use crate::model::{TaskPriority, TaskStatus};
 use crate::params;
 
-/// A task.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-pub struct Task {
-    pub id: Uuid,
-    pub project_id: Uuid,
-    pub assignee_id: Option<Uuid>,
-    pub title: String,
-    pub description: Option<String>,
-    pub status: TaskStatus,
-    pub priority: TaskPriority,
-    pub due_date: Option<NaiveDateTime>,
-    pub metadata: serde_json::Value,
-    pub created_at: NaiveDateTime,
-    pub updated_at: NaiveDateTime,
-    pub deleted_at: Option<NaiveDateTime>,
-}
-
-pub(super) const COLS: &str = r#"t."id", t."project_id", t."assignee_id", t."title", t."description", t."status"::text AS status,
-    t."priority"::text AS priority, t."due_date", t."metadata", t."created_at", t."updated_at", t."deleted_at""#;
-
-impl Task {
-    pub(crate) fn from_row(r: &Row) -> Result<Task> {
-        Ok(Task {
-            id: r.uuid("id")?,
-            project_id: r.uuid("project_id")?,
-            assignee_id: r.opt_uuid("assignee_id")?,
-            title: r.text("title")?,
-            description: r.opt_text("description")?,
-            status: TaskStatus::parse(&r.text("status")?)?,
-            priority: TaskPriority::parse(&r.text("priority")?)?,
-            due_date: r.opt_ts("due_date")?,
-            metadata: r
-                .opt_json("metadata")?
-                .unwrap_or_else(|| serde_json::json!({})),
-            created_at: r.ts("created_at")?,
-            updated_at: r.ts("updated_at")?,
-            deleted_at: r.opt_ts("deleted_at")?,
-        })
-    }
-
-    /// True when past its due date and not finished.
-    pub fn overdue(&self, at: NaiveDateTime) -> bool {
-        self.due_date.map(|d| d < at).unwrap_or(false)
-            && !matches!(self.status, TaskStatus::DONE | TaskStatus::CANCELLED)
-    }
-}
-
-/// List filters.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-pub struct TaskFilter {
-    pub project_id: Option<Uuid>,
-    pub organization_id: Option<Uuid>,
-    pub status: Option<TaskStatus>,
-    pub assignee_id: Option<Uuid>,
-    /// Only tasks past their due date that are not DONE or CANCELLED.
-    #[serde(default)]
-    pub overdue: bool,
-    pub due_before: Option<NaiveDateTime>,
-    /// Substring of the title (case-insensitive).
-    pub search: Option<String>,
-    #[serde(default)]
-    pub include_deleted: bool,
-}
-
-/// A new task.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-pub struct NewTask {
-    pub project_id: Uuid,
-    pub title: String,
-    pub description: Option<String>,
-    pub status: Option<TaskStatus>,
-    pub priority: Option<TaskPriority>,
-    pub assignee_id: Option<Uuid>,
-    pub due_date: Option<NaiveDateTime>,
-    pub metadata: Option<serde_json::Value>,
-}
-
-/// Changes to a task; `None` leaves a field as it is, `Some(None)` clears a nullable field.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-pub struct TaskPatch {
-    pub title: Option<String>,
-    pub description: Option<Option<String>>,
-    pub status: Option<TaskStatus>,
-    pub priority: Option<TaskPriority>,
-    pub assignee_id: Option<Option<Uuid>>,
-    pub due_date: Option<Option<NaiveDateTime>>,
-    pub metadata: Option<serde_json::Value>,
-}
-
-impl TaskPatch {
-    /// True when the patch touches only fields an assignee may review (status, metadata).
-    pub fn is_review_only(&self) -> bool {
-        self.title.is_none()
-            && self.description.is_none()
-            && self.priority.is_none()
-            && self.assignee_id.is_none()
-            && self.due_date.is_none()
-    }
-
-    /// True when the patch changes nothing.
-    pub fn is_empty(&self) -> bool {
-        self.is_review_only() && self.status.is_none() && self.metadata.is_none()
-    }
-
-    fn apply(&self, t: &Task) -> Result<Task> {
-        let mut n = t.clone();
-        if let Some(v) = &self.title {
-            n.title = text("title", v, 255)?;
-        }
-        if let Some(v) = &self.description {
-            n.description = v
-                .as_deref()
-                .map(|d| long_text("description", d, 100_000))
-                .transpose()?;
-        }
-        if let Some(v) = self.status {
-            n.status = v;
-        }
-        if let Some(v) = self.priority {
-            n.priority = v;
-        }
-        if let Some(v) = self.assignee_id {
-            n.assignee_id = v;
-        }
-        if let Some(v) = self.due_date {
-            n.due_date = v.map(crate::db::truncate_ms);
-        }
-        if let Some(v) = &self.metadata {
-            n.metadata = check_object("metadata", v.clone())?;
-        }
-        Ok(n)
-    }
-}
+pub use bulk::{bulk_update, BulkReport};
+pub(super) use model::COLS;
+pub use model::{NewTask, Task, TaskFilter, TaskPatch};
 
 fn can_read(op: &Operator, t: &Task) -> bool {
     op.can(perm::TASKS_READ) || (op.can(perm::TASKS_READ_OWN) && t.assignee_id == Some(op.user_id))
@@ -471,145 +341,6 @@ pub async fn update(db: &Db, op: &Operator, id: Uuid, patch: &TaskPatch) -> Resu
     let (_, new) = update_in(&mut tx, op, id, patch).await?;
     tx.commit().await?;
     Ok(new)
-}
-
-/// Result of a bulk update.
-#[derive(Debug, Clone, Default, Serialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-pub struct BulkReport {
-    pub updated: u64,
-    pub unchanged: u64,
-}
-
-/// Applies one patch to many tasks in ONE transaction (all or nothing), one audit row per
-/// changed task. `progress(done, total)` is called as it goes; `cancel` aborts (rolls back).
-pub async fn bulk_update(
-    db: &Db,
-    op: &Operator,
-    ids: &[Uuid],
-    patch: &TaskPatch,
-    progress: &(dyn Fn(u64, u64) + Send + Sync),
-    cancel: Option<&std::sync::atomic::AtomicBool>,
-) -> Result<BulkReport> {
-    op.require(perm::TASKS_WRITE)?;
-    if patch.is_empty() {
-        return Err(Error::invalid(
-            "changes",
-            "nothing to change: give at least one field",
-        ));
-    }
-    if ids.is_empty() {
-        return Err(Error::invalid("ids", "no task ids given"));
-    }
-    let mut unique = ids.to_vec();
-    unique.sort();
-    unique.dedup();
-    let total = unique.len() as u64;
-    let mut rep = BulkReport::default();
-    let mut tx = db.begin().await?;
-    if let Some(Some(a)) = patch.assignee_id {
-        check_assignee(&mut tx, Some(a)).await?;
-    }
-    let t0 = now();
-    for chunk in unique.chunks(500) {
-        if cancel
-            .map(|c| c.load(std::sync::atomic::Ordering::Relaxed))
-            .unwrap_or(false)
-        {
-            return Err(Error::Cancelled);
-        }
-        let ph: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-        let sql = format!(
-            r#"SELECT {COLS} FROM "Task" t WHERE t."id" IN ({})"#,
-            ph.join(", ")
-        );
-        let params: Vec<crate::db::Value> = chunk.iter().map(|i| (*i).into()).collect();
-        let rows = tx.query(&sql, &params).await?;
-        if rows.len() != chunk.len() {
-            let found: std::collections::HashSet<Uuid> =
-                rows.iter().filter_map(|r| r.uuid("id").ok()).collect();
-            let missing = chunk
-                .iter()
-                .find(|i| !found.contains(i))
-                .copied()
-                .unwrap_or_default();
-            return Err(Error::not_found("task", missing));
-        }
-        let mut changed = Vec::new();
-        let mut entries = Vec::new();
-        for r in rows {
-            let old = Task::from_row(&r)?;
-            if old.deleted_at.is_some() {
-                return Err(Error::invalid(
-                    "task",
-                    format!("{} is deleted; restore it before editing", old.id),
-                ));
-            }
-            let new = patch.apply(&old)?;
-            if new == old {
-                rep.unchanged += 1;
-                continue;
-            }
-            let (a, b) = audit::diff(&snapshot(&old), &snapshot(&new));
-            changed.push(old.id);
-            entries.push(Entry {
-                action: "TASK_BULK_UPDATE",
-                table: "Task",
-                target_id: Some(old.id),
-                old: Some(a),
-                new: Some(b),
-            });
-        }
-        if !changed.is_empty() {
-            // Every changed row gets the same new values: one UPDATE per chunk.
-            let mut w = Where::default();
-            let mut sets = Vec::new();
-            if let Some(v) = &patch.title {
-                sets.push(format!(r#""title" = {}"#, w.param(text("title", v, 255)?)));
-            }
-            if let Some(v) = &patch.description {
-                let d = v
-                    .as_deref()
-                    .map(|d| long_text("description", d, 100_000))
-                    .transpose()?;
-                sets.push(format!(r#""description" = {}"#, w.param(d)));
-            }
-            if let Some(v) = patch.status {
-                sets.push(format!(r#""status" = {}::"TaskStatus""#, w.param(v)));
-            }
-            if let Some(v) = patch.priority {
-                sets.push(format!(r#""priority" = {}::"TaskPriority""#, w.param(v)));
-            }
-            if let Some(v) = patch.assignee_id {
-                sets.push(format!(r#""assignee_id" = {}"#, w.param(v)));
-            }
-            if let Some(v) = patch.due_date {
-                sets.push(format!(
-                    r#""due_date" = {}"#,
-                    w.param(v.map(crate::db::truncate_ms))
-                ));
-            }
-            if let Some(v) = &patch.metadata {
-                sets.push(format!(
-                    r#""metadata" = {}"#,
-                    w.param(check_object("metadata", v.clone())?)
-                ));
-            }
-            sets.push(format!(r#""updated_at" = {}"#, w.param(t0)));
-            let ids: Vec<String> = changed.iter().map(|id| w.param(*id)).collect();
-            let sql = format!(
-                r#"UPDATE "Task" SET {} WHERE "id" IN ({})"#,
-                sets.join(", "),
-                ids.join(", ")
-            );
-            tx.execute(&sql, &w.params).await?;
-            rep.updated += changed.len() as u64;
-            audit::record_many(&mut tx, op, entries).await?;
-        }
-        progress(rep.updated + rep.unchanged, total);
-    }
-    tx.commit().await?;
-    Ok(rep)
 }
 
 async fn set_deleted(db: &Db, op: &Operator, id: Uuid, deleted: bool) -> Result<Task> {
