@@ -383,6 +383,23 @@ pub async fn operators(db: &Db) -> Operators {
     }
 }
 
+/// Creates a task titled `title` in the first project of the dev seed's `test-org`, written
+/// directly (as the platform would), so that it reaches the change feed.
+pub async fn add_seeded_task(db: &Db, title: &str) {
+    db.query(
+        r#"INSERT INTO "Task" ("id", "project_id", "title", "created_at", "updated_at")
+           SELECT gen_random_uuid(), p."id", $1, now(), now()
+           FROM "Project" p JOIN "Organization" o ON o."id" = p."organization_id"
+           WHERE o."slug" = 'test-org' ORDER BY p."created_at" LIMIT 1
+           RETURNING "id""#,
+        &ncy_core::params![title],
+    )
+    .await
+    .expect("a task in test-org")
+    .first()
+    .expect("test-org has a project");
+}
+
 /// Number of AuditLog rows.
 pub async fn audit_count(db: &Db) -> i64 {
     db.query(r#"SELECT count(*) AS n FROM "AuditLog""#, &[])

@@ -218,23 +218,7 @@ async fn a_standby_serves_reads_and_refuses_writes_with_one_clear_line() {
     );
     // sync init streams the slice from the replica (the late task is missing), and the next
     // pull from the primary brings it.
-    let project: uuid::Uuid = pdb
-        .query(
-            r#"SELECT p."id" FROM "Project" p JOIN "Organization" o ON o."id" = p."organization_id"
-           WHERE o."slug" = 'test-org' ORDER BY p."created_at" LIMIT 1"#,
-            &[],
-        )
-        .await
-        .expect("a project")[0]
-        .uuid("id")
-        .expect("id");
-    pdb.query(
-        r#"INSERT INTO "Task" ("id", "project_id", "title", "created_at", "updated_at")
-           VALUES (gen_random_uuid(), $1, 'written after the pause', now(), now())"#,
-        &ncy_core::params![project],
-    )
-    .await
-    .expect("a task on the primary");
+    ncy_tests::add_seeded_task(&pdb, "written after the pause").await;
     let cached_tasks = |v: &serde_json::Value| -> i64 { v["rows"]["Task"].as_i64().unwrap_or(-1) };
     let init = routed.json(&["sync", "init", "--org", "test-org"]);
     let first = cached_tasks(&init["status"]);

@@ -43,23 +43,7 @@ async fn a_server_change_wakes_the_watching_cache() {
     };
     assert!(announced.contains("LISTEN ncy_sync"), "{announced}");
 
-    let project: uuid::Uuid = db
-        .query(
-            r#"SELECT p."id" FROM "Project" p JOIN "Organization" o ON o."id" = p."organization_id"
-               WHERE o."slug" = 'test-org' ORDER BY p."created_at" LIMIT 1"#,
-            &[],
-        )
-        .await
-        .expect("project")[0]
-        .uuid("id")
-        .expect("id");
-    db.query(
-        r#"INSERT INTO "Task" ("id", "project_id", "title", "created_at", "updated_at")
-           VALUES (gen_random_uuid(), $1, 'wakes the watcher', now(), now())"#,
-        &ncy_core::params![project],
-    )
-    .await
-    .expect("a task on the server");
+    ncy_tests::add_seeded_task(&db, "wakes the watcher").await;
 
     // The watcher pulls it long before its hour: wait on the cache's own state.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);

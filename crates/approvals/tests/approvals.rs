@@ -11,30 +11,21 @@ use ncy_core::admin::settings::{self, APPROVALS_BULK_MIN_ROWS, APPROVALS_REQUIRE
 use ncy_core::admin::{orgs, tasks, users};
 use ncy_core::auth::{login, Client, LockoutPolicy, Operator};
 use ncy_core::db::{Db, Target};
-use ncy_core::model::UserRole;
 use ncy_core::{params, Error};
 use ncy_gdpr::request::{self, NewRequest, RequestKind};
 use ncy_tests::{conformance, Store};
 use uuid::Uuid;
 
+mod common;
+use common::ADMIN2;
+
 /// A second ADMIN, logged in.
 async fn second_admin(db: &Db, admin: &Operator) -> Operator {
-    users::create(
-        db,
-        admin,
-        &users::NewUser {
-            email: "admin2@ncy-8.com".into(),
-            role: Some(UserRole::ADMIN),
-            status: None,
-            password: Some("password-123".into()),
-        },
-    )
-    .await
-    .unwrap();
+    common::create_second_admin(db, admin).await;
     login(
         db,
-        "admin2@ncy-8.com",
-        "password-123",
+        ADMIN2.0,
+        ADMIN2.1,
         Client::Cli,
         &LockoutPolicy::default(),
     )

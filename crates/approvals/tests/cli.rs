@@ -2,27 +2,17 @@
 //! for approval exits 11 with one line saying what to do; the requester cannot approve it; a
 //! second admin does, and it runs.
 
-use ncy_core::admin::users;
-use ncy_core::model::UserRole;
 use ncy_tests::cli::{fails, Cli};
 use ncy_tests::{conformance, Store};
+
+mod common;
+use common::ADMIN2;
 
 conformance!(
     a_cli_delete_waits_for_a_second_admin,
     |store: Store| async move {
         let ops = ncy_tests::operators(&store.db).await;
-        users::create(
-            &store.db,
-            &ops.admin,
-            &users::NewUser {
-                email: "admin2@ncy-8.com".into(),
-                role: Some(UserRole::ADMIN),
-                status: None,
-                password: Some("password-123".into()),
-            },
-        )
-        .await
-        .unwrap();
+        common::create_second_admin(&store.db, &ops.admin).await;
         let cli = Cli::new(store.cli_target());
         cli.login("admin@ncy-8.com", "admin123");
         cli.json(&[
@@ -60,7 +50,7 @@ conformance!(
         assert!(show["user"]["deleted_at"].is_null(), "not deleted yet");
 
         // The second admin (same machine, so the session is replaced) approves it.
-        cli.login("admin2@ncy-8.com", "password-123");
+        cli.login(ADMIN2.0, ADMIN2.1);
         let a = cli.json(&["approvals", "approve", &id]);
         assert_eq!(a["status"], "EXECUTED", "{a}");
         assert_eq!(a["requested_by_email"], "admin@ncy-8.com");

@@ -11,9 +11,11 @@ use ncy_core::admin::settings::{self, APPROVALS_REQUIRED};
 use ncy_core::admin::{operators, users};
 use ncy_core::auth::{identify, Client};
 use ncy_core::db::Target;
-use ncy_core::model::UserRole;
 use ncy_core::Error;
 use ncy_tests::logins::{connect_as, conns, sql, url_as, Conn, PASSWORD};
+
+mod common;
+use common::ADMIN2;
 
 fn by_role<'a>(cs: &'a [Conn], role: &str) -> &'a Conn {
     cs.iter()
@@ -44,19 +46,8 @@ async fn the_database_keeps_four_eyes_for_operator_logins() {
     let employee = by_role(&cs, "EMPLOYEE");
     let support = by_role(&cs, "SUPPORT");
     // A second ADMIN operator with their own login.
-    users::create(
-        &db,
-        &admin.op,
-        &users::NewUser {
-            email: "admin2@ncy-8.com".into(),
-            role: Some(UserRole::ADMIN),
-            status: None,
-            password: Some("password-123".into()),
-        },
-    )
-    .await
-    .unwrap();
-    let p = operators::provision(&db, &admin.op, "admin2@ncy-8.com", Some(PASSWORD))
+    common::create_second_admin(&db, &admin.op).await;
+    let p = operators::provision(&db, &admin.op, ADMIN2.0, Some(PASSWORD))
         .await
         .unwrap();
     let url2 = url_as(&url, &p.db_role, PASSWORD);
