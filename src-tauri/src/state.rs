@@ -110,7 +110,15 @@ impl AppState {
     /// has one (the operator is still checked on the primary).
     pub async fn read_session(&self) -> ApiResult<(Db, Operator)> {
         let (db, op) = self.session().await?;
-        Ok((self.replica().await.map(|(r, _)| r).unwrap_or(db), op))
+        Ok((self.reader(&db).await, op))
+    }
+
+    /// Where heavy reads go: the profile's read replica when it has one, else `primary`.
+    pub async fn reader(&self, primary: &Db) -> Db {
+        self.replica()
+            .await
+            .map(|(r, _)| r)
+            .unwrap_or_else(|| primary.clone())
     }
 
     /// The profile's read replica and its URL, if any.

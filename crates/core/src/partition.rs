@@ -718,6 +718,8 @@ async fn move_rows(
             Some((ts, id)) => (format!("WHERE ({col}, \"id\") < ($1, $2)"), params![ts, id]),
             None => (String::new(), vec![]),
         };
+        // The batch's far edge: a keyset page (after `upper`) whose OFFSET is only the batch
+        // size, so each step costs one batch whatever the table's size.
         let edge = tx
             .query_opt(
                 &format!(

@@ -130,11 +130,7 @@ pub async fn gdpr_export(
 ) -> ApiResult<ExportOutcome> {
     let (db, op) = s.session().await?;
     // The subject's rows are read on the read replica when the profile has one.
-    let read = s
-        .replica()
-        .await
-        .map(|(r, _)| r)
-        .unwrap_or_else(|| db.clone());
+    let read = s.reader(&db).await;
     if dir.trim().is_empty() {
         return Err(ncy_core::Error::invalid("folder", "choose a folder for the export").into());
     }

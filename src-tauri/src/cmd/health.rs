@@ -21,11 +21,7 @@ use crate::workspace::{read_json, write_json};
 pub async fn health_report(s: State<'_, AppState>) -> ApiResult<HealthReport> {
     let (db, op) = s.session().await?;
     // The catalog-only lists read on the profile's read replica when it has one.
-    let read = s
-        .replica()
-        .await
-        .map(|(r, _)| r)
-        .unwrap_or_else(|| db.clone());
+    let read = s.reader(&db).await;
     Ok(ncy_health::report::report_via(&db, &read, &op, &ReportOptions::default()).await?)
 }
 

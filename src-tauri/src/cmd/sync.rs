@@ -74,11 +74,7 @@ pub async fn sync_init(
 ) -> ApiResult<InitialReport> {
     let (db, url, op) = server(&s).await?;
     // The first, heavy read goes to the profile's read replica when it has one.
-    let read = s
-        .replica()
-        .await
-        .map(|(r, _)| r)
-        .unwrap_or_else(|| db.clone());
+    let read = s.reader(&db).await;
     let job = s.jobs.begin(&app, &job);
     let r = job.reporter();
     let res = off_thread(move || async move {
