@@ -7,6 +7,7 @@ mod gdpr;
 mod harness;
 mod health;
 mod partition;
+mod partition_audit;
 mod seed;
 mod sync;
 

@@ -270,6 +270,7 @@ pub async fn run(b: &mut Bench) {
         size[0],
         "MiB",
     );
+    crate::partition_audit::run(b, (&plain, &pop), (&part, &qop)).await;
     plain.close().await;
     part.close().await;
 }

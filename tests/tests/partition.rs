@@ -6,7 +6,8 @@
 //! partial month deleted row by row), `audit verify`. Then the conversion itself: online (a row
 //! written after the swap lands in a partition), resumable, idempotent, the same indexes,
 //! grants and foreign keys; the coming months created ahead (rows waiting in the default
-//! partition moved into their month); the CLI's refusals.
+//! partition moved into their month); the CLI's refusals. AuditLog is converted without moving
+//! a row (one legacy partition): its chain intact, its retention behind checkpoints.
 
 use std::collections::BTreeSet;
 
@@ -759,7 +760,8 @@ async fn partition_logs_is_online_resumable_and_idempotent() {
         .await,
         0
     );
-    assert!(partition::table("AuditLog").is_err());
+    assert_eq!(partition::table("auditlog").unwrap(), partition::AUDIT_LOG);
+    assert!(partition::table("Session").is_err());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -786,9 +788,9 @@ async fn cli_partition_logs() {
     let out = cli.ok(&["migrate", "partition-logs"]);
     assert!(out.contains("already partitioned"), "{out}");
     fails(
-        &cli.run(&["migrate", "partition-logs", "--table", "AuditLog"]),
+        &cli.run(&["migrate", "partition-logs", "--table", "Session"]),
         2,
-        "hash chain",
+        "expected AccessLog, ErrorLog or AuditLog",
     );
     let pooled = Cli::new(vec![
         "--database-url".into(),
@@ -902,4 +904,214 @@ async fn migrations_roll_back_and_apply_over_partitioned_logs() {
     );
     migrate::up(&db, &set).await.unwrap();
     assert_eq!(layout_of(&db, "AccessLog").await, Layout::Plain);
+}
+
+/// Every audit entry about `target`, newest first, through the audit search's pages.
+async fn audit_about(db: &Db, op: &Operator, target: Uuid) -> Vec<Uuid> {
+    let f = ncy_core::audit::query::AuditFilter {
+        target: Some(target),
+        ..Default::default()
+    };
+    let mut out = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let p = ncy_core::audit::query::list(db, op, &f, 7, after.as_deref())
+            .await
+            .unwrap();
+        out.extend(p.items.iter().map(|e| e.id));
+        match p.next_cursor {
+            Some(c) => after = Some(c),
+            None => break,
+        }
+    }
+    out
+}
+
+/// AuditLog's conversion: its rows stay where they are (one legacy partition), the hash chain
+/// goes on across the swap, a later month lands in its own partition, the append-only guard
+/// holds on every partition, the audit search finds the same entries; retention drops a whole
+/// expired partition only behind a checkpoint, and `audit verify` accepts the chain after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_log_is_partitioned_without_moving_its_chain() {
+    let (db, _) = ncy_tests::fresh_pg().await;
+    let t = now();
+    // 14 to 24 months of history, written oldest first; then the dev seed's entries (now).
+    let target = Uuid::new_v4();
+    let mut tx = db.begin().await.unwrap();
+    for k in (0..120i64).rev() {
+        tx.execute(
+            r#"INSERT INTO "AuditLog" ("action", "target_table", "target_id", "created_at")
+               VALUES ('UPDATE', 'Task', $1, $2)"#,
+            &params![
+                (k % 2 == 0).then_some(target),
+                t - Duration::days(420 + 2 * k)
+            ],
+        )
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+    let op = admin(&db).await;
+    let about = audit_about(&db, &op, target).await;
+    assert_eq!(about.len(), 60);
+    let before = catalog(&db, "AuditLog").await;
+    let rows = count(&db, r#"SELECT count(*) AS n FROM "AuditLog""#).await;
+
+    let r = partition::partition_logs(
+        &db,
+        &Options {
+            tables: vec![partition::AUDIT_LOG],
+            ..Default::default()
+        },
+        &|_| {},
+        None,
+    )
+    .await
+    .expect("partition-logs --table AuditLog");
+    assert_eq!((r[0].action.as_str(), r[0].rows_moved), ("partitioned", 0));
+    assert_eq!(layout_of(&db, "AuditLog").await, Layout::Partitioned);
+    let after = catalog(&db, "AuditLog").await;
+    let names = |s: &BTreeSet<String>| {
+        s.iter()
+            .map(|x| x.split(' ').next().unwrap_or_default().to_owned())
+            .collect::<BTreeSet<_>>()
+    };
+    assert_eq!(names(&after.0), names(&before.0), "the same indexes");
+    assert_eq!((&after.1, &after.2), (&before.1, &before.2), "grants, keys");
+    assert_eq!(
+        count(
+            &db,
+            r#"SELECT count(*) AS n FROM ncy_partitions."AuditLog_legacy""#
+        )
+        .await,
+        rows,
+        "no row moved"
+    );
+    let v = ncy_core::audit::verify::verify(&db, &op).await.unwrap();
+    assert!(v.ok && v.rows == rows, "{v:?}");
+    assert_eq!(audit_about(&db, &op, target).await, about);
+
+    // The chain goes on: an operation's entry, and one dated in a partitioned month.
+    users::create(
+        &db,
+        &op,
+        &NewUser {
+            email: "after.swap@example.com".into(),
+            role: None,
+            status: None,
+            password: Some("after-swap-password-1".into()),
+        },
+    )
+    .await
+    .unwrap();
+    let mut tx = db.begin().await.unwrap();
+    let parts = partition::partitions(&mut tx, "AuditLog").await.unwrap();
+    tx.rollback().await.unwrap();
+    let first = parts
+        .iter()
+        .find(|p| p.from.is_some() && !p.default)
+        .and_then(|p| p.from)
+        .expect("a monthly partition");
+    assert_eq!(parts[0].name, partition::LEGACY);
+    assert_eq!(parts[0].to, Some(first));
+    let rel = db
+        .query(
+            r#"INSERT INTO "AuditLog" ("action", "target_table", "target_id", "created_at")
+               VALUES ('UPDATE', 'Task', $1, $2) RETURNING tableoid::regclass::text AS rel"#,
+            &params![target, first + Duration::days(3)],
+        )
+        .await
+        .unwrap()[0]
+        .text("rel")
+        .unwrap();
+    assert!(rel.starts_with("ncy_partitions.\"AuditLog_p"), "{rel}");
+    assert_eq!(
+        count(
+            &db,
+            r#"SELECT (count(DISTINCT "seq") = count(*) AND max("seq") - min("seq") + 1 = count(*))::int AS n FROM "AuditLog""#
+        )
+        .await,
+        1,
+        "seq unique and unbroken"
+    );
+    let v = ncy_core::audit::verify::verify(&db, &op).await.unwrap();
+    assert!(v.ok, "{v:?}");
+    assert_eq!(audit_about(&db, &op, target).await.len(), 61);
+
+    // The guard is on every partition.
+    let e = db
+        .query(
+            r#"UPDATE "AuditLog" SET "action" = 'FORGED' WHERE "seq" = 1"#,
+            &[],
+        )
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("append-only"), "{e}");
+    let e = db
+        .query(
+            r#"DELETE FROM "AuditLog" WHERE "created_at" > $1"#,
+            &params![first],
+        )
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("checkpoint"), "{e}");
+
+    // Years later (simulated): the legacy partition holds only the history, a later partition
+    // the rest. Retention (365 days) drops the legacy partition whole, behind a checkpoint.
+    let m = (t - Duration::days(400)).date();
+    let m = chrono::NaiveDate::from_ymd_opt(m.year(), m.month(), 1)
+        .unwrap()
+        .checked_add_months(chrono::Months::new(1))
+        .unwrap();
+    let mut tx = db.begin().await.unwrap();
+    tx.batch(&format!(
+        r#"ALTER TABLE "AuditLog" DETACH PARTITION ncy_partitions."AuditLog_legacy";
+           CREATE TABLE ncy_partitions."AuditLog_recent" (LIKE "AuditLog" INCLUDING DEFAULTS);
+           ALTER TABLE ncy_partitions."AuditLog_legacy" DISABLE TRIGGER USER;
+           WITH d AS (DELETE FROM ncy_partitions."AuditLog_legacy" WHERE "created_at" >= '{m}' RETURNING *)
+             INSERT INTO ncy_partitions."AuditLog_recent" SELECT * FROM d;
+           ALTER TABLE ncy_partitions."AuditLog_legacy" ENABLE TRIGGER USER;
+           ALTER TABLE "AuditLog" ATTACH PARTITION ncy_partitions."AuditLog_legacy" FOR VALUES FROM (MINVALUE) TO ('{m}');
+           ALTER TABLE "AuditLog" ATTACH PARTITION ncy_partitions."AuditLog_recent" FOR VALUES FROM ('{m}') TO ('{first}');"#
+    ))
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let policy = retention::RetentionPolicy {
+        audit_log_days: 365,
+        ..Default::default()
+    };
+    let dry = retention::run(&db, &op, Some(policy.clone()), true, None, &noop, None)
+        .await
+        .unwrap();
+    let deleted = |r: &retention::RetentionReport| {
+        r.items
+            .iter()
+            .filter(|i| i.table == "AuditLog" && i.action == "deleted")
+            .map(|i| i.rows)
+            .sum::<u64>()
+    };
+    assert_eq!(deleted(&dry), 120);
+    let run = retention::run(&db, &op, Some(policy), false, None, &noop, None)
+        .await
+        .unwrap();
+    assert_eq!(deleted(&run), 120);
+    let dropped: Vec<_> = run.items.iter().filter(|i| i.action == "dropped").collect();
+    assert!(
+        dropped
+            .iter()
+            .any(|i| i.table == partition::LEGACY && i.rows == 120),
+        "{dropped:?}"
+    );
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) AS n FROM pg_class WHERE relname = 'AuditLog_legacy'"
+        )
+        .await,
+        0
+    );
+    let v = ncy_core::audit::verify::verify(&db, &op).await.unwrap();
+    assert!(v.ok && v.checkpoint_seq >= 120, "{v:?}");
+    assert_eq!(audit_about(&db, &op, target).await.len(), 1);
 }

@@ -242,7 +242,11 @@ pub async fn run(
             None => Layout::Plain,
         };
         let rows = if layout != Layout::Plain {
-            let (rows, parts) = partitioned_logs(&mut tx, l, cutoff, dry_run).await?;
+            let (rows, parts) = if l.table == partition::AUDIT_LOG.name {
+                partitioned_audit(&mut tx, cutoff, dry_run).await?
+            } else {
+                partitioned_logs(&mut tx, l, cutoff, dry_run).await?
+            };
             for (p, n) in &parts {
                 report.items.push(RetentionItem {
                     table: p.name.clone(),
@@ -324,7 +328,7 @@ async fn partitioned_logs(
     let mut floor: Option<NaiveDateTime> = None;
     let default = parts
         .iter()
-        .find(|p| p.from.is_none())
+        .find(|p| p.default)
         .map(|p| p.qualified.clone());
     for p in parts {
         if let (Some(_), Some(to)) = (p.from, p.to) {
@@ -373,6 +377,64 @@ async fn partitioned_logs(
                 .await?
         };
     }
+    Ok((total, expired))
+}
+
+/// Retention of a partitioned AuditLog: the chain is cut only behind a recorded checkpoint (as
+/// on a plain table), so whole partitions go only when every row is expired and behind it,
+/// oldest first (the legacy partition too, once all of it has expired); the rest is deleted
+/// row by row behind the checkpoint, where the append-only guard checks each row.
+async fn partitioned_audit(
+    tx: &mut Tx,
+    cutoff: NaiveDateTime,
+    dry_run: bool,
+) -> Result<(u64, Vec<(Partition, u64)>)> {
+    if dry_run {
+        let n = tx
+            .query_one(
+                r#"SELECT count(*) AS n FROM "AuditLog" WHERE "created_at" < $1"#,
+                &params![cutoff],
+            )
+            .await?
+            .int("n")? as u64;
+        return Ok((n, Vec::new()));
+    }
+    let upto = tx
+        .query_one("SELECT ncy_audit_checkpoint($1) AS s", &params![cutoff])
+        .await?
+        .int("s")?;
+    let mut expired = Vec::new();
+    let mut floor: Option<NaiveDateTime> = None;
+    let mut total = 0u64;
+    for p in partition::partitions(tx, "AuditLog").await? {
+        match p.to {
+            Some(to) if !p.default && to <= cutoff => {
+                let r = tx
+                    .query_one(
+                        &format!(
+                            r#"SELECT count(*) AS n, coalesce(max("seq"), 0) AS s FROM {}"#,
+                            p.qualified
+                        ),
+                        &[],
+                    )
+                    .await?;
+                if r.int("s")? > upto {
+                    break;
+                }
+                total += r.int("n")? as u64;
+                floor = Some(to);
+                expired.push((p, r.int("n")? as u64));
+            }
+            _ => break,
+        }
+    }
+    let (cond, p) = match floor {
+        Some(f) => (r#""seq" <= $1 AND "created_at" >= $2"#, params![upto, f]),
+        None => (r#""seq" <= $1"#, params![upto]),
+    };
+    total += tx
+        .execute(&format!(r#"DELETE FROM "AuditLog" WHERE {cond}"#), &p)
+        .await?;
     Ok((total, expired))
 }
 

@@ -26,11 +26,12 @@ pub enum Migrate {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
-    /// PostgreSQL only: convert AccessLog and ErrorLog to tables range-partitioned by month,
-    /// online (new rows go to the partitions at once, old rows move in batches). Resumes an
+    /// PostgreSQL only: convert AccessLog, ErrorLog and AuditLog to tables range-partitioned by
+    /// month, online (new rows go to the partitions at once; old log rows move in batches,
+    /// AuditLog's stay in one legacy partition, its hash chain untouched). Resumes an
     /// interrupted move; on a partitioned table only creates the coming months' partitions.
     PartitionLogs {
-        /// AccessLog or ErrorLog (repeatable; default both). AuditLog is refused.
+        /// AccessLog, ErrorLog or AuditLog (repeatable; default all three).
         #[arg(long = "table")]
         tables: Vec<String>,
         /// Rows moved per transaction.

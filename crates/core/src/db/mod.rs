@@ -125,6 +125,26 @@ impl Db {
         Ok(rows)
     }
 
+    /// Runs statements outside any transaction block, for the PostgreSQL commands that refuse
+    /// one (`CREATE INDEX CONCURRENTLY`, `DROP INDEX CONCURRENTLY`); a local workspace runs
+    /// them as a plain batch.
+    pub async fn batch_autocommit(&self, sql: &str) -> Result<()> {
+        match self {
+            Db::Pg(pool, _) => {
+                use sqlx::Executor;
+                pool.execute(sqlx::raw_sql(sql))
+                    .await
+                    .map(|_| ())
+                    .map_err(pg::map_err)
+            }
+            Db::Sqlite(_) => {
+                let mut tx = self.begin().await?;
+                tx.batch(sql).await?;
+                tx.commit().await
+            }
+        }
+    }
+
     /// Closes the store (waits for pooled connections to close).
     pub async fn close(&self) {
         if let Db::Pg(p, _) = self {

@@ -27,11 +27,12 @@
 //! database (`gen_random_uuid()`): a duplicate id was never expected, and is still refused
 //! within a month. No table references these ids (the conversion refuses one that is).
 //!
-//! **AuditLog is not partitioned** (refused with an explanation): its hash chain is sealed by a
-//! BEFORE INSERT trigger that renumbers every inserted row (so rows cannot move without
-//! disabling the seal for all writers), its `"seq"` uniqueness cannot be enforced without the
-//! partition key, and `audit verify` must see an unbroken chain while rows would be in two
-//! tables. Its retention already deletes only behind checkpoints.
+//! **AuditLog** is converted differently (see [`audit`]): its rows are hash-chained and sealed
+//! by a trigger as they are inserted, so they never move. The existing table becomes one
+//! partition (`AuditLog_legacy`) holding every month up to the conversion; later months get
+//! their own partitions. Retention deletes the legacy partition's expired rows behind a
+//! checkpoint as before, and drops whole months (and, once it has expired entirely, the legacy
+//! partition) behind one.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -41,6 +42,11 @@ use serde::Serialize;
 use crate::db::{ident, now, Db, Dialect, Tx};
 use crate::error::{Error, Result};
 use crate::params;
+
+mod audit;
+mod convert;
+
+pub use audit::LEGACY;
 
 /// The schema holding the monthly partitions (and default partitions) of the log tables.
 pub const SCHEMA: &str = "ncy_partitions";
@@ -76,25 +82,28 @@ pub const ERROR_LOG: LogTable = LogTable {
     column: "created_at",
 };
 
-/// Every table `partition-logs` converts, in order.
-pub const TABLES: &[LogTable] = &[ACCESS_LOG, ERROR_LOG];
+/// AuditLog, partitioned on `"created_at"` (its existing rows stay in one legacy partition).
+pub const AUDIT_LOG: LogTable = LogTable {
+    name: "AuditLog",
+    column: "created_at",
+};
 
-/// Resolves a `--table` argument (case-insensitive). AuditLog is refused with the reason.
+/// Every table `partition-logs` converts, in order.
+pub const TABLES: &[LogTable] = &[ACCESS_LOG, ERROR_LOG, AUDIT_LOG];
+
+/// Resolves a `--table` argument (case-insensitive).
 pub fn table(name: &str) -> Result<LogTable> {
     let n = name.trim();
-    if n.eq_ignore_ascii_case("AuditLog") {
-        return Err(Error::invalid(
-            "table",
-            "AuditLog is not partitioned: its hash chain is sealed by a trigger that renumbers \
-             every inserted row and its seq must stay unique, so its rows cannot move online \
-             without breaking `audit verify`; its retention deletes behind checkpoints instead",
-        ));
-    }
     TABLES
         .iter()
         .find(|t| t.name.eq_ignore_ascii_case(n))
         .copied()
-        .ok_or_else(|| Error::invalid("table", format!("{n}: expected AccessLog or ErrorLog")))
+        .ok_or_else(|| {
+            Error::invalid(
+                "table",
+                format!("{n}: expected AccessLog, ErrorLog or AuditLog"),
+            )
+        })
 }
 
 /// How a log table is stored.
@@ -156,10 +165,20 @@ pub struct Partition {
     pub qualified: String,
     /// Bare name.
     pub name: String,
-    /// Inclusive lower bound; None for the default partition.
+    /// Inclusive lower bound; None for the default partition and for AuditLog's legacy
+    /// partition (which starts at MINVALUE).
     pub from: Option<NaiveDateTime>,
     /// Exclusive upper bound; None for the default partition.
     pub to: Option<NaiveDateTime>,
+    /// The default partition (rows no range covers).
+    pub default: bool,
+}
+
+impl Partition {
+    /// Whether this range partition holds `t`.
+    pub fn covers(&self, t: NaiveDateTime) -> bool {
+        !self.default && self.from.is_none_or(|a| a <= t) && self.to.is_none_or(|b| t < b)
+    }
 }
 
 /// The partitions of `table`, oldest first, the default partition last.
@@ -172,13 +191,17 @@ pub async fn partitions(tx: &mut Tx, table: &str) -> Result<Vec<Partition>> {
             &params![ident(table)],
         )
         .await?;
-    let re = regex::Regex::new(r"FROM \('([^']+)'\) TO \('([^']+)'\)").expect("static regex");
+    let re = regex::Regex::new(r"FROM \((?:MINVALUE|'([^']+)')\) TO \('([^']+)'\)")
+        .expect("static regex");
     let mut out = Vec::new();
     for r in rows {
         let name = r.text("name")?;
         let bound = r.opt_text("b")?.unwrap_or_default();
         let (from, to) = match re.captures(&bound) {
-            Some(c) => (crate::db::parse_ts(&c[1]), crate::db::parse_ts(&c[2])),
+            Some(c) => (
+                c.get(1).and_then(|m| crate::db::parse_ts(m.as_str())),
+                crate::db::parse_ts(&c[2]),
+            ),
             None => (None, None),
         };
         out.push(Partition {
@@ -186,13 +209,17 @@ pub async fn partitions(tx: &mut Tx, table: &str) -> Result<Vec<Partition>> {
             name,
             from,
             to,
+            default: bound == "DEFAULT",
         });
     }
-    out.sort_by(|a, b| match (a.from, b.from) {
-        (Some(x), Some(y)) => x.cmp(&y),
-        (Some(_), None) => std::cmp::Ordering::Less,
-        (None, Some(_)) => std::cmp::Ordering::Greater,
-        (None, None) => a.name.cmp(&b.name),
+    // Oldest first (a MINVALUE start before every date), the default partition last.
+    out.sort_by(|a, b| {
+        (a.default, a.from.is_some(), a.from, &a.name).cmp(&(
+            b.default,
+            b.from.is_some(),
+            b.from,
+            &b.name,
+        ))
     });
     Ok(out)
 }
@@ -243,16 +270,13 @@ pub async fn ensure_months(
 /// The months `first..=last` (first days) that no partition covers yet get one.
 async fn ensure_range(tx: &mut Tx, t: &LogTable, first: NaiveDate, last: NaiveDate) -> Result<u32> {
     let existing = partitions(tx, t.name).await?;
-    let has_default = existing.iter().any(|p| p.from.is_none());
+    let has_default = existing.iter().any(|p| p.default);
     let mut m = first;
     let mut created = 0;
     while m <= last {
         let next = add_months(m, 1);
         let lo = m.and_hms_opt(0, 0, 0).unwrap_or_default();
-        let covered = existing.iter().any(|p| match (p.from, p.to) {
-            (Some(a), Some(b)) => a <= lo && lo < b,
-            _ => false,
-        });
+        let covered = existing.iter().any(|p| p.covers(lo));
         if !covered {
             create_month(tx, t, m, next, has_default).await?;
             created += 1;
@@ -276,7 +300,7 @@ async fn months_for_default(db: &Db, t: &LogTable) -> Result<u32> {
     let def = partitions(&mut tx, t.name)
         .await?
         .into_iter()
-        .find(|p| p.from.is_none());
+        .find(|p| p.default);
     let oldest = match def {
         Some(d) => tx
             .query_one(
@@ -336,12 +360,24 @@ async fn create_month(
     if in_default {
         // Rows of this month wait in the default partition: a new partition of the range
         // would be refused, so they move into a table attached as the month's partition.
+        // AuditLog's rows move as they are (the table has no triggers before it is attached),
+        // with its append-only guard held off the default partition for this one statement.
+        let def = qualified(&default_name(t));
+        let (hold, release) = if t.name == AUDIT_LOG.name {
+            (
+                format!("ALTER TABLE {def} DISABLE TRIGGER ncy_audit_guard;"),
+                format!("ALTER TABLE {def} ENABLE TRIGGER ncy_audit_guard;"),
+            )
+        } else {
+            (String::new(), String::new())
+        };
         tx.batch(&format!(
             "CREATE TABLE {part} (LIKE {parent} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE);
+             {hold}
              WITH d AS (DELETE FROM {def} WHERE {col} >= {a} AND {col} < {b} RETURNING *)
                INSERT INTO {part} SELECT * FROM d;
+             {release}
              ALTER TABLE {parent} ATTACH PARTITION {part} FOR VALUES FROM ({a}) TO ({b});",
-            def = qualified(&default_name(t)),
             a = lit(m),
             b = lit(next),
         ))
@@ -466,11 +502,15 @@ pub async fn partition_logs(
                 done: 0,
                 total: 0,
             });
-            created += swap(db, t).await?;
+            created += if t.name == AUDIT_LOG.name {
+                audit::swap(db).await?
+            } else {
+                convert::swap(db, t).await?
+            };
         }
         let mut moved = 0;
         if !opts.swap_only {
-            moved = move_rows(db, t, opts.batch, progress, cancel).await?;
+            moved = convert::move_rows(db, t, opts.batch, progress, cancel).await?;
         }
         created += months_for_default(db, t).await?;
         let mut tx = db.begin().await?;
@@ -498,299 +538,4 @@ pub async fn partition_logs(
         });
     }
     Ok(out)
-}
-
-/// The short transaction: renames the table away and puts the partitioned table in its place.
-async fn swap(db: &Db, t: &LogTable) -> Result<u32> {
-    let name = ident(t.name);
-    let old = leftover_name(t.name);
-    let col = ident(t.column);
-    let mut tx = db.begin().await?;
-    // Waiting behind a long reader while holding the queue would stop every writer: give up
-    // instead (a rerun tries again).
-    tx.batch("SET LOCAL lock_timeout = '10s'").await?;
-    tx.batch(&format!("LOCK TABLE {name} IN ACCESS EXCLUSIVE MODE"))
-        .await?;
-    // Under the lock: another run may have swapped it since the layout was read.
-    if layout(&mut tx, t.name).await? != Layout::Plain {
-        return Err(Error::conflict(
-            "table",
-            format!(
-                "{} was partitioned meanwhile (another partition-logs?); run it again",
-                t.name
-            ),
-        ));
-    }
-    let oid = params![name.as_str()];
-    let blockers = tx
-        .query_one(
-            r#"SELECT
-                 (SELECT count(*) FROM pg_index i WHERE i.indrelid = to_regclass($1) AND i.indisunique AND NOT i.indisprimary) AS uniq,
-                 (SELECT count(*) FROM pg_trigger g WHERE g.tgrelid = to_regclass($1) AND NOT g.tgisinternal) AS trig,
-                 (SELECT count(*) FROM pg_constraint c WHERE c.confrelid = to_regclass($1)) AS refs,
-                 (SELECT c.relrowsecurity FROM pg_class c WHERE c.oid = to_regclass($1)) AS rls,
-                 (SELECT array_to_string(array_agg(a.attname::text ORDER BY k.ord), ',')
-                    FROM pg_index i CROSS JOIN unnest(i.indkey) WITH ORDINALITY k(att, ord)
-                    JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.att
-                   WHERE i.indrelid = to_regclass($1) AND i.indisprimary) AS pk"#,
-            &oid,
-        )
-        .await?;
-    if blockers.int("uniq")? > 0
-        || blockers.int("trig")? > 0
-        || blockers.int("refs")? > 0
-        || blockers.bool("rls")?
-    {
-        return Err(Error::conflict(
-            "table",
-            format!(
-                "{} has unique indexes, triggers, row security or foreign keys pointing at it \
-                 that partition-logs does not carry over; it was left unchanged",
-                t.name
-            ),
-        ));
-    }
-    let pk: Vec<String> = blockers
-        .opt_text("pk")?
-        .unwrap_or_default()
-        .split(',')
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect();
-    // What the new table must carry, captured under the old names.
-    let index_defs: Vec<String> = tx
-        .query(
-            r#"SELECT pg_get_indexdef(i.indexrelid) AS d FROM pg_index i
-               WHERE i.indrelid = to_regclass($1) AND NOT i.indisprimary ORDER BY 1"#,
-            &oid,
-        )
-        .await?
-        .iter()
-        .map(|r| r.text("d"))
-        .collect::<Result<_>>()?;
-    let index_names: Vec<String> = tx
-        .query(
-            r#"SELECT c.relname::text AS n FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-               WHERE i.indrelid = to_regclass($1) ORDER BY 1"#,
-            &oid,
-        )
-        .await?
-        .iter()
-        .map(|r| r.text("n"))
-        .collect::<Result<_>>()?;
-    let fks: Vec<(String, String)> = tx
-        .query(
-            r#"SELECT conname::text AS n, pg_get_constraintdef(oid) AS d FROM pg_constraint
-               WHERE conrelid = to_regclass($1) AND contype = 'f' ORDER BY 1"#,
-            &oid,
-        )
-        .await?
-        .iter()
-        .map(|r| Ok((r.text("n")?, r.text("d")?)))
-        .collect::<Result<_>>()?;
-    let grants: Vec<String> = tx
-        .query(
-            r#"SELECT format('GRANT %s ON %s TO %s%s', a.privilege_type, $1::text,
-                        CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END,
-                        CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END) AS g
-               FROM pg_class c, aclexplode(c.relacl) a
-               WHERE c.oid = to_regclass($1) AND a.grantee <> c.relowner ORDER BY 1"#,
-            &oid,
-        )
-        .await?
-        .iter()
-        .map(|r| r.text("g"))
-        .collect::<Result<_>>()?;
-    let bounds = tx
-        .query_one(&format!("SELECT min({col}) AS lo FROM {name}"), &[])
-        .await?;
-    let n = now();
-    let floor = n
-        .checked_sub_months(Months::new(MAX_BACK_MONTHS))
-        .unwrap_or(n);
-    // Months from the oldest row (bounded) to AHEAD_MONTHS after this one; rows outside (a
-    // clock gone wrong) wait in the default partition.
-    let lo = bounds.opt_ts("lo")?.unwrap_or(n).clamp(floor, n);
-
-    tx.batch(&format!(
-        "CREATE SCHEMA IF NOT EXISTS {schema};
-         ALTER TABLE {name} RENAME TO {old_i};",
-        schema = ident(SCHEMA),
-        old_i = ident(&old),
-    ))
-    .await?;
-    for (k, ix) in index_names.iter().enumerate() {
-        tx.batch(&format!(
-            "ALTER INDEX {} RENAME TO {}",
-            ident(ix),
-            ident(&format!("{old}_{k}"))
-        ))
-        .await?;
-    }
-    tx.batch(&format!(
-        "CREATE TABLE {name} (LIKE {old_i} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS)
-           PARTITION BY RANGE ({col});
-         CREATE TABLE {def} PARTITION OF {name} DEFAULT;",
-        old_i = ident(&old),
-        def = qualified(&default_name(t)),
-    ))
-    .await?;
-    if !pk.is_empty() {
-        let mut cols: Vec<String> = pk.iter().map(|c| ident(c)).collect();
-        if !pk.iter().any(|c| c == t.column) {
-            cols.push(col.clone());
-        }
-        tx.batch(&format!(
-            "ALTER TABLE {name} ADD CONSTRAINT {} PRIMARY KEY ({})",
-            ident(&format!("{}_pkey", t.name)),
-            cols.join(", ")
-        ))
-        .await?;
-    }
-    let created = ensure_months(&mut tx, t, lo, n).await?;
-    for d in &index_defs {
-        tx.batch(d).await?;
-    }
-    for (n, d) in &fks {
-        tx.batch(&format!(
-            "ALTER TABLE {name} ADD CONSTRAINT {} {d}",
-            ident(n)
-        ))
-        .await?;
-    }
-    for g in &grants {
-        tx.batch(g).await?;
-    }
-    tx.batch(&format!(
-        "COMMENT ON TABLE {name} IS 'Range-partitioned by month on {} (ncy-admin migrate partition-logs); partitions in schema {SCHEMA}'",
-        t.column
-    ))
-    .await?;
-    tx.commit().await?;
-    Ok(created)
-}
-
-/// Moves the rows of `<Table>_unpartitioned` into the partitioned table, newest first, one
-/// transaction per batch, then drops the emptied table. Returns the rows moved.
-async fn move_rows(
-    db: &Db,
-    t: &LogTable,
-    batch: u32,
-    progress: &dyn Fn(Progress),
-    cancel: Option<&AtomicBool>,
-) -> Result<u64> {
-    let name = ident(t.name);
-    let old_name = leftover_name(t.name);
-    let old = ident(&old_name);
-    let col = ident(t.column);
-    let mut tx = db.begin().await?;
-    if layout(&mut tx, t.name).await? != Layout::Moving {
-        return Ok(0);
-    }
-    let total = tx
-        .query_one(&format!("SELECT count(*) AS n FROM {old}"), &[])
-        .await?
-        .int("n")? as u64;
-    let cols: Vec<String> = tx
-        .query(
-            "SELECT attname::text AS a FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
-            &params![old.as_str()],
-        )
-        .await?
-        .iter()
-        .map(|r| Ok(ident(&r.text("a")?)))
-        .collect::<Result<_>>()?;
-    tx.rollback().await?;
-    let cols = cols.join(", ");
-    let mut done = 0u64;
-    // The keyset position: rows at or past it (in descending order) have moved.
-    let mut upper: Option<(NaiveDateTime, uuid::Uuid)> = None;
-    loop {
-        check_cancel(cancel)?;
-        progress(Progress {
-            table: t.name.into(),
-            phase: "move".into(),
-            done,
-            total: total.max(done),
-        });
-        let mut tx = db.begin().await?;
-        let (cond, mut p) = match upper {
-            Some((ts, id)) => (format!("WHERE ({col}, \"id\") < ($1, $2)"), params![ts, id]),
-            None => (String::new(), vec![]),
-        };
-        // The batch's far edge: a keyset page (after `upper`) whose OFFSET is only the batch
-        // size, so each step costs one batch whatever the table's size.
-        let edge = tx
-            .query_opt(
-                &format!(
-                    "SELECT {col} AS ts, \"id\" FROM {old} {cond} ORDER BY {col} DESC, \"id\" DESC OFFSET {} LIMIT 1",
-                    batch - 1
-                ),
-                &p,
-            )
-            .await?;
-        let lower = match &edge {
-            Some(r) => {
-                let k = (r.ts("ts")?, r.uuid("id")?);
-                p.push(k.0.into());
-                p.push(k.1.into());
-                let n = p.len();
-                let c = format!("({col}, \"id\") >= (${}, ${n})", n - 1);
-                Some((k, c))
-            }
-            None => None,
-        };
-        let mut conds: Vec<String> = Vec::new();
-        if upper.is_some() {
-            conds.push(format!("({col}, \"id\") < ($1, $2)"));
-        }
-        if let Some((_, c)) = &lower {
-            conds.push(c.clone());
-        }
-        let wher = if conds.is_empty() {
-            String::new()
-        } else {
-            format!("WHERE {}", conds.join(" AND "))
-        };
-        let n = tx
-            .execute(
-                &format!(
-                    "WITH moved AS (DELETE FROM {old} {wher} RETURNING {cols})
-                     INSERT INTO {name} ({cols}) SELECT {cols} FROM moved"
-                ),
-                &p,
-            )
-            .await?;
-        tx.commit().await?;
-        done += n;
-        match lower {
-            Some((k, _)) => upper = Some(k),
-            None => break,
-        }
-    }
-    let mut tx = db.begin().await?;
-    tx.batch("SET LOCAL lock_timeout = '10s'").await?;
-    tx.batch(&format!("LOCK TABLE {old} IN ACCESS EXCLUSIVE MODE"))
-        .await?;
-    let left = tx
-        .query_one(&format!("SELECT EXISTS (SELECT 1 FROM {old}) AS x"), &[])
-        .await?
-        .bool("x")?;
-    if left {
-        return Err(Error::conflict(
-            "table",
-            format!("{old_name} still holds rows after the move; run partition-logs again"),
-        ));
-    }
-    tx.batch(&format!("DROP TABLE {old}")).await?;
-    tx.commit().await?;
-    // The planner's statistics of the parent: autovacuum analyzes partitions only.
-    db.query(&format!("ANALYZE {name}"), &[]).await?;
-    progress(Progress {
-        table: t.name.into(),
-        phase: "move".into(),
-        done,
-        total: done,
-    });
-    Ok(done)
 }
