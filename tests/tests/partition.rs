@@ -1038,6 +1038,30 @@ async fn audit_log_is_partitioned_without_moving_its_chain() {
     assert!(v.ok, "{v:?}");
     assert_eq!(audit_about(&db, &op, target).await.len(), 61);
 
+    // No fork from a stale snapshot: a REPEATABLE READ writer that took its snapshot before
+    // another entry committed fails rather than reuse its seq in another partition.
+    let mut stale = db.begin().await.unwrap();
+    stale
+        .batch("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        .await
+        .unwrap();
+    stale.query("SELECT 1 AS x", &[]).await.unwrap();
+    db.query(
+        r#"INSERT INTO "AuditLog" ("action", "target_table") VALUES ('UPDATE', 'Task') RETURNING "seq""#,
+        &[],
+    )
+    .await
+    .unwrap();
+    let e = stale
+        .query(
+            r#"INSERT INTO "AuditLog" ("action", "target_table", "created_at") VALUES ('UPDATE', 'Task', $1) RETURNING "seq""#,
+            &params![first + Duration::days(4)],
+        )
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("serialize"), "{e}");
+    drop(stale);
+
     // The guard is on every partition.
     let e = db
         .query(
