@@ -14,6 +14,10 @@ pub struct PoolerOptions {
     pub pool_size: u32,
     /// `ignore_startup_parameters = extra_float_digits` (the setting most deployments add).
     pub ignore_extra_float_digits: bool,
+    /// Clients authenticate with SCRAM-SHA-256 against the secrets PgBouncer reads from the
+    /// server through `auth_query` as this role (see [`install_auth_query`]), as Supabase and
+    /// most managed deployments run it; None: trust.
+    pub auth_user: Option<String>,
 }
 
 impl Default for PoolerOptions {
@@ -21,8 +25,31 @@ impl Default for PoolerOptions {
         PoolerOptions {
             pool_size: 2,
             ignore_extra_float_digits: false,
+            auth_user: None,
         }
     }
+}
+
+/// The schema of the `auth_query` function.
+pub const AUTH_SCHEMA: &str = "ncy_pgbouncer";
+
+/// Installs what a managed platform installs for PgBouncer's `auth_query`, as the superuser
+/// `db` connects as: a login role `auth_user` (trusted on loopback by the harness) that may only
+/// call a SECURITY DEFINER function returning a role's SCRAM secret from `pg_shadow`.
+pub async fn install_auth_query(db: &ncy_core::db::Db, auth_user: &str) -> ncy_core::Result<()> {
+    let mut tx = db.begin().await?;
+    tx.batch(&format!(
+        r#"CREATE ROLE "{auth_user}" LOGIN;
+           CREATE SCHEMA IF NOT EXISTS {AUTH_SCHEMA};
+           CREATE OR REPLACE FUNCTION {AUTH_SCHEMA}.lookup(u text, OUT username text, OUT password text)
+             RETURNS record LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog AS
+             $$ SELECT usename::text, passwd::text FROM pg_shadow WHERE usename = u $$;
+           REVOKE ALL ON FUNCTION {AUTH_SCHEMA}.lookup(text) FROM PUBLIC;
+           GRANT USAGE ON SCHEMA {AUTH_SCHEMA} TO "{auth_user}";
+           GRANT EXECUTE ON FUNCTION {AUTH_SCHEMA}.lookup(text) TO "{auth_user}";"#
+    ))
+    .await?;
+    tx.commit().await
 }
 
 /// A running PgBouncer.
@@ -56,16 +83,26 @@ impl Pooler {
         } else {
             ""
         };
+        let auth = match &opts.auth_user {
+            Some(u) => format!(
+                "auth_type = scram-sha-256\nauth_user = {u}\nauth_query = SELECT username, password FROM {AUTH_SCHEMA}.lookup($1)\n"
+            ),
+            None => "auth_type = trust\n".into(),
+        };
         let ini = format!(
             "[databases]\n* = host=127.0.0.1 port={upstream}\n\n[pgbouncer]\nlisten_addr = 127.0.0.1\n\
-             listen_port = {port}\nunix_socket_dir =\nauth_type = trust\nauth_file = {d}/users.txt\n\
+             listen_port = {port}\nunix_socket_dir =\n{auth}auth_file = {d}/users.txt\n\
              pool_mode = transaction\ndefault_pool_size = {size}\nmin_pool_size = 0\nmax_client_conn = 500\n\
              logfile = {d}/pgbouncer.log\npidfile = {d}/pgbouncer.pid\nadmin_users = postgres\n{ignore}",
             d = dir.display(),
             size = opts.pool_size,
         );
         std::fs::write(dir.join("pgbouncer.ini"), ini).map_err(|e| e.to_string())?;
-        std::fs::write(dir.join("users.txt"), "\"postgres\" \"\"\n").map_err(|e| e.to_string())?;
+        let mut users = String::from("\"postgres\" \"\"\n");
+        if let Some(u) = &opts.auth_user {
+            users.push_str(&format!("\"{u}\" \"\"\n"));
+        }
+        std::fs::write(dir.join("users.txt"), users).map_err(|e| e.to_string())?;
         crate::cluster::own_by_postgres(&dir)?;
         let child = crate::cluster::as_postgres(&bin)
             .arg(dir.join("pgbouncer.ini"))

@@ -217,6 +217,7 @@ async fn a_shared_server_connection_breaks_prepared_statements_but_not_the_poole
         &PoolerOptions {
             pool_size: 1,
             ignore_extra_float_digits: true,
+            ..Default::default()
         },
     )
     .expect("pgbouncer");
@@ -239,4 +240,88 @@ async fn a_shared_server_connection_breaks_prepared_statements_but_not_the_poole
     let (z, w) = (own_connection(&purl).await, own_connection(&purl).await);
     assert_eq!(run_on(z, Protocol::Simple).await.expect("simple"), 42);
     assert_eq!(run_on(w, Protocol::Simple).await.expect("simple"), 42);
+}
+
+/// PgBouncer as managed platforms run it: clients authenticate with SCRAM-SHA-256 against the
+/// secrets PgBouncer fetches through `auth_query`, and it passes the authentication on to the
+/// server. An operator's own login works through it (identity, a read, an audited write made by
+/// the database as that operator); a wrong password is refused with a readable message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operators_log_in_through_pgbouncer_with_scram_and_auth_query() {
+    use ncy_core::auth::{identify, Client};
+    use ncy_tests::logins::{self, url_as};
+    let (db, url) = fresh_pg().await;
+    let conns = logins::conns(&db, &url).await;
+    let admin = conns.iter().find(|c| c.role == "ADMIN").expect("ADMIN");
+    let auth_user = format!(
+        "ncy_pgb_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    ncy_tests::pooler::install_auth_query(&db, &auth_user)
+        .await
+        .expect("auth_query function");
+    let (port, name) = port_and_db(&url);
+    let pooler = Pooler::start(
+        port,
+        &PoolerOptions {
+            auth_user: Some(auth_user.clone()),
+            ..Default::default()
+        },
+    )
+    .expect("pgbouncer with scram");
+    let base = format!("{}?pgbouncer=true", pooler.url(&name));
+
+    let pdb = connect(&url_as(&base, &admin.db_role, logins::PASSWORD), 4)
+        .await
+        .unwrap_or_else(|e| panic!("SCRAM through pgbouncer: {e}\n{}", pooler.log()));
+    assert!(pdb.pooled());
+    let me = identify(&pdb, Client::Cli)
+        .await
+        .expect("identify")
+        .expect("the pooled login maps to its operator");
+    assert_eq!(me.user_id, admin.op.user_id);
+    let page = users::list(&pdb, &me, &UserFilter::default(), 100, None)
+        .await
+        .expect("list through the pooler");
+    assert!(!page.items.is_empty());
+    let created = users::create(
+        &pdb,
+        &me,
+        &NewUser {
+            email: "scram.pooled@example.com".into(),
+            role: Some(UserRole::EMPLOYEE),
+            status: None,
+            password: Some("pooled-password-1".into()),
+        },
+    )
+    .await
+    .expect("an audited write through the pooler");
+    let entries = audit::list(
+        &pdb,
+        &me,
+        &AuditFilter {
+            target: Some(created.user.id),
+            ..Default::default()
+        },
+        10,
+        None,
+    )
+    .await
+    .expect("audit");
+    assert!(
+        entries
+            .items
+            .iter()
+            .any(|e| e.actor_email.as_deref() == Some(me.email.as_str())),
+        "the write is audited as the operator"
+    );
+
+    let e = connect(&url_as(&base, &admin.db_role, "not-the-password"), 1)
+        .await
+        .expect_err("a wrong password is refused");
+    assert!(
+        matches!(e, Error::DatabaseAuth { .. }) && e.to_string().contains("wrong password"),
+        "{e}"
+    );
+    pdb.close().await;
 }

@@ -205,6 +205,12 @@ pub(crate) fn map_err(e: sqlx::Error) -> Error {
                     target: "the configured server".into(),
                     reason: msg,
                 },
+                // PgBouncer refusing a SCRAM login (a wrong password, or a role its auth_query
+                // does not know) reports a protocol violation rather than 28P01.
+                "08P01" if msg.contains("SASL authentication failed") => Error::DatabaseAuth {
+                    target: "the configured server (through its connection pooler)".into(),
+                    reason: format!("{msg}: wrong password, or a user the pooler cannot look up"),
+                },
                 "57014" => Error::db(format!("statement cancelled: {msg}")),
                 "25006" => Error::ReadOnly(msg),
                 // Named statements of another client on a shared server connection: a
