@@ -7,7 +7,6 @@ pub mod error;
 pub mod jobs;
 pub mod state;
 pub mod webview;
-pub mod workspace;
 
 use state::AppState;
 
@@ -19,14 +18,14 @@ fn setup(app: &mut tauri::App) -> Result<(), Box<dyn std::error::Error>> {
     tauri::async_runtime::spawn(async move {
         let s = handle.state::<AppState>();
         // An error here is reported by the UI's own call to `app_info`.
-        let _ = cmd::session::open_default(&s).await;
+        let _ = s.open_default().await;
     });
     webview::tune(app)
 }
 
 /// Starts the app (blocks until the window closes).
 pub fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let paths = workspace::Paths::detect()?;
+    let paths = ncy_core::app::Paths::detect()?;
     tauri::Builder::default()
         .plugin(tauri_plugin_window_state::Builder::default().build())
         .manage(AppState::new(paths))

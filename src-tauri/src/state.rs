@@ -1,15 +1,12 @@
 //! What the app holds between commands: the open workspace and the logged-in operator.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
 use ncy_core::auth::{Client, Operator};
 use ncy_core::db::{Db, Target};
 use serde::Serialize;
 use tokio::sync::RwLock;
 
 use crate::error::{ApiError, ApiResult, DesktopErrorCode};
-use crate::workspace::Paths;
+use ncy_core::app::{Paths, Profiles, SessionPasswords};
 
 /// Which database the window works on.
 #[derive(Debug, Clone, Serialize)]
@@ -24,7 +21,19 @@ pub struct WorkspaceInfo {
     pub fresh: bool,
 }
 
+/// The `application_name` the window's connections carry.
+pub const APP: &str = "ncy-desktop";
+
 impl WorkspaceInfo {
+    /// The local workspace at `path`.
+    pub fn local(path: &std::path::Path, fresh: bool) -> Self {
+        WorkspaceInfo {
+            kind: "local".into(),
+            label: path.display().to_string(),
+            fresh,
+        }
+    }
+
     /// True for a PostgreSQL profile.
     pub fn is_postgres(&self) -> bool {
         self.kind == "postgres"
@@ -58,7 +67,7 @@ pub struct AppState {
     pub paths: Paths,
     pub conn: RwLock<Option<Conn>>,
     /// Session-only database passwords (profile name → password) when no keychain runs.
-    pub session_passwords: Mutex<HashMap<String, String>>,
+    pub session_passwords: SessionPasswords,
     /// Cancel flags of running long jobs.
     pub jobs: crate::jobs::Jobs,
 }
@@ -69,9 +78,69 @@ impl AppState {
         AppState {
             paths,
             conn: RwLock::new(None),
-            session_passwords: Mutex::new(HashMap::new()),
+            session_passwords: SessionPasswords::default(),
             jobs: crate::jobs::Jobs::default(),
         }
+    }
+
+    /// The saved connection profiles and their passwords.
+    pub fn profiles(&self) -> Profiles<'_> {
+        Profiles::new(self.paths.profiles(), &self.session_passwords)
+    }
+
+    /// Opens the local workspace (created and seeded on first start) or the profile called
+    /// `name` (with its read replica) and makes it the open workspace.
+    pub async fn open(&self, name: Option<&str>) -> ApiResult<WorkspaceInfo> {
+        let conn = self.connect(name).await?;
+        let info = conn.info.clone();
+        self.replace_conn(conn).await;
+        Ok(info)
+    }
+
+    /// Opens the local workspace unless a workspace is open; the check and the opening hold
+    /// the lock together, so the start-up call and the window's first call open it once.
+    pub async fn open_default(&self) -> ApiResult<()> {
+        let mut g = self.conn.write().await;
+        if g.is_none() {
+            *g = Some(self.connect(None).await?);
+        }
+        Ok(())
+    }
+
+    /// A connection to the local workspace or the profile called `name`; a profile holding an
+    /// operator's own database login is already their identity.
+    async fn connect(&self, name: Option<&str>) -> ApiResult<Conn> {
+        let (db, target, info, replica) = match name {
+            None => {
+                let path = self.paths.workspace();
+                let (db, fresh) = ncy_core::app::open_local(&path).await?;
+                let info = WorkspaceInfo::local(&path, fresh);
+                (db, Target::Local(path), info, None)
+            }
+            Some(name) => {
+                let profiles = self.profiles();
+                let p = profiles.find(name)?;
+                let pw = profiles.password(&p).0;
+                let db = ncy_core::app::connect_profile(&p, pw.as_deref(), APP).await?;
+                let replica = ncy_core::app::connect_replica(&p, pw.as_deref(), APP).await?;
+                let info = WorkspaceInfo {
+                    kind: "postgres".into(),
+                    label: p.name.clone(),
+                    fresh: false,
+                };
+                (db, p.target(pw.as_deref()), info, replica)
+            }
+        };
+        let operator = ncy_core::auth::identify(&db, Client::Desktop).await?;
+        Ok(Conn {
+            db,
+            target,
+            info,
+            operator,
+            token: None,
+            authenticated_at: std::time::Instant::now(),
+            replica,
+        })
     }
 
     /// The database and the logged-in operator, checked again at every call: a suspended,

@@ -435,22 +435,7 @@ pub fn file_name(at: chrono::NaiveDateTime, ext: &str) -> String {
 
 /// The default backup directory: `$NCY_BACKUP_DIR`, else `<data dir>/ncy-admin/backups`.
 pub fn default_dir() -> Result<PathBuf> {
-    if let Some(d) = std::env::var_os("NCY_BACKUP_DIR") {
-        return Ok(PathBuf::from(d));
-    }
-    let base = std::env::var_os("NCY_DATA_DIR")
-        .map(PathBuf::from)
-        .or_else(|| ncy_data_dir().map(|d| d.join("ncy-admin")))
-        .ok_or_else(|| {
-            Error::Config("no data directory for backups: pass --dir or set NCY_BACKUP_DIR".into())
-        })?;
-    Ok(base.join("backups"))
-}
-
-fn ncy_data_dir() -> Option<PathBuf> {
-    std::env::var_os("XDG_DATA_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".local/share")))
+    Ok(ncy_core::app::Paths::detect()?.backups())
 }
 
 /// Compile-time proof that the operations' futures are `Send` (the desktop runs them on a

@@ -5,8 +5,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 use ncy_core::auth::{self, Client, Operator};
-use ncy_core::db::{ConnectOptions, Db, Dialect, Target};
-use ncy_core::migrate::{self, MigrationSet};
+use ncy_core::db::{ConnectOptions, Db, Target};
 use ncy_core::secrets::Secret;
 use ncy_core::Error;
 
@@ -39,15 +38,11 @@ pub struct Global {
 
 /// The default local workspace: `<data dir>/ncy-admin/workspace.db`.
 pub fn default_workspace() -> Result<PathBuf> {
-    if let Some(d) = std::env::var_os("NCY_DATA_DIR") {
-        return Ok(PathBuf::from(d).join("workspace.db"));
+    match ncy_core::app::Paths::detect() {
+        Ok(p) => Ok(p.workspace()),
+        Err(Error::Config(m)) => Err(Error::Config(format!("{m}, or pass --local PATH")).into()),
+        Err(e) => Err(e.into()),
     }
-    let base = dirs::data_dir().ok_or_else(|| {
-        Error::Config(
-            "no user data directory (set HOME or NCY_DATA_DIR, or pass --local PATH)".into(),
-        )
-    })?;
-    Ok(base.join("ncy-admin").join("workspace.db"))
 }
 
 pub struct Ctx {
@@ -151,13 +146,7 @@ impl Ctx {
         let fresh = self.db.is_none();
         let db = self.raw_db().await?;
         if fresh {
-            let set = MigrationSet::embedded(db.dialect())?;
-            match db.dialect() {
-                Dialect::Sqlite => {
-                    migrate::up(&db, &set).await?;
-                }
-                Dialect::Postgres => migrate::ensure_current(&db, &set).await?,
-            }
+            ncy_core::app::ready(&db).await?;
         }
         Ok(db)
     }

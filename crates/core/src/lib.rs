@@ -8,6 +8,7 @@
 //! - [`seed`]: development and synthetic data.
 
 pub mod admin;
+pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod db;

@@ -335,60 +335,73 @@ pub async fn status(db: &Db, set: &MigrationSet) -> Result<Vec<MigrationStatus>>
 pub async fn up(db: &Db, set: &MigrationSet) -> Result<Report> {
     let mut report = Report::default();
     for m in &set.migrations {
-        let mut tx = db.begin().await?;
-        lock(&mut tx).await?;
-        ensure_table(&mut tx).await?;
-        let applied = applied(&mut tx).await?;
-        check_known(set, &applied)?;
-        check_drift(set, &applied)?;
-        if applied.contains_key(&m.version) {
-            tx.rollback().await?;
-            continue;
-        }
-        let label = format!("{:04}_{}", m.version, m.name);
-        let tables = m.created_tables();
-        let mut present = Vec::new();
-        for t in &tables {
-            if table_exists(&mut tx, t).await? {
-                present.push(t.clone());
-            }
-        }
-        let started = std::time::Instant::now();
-        let baselined = !tables.is_empty() && present.len() == tables.len();
-        if baselined {
-            for stmt in m.index_statements() {
-                tx.batch(&stmt).await.map_err(|e| {
-                    Error::Migration(format!(
-                        "adopting {label}: creating a missing index failed: {e}"
-                    ))
-                })?;
-                report.indexes_created += 1;
-            }
-        } else if !present.is_empty() {
-            let missing: Vec<_> = tables.iter().filter(|t| !present.contains(t)).collect();
-            return Err(Error::Migration(format!(
-                "cannot adopt {label}: tables {present:?} exist but {missing:?} do not; the database is partially migrated. Create or drop those tables by hand, then retry"
-            )));
-        } else {
-            tx.batch(&m.up).await.map_err(|e| {
-                Error::Migration(format!("{label} failed and was rolled back: {e}"))
-            })?;
-        }
-        tx.execute(
-            &format!(
-                r#"INSERT INTO "{TABLE}" ("version", "name", "checksum", "applied_at", "execution_ms", "baselined") VALUES ($1, $2, $3, $4, $5, $6)"#
-            ),
-            &params![m.version, m.name.as_str(), m.checksum(), now(), started.elapsed().as_millis() as i64, baselined],
-        )
-        .await?;
-        tx.commit().await?;
-        if baselined {
-            report.baselined.push(label);
-        } else {
-            report.applied.push(label);
-        }
+        up_one(db, set, m, &mut report).await?;
     }
     Ok(report)
+}
+
+/// Applies (or adopts) one migration in its own transaction, unless it is applied already.
+async fn up_one(db: &Db, set: &MigrationSet, m: &Migration, report: &mut Report) -> Result<()> {
+    let mut tx = db.begin().await?;
+    lock(&mut tx).await?;
+    ensure_table(&mut tx).await?;
+    let applied = applied(&mut tx).await?;
+    check_known(set, &applied)?;
+    check_drift(set, &applied)?;
+    if applied.contains_key(&m.version) {
+        return tx.rollback().await;
+    }
+    let label = format!("{:04}_{}", m.version, m.name);
+    let tables = m.created_tables();
+    let mut present = Vec::new();
+    for t in &tables {
+        if table_exists(&mut tx, t).await? {
+            present.push(t.clone());
+        }
+    }
+    let started = std::time::Instant::now();
+    let baselined = !tables.is_empty() && present.len() == tables.len();
+    if baselined {
+        for stmt in m.index_statements() {
+            if let Err(e) = tx.batch(&stmt).await {
+                return Err(Error::Migration(format!(
+                    "adopting {label}: creating a missing index failed: {e}"
+                )));
+            }
+            report.indexes_created += 1;
+        }
+    } else if !present.is_empty() {
+        let missing: Vec<_> = tables.iter().filter(|t| !present.contains(t)).collect();
+        return Err(Error::Migration(format!(
+            "cannot adopt {label}: tables {present:?} exist but {missing:?} do not; the database is partially migrated. Create or drop those tables by hand, then retry"
+        )));
+    } else if let Err(e) = tx.batch(&m.up).await {
+        return Err(Error::Migration(format!(
+            "{label} failed and was rolled back: {e}"
+        )));
+    }
+    let p = params![
+        m.version,
+        m.name.as_str(),
+        m.checksum(),
+        now(),
+        started.elapsed().as_millis() as i64,
+        baselined
+    ];
+    tx.execute(
+        &format!(
+            r#"INSERT INTO "{TABLE}" ("version", "name", "checksum", "applied_at", "execution_ms", "baselined") VALUES ($1, $2, $3, $4, $5, $6)"#
+        ),
+        &p,
+    )
+    .await?;
+    tx.commit().await?;
+    if baselined {
+        report.baselined.push(label);
+    } else {
+        report.applied.push(label);
+    }
+    Ok(())
 }
 
 /// Rolls back the last `steps` applied migrations, newest first, each in its own transaction.

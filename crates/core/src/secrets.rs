@@ -14,6 +14,14 @@ pub enum Stored {
     RuntimeFile(PathBuf),
 }
 
+/// Whether an OS keychain answers: writes and deletes a throwaway entry.
+pub fn probe_keychain() -> Result<()> {
+    let probe = Secret::new("ncy-desktop-probe");
+    probe.set_keychain("probe")?;
+    let _ = probe.delete();
+    Ok(())
+}
+
 /// A named secret in the keychain: service `ncy-admin`, account `account`.
 pub struct Secret {
     service: String,

@@ -332,7 +332,7 @@ pub async fn erase(
     request_id: Uuid,
     confirm: &str,
     opts: &ErasureOptions,
-    progress: &dyn Fn(Progress),
+    progress: &(dyn Fn(Progress) + Send + Sync),
     cancel: Option<&AtomicBool>,
 ) -> Result<ErasureOutcome> {
     op.require(perm::GDPR_HANDLE)?;

@@ -161,7 +161,7 @@ pub async fn run(
     policy: Option<RetentionPolicy>,
     dry_run: bool,
     as_of: Option<NaiveDateTime>,
-    progress: &dyn Fn(Progress),
+    progress: &(dyn Fn(Progress) + Send + Sync),
     cancel: Option<&AtomicBool>,
 ) -> Result<RetentionReport> {
     op.require(perm::GDPR_HANDLE)?;

@@ -104,7 +104,7 @@ pub(crate) async fn candidates(
 pub async fn sweep_in(
     tx: &mut Tx,
     terms: &Terms,
-    progress: &dyn Fn(Progress),
+    progress: &(dyn Fn(Progress) + Send + Sync),
     cancel: Option<&AtomicBool>,
 ) -> Result<SweepResult> {
     let started = Instant::now();

@@ -39,13 +39,7 @@ pub fn profile(url: &str) -> String {
 
 /// `$NCY_DATA_DIR/cache`, else `<user data dir>/ncy-admin/cache`.
 pub fn cache_dir() -> Result<PathBuf> {
-    if let Some(d) = std::env::var_os("NCY_DATA_DIR").filter(|d| !d.is_empty()) {
-        return Ok(PathBuf::from(d).join("cache"));
-    }
-    let base = dirs::data_dir().ok_or_else(|| {
-        Error::Config("no user data directory for the sync cache (set HOME or NCY_DATA_DIR)".into())
-    })?;
-    Ok(base.join("ncy-admin").join("cache"))
+    Ok(ncy_core::app::Paths::detect()?.caches())
 }
 
 /// The cache file of a profile: a readable stem plus a hash of the whole redacted URL.

@@ -23,18 +23,13 @@ pub async fn approvals_list(
 pub async fn approvals_approve(s: State<'_, AppState>, id: Uuid) -> ApiResult<Approval> {
     s.destructive().await?;
     let (db, target, op) = s.session_target().await?;
-    let dir = s.paths.data.join("backups");
-    // An erasure's future is not Send (its progress callback): run it on its own thread.
-    let done = crate::workspace::off_thread(move || async move {
-        let env = Env {
-            db: &db,
-            target: &target,
-            backup_dir: Some(dir),
-        };
-        ncy_approvals::approve(&env, &op, id).await
-    })
-    .await?;
-    Ok(done)
+    let dir = s.paths.backups();
+    let env = Env {
+        db: &db,
+        target: &target,
+        backup_dir: Some(dir),
+    };
+    Ok(ncy_approvals::approve(&env, &op, id).await?)
 }
 
 /// Refuses a request with a reason.

@@ -16,10 +16,7 @@ async fn backups(s: &AppState) -> ApiResult<(Backups, ncy_core::auth::Operator)>
     let (db, target, op) = s.session_target().await?;
     // The folder backups_create writes to: verify, restore and prune refuse rows naming
     // files elsewhere.
-    Ok((
-        Backups::new(db, &target)?.with_dir(s.paths.data.join("backups")),
-        op,
-    ))
+    Ok((Backups::new(db, &target)?.with_dir(s.paths.backups()), op))
 }
 
 #[tauri::command]
@@ -51,7 +48,7 @@ pub async fn backups_create(
     };
     let opts = CreateOptions {
         encrypt: encrypt.unwrap_or(false),
-        ..CreateOptions::new(s.paths.data.join("backups"))
+        ..CreateOptions::new(s.paths.backups())
     };
     let r = b.create(&op, &opts, hooks).await;
     Ok(r?)
@@ -139,7 +136,7 @@ pub async fn backups_restore(
             into: opts.into.clone(),
             no_owner,
             tables: opts.tables.clone(),
-            dir: Some(s.paths.data.join("backups").display().to_string()),
+            dir: Some(s.paths.backups().display().to_string()),
         };
         ncy_approvals::gate(b.db(), &op, &ask).await?;
     }

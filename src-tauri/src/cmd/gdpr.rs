@@ -15,7 +15,6 @@ use uuid::Uuid;
 
 use crate::error::ApiResult;
 use crate::state::AppState;
-use crate::workspace::off_thread;
 
 /// The GDPR queue by deadline. `state`: a request state name, or none for open requests.
 #[tauri::command]
@@ -109,7 +108,7 @@ pub async fn gdpr_extend(
 /// The folder exports go to unless the operator chooses another: `<data dir>/gdpr-exports`.
 #[tauri::command]
 pub fn gdpr_export_dir(s: State<'_, AppState>) -> String {
-    s.paths.data.join("gdpr-exports").display().to_string()
+    s.paths.gdpr_exports().display().to_string()
 }
 
 /// The bundle folder of one export inside `dir`: `gdpr-<request>-<UTC time>` (new each time).
@@ -137,13 +136,8 @@ pub async fn gdpr_export(
     let out = bundle_path(&dir, id);
     let job = s.jobs.begin(&app, &job);
     let r = job.reporter();
-    // The crate's progress callback is not `Sync`, so the future runs off the async pool.
-    let res = off_thread(move || async move {
-        let progress = |p: ncy_gdpr::Progress| r.emit(&p.phase, p.done, p.total);
-        export::export_via(&db, &read, &op, id, &out, &progress, Some(&r.cancel)).await
-    })
-    .await;
-    Ok(res?)
+    let progress = |p: ncy_gdpr::Progress| r.emit(&p.phase, p.done, p.total);
+    Ok(export::export_via(&db, &read, &op, id, &out, &progress, Some(&r.cancel)).await?)
 }
 
 /// Erases the subject of an ERASURE request; `confirm` repeats the subject's email. Returns
@@ -166,12 +160,8 @@ pub async fn gdpr_erase(
     ncy_approvals::gate(&db, &op, &ask).await?;
     let job = s.jobs.begin(&app, &job);
     let r = job.reporter();
-    let res = off_thread(move || async move {
-        let progress = |p: ncy_gdpr::Progress| r.emit(&p.phase, p.done, p.total);
-        erase::erase(&db, &op, id, &confirm, &opts, &progress, Some(&r.cancel)).await
-    })
-    .await;
-    Ok(res?)
+    let progress = |p: ncy_gdpr::Progress| r.emit(&p.phase, p.done, p.total);
+    Ok(erase::erase(&db, &op, id, &confirm, &opts, &progress, Some(&r.cancel)).await?)
 }
 
 /// Places a legal hold on `user` (`place = true`) or releases every active one; `reason` is

@@ -14,7 +14,7 @@ use tauri::State;
 
 use crate::error::ApiResult;
 use crate::state::AppState;
-use crate::workspace::{read_json, write_json};
+use ncy_core::app::{read_json, write_json};
 
 /// The health report of the open database (PostgreSQL or the local SQLite file).
 #[tauri::command]

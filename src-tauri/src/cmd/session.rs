@@ -5,8 +5,7 @@ use serde::Serialize;
 use tauri::State;
 
 use crate::error::{ApiError, ApiResult};
-use crate::state::{AppState, Conn, WorkspaceInfo};
-use crate::workspace;
+use crate::state::{AppState, WorkspaceInfo};
 
 /// The logged-in operator as the UI needs it.
 #[derive(Debug, Clone, Serialize)]
@@ -39,35 +38,10 @@ pub struct AppInfo {
     pub data_dir: String,
 }
 
-/// Opens the local workspace unless a workspace is open (called at start-up, before the UI
-/// asks, and by [`app_info`]); creates and seeds it on first start.
-pub async fn open_default(s: &AppState) -> ApiResult<()> {
-    let mut g = s.conn.write().await;
-    if g.is_none() {
-        let path = s.paths.workspace();
-        let (db, fresh) = workspace::open_local_task(path.clone()).await?;
-        let info = WorkspaceInfo {
-            kind: "local".into(),
-            label: path.display().to_string(),
-            fresh,
-        };
-        *g = Some(Conn {
-            db,
-            target: ncy_core::db::Target::Local(path),
-            info,
-            operator: None,
-            token: None,
-            authenticated_at: std::time::Instant::now(),
-            replica: None,
-        });
-    }
-    Ok(())
-}
-
 /// Describes the app and its open workspace (opening the local workspace if none is).
 #[tauri::command]
 pub async fn app_info(s: State<'_, AppState>) -> ApiResult<AppInfo> {
-    open_default(&s).await?;
+    s.open_default().await?;
     let g = s.conn.read().await;
     let c = g.as_ref().ok_or_else(ApiError::not_logged_in)?;
     Ok(AppInfo {

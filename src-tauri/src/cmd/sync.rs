@@ -1,6 +1,4 @@
-//! Sync screen: the connected profile's offline cache (`ncy-sync`). Opening a cache migrates
-//! it (a future that is not `Send`), so every command runs through
-//! [`off_thread`](crate::workspace::off_thread).
+//! Sync screen: the connected profile's offline cache (`ncy-sync`).
 
 use ncy_core::auth::Operator;
 use ncy_core::db::{Db, Target};
@@ -15,7 +13,6 @@ use uuid::Uuid;
 
 use crate::error::ApiResult;
 use crate::state::{not_postgres, AppState};
-use crate::workspace::off_thread;
 
 /// Sync state of the current PostgreSQL profile's offline cache, with its conflicts and the
 /// edits waiting in its outbox.
@@ -49,17 +46,13 @@ async fn server(s: &AppState) -> ApiResult<(Db, String, Operator)> {
 #[tauri::command]
 pub async fn sync_status(s: State<'_, AppState>) -> ApiResult<SyncView> {
     let (_, url, _) = server(&s).await?;
-    let view = off_thread(move || async move {
-        let cache = Cache::open_profile(&url).await?;
-        Ok(SyncView {
-            status: cache.status().await?,
-            conflicts: conflicts::list(&cache, false).await?,
-            outbox: queue::list(&cache).await?,
-            next_retry: queue::next_retry(&cache).await?,
-        })
+    let cache = Cache::open_profile(&url).await?;
+    Ok(SyncView {
+        status: cache.status().await?,
+        conflicts: conflicts::list(&cache, false).await?,
+        outbox: queue::list(&cache).await?,
+        next_retry: queue::next_retry(&cache).await?,
     })
-    .await?;
-    Ok(view)
 }
 
 /// Creates (or replaces) this profile's cache for the organizations `orgs` (slugs), its key in
@@ -77,19 +70,14 @@ pub async fn sync_init(
     let read = s.reader(&db).await;
     let job = s.jobs.begin(&app, &job);
     let r = job.reporter();
-    let res = off_thread(move || async move {
-        let progress = |p: ncy_sync::Progress| r.emit(&p.phase, p.done, p.total);
-        let ctl = Ctl {
-            progress: Some(&progress),
-            cancel: Some(&r.cancel),
-            ..Default::default()
-        };
-        initial::init_profile_via(&db, &read, &url, &op, &orgs, ctl)
-            .await
-            .map(|(_, rep)| rep)
-    })
-    .await;
-    Ok(res?)
+    let progress = |p: ncy_sync::Progress| r.emit(&p.phase, p.done, p.total);
+    let ctl = Ctl {
+        progress: Some(&progress),
+        cancel: Some(&r.cancel),
+        ..Default::default()
+    };
+    let (_, rep) = initial::init_profile_via(&db, &read, &url, &op, &orgs, ctl).await?;
+    Ok(rep)
 }
 
 /// "Sync now": pushes the outbox, then pulls (`sync run`), emitting `progress` for `job`.
@@ -98,19 +86,15 @@ pub async fn sync_run(app: AppHandle, s: State<'_, AppState>, job: String) -> Ap
     let (db, url, op) = server(&s).await?;
     let job = s.jobs.begin(&app, &job);
     let r = job.reporter();
-    let res = off_thread(move || async move {
-        let cache = Cache::open_profile(&url).await?;
-        let progress = |p: ncy_sync::Progress| r.emit(&p.phase, p.done, p.total);
-        let ctl = Ctl {
-            progress: Some(&progress),
-            cancel: Some(&r.cancel),
-            ..Default::default()
-        };
-        let (push, pull) = ncy_sync::run(&db, &cache, &op, ctl).await?;
-        Ok(RunReport { push, pull })
-    })
-    .await;
-    Ok(res?)
+    let cache = Cache::open_profile(&url).await?;
+    let progress = |p: ncy_sync::Progress| r.emit(&p.phase, p.done, p.total);
+    let ctl = Ctl {
+        progress: Some(&progress),
+        cancel: Some(&r.cancel),
+        ..Default::default()
+    };
+    let (push, pull) = ncy_sync::run(&db, &cache, &op, ctl).await?;
+    Ok(RunReport { push, pull })
 }
 
 /// Which side of a conflict `sync_resolve` keeps.
@@ -142,12 +126,8 @@ pub async fn sync_resolve(
 ) -> ApiResult<Resolved> {
     let (_, url, op) = server(&s).await?;
     let how = Resolution::choose(keep.map(ConflictKeep::as_str), value)?;
-    let r = off_thread(move || async move {
-        let cache = Cache::open_profile(&url).await?;
-        conflicts::resolve(&cache, &op, id, &how).await
-    })
-    .await?;
-    Ok(r)
+    let cache = Cache::open_profile(&url).await?;
+    Ok(conflicts::resolve(&cache, &op, id, &how).await?)
 }
 
 /// What to do with one outbox entry.
@@ -169,16 +149,12 @@ pub async fn sync_outbox(
     action: OutboxAction,
 ) -> ApiResult<queue::Item> {
     let (_, url, op) = server(&s).await?;
-    let it = off_thread(move || async move {
-        let cache = Cache::open_profile(&url).await?;
-        match action {
-            OutboxAction::Retry => queue::retry(&cache, &id).await,
-            OutboxAction::Park => queue::park(&cache, &id, "parked from the window").await,
-            OutboxAction::Discard => queue::discard(&cache, &op, &id).await,
-        }
-    })
-    .await?;
-    Ok(it)
+    let cache = Cache::open_profile(&url).await?;
+    Ok(match action {
+        OutboxAction::Retry => queue::retry(&cache, &id).await,
+        OutboxAction::Park => queue::park(&cache, &id, "parked from the window").await,
+        OutboxAction::Discard => queue::discard(&cache, &op, &id).await,
+    }?)
 }
 
 /// When the window should retry a failed push on its own (None: nothing failed, no cache, or
@@ -188,14 +164,10 @@ pub async fn sync_next_retry(s: State<'_, AppState>) -> ApiResult<Option<chrono:
     let Ok((_, url, _)) = server(&s).await else {
         return Ok(None);
     };
-    let due = off_thread(move || async move {
-        match Cache::open_profile(&url).await {
-            Ok(cache) => queue::next_retry(&cache).await,
-            Err(_) => Ok(None),
-        }
-    })
-    .await?;
-    Ok(due)
+    match Cache::open_profile(&url).await {
+        Ok(cache) => Ok(queue::next_retry(&cache).await?),
+        Err(_) => Ok(None),
+    }
 }
 
 /// What the window needs after switching to a profile's offline cache.
@@ -211,16 +183,12 @@ pub struct OfflineSession {
 /// outbox for the next "Sync now".
 #[tauri::command]
 pub async fn workspace_offline(s: State<'_, AppState>, name: String) -> ApiResult<OfflineSession> {
-    let p = crate::workspace::find_profile(&s.paths.profiles(), &name)?;
+    let p = s.profiles().find(&name)?;
     let Target::Postgres(url) = p.target(None) else {
         return Err(not_postgres());
     };
-    let (cache, op) = off_thread(move || async move {
-        let cache = Cache::open_profile(&url).await?;
-        let op = cache.offline_operator().await?;
-        Ok((cache, op))
-    })
-    .await?;
+    let cache = Cache::open_profile(&url).await?;
+    let op = cache.offline_operator().await?;
     let info = crate::state::WorkspaceInfo {
         kind: "offline".into(),
         label: format!("{name} (offline cache)"),

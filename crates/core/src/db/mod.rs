@@ -200,8 +200,11 @@ impl Tx {
     pub async fn batch(&mut self, sql: &str) -> Result<()> {
         match self {
             Tx::Pg(tx, _) => {
-                sqlx::raw_sql(sql)
-                    .execute(&mut **tx)
+                // Called on the connection (not `raw_sql(..).execute(conn)`), so the future is
+                // `Send` for every lifetime and callers need no blocking-thread detour.
+                use sqlx::Executor;
+                (&mut **tx)
+                    .execute(sqlx::raw_sql(sql))
                     .await
                     .map_err(pg::map_err)?;
                 Ok(())

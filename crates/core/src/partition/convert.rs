@@ -167,7 +167,7 @@ pub(super) async fn move_rows(
     db: &Db,
     t: &LogTable,
     batch: u32,
-    progress: &dyn Fn(Progress),
+    progress: &(dyn Fn(Progress) + Send + Sync),
     cancel: Option<&AtomicBool>,
 ) -> Result<u64> {
     let name = ident(t.name);

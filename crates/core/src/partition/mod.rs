@@ -481,7 +481,7 @@ fn check_cancel(cancel: Option<&AtomicBool>) -> Result<()> {
 pub async fn partition_logs(
     db: &Db,
     opts: &Options,
-    progress: &dyn Fn(Progress),
+    progress: &(dyn Fn(Progress) + Send + Sync),
     cancel: Option<&AtomicBool>,
 ) -> Result<Vec<Report>> {
     check_target(db)?;

@@ -79,7 +79,7 @@ async fn write_table(
     dir: &Path,
     done: &mut u64,
     total: u64,
-    progress: &dyn Fn(Progress),
+    progress: &(dyn Fn(Progress) + Send + Sync),
     cancel: Option<&AtomicBool>,
 ) -> Result<FileEntry> {
     let name = format!("{}.json", spec.table);
@@ -281,7 +281,7 @@ pub(super) async fn write_bundle(
     req: &Request,
     subject: &Subject,
     dir: &Path,
-    progress: &dyn Fn(Progress),
+    progress: &(dyn Fn(Progress) + Send + Sync),
     cancel: Option<&AtomicBool>,
 ) -> Result<(Manifest, u64)> {
     let mut tx = db.begin().await?;

@@ -49,7 +49,7 @@ pub async fn export(
     op: &Operator,
     request_id: Uuid,
     out: &Path,
-    progress: &dyn Fn(Progress),
+    progress: &(dyn Fn(Progress) + Send + Sync),
     cancel: Option<&AtomicBool>,
 ) -> Result<ExportOutcome> {
     export_via(db, db, op, request_id, out, progress, cancel).await
@@ -63,7 +63,7 @@ pub async fn export_via(
     op: &Operator,
     request_id: Uuid,
     out: &Path,
-    progress: &dyn Fn(Progress),
+    progress: &(dyn Fn(Progress) + Send + Sync),
     cancel: Option<&AtomicBool>,
 ) -> Result<ExportOutcome> {
     op.require(perm::GDPR_HANDLE)?;

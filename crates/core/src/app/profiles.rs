@@ -1,87 +1,17 @@
-//! Where the app keeps things: the embedded local workspace (SQLite in the user's data
-//! directory, migrated and seeded on first start) and the PostgreSQL connection profiles
-//! (a JSON file in the config directory, never holding a password).
+//! Saved PostgreSQL connection profiles (a JSON file that never holds a password) and where
+//! each one's password is: the OS keychain, or this session's memory when no keychain runs.
+//! Renaming a profile or changing its login moves the stored password with it.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
-use ncy_core::db::{ConnectOptions, Db, Target};
-use ncy_core::migrate::{self, MigrationSet};
-use ncy_core::{Error, Result};
 use serde::{Deserialize, Serialize};
 
-/// Directories of this app. `NCY_DATA_DIR` (used by tests) overrides both.
-#[derive(Debug, Clone)]
-pub struct Paths {
-    pub data: PathBuf,
-    pub config: PathBuf,
-}
-
-impl Paths {
-    /// From `NCY_DATA_DIR`, else the OS data and config directories.
-    pub fn detect() -> Result<Paths> {
-        if let Some(d) = std::env::var_os("NCY_DATA_DIR").filter(|d| !d.is_empty()) {
-            let d = PathBuf::from(d);
-            return Ok(Paths {
-                config: d.join("config"),
-                data: d,
-            });
-        }
-        let none = || Error::Config("no user data directory: set HOME or NCY_DATA_DIR".into());
-        Ok(Paths {
-            data: dirs::data_dir().ok_or_else(none)?.join("ncy-admin"),
-            config: dirs::config_dir().ok_or_else(none)?.join("ncy-admin"),
-        })
-    }
-
-    /// The local workspace file (the same one `ncy-admin` uses by default).
-    pub fn workspace(&self) -> PathBuf {
-        self.data.join("workspace.db")
-    }
-
-    /// The connection profiles file.
-    pub fn profiles(&self) -> PathBuf {
-        self.config.join("profiles.json")
-    }
-}
-
-/// Opens the local workspace, creating, migrating and seeding it with the development data on
-/// first start. Returns the database and whether it was just created.
-pub async fn open_local(path: &Path) -> Result<(Db, bool)> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
-    }
-    let fresh = !path.exists();
-    let db = Db::open_sqlite(path)?;
-    let set = MigrationSet::embedded(db.dialect())?;
-    migrate::up(&db, &set).await?;
-    if fresh {
-        ncy_core::seed::dev(&db, false).await?;
-    }
-    Ok((db, fresh))
-}
-
-/// Runs a core future on a blocking thread. The migrator's futures are not `Send` for every
-/// lifetime (a compiler limitation), which Tauri commands require; this sidesteps it.
-pub async fn off_thread<T, F>(f: impl FnOnce() -> F + Send + 'static) -> Result<T>
-where
-    T: Send + 'static,
-    F: std::future::Future<Output = Result<T>>,
-{
-    tauri::async_runtime::spawn_blocking(move || tauri::async_runtime::block_on(f()))
-        .await
-        .map_err(|e| Error::Config(format!("background task failed: {e}")))?
-}
-
-/// [`open_local`] via [`off_thread`].
-pub async fn open_local_task(path: PathBuf) -> Result<(Db, bool)> {
-    off_thread(move || async move { open_local(&path).await }).await
-}
-
-/// [`connect`] via [`off_thread`].
-pub async fn connect_task(p: Profile, password: Option<String>) -> Result<Db> {
-    off_thread(move || async move { connect(&p, password.as_deref()).await }).await
-}
+use super::files::{read_json, write_json};
+use crate::db::Target;
+use crate::error::{Error, Result};
+use crate::secrets::Secret;
 
 /// A PostgreSQL connection profile (no password: that lives in the keychain or in memory).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -238,95 +168,172 @@ impl Profile {
     }
 }
 
-/// Reads one of the app's JSON files (`what` names it in errors); the default when it does
-/// not exist yet.
-pub fn read_json<T: serde::de::DeserializeOwned + Default>(path: &Path, what: &str) -> Result<T> {
-    match std::fs::read_to_string(path) {
-        Ok(s) => serde_json::from_str(&s).map_err(|e| {
-            Error::Config(format!(
-                "{} is not a valid {what} file ({e}); fix or delete it",
-                path.display()
-            ))
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(T::default()),
-        Err(e) => Err(Error::io(format!("reading {}", path.display()), e)),
+/// Where a profile's password is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub enum PasswordSource {
+    /// The OS keychain.
+    Keychain,
+    /// This session's memory only (no keychain runs, or the operator chose so).
+    Session,
+    /// Nowhere: the connection asks the server without one.
+    None,
+}
+
+/// A profile and where its password is.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct ProfileView {
+    pub profile: Profile,
+    pub password: PasswordSource,
+}
+
+/// Passwords kept in memory for this session only (profile name → password).
+#[derive(Debug, Default)]
+pub struct SessionPasswords(Mutex<HashMap<String, String>>);
+
+impl SessionPasswords {
+    fn get(&self, name: &str) -> Option<String> {
+        self.0.lock().ok().and_then(|m| m.get(name).cloned())
+    }
+
+    fn set(&self, name: &str, password: String) {
+        if let Ok(mut m) = self.0.lock() {
+            m.insert(name.to_owned(), password);
+        }
+    }
+
+    fn rename(&self, from: &str, to: &str) {
+        if let Ok(mut m) = self.0.lock() {
+            if let Some(pw) = m.remove(from) {
+                m.insert(to.to_owned(), pw);
+            }
+        }
+    }
+
+    fn remove(&self, name: &str) {
+        if let Ok(mut m) = self.0.lock() {
+            m.remove(name);
+        }
     }
 }
 
-/// Writes one of the app's JSON files atomically (a temp file, then rename).
-pub fn write_json<T: Serialize + ?Sized>(path: &Path, value: &T, what: &str) -> Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+/// The saved profiles (at [`super::Paths::profiles`]) and their passwords.
+pub struct Profiles<'a> {
+    path: PathBuf,
+    session: &'a SessionPasswords,
+}
+
+impl<'a> Profiles<'a> {
+    /// The profiles file at `path`, with this session's in-memory passwords.
+    pub fn new(path: impl Into<PathBuf>, session: &'a SessionPasswords) -> Self {
+        Profiles {
+            path: path.into(),
+            session,
+        }
     }
-    let tmp = path.with_extension("json.tmp");
-    let body = serde_json::to_string_pretty(value)
-        .map_err(|e| Error::Config(format!("cannot encode the {what}: {e}")))?;
-    std::fs::write(&tmp, body).map_err(|e| Error::io(format!("writing {}", tmp.display()), e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(format!("writing {}", path.display()), e))
-}
 
-/// Loads the saved profiles (none when the file does not exist yet).
-pub fn load_profiles(path: &Path) -> Result<Vec<Profile>> {
-    read_json(path, "profiles")
-}
+    /// Every saved profile, by name (none when the file does not exist yet).
+    pub fn list(&self) -> Result<Vec<Profile>> {
+        read_json(&self.path, "profiles")
+    }
 
-/// The saved profile called `name`.
-pub fn find_profile(path: &Path, name: &str) -> Result<Profile> {
-    load_profiles(path)?
-        .into_iter()
-        .find(|p| p.name == name)
-        .ok_or_else(|| Error::not_found("connection profile", name))
-}
+    /// Every saved profile with where its password is.
+    pub fn views(&self) -> Result<Vec<ProfileView>> {
+        Ok(self.list()?.into_iter().map(|p| self.view(p)).collect())
+    }
 
-/// Saves the profiles atomically (write to a temp file, then rename).
-pub fn save_profiles(path: &Path, profiles: &[Profile]) -> Result<()> {
-    write_json(path, profiles, "profiles")
-}
+    /// The saved profile called `name`.
+    pub fn find(&self, name: &str) -> Result<Profile> {
+        self.list()?
+            .into_iter()
+            .find(|p| p.name == name)
+            .ok_or_else(|| Error::not_found("connection profile", name))
+    }
 
-/// Connects to the profile's read replica, when it names one (its schema is the primary's).
-pub async fn connect_replica(p: &Profile, password: Option<&str>) -> Result<Option<(Db, String)>> {
-    let Some(Target::Postgres(url)) = p.replica_target(password) else {
-        return Ok(None);
-    };
-    let opts = ConnectOptions {
-        max_connections: 3,
-        connect_timeout: std::time::Duration::from_secs(5),
-        application_name: "ncy-desktop (reads)".into(),
-        ..ConnectOptions::default()
-    };
-    let db = Db::connect(&Target::Postgres(url.clone()), &opts)
-        .await
-        .map_err(|e| {
-            Error::Config(format!(
-                "the read replica {}: {e}",
-                p.replica_host().unwrap_or_default()
-            ))
-        })?;
-    Ok(Some((db, url)))
-}
+    /// The profile's password (this session's first, then the keychain's) and where it was.
+    pub fn password(&self, p: &Profile) -> (Option<String>, PasswordSource) {
+        if let Some(pw) = self.session.get(&p.name) {
+            return (Some(pw), PasswordSource::Session);
+        }
+        match Secret::new(p.secret_account()).get() {
+            Ok(Some(pw)) => (Some(pw), PasswordSource::Keychain),
+            _ => (None, PasswordSource::None),
+        }
+    }
 
-/// [`connect_replica`] via [`off_thread`].
-pub async fn connect_replica_task(
-    p: Profile,
-    password: Option<String>,
-) -> Result<Option<(Db, String)>> {
-    off_thread(move || async move { connect_replica(&p, password.as_deref()).await }).await
-}
+    /// `p` with where its password is.
+    pub fn view(&self, p: Profile) -> ProfileView {
+        let (_, password) = self.password(&p);
+        ProfileView {
+            profile: p,
+            password,
+        }
+    }
 
-/// Connects to a profile (short timeout) and checks the schema is current.
-pub async fn connect(p: &Profile, password: Option<&str>) -> Result<Db> {
-    p.validate()?;
-    let opts = ConnectOptions {
-        max_connections: 5,
-        connect_timeout: std::time::Duration::from_secs(5),
-        application_name: "ncy-desktop".into(),
-        ..ConnectOptions::default()
-    };
-    let db = Db::connect(&p.target(password), &opts).await?;
-    let set = MigrationSet::embedded(db.dialect())?;
-    migrate::ensure_current(&db, &set).await?;
-    Ok(db)
+    /// Saves a profile: a new one (`previous` None), or an edit of the profile named
+    /// `previous` (which may rename it). A `password` goes to the keychain, or to this
+    /// session's memory when `session_only`; left empty, an edit keeps the stored password,
+    /// which moves with the profile when its keychain account (login, host, port, database)
+    /// changes.
+    pub fn save(
+        &self,
+        profile: Profile,
+        password: Option<&str>,
+        session_only: bool,
+        previous: Option<&str>,
+    ) -> Result<ProfileView> {
+        profile.validate()?;
+        let mut list = self.list()?;
+        let previous = previous.filter(|n| !n.is_empty());
+        if previous != Some(profile.name.as_str()) && list.iter().any(|p| p.name == profile.name) {
+            return Err(Error::conflict(
+                "name",
+                format!(
+                    "a profile named {} exists already: edit it, or choose another name",
+                    profile.name
+                ),
+            ));
+        }
+        let password = password.filter(|p| !p.is_empty());
+        if let Some(old) = previous.and_then(|n| list.iter().find(|p| p.name == n)) {
+            let (from, to) = (old.secret_account(), profile.secret_account());
+            if from != to {
+                let old_secret = Secret::new(from);
+                if password.is_none() {
+                    if let Some(pw) = old_secret.get()? {
+                        Secret::new(to).set_keychain(&pw)?;
+                    }
+                }
+                let _ = old_secret.delete();
+            }
+            if old.name != profile.name {
+                self.session.rename(&old.name, &profile.name);
+            }
+        }
+        match password {
+            Some(pw) if session_only => self.session.set(&profile.name, pw.to_owned()),
+            Some(pw) => Secret::new(profile.secret_account()).set_keychain(pw)?,
+            None => {}
+        }
+        list.retain(|p| p.name != profile.name && Some(p.name.as_str()) != previous);
+        list.push(profile.clone());
+        list.sort_by(|a, b| a.name.cmp(&b.name));
+        write_json(&self.path, &list, "profiles")?;
+        Ok(self.view(profile))
+    }
+
+    /// Removes a profile and its stored password.
+    pub fn delete(&self, name: &str) -> Result<()> {
+        let mut list = self.list()?;
+        if let Some(p) = list.iter().find(|p| p.name == name) {
+            let _ = Secret::new(p.secret_account()).delete();
+        }
+        self.session.remove(name);
+        list.retain(|p| p.name != name);
+        write_json(&self.path, &list, "profiles")
+    }
 }
 
 #[cfg(test)]
@@ -352,9 +359,29 @@ mod tests {
     fn profiles_round_trip_without_passwords() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("cfg").join("profiles.json");
-        assert!(load_profiles(&path).unwrap().is_empty());
-        save_profiles(&path, &[profile()]).unwrap();
-        assert_eq!(load_profiles(&path).unwrap(), vec![profile()]);
+        let session = SessionPasswords::default();
+        let profiles = Profiles::new(&path, &session);
+        assert!(profiles.list().unwrap().is_empty());
+        let v = profiles.save(profile(), Some("pw"), true, None).unwrap();
+        assert_eq!(v.password, PasswordSource::Session);
+        assert_eq!(profiles.list().unwrap(), vec![profile()]);
+        let mut renamed = profile();
+        renamed.name = "production".into();
+        let v = profiles.save(renamed, None, false, Some("prod")).unwrap();
+        assert_eq!(
+            v.password,
+            PasswordSource::Session,
+            "the password follows a rename"
+        );
+        assert_eq!(profiles.find("production").unwrap().host, "db.example.com");
+        assert!(profiles.find("prod").is_err());
+        let mut dup = profile();
+        dup.name = "production".into();
+        let e = profiles.save(dup, None, false, None).unwrap_err();
+        assert!(e.to_string().contains("exists already"), "{e}");
+        profiles.delete("production").unwrap();
+        assert!(profiles.list().unwrap().is_empty());
+        profiles.save(profile(), None, false, None).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(!text.contains("password"), "{text}");
     }
@@ -450,25 +477,5 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("replica_host"));
-    }
-
-    #[tokio::test]
-    async fn first_start_creates_and_seeds_the_local_workspace() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("data").join("workspace.db");
-        let (_db, fresh) = open_local(&path).await.unwrap();
-        assert!(fresh);
-        let (db, fresh) = open_local(&path).await.unwrap();
-        assert!(!fresh);
-        let r = ncy_core::auth::login(
-            &db,
-            "admin@ncy-8.com",
-            "admin123",
-            ncy_core::auth::Client::Desktop,
-            &ncy_core::auth::LockoutPolicy::default(),
-        )
-        .await
-        .unwrap();
-        assert_eq!(r.operator.email, "admin@ncy-8.com");
     }
 }
