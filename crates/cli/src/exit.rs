@@ -80,3 +80,21 @@ pub fn report(e: &anyhow::Error, json: bool) {
         }
     }
 }
+
+/// A flag set by the first Ctrl-C: long work stops at its next safe point (a batch, a
+/// committed step; nothing half-written stays). A second Ctrl-C exits at once.
+pub fn cancel_on_ctrl_c() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let flag = std::sync::Arc::new(AtomicBool::new(false));
+    let f = flag.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            f.store(true, Ordering::Relaxed);
+            eprintln!("cancelling… (press Ctrl-C again to quit at once)");
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(CANCELLED);
+            }
+        }
+    });
+    flag
+}

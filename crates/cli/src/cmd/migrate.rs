@@ -1,8 +1,6 @@
 //! `ncy-admin migrate up | down [--steps N] | status | reset --confirm NAME | partition-logs`.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 use anyhow::Result;
 use clap::Subcommand;
@@ -160,7 +158,7 @@ async fn partition_logs(
             .collect::<ncy_core::Result<_>>()?;
     }
     partition::check_target(db)?;
-    let cancel = cancel_on_ctrl_c();
+    let cancel = crate::exit::cancel_on_ctrl_c();
     let bar = progress(ctx, 0, "partition-logs");
     let r = partition::partition_logs(
         db,
@@ -201,21 +199,4 @@ async fn partition_logs(
                 .collect(),
         )
     })
-}
-
-/// A flag set by the first Ctrl-C: the move stops between batches (what moved stays moved; a
-/// rerun finishes). A second Ctrl-C exits at once.
-fn cancel_on_ctrl_c() -> Arc<AtomicBool> {
-    let flag = Arc::new(AtomicBool::new(false));
-    let f = flag.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            f.store(true, Ordering::Relaxed);
-            eprintln!("cancelling… (press Ctrl-C again to quit at once)");
-            if tokio::signal::ctrl_c().await.is_ok() {
-                std::process::exit(crate::exit::CANCELLED);
-            }
-        }
-    });
-    flag
 }

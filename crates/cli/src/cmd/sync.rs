@@ -164,23 +164,6 @@ fn bar(ctx: &Ctx) -> ProgressBar {
     pb
 }
 
-/// A flag set by the first Ctrl-C: the sync stops between two committed steps (a first sync
-/// resumes from its checkpoint). A second Ctrl-C exits at once.
-fn cancel_on_ctrl_c() -> Arc<AtomicBool> {
-    let flag = Arc::new(AtomicBool::new(false));
-    let f = flag.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            f.store(true, Ordering::Relaxed);
-            eprintln!("cancelling… (press Ctrl-C again to quit at once)");
-            if tokio::signal::ctrl_c().await.is_ok() {
-                std::process::exit(crate::exit::CANCELLED);
-            }
-        }
-    });
-    flag
-}
-
 fn online_only(ctx: &Ctx, what: &str) -> Result<()> {
     if ctx.global.offline {
         return Err(Error::invalid(
@@ -217,7 +200,7 @@ pub async fn run(ctx: &mut Ctx, c: Sync) -> Result<()> {
         c,
         Sync::Init { .. } | Sync::Pull | Sync::Push | Sync::Run { .. }
     ) {
-        cancel_on_ctrl_c()
+        crate::exit::cancel_on_ctrl_c()
     } else {
         Arc::new(AtomicBool::new(false))
     };

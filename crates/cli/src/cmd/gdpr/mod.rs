@@ -2,18 +2,19 @@
 //! completion), export bundles, erasure with its sweep, retention, consents and legal holds.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 use anyhow::Result;
 use clap::Subcommand;
 use ncy_gdpr::erase::{self, ErasureOptions};
-use ncy_gdpr::request::{self, NewRequest, QueueFilter, Request, RequestKind, RequestState};
+use ncy_gdpr::request::{self, NewRequest, QueueFilter, RequestKind, RequestState};
 use ncy_gdpr::retention::{self, RetentionPolicy};
 use ncy_gdpr::{consent, export, hold};
 
 use crate::ctx::Ctx;
+
+mod text;
 use crate::output::{emit, opt, progress, table};
+use text::{request_line, request_text, sweep_text, ts};
 
 #[derive(Subcommand, Debug)]
 pub enum Gdpr {
@@ -165,114 +166,6 @@ pub enum HoldCmd {
     },
 }
 
-/// A flag set by the first Ctrl-C: long work stops cleanly (rolled back, no partial bundle).
-/// A second Ctrl-C exits at once.
-fn cancel_on_ctrl_c() -> Arc<AtomicBool> {
-    let flag = Arc::new(AtomicBool::new(false));
-    let f = flag.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            f.store(true, Ordering::Relaxed);
-            eprintln!("cancelling… (press Ctrl-C again to quit at once)");
-            if tokio::signal::ctrl_c().await.is_ok() {
-                std::process::exit(crate::exit::CANCELLED);
-            }
-        }
-    });
-    flag
-}
-
-fn ts(t: &chrono::NaiveDateTime) -> String {
-    t.format("%Y-%m-%d %H:%M").to_string()
-}
-
-fn request_line(r: &Request) -> Vec<String> {
-    vec![
-        r.id.to_string(),
-        r.kind.as_str().into(),
-        r.state.as_str().into(),
-        opt(&r.subject_email),
-        ts(&r.received_at),
-        format!(
-            "{}{}",
-            ts(&r.effective_due_at),
-            if r.extended_due_at.is_some() {
-                " (ext)"
-            } else {
-                ""
-            }
-        ),
-        if r.overdue {
-            format!("OVERDUE {}d", -r.days_left)
-        } else if r.state.is_open() {
-            format!("{}d left", r.days_left)
-        } else {
-            "-".into()
-        },
-        opt(&r.handler_email),
-    ]
-}
-
-fn request_text(r: &Request) -> String {
-    let mut s = format!(
-        "request {}\n  type      {}{}\n  status    {}\n  subject   {} ({})\n  received  {} UTC\n  due       {} UTC{}{}\n",
-        r.id,
-        r.kind.as_str(),
-        if r.filed_by_platform { " (filed by the platform)" } else { "" },
-        r.state.as_str(),
-        opt(&r.subject_email),
-        opt(&r.user_id),
-        ts(&r.received_at),
-        ts(&r.effective_due_at),
-        if r.overdue { "  OVERDUE" } else { "" },
-        r.extension_reason.as_ref().map(|x| format!(" (extended: {x})")).unwrap_or_default(),
-    );
-    match (&r.identity_verified_at, &r.identity_method) {
-        (Some(at), m) => s.push_str(&format!(
-            "  identity  verified {} UTC by {} ({})\n",
-            ts(at),
-            opt(&r.identity_verified_by),
-            opt(m)
-        )),
-        _ => s.push_str("  identity  not verified\n"),
-    }
-    if let Some(h) = &r.handler_email {
-        s.push_str(&format!("  handler   {h}\n"));
-    }
-    if let Some(x) = &r.rejection_reason {
-        s.push_str(&format!("  rejected  {x}\n"));
-    }
-    if let Some(x) = &r.result_path {
-        s.push_str(&format!("  export    {x}\n"));
-    }
-    if let Some(n) = &r.notes {
-        s.push_str(&format!("  notes     {n}\n"));
-    }
-    s
-}
-
-fn sweep_text(s: &ncy_gdpr::sweep::SweepResult) -> String {
-    let mut out = format!(
-        "sweep: {} — {} tables, {} columns searched for {} email, {} local part, {} IP address(es){} in {} ms\n",
-        if s.clean { "CLEAN (no trace found)" } else { "TRACES FOUND" },
-        s.tables_scanned,
-        s.columns_scanned,
-        s.terms.email,
-        s.terms.local_part,
-        s.terms.ip_addresses,
-        if s.terms.shared_ip_addresses_skipped > 0 {
-            format!(" ({} shared address(es) not swept)", s.terms.shared_ip_addresses_skipped)
-        } else {
-            String::new()
-        },
-        s.duration_ms
-    );
-    for h in &s.hits {
-        out.push_str(&format!("  {}.{}: {} row(s)\n", h.table, h.column, h.rows));
-    }
-    out
-}
-
 pub async fn run(ctx: &mut Ctx, c: Gdpr) -> Result<()> {
     let db = ctx.db().await?;
     let op = ctx.operator().await?;
@@ -377,7 +270,7 @@ pub async fn run(ctx: &mut Ctx, c: Gdpr) -> Result<()> {
             emit(ctx, &r, || request_text(&r))
         }
         Gdpr::Export { id, out } => {
-            let cancel = cancel_on_ctrl_c();
+            let cancel = crate::exit::cancel_on_ctrl_c();
             let bar = progress(ctx, 0, "export");
             let read = ctx.read_db().await?;
             let res = export::export_via(
@@ -426,7 +319,7 @@ pub async fn run(ctx: &mut Ctx, c: Gdpr) -> Result<()> {
                 backup_retention_days,
             };
             ncy_approvals::gate(&db, &op, &ask).await?;
-            let cancel = cancel_on_ctrl_c();
+            let cancel = crate::exit::cancel_on_ctrl_c();
             let bar = progress(ctx, 0, "erase");
             let res = erase::erase(
                 &db,
@@ -509,7 +402,7 @@ pub async fn run(ctx: &mut Ctx, c: Gdpr) -> Result<()> {
             } else {
                 None::<RetentionPolicy>
             };
-            let cancel = cancel_on_ctrl_c();
+            let cancel = crate::exit::cancel_on_ctrl_c();
             let bar = progress(ctx, 0, "retention");
             let r = retention::run(
                 &db,
