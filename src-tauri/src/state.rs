@@ -143,6 +143,52 @@ impl AppState {
         })
     }
 
+    /// Makes profile `name`'s offline cache the open workspace, as `op` (the operator last
+    /// seen online).
+    pub async fn open_offline(
+        &self,
+        name: &str,
+        cache: ncy_sync::Cache,
+        op: Operator,
+    ) -> WorkspaceInfo {
+        let info = WorkspaceInfo {
+            kind: "offline".into(),
+            label: format!("{name} (offline cache)"),
+            fresh: false,
+        };
+        self.replace_conn(Conn {
+            db: cache.db,
+            target: Target::Local(cache.path),
+            info: info.clone(),
+            operator: Some(op),
+            token: None,
+            authenticated_at: std::time::Instant::now(),
+            replica: None,
+        })
+        .await;
+        info
+    }
+
+    /// Where the open workspace was opened from.
+    pub async fn target(&self) -> Option<Target> {
+        self.conn.read().await.as_ref().map(|c| c.target.clone())
+    }
+
+    /// Records a proof of the operator's own database login (the connection, a step-up).
+    pub async fn authenticated_now(&self) {
+        if let Some(c) = self.conn.write().await.as_mut() {
+            c.authenticated_at = std::time::Instant::now();
+        }
+    }
+
+    /// Keeps the operator and the session token of a login for later commands.
+    pub async fn signed_in(&self, operator: Operator, token: String) {
+        if let Some(c) = self.conn.write().await.as_mut() {
+            c.operator = Some(operator);
+            c.token = Some(token);
+        }
+    }
+
     /// The database and the logged-in operator, checked again at every call: a suspended,
     /// revoked or expired operator is refused at the next click, not at the next start.
     pub async fn session(&self) -> ApiResult<(Db, Operator)> {

@@ -6,6 +6,7 @@ use tauri::State;
 
 use crate::error::{ApiError, ApiResult};
 use crate::state::{AppState, WorkspaceInfo};
+use ncy_core::db::Target;
 
 /// The logged-in operator as the UI needs it.
 #[derive(Debug, Clone, Serialize)]
@@ -65,10 +66,7 @@ pub async fn login(s: State<'_, AppState>, email: String, password: String) -> A
     )
     .await?;
     let me = Me::from(&r.operator);
-    if let Some(c) = s.conn.write().await.as_mut() {
-        c.operator = Some(r.operator);
-        c.token = Some(r.token);
-    }
+    s.signed_in(r.operator, r.token).await;
     Ok(me)
 }
 
@@ -81,37 +79,11 @@ pub async fn session_step_up(s: State<'_, AppState>, password: String) -> ApiRes
     if op.session_id.is_some() {
         return Ok(auth::step_up::step_up(&db, &op, &password).await?);
     }
-    let target = s.conn.read().await.as_ref().map(|c| c.target.clone());
-    let Some(ncy_core::db::Target::Postgres(url)) = target else {
+    let Some(Target::Postgres(url)) = s.target().await else {
         return Err(ApiError::not_logged_in());
     };
-    let mut u = url::Url::parse(&url).map_err(|_| {
-        ApiError::core(
-            ncy_core::ErrorCode::Config,
-            "the connection's URL cannot be read",
-        )
-    })?;
-    u.set_password(Some(&password)).map_err(|_| {
-        ApiError::core(
-            ncy_core::ErrorCode::Config,
-            "the connection's URL takes no password",
-        )
-    })?;
-    let opts = ncy_core::db::ConnectOptions {
-        max_connections: 1,
-        connect_timeout: std::time::Duration::from_secs(5),
-        ..Default::default()
-    };
-    match ncy_core::db::Db::connect(&ncy_core::db::Target::Postgres(u.to_string()), &opts).await {
-        Ok(check) => check.close().await,
-        Err(ncy_core::Error::DatabaseAuth { .. }) => {
-            return Err(ncy_core::Error::BadCredentials.into())
-        }
-        Err(e) => return Err(e.into()),
-    }
-    if let Some(c) = s.conn.write().await.as_mut() {
-        c.authenticated_at = std::time::Instant::now();
-    }
+    auth::step_up::prove_db_login(&url, &password).await?;
+    s.authenticated_now().await;
     Ok(())
 }
 

@@ -189,24 +189,7 @@ pub async fn workspace_offline(s: State<'_, AppState>, name: String) -> ApiResul
     };
     let cache = Cache::open_profile(&url).await?;
     let op = cache.offline_operator().await?;
-    let info = crate::state::WorkspaceInfo {
-        kind: "offline".into(),
-        label: format!("{name} (offline cache)"),
-        fresh: false,
-    };
     let me = crate::cmd::session::Me::from(&op);
-    s.replace_conn(crate::state::Conn {
-        db: cache.db,
-        target: Target::Local(cache.path),
-        info: info.clone(),
-        operator: Some(op),
-        token: None,
-        authenticated_at: std::time::Instant::now(),
-        replica: None,
-    })
-    .await;
-    Ok(OfflineSession {
-        workspace: info,
-        me,
-    })
+    let workspace = s.open_offline(&name, cache, op).await;
+    Ok(OfflineSession { workspace, me })
 }

@@ -80,3 +80,26 @@ pub async fn step_up(db: &Db, op: &Operator, password: &str) -> Result<()> {
     .await?;
     tx.commit().await
 }
+
+/// Step-up for an operator connected through their own database login (no session row): the
+/// password is proven by one fresh connection to `url` with it. A refused login is
+/// [`Error::BadCredentials`].
+pub async fn prove_db_login(url: &str, password: &str) -> Result<()> {
+    let mut u = url::Url::parse(url)
+        .map_err(|_| Error::Config("the connection's URL cannot be read".into()))?;
+    u.set_password(Some(password))
+        .map_err(|_| Error::Config("the connection's URL takes no password".into()))?;
+    let opts = crate::db::ConnectOptions {
+        max_connections: 1,
+        connect_timeout: std::time::Duration::from_secs(5),
+        ..Default::default()
+    };
+    match Db::connect(&crate::db::Target::Postgres(u.to_string()), &opts).await {
+        Ok(check) => {
+            check.close().await;
+            Ok(())
+        }
+        Err(Error::DatabaseAuth { .. }) => Err(Error::BadCredentials),
+        Err(e) => Err(e),
+    }
+}
