@@ -196,6 +196,12 @@ async function deleteOrg(slug) {
   await d.click('[data-testid="org-confirm-submit"]');
 }
 
+/** Waits until the Connections list and the keychain's state are shown: a click before that
+ * could land where a row or the keychain line is about to push the buttons. */
+async function connectionsReady() {
+  await d.wait('[data-testid="connections"][data-loaded="true"]');
+}
+
 async function dismissToasts() {
   await d.exec(`document.querySelectorAll('[data-testid^="toast-"] button').forEach((b) => b.click());`);
 }
@@ -404,6 +410,7 @@ try {
 
   await test('keychain: a profile password goes to the OS keychain, never to the profiles file', async () => {
     await nav('settings');
+    await connectionsReady();
     const kc = await d.text('[data-testid="keychain-status"]');
     assert(/OS keychain available/.test(kc), `keychain status: ${kc}`);
     await d.click('[data-testid="profile-add"]');
@@ -436,6 +443,7 @@ try {
     const saved = JSON.parse(readFileSync(join(dataDir, 'config', 'profiles.json'), 'utf8'));
     assert(saved.some((p) => p.name === 'e2e-moved' && p.port === 2) && !saved.some((p) => p.name === 'e2e-unreachable'), 'the edit is saved under the new name');
     await dismissToasts();
+    await connectionsReady();
     await d.click('[data-testid="profile-add"]');
     await d.clear('[data-testid="profile-name"]');
     await d.type('[data-testid="profile-name"]', 'e2e-moved');
@@ -795,6 +803,7 @@ try {
     await test('connection manager: a PostgreSQL profile is saved, tested, switched to and logged into', async () => {
       const u = new URL(process.env.E2E_PG_URL);
       await nav('settings');
+      await connectionsReady();
       await d.click('[data-testid="profile-add"]');
       await d.clear('[data-testid="profile-name"]');
       await d.type('[data-testid="profile-name"]', 'e2e-pg');
@@ -864,6 +873,7 @@ try {
       await dismissToasts();
       // A profile holding the operator's own login: the connection is the identity.
       await nav('settings');
+      await connectionsReady();
       await d.click('[data-testid="profile-add"]');
       await d.clear('[data-testid="profile-name"]');
       await d.type('[data-testid="profile-name"]', 'e2e-operator');

@@ -320,6 +320,21 @@ impl Operators {
     }
 }
 
+/// Logs `email` in with `password` (CLI client, default lockout policy).
+pub async fn login_as(db: &Db, email: &str, password: &str) -> ncy_core::auth::Operator {
+    use ncy_core::auth::{login, Client, LockoutPolicy};
+    login(db, email, password, Client::Cli, &LockoutPolicy::default())
+        .await
+        .unwrap_or_else(|e| panic!("{email} login: {e}"))
+        .operator
+}
+
+/// Seeds the dev data and logs its ADMIN in (the most common test start).
+pub async fn seeded_admin(db: &Db) -> ncy_core::auth::Operator {
+    ncy_core::seed::dev(db, false).await.expect("dev seed");
+    login_as(db, "admin@ncy-8.com", "admin123").await
+}
+
 /// Seeds the dev data, adds a SYSTEM user and a SUPPORT user (role granted through
 /// UserRoleMap), and logs all five in.
 pub async fn operators(db: &Db) -> Operators {

@@ -55,17 +55,7 @@ struct Fixture {
 fn noop(_: ncy_gdpr::Progress) {}
 
 async fn admin(db: &Db) -> Operator {
-    ncy_core::seed::dev(db, false).await.expect("dev seed");
-    login(
-        db,
-        "admin@ncy-8.com",
-        "admin123",
-        Client::Cli,
-        &LockoutPolicy::default(),
-    )
-    .await
-    .expect("admin login")
-    .operator
+    ncy_tests::seeded_admin(db).await
 }
 
 /// 300 AccessLog rows over ~15 months and 150 ErrorLog rows over ~15 months, some naming the

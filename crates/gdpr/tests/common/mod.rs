@@ -9,17 +9,7 @@ use uuid::Uuid;
 
 /// Seeds the dev data and logs the admin in.
 pub async fn admin(db: &Db) -> Operator {
-    ncy_core::seed::dev(db, false).await.expect("dev seed");
-    login(
-        db,
-        "admin@ncy-8.com",
-        "admin123",
-        Client::Cli,
-        &LockoutPolicy::default(),
-    )
-    .await
-    .expect("admin login")
-    .operator
+    ncy_tests::seeded_admin(db).await
 }
 
 /// A SUPPORT staff operator (role granted through UserRoleMap, base role EMPLOYEE).
