@@ -80,12 +80,35 @@ impl From<ncy_core::Error> for ApiError {
             ncy_core::Error::LockedOut { minutes, .. } => Some(*minutes),
             _ => None,
         };
+        let message = match window_hint(&e) {
+            Some(h) => format!("{e} ({h})"),
+            None => e.to_string(),
+        };
         ApiError {
             code: e.code().into(),
-            message: e.to_string(),
+            message,
             retry_after_minutes,
         }
     }
+}
+
+/// The window's way to fix what the core reports (the core names no screen, flag or command).
+fn window_hint(e: &ncy_core::Error) -> Option<&'static str> {
+    use ncy_core::Error;
+    Some(match e {
+        Error::Unauthenticated(_) => "sign in again",
+        Error::ApprovalFiled { .. } => "it waits on the Approvals screen",
+        Error::ServerUnreachable { .. } => {
+            "edit the profile under Settings → Connections, or use the local workspace"
+        }
+        Error::DatabaseAuth { .. } => {
+            "edit the profile's user and password under Settings → Connections"
+        }
+        Error::Migration(m) if m.contains("migrations") && m.contains("pending") => {
+            "its owner runs `ncy-admin migrate up`"
+        }
+        _ => return None,
+    })
 }
 
 /// Command result.
@@ -133,5 +156,36 @@ mod tests {
             );
             assert_eq!(ApiError::new(c, "m").code, c.as_str());
         }
+    }
+}
+
+#[cfg(test)]
+mod hint_tests {
+    use super::ApiError;
+
+    #[test]
+    fn the_window_says_where_to_fix_it_and_names_no_cli_flag() {
+        let e: ApiError = ncy_core::Error::ServerUnreachable {
+            target: "db.example.com:5432".into(),
+            reason: "connection refused".into(),
+        }
+        .into();
+        assert!(
+            e.message.contains("Settings → Connections"),
+            "{}",
+            e.message
+        );
+        assert!(
+            !e.message.contains("DATABASE_URL") && !e.message.contains("--"),
+            "{}",
+            e.message
+        );
+        let e: ApiError = ncy_core::Error::ApprovalFiled {
+            id: uuid::Uuid::nil(),
+            action: "users.delete".into(),
+            permission: "users.write".into(),
+        }
+        .into();
+        assert!(e.message.contains("Approvals screen") && !e.message.contains("ncy-admin"));
     }
 }

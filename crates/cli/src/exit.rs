@@ -62,7 +62,13 @@ pub fn code(e: &anyhow::Error) -> i32 {
 /// Prints one line on stderr (or a JSON object with `--json`).
 pub fn report(e: &anyhow::Error, json: bool) {
     let (code, message) = match e.downcast_ref::<Error>() {
-        Some(ce) => (ce.code(), ce.to_string()),
+        Some(ce) => (
+            ce.code(),
+            match hint(ce) {
+                Some(h) => format!("{ce} ({h})"),
+                None => ce.to_string(),
+            },
+        ),
         None => ("error", format!("{e:#}")),
     };
     let message = message.replace('\n', " ");
@@ -97,4 +103,44 @@ pub fn cancel_on_ctrl_c() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
         }
     });
     flag
+}
+
+/// The command-line way to fix what the core reports (the core names no flag or command: the
+/// window says the same things its own way).
+fn hint(e: &Error) -> Option<String> {
+    Some(match e {
+        Error::Unauthenticated(_) => "run `ncy-admin login --email <you>`".into(),
+        Error::ApprovalFiled { id, .. } => format!("`ncy-admin approvals approve {id}`"),
+        Error::ServerUnreachable { .. } => {
+            "the server comes from --database-url or DATABASE_URL; without one, work on the \
+             local workspace (--local) or a synced cache (--offline)"
+                .into()
+        }
+        Error::DatabaseAuth { .. } => {
+            "the user and password come from --database-url or DATABASE_URL".into()
+        }
+        Error::Migration(m) if m.contains("migrations") && m.contains("pending") => {
+            "`ncy-admin migrate up` with the owner's URL".into()
+        }
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_core_names_no_flag_and_the_cli_adds_its_own() {
+        let e = Error::ServerUnreachable {
+            target: "db.example.com:5432".into(),
+            reason: "connection refused".into(),
+        };
+        assert!(!e.to_string().contains("DATABASE_URL"), "{e}");
+        assert!(hint(&e).is_some_and(|h| h.contains("DATABASE_URL") && h.contains("--local")));
+        let e = Error::Unauthenticated("no session".into());
+        assert!(!e.to_string().contains("ncy-admin"), "{e}");
+        assert!(hint(&e).is_some_and(|h| h.contains("ncy-admin login")));
+        assert!(hint(&Error::BadCredentials).is_none());
+    }
 }

@@ -26,7 +26,7 @@ pub enum Error {
     Forbidden { permission: String },
 
     /// No operator is logged in, or the session expired or was revoked.
-    #[error("not logged in: {0}; run `ncy-admin login --email <you>` first")]
+    #[error("not logged in: {0}; log in first")]
     Unauthenticated(String),
 
     /// A destructive action needs the operator's password again.
@@ -35,7 +35,7 @@ pub enum Error {
 
     /// The action needs a second operator's approval (setting `approvals.required`): it was
     /// filed as an approval request and has not run.
-    #[error("{action} needs a second operator's approval: filed as approval request {id}. Another operator holding `{permission}` must approve it (Approvals screen, or `ncy-admin approvals approve {id}`); it runs then")]
+    #[error("{action} needs a second operator's approval: filed as approval request {id}. Another operator holding `{permission}` must approve it; it runs then")]
     ApprovalFiled {
         id: uuid::Uuid,
         action: String,
@@ -55,7 +55,7 @@ pub enum Error {
     AccountDisabled(String),
 
     /// The PostgreSQL server cannot be reached.
-    #[error("cannot reach the PostgreSQL server at {target}: {reason}. Check that the server is running and the host/port in DATABASE_URL are right, or work offline with --local")]
+    #[error("cannot reach the PostgreSQL server at {target}: {reason}. Check that the server is running and that its host and port are right")]
     ServerUnreachable { target: String, reason: String },
 
     /// A write reached a read-only server (a hot standby): nothing was written.
@@ -63,7 +63,7 @@ pub enum Error {
     ReadOnly(String),
 
     /// The server refused the database credentials.
-    #[error("the PostgreSQL server at {target} refused the login: {reason}. Check the user and password in DATABASE_URL")]
+    #[error("the PostgreSQL server at {target} refused the login: {reason}. Check the user name and password")]
     DatabaseAuth { target: String, reason: String },
 
     /// Misconfiguration: bad DATABASE_URL, missing data directory, ...

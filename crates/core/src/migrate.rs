@@ -454,7 +454,7 @@ pub async fn ensure_current(db: &Db, set: &MigrationSet) -> Result<()> {
     }
     if let Some(p) = st.iter().find(|s| s.state == State::Pending) {
         return Err(Error::Migration(format!(
-            "the database schema is not up to date (migration {:04}_{} is pending); run `ncy-admin migrate up`",
+            "the database schema is not up to date (migration {:04}_{} is pending); its owner must apply the migrations",
             p.version, p.name
         )));
     }
