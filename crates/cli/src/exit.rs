@@ -122,6 +122,12 @@ fn hint(e: &Error) -> Option<String> {
         Error::Migration(m) if m.contains("migrations") && m.contains("pending") => {
             "`ncy-admin migrate up` with the owner's URL".into()
         }
+        Error::Conflict { field, .. } => match field.as_str() {
+            "identity" => "`ncy-admin gdpr verify-identity <request> --method TEXT`".into(),
+            "export" => "`ncy-admin gdpr export <request> --out PATH`".into(),
+            "erasure" => "`ncy-admin gdpr erase <request> --confirm EMAIL`".into(),
+            _ => return None,
+        },
         _ => return None,
     })
 }

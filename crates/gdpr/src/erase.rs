@@ -140,7 +140,7 @@ pub(crate) async fn blockers(tx: &mut Tx, user: Uuid) -> Result<Option<String>> 
     let holds = crate::hold::active_in(tx, user).await?;
     if !holds.is_empty() {
         return Ok(Some(format!(
-            "user {user} is under {} active legal hold(s); erasure is refused until released (ncy-admin gdpr hold release)",
+            "user {user} is under {} active legal hold(s); erasure is refused until they are released",
             holds.len()
         )));
     }

@@ -58,7 +58,7 @@ impl Cursor {
         let bad = || {
             Error::invalid(
                 "cursor",
-                "not a cursor returned by a previous page; start without --after",
+                "not a cursor returned by a previous page; start from the first page",
             )
         };
         let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD

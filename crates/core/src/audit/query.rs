@@ -86,7 +86,7 @@ async fn page_in(
     }
     if let (Some(s), Some(u)) = (f.since, f.until) {
         if s >= u {
-            return Err(Error::invalid("since", "must be before --until"));
+            return Err(Error::invalid("since", "must be before `until`"));
         }
     }
     if let Some(c) = &after {

@@ -253,7 +253,7 @@ pub(super) fn prepare_out(out: &Path) -> Result<PathBuf> {
             return Err(Error::conflict(
                 "out",
                 format!(
-                    "{} already exists; choose a new --out path or remove it",
+                    "{} already exists; choose another path or remove it",
                     out.display()
                 ),
             ));

@@ -261,12 +261,8 @@ pub(crate) async fn lock(tx: &mut Tx, id: Uuid) -> Result<Request> {
 
 /// Parses a request id given on the command line.
 pub fn parse_id(s: &str) -> Result<Uuid> {
-    Uuid::parse_str(s.trim()).map_err(|_| {
-        Error::invalid(
-            "request id",
-            format!("{s:?} is not a request id (UUID); see `ncy-admin gdpr list`"),
-        )
-    })
+    Uuid::parse_str(s.trim())
+        .map_err(|_| Error::invalid("request id", format!("{s:?} is not a request id (UUID)")))
 }
 
 #[cfg(test)]

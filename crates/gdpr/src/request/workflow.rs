@@ -46,8 +46,8 @@ pub(crate) fn require_verified(r: &Request) -> Result<()> {
         return Err(Error::conflict(
             "identity",
             format!(
-                "the subject's identity is not verified for request {}; record it first: ncy-admin gdpr verify-identity {} --method TEXT",
-                r.id, r.id
+                "the subject's identity is not verified for request {}; record how it was checked first",
+                r.id
             ),
         ));
     }
@@ -108,9 +108,8 @@ pub async fn create(db: &Db, op: &Operator, new: NewRequest) -> Result<Request> 
         return Err(Error::conflict(
             "type",
             format!(
-                "an open {} request for this user already exists: {}; work that one (ncy-admin gdpr show {})",
+                "an open {} request for this user already exists: {}; work that one",
                 new.kind.as_str(),
-                d.uuid("id")?,
                 d.uuid("id")?
             ),
         ));
@@ -288,7 +287,7 @@ pub async fn complete(db: &Db, op: &Operator, id: Uuid) -> Result<Request> {
     if r.kind.is_export() && r.result_path.is_none() {
         return Err(Error::conflict(
             "export",
-            format!("request {id} has no export yet; run: ncy-admin gdpr export {id} --out PATH"),
+            format!("request {id} has no export yet; export the subject's data first"),
         ));
     }
     if r.kind == RequestKind::Erasure {
@@ -301,7 +300,7 @@ pub async fn complete(db: &Db, op: &Operator, id: Uuid) -> Result<Request> {
         if !clean {
             return Err(Error::conflict(
                 "erasure",
-                format!("request {id} has no erasure receipt with a clean sweep; run: ncy-admin gdpr erase {id} --confirm EMAIL"),
+                format!("request {id} has no erasure receipt with a clean sweep; erase the subject first"),
             ));
         }
     }

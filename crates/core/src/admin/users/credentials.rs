@@ -164,7 +164,7 @@ pub async fn create_api_key(
     if scopes.is_empty() {
         return Err(Error::invalid(
             "scopes",
-            "give at least one scope (e.g. --scopes tasks.read,tasks.write)",
+            "give at least one scope (e.g. tasks.read, tasks.write)",
         ));
     }
     if let Some(bad) = scopes.iter().find(|s| !re.is_match(s)) {

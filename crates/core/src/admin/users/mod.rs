@@ -420,7 +420,7 @@ pub async fn update(db: &Db, op: &Operator, id_or_email: &str, p: &UserPatch) ->
     if p.email.is_none() && p.role.is_none() && p.status.is_none() {
         return Err(Error::invalid(
             "changes",
-            "nothing to change: give --email, --role or --status",
+            "nothing to change: give a new email, role or status",
         ));
     }
     let email = p.email.as_deref().map(valid_email).transpose()?;
