@@ -38,7 +38,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use chrono::{Datelike, Months, NaiveDate, NaiveDateTime};
 use serde::Serialize;
 
-use crate::db::{ident, now, Db, Dialect, Tx};
+use crate::db::{ident, now, Db, Dialect, PgDb, Tx};
 use crate::error::{Error, Result};
 use crate::params;
 
@@ -266,7 +266,7 @@ async fn ensure_range(tx: &mut Tx, t: &LogTable, first: NaiveDate, last: NaiveDa
 /// had a partition, e.g. history loaded after a conversion of an empty table; at most
 /// [`MAX_BACK_MONTHS`] back) their partitions, one transaction per month, then creates the
 /// months ahead. Returns the partitions created.
-async fn months_for_default(db: &Db, t: &LogTable) -> Result<u32> {
+async fn months_for_default(db: &PgDb, t: &LogTable) -> Result<u32> {
     let n = now();
     let floor = n
         .checked_sub_months(Months::new(MAX_BACK_MONTHS))
@@ -411,14 +411,14 @@ impl Default for Options {
 }
 
 /// Refuses what `partition-logs` cannot work on: a local workspace, a pooled URL.
-pub fn check_target(db: &Db) -> Result<()> {
-    if db.dialect() == Dialect::Sqlite {
+pub fn check_target(db: &Db) -> Result<&PgDb> {
+    let Some(db) = db.pg() else {
         return Err(Error::invalid(
             "database",
             "partition-logs works on the platform's PostgreSQL database; a local workspace keeps \
              each log in one table",
         ));
-    }
+    };
     if db.pooled() {
         return Err(Error::Config(
             "partition-logs needs a direct connection to PostgreSQL, and this one goes through a \
@@ -428,7 +428,7 @@ pub fn check_target(db: &Db) -> Result<()> {
                 .into(),
         ));
     }
-    Ok(())
+    Ok(db)
 }
 
 fn check_cancel(cancel: Option<&AtomicBool>) -> Result<()> {
@@ -448,7 +448,7 @@ pub async fn partition_logs(
     progress: &dyn Fn(Progress),
     cancel: Option<&AtomicBool>,
 ) -> Result<Vec<Report>> {
-    check_target(db)?;
+    let db = check_target(db)?;
     if opts.batch == 0 {
         return Err(Error::invalid("batch", "must be at least 1"));
     }
@@ -501,7 +501,7 @@ pub async fn partition_logs(
 }
 
 /// The short transaction: renames the table away and puts the partitioned table in its place.
-async fn swap(db: &Db, t: &LogTable) -> Result<u32> {
+async fn swap(db: &PgDb, t: &LogTable) -> Result<u32> {
     let name = ident(t.name);
     let old = leftover_name(t.name);
     let col = ident(t.column);
@@ -673,7 +673,7 @@ async fn swap(db: &Db, t: &LogTable) -> Result<u32> {
 /// Moves the rows of `<Table>_unpartitioned` into the partitioned table, newest first, one
 /// transaction per batch, then drops the emptied table. Returns the rows moved.
 async fn move_rows(
-    db: &Db,
+    db: &PgDb,
     t: &LogTable,
     batch: u32,
     progress: &dyn Fn(Progress),
