@@ -8,6 +8,7 @@
 
 mod bulk;
 mod connect;
+mod de;
 mod inline;
 mod pg;
 mod sqlite;
@@ -21,6 +22,7 @@ pub use value::{
     format_ts, now, parse_ts, truncate_ms, value_to_json, Kind, Row, Value, TS_FORMAT,
 };
 
+pub use de::DecodeError;
 pub use sqlite::SqliteDb;
 
 use crate::error::{Error, Result};
@@ -245,6 +247,41 @@ impl Tx {
         self.query_opt(sql, params)
             .await?
             .ok_or_else(|| Error::db("query returned no row"))
+    }
+
+    /// Runs a query and decodes every row into `T` (see [`Row::decode`]).
+    pub async fn query_as<T: serde::de::DeserializeOwned>(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+    ) -> Result<Vec<T>> {
+        self.query(sql, params)
+            .await?
+            .iter()
+            .map(Row::decode)
+            .collect()
+    }
+
+    /// Runs a query expected to return at most one row, decoded into `T`.
+    pub async fn query_opt_as<T: serde::de::DeserializeOwned>(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+    ) -> Result<Option<T>> {
+        self.query_opt(sql, params)
+            .await?
+            .as_ref()
+            .map(Row::decode)
+            .transpose()
+    }
+
+    /// Runs a query expected to return exactly one row, decoded into `T`.
+    pub async fn query_one_as<T: serde::de::DeserializeOwned>(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+    ) -> Result<T> {
+        self.query_one(sql, params).await?.decode()
     }
 
     /// Runs a statement and returns the number of affected rows.
