@@ -74,7 +74,7 @@ pub async fn run(b: &mut Bench, url: &str) {
         assert_eq!(p.items.len(), PAGE as usize);
     })
     .await;
-    let pool = db.pg_pool().expect("pg").clone();
+    let pool = db.pg().expect("pg").pool().clone();
     let sql = format!(
         r#"SELECT "id", "email", "role"::text, "status"::text, "created_at", "updated_at", "deleted_at", "password_hash" FROM "User"
            WHERE "deleted_at" IS NULL ORDER BY "created_at" DESC, "id" DESC LIMIT {} OFFSET {offset}"#,

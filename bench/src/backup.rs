@@ -51,7 +51,7 @@ pub async fn run(b: &mut Bench, seeded_url: &str) {
         .unwrap_or(150000);
     let pg_dump = tools::locate("pg_dump", tools::server_major(major)).expect("pg_dump");
     let pg_restore = tools::locate("pg_restore", tools::server_major(major)).expect("pg_restore");
-    let pool = db.pg_pool().expect("postgres").clone();
+    let pool = db.pg().expect("postgres").pool().clone();
     let dir = std::env::temp_dir().join(format!("ncy-bench-backup-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("bench dir");
     // Verify reads only files inside the backup folder.

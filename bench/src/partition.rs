@@ -75,7 +75,7 @@ async fn load(db: &Db, rows: u64, t: &Value) -> f64 {
 }
 
 async fn vacuum(db: &Db) {
-    let pool = db.pg_pool().expect("pg");
+    let pool = db.pg().expect("pg").pool();
     sqlx::query(r#"VACUUM ANALYZE "AccessLog""#)
         .execute(pool)
         .await

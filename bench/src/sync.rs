@@ -6,7 +6,6 @@ use std::time::Instant;
 
 use futures_util::StreamExt;
 use ncy_core::auth::{Client, Operator};
-use ncy_core::db::Tx;
 use ncy_core::migrate::{self, MigrationSet};
 use ncy_core::params;
 use ncy_core::seed::{self, SyntheticSpec};
@@ -24,6 +23,7 @@ pub async fn run(b: &mut Bench) {
         .unwrap_or_else(|| b.scale.n(1_000_000, 2_000));
     let users = (tasks / 100).max(200);
     let (db, url) = b.database("bench_sync").await;
+    let db = db.pg().expect("a PostgreSQL store").clone();
     migrate::up(
         &db,
         &MigrationSet::embedded(db.dialect()).expect("migrations"),
@@ -130,7 +130,7 @@ pub async fn run(b: &mut Bench) {
 /// One change reaching a watching cache, from just before its commit on the server until the
 /// watcher's pull has written it: the watcher woken by LISTEN ncy_sync (migration 0021),
 /// against the same watcher polling every second (`sync run --watch --interval 1`).
-async fn wake(b: &mut Bench, db: &ncy_core::db::Db, cache: &Cache, op: &Operator) {
+async fn wake(b: &mut Bench, db: &ncy_core::db::PgDb, cache: &Cache, op: &Operator) {
     let listening = wake_latency(db, cache, op, b.scale.n(30, 5) as usize, true).await;
     let polling = wake_latency(db, cache, op, 5, false).await;
     b.record(
@@ -142,7 +142,7 @@ async fn wake(b: &mut Bench, db: &ncy_core::db::Db, cache: &Cache, op: &Operator
 }
 
 async fn wake_latency(
-    db: &ncy_core::db::Db,
+    db: &ncy_core::db::PgDb,
     cache: &Cache,
     op: &Operator,
     n: usize,
@@ -199,7 +199,7 @@ async fn wake_latency(
 /// `sync push`: offline edits of distinct tasks pushed in batches, against a careful
 /// hand-written client doing one transaction per edit (the UPDATE and one AuditLog INSERT, on
 /// one connection with prepared statements), each on tasks of its own.
-async fn push(b: &mut Bench, db: &ncy_core::db::Db, url: &str, cache: &Cache, op: &Operator) {
+async fn push(b: &mut Bench, db: &ncy_core::db::PgDb, url: &str, cache: &Cache, op: &Operator) {
     let edits = b.scale.n(100_000, 500).min(10_000) as usize;
     let ids: Vec<String> = cache
         .db
@@ -274,16 +274,12 @@ async fn raw_copy(url: &str, cache: &Cache, slice: &Slice) -> u64 {
     let mut out = pg.copy_out_raw(&sql).await.expect("copy out");
     let mut tx = cache.db.begin().await.expect("begin");
     ncy_sync::cache::writer_on(&mut tx).await.expect("writer");
-    let Tx::Sqlite(st) = &mut tx else {
-        panic!("the cache is SQLite")
-    };
     let mut n = 0u64;
-    {
-        let conn = st.conn();
-        let mut stmt = conn.prepare(&t.upsert_sql()).expect("prepare");
-        let mut buf: Vec<u8> = Vec::new();
-        while let Some(chunk) = out.next().await {
-            buf.extend_from_slice(&chunk.expect("chunk"));
+    let mut buf: Vec<u8> = Vec::new();
+    while let Some(chunk) = out.next().await {
+        buf.extend_from_slice(&chunk.expect("chunk"));
+        tx.with_sqlite_conn(|conn| {
+            let mut stmt = conn.prepare_cached(&t.upsert_sql()).expect("prepare");
             let mut start = 0;
             while let Some(nl) = buf[start..].iter().position(|c| *c == b'\n') {
                 let row = ncy_sync::copy::decode_line(&buf[start..start + nl], t.cols.len())
@@ -294,7 +290,9 @@ async fn raw_copy(url: &str, cache: &Cache, slice: &Slice) -> u64 {
                 start += nl + 1;
             }
             buf.drain(..start);
-        }
+            Ok(())
+        })
+        .expect("the cache is SQLite");
     }
     drop(out);
     ncy_sync::cache::writer_off(&mut tx).await.expect("writer");

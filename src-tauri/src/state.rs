@@ -303,7 +303,7 @@ impl AppState {
     /// Requires a PostgreSQL workspace (for server-only screens).
     pub async fn postgres(&self) -> ApiResult<(Db, Operator)> {
         let (db, op) = self.session().await?;
-        if db.pg_pool().is_none() {
+        if db.pg().is_none() {
             return Err(not_postgres());
         }
         Ok((db, op))

@@ -595,7 +595,7 @@ async fn a_manager_sees_nothing_of_another_organization() {
         let key = ncy_sync::cache::new_key();
         let path = dir.path().join("cache.db");
         let refused = ncy_sync::initial::init_at(
-            &c.db,
+            c.db.pg().expect("a PostgreSQL store"),
             &c.url,
             &c.op,
             &["other-org".to_owned()],
@@ -606,7 +606,7 @@ async fn a_manager_sees_nothing_of_another_organization() {
         .await;
         assert!(refused.is_err(), "{}: org B is not offered", c.role);
         let (cache, rep) = ncy_sync::initial::init_at(
-            &c.db,
+            c.db.pg().expect("a PostgreSQL store"),
             &c.url,
             &c.op,
             &["test-org".to_owned()],

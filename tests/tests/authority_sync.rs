@@ -32,7 +32,7 @@ async fn operators_push_offline_edits_through_their_own_roles() {
     ] {
         let dir = tempfile::tempdir().expect("tempdir");
         let (cache, _) = ncy_sync::initial::init_at(
-            &c.db,
+            c.db.pg().expect("a PostgreSQL store"),
             &c.url,
             &c.op,
             &["test-org".to_owned()],
@@ -62,9 +62,14 @@ async fn operators_push_offline_edits_through_their_own_roles() {
             }
         }
         assert!(!entries.is_empty(), "{}: edits made", c.role);
-        let rep = push::push(&c.db, &cache, &c.op, Ctl::default())
-            .await
-            .unwrap_or_else(|e| panic!("{}: push over the own login: {e}", c.role));
+        let rep = push::push(
+            c.db.pg().expect("a PostgreSQL store"),
+            &cache,
+            &c.op,
+            Ctl::default(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{}: push over the own login: {e}", c.role));
         assert_eq!(
             (rep.pushed, rep.applied, rep.rejected),
             (entries.len() as u64, entries.len() as u64, 0),

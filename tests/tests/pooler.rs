@@ -197,7 +197,7 @@ async fn run_on(conn: &'static mut sqlx::PgConnection, proto: Protocol) -> ncy_c
     let t = sqlx::Transaction::begin(conn, None)
         .await
         .map_err(|e| Error::db(e.to_string()))?;
-    let mut tx = Tx::Pg(t, proto);
+    let mut tx = Tx::from_pg(t, proto);
     let r = match tx.query("SELECT $1::int8 + 1 AS n", &params![41i64]).await {
         Ok(rows) => rows[0].int("n"),
         Err(e) => Err(e),

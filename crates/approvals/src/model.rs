@@ -190,7 +190,7 @@ impl Status {
 
 /// One approval request as stored.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Approval {
     pub id: Uuid,
     /// `gdpr.erase`, `orgs.delete`, `users.delete`, `backups.restore_over`, `tasks.bulk_update`.

@@ -21,25 +21,7 @@ const SELECT: &str = r#"SELECT a."id", a."action", a."permission", a."target", a
   LEFT JOIN "User" d ON d."id" = a."decided_by""#;
 
 fn from_row(r: &Row) -> Result<Approval> {
-    Ok(Approval {
-        id: r.uuid("id")?,
-        action: r.text("action")?,
-        permission: r.text("permission")?,
-        target: r.opt_text("target")?,
-        summary: r.text("summary")?,
-        payload: r.opt_json("payload")?.unwrap_or_default(),
-        status: Status::parse(&r.text("status")?)?,
-        requested_by: r.uuid("requested_by")?,
-        requested_by_email: r.opt_text("requested_by_email")?,
-        requested_at: r.ts("requested_at")?,
-        decided_by: r.opt_uuid("decided_by")?,
-        decided_by_email: r.opt_text("decided_by_email")?,
-        decided_at: r.opt_ts("decided_at")?,
-        reason: r.opt_text("reason")?,
-        executed_at: r.opt_ts("executed_at")?,
-        result: r.opt_json("result")?,
-        error: r.opt_text("error")?,
-    })
+    r.decode()
 }
 
 async fn load(tx: &mut Tx, id: Uuid) -> Result<Approval> {

@@ -143,7 +143,7 @@ impl Backups {
     /// backup is recorded on the primary. Verify and restore still use the primary, which
     /// can create the scratch and target databases.
     pub fn with_replica(mut self, replica: Db, url: &str) -> Result<Backups> {
-        if self.pg.is_none() || replica.pg_pool().is_none() {
+        if self.pg.is_none() || replica.pg().is_none() {
             return Err(Error::invalid(
                 "replica",
                 "a read replica is for PostgreSQL backups; the local workspace has none",
@@ -221,8 +221,8 @@ impl Backups {
     }
 
     fn pg(&self) -> Option<(&sqlx::PgPool, &PgConn)> {
-        match (self.db.pg_pool(), &self.pg) {
-            (Some(p), Some(c)) => Some((p, c)),
+        match (self.db.pg(), &self.pg) {
+            (Some(p), Some(c)) => Some((p.pool(), c)),
             _ => None,
         }
     }
@@ -238,7 +238,7 @@ impl Backups {
         op.require(perm::BACKUPS_RUN)?;
         self.direct()?;
         let source = match &self.replica {
-            Some((r, conn)) => r.pg_pool().map(|p| (p, conn)),
+            Some((r, conn)) => r.pg().map(|p| (p.pool(), conn)),
             None => self.pg(),
         };
         match source {
@@ -405,13 +405,13 @@ impl Backups {
     pub async fn pitr_readiness(&self, op: &Operator) -> Result<PitrReadiness> {
         op.require(perm::BACKUPS_READ)?;
         self.direct()?;
-        let pool = self.db.pg_pool().ok_or_else(|| {
+        let pg = self.db.pg().ok_or_else(|| {
             Error::invalid(
                 "store",
                 "point-in-time recovery concerns the PostgreSQL server; the local workspace has none",
             )
         })?;
-        pitr::readiness(pool).await
+        pitr::readiness(pg.pool()).await
     }
 }
 

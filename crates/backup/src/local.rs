@@ -22,10 +22,8 @@ use crate::{file_name, CreateOptions, Hooks, RestoreOptions, RestoreReport, Veri
 const PAGES_PER_STEP: i32 = 256;
 
 fn sqlite(db: &Db) -> Result<&SqliteDb> {
-    match db {
-        Db::Sqlite(s) => Ok(s),
-        Db::Pg(..) => Err(Error::Config("not a local workspace".into())),
-    }
+    db.sqlite()
+        .ok_or_else(|| Error::Config("not a local workspace".into()))
 }
 
 fn lite_err(what: &str) -> impl Fn(rusqlite::Error) -> Error + '_ {

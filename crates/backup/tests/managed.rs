@@ -22,7 +22,7 @@ async fn superuser(db: &str) -> Db {
 
 async fn exec(db: &Db, sql: &str) {
     sqlx::raw_sql(sql)
-        .execute(db.pg_pool().unwrap())
+        .execute(db.pg().unwrap().pool())
         .await
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
 }

@@ -4,12 +4,12 @@
 use chrono::NaiveDateTime;
 use ncy_core::audit::{self, Entry};
 use ncy_core::auth::{perm, Operator};
-use ncy_core::db::{Db, Row};
+use ncy_core::db::{Db, PgDb, Row};
 use ncy_core::{params, Error, Result};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::guard::{privilege, read_tx, require_pg, write_tx};
+use crate::guard::{privilege, read_tx, write_tx};
 
 /// One client session that is not plain idle.
 #[derive(Debug, Clone, Serialize)]
@@ -101,7 +101,7 @@ fn session(r: &Row) -> Result<SessionInfo> {
 }
 
 /// Reads [`Activity`] (at most `limit` sessions, oldest transaction first).
-pub(crate) async fn read(db: &Db, limit: i64) -> Result<Activity> {
+pub(crate) async fn read(db: &PgDb, limit: i64) -> Result<Activity> {
     let mut tx = read_tx(db).await?;
     let rows = tx
         .query(
@@ -162,7 +162,7 @@ pub(crate) async fn read(db: &Db, limit: i64) -> Result<Activity> {
 /// The sessions and blocked locks of the server (`health.read`).
 pub async fn sessions(db: &Db, op: &Operator) -> Result<Activity> {
     op.require(perm::HEALTH_READ)?;
-    require_pg(db, "listing sessions")?;
+    let db = db.as_pg("listing sessions")?;
     read(db, 100).await
 }
 
@@ -217,7 +217,7 @@ pub async fn terminate(db: &Db, op: &Operator, pid: i64) -> Result<SignalResult>
 /// reported as an error naming the signal that was sent.
 pub async fn signal(db: &Db, op: &Operator, pid: i64, sig: Signal) -> Result<SignalResult> {
     op.require(perm::HEALTH_CONFIGURE)?;
-    require_pg(db, "cancelling or terminating a session")?;
+    let db = db.as_pg("cancelling or terminating a session")?;
     if !(1..=i32::MAX as i64).contains(&pid) {
         return Err(Error::invalid(
             "pid",

@@ -47,19 +47,6 @@ pub async fn write_tx(db: &Db) -> Result<Tx> {
     Ok(tx)
 }
 
-/// The PostgreSQL pool, or a clear error saying the feature needs PostgreSQL.
-pub fn require_pg<'a>(db: &'a Db, what: &str) -> Result<&'a sqlx::PgPool> {
-    db.pg_pool().ok_or_else(|| {
-        Error::invalid(
-            "database",
-            format!(
-                "{what} needs a PostgreSQL database, and this is the local SQLite workspace; \
-                 pass --database-url URL or set DATABASE_URL to the platform's server"
-            ),
-        )
-    })
-}
-
 /// Turns the server's "permission denied" (SQLSTATE 42501) into a configuration error that
 /// names what the connected database role may not do and how to grant it.
 pub fn privilege(e: Error, what: &str, fix: &str) -> Error {

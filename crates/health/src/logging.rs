@@ -3,12 +3,12 @@
 
 use ncy_core::audit::{self, Entry};
 use ncy_core::auth::{perm, Operator};
-use ncy_core::db::Db;
+use ncy_core::db::{Db, PgDb};
 use ncy_core::{Error, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::guard::{read_tx, require_pg, write_tx, LOCK_TIMEOUT, STATEMENT_TIMEOUT};
+use crate::guard::{read_tx, write_tx, LOCK_TIMEOUT, STATEMENT_TIMEOUT};
 
 /// Values of `log_statement`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,7 +61,7 @@ pub struct LoggingSettings {
 }
 
 /// Reads [`LoggingSettings`].
-pub(crate) async fn read(db: &Db) -> Result<LoggingSettings> {
+pub(crate) async fn read(db: &PgDb) -> Result<LoggingSettings> {
     let mut tx = read_tx(db).await?;
     let r = tx
         .query_one(
@@ -90,7 +90,7 @@ pub(crate) async fn read(db: &Db) -> Result<LoggingSettings> {
 /// The current logging settings (`health.read`).
 pub async fn current(db: &Db, op: &Operator) -> Result<LoggingSettings> {
     op.require(perm::HEALTH_READ)?;
-    require_pg(db, "slow-query logging")?;
+    let db = db.as_pg("slow-query logging")?;
     read(db).await
 }
 
@@ -141,7 +141,7 @@ pub fn warnings(change: &LoggingChange) -> Vec<String> {
 /// returned (naming the applied change) so the operator knows the change is unaudited.
 pub async fn set(db: &Db, op: &Operator, change: &LoggingChange) -> Result<LoggingUpdate> {
     op.require(perm::HEALTH_CONFIGURE)?;
-    let pool = require_pg(db, "setting slow-query logging")?;
+    let db = db.as_pg("setting slow-query logging")?;
     if change.min_duration_ms.is_none() && change.statement.is_none() {
         return Err(Error::invalid(
             "logging",
@@ -164,7 +164,7 @@ pub async fn set(db: &Db, op: &Operator, change: &LoggingChange) -> Result<Loggi
         ));
     }
     let before = read(db).await?;
-    let mut conn = pool.acquire().await.map_err(map_sqlx)?;
+    let mut conn = db.pool().acquire().await.map_err(map_sqlx)?;
     let applied = async {
         for sql in [
             format!("SET statement_timeout = '{STATEMENT_TIMEOUT}'"),

@@ -2,7 +2,7 @@
 //! unused, duplicate and invalid indexes, and foreign keys without a supporting index.
 
 use chrono::NaiveDateTime;
-use ncy_core::db::{Db, Row};
+use ncy_core::db::{PgDb, Row};
 use ncy_core::{params, Result};
 use serde::Serialize;
 
@@ -149,7 +149,7 @@ fn index(r: &Row) -> Result<IndexStat> {
 /// come from the catalog alone (invalid and duplicate indexes, FKs without an index: the same
 /// on a physical standby, and the heaviest to compute) are read on `catalog`, the read replica
 /// when one is configured; the activity statistics (`pg_stat_*`) belong to `db`'s server.
-pub(crate) async fn read(db: &Db, catalog: &Db, limit: i64) -> Result<Objects> {
+pub(crate) async fn read(db: &PgDb, catalog: &PgDb, limit: i64) -> Result<Objects> {
     let index_sql = |filter: &str| {
         format!(
             "SELECT s.schemaname::text AS schema, s.relname::text AS table_name,

@@ -1,7 +1,7 @@
 //! Replication and WAL archiving: `pg_stat_replication`, replication slots, `pg_stat_archiver`.
 
 use chrono::NaiveDateTime;
-use ncy_core::db::Db;
+use ncy_core::db::PgDb;
 use ncy_core::Result;
 use serde::Serialize;
 
@@ -71,7 +71,7 @@ pub struct Replication {
 }
 
 /// Reads [`Replication`].
-pub(crate) async fn read(db: &Db) -> Result<Replication> {
+pub(crate) async fn read(db: &PgDb) -> Result<Replication> {
     let mut tx = read_tx(db).await?;
     let in_recovery = tx
         .query_one("SELECT pg_is_in_recovery() AS r", &[])

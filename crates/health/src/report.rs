@@ -143,17 +143,19 @@ pub async fn report_via(
         unavailable: vec![],
         findings: vec![],
     };
-    if db.dialect() == Dialect::Sqlite {
+    let Some(pg) = db.pg() else {
         rep.sqlite = sqlite::read(db).await?;
         rep.findings = sqlite_findings(rep.sqlite.as_ref());
         rep.status = status(&rep.findings);
         return Ok(rep);
-    }
+    };
+    // The catalog lists go to the replica when it is a PostgreSQL store.
+    let catalog = read.pg().unwrap_or(pg);
     // Every section in its own bounded read-only transaction, all at once (each on its own
     // pooled connection): the report takes as long as its slowest section.
     // The rates' interval starts when the first sample is read.
     let first = async {
-        let r = server::sample(db).await;
+        let r = server::sample(pg).await;
         (r, std::time::Instant::now())
     };
     let (
@@ -167,15 +169,15 @@ pub async fn report_via(
         activity,
     ) = tokio::join!(
         first,
-        server::server_info(db),
-        server::connections(db),
-        statements::read_top(db, opts.top_statements, opts.all_databases),
-        logging::read(db),
-        server::cache(db),
-        objects::read(db, read, opts.list_limit),
-        activity::read(db, 100),
+        server::server_info(pg),
+        server::connections(pg),
+        statements::read_top(pg, opts.top_statements, opts.all_databases),
+        logging::read(pg),
+        server::cache(pg),
+        objects::read(pg, catalog, opts.list_limit),
+        activity::read(pg, 100),
     );
-    let (replication, backups) = tokio::join!(replication::read(db), crate::backups::read(db));
+    let (replication, backups) = tokio::join!(replication::read(pg), crate::backups::read(db));
     let errs = &mut rep.unavailable;
     let first = keep("throughput", first, errs);
     rep.server = keep("server", server_info, errs);
@@ -190,7 +192,7 @@ pub async fn report_via(
         if let Some(rest) = opts.sample.checked_sub(sampled_at.elapsed()) {
             tokio::time::sleep(rest).await;
         }
-        rep.throughput = keep("throughput", server::sample(db).await, errs)
+        rep.throughput = keep("throughput", server::sample(pg).await, errs)
             .map(|second| server::rates(&first, &second));
     }
     let backups = keep("backups", backups, &mut rep.unavailable);

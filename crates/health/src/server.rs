@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use chrono::NaiveDateTime;
-use ncy_core::db::{Db, Row, Tx};
+use ncy_core::db::{Db, PgDb, Row, Tx};
 use ncy_core::Result;
 use serde::Serialize;
 
@@ -29,7 +29,7 @@ pub struct ServerInfo {
 }
 
 /// Reads [`ServerInfo`].
-pub(crate) async fn server_info(db: &Db) -> Result<ServerInfo> {
+pub(crate) async fn server_info(db: &PgDb) -> Result<ServerInfo> {
     let mut tx = read_tx(db).await?;
     let r = tx
         .query_one(
@@ -87,7 +87,7 @@ pub struct Connections {
 }
 
 /// Reads [`Connections`].
-pub(crate) async fn connections(db: &Db) -> Result<Connections> {
+pub(crate) async fn connections(db: &PgDb) -> Result<Connections> {
     let mut tx = read_tx(db).await?;
     let rows = tx
         .query(
@@ -151,7 +151,7 @@ pub struct PoolUse {
 
 /// Reads [`PoolUse`] (None for SQLite).
 pub fn pool_use(db: &Db) -> Option<PoolUse> {
-    let p = db.pg_pool()?;
+    let p = db.pg()?.pool();
     let size = p.size();
     let idle = p.num_idle() as u32;
     Some(PoolUse {
@@ -181,7 +181,7 @@ fn ratio(hit: i64, read: i64) -> Option<f64> {
 }
 
 /// Reads [`CacheStats`].
-pub(crate) async fn cache(db: &Db) -> Result<CacheStats> {
+pub(crate) async fn cache(db: &PgDb) -> Result<CacheStats> {
     let mut tx = read_tx(db).await?;
     let d = tx
         .query_one(
@@ -291,7 +291,7 @@ async fn read_counters(tx: &mut Tx) -> Result<DbCounters> {
 }
 
 /// Takes one sample (its own transaction: statistics are frozen inside one).
-pub(crate) async fn sample(db: &Db) -> Result<Sample> {
+pub(crate) async fn sample(db: &PgDb) -> Result<Sample> {
     let mut tx = read_tx(db).await?;
     let c = read_counters(&mut tx).await?;
     tx.commit().await?;

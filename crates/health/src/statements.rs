@@ -3,12 +3,12 @@
 
 use ncy_core::audit::{self, Entry};
 use ncy_core::auth::{perm, Operator};
-use ncy_core::db::{Db, Tx};
+use ncy_core::db::{Db, PgDb, Tx};
 use ncy_core::{params, Error, Result};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::guard::{privilege, read_tx, require_pg, write_tx};
+use crate::guard::{privilege, read_tx, write_tx};
 
 /// One statement of the top list (times in milliseconds).
 #[derive(Debug, Clone, Serialize)]
@@ -89,7 +89,7 @@ async fn installed(tx: &mut Tx) -> Result<(Option<String>, String, bool)> {
 
 /// Reads the top `limit` statements by total execution time (no permission check: used by
 /// the report, which checks `health.read`).
-pub(crate) async fn read_top(db: &Db, limit: i64, all_databases: bool) -> Result<TopStatements> {
+pub(crate) async fn read_top(db: &PgDb, limit: i64, all_databases: bool) -> Result<TopStatements> {
     let mut tx = read_tx(db).await?;
     let (version, database, loaded) = installed(&mut tx).await?;
     let unavailable = |note: String| TopStatements {
@@ -180,7 +180,7 @@ pub(crate) async fn read_top(db: &Db, limit: i64, all_databases: bool) -> Result
 /// The top `limit` statements by total execution time (`health.read`).
 pub async fn top(db: &Db, op: &Operator, limit: i64, all_databases: bool) -> Result<TopStatements> {
     op.require(perm::HEALTH_READ)?;
-    require_pg(db, "pg_stat_statements")?;
+    let db = db.as_pg("pg_stat_statements")?;
     if !(1..=1000).contains(&limit) {
         return Err(Error::invalid("limit", "give a number from 1 to 1000"));
     }
@@ -199,7 +199,7 @@ pub struct ResetResult {
 /// transaction: the audit row is written first, so a failed reset leaves no audit row).
 pub async fn reset(db: &Db, op: &Operator) -> Result<ResetResult> {
     op.require(perm::HEALTH_CONFIGURE)?;
-    require_pg(db, "resetting pg_stat_statements")?;
+    let db = db.as_pg("resetting pg_stat_statements")?;
     let mut tx = write_tx(db).await?;
     let (version, database, loaded) = installed(&mut tx).await?;
     if version.is_none() {

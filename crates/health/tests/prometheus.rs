@@ -121,7 +121,7 @@ async fn charts_come_from_a_real_prometheus_scraping_postgres_exporter() {
     let prom_url = format!("http://127.0.0.1:{prom_port}");
 
     // Some traffic for the rates.
-    let pool = db.pg_pool().unwrap().clone();
+    let pool = db.pg().unwrap().pool().clone();
     let traffic = tokio::spawn(async move {
         for _ in 0..600 {
             let _ = sqlx::query("SELECT 1").execute(&pool).await;

@@ -54,7 +54,7 @@ async fn workload_statement_tops_the_list_and_reset_clears_it() {
     let op = admin(&db).await;
     exec(&db, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements").await;
     exec(&db, "CREATE TABLE health_workload_marker (id int); INSERT INTO health_workload_marker SELECT generate_series(1, 1000)").await;
-    let pool = db.pg_pool().unwrap();
+    let pool = db.pg().unwrap().pool();
     for i in 0..25 {
         sqlx::query("SELECT pg_sleep(0.01), count(*) FROM health_workload_marker WHERE id > $1")
             .bind(i)
@@ -214,7 +214,7 @@ async fn unused_duplicate_and_fk_indexes_locks_and_idle_sessions_are_found() {
             .await;
         (r.map(|r| r.rows_affected()), b)
     });
-    let pool = db.pg_pool().unwrap().clone();
+    let pool = db.pg().unwrap().pool().clone();
     wait_until("session B to wait for the lock", || {
         let pool = pool.clone();
         async move {
@@ -379,7 +379,7 @@ async fn cancel_stops_a_running_statement_and_is_audited() {
             .await
             .map(|_| ())
     });
-    let pool = db.pg_pool().unwrap().clone();
+    let pool = db.pg().unwrap().pool().clone();
     wait_until("the sleeper to run", || {
         let pool = pool.clone();
         async move {
@@ -649,7 +649,7 @@ async fn a_role_without_server_privileges_gets_the_grant_to_ask_for() {
         "GRANT EXECUTE ON FUNCTION pg_stat_statements_reset",
     );
     // A superuser's session cannot be terminated by a plain role; nothing is audited.
-    let su = db.pg_pool().unwrap();
+    let su = db.pg().unwrap().pool();
     let mut conn = su.acquire().await.unwrap();
     let su_pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
         .fetch_one(&mut *conn)

@@ -160,7 +160,7 @@ impl Cache {
         // The cache mirrors the server, which enforces the references; a slice is not closed
         // under every foreign key (audit rows, users outside the slice), so SQLite does not
         // check them here.
-        if let Db::Sqlite(s) = &db {
+        if let Some(s) = db.sqlite() {
             s.with_conn(|c| {
                 // A larger page cache: every page read from this file is decrypted, and sync
                 // touches rows all over the big tables.

@@ -8,7 +8,7 @@ use ncy_core::auth::Operator;
 use ncy_core::db::{now, parse_ts, Row};
 use ncy_core::model::{TaskPriority, TaskStatus};
 use ncy_core::{params, Error, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as J};
 use uuid::Uuid;
 
@@ -16,7 +16,7 @@ use crate::cache::Cache;
 use crate::outbox::{edit_task_in, patch_from, Entry};
 
 /// One conflict.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Conflict {
     pub id: Uuid,
@@ -59,23 +59,10 @@ impl Resolution {
 }
 
 fn from_row(r: &Row) -> Result<Conflict> {
-    Ok(Conflict {
-        id: r.uuid("id")?,
-        mutation_id: r.uuid("mutation_id")?,
-        table: r.text("table_name")?,
-        row_id: r.uuid("row_id")?,
-        field: r.text("field")?,
-        base: r.opt_json("base")?.unwrap_or(J::Null),
-        mine: r.opt_json("mine")?.unwrap_or(J::Null),
-        theirs: r.opt_json("theirs")?.unwrap_or(J::Null),
-        reason: r.text("reason")?,
-        created_at: r.ts("created_at")?,
-        resolved_at: r.opt_ts("resolved_at")?,
-        resolution: r.opt_text("resolution")?,
-    })
+    r.decode()
 }
 
-const COLS: &str = r#""id", "mutation_id", "table_name", "row_id", "field", "base", "mine", "theirs", "reason", "created_at", "resolved_at", "resolution""#;
+const COLS: &str = r#""id", "mutation_id", "table_name" AS "table", "row_id", "field", "base", "mine", "theirs", "reason", "created_at", "resolved_at", "resolution""#;
 
 /// Lists conflicts, oldest first (open ones only unless `all`).
 pub async fn list(cache: &Cache, all: bool) -> Result<Vec<Conflict>> {

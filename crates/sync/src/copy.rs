@@ -2,39 +2,27 @@
 //! PostgreSQL. Every column of our selects is rendered as text, so a row is a list of optional
 //! strings.
 
-use futures_util::StreamExt;
 use ncy_core::db::Tx;
 use ncy_core::{Error, Result};
 
 /// One decoded row.
 pub type TextRow = Vec<Option<String>>;
 
-fn copy_err(e: sqlx::Error) -> Error {
-    Error::Database {
-        message: format!("reading from the server (COPY): {e}"),
-        source: Some(Box::new(e)),
-    }
-}
-
 /// Runs `COPY (<select>) TO STDOUT` inside `tx` (a PostgreSQL transaction) and returns the rows.
 pub async fn copy_rows(tx: &mut Tx, select: &str, ncols: usize) -> Result<Vec<TextRow>> {
-    let Tx::Pg(t, _) = tx else {
-        return Err(Error::db("COPY needs a PostgreSQL server"));
-    };
-    let sql = format!("COPY ({select}) TO STDOUT");
-    let mut stream = t.copy_out_raw(&sql).await.map_err(copy_err)?;
     let mut rows = Vec::new();
     let mut buf: Vec<u8> = Vec::new();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(copy_err)?;
-        buf.extend_from_slice(&chunk);
+    tx.copy_out(select, |chunk| {
+        buf.extend_from_slice(chunk);
         let mut start = 0;
         while let Some(nl) = buf[start..].iter().position(|b| *b == b'\n') {
             rows.push(decode_line(&buf[start..start + nl], ncols)?);
             start += nl + 1;
         }
         buf.drain(..start);
-    }
+        Ok(())
+    })
+    .await?;
     if !buf.is_empty() {
         rows.push(decode_line(&buf, ncols)?);
     }

@@ -11,7 +11,7 @@
 use std::path::Path;
 
 use ncy_core::auth::{perm, Operator};
-use ncy_core::db::{format_ts, now, Db, Tx};
+use ncy_core::db::{format_ts, now, Db, PgDb, Tx};
 use ncy_core::{params, Error, Result};
 use serde::Serialize;
 
@@ -36,7 +36,7 @@ pub struct InitialReport {
 
 /// Resolves organization slugs on the server, refusing unknown ones and organizations the
 /// operator may not read.
-pub async fn resolve_orgs(server: &Db, op: &Operator, slugs: &[String]) -> Result<Vec<OrgRef>> {
+pub async fn resolve_orgs(server: &PgDb, op: &Operator, slugs: &[String]) -> Result<Vec<OrgRef>> {
     if slugs.is_empty() {
         return Err(Error::invalid(
             "org",
@@ -80,7 +80,7 @@ pub async fn resolve_orgs(server: &Db, op: &Operator, slugs: &[String]) -> Resul
 /// Creates a fresh cache at `path` (replacing any) encrypted with `key`, records the slice and
 /// the operator, and makes the first sync.
 pub async fn init_at(
-    server: &Db,
+    server: &PgDb,
     url: &str,
     op: &Operator,
     slugs: &[String],
@@ -96,7 +96,7 @@ pub async fn init_at(
 /// Creates the cache file and records the slice and the operator, without streaming anything
 /// yet ([`initial_sync`] does).
 pub async fn prepare_at(
-    server: &Db,
+    server: &PgDb,
     url: &str,
     op: &Operator,
     slugs: &[String],
@@ -127,7 +127,7 @@ pub async fn prepare_at(
 /// `sync init` for a profile: a new random key goes to the OS keychain (never to a file), then
 /// [`init_at`] under the profile's cache path.
 pub async fn init_profile(
-    server: &Db,
+    server: &PgDb,
     url: &str,
     op: &Operator,
     slugs: &[String],
@@ -140,8 +140,8 @@ pub async fn init_profile(
 /// `server`: the heavy first read goes there. Its watermark is the replica's snapshot, so the
 /// next pull from the primary brings what the replica had not replayed yet.
 pub async fn init_profile_via(
-    server: &Db,
-    reader: &Db,
+    server: &PgDb,
+    reader: &PgDb,
     url: &str,
     op: &Operator,
     slugs: &[String],
@@ -181,23 +181,21 @@ fn key_condition(table: &Table, last: &Option<Vec<String>>) -> String {
 
 /// Writes a batch of text rows into the cache inside `tx` with one prepared upsert.
 pub(crate) fn store_rows(tx: &mut Tx, table: &Table, rows: &[TextRow]) -> Result<()> {
-    let Tx::Sqlite(t) = tx else {
-        return Err(Error::db("the cache is a SQLite store"));
-    };
-    let conn = t.conn();
-    let mut stmt = conn
-        .prepare_cached(&table.upsert_sql())
-        .map_err(|e| Error::db(format!("preparing the cache upsert: {e}")))?;
-    for r in rows {
-        stmt.execute(rusqlite::params_from_iter(r.iter()))
-            .map_err(|e| Error::db(format!("writing {} to the cache: {e}", table.name)))?;
-    }
-    Ok(())
+    tx.with_sqlite_conn(|conn| {
+        let mut stmt = conn
+            .prepare_cached(&table.upsert_sql())
+            .map_err(|e| Error::db(format!("preparing the cache upsert: {e}")))?;
+        for r in rows {
+            stmt.execute(rusqlite::params_from_iter(r.iter()))
+                .map_err(|e| Error::db(format!("writing {} to the cache: {e}", table.name)))?;
+        }
+        Ok(())
+    })
 }
 
 /// Streams the slice into the cache, resuming from the stored checkpoint. Cancelling (or a
 /// crash) keeps every committed batch; the next call continues after it.
-pub async fn initial_sync(server: &Db, cache: &Cache, ctl: Ctl<'_>) -> Result<InitialReport> {
+pub async fn initial_sync(server: &PgDb, cache: &Cache, ctl: Ctl<'_>) -> Result<InitialReport> {
     let slice = cache.slice().await?;
     let mut ltx = cache.db.begin().await?;
     let mut st: InitialState = get_state(&mut ltx, "initial")
@@ -313,7 +311,7 @@ pub async fn initial_sync(server: &Db, cache: &Cache, ctl: Ctl<'_>) -> Result<In
 /// Reads a table's batches in key order on a task of its own, one batch ahead of the writer.
 /// Dropping the receiver (cancel, error) stops it.
 fn spawn_reader(
-    server: Db,
+    server: PgDb,
     select: String,
     table: Table,
     batch: usize,

@@ -89,7 +89,7 @@ impl Ctl<'_> {
 
 /// Pushes the outbox, then pulls (`sync run`).
 pub async fn run(
-    server: &ncy_core::db::Db,
+    server: &ncy_core::db::PgDb,
     cache: &Cache,
     op: &ncy_core::auth::Operator,
     ctl: Ctl<'_>,
@@ -108,7 +108,7 @@ mod send_tests {
     fn assert_send<T: Send>(_: &T) {}
 
     #[allow(dead_code)]
-    fn futures_are_send(server: &ncy_core::db::Db, cache: &Cache, op: &ncy_core::auth::Operator) {
+    fn futures_are_send(server: &ncy_core::db::PgDb, cache: &Cache, op: &ncy_core::auth::Operator) {
         let f = |_: &str| false;
         let ctl = Ctl {
             fault: Some(&f),

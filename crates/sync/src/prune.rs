@@ -6,7 +6,7 @@
 use chrono::Duration;
 use ncy_core::audit::{self, Entry};
 use ncy_core::auth::{perm, Operator};
-use ncy_core::db::{now, Db, Tx};
+use ncy_core::db::{now, PgDb, Tx};
 use ncy_core::{params, Error, Result};
 use serde::Serialize;
 
@@ -18,7 +18,7 @@ pub struct PruneReport {
 }
 
 /// Deletes change rows older than `keep` (one transaction, audited). Needs `settings.write`.
-pub async fn prune(server: &Db, op: &Operator, keep: Duration) -> Result<PruneReport> {
+pub async fn prune(server: &PgDb, op: &Operator, keep: Duration) -> Result<PruneReport> {
     op.require(perm::SETTINGS_WRITE)?;
     if keep < Duration::hours(1) {
         return Err(Error::invalid(

@@ -38,7 +38,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use ncy_core::auth::{perm, Operator};
-use ncy_core::db::{format_ts, now, Db, Row, Tx, Value};
+use ncy_core::db::{format_ts, now, PgDb, Row, Tx, Value};
 use ncy_core::{Error, Result};
 use serde::Serialize;
 
@@ -195,62 +195,59 @@ fn store_changed(
 ) -> Result<u64> {
     let mut fresh = Vec::new();
     let mut n = 0;
-    let Tx::Sqlite(t) = ltx else {
-        return Err(Error::db("the cache is a SQLite store"));
-    };
-    let conn = t.conn();
-    for r in rows {
-        let Some(old) = before.get(&key_of(table, r)) else {
-            fresh.push(r.clone());
-            continue;
-        };
-        let mut sets = Vec::new();
-        let mut vals: Vec<Option<String>> = Vec::new();
-        for (i, c) in table.cols.iter().enumerate() {
-            let was = old.get(c.name).and_then(|v| v.as_str()).map(str::to_owned);
-            if was != r[i] {
-                vals.push(r[i].clone());
-                sets.push(format!("\"{}\" = ?{}", c.name, vals.len()));
+    ltx.with_sqlite_conn(|conn| {
+        for r in rows {
+            let Some(old) = before.get(&key_of(table, r)) else {
+                fresh.push(r.clone());
+                continue;
+            };
+            let mut sets = Vec::new();
+            let mut vals: Vec<Option<String>> = Vec::new();
+            for (i, c) in table.cols.iter().enumerate() {
+                let was = old.get(c.name).and_then(|v| v.as_str()).map(str::to_owned);
+                if was != r[i] {
+                    vals.push(r[i].clone());
+                    sets.push(format!("\"{}\" = ?{}", c.name, vals.len()));
+                }
             }
+            if sets.is_empty() {
+                continue;
+            }
+            let mut conds = Vec::new();
+            for (k, i) in table.key.iter().zip(table.key_positions()) {
+                vals.push(r[i].clone());
+                conds.push(format!("\"{k}\" = ?{}", vals.len()));
+            }
+            let sql = format!(
+                r#"UPDATE "{}" SET {} WHERE {}"#,
+                table.name,
+                sets.join(", "),
+                conds.join(" AND ")
+            );
+            conn.prepare_cached(&sql)
+                .and_then(|mut st| st.execute(rusqlite::params_from_iter(vals.iter())))
+                .map_err(|e| Error::db(format!("updating {} in the cache: {e}", table.name)))?;
+            n += 1;
         }
-        if sets.is_empty() {
-            continue;
-        }
-        let mut conds = Vec::new();
-        for (k, i) in table.key.iter().zip(table.key_positions()) {
-            vals.push(r[i].clone());
-            conds.push(format!("\"{k}\" = ?{}", vals.len()));
-        }
-        let sql = format!(
-            r#"UPDATE "{}" SET {} WHERE {}"#,
-            table.name,
-            sets.join(", "),
-            conds.join(" AND ")
-        );
-        conn.prepare_cached(&sql)
-            .and_then(|mut st| st.execute(rusqlite::params_from_iter(vals.iter())))
-            .map_err(|e| Error::db(format!("updating {} in the cache: {e}", table.name)))?;
-        n += 1;
-    }
+        Ok(())
+    })?;
     store_rows(ltx, table, &fresh)?;
     Ok(n + fresh.len() as u64)
 }
 
 fn delete_local(ltx: &mut Tx, table: &Table, keys: &[Key]) -> Result<u64> {
-    let Tx::Sqlite(t) = ltx else {
-        return Err(Error::db("the cache is a SQLite store"));
-    };
-    let conn = t.conn();
-    let mut stmt = conn
-        .prepare_cached(&table.delete_sql())
-        .map_err(|e| Error::db(e.to_string()))?;
-    let mut n = 0;
-    for k in keys {
-        n += stmt
-            .execute(rusqlite::params_from_iter(k.iter()))
-            .map_err(|e| Error::db(e.to_string()))? as u64;
-    }
-    Ok(n)
+    ltx.with_sqlite_conn(|conn| {
+        let mut stmt = conn
+            .prepare_cached(&table.delete_sql())
+            .map_err(|e| Error::db(e.to_string()))?;
+        let mut n = 0;
+        for k in keys {
+            n += stmt
+                .execute(rusqlite::params_from_iter(k.iter()))
+                .map_err(|e| Error::db(e.to_string()))? as u64;
+        }
+        Ok(n)
+    })
 }
 
 /// The user columns each table refers to.
@@ -410,7 +407,7 @@ fn snapshot_literal(w: &str) -> Result<String> {
 }
 
 /// Pulls the server's changes into the cache (finishing the first sync first if needed).
-pub async fn pull(server: &Db, cache: &Cache, op: &Operator, ctl: Ctl<'_>) -> Result<PullReport> {
+pub async fn pull(server: &PgDb, cache: &Cache, op: &Operator, ctl: Ctl<'_>) -> Result<PullReport> {
     op.require(perm::SYNC_RUN)?;
     let mut rep = PullReport::default();
     let init = initial::initial_sync(server, cache, ctl).await?;

@@ -29,7 +29,7 @@ use ncy_core::admin::task_batch;
 use ncy_core::admin::tasks::{self, Task};
 use ncy_core::audit;
 use ncy_core::auth::{perm, Operator};
-use ncy_core::db::{format_ts, now, Db, Tx};
+use ncy_core::db::{format_ts, now, Db, PgDb, Tx};
 use ncy_core::{params, Error, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value as J};
@@ -439,7 +439,7 @@ async fn apply_batch(
 
 /// Applies one mutation on the server in its own transaction (idempotent by mutation id),
 /// without touching the cache.
-pub async fn apply_one(server: &Db, op: &Operator, e: &Entry, ctl: Ctl<'_>) -> Result<Outcome> {
+pub async fn apply_one(server: &PgDb, op: &Operator, e: &Entry, ctl: Ctl<'_>) -> Result<Outcome> {
     match apply_batch(server, op, None, std::slice::from_ref(e), true, ctl).await {
         Ok(mut a) => a
             .outcomes
@@ -557,7 +557,7 @@ async fn check_schema(
 /// Cancelling keeps every committed batch and leaves the rest pending. An entry the server
 /// refuses on its own (after the batch was split down to it) is parked with the reason and the
 /// push goes on; when the server cannot be reached, every waiting entry counts a failed try.
-pub async fn push(server: &Db, cache: &Cache, op: &Operator, ctl: Ctl<'_>) -> Result<PushReport> {
+pub async fn push(server: &PgDb, cache: &Cache, op: &Operator, ctl: Ctl<'_>) -> Result<PushReport> {
     op.require(perm::SYNC_RUN)?;
     let mut rep = PushReport::default();
     let entries = outbox::pending(cache).await?;

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use ncy_core::db::Db;
+use ncy_core::db::PgDb;
 use sqlx::postgres::PgListener;
 
 /// The channel the change feed notifies.
@@ -17,18 +17,19 @@ pub struct Wakeup {
 }
 
 impl Wakeup {
-    /// Listens on `server` (one pooled connection kept for it); none on SQLite, through a
-    /// pooler, or when the server refuses.
-    pub async fn listen(server: &Db) -> Wakeup {
-        let listener = match server.pg_pool() {
-            Some(pool) if !server.pooled() => match PgListener::connect_with(pool).await {
+    /// Listens on `server` (one pooled connection kept for it); none through a pooler, or
+    /// when the server refuses.
+    pub async fn listen(server: &PgDb) -> Wakeup {
+        let listener = if server.pooled() {
+            None
+        } else {
+            match PgListener::connect_with(server.pool()).await {
                 Ok(mut l) => l.listen(CHANNEL).await.ok().map(|_| l),
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot listen for changes; polling instead");
                     None
                 }
-            },
-            _ => None,
+            }
         };
         Wakeup { listener }
     }

@@ -632,6 +632,7 @@ async fn pruning_the_feed_makes_a_stale_cache_rebuild_and_leaves_a_fresh_one_alo
     )
     .await
     .unwrap();
+    let db = db.pg().expect("a PostgreSQL store").clone();
     let set = ncy_core::migrate::MigrationSet::embedded(db.dialect()).unwrap();
     ncy_core::migrate::up(&db, &set).await.unwrap();
     ncy_core::seed::dev(&db, false).await.unwrap();

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::*;
 use ncy_core::admin::tasks::TaskPatch;
-use ncy_core::db::{now, Db, Protocol};
+use ncy_core::db::{now, PgDb, Protocol};
 use ncy_core::{params, Error};
 use ncy_sync::outbox::Entry;
 use ncy_sync::{edit_task, push, queue, Cache, Ctl};
@@ -112,7 +112,7 @@ async fn a_dead_server_counts_tries_with_backoff_and_the_next_push_lands_without
     let (id, _) = cached_tasks(&c, 1).await[0].clone();
     edit(&c, id, "written offline").await;
     // Nothing listens on port 1 of this machine.
-    let dead = Db::Pg(
+    let dead = PgDb::new(
         sqlx::postgres::PgPoolOptions::new()
             .acquire_timeout(Duration::from_secs(2))
             .connect_lazy("postgres://postgres@127.0.0.1:1/none")

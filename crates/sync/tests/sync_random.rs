@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use common::*;
 use ncy_core::admin::tasks::TaskPatch;
-use ncy_core::db::{ConnectOptions, Db, Target, Value};
+use ncy_core::db::{ConnectOptions, Db, PgDb, Target, Value};
 use ncy_core::model::{TaskPriority, TaskStatus};
 use ncy_core::params;
 use ncy_sync::outbox::Entry;
@@ -29,7 +29,7 @@ fn soak() -> bool {
         .unwrap_or(false)
 }
 
-async fn pool(url: &str) -> Db {
+async fn pool(url: &str) -> PgDb {
     Db::connect(
         &Target::Postgres(url.to_owned()),
         &ConnectOptions {
@@ -39,6 +39,9 @@ async fn pool(url: &str) -> Db {
     )
     .await
     .unwrap()
+    .pg()
+    .expect("a PostgreSQL store")
+    .clone()
 }
 
 async fn ids(db: &Db, sql: &str, p: Vec<Value>) -> Vec<Uuid> {

@@ -160,7 +160,7 @@ fn restore_options(
     no_owner: bool,
     tables: Option<Vec<String>>,
 ) -> ApiResult<RestoreOptions> {
-    let into = if b.db().pg_pool().is_some() {
+    let into = if b.db().pg().is_some() {
         into.trim().to_owned()
     } else {
         local_restore_path(&s.paths.data, &into)?

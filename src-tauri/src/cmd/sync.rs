@@ -1,7 +1,7 @@
 //! Sync screen: the connected profile's offline cache (`ncy-sync`).
 
 use ncy_core::auth::Operator;
-use ncy_core::db::{Db, Target};
+use ncy_core::db::{PgDb, Target};
 use ncy_sync::conflicts::{self, Resolved};
 use ncy_sync::initial::{self, InitialReport};
 use ncy_sync::pull::PullReport;
@@ -33,11 +33,11 @@ pub struct RunReport {
 }
 
 /// The server, its URL (the cache's profile) and the operator; refused on the local workspace.
-async fn server(s: &AppState) -> ApiResult<(Db, String, Operator)> {
+async fn server(s: &AppState) -> ApiResult<(PgDb, String, Operator)> {
     let (db, target, op) = s.session_target().await?;
-    match target {
-        Target::Postgres(url) => Ok((db, url, op)),
-        Target::Local(_) => Err(not_postgres()),
+    match (target, db.pg()) {
+        (Target::Postgres(url), Some(pg)) => Ok((pg.clone(), url, op)),
+        _ => Err(not_postgres()),
     }
 }
 
@@ -67,7 +67,13 @@ pub async fn sync_init(
 ) -> ApiResult<InitialReport> {
     let (db, url, op) = server(&s).await?;
     // The first, heavy read goes to the profile's read replica when it has one.
-    let read = s.reader(&db).await;
+    // A replica of a PostgreSQL server is one too; the primary otherwise.
+    let read = s
+        .reader(&db)
+        .await
+        .pg()
+        .cloned()
+        .unwrap_or_else(|| db.clone());
     let job = s.jobs.begin(&app, &job);
     let r = job.reporter();
     let progress = |p: ncy_sync::Progress| r.emit(&p.phase, p.done, p.total);

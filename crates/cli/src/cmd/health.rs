@@ -550,7 +550,7 @@ async fn metrics(
     let op = ctx.operator().await?;
     let database = match database {
         Some(d) => Some(d),
-        None => match db.pg_pool() {
+        None => match db.pg() {
             Some(_) => db
                 .query("SELECT current_database()::text AS d", &[])
                 .await?

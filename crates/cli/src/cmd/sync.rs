@@ -7,7 +7,7 @@ use anyhow::Result;
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use ncy_core::admin::tasks::TaskPatch;
-use ncy_core::db::Db;
+use ncy_core::db::PgDb;
 use ncy_core::Error;
 use ncy_sync::conflicts::{self, parse_value};
 use ncy_sync::{Ctl, Progress, Resolution};
@@ -175,15 +175,15 @@ fn online_only(ctx: &Ctx, what: &str) -> Result<()> {
     Ok(())
 }
 
-async fn server(ctx: &mut Ctx) -> Result<(Db, ncy_core::auth::Operator)> {
+async fn server(ctx: &mut Ctx) -> Result<(PgDb, ncy_core::auth::Operator)> {
     let db = ctx.db().await?;
-    if db.pg_pool().is_none() {
+    let Some(db) = db.pg().cloned() else {
         return Err(Error::Config(
             "sync needs a PostgreSQL server profile: pass --database-url URL or set DATABASE_URL"
                 .into(),
         )
         .into());
-    }
+    };
     let op = ctx.operator().await?;
     Ok((db, op))
 }
@@ -216,8 +216,9 @@ pub async fn run(ctx: &mut Ctx, c: Sync) -> Result<()> {
             let (db, op) = server(ctx).await?;
             // The first, heavy read goes to the read replica when one is configured.
             let read = ctx.read_db().await?;
+            let read = read.pg().unwrap_or(&db);
             let (cache, rep) =
-                ncy_sync::initial::init_profile_via(&db, &read, &url, &op, &org, ctl).await?;
+                ncy_sync::initial::init_profile_via(&db, read, &url, &op, &org, ctl).await?;
             pb.finish_and_clear();
             let st = cache.status().await?;
             emit(ctx, &json!({ "initial": rep, "status": st }), || {

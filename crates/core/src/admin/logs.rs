@@ -15,7 +15,7 @@ use crate::model::LogLevel;
 use crate::partition;
 
 /// One AccessLog row.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct AccessEntry {
     pub id: Uuid,
@@ -44,15 +44,7 @@ pub struct AccessFilter {
 }
 
 fn access_row(r: &Row) -> Result<AccessEntry> {
-    Ok(AccessEntry {
-        id: r.uuid("id")?,
-        user_id: r.opt_uuid("user_id")?,
-        method: r.text("method")?,
-        endpoint: r.text("endpoint")?,
-        status_code: r.int("status_code")?,
-        latency_ms: r.opt_int("latency_ms")?,
-        timestamp: r.ts("timestamp")?,
-    })
+    r.decode()
 }
 
 /// Lists AccessLog rows, newest first.

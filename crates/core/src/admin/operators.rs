@@ -24,7 +24,7 @@ use uuid::Uuid;
 use super::resolve_user;
 use crate::audit::{record, Entry};
 use crate::auth::{perm, scram, Operator};
-use crate::db::{Db, Dialect, Tx};
+use crate::db::{Db, PgDb, Tx};
 use crate::error::{Error, Result};
 use crate::params;
 
@@ -72,14 +72,14 @@ pub fn role_name(user_id: Uuid) -> String {
     format!("ncy_op_{}", &user_id.simple().to_string()[..12])
 }
 
-fn require_pg(db: &Db) -> Result<()> {
-    if db.dialect() != Dialect::Postgres {
-        return Err(Error::invalid(
+/// The PostgreSQL store: operators are its login roles.
+fn require_pg(db: &Db) -> Result<&PgDb> {
+    db.pg().ok_or_else(|| {
+        Error::invalid(
             "store",
             "operators are PostgreSQL login roles; a local workspace has none",
-        ));
-    }
-    Ok(())
+        )
+    })
 }
 
 fn check_password(p: &str) -> Result<()> {
@@ -110,7 +110,7 @@ pub async fn provision(
     password: Option<&str>,
 ) -> Result<Provisioned> {
     op.require(perm::ROLES_WRITE)?;
-    require_pg(db)?;
+    let db = require_pg(db)?;
     if let Some(p) = password {
         check_password(p)?;
     }
@@ -178,7 +178,7 @@ pub async fn rotate(
     password: Option<&str>,
 ) -> Result<Provisioned> {
     op.require(perm::ROLES_WRITE)?;
-    require_pg(db)?;
+    let db = require_pg(db)?;
     if let Some(p) = password {
         check_password(p)?;
     }
@@ -220,7 +220,7 @@ pub async fn rotate(
 /// Drops `user`'s login role and ends its connections. Needs `roles.write`.
 pub async fn revoke(db: &Db, op: &Operator, user: &str) -> Result<OperatorLogin> {
     op.require(perm::ROLES_WRITE)?;
-    require_pg(db)?;
+    let db = require_pg(db)?;
     let mut tx = db.begin().await?;
     let user_id = resolve_user(&mut tx, user).await?;
     let email = email_of(&mut tx, user_id).await?;
@@ -259,7 +259,7 @@ fn no_operator(e: Error, email: &str) -> Error {
 /// Every operator login of this database. Needs `roles.read`.
 pub async fn list(db: &Db, op: &Operator) -> Result<Vec<OperatorLogin>> {
     op.require(perm::ROLES_READ)?;
-    require_pg(db)?;
+    let db = require_pg(db)?;
     let mut tx = db.begin().await?;
     let out = list_in(&mut tx, None).await?;
     tx.rollback().await?;

@@ -29,24 +29,13 @@ pub struct Project {
     pub deleted_at: Option<NaiveDateTime>,
 }
 
-const COLS: &str = r#"p."id", p."organization_id", p."name", p."description", p."status"::text AS status, p."settings",
+const COLS: &str = r#"p."id", p."organization_id", p."name", p."description", p."status"::text AS status, COALESCE(p."settings", '{}') AS settings,
     p."created_at", p."updated_at", p."deleted_at""#;
 
 impl Project {
+    /// A row of [`COLS`].
     fn from_row(r: &Row) -> Result<Self> {
-        Ok(Project {
-            id: r.uuid("id")?,
-            organization_id: r.uuid("organization_id")?,
-            name: r.text("name")?,
-            description: r.opt_text("description")?,
-            status: ProjectStatus::parse(&r.text("status")?)?,
-            settings: r
-                .opt_json("settings")?
-                .unwrap_or_else(|| serde_json::json!({})),
-            created_at: r.ts("created_at")?,
-            updated_at: r.ts("updated_at")?,
-            deleted_at: r.opt_ts("deleted_at")?,
-        })
+        r.decode()
     }
 
     fn audit_view(&self) -> serde_json::Value {

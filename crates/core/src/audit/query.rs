@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::export::CsvWriter;
 
 /// One AuditLog row.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct AuditEntry {
     pub id: Uuid,
@@ -43,19 +43,7 @@ pub struct AuditFilter {
 }
 
 fn entry(r: &Row) -> Result<AuditEntry> {
-    Ok(AuditEntry {
-        id: r.uuid("id")?,
-        user_id: r.opt_uuid("user_id")?,
-        actor_email: r.opt_text("actor_email")?,
-        action: r.text("action")?,
-        target_table: r.text("target_table")?,
-        target_id: r.opt_uuid("target_id")?,
-        old_value: r.opt_json("old_value")?,
-        new_value: r.opt_json("new_value")?,
-        ip_address: r.opt_text("ip_address")?,
-        user_agent: r.opt_text("user_agent")?,
-        created_at: r.ts("created_at")?,
-    })
+    r.decode()
 }
 
 async fn page_in(

@@ -7,7 +7,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::ConnectOptions as _;
 
-use super::{pg, tls, Db, Protocol};
+use super::{pg, tls, Db, PgDb, Protocol};
 use crate::error::{Error, Result};
 
 /// Where the data lives.
@@ -175,7 +175,7 @@ pub(super) async fn connect(target: &Target, opts: &ConnectOptions) -> Result<Db
             } else {
                 Protocol::Prepared
             };
-            Ok(Db::Pg(pool, proto))
+            Ok(PgDb::new(pool, proto).into())
         }
     }
 }

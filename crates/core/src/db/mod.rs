@@ -6,7 +6,9 @@
 //! written once and runs on both stores; dialect branches are kept for the few spots where the
 //! two genuinely differ.
 
+mod bulk;
 mod connect;
+mod de;
 mod inline;
 mod pg;
 mod sqlite;
@@ -20,9 +22,8 @@ pub use value::{
     format_ts, now, parse_ts, truncate_ms, value_to_json, Kind, Row, Value, TS_FORMAT,
 };
 
-pub(crate) use pg::map_err as pg_map_err;
-pub(crate) use sqlite::map_err as sqlite_map_err;
-pub use sqlite::{SqliteDb, SqliteTx};
+pub use de::DecodeError;
+pub use sqlite::SqliteDb;
 
 use crate::error::{Error, Result};
 
@@ -46,19 +47,82 @@ pub enum Protocol {
     Simple,
 }
 
-/// A connected store: a PostgreSQL pool or the local SQLite file.
+/// A connected store: a PostgreSQL pool or the local SQLite file. Which one is private to
+/// this module: callers use its methods, [`Db::pg`] for what only PostgreSQL has, and
+/// [`Db::sqlite`] for the few places that need SQLite's own API (its backup API, pragmas).
 #[derive(Clone)]
-pub enum Db {
+pub struct Db(Store);
+
+#[derive(Clone)]
+enum Store {
     Pg(sqlx::PgPool, Protocol),
     Sqlite(sqlite::SqliteDb),
 }
 
+/// A PostgreSQL store. Functions that only make sense on PostgreSQL (health, pg_dump backups,
+/// operator roles, partitioning, the sync server side, LISTEN) take `&PgDb`, so the
+/// requirement shows in their signatures. It dereferences to [`Db`]: everything that works on
+/// both stores takes it as it is. Made only from a PostgreSQL [`Db`] ([`Db::pg`]).
+#[derive(Clone, ref_cast::RefCastCustom)]
+#[repr(transparent)]
+pub struct PgDb(Db);
+
 impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Db::Pg(_, p) => write!(f, "Db::Pg({p:?})"),
-            Db::Sqlite(s) => write!(f, "Db::Sqlite({})", s.path().display()),
+        match &self.0 {
+            Store::Pg(_, p) => write!(f, "Db::Pg({p:?})"),
+            Store::Sqlite(s) => write!(f, "Db::Sqlite({})", s.path().display()),
         }
+    }
+}
+
+impl std::fmt::Debug for PgDb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl PgDb {
+    /// Wraps a pool (tests and tools that build their own pool).
+    pub fn new(pool: sqlx::PgPool, proto: Protocol) -> PgDb {
+        PgDb(Db(Store::Pg(pool, proto)))
+    }
+
+    /// Only for a `db` holding [`Store::Pg`].
+    #[ref_cast::ref_cast_custom]
+    fn wrap(db: &Db) -> &PgDb;
+
+    /// The sqlx pool, for PostgreSQL-only work the SQL surface does not cover (LISTEN,
+    /// pool statistics, connections to other databases of the server).
+    pub fn pool(&self) -> &sqlx::PgPool {
+        match &self.0 .0 {
+            Store::Pg(pool, _) => pool,
+            Store::Sqlite(_) => unreachable!("a PgDb is made only from a PostgreSQL store"),
+        }
+    }
+
+    /// Runs statements outside any transaction block, for the commands that refuse one
+    /// (`CREATE INDEX CONCURRENTLY`, `DROP INDEX CONCURRENTLY`).
+    pub async fn batch_autocommit(&self, sql: &str) -> Result<()> {
+        use sqlx::Executor;
+        self.pool()
+            .execute(sqlx::raw_sql(sql))
+            .await
+            .map(|_| ())
+            .map_err(pg::map_err)
+    }
+}
+
+impl std::ops::Deref for PgDb {
+    type Target = Db;
+    fn deref(&self) -> &Db {
+        &self.0
+    }
+}
+
+impl From<PgDb> for Db {
+    fn from(p: PgDb) -> Db {
+        p.0
     }
 }
 
@@ -70,27 +134,48 @@ impl Db {
 
     /// Opens (creating if needed) a local SQLite store at `path`.
     pub fn open_sqlite(path: &std::path::Path) -> Result<Db> {
-        Ok(Db::Sqlite(sqlite::SqliteDb::open(path, None)?))
+        Ok(Db(Store::Sqlite(sqlite::SqliteDb::open(path, None)?)))
     }
 
     /// Opens a local SQLite store encrypted with SQLCipher under `key`.
     pub fn open_sqlite_encrypted(path: &std::path::Path, key: &str) -> Result<Db> {
-        Ok(Db::Sqlite(sqlite::SqliteDb::open(path, Some(key))?))
+        Ok(Db(Store::Sqlite(sqlite::SqliteDb::open(path, Some(key))?)))
     }
 
     /// The dialect of this store.
     pub fn dialect(&self) -> Dialect {
-        match self {
-            Db::Pg(..) => Dialect::Postgres,
-            Db::Sqlite(_) => Dialect::Sqlite,
+        match &self.0 {
+            Store::Pg(..) => Dialect::Postgres,
+            Store::Sqlite(_) => Dialect::Sqlite,
         }
     }
 
-    /// The PostgreSQL pool, when this is a PostgreSQL store.
-    pub fn pg_pool(&self) -> Option<&sqlx::PgPool> {
-        match self {
-            Db::Pg(p, _) => Some(p),
-            Db::Sqlite(_) => None,
+    /// The PostgreSQL store, when this is one.
+    pub fn pg(&self) -> Option<&PgDb> {
+        match &self.0 {
+            Store::Pg(..) => Some(PgDb::wrap(self)),
+            Store::Sqlite(_) => None,
+        }
+    }
+
+    /// The PostgreSQL store, or the error that `what` needs a PostgreSQL database.
+    pub fn as_pg(&self, what: &str) -> Result<&PgDb> {
+        self.pg().ok_or_else(|| {
+            Error::invalid(
+                "database",
+                format!(
+                    "{what} needs a PostgreSQL database, and this is the local SQLite workspace; \
+                     pass --database-url URL or set DATABASE_URL to the platform's server"
+                ),
+            )
+        })
+    }
+
+    /// The local SQLite store, when this is one.
+    pub fn sqlite(&self) -> Option<&sqlite::SqliteDb> {
+        match &self.0 {
+            Store::Pg(..) => None,
+            Store::Sqlite(s) => Some(s),
         }
     }
 
@@ -98,22 +183,22 @@ impl Db {
     /// (`pgbouncer=true` in the URL, or detected at connect): features that need session state
     /// on the server (pg_dump, pg_restore, ALTER SYSTEM) need the server's direct URL.
     pub fn pooled(&self) -> bool {
-        matches!(self, Db::Pg(_, Protocol::Simple))
+        matches!(self.0, Store::Pg(_, Protocol::Simple))
     }
 
     /// The SQLite file path, when this is a local store.
     pub fn sqlite_path(&self) -> Option<&std::path::Path> {
-        match self {
-            Db::Pg(..) => None,
-            Db::Sqlite(s) => Some(s.path()),
-        }
+        self.sqlite().map(sqlite::SqliteDb::path)
     }
 
     /// Starts a transaction. Every core operation runs inside one.
     pub async fn begin(&self) -> Result<Tx> {
-        match self {
-            Db::Pg(pool, proto) => Ok(Tx::Pg(pool.begin().await.map_err(pg::map_err)?, *proto)),
-            Db::Sqlite(s) => Ok(Tx::Sqlite(s.begin().await?)),
+        match &self.0 {
+            Store::Pg(pool, proto) => Ok(Tx(TxInner::Pg(
+                pool.begin().await.map_err(pg::map_err)?,
+                *proto,
+            ))),
+            Store::Sqlite(s) => Ok(Tx(TxInner::Sqlite(s.begin().await?))),
         }
     }
 
@@ -125,54 +210,41 @@ impl Db {
         Ok(rows)
     }
 
-    /// Runs statements outside any transaction block, for the PostgreSQL commands that refuse
-    /// one (`CREATE INDEX CONCURRENTLY`, `DROP INDEX CONCURRENTLY`); a local workspace runs
-    /// them as a plain batch.
-    pub async fn batch_autocommit(&self, sql: &str) -> Result<()> {
-        match self {
-            Db::Pg(pool, _) => {
-                use sqlx::Executor;
-                pool.execute(sqlx::raw_sql(sql))
-                    .await
-                    .map(|_| ())
-                    .map_err(pg::map_err)
-            }
-            Db::Sqlite(_) => {
-                let mut tx = self.begin().await?;
-                tx.batch(sql).await?;
-                tx.commit().await
-            }
-        }
-    }
-
     /// Closes the store (waits for pooled connections to close).
     pub async fn close(&self) {
-        if let Db::Pg(p, _) = self {
-            p.close().await;
+        if let Store::Pg(pool, _) = &self.0 {
+            pool.close().await;
         }
     }
 }
 
 /// An open transaction on either store. Dropping it without [`Tx::commit`] rolls back.
-pub enum Tx {
+pub struct Tx(TxInner);
+
+enum TxInner {
     Pg(sqlx::Transaction<'static, sqlx::Postgres>, Protocol),
     Sqlite(sqlite::SqliteTx),
 }
 
 impl Tx {
+    /// A transaction on a connection of the caller's own (tests of the pooler protocol).
+    pub fn from_pg(tx: sqlx::Transaction<'static, sqlx::Postgres>, proto: Protocol) -> Tx {
+        Tx(TxInner::Pg(tx, proto))
+    }
+
     /// The dialect of the underlying store.
     pub fn dialect(&self) -> Dialect {
-        match self {
-            Tx::Pg(..) => Dialect::Postgres,
-            Tx::Sqlite(_) => Dialect::Sqlite,
+        match &self.0 {
+            TxInner::Pg(..) => Dialect::Postgres,
+            TxInner::Sqlite(_) => Dialect::Sqlite,
         }
     }
 
     /// Runs a query and returns all rows.
     pub async fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
-        match self {
-            Tx::Pg(tx, proto) => pg::query(tx, *proto, sql, params).await,
-            Tx::Sqlite(tx) => tx.query(&translate(sql), params),
+        match &mut self.0 {
+            TxInner::Pg(tx, proto) => pg::query(tx, *proto, sql, params).await,
+            TxInner::Sqlite(tx) => tx.query(&translate(sql), params),
         }
     }
 
@@ -188,18 +260,53 @@ impl Tx {
             .ok_or_else(|| Error::db("query returned no row"))
     }
 
+    /// Runs a query and decodes every row into `T` (see [`Row::decode`]).
+    pub async fn query_as<T: serde::de::DeserializeOwned>(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+    ) -> Result<Vec<T>> {
+        self.query(sql, params)
+            .await?
+            .iter()
+            .map(Row::decode)
+            .collect()
+    }
+
+    /// Runs a query expected to return at most one row, decoded into `T`.
+    pub async fn query_opt_as<T: serde::de::DeserializeOwned>(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+    ) -> Result<Option<T>> {
+        self.query_opt(sql, params)
+            .await?
+            .as_ref()
+            .map(Row::decode)
+            .transpose()
+    }
+
+    /// Runs a query expected to return exactly one row, decoded into `T`.
+    pub async fn query_one_as<T: serde::de::DeserializeOwned>(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+    ) -> Result<T> {
+        self.query_one(sql, params).await?.decode()
+    }
+
     /// Runs a statement and returns the number of affected rows.
     pub async fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
-        match self {
-            Tx::Pg(tx, proto) => pg::execute(tx, *proto, sql, params).await,
-            Tx::Sqlite(tx) => tx.execute(&translate(sql), params),
+        match &mut self.0 {
+            TxInner::Pg(tx, proto) => pg::execute(tx, *proto, sql, params).await,
+            TxInner::Sqlite(tx) => tx.execute(&translate(sql), params),
         }
     }
 
     /// Runs a script of several statements without parameters (migrations).
     pub async fn batch(&mut self, sql: &str) -> Result<()> {
-        match self {
-            Tx::Pg(tx, _) => {
+        match &mut self.0 {
+            TxInner::Pg(tx, _) => {
                 // Called on the connection (not `raw_sql(..).execute(conn)`), so the future is
                 // `Send` for every lifetime and callers need no blocking-thread detour.
                 use sqlx::Executor;
@@ -209,23 +316,63 @@ impl Tx {
                     .map_err(pg::map_err)?;
                 Ok(())
             }
-            Tx::Sqlite(tx) => tx.batch(sql),
+            TxInner::Sqlite(tx) => tx.batch(sql),
+        }
+    }
+
+    /// Loads rows of text values (`None` = NULL) into `table`'s `cols` as fast as the store
+    /// allows: `COPY … FROM STDIN` on PostgreSQL, one prepared INSERT on SQLite. Returns the
+    /// rows loaded.
+    pub async fn bulk_load(
+        &mut self,
+        table: &str,
+        cols: &[&str],
+        rows: impl Iterator<Item = Vec<Option<String>>>,
+    ) -> Result<u64> {
+        match &mut self.0 {
+            TxInner::Pg(tx, _) => bulk::copy_in(tx, table, cols, rows).await,
+            TxInner::Sqlite(tx) => bulk::insert(tx.conn(), table, cols, rows),
+        }
+    }
+
+    /// Runs `COPY (<select>) TO STDOUT` (text format) on PostgreSQL and hands each chunk of
+    /// the output to `chunk` as it arrives. Refused on SQLite.
+    pub async fn copy_out(
+        &mut self,
+        select: &str,
+        chunk: impl FnMut(&[u8]) -> Result<()>,
+    ) -> Result<()> {
+        match &mut self.0 {
+            TxInner::Pg(tx, _) => bulk::copy_out(tx, select, chunk).await,
+            TxInner::Sqlite(_) => Err(Error::db("COPY needs a PostgreSQL server")),
+        }
+    }
+
+    /// Runs `f` on this transaction's raw SQLite connection (the sync cache's bulk writes).
+    /// `f` must not end the transaction. Refused on PostgreSQL.
+    pub fn with_sqlite_conn<T>(
+        &mut self,
+        f: impl FnOnce(&rusqlite::Connection) -> Result<T>,
+    ) -> Result<T> {
+        match &mut self.0 {
+            TxInner::Sqlite(tx) => f(tx.conn()),
+            TxInner::Pg(..) => Err(Error::db("this needs the local SQLite store")),
         }
     }
 
     /// Commits the transaction.
     pub async fn commit(self) -> Result<()> {
-        match self {
-            Tx::Pg(tx, _) => tx.commit().await.map_err(pg::map_err),
-            Tx::Sqlite(tx) => tx.commit(),
+        match self.0 {
+            TxInner::Pg(tx, _) => tx.commit().await.map_err(pg::map_err),
+            TxInner::Sqlite(tx) => tx.commit(),
         }
     }
 
     /// Rolls the transaction back explicitly.
     pub async fn rollback(self) -> Result<()> {
-        match self {
-            Tx::Pg(tx, _) => tx.rollback().await.map_err(pg::map_err),
-            Tx::Sqlite(tx) => tx.rollback(),
+        match self.0 {
+            TxInner::Pg(tx, _) => tx.rollback().await.map_err(pg::map_err),
+            TxInner::Sqlite(tx) => tx.rollback(),
         }
     }
 }

@@ -11,7 +11,8 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 use super::value::{format_ts, Row, Value};
 use crate::error::{Error, Result};
 
-/// A local SQLite store.
+/// A local SQLite store. Outside `db` only its path and [`SqliteDb::with_conn`] are
+/// reachable (through [`super::Db::sqlite`]), for SQLite's own APIs (backup, pragmas).
 #[derive(Clone)]
 pub struct SqliteDb {
     conn: Arc<Mutex<Connection>>,
@@ -20,7 +21,7 @@ pub struct SqliteDb {
 
 impl SqliteDb {
     /// Opens or creates the file, applies the key (SQLCipher) and the connection pragmas.
-    pub fn open(path: &Path, key: Option<&str>) -> Result<Self> {
+    pub(super) fn open(path: &Path, key: Option<&str>) -> Result<Self> {
         if let Some(dir) = path.parent() {
             if !dir.as_os_str().is_empty() {
                 std::fs::create_dir_all(dir)
@@ -73,7 +74,7 @@ impl SqliteDb {
     }
 
     /// Begins an IMMEDIATE transaction (takes the write lock up front: no upgrade deadlocks).
-    pub async fn begin(&self) -> Result<SqliteTx> {
+    pub(super) async fn begin(&self) -> Result<SqliteTx> {
         let guard = self.conn.clone().lock_owned().await;
         guard.execute_batch("BEGIN IMMEDIATE").map_err(map_err)?;
         Ok(SqliteTx {
@@ -90,7 +91,7 @@ impl SqliteDb {
 }
 
 /// An open SQLite transaction; rolls back on drop unless committed.
-pub struct SqliteTx {
+pub(super) struct SqliteTx {
     conn: OwnedMutexGuard<Connection>,
     open: bool,
 }
@@ -122,7 +123,7 @@ fn bind_params(params: &[Value]) -> Vec<P<'_>> {
 
 impl SqliteTx {
     /// The raw connection inside this transaction.
-    pub fn conn(&mut self) -> &mut Connection {
+    pub(super) fn conn(&mut self) -> &mut Connection {
         &mut self.conn
     }
 

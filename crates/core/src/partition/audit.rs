@@ -24,7 +24,7 @@ use super::{
     add_months, default_name, ensure_range, layout, lit, month_start, qualified, Layout,
     AHEAD_MONTHS, AUDIT_LOG, SCHEMA,
 };
-use crate::db::{ident, now, Db, Tx};
+use crate::db::{ident, now, PgDb, Tx};
 use crate::error::{Error, Result};
 use crate::params;
 
@@ -60,7 +60,7 @@ fn first_month(today: NaiveDate, newest: Option<NaiveDate>) -> NaiveDate {
 /// Converts the plain AuditLog (see the module documentation); returns the monthly
 /// partitions created. On failure the bound is taken off again, so the plain table keeps
 /// accepting rows of every date.
-pub(super) async fn swap(db: &Db) -> Result<u32> {
+pub(super) async fn swap(db: &PgDb) -> Result<u32> {
     let n = now();
     let newest = db
         .query(r#"SELECT max("created_at") AS t FROM "AuditLog""#, &[])
@@ -106,7 +106,7 @@ pub(super) async fn swap(db: &Db) -> Result<u32> {
 
 /// Builds the unique indexes concurrently (reusing valid ones from an interrupted run) and
 /// adds and validates the bound, all while writers go on.
-async fn prepare(db: &Db, first: NaiveDate) -> Result<()> {
+async fn prepare(db: &PgDb, first: NaiveDate) -> Result<()> {
     let table = ident(AUDIT_LOG.name);
     for (name, cols) in KEYS {
         let found = db
@@ -224,7 +224,7 @@ async fn carried(tx: &mut Tx, table: &str) -> Result<Carried> {
 }
 
 /// The swap transaction.
-async fn attach(db: &Db, first: NaiveDate) -> Result<u32> {
+async fn attach(db: &PgDb, first: NaiveDate) -> Result<u32> {
     let table = ident(AUDIT_LOG.name);
     let legacy = qualified(LEGACY);
     let mut tx = db.begin().await?;

@@ -8,12 +8,12 @@ use super::{
     check_cancel, default_name, ensure_months, layout, leftover_name, qualified, Layout, LogTable,
     Progress, MAX_BACK_MONTHS, SCHEMA,
 };
-use crate::db::{ident, now, Db, Tx};
+use crate::db::{ident, now, PgDb, Tx};
 use crate::error::{Error, Result};
 use crate::params;
 
 /// The short transaction: renames the table away and puts the partitioned table in its place.
-pub(super) async fn swap(db: &Db, t: &LogTable) -> Result<u32> {
+pub(super) async fn swap(db: &PgDb, t: &LogTable) -> Result<u32> {
     let name = ident(t.name);
     let old = leftover_name(t.name);
     let col = ident(t.column);
@@ -164,7 +164,7 @@ pub(super) async fn swap(db: &Db, t: &LogTable) -> Result<u32> {
 /// Moves the rows of `<Table>_unpartitioned` into the partitioned table, newest first, one
 /// transaction per batch, then drops the emptied table. Returns the rows moved.
 pub(super) async fn move_rows(
-    db: &Db,
+    db: &PgDb,
     t: &LogTable,
     batch: u32,
     progress: &(dyn Fn(Progress) + Send + Sync),

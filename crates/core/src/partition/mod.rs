@@ -39,7 +39,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use chrono::{Datelike, Months, NaiveDate, NaiveDateTime};
 use serde::Serialize;
 
-use crate::db::{ident, now, Db, Dialect, Tx};
+use crate::db::{ident, now, Db, Dialect, PgDb, Tx};
 use crate::error::{Error, Result};
 use crate::params;
 
@@ -290,7 +290,7 @@ async fn ensure_range(tx: &mut Tx, t: &LogTable, first: NaiveDate, last: NaiveDa
 /// had a partition, e.g. history loaded after a conversion of an empty table; at most
 /// [`MAX_BACK_MONTHS`] back) their partitions, one transaction per month, then creates the
 /// months ahead. Returns the partitions created.
-async fn months_for_default(db: &Db, t: &LogTable) -> Result<u32> {
+async fn months_for_default(db: &PgDb, t: &LogTable) -> Result<u32> {
     let n = now();
     let floor = n
         .checked_sub_months(Months::new(MAX_BACK_MONTHS))
@@ -447,14 +447,14 @@ impl Default for Options {
 }
 
 /// Refuses what `partition-logs` cannot work on: a local workspace, a pooled URL.
-pub fn check_target(db: &Db) -> Result<()> {
-    if db.dialect() == Dialect::Sqlite {
+pub fn check_target(db: &Db) -> Result<&PgDb> {
+    let Some(db) = db.pg() else {
         return Err(Error::invalid(
             "database",
             "partition-logs works on the platform's PostgreSQL database; a local workspace keeps \
              each log in one table",
         ));
-    }
+    };
     if db.pooled() {
         return Err(Error::Config(
             "partition-logs needs a direct connection to PostgreSQL, and this one goes through a \
@@ -464,7 +464,7 @@ pub fn check_target(db: &Db) -> Result<()> {
                 .into(),
         ));
     }
-    Ok(())
+    Ok(db)
 }
 
 fn check_cancel(cancel: Option<&AtomicBool>) -> Result<()> {
@@ -484,7 +484,7 @@ pub async fn partition_logs(
     progress: &(dyn Fn(Progress) + Send + Sync),
     cancel: Option<&AtomicBool>,
 ) -> Result<Vec<Report>> {
-    check_target(db)?;
+    let db = check_target(db)?;
     if opts.batch == 0 {
         return Err(Error::invalid("batch", "must be at least 1"));
     }

@@ -193,98 +193,6 @@ impl Gen {
     }
 }
 
-/// Escapes a field for PostgreSQL's COPY text format.
-fn copy_field(out: &mut String, v: Option<&str>) {
-    match v {
-        None => out.push_str("\\N"),
-        Some(s) => {
-            for c in s.chars() {
-                match c {
-                    '\\' => out.push_str("\\\\"),
-                    '\t' => out.push_str("\\t"),
-                    '\n' => out.push_str("\\n"),
-                    '\r' => out.push_str("\\r"),
-                    c => out.push(c),
-                }
-            }
-        }
-    }
-}
-
-/// A sink for generated rows: COPY buffers on PostgreSQL, prepared inserts on SQLite.
-enum Sink<'a> {
-    Pg {
-        tx: &'a mut sqlx::Transaction<'static, sqlx::Postgres>,
-    },
-    Lite {
-        conn: &'a rusqlite::Connection,
-    },
-}
-
-impl Sink<'_> {
-    async fn load(
-        &mut self,
-        table: &str,
-        cols: &[&str],
-        rows: impl Iterator<Item = Vec<Option<String>>>,
-    ) -> Result<u64> {
-        let collist = cols
-            .iter()
-            .map(|c| format!("\"{c}\""))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let mut n = 0u64;
-        match self {
-            Sink::Pg { tx } => {
-                let mut copy = tx
-                    .copy_in_raw(&format!("COPY \"{table}\" ({collist}) FROM STDIN"))
-                    .await
-                    .map_err(crate::db::pg_map_err)?;
-                let mut buf = String::with_capacity(1 << 20);
-                for row in rows {
-                    for (i, v) in row.iter().enumerate() {
-                        if i > 0 {
-                            buf.push('\t');
-                        }
-                        copy_field(&mut buf, v.as_deref());
-                    }
-                    buf.push('\n');
-                    n += 1;
-                    if buf.len() > (1 << 20) {
-                        copy.send(std::mem::take(&mut buf).into_bytes())
-                            .await
-                            .map_err(crate::db::pg_map_err)?;
-                        buf.reserve(1 << 20);
-                    }
-                }
-                if !buf.is_empty() {
-                    copy.send(buf.into_bytes())
-                        .await
-                        .map_err(crate::db::pg_map_err)?;
-                }
-                copy.finish().await.map_err(crate::db::pg_map_err)?;
-            }
-            Sink::Lite { conn } => {
-                let ph = (1..=cols.len())
-                    .map(|i| format!("?{i}"))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                let mut stmt = conn
-                    .prepare(&format!(
-                        "INSERT INTO \"{table}\" ({collist}) VALUES ({ph})"
-                    ))
-                    .map_err(crate::db::sqlite_map_err)?;
-                for row in rows {
-                    stmt.execute(rusqlite::params_from_iter(row.iter()))
-                        .map_err(crate::db::sqlite_map_err)?;
-                    n += 1;
-                }
-            }
-        }
-        Ok(n)
-    }
-}
-
 /// Deterministic synthetic data: `users` users (one organization membership each), `orgs`
 /// organizations with three projects each, `tasks` tasks and `audit` audit rows. The same spec
 /// and seed give the same rows. Refuses a database holding non-synthetic users unless `force`.
@@ -340,7 +248,7 @@ pub async fn synthetic(db: &Db, spec: SyntheticSpec, force: bool) -> Result<Seed
     let project_ids: Vec<Uuid> = (0..spec.orgs * 3).map(|_| g.uuid()).collect();
     let mut rep = SeedReport::default();
 
-    let mut run = async |sink: &mut Sink<'_>, g: &mut Gen| -> Result<()> {
+    let mut run = async |sink: &mut Tx, g: &mut Gen| -> Result<()> {
         let base = g.base;
         let roles = [
             "EMPLOYEE", "EMPLOYEE", "EMPLOYEE", "EMPLOYEE", "MANAGER", "ADMIN", "SYSTEM",
@@ -372,7 +280,7 @@ pub async fn synthetic(db: &Db, spec: SyntheticSpec, force: bool) -> Result<Seed
             ]);
         }
         rep.users = sink
-            .load(
+            .bulk_load(
                 "User",
                 &[
                     "id",
@@ -400,7 +308,7 @@ pub async fn synthetic(db: &Db, spec: SyntheticSpec, force: bool) -> Result<Seed
             ]
         });
         rep.organizations = sink
-            .load(
+            .bulk_load(
                 "Organization",
                 &[
                     "id",
@@ -432,7 +340,7 @@ pub async fn synthetic(db: &Db, spec: SyntheticSpec, force: bool) -> Result<Seed
                 ]);
             }
             rep.members = sink
-                .load(
+                .bulk_load(
                     "OrganizationMember",
                     &["id", "organization_id", "user_id", "role", "joined_at"],
                     members.into_iter(),
@@ -452,7 +360,7 @@ pub async fn synthetic(db: &Db, spec: SyntheticSpec, force: bool) -> Result<Seed
             ]
         });
         rep.projects = sink
-            .load(
+            .bulk_load(
                 "Project",
                 &[
                     "id",
@@ -516,7 +424,7 @@ pub async fn synthetic(db: &Db, spec: SyntheticSpec, force: bool) -> Result<Seed
             ]
         });
         rep.tasks = sink
-            .load(
+            .bulk_load(
                 "Task",
                 &[
                     "id",
@@ -558,7 +466,7 @@ pub async fn synthetic(db: &Db, spec: SyntheticSpec, force: bool) -> Result<Seed
             ]
         });
         rep.audit = sink
-            .load(
+            .bulk_load(
                 "AuditLog",
                 &[
                     "id",
@@ -577,13 +485,7 @@ pub async fn synthetic(db: &Db, spec: SyntheticSpec, force: bool) -> Result<Seed
         Ok(())
     };
 
-    match &mut tx {
-        Tx::Pg(t, _) => run(&mut Sink::Pg { tx: t }, &mut g).await?,
-        Tx::Sqlite(t) => {
-            let conn: &rusqlite::Connection = t.conn();
-            run(&mut Sink::Lite { conn }, &mut g).await?
-        }
-    }
+    run(&mut tx, &mut g).await?;
     tx.commit().await?;
     if db.dialect() == Dialect::Postgres {
         // Fresh statistics so the planner uses the indexes at once.

@@ -26,7 +26,7 @@ pub async fn employee(db: &Db) -> Operator {
 
 /// Runs SQL outside any transaction block (CREATE EXTENSION, DDL, workloads).
 pub async fn exec(db: &Db, sql: &str) {
-    let pool = db.pg_pool().expect("a PostgreSQL store");
+    let pool = db.pg().expect("a PostgreSQL store").pool();
     sqlx::raw_sql(sql).execute(pool).await.expect(sql);
 }
 

@@ -6,14 +6,14 @@
 use std::collections::BTreeMap;
 
 use ncy_core::auth::{Client, Operator};
-use ncy_core::db::{Db, Value};
+use ncy_core::db::{Db, PgDb, Value};
 use ncy_core::params;
 use ncy_sync::tables::{self, Slice};
 use ncy_sync::{Cache, Ctl};
 use uuid::Uuid;
 
 pub struct Server {
-    pub db: Db,
+    pub db: PgDb,
     pub url: String,
     pub admin: Operator,
     pub org: Uuid,
@@ -116,7 +116,7 @@ pub async fn server() -> Server {
     .map(|r| r.uuid("id").unwrap())
     .collect();
     Server {
-        db,
+        db: db.pg().expect("a PostgreSQL store").clone(),
         url,
         admin,
         org,

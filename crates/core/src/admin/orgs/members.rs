@@ -1,7 +1,7 @@
 //! Organization members: list, add or change role, remove.
 
 use chrono::NaiveDateTime;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::organizations::resolve;
@@ -14,7 +14,7 @@ use crate::model::OrgRole;
 use crate::params;
 
 /// A member of an organization.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Member {
     pub id: Uuid,
@@ -25,17 +25,12 @@ pub struct Member {
 }
 
 pub(super) async fn members(tx: &mut Tx, org: Uuid) -> Result<Vec<Member>> {
-    tx.query(
+    tx.query_as(
         r#"SELECT m."id", m."user_id", u."email", m."role"::text AS role, m."joined_at" FROM "OrganizationMember" m
            JOIN "User" u ON u."id" = m."user_id" WHERE m."organization_id" = $1 AND m."deleted_at" IS NULL ORDER BY m."joined_at", m."id""#,
         &params![org],
     )
-    .await?
-    .iter()
-    .map(|r| {
-        Ok(Member { id: r.uuid("id")?, user_id: r.uuid("user_id")?, email: r.text("email")?, role: OrgRole::parse(&r.text("role")?)?, joined_at: r.ts("joined_at")? })
-    })
-    .collect()
+    .await
 }
 
 pub(super) async fn active_user(tx: &mut Tx, id_or_email: &str) -> Result<Uuid> {

@@ -30,22 +30,12 @@ pub struct Organization {
     pub deleted_at: Option<NaiveDateTime>,
 }
 
-const COLS: &str = r#"o."id", o."name", o."slug", o."owner_id", o."settings", o."created_at", o."updated_at", o."deleted_at""#;
+const COLS: &str = r#"o."id", o."name", o."slug", o."owner_id", COALESCE(o."settings", '{}') AS settings, o."created_at", o."updated_at", o."deleted_at""#;
 
 impl Organization {
+    /// A row of [`COLS`].
     fn from_row(r: &Row) -> Result<Self> {
-        Ok(Organization {
-            id: r.uuid("id")?,
-            name: r.text("name")?,
-            slug: r.text("slug")?,
-            owner_id: r.uuid("owner_id")?,
-            settings: r
-                .opt_json("settings")?
-                .unwrap_or_else(|| serde_json::json!({})),
-            created_at: r.ts("created_at")?,
-            updated_at: r.ts("updated_at")?,
-            deleted_at: r.opt_ts("deleted_at")?,
-        })
+        r.decode()
     }
 
     fn audit_view(&self) -> serde_json::Value {

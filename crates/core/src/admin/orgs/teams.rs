@@ -1,7 +1,7 @@
 //! Teams of an organization: create, rename, delete and their members.
 
 use chrono::NaiveDateTime;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::organizations::{resolve, Organization};
@@ -14,40 +14,31 @@ use crate::error::{Error, Result};
 use crate::params;
 
 /// A team.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Team {
     pub id: Uuid,
     pub organization_id: Uuid,
     pub name: String,
     pub description: Option<String>,
+    /// Members' emails (read apart from the team's row).
+    #[serde(default)]
     pub members: Vec<String>,
     pub created_at: NaiveDateTime,
     pub deleted_at: Option<NaiveDateTime>,
 }
 
 pub(super) async fn teams(tx: &mut Tx, org: Uuid) -> Result<Vec<Team>> {
-    let rows = tx
-        .query(r#"SELECT "id", "organization_id", "name", "description", "created_at", "deleted_at" FROM "Team" WHERE "organization_id" = $1 AND "deleted_at" IS NULL ORDER BY "name""#, &params![org])
+    let mut out: Vec<Team> = tx
+        .query_as(r#"SELECT "id", "organization_id", "name", "description", "created_at", "deleted_at" FROM "Team" WHERE "organization_id" = $1 AND "deleted_at" IS NULL ORDER BY "name""#, &params![org])
         .await?;
-    let mut out = Vec::new();
-    for r in rows {
-        let id = r.uuid("id")?;
-        let members = tx
-            .query(r#"SELECT u."email" FROM "TeamMember" tm JOIN "User" u ON u."id" = tm."user_id" WHERE tm."team_id" = $1 AND tm."deleted_at" IS NULL ORDER BY u."email""#, &params![id])
+    for t in &mut out {
+        t.members = tx
+            .query(r#"SELECT u."email" FROM "TeamMember" tm JOIN "User" u ON u."id" = tm."user_id" WHERE tm."team_id" = $1 AND tm."deleted_at" IS NULL ORDER BY u."email""#, &params![t.id])
             .await?
             .iter()
             .map(|m| m.text("email"))
             .collect::<Result<Vec<_>>>()?;
-        out.push(Team {
-            id,
-            organization_id: r.uuid("organization_id")?,
-            name: r.text("name")?,
-            description: r.opt_text("description")?,
-            members,
-            created_at: r.ts("created_at")?,
-            deleted_at: r.opt_ts("deleted_at")?,
-        });
     }
     Ok(out)
 }

@@ -28,26 +28,12 @@ pub struct Task {
 }
 
 pub(crate) const COLS: &str = r#"t."id", t."project_id", t."assignee_id", t."title", t."description", t."status"::text AS status,
-    t."priority"::text AS priority, t."due_date", t."metadata", t."created_at", t."updated_at", t."deleted_at""#;
+    t."priority"::text AS priority, t."due_date", COALESCE(t."metadata", '{}') AS metadata, t."created_at", t."updated_at", t."deleted_at""#;
 
 impl Task {
+    /// A row of [`COLS`].
     pub(crate) fn from_row(r: &Row) -> Result<Task> {
-        Ok(Task {
-            id: r.uuid("id")?,
-            project_id: r.uuid("project_id")?,
-            assignee_id: r.opt_uuid("assignee_id")?,
-            title: r.text("title")?,
-            description: r.opt_text("description")?,
-            status: TaskStatus::parse(&r.text("status")?)?,
-            priority: TaskPriority::parse(&r.text("priority")?)?,
-            due_date: r.opt_ts("due_date")?,
-            metadata: r
-                .opt_json("metadata")?
-                .unwrap_or_else(|| serde_json::json!({})),
-            created_at: r.ts("created_at")?,
-            updated_at: r.ts("updated_at")?,
-            deleted_at: r.opt_ts("deleted_at")?,
-        })
+        r.decode()
     }
 
     /// True when past its due date and not finished.

@@ -3,7 +3,7 @@
 
 use chrono::NaiveDateTime;
 use rand::RngCore;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -91,7 +91,7 @@ pub async fn revoke_session(db: &Db, op: &Operator, session_id: Uuid) -> Result<
 }
 
 /// An API key (never the key or its hash).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct ApiKeyInfo {
     pub id: Uuid,
@@ -103,14 +103,7 @@ pub struct ApiKeyInfo {
 }
 
 fn key_info(r: &Row) -> Result<ApiKeyInfo> {
-    Ok(ApiKeyInfo {
-        id: r.uuid("id")?,
-        user_id: r.uuid("user_id")?,
-        scopes: r.text_array("scopes")?,
-        last_used_at: r.opt_ts("last_used_at")?,
-        expires_at: r.opt_ts("expires_at")?,
-        created_at: r.ts("created_at")?,
-    })
+    r.decode()
 }
 
 /// A user's API keys.

@@ -11,7 +11,7 @@ use super::{like_pattern, limit, page_of as page, resolve_user, snapshot, Cursor
 use crate::audit::{self, Entry};
 use crate::auth::password::{generate_password, hash_password, validate_new_password};
 use crate::auth::{perm, Operator};
-use crate::db::{now, Db, Dialect, Row, Tx};
+use crate::db::{now, Db, Dialect, Tx};
 use crate::error::{Error, Result};
 use crate::model::{UserRole, UserStatus};
 use crate::params;
@@ -49,24 +49,11 @@ fn cols(d: Dialect) -> String {
     };
     format!(
         r#"u."id", u."email", u."role"::text AS role, u."status"::text AS status, u."created_at",
-    u."updated_at", u."deleted_at", {legacy} AS password_legacy"#
+    u."updated_at", u."deleted_at", {legacy} AS password_upgrade_pending"#
     )
 }
 
 impl User {
-    fn from_row(r: &Row) -> Result<User> {
-        Ok(User {
-            id: r.uuid("id")?,
-            email: r.text("email")?,
-            role: UserRole::parse(&r.text("role")?)?,
-            status: UserStatus::parse(&r.text("status")?)?,
-            created_at: r.ts("created_at")?,
-            updated_at: r.ts("updated_at")?,
-            deleted_at: r.opt_ts("deleted_at")?,
-            password_upgrade_pending: r.bool("password_legacy")?,
-        })
-    }
-
     fn audit_view(&self) -> serde_json::Value {
         let mut v = snapshot(self);
         if let Some(m) = v.as_object_mut() {
@@ -94,17 +81,15 @@ pub struct UserFilter {
 }
 
 async fn load(tx: &mut Tx, id: Uuid) -> Result<User> {
-    let row = tx
-        .query_opt(
-            &format!(
-                r#"SELECT {} FROM "User" u WHERE u."id" = $1"#,
-                cols(tx.dialect())
-            ),
-            &params![id],
-        )
-        .await?
-        .ok_or_else(|| Error::not_found("user", id))?;
-    User::from_row(&row)
+    tx.query_opt_as(
+        &format!(
+            r#"SELECT {} FROM "User" u WHERE u."id" = $1"#,
+            cols(tx.dialect())
+        ),
+        &params![id],
+    )
+    .await?
+    .ok_or_else(|| Error::not_found("user", id))
 }
 
 /// Lists users, newest first, with keyset paging on `(created_at, id)`.
@@ -168,12 +153,8 @@ pub async fn list(
             return Err(Error::not_found("organization", slug));
         }
     }
-    let rows = tx.query(&sql, &w.params).await?;
+    let items: Vec<User> = tx.query_as(&sql, &w.params).await?;
     tx.rollback().await?;
-    let items = rows
-        .iter()
-        .map(User::from_row)
-        .collect::<Result<Vec<_>>>()?;
     Ok(page(items, lim, |u| Cursor {
         ts: u.created_at,
         id: u.id,
@@ -190,7 +171,7 @@ pub struct UserDetail {
 }
 
 /// One organization membership of a user.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Membership {
     pub organization_id: Uuid,
@@ -215,23 +196,13 @@ pub async fn get(db: &Db, op: &Operator, id_or_email: &str) -> Result<UserDetail
         .map(|r| r.text("name"))
         .collect::<Result<Vec<_>>>()?;
     let organizations = tx
-        .query(
-            r#"SELECT o."id", o."slug", o."name", m."role"::text AS role FROM "OrganizationMember" m
-               JOIN "Organization" o ON o."id" = m."organization_id"
+        .query_as(
+            r#"SELECT o."id" AS organization_id, o."slug", o."name", m."role"::text AS role
+               FROM "OrganizationMember" m JOIN "Organization" o ON o."id" = m."organization_id"
                WHERE m."user_id" = $1 AND m."deleted_at" IS NULL ORDER BY o."name""#,
             &params![id],
         )
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(Membership {
-                organization_id: r.uuid("id")?,
-                slug: r.text("slug")?,
-                name: r.text("name")?,
-                role: r.text("role")?,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
+        .await?;
     tx.rollback().await?;
     Ok(UserDetail {
         user,
