@@ -108,7 +108,7 @@ pub async fn access(
 }
 
 /// One ErrorLog row.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct ErrorEntry {
     pub id: Uuid,
@@ -181,28 +181,12 @@ pub async fn errors(
     )
     .await?;
     let sql = format!(
-        r#"SELECT "id", "service", "level"::text AS level, "message", "stack", "context", "created_at" FROM {from} {} ORDER BY "created_at" DESC, "id" DESC LIMIT {}"#,
+        r#"SELECT "id", "service", "level"::text AS level, "message", "stack", COALESCE("context", '{{}}') AS context, "created_at" FROM {from} {} ORDER BY "created_at" DESC, "id" DESC LIMIT {}"#,
         w.sql(),
         lim + 1
     );
-    let rows = tx.query(&sql, &w.params).await?;
+    let items: Vec<ErrorEntry> = tx.query_as(&sql, &w.params).await?;
     tx.rollback().await?;
-    let items = rows
-        .iter()
-        .map(|r| {
-            Ok(ErrorEntry {
-                id: r.uuid("id")?,
-                service: r.text("service")?,
-                level: LogLevel::parse(&r.text("level")?)?,
-                message: r.text("message")?,
-                stack: r.opt_text("stack")?,
-                context: r
-                    .opt_json("context")?
-                    .unwrap_or_else(|| serde_json::json!({})),
-                created_at: r.ts("created_at")?,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
     Ok(page(items, lim, |e| Cursor {
         ts: e.created_at,
         id: e.id,

@@ -18,7 +18,7 @@
 //! never reaches the server, its logs or pg_stat_statements.
 
 use chrono::NaiveDateTime;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::resolve_user;
@@ -29,7 +29,7 @@ use crate::error::{Error, Result};
 use crate::params;
 
 /// An operator's database login, as listed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct OperatorLogin {
     pub email: String,
@@ -267,8 +267,7 @@ pub async fn list(db: &Db, op: &Operator) -> Result<Vec<OperatorLogin>> {
 }
 
 async fn list_in(tx: &mut Tx, only: Option<Uuid>) -> Result<Vec<OperatorLogin>> {
-    let rows = tx
-        .query(
+    tx.query_as(
             r#"SELECT o."db_role", o."user_id", u."email", o."created_at", o."rotated_at",
                       coalesce(r.rolcanlogin, false) AS can_login,
                       coalesce((SELECT array_agg(g.rolname::text ORDER BY g.rolname)
@@ -282,19 +281,5 @@ async fn list_in(tx: &mut Tx, only: Option<Uuid>) -> Result<Vec<OperatorLogin>> 
                ORDER BY u."email""#,
             &params![only],
         )
-        .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(OperatorLogin {
-                email: r.text("email")?,
-                user_id: r.uuid("user_id")?,
-                db_role: r.text("db_role")?,
-                groups: r.text_array("groups")?,
-                can_login: r.bool("can_login")?,
-                connections: r.int("connections")?,
-                created_at: r.ts("created_at")?,
-                rotated_at: r.opt_ts("rotated_at")?,
-            })
-        })
-        .collect()
+        .await
 }
