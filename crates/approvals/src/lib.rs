@@ -16,6 +16,7 @@
 //! row stays APPROVED (not run again automatically): the action's own audit entries tell
 //! whether it happened.
 
+pub mod gated;
 mod model;
 mod run;
 pub mod store;

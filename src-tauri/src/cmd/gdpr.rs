@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use ncy_gdpr::consent::{self, ConsentView};
-use ncy_gdpr::erase::{self, ErasureOptions, ErasureOutcome};
+use ncy_gdpr::erase::{ErasureOptions, ErasureOutcome};
 use ncy_gdpr::export::{self, ExportOutcome};
 use ncy_gdpr::hold;
 use ncy_gdpr::request::{
@@ -151,17 +151,11 @@ pub async fn gdpr_erase(
     confirm: String,
 ) -> ApiResult<ErasureOutcome> {
     let (db, op) = s.destructive().await?;
-    let opts = ErasureOptions::default();
-    let ask = ncy_approvals::Request::GdprErase {
-        request_id: id,
-        confirm: confirm.clone(),
-        backup_retention_days: opts.backup_retention_days,
-    };
-    ncy_approvals::gate(&db, &op, &ask).await?;
     let job = s.jobs.begin(&app, &job);
     let r = job.reporter();
     let progress = |p: ncy_gdpr::Progress| r.emit(&p.phase, p.done, p.total);
-    Ok(erase::erase(&db, &op, id, &confirm, &opts, &progress, Some(&r.cancel)).await?)
+    let (opts, cancel) = (ErasureOptions::default(), Some(&*r.cancel));
+    Ok(ncy_approvals::gated::erase(&db, &op, id, &confirm, &opts, &progress, cancel).await?)
 }
 
 /// Places a legal hold on `user` (`place = true`) or releases every active one; `reason` is

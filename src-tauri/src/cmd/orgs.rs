@@ -81,9 +81,7 @@ pub async fn orgs_set_state(
     Ok(if action == OrgAction::Restore {
         orgs::restore(&db, &op, &org).await?
     } else {
-        let ask = ncy_approvals::Request::OrgDelete { org: org.clone() };
-        ncy_approvals::gate(&db, &op, &ask).await?;
-        orgs::delete(&db, &op, &org).await?
+        ncy_approvals::gated::delete_org(&db, &op, &org).await?
     })
 }
 

@@ -83,12 +83,8 @@ pub async fn tasks_bulk_update(
     if s.offline_cache().await.is_some() {
         return Err(crate::state::offline_refused());
     }
-    let ask = ncy_approvals::Request::TaskBulkUpdate {
-        ids: ids.clone(),
-        patch: patch.clone(),
-    };
-    ncy_approvals::gate(&db, &op, &ask).await?;
     let job = s.jobs.begin(&app, &job);
     let emit = |done: u64, total: u64| job.emit("updating tasks", done, total);
-    Ok(tasks::bulk_update(&db, &op, &ids, &patch, &emit, Some(&job.cancel)).await?)
+    let cancel = Some(&*job.cancel);
+    Ok(ncy_approvals::gated::bulk_update_tasks(&db, &op, &ids, &patch, &emit, cancel).await?)
 }

@@ -67,11 +67,7 @@ pub async fn users_set_state(
     Ok(match action {
         UserAction::Suspend => users::suspend(&db, &op, &id).await?,
         UserAction::Reactivate => users::reactivate(&db, &op, &id).await?,
-        UserAction::Delete => {
-            let ask = ncy_approvals::Request::UserDelete { user: id.clone() };
-            ncy_approvals::gate(&db, &op, &ask).await?;
-            users::delete(&db, &op, &id).await?
-        }
+        UserAction::Delete => ncy_approvals::gated::delete_user(&db, &op, &id).await?,
         UserAction::Restore => users::restore(&db, &op, &id).await?,
     })
 }

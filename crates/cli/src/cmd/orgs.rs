@@ -224,9 +224,7 @@ pub async fn run(ctx: &mut Ctx, c: Orgs) -> Result<()> {
             emit(ctx, &o, || format!("{} now owned by {new_owner}", o.slug))
         }
         Orgs::Delete { org } => {
-            let ask = ncy_approvals::Request::OrgDelete { org: org.clone() };
-            ncy_approvals::gate(&db, &op, &ask).await?;
-            let o = orgs::delete(&db, &op, &org).await?;
+            let o = ncy_approvals::gated::delete_org(&db, &op, &org).await?;
             emit(ctx, &o, || one(&o))
         }
         Orgs::Restore { org } => {

@@ -325,14 +325,9 @@ pub async fn run(ctx: &mut Ctx, c: Tasks) -> Result<()> {
                     }
                 }
             }
-            let ask = ncy_approvals::Request::TaskBulkUpdate {
-                ids: list.clone(),
-                patch: p.clone(),
-            };
-            ncy_approvals::gate(&db, &op, &ask).await?;
             let bar = crate::output::progress(ctx, list.len() as u64, "updating tasks");
             let b2 = bar.clone();
-            let rep = tasks::bulk_update(
+            let rep = ncy_approvals::gated::bulk_update_tasks(
                 &db,
                 &op,
                 &list,

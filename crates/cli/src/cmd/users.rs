@@ -231,9 +231,7 @@ pub async fn run(ctx: &mut Ctx, c: Users) -> Result<()> {
             emit(ctx, &u, || one(&u))
         }
         Users::Delete { user } => {
-            let ask = ncy_approvals::Request::UserDelete { user: user.clone() };
-            ncy_approvals::gate(&db, &op, &ask).await?;
-            let u = users::delete(&db, &op, &user).await?;
+            let u = ncy_approvals::gated::delete_user(&db, &op, &user).await?;
             emit(ctx, &u, || one(&u))
         }
         Users::Restore { user } => {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Subcommand;
-use ncy_gdpr::erase::{self, ErasureOptions};
+use ncy_gdpr::erase::ErasureOptions;
 use ncy_gdpr::request::{self, NewRequest, QueueFilter, RequestKind, RequestState};
 use ncy_gdpr::retention::{self, RetentionPolicy};
 use ncy_gdpr::{consent, export, hold};
@@ -313,15 +313,9 @@ pub async fn run(ctx: &mut Ctx, c: Gdpr) -> Result<()> {
             backup_retention_days,
         } => {
             let request_id = request::parse_id(&id)?;
-            let ask = ncy_approvals::Request::GdprErase {
-                request_id,
-                confirm: confirm.clone(),
-                backup_retention_days,
-            };
-            ncy_approvals::gate(&db, &op, &ask).await?;
             let cancel = crate::exit::cancel_on_ctrl_c();
             let bar = progress(ctx, 0, "erase");
-            let res = erase::erase(
+            let res = ncy_approvals::gated::erase(
                 &db,
                 &op,
                 request_id,

@@ -1,0 +1,65 @@
+//! The destructive actions as every adapter runs them: [`gate`](crate::gate) first (filed for a
+//! second operator when the settings require it), then the action. The CLI and the window call
+//! these, so the rule of which action waits lives here once.
+
+use std::sync::atomic::AtomicBool;
+
+use ncy_core::admin::orgs::{self, Organization};
+use ncy_core::admin::tasks::{self, BulkReport, TaskPatch};
+use ncy_core::admin::users::{self, User};
+use ncy_core::auth::Operator;
+use ncy_core::db::Db;
+use ncy_core::Result;
+use ncy_gdpr::erase::{self, ErasureOptions, ErasureOutcome};
+use uuid::Uuid;
+
+use crate::{gate, Request};
+
+/// Deletes a user (soft), unless it waits for approval.
+pub async fn delete_user(db: &Db, op: &Operator, user: &str) -> Result<User> {
+    gate(db, op, &Request::UserDelete { user: user.into() }).await?;
+    users::delete(db, op, user).await
+}
+
+/// Deletes an organization (soft), unless it waits for approval.
+pub async fn delete_org(db: &Db, op: &Operator, org: &str) -> Result<Organization> {
+    gate(db, op, &Request::OrgDelete { org: org.into() }).await?;
+    orgs::delete(db, op, org).await
+}
+
+/// Applies one patch to many tasks in one transaction, unless it waits for approval (from
+/// `approvals.bulk_min_rows` tasks).
+pub async fn bulk_update_tasks(
+    db: &Db,
+    op: &Operator,
+    ids: &[Uuid],
+    patch: &TaskPatch,
+    progress: &(dyn Fn(u64, u64) + Send + Sync),
+    cancel: Option<&AtomicBool>,
+) -> Result<BulkReport> {
+    let ask = Request::TaskBulkUpdate {
+        ids: ids.to_vec(),
+        patch: patch.clone(),
+    };
+    gate(db, op, &ask).await?;
+    tasks::bulk_update(db, op, ids, patch, progress, cancel).await
+}
+
+/// Erases the subject of an ERASURE request, unless it waits for approval.
+pub async fn erase(
+    db: &Db,
+    op: &Operator,
+    request_id: Uuid,
+    confirm: &str,
+    opts: &ErasureOptions,
+    progress: &(dyn Fn(ncy_gdpr::Progress) + Send + Sync),
+    cancel: Option<&AtomicBool>,
+) -> Result<ErasureOutcome> {
+    let ask = Request::GdprErase {
+        request_id,
+        confirm: confirm.into(),
+        backup_retention_days: opts.backup_retention_days,
+    };
+    gate(db, op, &ask).await?;
+    erase::erase(db, op, request_id, confirm, opts, progress, cancel).await
+}
