@@ -8,7 +8,7 @@ use ncy_core::{Error, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::guard::{read_tx, require_pg, write_tx, LOCK_TIMEOUT, STATEMENT_TIMEOUT};
+use crate::guard::{one, read_rows, require_pg, write_tx, LOCK_TIMEOUT, STATEMENT_TIMEOUT};
 
 /// Values of `log_statement`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,19 +62,16 @@ pub struct LoggingSettings {
 
 /// Reads [`LoggingSettings`].
 pub(crate) async fn read(db: &Db) -> Result<LoggingSettings> {
-    let mut tx = read_tx(db).await?;
-    let r = tx
-        .query_one(
-            "SELECT current_setting('log_min_duration_statement') AS raw_min,
-                    (SELECT setting FROM pg_settings WHERE name = 'log_min_duration_statement') AS min_ms,
-                    (SELECT source FROM pg_settings WHERE name = 'log_min_duration_statement') AS source,
+    let rows = read_rows(
+        db,
+        "SELECT s.setting AS min_ms, s.source,
                     current_setting('log_statement') AS log_statement,
                     current_setting('logging_collector') AS collector,
-                    current_setting('log_destination') AS destination",
-            &[],
-        )
-        .await?;
-    tx.commit().await?;
+                    current_setting('log_destination') AS destination
+             FROM pg_settings s WHERE s.name = 'log_min_duration_statement'",
+    )
+    .await?;
+    let r = one(&rows)?;
     let min = r.text("min_ms")?;
     Ok(LoggingSettings {
         log_min_duration_statement_ms: min

@@ -20,7 +20,7 @@ pub use value::{
     format_ts, now, parse_ts, truncate_ms, value_to_json, Kind, Row, Value, TS_FORMAT,
 };
 
-pub(crate) use pg::map_err as pg_map_err;
+pub use pg::map_err as pg_map_err;
 pub(crate) use sqlite::map_err as sqlite_map_err;
 pub use sqlite::{SqliteDb, SqliteTx};
 
@@ -123,6 +123,17 @@ impl Db {
         let rows = tx.query(sql, params).await?;
         tx.commit().await?;
         Ok(rows)
+    }
+
+    /// Runs a script of statements without parameters as one message and returns their rows
+    /// (they must share their columns: e.g. `SET LOCAL`s, then one query). On PostgreSQL: one
+    /// round trip and one implicit transaction, so `SET LOCAL` holds for the whole script and an
+    /// error rolls all of it back. On SQLite: one statement, as [`Db::query`].
+    pub async fn query_script(&self, sql: &str) -> Result<Vec<Row>> {
+        match self {
+            Db::Pg(pool, _) => pg::query_script(pool, sql).await,
+            Db::Sqlite(_) => self.query(sql, &[]).await,
+        }
     }
 
     /// Closes the store (waits for pooled connections to close).

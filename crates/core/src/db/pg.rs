@@ -52,6 +52,13 @@ pub(super) async fn query(
     decode_rows(rows)
 }
 
+/// A parameterless script as one simple-protocol message (one implicit transaction).
+pub(super) async fn query_script(pool: &sqlx::PgPool, sql: &str) -> Result<Vec<Row>> {
+    use sqlx::Executor as _;
+    let rows = pool.fetch_all(sqlx::raw_sql(sql)).await.map_err(map_err)?;
+    decode_rows(rows)
+}
+
 pub(super) async fn execute(
     tx: &mut sqlx::Transaction<'static, Postgres>,
     proto: Protocol,
@@ -157,7 +164,7 @@ fn decode(row: &PgRow, i: usize) -> Result<Value> {
 }
 
 /// Maps a sqlx error to a core error a person can act on.
-pub(crate) fn map_err(e: sqlx::Error) -> Error {
+pub fn map_err(e: sqlx::Error) -> Error {
     match &e {
         sqlx::Error::Database(db) => {
             let code = db.code().map(|c| c.to_string()).unwrap_or_default();
