@@ -117,8 +117,12 @@ impl Db {
         }
     }
 
-    /// Runs one statement in its own transaction and returns the rows.
+    /// Runs one statement in its own transaction and returns the rows (on PostgreSQL straight
+    /// on the pool: the statement is its own transaction, one round trip).
     pub async fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
+        if let Db::Pg(pool, proto) = self {
+            return pg::query_pool(pool, *proto, sql, params).await;
+        }
         let mut tx = self.begin().await?;
         let rows = tx.query(sql, params).await?;
         tx.commit().await?;

@@ -52,6 +52,25 @@ pub(super) async fn query(
     decode_rows(rows)
 }
 
+/// One statement straight on the pool: its own (implicit) transaction, one round trip.
+pub(super) async fn query_pool(
+    pool: &sqlx::PgPool,
+    proto: Protocol,
+    sql: &str,
+    params: &[Value],
+) -> Result<Vec<Row>> {
+    use sqlx::Executor as _;
+    let rows = match proto {
+        Protocol::Prepared => bind(sqlx::query(sql), params).fetch_all(pool).await,
+        Protocol::Simple => {
+            pool.fetch_all(sqlx::raw_sql(&inline::inline(sql, params)?))
+                .await
+        }
+    }
+    .map_err(map_err)?;
+    decode_rows(rows)
+}
+
 /// A parameterless script as one simple-protocol message (one implicit transaction).
 pub(super) async fn query_script(pool: &sqlx::PgPool, sql: &str) -> Result<Vec<Row>> {
     use sqlx::Executor as _;
