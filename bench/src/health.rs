@@ -36,7 +36,7 @@ pub async fn run(b: &mut Bench, url: &str) {
     .await
     .expect("login")
     .operator;
-    let iters = b.scale.n(30, 5) as usize;
+    let iters = b.scale.n(300, 20) as usize;
     let opts = ReportOptions {
         sample: Duration::ZERO,
         ..ReportOptions::default()

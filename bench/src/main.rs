@@ -15,13 +15,21 @@ use harness::Bench;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    // NCY_LOG=ncy_health=debug etc.: the crates' diagnostic events on stderr (breakdowns).
+    if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_env("NCY_LOG") {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let mut b = Bench::start();
     println!("NCY Admin benchmarks, scale {}\n", b.scale.name());
     println!(
         "{:<60} {:>12} {:>12} {:<8} {:>7}",
         "measure", "ours", "baseline", "unit", "ratio"
     );
-    // NCY_BENCH_ONLY=sync|gdpr|health|partition runs one self-contained section (for working on it).
+    // NCY_BENCH_ONLY=sync|gdpr|health|audit|backup|partition runs one self-contained section (for
+    // working on it; audit and backup seed first, as health does).
     match std::env::var("NCY_BENCH_ONLY").ok().as_deref() {
         Some("sync") => sync::run(&mut b).await,
         Some("gdpr") => gdpr::run(&mut b).await,
@@ -30,6 +38,14 @@ async fn main() {
             health::run(&mut b, &seeded_url).await;
         }
         Some("partition") => partition::run(&mut b).await,
+        Some("audit") => {
+            let seeded_url = seed::run(&mut b).await;
+            admin::run(&mut b, &seeded_url).await;
+        }
+        Some("backup") => {
+            let seeded_url = seed::run(&mut b).await;
+            backup::run(&mut b, &seeded_url).await;
+        }
         _ => {
             let seeded_url = seed::run(&mut b).await;
             admin::run(&mut b, &seeded_url).await;

@@ -65,8 +65,10 @@ impl Cli {
         let o = self.run(args);
         assert!(
             o.status.success(),
-            "{args:?} failed: {}",
-            String::from_utf8_lossy(&o.stderr)
+            "{args:?} failed ({}): {}\nstdout: {}",
+            o.status,
+            String::from_utf8_lossy(&o.stderr),
+            String::from_utf8_lossy(&o.stdout)
         );
         String::from_utf8_lossy(&o.stdout).into_owned()
     }

@@ -4,12 +4,12 @@
 use chrono::NaiveDateTime;
 use ncy_core::audit::{self, Entry};
 use ncy_core::auth::{perm, Operator};
-use ncy_core::db::{Db, PgDb, Row};
+use ncy_core::db::{Db, Row};
 use ncy_core::{params, Error, Result};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::guard::{privilege, read_tx, write_tx};
+use crate::guard::{privilege, read_rows, write_tx};
 
 /// One client session that is not plain idle.
 #[derive(Debug, Clone, Serialize)]
@@ -100,69 +100,81 @@ fn session(r: &Row) -> Result<SessionInfo> {
     })
 }
 
-/// Reads [`Activity`] (at most `limit` sessions, oldest transaction first).
-pub(crate) async fn read(db: &PgDb, limit: i64) -> Result<Activity> {
-    let mut tx = read_tx(db).await?;
-    let rows = tx
-        .query(
-            &format!(
-                "SELECT {SESSION_COLS} FROM pg_stat_activity a
-                 WHERE a.backend_type = 'client backend' AND a.pid <> pg_backend_pid()
-                   AND a.state IS DISTINCT FROM 'idle'
-                 ORDER BY a.xact_start NULLS LAST, a.pid LIMIT $1"
-            ),
-            &params![limit],
-        )
-        .await?;
-    let sessions = rows.iter().map(session).collect::<Result<Vec<_>>>()?;
-    let waiting = tx
-        .query(
-            &format!(
-                "SELECT {SESSION_COLS}, l.locktype, l.mode, l.relation::regclass::text AS relation
-                 FROM pg_stat_activity a
-                 LEFT JOIN LATERAL (SELECT locktype, mode, relation FROM pg_locks
-                                    WHERE pid = a.pid AND NOT granted LIMIT 1) l ON true
-                 WHERE a.wait_event_type = 'Lock' AND a.pid <> pg_backend_pid()
-                 ORDER BY a.query_start NULLS LAST, a.pid LIMIT $1"
-            ),
-            &params![limit],
-        )
-        .await?;
-    let mut blocked = Vec::new();
-    for r in &waiting {
-        let w = session(r)?;
-        if w.blocked_by.is_empty() {
-            continue;
+/// The columns of [`SESSION_COLS`] by name, to select them from a CTE.
+const SESSION_NAMES: &str = "pid, usr, dbname, app, client_addr, state, wait_event_type, \
+    wait_event, xact_start, xact_seconds, query_seconds, state_seconds, query, blocked_by";
+
+/// Reads [`Activity`] (at most `limit` sessions, oldest transaction first), in one statement:
+/// part 0 the sessions, part 1 the sessions waiting for a lock (`ord` their place), part 2
+/// the sessions blocking each of them (`ord` the waiting one's place), in pid order.
+pub(crate) async fn read(db: &Db, limit: i64) -> Result<Activity> {
+    let rows = read_rows(
+        db,
+        &format!(
+            "WITH w AS MATERIALIZED (
+                     SELECT row_number() OVER (ORDER BY a.query_start NULLS LAST, a.pid) AS ord,
+                            {SESSION_COLS}, l.locktype, l.mode,
+                            l.relation::regclass::text AS relation
+                     FROM pg_stat_activity a
+                     LEFT JOIN LATERAL (SELECT locktype, mode, relation FROM pg_locks
+                                        WHERE pid = a.pid AND NOT granted LIMIT 1) l ON true
+                     WHERE a.wait_event_type = 'Lock' AND a.pid <> pg_backend_pid()
+                     ORDER BY a.query_start NULLS LAST, a.pid LIMIT {limit})
+                 (SELECT 0 AS part,
+                         row_number() OVER (ORDER BY a.xact_start NULLS LAST, a.pid) AS ord,
+                         {SESSION_COLS}, NULL::text AS locktype, NULL::text AS mode,
+                         NULL::text AS relation
+                  FROM pg_stat_activity a
+                  WHERE a.backend_type = 'client backend' AND a.pid <> pg_backend_pid()
+                    AND a.state IS DISTINCT FROM 'idle'
+                  ORDER BY a.xact_start NULLS LAST, a.pid LIMIT {limit})
+                 UNION ALL
+                 SELECT 1, ord, {SESSION_NAMES}, locktype, mode, relation FROM w
+                 UNION ALL
+                 SELECT 2, w.ord, {SESSION_COLS}, NULL, NULL, NULL
+                 FROM w JOIN pg_stat_activity a ON a.pid::text = ANY(w.blocked_by)
+                 ORDER BY 1, 2, 3"
+        ),
+    )
+    .await?;
+    let mut sessions = Vec::new();
+    // The waiting sessions by their place, with their blockers once read.
+    let mut waiting: Vec<(i64, BlockedSession)> = Vec::new();
+    for r in &rows {
+        let ord = r.int("ord")?;
+        match r.int("part")? {
+            0 => sessions.push(session(r)?),
+            1 => {
+                let w = session(r)?;
+                if w.blocked_by.is_empty() {
+                    continue;
+                }
+                waiting.push((
+                    ord,
+                    BlockedSession {
+                        lock_type: r.opt_text("locktype")?,
+                        lock_mode: r.opt_text("mode")?,
+                        relation: r.opt_text("relation")?,
+                        waiting: w,
+                        blockers: vec![],
+                    },
+                ));
+            }
+            _ => {
+                if let Some((_, b)) = waiting.iter_mut().find(|(o, _)| *o == ord) {
+                    b.blockers.push(session(r)?);
+                }
+            }
         }
-        let pids: Vec<String> = w.blocked_by.iter().map(|p| p.to_string()).collect();
-        let blockers = tx
-            .query(
-                &format!(
-                    "SELECT {SESSION_COLS} FROM pg_stat_activity a
-                     WHERE a.pid::text = ANY($1) ORDER BY a.pid"
-                ),
-                &params![pids],
-            )
-            .await?
-            .iter()
-            .map(session)
-            .collect::<Result<Vec<_>>>()?;
-        blocked.push(BlockedSession {
-            lock_type: r.opt_text("locktype")?,
-            lock_mode: r.opt_text("mode")?,
-            relation: r.opt_text("relation")?,
-            waiting: w,
-            blockers,
-        });
     }
-    tx.commit().await?;
+    let blocked = waiting.into_iter().map(|(_, b)| b).collect();
     Ok(Activity { sessions, blocked })
 }
 
 /// The sessions and blocked locks of the server (`health.read`).
 pub async fn sessions(db: &Db, op: &Operator) -> Result<Activity> {
     op.require(perm::HEALTH_READ)?;
-    let db = db.as_pg("listing sessions")?;
+    db.as_pg("listing sessions")?;
     read(db, 100).await
 }
 
@@ -217,7 +229,7 @@ pub async fn terminate(db: &Db, op: &Operator, pid: i64) -> Result<SignalResult>
 /// reported as an error naming the signal that was sent.
 pub async fn signal(db: &Db, op: &Operator, pid: i64, sig: Signal) -> Result<SignalResult> {
     op.require(perm::HEALTH_CONFIGURE)?;
-    let db = db.as_pg("cancelling or terminating a session")?;
+    db.as_pg("cancelling or terminating a session")?;
     if !(1..=i32::MAX as i64).contains(&pid) {
         return Err(Error::invalid(
             "pid",

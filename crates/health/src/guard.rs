@@ -1,7 +1,7 @@
 //! Bounded transactions: every health query runs under a statement and lock timeout so that a
 //! busy or stuck production server cannot hang the caller or pile up behind a lock.
 
-use ncy_core::db::{Db, Dialect, Tx};
+use ncy_core::db::{pg_map_err, Db, Dialect, Row, Tx};
 use ncy_core::{Error, Result};
 
 /// Upper bound of any single health query.
@@ -9,42 +9,58 @@ pub const STATEMENT_TIMEOUT: &str = "5s";
 /// Upper bound of any lock wait in a health query.
 pub const LOCK_TIMEOUT: &str = "1s";
 
-// One statement per call (sqlx's multi-statement `raw_sql`, Tx::batch, makes futures !Send,
-// and the desktop runs these on a multi-threaded runtime): the settings go in one SELECT of
-// set_config calls, one round trip.
-async fn set_timeouts(tx: &mut Tx, read_only: bool) -> Result<()> {
-    let ro = if read_only {
-        ", set_config('transaction_read_only', 'on', true)"
-    } else {
-        ""
-    };
-    tx.execute(
-        &format!(
-            "SELECT set_config('statement_timeout', '{STATEMENT_TIMEOUT}', true), \
-                    set_config('lock_timeout', '{LOCK_TIMEOUT}', true){ro}"
-        ),
-        &[],
+// The transaction starts with its limits in one round trip: sqlx sends a custom BEGIN as one
+// simple-protocol message, which may hold several statements (also through a transaction-mode
+// pooler: they form one transaction).
+fn begin_sql(read_only: bool) -> String {
+    format!(
+        "BEGIN{}; SET LOCAL statement_timeout = '{STATEMENT_TIMEOUT}'; \
+         SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'",
+        if read_only { " READ ONLY" } else { "" }
     )
-    .await?;
-    Ok(())
+}
+
+async fn bounded(db: &Db, read_only: bool) -> Result<Tx> {
+    match db.pg() {
+        Some(pg) => Ok(Tx::from_pg(
+            pg.pool()
+                .begin_with(begin_sql(read_only))
+                .await
+                .map_err(pg_map_err)?,
+            pg.protocol(),
+        )),
+        None => db.begin().await,
+    }
 }
 
 /// A read-only transaction with the timeouts set (SQLite: a plain transaction).
 pub async fn read_tx(db: &Db) -> Result<Tx> {
-    let mut tx = db.begin().await?;
-    if tx.dialect() == Dialect::Postgres {
-        set_timeouts(&mut tx, true).await?;
+    bounded(db, true).await
+}
+
+/// Runs one read-only statement (no parameters) under the timeouts in one round trip: the
+/// settings and the statement go as one script, one implicit transaction on the server (an
+/// error rolls it back whole, so no connection goes back to the pool inside a transaction).
+pub(crate) async fn read_rows(db: &Db, sql: &str) -> Result<Vec<Row>> {
+    if db.dialect() == Dialect::Sqlite {
+        return db.query(sql, &[]).await;
     }
-    Ok(tx)
+    db.query_script(&format!(
+        "SET TRANSACTION READ ONLY; SET LOCAL statement_timeout = '{STATEMENT_TIMEOUT}'; \
+         SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'; {sql}"
+    ))
+    .await
+}
+
+/// The one row a statement returns ("query returned no row" when none).
+pub(crate) fn one(rows: &[Row]) -> Result<&Row> {
+    rows.first()
+        .ok_or_else(|| Error::db("query returned no row"))
 }
 
 /// A read-write transaction with the timeouts set, for the audited actions.
 pub async fn write_tx(db: &Db) -> Result<Tx> {
-    let mut tx = db.begin().await?;
-    if tx.dialect() == Dialect::Postgres {
-        set_timeouts(&mut tx, false).await?;
-    }
-    Ok(tx)
+    bounded(db, false).await
 }
 
 /// Turns the server's "permission denied" (SQLSTATE 42501) into a configuration error that

@@ -25,6 +25,7 @@ pub mod prometheus;
 pub mod replication;
 pub mod report;
 pub mod server;
+mod sql;
 pub mod sqlite;
 pub mod statements;
 

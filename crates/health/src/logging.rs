@@ -3,12 +3,12 @@
 
 use ncy_core::audit::{self, Entry};
 use ncy_core::auth::{perm, Operator};
-use ncy_core::db::{Db, PgDb};
+use ncy_core::db::Db;
 use ncy_core::{Error, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::guard::{read_tx, write_tx, LOCK_TIMEOUT, STATEMENT_TIMEOUT};
+use crate::guard::{one, read_rows, write_tx, LOCK_TIMEOUT, STATEMENT_TIMEOUT};
 
 /// Values of `log_statement`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,20 +61,17 @@ pub struct LoggingSettings {
 }
 
 /// Reads [`LoggingSettings`].
-pub(crate) async fn read(db: &PgDb) -> Result<LoggingSettings> {
-    let mut tx = read_tx(db).await?;
-    let r = tx
-        .query_one(
-            "SELECT current_setting('log_min_duration_statement') AS raw_min,
-                    (SELECT setting FROM pg_settings WHERE name = 'log_min_duration_statement') AS min_ms,
-                    (SELECT source FROM pg_settings WHERE name = 'log_min_duration_statement') AS source,
+pub(crate) async fn read(db: &Db) -> Result<LoggingSettings> {
+    let rows = read_rows(
+        db,
+        "SELECT s.setting AS min_ms, s.source,
                     current_setting('log_statement') AS log_statement,
                     current_setting('logging_collector') AS collector,
-                    current_setting('log_destination') AS destination",
-            &[],
-        )
-        .await?;
-    tx.commit().await?;
+                    current_setting('log_destination') AS destination
+             FROM pg_settings s WHERE s.name = 'log_min_duration_statement'",
+    )
+    .await?;
+    let r = one(&rows)?;
     let min = r.text("min_ms")?;
     Ok(LoggingSettings {
         log_min_duration_statement_ms: min
@@ -90,7 +87,7 @@ pub(crate) async fn read(db: &PgDb) -> Result<LoggingSettings> {
 /// The current logging settings (`health.read`).
 pub async fn current(db: &Db, op: &Operator) -> Result<LoggingSettings> {
     op.require(perm::HEALTH_READ)?;
-    let db = db.as_pg("slow-query logging")?;
+    db.as_pg("slow-query logging")?;
     read(db).await
 }
 
@@ -141,7 +138,7 @@ pub fn warnings(change: &LoggingChange) -> Vec<String> {
 /// returned (naming the applied change) so the operator knows the change is unaudited.
 pub async fn set(db: &Db, op: &Operator, change: &LoggingChange) -> Result<LoggingUpdate> {
     op.require(perm::HEALTH_CONFIGURE)?;
-    let db = db.as_pg("setting slow-query logging")?;
+    let pool = db.as_pg("setting slow-query logging")?.pool();
     if change.min_duration_ms.is_none() && change.statement.is_none() {
         return Err(Error::invalid(
             "logging",
@@ -164,7 +161,7 @@ pub async fn set(db: &Db, op: &Operator, change: &LoggingChange) -> Result<Loggi
         ));
     }
     let before = read(db).await?;
-    let mut conn = db.pool().acquire().await.map_err(map_sqlx)?;
+    let mut conn = pool.acquire().await.map_err(map_sqlx)?;
     let applied = async {
         for sql in [
             format!("SET statement_timeout = '{STATEMENT_TIMEOUT}'"),

@@ -2,11 +2,12 @@
 //! unused, duplicate and invalid indexes, and foreign keys without a supporting index.
 
 use chrono::NaiveDateTime;
-use ncy_core::db::{PgDb, Row};
-use ncy_core::{params, Result};
+use ncy_core::db::{Db, Row};
+use ncy_core::Result;
 use serde::Serialize;
 
-use crate::guard::read_tx;
+use crate::guard::read_rows;
+use crate::sql;
 
 const USER_SCHEMAS: &str =
     "NOT IN ('pg_catalog', 'information_schema') AND {n} NOT LIKE 'pg_toast%' AND {n} NOT LIKE 'pg_temp%'";
@@ -144,163 +145,306 @@ fn index(r: &Row) -> Result<IndexStat> {
     })
 }
 
+/// The indexes of `pg_stat_user_indexes` (its definition, without the view: planned faster),
+/// as `i` (pg_index), `c` (the table), `ci` (the index), `n` (the table's schema).
+const USER_INDEXES: &str = "pg_index i
+    JOIN pg_class c ON c.oid = i.indrelid
+    JOIN pg_class ci ON ci.oid = i.indexrelid
+    JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relkind IN ('r', 't', 'm')
+      AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'";
+
+/// The columns of an index row read from [`USER_INDEXES`].
+const USER_INDEX_COLS: &str = "n.nspname::text AS schema, c.relname::text AS table_name,
+    ci.relname::text AS index_name, i.indisunique, i.indisprimary, i.indisvalid";
+
+/// Every column of the statistics statement (tables, indexes, `stats_reset`).
+const STAT_COLS: &[(&str, &str)] = &[
+    ("part", "int4"),
+    ("ord", "int8"),
+    ("schema", "text"),
+    ("name", "text"),
+    ("total_bytes", "int8"),
+    ("table_bytes", "int8"),
+    ("index_bytes", "int8"),
+    ("reltuples", "float8"),
+    ("n_live_tup", "int8"),
+    ("n_dead_tup", "int8"),
+    ("seq_scan", "int8"),
+    ("idx_scan", "int8"),
+    ("last_vacuum", "timestamptz"),
+    ("last_autovacuum", "timestamptz"),
+    ("last_analyze", "timestamptz"),
+    ("last_autoanalyze", "timestamptz"),
+    ("table_name", "text"),
+    ("index_name", "text"),
+    ("bytes", "int8"),
+    ("indisunique", "bool"),
+    ("indisprimary", "bool"),
+    ("indisvalid", "bool"),
+    ("definition", "text"),
+    ("stats_reset", "timestamptz"),
+];
+
+const TABLE_COLS: &[&str] = &[
+    "schema",
+    "name",
+    "total_bytes",
+    "table_bytes",
+    "index_bytes",
+    "reltuples",
+    "n_live_tup",
+    "n_dead_tup",
+    "seq_scan",
+    "idx_scan",
+    "last_vacuum",
+    "last_autovacuum",
+    "last_analyze",
+    "last_autoanalyze",
+];
+
+const INDEX_COLS: &[&str] = &[
+    "schema",
+    "table_name",
+    "index_name",
+    "bytes",
+    "idx_scan",
+    "indisunique",
+    "indisprimary",
+    "indisvalid",
+];
+
+/// Every column of the catalog statement (invalid and duplicate indexes, FKs without index).
+const CATALOG_COLS: &[(&str, &str)] = &[
+    ("part", "int4"),
+    ("ord", "int8"),
+    ("schema", "text"),
+    ("table_name", "text"),
+    ("index_name", "text"),
+    ("bytes", "int8"),
+    ("idx_scan", "int8"),
+    ("indisunique", "bool"),
+    ("indisprimary", "bool"),
+    ("indisvalid", "bool"),
+    ("definition", "text"),
+    ("indexes", "text[]"),
+    ("constraint_name", "text"),
+    ("columns", "text[]"),
+    ("referenced_table", "text"),
+    ("table_bytes", "int8"),
+    ("reltuples", "float8"),
+];
+
+/// The statistics in one statement: every table's sizes and counters once (a CTE), its two
+/// lists (largest, most dead tuples: parts 0 and 1), every index's size once, its two lists
+/// (largest, unused: parts 2 and 3, definitions only for the rows shown) and `stats_reset`
+/// (part 4). A table's total is `pg_table_size + pg_indexes_size`, which is how the server
+/// computes `pg_total_relation_size`, without reading the index sizes twice.
+fn stats_sql(limit: i64) -> String {
+    let (one, ten) = (limit.to_string(), (limit * 10).to_string());
+    let part = |n: &str, taken: &[&str], extra: &[(&str, &str)]| {
+        let mut e = vec![("part", n), ("ord", "x.ord")];
+        e.extend_from_slice(extra);
+        sql::branch(STAT_COLS, "x", taken, &e)
+    };
+    let tables = |n: &str, filter: &str, order: &str| {
+        format!(
+            "SELECT {} FROM (SELECT t.*, row_number() OVER (ORDER BY {order}) AS ord FROM t
+                             WHERE true {filter} ORDER BY {order} LIMIT {limit}) x",
+            part(n, TABLE_COLS, &[])
+        )
+    };
+    let indexes = |n: &str, filter: &str, limit: &str| {
+        format!(
+            "SELECT {} FROM (SELECT ix.*,
+                                    row_number() OVER (ORDER BY ix.bytes DESC, ix.index_name) AS ord
+                             FROM ix WHERE true {filter}
+                             ORDER BY ix.bytes DESC, ix.index_name LIMIT {limit}) x",
+            part(
+                n,
+                INDEX_COLS,
+                &[("definition", "pg_get_indexdef(x.indexrelid)")]
+            )
+        )
+    };
+    format!(
+        "WITH t AS MATERIALIZED (
+             SELECT z.schema, z.name, z.own_bytes + z.index_bytes AS total_bytes, z.table_bytes,
+                    z.index_bytes, z.reltuples, z.n_live_tup, z.n_dead_tup, z.seq_scan, z.idx_scan,
+                    z.last_vacuum, z.last_autovacuum, z.last_analyze, z.last_autoanalyze
+             FROM (SELECT n.nspname::text AS schema, c.relname::text AS name,
+                          pg_table_size(c.oid) AS own_bytes, pg_relation_size(c.oid) AS table_bytes,
+                          pg_indexes_size(c.oid) AS index_bytes, c.reltuples::float8 AS reltuples,
+                          pg_stat_get_live_tuples(c.oid) AS n_live_tup,
+                          pg_stat_get_dead_tuples(c.oid) AS n_dead_tup,
+                          pg_stat_get_numscans(c.oid) AS seq_scan,
+                          (SELECT sum(pg_stat_get_numscans(i.indexrelid))::int8
+                           FROM pg_index i WHERE i.indrelid = c.oid) AS idx_scan,
+                          pg_stat_get_last_vacuum_time(c.oid) AS last_vacuum,
+                          pg_stat_get_last_autovacuum_time(c.oid) AS last_autovacuum,
+                          pg_stat_get_last_analyze_time(c.oid) AS last_analyze,
+                          pg_stat_get_last_autoanalyze_time(c.oid) AS last_autoanalyze
+                   FROM pg_class c
+                   JOIN pg_namespace n ON n.oid = c.relnamespace
+                   WHERE c.relkind IN ('r', 'p', 'm') AND {} OFFSET 0) z),
+         ix AS MATERIALIZED (
+             SELECT i.indexrelid, {USER_INDEX_COLS}, pg_relation_size(i.indexrelid) AS bytes,
+                    pg_stat_get_numscans(i.indexrelid) AS idx_scan
+             FROM {USER_INDEXES})
+         {}
+         UNION ALL {}
+         UNION ALL {}
+         UNION ALL {}
+         UNION ALL SELECT {} FROM pg_stat_database d WHERE d.datname = current_database()
+         ORDER BY 1, 2",
+        user_schema("n.nspname"),
+        tables("0", "", "t.total_bytes DESC, t.name"),
+        tables("1", "AND t.n_dead_tup > 0", "t.n_dead_tup DESC, t.name"),
+        indexes("2", "", &one),
+        indexes(
+            "3",
+            "AND ix.idx_scan = 0 AND NOT ix.indisunique AND NOT ix.indisprimary
+             AND ix.indexrelid NOT IN (SELECT conindid FROM pg_constraint)",
+            &ten
+        ),
+        sql::branch(
+            STAT_COLS,
+            "d",
+            &["stats_reset"],
+            &[("part", "4"), ("ord", "1")]
+        ),
+    )
+}
+
+/// The catalog-only lists in one statement: invalid indexes (part 0), identical indexes
+/// (part 1, sizes read for those only) and foreign keys without a supporting index (part 2:
+/// one whose leading index columns are exactly the FK's columns, in any order).
+fn catalog_sql(limit: i64) -> String {
+    let ten = limit * 10;
+    let schemas = user_schema("n.nspname");
+    format!(
+        "SELECT {} FROM (
+             SELECT i.indexrelid, {USER_INDEX_COLS}, pg_relation_size(i.indexrelid) AS bytes,
+                    pg_stat_get_numscans(i.indexrelid) AS idx_scan,
+                    row_number() OVER (ORDER BY pg_relation_size(i.indexrelid) DESC,
+                                                ci.relname::text) AS ord
+             FROM {USER_INDEXES}
+               AND NOT i.indisvalid
+             ORDER BY pg_relation_size(i.indexrelid) DESC, 4 LIMIT {limit}) x
+         UNION ALL
+         SELECT {} FROM (
+             SELECT y.*, row_number() OVER (ORDER BY y.bytes DESC, y.schema, y.table_name) AS ord
+             FROM (SELECT g.schema, g.table_name, g.indexes,
+                          (SELECT sum(pg_relation_size(o))::int8 FROM unnest(g.oids) o) AS bytes
+                   FROM (SELECT n.nspname::text AS schema, ct.relname::text AS table_name,
+                                array_agg(ci.relname::text ORDER BY ci.relname) AS indexes,
+                                array_agg(i.indexrelid) AS oids
+                         FROM pg_index i
+                         JOIN pg_class ci ON ci.oid = i.indexrelid
+                         JOIN pg_class ct ON ct.oid = i.indrelid
+                         JOIN pg_namespace n ON n.oid = ct.relnamespace
+                         WHERE {schemas}
+                         GROUP BY n.nspname, ct.relname, i.indrelid, i.indkey::text,
+                                  i.indclass::text, i.indcollation::text,
+                                  coalesce(pg_get_expr(i.indexprs, i.indrelid), ''),
+                                  coalesce(pg_get_expr(i.indpred, i.indrelid), '')
+                         HAVING count(*) > 1) g
+                   OFFSET 0) y
+             ORDER BY y.bytes DESC, y.schema, y.table_name LIMIT {limit}) x
+         UNION ALL
+         SELECT {} FROM (
+             SELECT n.nspname::text AS schema, t.relname::text AS table_name,
+                    c.conname::text AS constraint_name,
+                    ARRAY(SELECT a.attname::text FROM unnest(c.conkey) WITH ORDINALITY k(attnum, ord)
+                          JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum
+                          ORDER BY k.ord) AS columns,
+                    c.confrelid::regclass::text AS referenced_table,
+                    pg_relation_size(c.conrelid) AS table_bytes,
+                    t.reltuples::float8 AS reltuples,
+                    row_number() OVER (ORDER BY pg_relation_size(c.conrelid) DESC,
+                                                t.relname::text, c.conname::text) AS ord
+             FROM pg_constraint c
+             JOIN pg_class t ON t.oid = c.conrelid
+             JOIN pg_namespace n ON n.oid = t.relnamespace
+             WHERE c.contype = 'f' AND {schemas}
+               AND NOT EXISTS (
+                 SELECT 1 FROM pg_index i
+                 WHERE i.indrelid = c.conrelid
+                   AND (string_to_array(i.indkey::text, ' ')::int2[])[1:cardinality(c.conkey)] @> c.conkey
+                   AND (string_to_array(i.indkey::text, ' ')::int2[])[1:cardinality(c.conkey)] <@ c.conkey)
+             ORDER BY pg_relation_size(c.conrelid) DESC, 2, 3 LIMIT {ten}) x
+         ORDER BY 1, 2",
+        sql::branch(
+            CATALOG_COLS,
+            "x",
+            INDEX_COLS,
+            &[
+                ("part", "0"),
+                ("ord", "x.ord"),
+                ("definition", "pg_get_indexdef(x.indexrelid)")
+            ]
+        ),
+        sql::branch(
+            CATALOG_COLS,
+            "x",
+            &["schema", "table_name", "indexes", "bytes"],
+            &[("part", "1"), ("ord", "x.ord")]
+        ),
+        sql::branch(
+            CATALOG_COLS,
+            "x",
+            &[
+                "schema",
+                "table_name",
+                "constraint_name",
+                "columns",
+                "referenced_table",
+                "table_bytes",
+                "reltuples"
+            ],
+            &[("part", "2"), ("ord", "x.ord")]
+        ),
+    )
+}
+
 /// Reads [`Objects`] (each list capped at `limit`; unused indexes and FKs without index at
 /// `10 × limit`, so that their findings count them all on a normal schema). The lists that
 /// come from the catalog alone (invalid and duplicate indexes, FKs without an index: the same
 /// on a physical standby, and the heaviest to compute) are read on `catalog`, the read replica
 /// when one is configured; the activity statistics (`pg_stat_*`) belong to `db`'s server.
-pub(crate) async fn read(db: &PgDb, catalog: &PgDb, limit: i64) -> Result<Objects> {
-    let index_sql = |filter: &str| {
-        format!(
-            "SELECT s.schemaname::text AS schema, s.relname::text AS table_name,
-                    s.indexrelname::text AS index_name, pg_relation_size(s.indexrelid) AS bytes,
-                    s.idx_scan, i.indisunique, i.indisprimary, i.indisvalid,
-                    pg_get_indexdef(s.indexrelid) AS definition
-             FROM pg_stat_user_indexes s JOIN pg_index i ON i.indexrelid = s.indexrelid
-             WHERE true {filter}
-             ORDER BY pg_relation_size(s.indexrelid) DESC, 3 LIMIT $1"
-        )
-    };
-    // The statistics (this server) and the catalog lists (maybe the replica), at once.
+/// One statement on each, at the same time.
+pub(crate) async fn read(db: &Db, catalog: &Db, limit: i64) -> Result<Objects> {
     let stats = async {
-        let mut tx = read_tx(db).await?;
-        let table_sql = |order: &str, filter: &str| {
-            format!(
-                "SELECT n.nspname::text AS schema, c.relname::text AS name,
-                        pg_total_relation_size(c.oid) AS total_bytes,
-                        pg_relation_size(c.oid) AS table_bytes,
-                        pg_indexes_size(c.oid) AS index_bytes,
-                        c.reltuples::float8 AS reltuples,
-                        s.n_live_tup, s.n_dead_tup, s.seq_scan, s.idx_scan,
-                        s.last_vacuum, s.last_autovacuum, s.last_analyze, s.last_autoanalyze
-                 FROM pg_class c
-                 JOIN pg_namespace n ON n.oid = c.relnamespace
-                 LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
-                 WHERE c.relkind IN ('r', 'p', 'm') AND {} {filter}
-                 ORDER BY {order} LIMIT $1",
-                user_schema("n.nspname")
-            )
-        };
-        let tables = tx
-            .query(
-                &table_sql("pg_total_relation_size(c.oid) DESC, 2", ""),
-                &params![limit],
-            )
-            .await?
-            .iter()
-            .map(table)
-            .collect::<Result<Vec<_>>>()?;
-        let dead_tuples = tx
-            .query(
-                &table_sql("s.n_dead_tup DESC, 2", "AND s.n_dead_tup > 0"),
-                &params![limit],
-            )
-            .await?
-            .iter()
-            .map(table)
-            .collect::<Result<Vec<_>>>()?;
-
-        let indexes = tx
-            .query(&index_sql(""), &params![limit])
-            .await?
-            .iter()
-            .map(index)
-            .collect::<Result<Vec<_>>>()?;
-        let unused_indexes = tx
-            .query(
-                &index_sql(
-                    "AND s.idx_scan = 0 AND NOT i.indisunique AND NOT i.indisprimary
-                     AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = s.indexrelid)",
-                ),
-                &params![limit * 10],
-            )
-            .await?
-            .iter()
-            .map(index)
-            .collect::<Result<Vec<_>>>()?;
-        let stats_reset = tx
-            .query_one(
-                "SELECT stats_reset FROM pg_stat_database WHERE datname = current_database()",
-                &[],
-            )
-            .await?
-            .opt_ts("stats_reset")?;
-        tx.commit().await?;
+        let rows = read_rows(db, &stats_sql(limit)).await?;
+        let (mut tables, mut dead_tuples, mut indexes, mut unused_indexes) =
+            (vec![], vec![], vec![], vec![]);
+        let mut stats_reset = None;
+        for r in &rows {
+            match r.int("part")? {
+                0 => tables.push(table(r)?),
+                1 => dead_tuples.push(table(r)?),
+                2 => indexes.push(index(r)?),
+                3 => unused_indexes.push(index(r)?),
+                _ => stats_reset = Some(r.opt_ts("stats_reset")?),
+            }
+        }
+        let stats_reset =
+            stats_reset.ok_or_else(|| ncy_core::Error::db("query returned no row"))?;
         Ok::<_, ncy_core::Error>((tables, dead_tuples, indexes, unused_indexes, stats_reset))
     };
     let lists = async {
-        let mut tx = read_tx(catalog).await?;
-        // Catalog-only: the index list's scan counts are not used here (0 on a standby).
-        let invalid_indexes = tx
-            .query(&index_sql("AND NOT i.indisvalid"), &params![limit])
-            .await?
-            .iter()
-            .map(index)
-            .collect::<Result<Vec<_>>>()?;
-
-        let duplicate_indexes = tx
-            .query(
-                &format!(
-                    "SELECT n.nspname::text AS schema, ct.relname::text AS table_name,
-                            array_agg(ci.relname::text ORDER BY ci.relname) AS indexes,
-                            sum(pg_relation_size(i.indexrelid))::int8 AS bytes
-                     FROM pg_index i
-                     JOIN pg_class ci ON ci.oid = i.indexrelid
-                     JOIN pg_class ct ON ct.oid = i.indrelid
-                     JOIN pg_namespace n ON n.oid = ct.relnamespace
-                     WHERE {}
-                     GROUP BY n.nspname, ct.relname, i.indrelid, i.indkey::text, i.indclass::text,
-                              i.indcollation::text, coalesce(pg_get_expr(i.indexprs, i.indrelid), ''),
-                              coalesce(pg_get_expr(i.indpred, i.indrelid), '')
-                     HAVING count(*) > 1
-                     ORDER BY 4 DESC, 1, 2 LIMIT $1",
-                    user_schema("n.nspname")
-                ),
-                &params![limit],
-            )
-            .await?
-            .iter()
-            .map(|r| {
-                Ok(DuplicateIndexes {
+        let rows = read_rows(catalog, &catalog_sql(limit)).await?;
+        let (mut invalid, mut duplicate, mut missing) = (vec![], vec![], vec![]);
+        for r in &rows {
+            match r.int("part")? {
+                0 => invalid.push(index(r)?),
+                1 => duplicate.push(DuplicateIndexes {
                     schema: r.text("schema")?,
                     table: r.text("table_name")?,
                     indexes: r.text_array("indexes")?,
                     bytes: r.int("bytes")?,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-
-        // An FK is supported when some index's leading columns are exactly the FK's columns
-        // (in any order).
-        let missing_fk_indexes = tx
-            .query(
-                &format!(
-                    "SELECT n.nspname::text AS schema, t.relname::text AS table_name,
-                            c.conname::text AS constraint_name,
-                            ARRAY(SELECT a.attname::text FROM unnest(c.conkey) WITH ORDINALITY k(attnum, ord)
-                                  JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum
-                                  ORDER BY k.ord) AS columns,
-                            c.confrelid::regclass::text AS referenced_table,
-                            pg_relation_size(c.conrelid) AS table_bytes,
-                            t.reltuples::float8 AS reltuples
-                     FROM pg_constraint c
-                     JOIN pg_class t ON t.oid = c.conrelid
-                     JOIN pg_namespace n ON n.oid = t.relnamespace
-                     WHERE c.contype = 'f' AND {}
-                       AND NOT EXISTS (
-                         SELECT 1 FROM pg_index i
-                         WHERE i.indrelid = c.conrelid
-                           AND (string_to_array(i.indkey::text, ' ')::int2[])[1:cardinality(c.conkey)] @> c.conkey
-                           AND (string_to_array(i.indkey::text, ' ')::int2[])[1:cardinality(c.conkey)] <@ c.conkey)
-                     ORDER BY pg_relation_size(c.conrelid) DESC, 2, 3 LIMIT $1",
-                    user_schema("n.nspname")
-                ),
-                &params![limit * 10],
-            )
-            .await?
-            .iter()
-            .map(|r| {
-                Ok(MissingFkIndex {
+                }),
+                _ => missing.push(MissingFkIndex {
                     schema: r.text("schema")?,
                     table: r.text("table_name")?,
                     constraint: r.text("constraint_name")?,
@@ -308,13 +452,15 @@ pub(crate) async fn read(db: &PgDb, catalog: &PgDb, limit: i64) -> Result<Object
                     referenced_table: r.text("referenced_table")?,
                     table_bytes: r.int("table_bytes")?,
                     row_estimate: estimate(r, "reltuples")?,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        tx.commit().await?;
-        Ok::<_, ncy_core::Error>((invalid_indexes, duplicate_indexes, missing_fk_indexes))
+                }),
+            }
+        }
+        Ok::<_, ncy_core::Error>((invalid, duplicate, missing))
     };
-    let (stats, lists) = tokio::join!(stats, lists);
+    let (stats, lists) = tokio::join!(
+        crate::report::timed("objects.stats", stats),
+        crate::report::timed("objects.lists", lists)
+    );
     let (tables, dead_tuples, indexes, unused_indexes, stats_reset) = stats?;
     let (invalid_indexes, duplicate_indexes, missing_fk_indexes) = lists?;
     Ok(Objects {

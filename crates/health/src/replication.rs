@@ -1,11 +1,11 @@
 //! Replication and WAL archiving: `pg_stat_replication`, replication slots, `pg_stat_archiver`.
 
 use chrono::NaiveDateTime;
-use ncy_core::db::PgDb;
+use ncy_core::db::Db;
 use ncy_core::Result;
 use serde::Serialize;
 
-use crate::guard::read_tx;
+use crate::guard::read_rows;
 
 /// One standby streaming from this server.
 #[derive(Debug, Clone, Serialize)]
@@ -70,33 +70,53 @@ pub struct Replication {
     pub archiver: Archiver,
 }
 
-/// Reads [`Replication`].
-pub(crate) async fn read(db: &PgDb) -> Result<Replication> {
-    let mut tx = read_tx(db).await?;
-    let in_recovery = tx
-        .query_one("SELECT pg_is_in_recovery() AS r", &[])
-        .await?
-        .bool("r")?;
-    let current = if in_recovery {
-        "pg_last_wal_receive_lsn()"
-    } else {
-        "pg_current_wal_lsn()"
-    };
-    let replicas = tx
-        .query(
-            &format!(
-                "SELECT application_name AS app, client_addr::text AS client_addr, state, sync_state,
-                        sent_lsn::text AS sent_lsn, replay_lsn::text AS replay_lsn,
-                        extract(epoch FROM replay_lag)::float8 AS lag_s,
-                        pg_wal_lsn_diff({current}, replay_lsn)::float8 AS lag_b
-                 FROM pg_stat_replication ORDER BY application_name"
-            ),
-            &[],
-        )
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(Replica {
+/// Reads [`Replication`] in one statement: the archiver's row (part 0), then the standbys
+/// (part 1) and the slots (part 2), each row with the recovery state. WAL positions are
+/// measured from the last received position on a standby, the current one on a primary.
+pub(crate) async fn read(db: &Db) -> Result<Replication> {
+    let rows = read_rows(
+        db,
+        "WITH cur AS MATERIALIZED (
+                 SELECT pg_is_in_recovery() AS rec,
+                        CASE WHEN pg_is_in_recovery() THEN pg_last_wal_receive_lsn()
+                             ELSE pg_current_wal_lsn() END AS lsn)
+             SELECT 0 AS part, cur.rec AS in_recovery, NULL::text AS app_sort, NULL::name AS slot_sort,
+                    current_setting('archive_mode') AS archive_mode,
+                    current_setting('wal_level') AS wal_level,
+                    a.archived_count, a.last_archived_wal, a.last_archived_time,
+                    a.failed_count, a.last_failed_wal, a.last_failed_time, a.stats_reset,
+                    NULL::text AS app, NULL::text AS client_addr, NULL::text AS state,
+                    NULL::text AS sync_state, NULL::text AS sent_lsn, NULL::text AS replay_lsn,
+                    NULL::float8 AS lag_s, NULL::float8 AS lag_b,
+                    NULL::text AS name, NULL::text AS slot_type, NULL::bool AS active,
+                    NULL::float8 AS retained
+             FROM pg_stat_archiver a, cur
+             UNION ALL
+             SELECT 1, cur.rec, r.application_name, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                    NULL, NULL, r.application_name, r.client_addr::text, r.state, r.sync_state,
+                    r.sent_lsn::text, r.replay_lsn::text,
+                    extract(epoch FROM r.replay_lag)::float8,
+                    pg_wal_lsn_diff(cur.lsn, r.replay_lsn)::float8,
+                    NULL, NULL, NULL, NULL
+             FROM pg_stat_replication r, cur
+             UNION ALL
+             SELECT 2, cur.rec, NULL, s.slot_name, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                    s.slot_name::text, s.slot_type, s.active,
+                    pg_wal_lsn_diff(cur.lsn, s.restart_lsn)::float8
+             FROM pg_replication_slots s, cur
+             ORDER BY 1, 3, 4",
+    )
+    .await?;
+    let a = rows
+        .first()
+        .filter(|r| matches!(r.int("part"), Ok(0)))
+        .ok_or_else(|| ncy_core::Error::db("pg_stat_archiver returned no row"))?;
+    let mut replicas = Vec::new();
+    let mut slots = Vec::new();
+    for r in &rows[1..] {
+        if r.int("part")? == 1 {
+            replicas.push(Replica {
                 application: r.opt_text("app")?,
                 client_addr: r.opt_text("client_addr")?,
                 state: r.opt_text("state")?,
@@ -105,42 +125,18 @@ pub(crate) async fn read(db: &PgDb) -> Result<Replication> {
                 replay_lsn: r.opt_text("replay_lsn")?,
                 replay_lag_seconds: r.opt_float("lag_s")?,
                 replay_lag_bytes: r.opt_float("lag_b")?,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let slots = tx
-        .query(
-            &format!(
-                "SELECT slot_name::text AS name, slot_type, active,
-                        pg_wal_lsn_diff({current}, restart_lsn)::float8 AS retained
-                 FROM pg_replication_slots ORDER BY slot_name"
-            ),
-            &[],
-        )
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(Slot {
+            });
+        } else {
+            slots.push(Slot {
                 name: r.text("name")?,
                 slot_type: r.text("slot_type")?,
                 active: r.bool("active")?,
                 retained_bytes: r.opt_float("retained")?,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let a = tx
-        .query_one(
-            "SELECT current_setting('archive_mode') AS archive_mode,
-                    current_setting('wal_level') AS wal_level,
-                    archived_count, last_archived_wal, last_archived_time,
-                    failed_count, last_failed_wal, last_failed_time, stats_reset
-             FROM pg_stat_archiver",
-            &[],
-        )
-        .await?;
-    tx.commit().await?;
+            });
+        }
+    }
     Ok(Replication {
-        in_recovery,
+        in_recovery: a.bool("in_recovery")?,
         replicas,
         slots,
         archiver: Archiver {

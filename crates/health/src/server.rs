@@ -4,11 +4,11 @@
 use std::time::Instant;
 
 use chrono::NaiveDateTime;
-use ncy_core::db::{Db, PgDb, Row, Tx};
+use ncy_core::db::{Db, Row};
 use ncy_core::Result;
 use serde::Serialize;
 
-use crate::guard::read_tx;
+use crate::guard::{one, read_rows};
 
 /// Version, uptime and size of the connected server and database.
 #[derive(Debug, Clone, Serialize)]
@@ -29,11 +29,10 @@ pub struct ServerInfo {
 }
 
 /// Reads [`ServerInfo`].
-pub(crate) async fn server_info(db: &PgDb) -> Result<ServerInfo> {
-    let mut tx = read_tx(db).await?;
-    let r = tx
-        .query_one(
-            "SELECT version() AS version,
+pub(crate) async fn server_info(db: &Db) -> Result<ServerInfo> {
+    let rows = read_rows(
+        db,
+        "SELECT version() AS version,
                     current_setting('server_version') AS server_version,
                     current_setting('server_version_num')::int8 AS version_num,
                     pg_postmaster_start_time() AS started_at,
@@ -41,9 +40,9 @@ pub(crate) async fn server_info(db: &PgDb) -> Result<ServerInfo> {
                     current_database()::text AS database,
                     pg_database_size(current_database()) AS database_bytes,
                     pg_is_in_recovery() AS in_recovery",
-            &[],
-        )
-        .await?;
+    )
+    .await?;
+    let r = one(&rows)?;
     let info = ServerInfo {
         version: r.text("version")?,
         server_version: r.text("server_version")?,
@@ -54,7 +53,6 @@ pub(crate) async fn server_info(db: &PgDb) -> Result<ServerInfo> {
         database_bytes: r.int("database_bytes")?,
         in_recovery: r.bool("in_recovery")?,
     };
-    tx.commit().await?;
     Ok(info)
 }
 
@@ -87,35 +85,32 @@ pub struct Connections {
 }
 
 /// Reads [`Connections`].
-pub(crate) async fn connections(db: &PgDb) -> Result<Connections> {
-    let mut tx = read_tx(db).await?;
-    let rows = tx
-        .query(
-            "SELECT coalesce(state, 'unknown') AS state, count(*)::int8 AS n,
-                    (count(*) FILTER (WHERE datname = current_database()))::int8 AS here
-             FROM pg_stat_activity WHERE backend_type = 'client backend'
-             GROUP BY 1 ORDER BY 2 DESC, 1",
-            &[],
-        )
-        .await?;
-    let limits = tx
-        .query_one(
-            "SELECT current_setting('max_connections')::int8 AS max_connections,
-                    current_setting('superuser_reserved_connections')::int8 AS reserved",
-            &[],
-        )
-        .await?;
-    tx.commit().await?;
-    let by_state = rows
-        .iter()
-        .map(|r| {
-            Ok(StateCount {
-                state: r.text("state")?,
+pub(crate) async fn connections(db: &Db) -> Result<Connections> {
+    // The limits beside the counts: one statement (one row with NULL counts if none).
+    let rows = read_rows(
+        db,
+        "SELECT current_setting('max_connections')::int8 AS max_connections,
+                    current_setting('superuser_reserved_connections')::int8 AS reserved,
+                    a.state, a.n, a.here
+             FROM (SELECT 1) one
+             LEFT JOIN (SELECT coalesce(state, 'unknown') AS state, count(*)::int8 AS n,
+                               (count(*) FILTER (WHERE datname = current_database()))::int8 AS here
+                        FROM pg_stat_activity WHERE backend_type = 'client backend'
+                        GROUP BY 1) a ON true
+             ORDER BY a.n DESC, a.state",
+    )
+    .await?;
+    let limits = one(&rows)?;
+    let mut by_state = Vec::with_capacity(rows.len());
+    for r in &rows {
+        if let Some(state) = r.opt_text("state")? {
+            by_state.push(StateCount {
+                state,
                 count: r.int("n")?,
                 this_database: r.int("here")?,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
+            });
+        }
+    }
     let count = |s: &str| {
         by_state
             .iter()
@@ -181,25 +176,21 @@ fn ratio(hit: i64, read: i64) -> Option<f64> {
 }
 
 /// Reads [`CacheStats`].
-pub(crate) async fn cache(db: &PgDb) -> Result<CacheStats> {
-    let mut tx = read_tx(db).await?;
-    let d = tx
-        .query_one(
-            "SELECT blks_hit, blks_read FROM pg_stat_database WHERE datname = current_database()",
-            &[],
-        )
-        .await?;
-    let t = tx
-        .query_one(
-            "SELECT coalesce(sum(heap_blks_hit), 0)::int8 AS heap_hit,
-                    coalesce(sum(heap_blks_read), 0)::int8 AS heap_read,
-                    coalesce(sum(idx_blks_hit), 0)::int8 AS idx_hit,
-                    coalesce(sum(idx_blks_read), 0)::int8 AS idx_read
-             FROM pg_statio_user_tables",
-            &[],
-        )
-        .await?;
-    tx.commit().await?;
+pub(crate) async fn cache(db: &Db) -> Result<CacheStats> {
+    let rows = read_rows(
+        db,
+        "SELECT d.blks_hit, d.blks_read, t.*
+             FROM (SELECT blks_hit, blks_read FROM pg_stat_database
+                   WHERE datname = current_database()) d,
+                  (SELECT coalesce(sum(heap_blks_hit), 0)::int8 AS heap_hit,
+                          coalesce(sum(heap_blks_read), 0)::int8 AS heap_read,
+                          coalesce(sum(idx_blks_hit), 0)::int8 AS idx_hit,
+                          coalesce(sum(idx_blks_read), 0)::int8 AS idx_read
+                   FROM pg_statio_user_tables) t",
+    )
+    .await?;
+    let d = one(&rows)?;
+    let t = d;
     let (hit, read) = (d.int("blks_hit")?, d.int("blks_read")?);
     Ok(CacheStats {
         database_hit_ratio: ratio(hit, read),
@@ -278,23 +269,20 @@ fn counters(r: &Row) -> Result<DbCounters> {
     })
 }
 
-async fn read_counters(tx: &mut Tx) -> Result<DbCounters> {
-    let r = tx
-        .query_one(
-            "SELECT xact_commit, xact_rollback, tup_returned, tup_fetched, tup_inserted,
+async fn read_counters(db: &Db) -> Result<DbCounters> {
+    let rows = read_rows(
+        db,
+        "SELECT xact_commit, xact_rollback, tup_returned, tup_fetched, tup_inserted,
                     tup_updated, tup_deleted, blks_read, blks_hit, deadlocks, temp_bytes, stats_reset
              FROM pg_stat_database WHERE datname = current_database()",
-            &[],
-        )
-        .await?;
-    counters(&r)
+    )
+    .await?;
+    counters(one(&rows)?)
 }
 
 /// Takes one sample (its own transaction: statistics are frozen inside one).
-pub(crate) async fn sample(db: &PgDb) -> Result<Sample> {
-    let mut tx = read_tx(db).await?;
-    let c = read_counters(&mut tx).await?;
-    tx.commit().await?;
+pub(crate) async fn sample(db: &Db) -> Result<Sample> {
+    let c = read_counters(db).await?;
     Ok(Sample {
         at: Instant::now(),
         c,

@@ -3,12 +3,12 @@
 
 use ncy_core::audit::{self, Entry};
 use ncy_core::auth::{perm, Operator};
-use ncy_core::db::{Db, PgDb, Tx};
-use ncy_core::{params, Error, Result};
+use ncy_core::db::{Db, Tx};
+use ncy_core::{Error, Result};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::guard::{privilege, read_tx, write_tx};
+use crate::guard::{one, privilege, read_rows, read_tx, write_tx};
 
 /// One statement of the top list (times in milliseconds).
 #[derive(Debug, Clone, Serialize)]
@@ -88,10 +88,9 @@ async fn installed(tx: &mut Tx) -> Result<(Option<String>, String, bool)> {
 }
 
 /// Reads the top `limit` statements by total execution time (no permission check: used by
-/// the report, which checks `health.read`).
-pub(crate) async fn read_top(db: &PgDb, limit: i64, all_databases: bool) -> Result<TopStatements> {
-    let mut tx = read_tx(db).await?;
-    let (version, database, loaded) = installed(&mut tx).await?;
+/// the report, which checks `health.read`). One statement when the extension is there; only
+/// when it fails is the extension's state looked up, for the note saying how to enable it.
+pub(crate) async fn read_top(db: &Db, limit: i64, all_databases: bool) -> Result<TopStatements> {
     let unavailable = |note: String| TopStatements {
         available: false,
         extension_version: None,
@@ -99,7 +98,63 @@ pub(crate) async fn read_top(db: &PgDb, limit: i64, all_databases: bool) -> Resu
         all_databases,
         statements: vec![],
     };
-    let Some(version) = version else {
+    let sql = |total: &str, mean: &str| {
+        format!(
+            "SELECT i.v, i.db, top.*
+             FROM (SELECT (SELECT extversion FROM pg_extension
+                           WHERE extname = 'pg_stat_statements') AS v,
+                          current_database()::text AS db) i
+             LEFT JOIN LATERAL (
+                 SELECT s.queryid::text AS queryid, left(s.query, 2000) AS query, s.calls,
+                        {total}::float8 AS total_ms, {mean}::float8 AS mean_ms, s.rows,
+                        (100 * {total} / nullif(sum({total}) OVER (), 0))::float8 AS pct,
+                        r.rolname::text AS usr, d.datname::text AS dbname,
+                        s.shared_blks_hit, s.shared_blks_read
+                 FROM pg_stat_statements s
+                 LEFT JOIN pg_roles r ON r.oid = s.userid
+                 LEFT JOIN pg_database d ON d.oid = s.dbid
+                 WHERE {all_databases}
+                    OR s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+                 ORDER BY {total} DESC
+                 LIMIT {limit}) top ON true
+             ORDER BY top.total_ms DESC NULLS LAST"
+        )
+    };
+    let mut read = read_rows(db, &sql("s.total_exec_time", "s.mean_exec_time")).await;
+    // Before PostgreSQL 13 the columns were total_time / mean_time (the seed's names).
+    if matches!(&read, Err(e) if e.to_string().contains("total_exec_time")) {
+        read = read_rows(db, &sql("s.total_time", "s.mean_time")).await;
+    }
+    let rows = match read {
+        Ok(r) => r,
+        // Not created here (no such relation), installed but not preloaded ("pg_stat_statements
+        // must be loaded via shared_preload_libraries"), or another failure: the extension's
+        // state, read afresh, decides which.
+        Err(e) => {
+            let mut tx = read_tx(db).await?;
+            let (version, database, loaded) = installed(&mut tx).await?;
+            tx.commit().await?;
+            let a = if e.to_string().contains("shared_preload_libraries") {
+                Availability {
+                    loaded: false,
+                    created: true,
+                }
+            } else if version.is_none() {
+                Availability {
+                    loaded,
+                    created: false,
+                }
+            } else {
+                return Err(e);
+            };
+            return Ok(unavailable(enable_note(&database, a)));
+        }
+    };
+    let Some(version) = one(&rows)?.opt_text("v")? else {
+        // A relation of that name, but not the extension.
+        let mut tx = read_tx(db).await?;
+        let (_, database, loaded) = installed(&mut tx).await?;
+        tx.commit().await?;
         return Ok(unavailable(enable_note(
             &database,
             Availability {
@@ -108,66 +163,26 @@ pub(crate) async fn read_top(db: &PgDb, limit: i64, all_databases: bool) -> Resu
             },
         )));
     };
-    let num: i64 = tx
-        .query_one(
-            "SELECT current_setting('server_version_num')::int8 AS n",
-            &[],
-        )
-        .await?
-        .int("n")?;
-    // PostgreSQL 13 renamed total_time / mean_time (the seed's names) to *_exec_time.
-    let (total, mean) = if num >= 130000 {
-        ("s.total_exec_time", "s.mean_exec_time")
-    } else {
-        ("s.total_time", "s.mean_time")
-    };
-    let sql = format!(
-        "SELECT s.queryid::text AS queryid, left(s.query, 2000) AS query, s.calls,
-                {total}::float8 AS total_ms, {mean}::float8 AS mean_ms, s.rows,
-                (100 * {total} / nullif(sum({total}) OVER (), 0))::float8 AS pct,
-                r.rolname::text AS usr, d.datname::text AS dbname,
-                s.shared_blks_hit, s.shared_blks_read
-         FROM pg_stat_statements s
-         LEFT JOIN pg_roles r ON r.oid = s.userid
-         LEFT JOIN pg_database d ON d.oid = s.dbid
-         WHERE $1 OR s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-         ORDER BY {total} DESC
-         LIMIT $2"
-    );
-    let rows = match tx.query(&sql, &params![all_databases, limit]).await {
-        Ok(r) => r,
-        // Installed but not preloaded: "pg_stat_statements must be loaded via
-        // shared_preload_libraries".
-        Err(e) if e.to_string().contains("shared_preload_libraries") => {
-            return Ok(unavailable(enable_note(
-                &database,
-                Availability {
-                    loaded: false,
-                    created: true,
-                },
-            )));
-        }
-        Err(e) => return Err(e),
-    };
-    tx.commit().await?;
-    let statements = rows
-        .iter()
-        .map(|r| {
-            Ok(TopStatement {
-                queryid: r.opt_text("queryid")?,
-                query: r.opt_text("query")?.unwrap_or_default(),
-                calls: r.int("calls")?,
-                total_exec_time_ms: r.opt_float("total_ms")?.unwrap_or(0.0),
-                mean_exec_time_ms: r.opt_float("mean_ms")?.unwrap_or(0.0),
-                rows: r.int("rows")?,
-                percent_of_total: r.opt_float("pct")?.unwrap_or(0.0),
-                user: r.opt_text("usr")?,
-                database: r.opt_text("dbname")?,
-                shared_blks_hit: r.int("shared_blks_hit")?,
-                shared_blks_read: r.int("shared_blks_read")?,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let mut statements = Vec::with_capacity(rows.len());
+    // No statement: the one row of the outer join, without a call count.
+    for r in &rows {
+        let Some(calls) = r.opt_int("calls")? else {
+            continue;
+        };
+        statements.push(TopStatement {
+            queryid: r.opt_text("queryid")?,
+            query: r.opt_text("query")?.unwrap_or_default(),
+            calls,
+            total_exec_time_ms: r.opt_float("total_ms")?.unwrap_or(0.0),
+            mean_exec_time_ms: r.opt_float("mean_ms")?.unwrap_or(0.0),
+            rows: r.int("rows")?,
+            percent_of_total: r.opt_float("pct")?.unwrap_or(0.0),
+            user: r.opt_text("usr")?,
+            database: r.opt_text("dbname")?,
+            shared_blks_hit: r.int("shared_blks_hit")?,
+            shared_blks_read: r.int("shared_blks_read")?,
+        });
+    }
     Ok(TopStatements {
         available: true,
         extension_version: Some(version),
@@ -180,7 +195,7 @@ pub(crate) async fn read_top(db: &PgDb, limit: i64, all_databases: bool) -> Resu
 /// The top `limit` statements by total execution time (`health.read`).
 pub async fn top(db: &Db, op: &Operator, limit: i64, all_databases: bool) -> Result<TopStatements> {
     op.require(perm::HEALTH_READ)?;
-    let db = db.as_pg("pg_stat_statements")?;
+    db.as_pg("pg_stat_statements")?;
     if !(1..=1000).contains(&limit) {
         return Err(Error::invalid("limit", "give a number from 1 to 1000"));
     }
@@ -199,7 +214,7 @@ pub struct ResetResult {
 /// transaction: the audit row is written first, so a failed reset leaves no audit row).
 pub async fn reset(db: &Db, op: &Operator) -> Result<ResetResult> {
     op.require(perm::HEALTH_CONFIGURE)?;
-    let db = db.as_pg("resetting pg_stat_statements")?;
+    db.as_pg("resetting pg_stat_statements")?;
     let mut tx = write_tx(db).await?;
     let (version, database, loaded) = installed(&mut tx).await?;
     if version.is_none() {

@@ -46,15 +46,15 @@ fn entry(r: &Row) -> Result<AuditEntry> {
     r.decode()
 }
 
-async fn page_in(
-    tx: &mut Tx,
+/// The statement of one page and its parameters; `actor` is the resolved actor filter.
+fn page_sql(
     f: &AuditFilter,
+    actor: Option<Uuid>,
     lim: i64,
     after: Option<Cursor>,
-) -> Result<Vec<AuditEntry>> {
+) -> Result<(String, Vec<crate::db::Value>)> {
     let mut w = Where::default();
-    if let Some(a) = f.actor.as_deref().filter(|a| !a.trim().is_empty()) {
-        let id = resolve_user(tx, a).await?;
+    if let Some(id) = actor {
         w.push(|p| format!(r#"a."user_id" = {p}"#), id);
     }
     if let Some(t) = f.table.as_deref().filter(|t| !t.is_empty()) {
@@ -87,7 +87,26 @@ async fn page_in(
         w.sql(),
         lim
     );
-    tx.query(&sql, &w.params).await?.iter().map(entry).collect()
+    Ok((sql, w.params))
+}
+
+/// The actor filter, when one is given.
+fn actor_of(f: &AuditFilter) -> Option<&str> {
+    f.actor.as_deref().filter(|a| !a.trim().is_empty())
+}
+
+async fn page_in(
+    tx: &mut Tx,
+    f: &AuditFilter,
+    lim: i64,
+    after: Option<Cursor>,
+) -> Result<Vec<AuditEntry>> {
+    let actor = match actor_of(f) {
+        Some(a) => Some(resolve_user(tx, a).await?),
+        None => None,
+    };
+    let (sql, params) = page_sql(f, actor, lim, after)?;
+    tx.query(&sql, &params).await?.iter().map(entry).collect()
 }
 
 /// Lists audit entries, newest first.
@@ -101,9 +120,20 @@ pub async fn list(
     op.require(perm::AUDIT_READ)?;
     let lim = limit(lim)?;
     let after = after.map(Cursor::decode).transpose()?;
-    let mut tx = db.begin().await?;
-    let items = page_in(&mut tx, f, lim + 1, after).await?;
-    tx.rollback().await?;
+    let items = if actor_of(f).is_some() {
+        let mut tx = db.begin().await?;
+        let items = page_in(&mut tx, f, lim + 1, after).await?;
+        tx.rollback().await?;
+        items
+    } else {
+        // Nothing to look up first: the page is one statement, one round trip.
+        let (sql, params) = page_sql(f, None, lim + 1, after)?;
+        db.query(&sql, &params)
+            .await?
+            .iter()
+            .map(entry)
+            .collect::<Result<Vec<_>>>()?
+    };
     Ok(crate::admin::page_of(items, lim, |e| Cursor {
         ts: e.created_at,
         id: e.id,

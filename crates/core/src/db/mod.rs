@@ -23,6 +23,7 @@ pub use value::{
 };
 
 pub use de::DecodeError;
+pub use pg::map_err as pg_map_err;
 pub use sqlite::SqliteDb;
 
 use crate::error::{Error, Result};
@@ -98,6 +99,14 @@ impl PgDb {
         match &self.0 .0 {
             Store::Pg(pool, _) => pool,
             Store::Sqlite(_) => unreachable!("a PgDb is made only from a PostgreSQL store"),
+        }
+    }
+
+    /// How statements reach the server (prepared, or a pooler's simple protocol).
+    pub fn protocol(&self) -> Protocol {
+        match &self.0 .0 {
+            Store::Pg(_, proto) => *proto,
+            Store::Sqlite(_) => Protocol::Prepared,
         }
     }
 
@@ -202,12 +211,27 @@ impl Db {
         }
     }
 
-    /// Runs one statement in its own transaction and returns the rows.
+    /// Runs one statement in its own transaction and returns the rows (on PostgreSQL straight
+    /// on the pool: the statement is its own transaction, one round trip).
     pub async fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
+        if let Store::Pg(pool, proto) = &self.0 {
+            return pg::query_pool(pool, *proto, sql, params).await;
+        }
         let mut tx = self.begin().await?;
         let rows = tx.query(sql, params).await?;
         tx.commit().await?;
         Ok(rows)
+    }
+
+    /// Runs a script of statements without parameters as one message and returns their rows
+    /// (they must share their columns: e.g. `SET LOCAL`s, then one query). On PostgreSQL: one
+    /// round trip and one implicit transaction, so `SET LOCAL` holds for the whole script and an
+    /// error rolls all of it back. On SQLite: one statement, as [`Db::query`].
+    pub async fn query_script(&self, sql: &str) -> Result<Vec<Row>> {
+        match &self.0 {
+            Store::Pg(pool, _) => pg::query_script(pool, sql).await,
+            Store::Sqlite(_) => self.query(sql, &[]).await,
+        }
     }
 
     /// Closes the store (waits for pooled connections to close).

@@ -52,6 +52,32 @@ pub(super) async fn query(
     decode_rows(rows)
 }
 
+/// One statement straight on the pool: its own (implicit) transaction, one round trip.
+pub(super) async fn query_pool(
+    pool: &sqlx::PgPool,
+    proto: Protocol,
+    sql: &str,
+    params: &[Value],
+) -> Result<Vec<Row>> {
+    use sqlx::Executor as _;
+    let rows = match proto {
+        Protocol::Prepared => bind(sqlx::query(sql), params).fetch_all(pool).await,
+        Protocol::Simple => {
+            pool.fetch_all(sqlx::raw_sql(&inline::inline(sql, params)?))
+                .await
+        }
+    }
+    .map_err(map_err)?;
+    decode_rows(rows)
+}
+
+/// A parameterless script as one simple-protocol message (one implicit transaction).
+pub(super) async fn query_script(pool: &sqlx::PgPool, sql: &str) -> Result<Vec<Row>> {
+    use sqlx::Executor as _;
+    let rows = pool.fetch_all(sqlx::raw_sql(sql)).await.map_err(map_err)?;
+    decode_rows(rows)
+}
+
 pub(super) async fn execute(
     tx: &mut sqlx::Transaction<'static, Postgres>,
     proto: Protocol,
@@ -157,7 +183,7 @@ fn decode(row: &PgRow, i: usize) -> Result<Value> {
 }
 
 /// Maps a sqlx error to a core error a person can act on.
-pub(crate) fn map_err(e: sqlx::Error) -> Error {
+pub fn map_err(e: sqlx::Error) -> Error {
     match &e {
         sqlx::Error::Database(db) => {
             let code = db.code().map(|c| c.to_string()).unwrap_or_default();
