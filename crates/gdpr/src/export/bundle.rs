@@ -138,7 +138,12 @@ async fn write_table(
                 w.write_all(if rows == 0 { b"\n" } else { b",\n" })
                     .map_err(werr)?;
                 if pg {
-                    w.write_all(r.text("_ncy_json")?.as_bytes()).map_err(werr)?;
+                    // Written from the row as it is (no copy of each row's JSON text).
+                    match r.get("_ncy_json")? {
+                        Value::Text(json) => w.write_all(json.as_bytes()),
+                        _ => w.write_all(r.text("_ncy_json")?.as_bytes()),
+                    }
+                    .map_err(werr)?;
                 } else {
                     let mut obj = r.to_json();
                     if let Some(m) = obj.as_object_mut() {
