@@ -13,8 +13,8 @@ use ncy_core::db::{now, Db};
 use ncy_core::{Error, Result};
 use serde_json::json;
 use sqlx::{Connection as _, PgConnection, PgPool, Row as _};
-use tokio::io::{AsyncBufReadExt, AsyncWrite, AsyncWriteExt, BufReader};
-use tokio::process::{ChildStderr, Command};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::process::Command;
 
 use crate::counts::{self, sql_err};
 use crate::crypt::{self, Archive, Keys};
@@ -23,7 +23,7 @@ use crate::pgconn::PgConn;
 use crate::snapshot::{self, NewSnapshot, Snapshot};
 use crate::stream::{copy_hashing, sha256_file, Partial};
 use crate::tables;
-use crate::tools::{self, Tool};
+use crate::tools::{self, read_stderr, spawn_error, Tool};
 use crate::{file_name, CreateOptions, Hooks, RestoreOptions, RestoreReport};
 
 /// What the server says about itself.
@@ -51,39 +51,6 @@ async fn server_info(conn: &mut PgConnection) -> Result<ServerInfo> {
 pub(crate) async fn pool_server_info(pool: &PgPool) -> Result<ServerInfo> {
     let mut c = pool.acquire().await.map_err(sql_err)?;
     server_info(&mut c).await
-}
-
-/// Reads a tool's stderr: counts lines containing `marker` (one per table) through `on_table`
-/// and keeps the lines that are not progress chatter (errors, warnings) for the report.
-async fn read_stderr(
-    stderr: ChildStderr,
-    tool: &str,
-    marker: &str,
-    on_table: impl Fn(u64),
-) -> Vec<String> {
-    let mut lines = BufReader::new(stderr).lines();
-    let mut kept = Vec::new();
-    let mut tables = 0u64;
-    let prefix = format!("{tool}: ");
-    while let Ok(Some(line)) = lines.next_line().await {
-        if line.contains(marker) {
-            tables += 1;
-            on_table(tables);
-            continue;
-        }
-        let rest = line.strip_prefix(&prefix).unwrap_or(&line);
-        let noteworthy = !line.starts_with(&prefix)
-            || ["error:", "warning:", "detail:", "hint:", "fatal:"]
-                .iter()
-                .any(|k| rest.starts_with(k));
-        if noteworthy {
-            if kept.len() >= 20 {
-                kept.remove(0);
-            }
-            kept.push(line);
-        }
-    }
-    kept
 }
 
 /// Turns a failed tool run into one error that says what to do.
@@ -125,10 +92,6 @@ fn tool_error(
     } else {
         Error::db(format!("{tool} failed: {text}"))
     }
-}
-
-fn spawn_error(tool: &Tool, e: std::io::Error) -> Error {
-    Error::io(format!("starting {}", tool.path.display()), e)
 }
 
 /// Runs pg_dump in the snapshot of an open REPEATABLE READ transaction and counts every
@@ -331,7 +294,8 @@ pub(crate) async fn counts_of(pool: &PgPool, name: &str) -> Result<BTreeMap<Stri
 }
 
 /// Restores `path` into the existing empty database `target`, leaving out the extensions
-/// it cannot create there (returned; see [`extensions`]).
+/// it cannot create there (returned; see [`extensions`]). `toc` is the archive's listing when
+/// the caller has read it already.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn pg_restore_into(
     tool: &Tool,
@@ -339,12 +303,17 @@ pub(crate) async fn pg_restore_into(
     pool: &PgPool,
     target: &str,
     archive: &Archive<'_>,
+    toc: Option<&[String]>,
     no_owner: bool,
     tables: u64,
     hooks: Hooks<'_>,
 ) -> Result<Vec<SkippedExtension>> {
-    let toc = extensions::toc(tool, conn, archive).await?;
-    let plan = extensions::plan(pool, target, &toc).await?;
+    let listed = match toc {
+        Some(_) => None,
+        None => Some(extensions::toc(tool, conn, archive).await?),
+    };
+    let toc = toc.or(listed.as_deref()).unwrap_or_default();
+    let plan = extensions::plan(pool, target, toc).await?;
     let mut cmd = Command::new(&tool.path);
     // A conninfo string, so that no database name (even one with `=`) is misread.
     let escaped = target.replace('\\', "\\\\").replace('\'', "\\'");
@@ -537,6 +506,7 @@ pub(crate) async fn restore(
             pool,
             &tmp,
             &archive,
+            None,
             opts.no_owner,
             tables,
             hooks,

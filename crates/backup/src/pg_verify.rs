@@ -50,7 +50,17 @@ pub(crate) async fn verify(
             .push(format!("the backup file {} is missing", path.display()));
         return Ok(v);
     }
-    let (size, sum) = sha256_file(path, "checksum", hooks).await?;
+    // The checksum and pg_restore's listing each read the whole file: both at once.
+    let listing = async {
+        // A wrong or missing key is an error, not a failed verification: the backup may be fine.
+        let archive = Archive::open(path, keys, snap.encrypted_to.as_deref()).await?;
+        let info = pool_server_info(pool).await?;
+        let tool = tools::locate("pg_restore", info.major)?;
+        let toc = extensions::toc(&tool, conn, &archive).await;
+        Ok::<_, Error>((archive, tool, toc))
+    };
+    let (hashed, listed) = tokio::join!(sha256_file(path, "checksum", hooks), listing);
+    let (size, sum) = hashed?;
     v.checksum_ok = snap.sha256.as_deref() == Some(sum.as_str());
     if size as i64 != snap.size {
         v.problems.push(format!(
@@ -69,17 +79,18 @@ pub(crate) async fn verify(
     }
     v.actual_sha256 = Some(sum);
 
-    // A wrong or missing key is an error, not a failed verification: the backup may be fine.
-    let archive = Archive::open(path, keys, snap.encrypted_to.as_deref()).await?;
-    let info = pool_server_info(pool).await?;
-    let tool = tools::locate("pg_restore", info.major)?;
-    match extensions::toc(&tool, conn, &archive).await {
+    let (archive, tool, toc) = listed?;
+    let toc = match toc {
         Ok(toc) => {
             v.readable = true;
             v.entries = extensions::entries(&toc);
+            Some(toc)
         }
-        Err(e) => v.problems.push(e.to_string()),
-    }
+        Err(e) => {
+            v.problems.push(e.to_string());
+            None
+        }
+    };
     if !(v.checksum_ok && v.readable) {
         return Ok(v);
     }
@@ -90,8 +101,18 @@ pub(crate) async fn verify(
     let started = Instant::now();
     let tables = snap.table_counts.as_ref().map(|c| c.len()).unwrap_or(0) as u64;
     let outcome = async {
-        let skipped =
-            pg_restore_into(&tool, conn, pool, &scratch, &archive, true, tables, hooks).await?;
+        let skipped = pg_restore_into(
+            &tool,
+            conn,
+            pool,
+            &scratch,
+            &archive,
+            toc.as_deref(),
+            true,
+            tables,
+            hooks,
+        )
+        .await?;
         let restore_ms = started.elapsed().as_millis() as i64;
         hooks.report("compare", 0, tables, 0);
         let actual = counts_of(pool, &scratch).await?;

@@ -1,12 +1,14 @@
 //! Finding `pg_dump` / `pg_restore` able to handle the server: first
 //! `/usr/lib/postgresql/<server major>/bin`, then `$PATH`, then any newer installed version.
 //! A client older than the server cannot dump it, so that case is refused with the package to
-//! install.
+//! install. Also reading a running tool's stderr.
 
 use std::path::{Path, PathBuf};
 
 use ncy_core::{Error, Result};
 use serde::Serialize;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::ChildStderr;
 
 /// A located client program and its version.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -128,6 +130,44 @@ fn install_hint(name: &str, major: u32) -> String {
 /// Finds `name` (`pg_dump`, `pg_restore`) for a server of major version `major`.
 pub fn locate(name: &str, major: u32) -> Result<Tool> {
     locate_in(name, major, &search_dirs(major))
+}
+
+/// Reads a tool's stderr: counts lines containing `marker` (one per table) through `on_table`
+/// and keeps the lines that are not progress chatter (errors, warnings) for the report.
+pub(crate) async fn read_stderr(
+    stderr: ChildStderr,
+    tool: &str,
+    marker: &str,
+    on_table: impl Fn(u64),
+) -> Vec<String> {
+    let mut lines = BufReader::new(stderr).lines();
+    let mut kept = Vec::new();
+    let mut tables = 0u64;
+    let prefix = format!("{tool}: ");
+    while let Ok(Some(line)) = lines.next_line().await {
+        if line.contains(marker) {
+            tables += 1;
+            on_table(tables);
+            continue;
+        }
+        let rest = line.strip_prefix(&prefix).unwrap_or(&line);
+        let noteworthy = !line.starts_with(&prefix)
+            || ["error:", "warning:", "detail:", "hint:", "fatal:"]
+                .iter()
+                .any(|k| rest.starts_with(k));
+        if noteworthy {
+            if kept.len() >= 20 {
+                kept.remove(0);
+            }
+            kept.push(line);
+        }
+    }
+    kept
+}
+
+/// The error of a tool that could not be started.
+pub(crate) fn spawn_error(tool: &Tool, e: std::io::Error) -> Error {
+    Error::io(format!("starting {}", tool.path.display()), e)
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::specs::{count, from, q, tables, Spec, BATCH, SPECS};
+use super::specs::{counts, from, q, tables, Spec, BATCH, SPECS};
 use crate::request::Request;
 use crate::subject::Subject;
 use crate::{check_cancel, Progress};
@@ -69,11 +69,13 @@ fn io(ctx: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
     move |e| Error::io(ctx, e)
 }
 
-/// Streams one table into `dir/<Table>.json`.
+/// Streams one table into `dir/<Table>.json`, read from `src` (see [`from`]); the file is
+/// returned unsynced, for [`sync_all`].
 #[allow(clippy::too_many_arguments)]
 async fn write_table(
     tx: &mut Tx,
     spec: &Spec,
+    src: &str,
     user: Uuid,
     email: &str,
     dir: &Path,
@@ -81,7 +83,7 @@ async fn write_table(
     total: u64,
     progress: &(dyn Fn(Progress) + Send + Sync),
     cancel: Option<&AtomicBool>,
-) -> Result<FileEntry> {
+) -> Result<(FileEntry, File)> {
     let name = format!("{}.json", spec.table);
     let path = dir.join(&name);
     let f = create_private(&path)?;
@@ -95,7 +97,6 @@ async fn write_table(
     let mut rows = 0u64;
     let (ts, tb) = (q(spec.ts), q(spec.tb));
     let pg = tx.dialect() == Dialect::Postgres;
-    let src = from(tx, spec.table).await?;
     for part in spec.parts {
         let base = if part.email {
             params![user, email]
@@ -137,7 +138,12 @@ async fn write_table(
                 w.write_all(if rows == 0 { b"\n" } else { b",\n" })
                     .map_err(werr)?;
                 if pg {
-                    w.write_all(r.text("_ncy_json")?.as_bytes()).map_err(werr)?;
+                    // Written from the row as it is (no copy of each row's JSON text).
+                    match r.get("_ncy_json")? {
+                        Value::Text(json) => w.write_all(json.as_bytes()),
+                        _ => w.write_all(r.text("_ncy_json")?.as_bytes()),
+                    }
+                    .map_err(werr)?;
                 } else {
                     let mut obj = r.to_json();
                     if let Some(m) = obj.as_object_mut() {
@@ -169,17 +175,36 @@ async fn write_table(
     }
     w.write_all(b"\n]\n").map_err(werr)?;
     w.flush().map_err(werr)?;
-    w.inner
+    let file = w
+        .inner
         .into_inner()
-        .map_err(|e| Error::io(format!("writing {name}"), e.into_error()))?
-        .sync_all()
-        .map_err(werr)?;
-    Ok(FileEntry {
-        file: name,
-        table: Some(spec.table.to_owned()),
-        rows: Some(rows),
-        bytes: w.bytes,
-        sha256: hex::encode(w.hash.finalize()),
+        .map_err(|e| Error::io(format!("writing {name}"), e.into_error()))?;
+    Ok((
+        FileEntry {
+            file: name,
+            table: Some(spec.table.to_owned()),
+            rows: Some(rows),
+            bytes: w.bytes,
+            sha256: hex::encode(w.hash.finalize()),
+        },
+        file,
+    ))
+}
+
+/// Flushes every file of the bundle to disk, all at once (the file system commits them
+/// together rather than one journal commit per file).
+fn sync_all(dir: &Path, files: Vec<(String, File)>) -> Result<()> {
+    std::thread::scope(|s| {
+        let handles: Vec<_> = files
+            .iter()
+            .map(|(name, f)| (name, s.spawn(move || f.sync_all())))
+            .collect();
+        for (name, h) in handles {
+            h.join()
+                .unwrap_or_else(|_| Err(std::io::Error::other("fsync thread panicked")))
+                .map_err(io(format!("writing {}", dir.join(name).display())))?;
+        }
+        Ok(())
     })
 }
 
@@ -193,19 +218,22 @@ fn create_private(path: &Path) -> Result<File> {
         .map_err(io(format!("creating {}", path.display())))
 }
 
-fn write_file(dir: &Path, name: &str, data: &[u8]) -> Result<FileEntry> {
+/// Writes a small file whole; returned unsynced, for [`sync_all`].
+fn write_file(dir: &Path, name: &str, data: &[u8]) -> Result<(FileEntry, File)> {
     let path = dir.join(name);
     let mut f = create_private(&path)?;
     f.write_all(data)
-        .and_then(|_| f.sync_all())
         .map_err(io(format!("writing {}", path.display())))?;
-    Ok(FileEntry {
-        file: name.to_owned(),
-        table: None,
-        rows: None,
-        bytes: data.len() as u64,
-        sha256: hex::encode(Sha256::digest(data)),
-    })
+    Ok((
+        FileEntry {
+            file: name.to_owned(),
+            table: None,
+            rows: None,
+            bytes: data.len() as u64,
+            sha256: hex::encode(Sha256::digest(data)),
+        },
+        f,
+    ))
 }
 
 fn summary_md(m: &Manifest, consents: &[(String, bool, NaiveDateTime)]) -> String {
@@ -290,20 +318,25 @@ pub(super) async fn write_bundle(
             .await?;
     }
     let email = subject.email.to_lowercase();
-    let mut totals = Vec::new();
+    let mut srcs = Vec::with_capacity(SPECS.len());
     for s in SPECS {
-        totals.push(count(&mut tx, s, subject.id, &email).await?);
+        srcs.push(from(&mut tx, s.table).await?);
     }
-    let total: u64 = totals.iter().sum();
+    let total: u64 = counts(&mut tx, &srcs, subject.id, &email)
+        .await?
+        .iter()
+        .sum();
     let mut done = 0u64;
     let mut files = Vec::new();
+    let mut open = Vec::new();
     let mut row_counts = std::collections::BTreeMap::new();
-    for s in SPECS {
-        let f = write_table(
-            &mut tx, s, subject.id, &email, dir, &mut done, total, progress, cancel,
+    for (s, src) in SPECS.iter().zip(&srcs) {
+        let (f, file) = write_table(
+            &mut tx, s, src, subject.id, &email, dir, &mut done, total, progress, cancel,
         )
         .await?;
         row_counts.insert(s.table.to_owned(), f.rows.unwrap_or(0));
+        open.push((f.file.clone(), file));
         files.push(f);
     }
     let consents = crate::consent::current_in(&mut tx, subject.id).await?;
@@ -325,9 +358,12 @@ pub(super) async fn write_bundle(
             .map(|c| (c.purpose.clone(), c.granted, c.at))
             .collect::<Vec<_>>(),
     );
-    let sf = write_file(dir, "summary.md", md.as_bytes())?;
+    let (sf, file) = write_file(dir, "summary.md", md.as_bytes())?;
+    open.push((sf.file.clone(), file));
     m.files.push(sf);
     let json = serde_json::to_vec_pretty(&m).map_err(|e| Error::db(format!("manifest: {e}")))?;
-    write_file(dir, "manifest.json", &json)?;
+    let (mf, file) = write_file(dir, "manifest.json", &json)?;
+    open.push((mf.file, file));
+    sync_all(dir, open)?;
     Ok((m, done))
 }

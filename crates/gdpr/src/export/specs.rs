@@ -214,22 +214,35 @@ pub(super) async fn from(tx: &mut Tx, table: &str) -> Result<String> {
     })
 }
 
-pub(super) async fn count(tx: &mut Tx, spec: &Spec, user: Uuid, email: &str) -> Result<u64> {
-    let mut n = 0;
-    let src = from(tx, spec.table).await?;
-    for part in spec.parts {
-        let p = if part.email {
-            params![user, email]
-        } else {
-            params![user]
-        };
-        let r = tx
-            .query_one(
-                &format!("SELECT count(*) AS n FROM {src} t WHERE {}", part.filter),
-                &p,
-            )
-            .await?;
-        n += r.int("n")? as u64;
+/// The rows every spec contributes, in one statement (`srcs[i]` is what spec `i` reads from,
+/// see [`from`]); `$1` is the subject id, `$2` the subject's email.
+pub(super) async fn counts(
+    tx: &mut Tx,
+    srcs: &[String],
+    user: Uuid,
+    email: &str,
+) -> Result<Vec<u64>> {
+    let mut cols = Vec::with_capacity(SPECS.len());
+    for (i, (spec, src)) in SPECS.iter().zip(srcs).enumerate() {
+        let parts = spec
+            .parts
+            .iter()
+            .map(|part| format!("(SELECT count(*) FROM {src} t WHERE {})", part.filter))
+            .collect::<Vec<_>>()
+            .join(" + ");
+        cols.push(format!("{parts} AS n{i}"));
     }
-    Ok(n)
+    // Every filter names $1; $2 (the email) is bound only when some part uses it (SQLite
+    // refuses a parameter the statement does not have).
+    let p = if SPECS.iter().any(|s| s.parts.iter().any(|p| p.email)) {
+        params![user, email]
+    } else {
+        params![user]
+    };
+    let r = tx
+        .query_one(&format!("SELECT {}", cols.join(", ")), &p)
+        .await?;
+    (0..SPECS.len())
+        .map(|i| Ok(r.int(&format!("n{i}"))? as u64))
+        .collect()
 }
