@@ -3,4 +3,8 @@
 /**
  * A team.
  */
-export type Team = { id: string, organization_id: string, name: string, description: string | null, members: Array<string>, created_at: string, deleted_at: string | null, };
+export type Team = { id: string, organization_id: string, name: string, description: string | null, 
+/**
+ * Members' emails (read apart from the team's row).
+ */
+members: Array<string>, created_at: string, deleted_at: string | null, };
