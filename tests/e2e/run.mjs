@@ -987,17 +987,22 @@ try {
         const sleeperErr = [];
         sleeper.stderr.on('data', (b) => sleeperErr.push(String(b)));
         const sleeperDone = new Promise((res) => sleeper.on('exit', res));
-        const sleepPid = await d.until('the sleeping session', async () => psql(`SELECT pid FROM pg_stat_activity WHERE application_name = 'e2e-sleep' AND state = 'active'`));
+        // Waiting on the lock (not merely started): the report's finding is about that wait.
+        const sleepPid = await d.until('the sleeping session waiting on the lock', async () => psql(`SELECT pid FROM pg_stat_activity WHERE application_name = 'e2e-sleep' AND wait_event_type = 'Lock'`));
         await d.until('both sessions listed', async () => {
           await d.click('[data-testid="health-refresh"]');
           await d.until('the report', async () => !(await d.exec(`return document.querySelector('[data-testid="health-refresh"]').disabled`)), 20000);
           return (await d.findAll(`[data-testid="health-session-row"][data-pid="${idlePid}"]`)).length && (await d.findAll(`[data-testid="health-session-row"][data-pid="${sleepPid}"]`)).length;
         }, 30000);
         assert(/idle in transaction/.test(await d.text(`[data-testid="health-session-row"][data-pid="${idlePid}"]`)), 'the idle-in-transaction state is shown');
+        // A report read before the wait showed up has no finding yet: refresh until one has it.
         await d.until('the waiting session with its finding', async () => {
           const f = await d.findAll(`[data-testid="health-session-row"][data-pid="${sleepPid}"] [data-testid="health-session-finding"]`);
-          return f.length && /finish the blocking transaction/.test(await d.text(`[data-testid="health-session-row"][data-pid="${sleepPid}"] [data-testid="health-session-finding"]`));
-        });
+          if (f.length && /finish the blocking transaction/.test(await d.text(`[data-testid="health-session-row"][data-pid="${sleepPid}"] [data-testid="health-session-finding"]`))) return true;
+          await d.click('[data-testid="health-refresh"]');
+          await d.until('the report', async () => !(await d.exec(`return document.querySelector('[data-testid="health-refresh"]').disabled`)), 20000);
+          return false;
+        }, 30000);
         assert((await d.findAll('[data-testid="health-blocked-row"]')).length >= 1, 'the blocked lock is listed');
         await d.exec(`document.querySelector('[data-testid="health-sessions"]').scrollIntoView()`);
         await shot('16-health-session-finding');
