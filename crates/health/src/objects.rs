@@ -267,6 +267,9 @@ fn stats_sql(limit: i64) -> String {
             )
         )
     };
+    // The two `OFFSET 0`s are planner fences, not paging: they keep PostgreSQL from pulling
+    // the per-relation size and statistics calls up into the outer query (where they would
+    // run again for each reference). Nothing is skipped; the lists are bounded by LIMIT.
     format!(
         "WITH t AS MATERIALIZED (
              SELECT z.schema, z.name, z.own_bytes + z.index_bytes AS total_bytes, z.table_bytes,
