@@ -8,15 +8,27 @@ cd "$(dirname "$0")/.."
 
 [ -n "${NCY_IN_KEYRING_SESSION:-}" ] || exec scripts/with-keyring.sh "$0" "$@"
 
+# Each phase says how long it took, so a slow CI run shows where its time went.
+phase_start=$SECONDS phase_name=""
+phase() {
+  [ -n "$phase_name" ] && echo "test: $phase_name took $((SECONDS - phase_start)) s"
+  phase_name=$1 phase_start=$SECONDS
+}
+
+phase "lint"
 python3 migrations/tools/pg2sqlite.py --check
 cargo fmt --all -- --check
 
+phase "ui build"
 # The desktop shell embeds the built UI (tauri's frontendDist): build it before compiling.
 if [ -f ui/package.json ]; then
   (cd ui && npm run build --silent >/dev/null)
 fi
+phase "build"
 cargo build --workspace --all-targets --quiet
+phase "clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+phase "bindings"
 # The UI's TypeScript types are generated from the Rust types (ts-rs): they must be current.
 if [ -x ui/gen-bindings.sh ]; then
   bindings=$(mktemp -d -t ncy-bindings.XXXXXX)
@@ -39,13 +51,18 @@ if [ -z "${NCY_TEST_DATABASE_URL:-}" ]; then
   echo "test: PostgreSQL cluster on port $port"
 fi
 
+phase "rust tests (PostgreSQL 15)"
 cargo test --workspace --no-fail-fast
+phase "rust tests (PostgreSQL 18)"
 # The newest PostgreSQL too (the suite above ran on Debian's 15; `make test-matrix` adds 16, 17).
 scripts/test-pg.sh 18
 
+phase "ui checks"
 if [ -f ui/package.json ]; then
   (cd ui && npm run check --silent && npm test --silent)
 fi
+phase "e2e"
 if [ -x scripts/e2e.sh ]; then
   scripts/e2e.sh
 fi
+phase ""
