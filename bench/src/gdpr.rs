@@ -125,9 +125,15 @@ pub async fn run(b: &mut Bench) {
     let rss_before = proc_status("VmRSS:");
     let cancel = AtomicBool::new(false);
     let t = Instant::now();
-    let res = export::export(&db, &op, id, &dir.join("bundle"), &|_| {}, Some(&cancel))
-        .await
-        .expect("export");
+    let res = export::export(
+        &db,
+        &op,
+        id,
+        &dir.join("bundle"),
+        ncy_core::Work::none().with_cancel(&cancel),
+    )
+    .await
+    .expect("export");
     let ours = t.elapsed().as_secs_f64();
     let growth_mib = proc_status("VmHWM:").saturating_sub(rss_before) as f64 / 1024.0;
     let bundle_mib =

@@ -90,8 +90,7 @@ async fn convert(db: &Db) -> f64 {
             tables: vec![partition::ACCESS_LOG],
             ..Default::default()
         },
-        &|_| {},
-        None,
+        ncy_core::Work::none(),
     )
     .await
     .expect("partition-logs");
@@ -217,14 +216,20 @@ pub async fn run(b: &mut Bench) {
         access_log_days: 90,
         ..Default::default()
     };
-    let noop = |_: ncy_gdpr::Progress| {};
     let mut secs = Vec::new();
     let mut removed = 0;
     for (db, op) in [(&plain, &pop), (&part, &qop)] {
         let started = Instant::now();
-        let r = retention::run(db, op, Some(policy.clone()), false, Some(t), &noop, None)
-            .await
-            .expect("retention");
+        let r = retention::run(
+            db,
+            op,
+            Some(policy.clone()),
+            false,
+            Some(t),
+            ncy_core::Work::none(),
+        )
+        .await
+        .expect("retention");
         secs.push(started.elapsed().as_secs_f64());
         removed = r
             .items

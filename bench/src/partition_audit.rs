@@ -34,8 +34,7 @@ async fn partition(db: &Db) -> usize {
             tables: vec![partition::AUDIT_LOG],
             ..Default::default()
         },
-        &|_| {},
-        None,
+        ncy_core::Work::none(),
     )
     .await
     .expect("partition-logs AuditLog");

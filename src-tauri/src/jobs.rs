@@ -4,29 +4,19 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use ncy_core::work::OnProgress;
+use ncy_core::{Progress, Work};
 use serde::Serialize;
 use tauri::{AppHandle, Emitter};
 
-/// A `progress` event: which job, what phase, how far.
+/// A `progress` event: which job, and how far it has come (core's [`Progress`]).
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-pub struct Progress {
+pub struct JobProgress {
     pub job: String,
-    pub phase: String,
-    pub done: u64,
-    pub total: u64,
-}
-
-impl Progress {
-    /// A progress event.
-    pub fn new(job: &str, phase: &str, done: u64, total: u64) -> Self {
-        Progress {
-            job: job.into(),
-            phase: phase.into(),
-            done,
-            total,
-        }
-    }
+    #[serde(flatten)]
+    #[cfg_attr(feature = "ts", ts(flatten))]
+    pub progress: Progress,
 }
 
 /// Cancel flags of running jobs.
@@ -49,17 +39,20 @@ impl Jobs {
     }
 
     /// Registers job `id` for the lifetime of the returned guard: the UI can cancel it, and
-    /// its progress goes to the window as `progress` events.
+    /// the progress of its [`Job::work`] goes to the window as `progress` events.
     pub fn begin(&self, app: &AppHandle, id: &str) -> Job<'_> {
         let cancel = Arc::new(AtomicBool::new(false));
         self.start(id, cancel.clone());
+        let (app, job) = (app.clone(), id.to_owned());
+        let emit = Box::new(move |progress: Progress| {
+            let job = job.clone();
+            let _ = app.emit("progress", JobProgress { job, progress });
+        });
         Job {
             jobs: self,
-            reporter: Reporter {
-                app: app.clone(),
-                id: id.to_owned(),
-                cancel,
-            },
+            id: id.to_owned(),
+            emit,
+            cancel,
         }
     }
 
@@ -78,44 +71,21 @@ impl Jobs {
 /// A running job; forgotten when dropped (after its work ended, whichever way).
 pub struct Job<'a> {
     jobs: &'a Jobs,
-    reporter: Reporter,
-}
-
-impl std::ops::Deref for Job<'_> {
-    type Target = Reporter;
-    fn deref(&self) -> &Reporter {
-        &self.reporter
-    }
+    id: String,
+    emit: Box<OnProgress<'static>>,
+    cancel: Arc<AtomicBool>,
 }
 
 impl Job<'_> {
-    /// An owned handle for work that runs on another thread.
-    pub fn reporter(&self) -> Reporter {
-        self.reporter.clone()
+    /// What the job's work takes: progress to the window, the window's cancel.
+    pub fn work(&self) -> Work<'_> {
+        Work::new(&*self.emit, Some(&self.cancel))
     }
 }
 
 impl Drop for Job<'_> {
     fn drop(&mut self) {
-        self.jobs.finish(&self.reporter.id);
-    }
-}
-
-/// What a job's work needs: where progress goes and the cancel flag it must honour.
-#[derive(Clone)]
-pub struct Reporter {
-    app: AppHandle,
-    id: String,
-    /// Set when the user cancels.
-    pub cancel: Arc<AtomicBool>,
-}
-
-impl Reporter {
-    /// Sends one `progress` event.
-    pub fn emit(&self, phase: &str, done: u64, total: u64) {
-        let _ = self
-            .app
-            .emit("progress", Progress::new(&self.id, phase, done, total));
+        self.jobs.finish(&self.id);
     }
 }
 

@@ -613,8 +613,7 @@ fn operations() -> Vec<(&'static str, Vec<&'static str>, bool, Op)> {
                         priority: Some(TaskPriority::URGENT),
                         ..Default::default()
                     },
-                    &|_, _| {},
-                    None,
+                    ncy_core::Work::none(),
                 )
                 .await
                 .map(|_| ())
@@ -651,7 +650,7 @@ fn operations() -> Vec<(&'static str, Vec<&'static str>, bool, Op)> {
                     &AuditFilter::default(),
                     Format::Json,
                     &mut out,
-                    &|_| {},
+                    ncy_core::Work::none(),
                 )
                 .await
                 .map(|_| ())
@@ -1316,8 +1315,7 @@ conformance!(failed_operations_write_nothing, |store: Store| async move {
             status: Some(TaskStatus::DONE),
             ..Default::default()
         },
-        &|_, _| {},
-        None,
+        ncy_core::Work::none(),
     )
     .await;
     assert!(matches!(r, Err(Error::NotFound { .. })), "{r:?}");
@@ -1554,8 +1552,12 @@ conformance!(
                 status: Some(TaskStatus::CANCELLED),
                 ..Default::default()
             },
-            &|d, _| progress.store(d, std::sync::atomic::Ordering::Relaxed),
-            None,
+            ncy_core::Work::new(
+                &|p: ncy_core::Progress| {
+                    progress.store(p.done, std::sync::atomic::Ordering::Relaxed)
+                },
+                None,
+            ),
         )
         .await
         .unwrap();
@@ -1582,8 +1584,7 @@ conformance!(
                 status: Some(TaskStatus::TODO),
                 ..Default::default()
             },
-            &|_, _| {},
-            Some(&flag),
+            ncy_core::Work::none().with_cancel(&flag),
         )
         .await;
         assert!(matches!(r, Err(Error::Cancelled)));

@@ -285,8 +285,7 @@ async fn rbac_matrix_app_and_sql_agree() {
             erasure[0].0,
             &erasure[0].1,
             &Default::default(),
-            &|_| {},
-            None,
+            ncy_core::Work::none(),
         )
         .await;
         let direct = sql(

@@ -52,8 +52,6 @@ struct Fixture {
     errors: Vec<ErrorRow>,
 }
 
-fn noop(_: ncy_gdpr::Progress) {}
-
 async fn admin(db: &Db) -> Operator {
     ncy_tests::seeded_admin(db).await
 }
@@ -270,8 +268,7 @@ async fn erasure(db: &Db, op: &Operator, edb: &Db, eraser: &Operator) {
         id,
         SUBJECT,
         &ErasureOptions::default(),
-        &noop,
-        None,
+        ncy_core::Work::none(),
     )
     .await
     .expect("erase");
@@ -335,7 +332,7 @@ async fn retention_run(db: &Db, op: &Operator, fx: &Fixture) {
     } else {
         0
     };
-    let dry = retention::run(db, op, None, true, Some(fx.t), &noop, None)
+    let dry = retention::run(db, op, None, true, Some(fx.t), ncy_core::Work::none())
         .await
         .unwrap();
     assert_eq!(n(&dry, "AccessLog", "deleted"), want_access);
@@ -347,7 +344,7 @@ async fn retention_run(db: &Db, op: &Operator, fx: &Fixture) {
         fx.access.len(),
         "a dry run changes nothing"
     );
-    let run = retention::run(db, op, None, false, Some(fx.t), &noop, None)
+    let run = retention::run(db, op, None, false, Some(fx.t), ncy_core::Work::none())
         .await
         .unwrap();
     assert_eq!(n(&run, "AccessLog", "deleted"), want_access);
@@ -401,7 +398,7 @@ async fn retention_run(db: &Db, op: &Operator, fx: &Fixture) {
     assert_eq!(all_access(db, op, &AccessFilter::default(), 50).await, keep);
     let keep = newest_first_errors(fx.errors.iter().filter(|e| e.ts >= cutoff).cloned());
     assert_eq!(all_errors(db, op, &ErrorFilter::default(), 50).await, keep);
-    let again = retention::run(db, op, None, true, Some(fx.t), &noop, None)
+    let again = retention::run(db, op, None, true, Some(fx.t), ncy_core::Work::none())
         .await
         .unwrap();
     assert_eq!(n(&again, "AccessLog", "deleted"), 0);
@@ -429,9 +426,15 @@ async fn export_check(db: &Db, op: &Operator, fx: &Fixture) {
         .await
         .expect("verify");
     let dir = tempfile::tempdir().expect("tempdir");
-    let out = ncy_gdpr::export::export(db, op, id, &dir.path().join("bundle"), &noop, None)
-        .await
-        .expect("export");
+    let out = ncy_gdpr::export::export(
+        db,
+        op,
+        id,
+        &dir.path().join("bundle"),
+        ncy_core::Work::none(),
+    )
+    .await
+    .expect("export");
     let expected = fx
         .access
         .iter()
@@ -457,8 +460,7 @@ async fn convert(db: &Db, batch: u32, swap_only: bool) -> Vec<partition::Report>
             swap_only,
             ..Default::default()
         },
-        &|_| {},
-        None,
+        ncy_core::Work::none(),
     )
     .await
     .expect("partition-logs")
@@ -487,7 +489,7 @@ async fn plain_sqlite() {
     let fx = fixture(&db, &op).await;
     assert_eq!(layout_of(&db, "AccessLog").await, Layout::Plain);
     behaviour(&db, &op, &fx, &db, &op).await;
-    let e = partition::partition_logs(&db, &Options::default(), &|_| {}, None)
+    let e = partition::partition_logs(&db, &Options::default(), ncy_core::Work::none())
         .await
         .unwrap_err();
     assert!(e.to_string().contains("PostgreSQL"), "{e}");
@@ -738,7 +740,7 @@ async fn partition_logs_is_online_resumable_and_idempotent() {
     );
 
     // Retention empties the default partition's expired rows too.
-    let run = retention::run(&db, &op, None, false, None, &noop, None)
+    let run = retention::run(&db, &op, None, false, None, ncy_core::Work::none())
         .await
         .unwrap();
     assert!(run.items.iter().any(|i| i.action == "dropped"));
@@ -953,8 +955,7 @@ async fn audit_log_is_partitioned_without_moving_its_chain() {
             tables: vec![partition::AUDIT_LOG],
             ..Default::default()
         },
-        &|_| {},
-        None,
+        ncy_core::Work::none(),
     )
     .await
     .expect("partition-logs --table AuditLog");
@@ -1095,9 +1096,16 @@ async fn audit_log_is_partitioned_without_moving_its_chain() {
         audit_log_days: 365,
         ..Default::default()
     };
-    let dry = retention::run(&db, &op, Some(policy.clone()), true, None, &noop, None)
-        .await
-        .unwrap();
+    let dry = retention::run(
+        &db,
+        &op,
+        Some(policy.clone()),
+        true,
+        None,
+        ncy_core::Work::none(),
+    )
+    .await
+    .unwrap();
     let deleted = |r: &retention::RetentionReport| {
         r.items
             .iter()
@@ -1106,7 +1114,7 @@ async fn audit_log_is_partitioned_without_moving_its_chain() {
             .sum::<u64>()
     };
     assert_eq!(deleted(&dry), 120);
-    let run = retention::run(&db, &op, Some(policy), false, None, &noop, None)
+    let run = retention::run(&db, &op, Some(policy), false, None, ncy_core::Work::none())
         .await
         .unwrap();
     assert_eq!(deleted(&run), 120);

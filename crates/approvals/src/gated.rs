@@ -2,14 +2,12 @@
 //! second operator when the settings require it), then the action. The CLI and the window call
 //! these, so the rule of which action waits lives here once.
 
-use std::sync::atomic::AtomicBool;
-
 use ncy_core::admin::orgs::{self, Organization};
 use ncy_core::admin::tasks::{self, BulkReport, TaskPatch};
 use ncy_core::admin::users::{self, User};
 use ncy_core::auth::Operator;
 use ncy_core::db::Db;
-use ncy_core::Result;
+use ncy_core::{Result, Work};
 use ncy_gdpr::erase::{self, ErasureOptions, ErasureOutcome};
 use uuid::Uuid;
 
@@ -34,15 +32,14 @@ pub async fn bulk_update_tasks(
     op: &Operator,
     ids: &[Uuid],
     patch: &TaskPatch,
-    progress: &(dyn Fn(u64, u64) + Send + Sync),
-    cancel: Option<&AtomicBool>,
+    work: Work<'_>,
 ) -> Result<BulkReport> {
     let ask = Request::TaskBulkUpdate {
         ids: ids.to_vec(),
         patch: patch.clone(),
     };
     gate(db, op, &ask).await?;
-    tasks::bulk_update(db, op, ids, patch, progress, cancel).await
+    tasks::bulk_update(db, op, ids, patch, work).await
 }
 
 /// Erases the subject of an ERASURE request, unless it waits for approval.
@@ -52,8 +49,7 @@ pub async fn erase(
     request_id: Uuid,
     confirm: &str,
     opts: &ErasureOptions,
-    progress: &(dyn Fn(ncy_gdpr::Progress) + Send + Sync),
-    cancel: Option<&AtomicBool>,
+    work: Work<'_>,
 ) -> Result<ErasureOutcome> {
     let ask = Request::GdprErase {
         request_id,
@@ -61,5 +57,5 @@ pub async fn erase(
         backup_retention_days: opts.backup_retention_days,
     };
     gate(db, op, &ask).await?;
-    erase::erase(db, op, request_id, confirm, opts, progress, cancel).await
+    erase::erase(db, op, request_id, confirm, opts, work).await
 }

@@ -25,8 +25,6 @@ fn json<T: serde::Serialize>(v: &T) -> Result<serde_json::Value> {
     serde_json::to_value(v).map_err(|e| Error::db(format!("result: {e}")))
 }
 
-fn no_progress(_: u64, _: u64) {}
-
 /// The request as it is filed, checked now so that the approver is not asked to run what
 /// would be refused anyway; `None` when it needs no approval after all.
 /// - An erasure's confirmation is checked against the subject's email and not kept (no
@@ -95,8 +93,7 @@ pub(crate) async fn execute(
                 &ErasureOptions {
                     backup_retention_days: *backup_retention_days,
                 },
-                &|_| {},
-                None,
+                ncy_core::Work::none(),
             )
             .await?;
             json(&out.receipt)
@@ -104,7 +101,7 @@ pub(crate) async fn execute(
         Request::OrgDelete { org } => json(&orgs::delete(db, op, org).await?),
         Request::UserDelete { user } => json(&users::delete(db, op, user).await?),
         Request::TaskBulkUpdate { ids, patch } => {
-            json(&tasks::bulk_update(db, op, ids, patch, &no_progress, None).await?)
+            json(&tasks::bulk_update(db, op, ids, patch, ncy_core::Work::none()).await?)
         }
         Request::BackupRestoreOver {
             backup,

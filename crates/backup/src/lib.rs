@@ -19,17 +19,17 @@
 //! Every operation checks its permission first (`backups.read`, `backups.run`,
 //! `backups.restore`) and writes its AuditLog row in the same transaction as its change.
 //! Results are `serde::Serialize`. Long work reports [`Progress`] and honours a cancel flag
-//! through [`Hooks`]. All futures are `Send` (usable from Tauri commands).
+//! through [`Work`] (core's one contract; [`Hooks`] is its name here). All futures are `Send` (usable from Tauri commands).
 //!
 //! ```no_run
 //! # async fn demo(db: ncy_core::db::Db, target: ncy_core::db::Target, op: ncy_core::auth::Operator) -> ncy_core::Result<()> {
 //! use std::sync::atomic::AtomicBool;
-//! use ncy_backup::{BackupRef, Backups, CreateOptions, Hooks, Progress};
+//! use ncy_backup::{BackupRef, Backups, CreateOptions, Progress, Work};
 //!
 //! let backups = Backups::new(db, &target)?; // add .with_sqlite_key(k) for the encrypted cache
 //! let cancel = AtomicBool::new(false);      // set it from the UI's Cancel button
 //! let on_progress = |p: Progress| println!("{} {}/{} ({} bytes)", p.phase, p.done, p.total, p.bytes);
-//! let hooks = Hooks { progress: &on_progress, cancel: Some(&cancel) };
+//! let hooks = Work::new(&on_progress, Some(&cancel));
 //! let snap = backups.create(&op, &CreateOptions::new("/var/backups/ncy8"), hooks).await?;
 //! let check = backups.verify(&op, &BackupRef::Id(snap.id), hooks).await?;
 //! assert!(check.ok, "{:?}", check.problems);
@@ -70,8 +70,7 @@ pub use prune::{PrunePlan, PrunePolicy};
 pub use snapshot::{BackupList, BackupRef, Snapshot};
 pub use tables::{PlannedTable, RestorePlan};
 pub use types::{
-    cancel_on_ctrl_c, CreateOptions, Hooks, Progress, RestoreOptions, RestoreReport, TableCheck,
-    Verification,
+    CreateOptions, Hooks, Progress, RestoreOptions, RestoreReport, TableCheck, Verification, Work,
 };
 
 /// Backups of one store: the PostgreSQL database behind a pool (with the URL's connection

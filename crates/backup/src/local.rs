@@ -88,13 +88,13 @@ fn copy_pages(
     let b = Backup::new(src, dst).map_err(&err)?;
     let mut busy = 0;
     loop {
-        if hooks.cancelled() {
+        if hooks.is_cancelled() {
             return Err(Error::Cancelled);
         }
         let r = b.step(PAGES_PER_STEP).map_err(&err)?;
         let p = b.progress();
         let total = p.pagecount.max(0) as u64;
-        hooks.report(
+        hooks.report_bytes(
             phase,
             total.saturating_sub(p.remaining.max(0) as u64),
             total,

@@ -130,7 +130,7 @@ pub(crate) async fn create(
         .map_err(sql_err)?;
     let tables = counts::pg_tables(&mut tx).await?;
     let total = tables.len() as u64;
-    hooks.report("dump", 0, total, 0);
+    hooks.report_bytes("dump", 0, total, 0);
 
     let name = file_name(
         created_at,
@@ -176,13 +176,13 @@ pub(crate) async fn create(
         |b| {
             hooks.check()?;
             written.store(b, Ordering::Relaxed);
-            hooks.report("dump", dumped.load(Ordering::Relaxed), total, b);
+            hooks.report_bytes("dump", dumped.load(Ordering::Relaxed), total, b);
             Ok(())
         },
     );
     let errs = read_stderr(stderr, "pg_dump", "dumping contents of table", |n| {
         dumped.store(n, Ordering::Relaxed);
-        hooks.report("dump", n, total, written.load(Ordering::Relaxed));
+        hooks.report_bytes("dump", n, total, written.load(Ordering::Relaxed));
     });
     let counting = counts::pg_counts(&mut tx, &tables);
     let (copied, lines, counted) = tokio::join!(copy, errs, counting);
@@ -238,7 +238,7 @@ pub(crate) async fn create(
         // No file without its record: the backup did not happen.
         let _ = std::fs::remove_file(&path);
     }
-    hooks.report("done", total, total, size);
+    hooks.report_bytes("done", total, total, size);
     recorded
 }
 
@@ -337,12 +337,12 @@ pub(crate) async fn pg_restore_into(
         return Err(Error::db("pg_restore started without its error pipe"));
     };
     let stdin = child.stdin.take();
-    hooks.report("restore", 0, tables, 0);
+    hooks.report_bytes("restore", 0, tables, 0);
     let (lines, fed) = {
         let reading = async {
             tokio::join!(
                 read_stderr(stderr, "pg_restore", "processing data for table", |n| {
-                    hooks.report("restore", n, tables, 0)
+                    hooks.report_bytes("restore", n, tables, 0)
                 }),
                 crypt::feed(input, stdin, archive.path)
             )
@@ -353,7 +353,7 @@ pub(crate) async fn pg_restore_into(
             tokio::select! {
                 lines = &mut reading => break lines,
                 _ = tick.tick() => {
-                    if hooks.cancelled() {
+                    if hooks.is_cancelled() {
                         let _ = child.start_kill();
                     }
                 }
@@ -515,7 +515,7 @@ pub(crate) async fn restore(
         if let Some(keep) = &keep {
             tables::keep_only(pool, &tmp, keep).await?;
         }
-        hooks.report("compare", 0, tables, 0);
+        hooks.report_bytes("compare", 0, tables, 0);
         Ok::<_, Error>((counts_of(pool, &tmp).await?, skipped))
     }
     .await;
@@ -561,6 +561,6 @@ pub(crate) async fn restore(
     )
     .await?;
     tx.commit().await?;
-    hooks.report("done", tables, tables, 0);
+    hooks.report_bytes("done", tables, tables, 0);
     Ok(report)
 }

@@ -114,7 +114,7 @@ pub(crate) async fn verify(
         )
         .await?;
         let restore_ms = started.elapsed().as_millis() as i64;
-        hooks.report("compare", 0, tables, 0);
+        hooks.report_bytes("compare", 0, tables, 0);
         let actual = counts_of(pool, &scratch).await?;
         Ok::<_, Error>((restore_ms, actual, skipped))
     }
@@ -145,6 +145,6 @@ pub(crate) async fn verify(
     }
     dropped?;
     v.ok = v.problems.is_empty();
-    hooks.report("done", tables, tables, 0);
+    hooks.report_bytes("done", tables, tables, 0);
     Ok(v)
 }

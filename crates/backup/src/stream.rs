@@ -189,7 +189,7 @@ pub(crate) async fn sha256_file(
     let what = format!("reading {}", path.display());
     copy_hashing(f, &mut tokio::io::sink(), &what, "hashing", |done| {
         hooks.check()?;
-        hooks.report(phase, done, size, done);
+        hooks.report_bytes(phase, done, size, done);
         Ok(())
     })
     .await

@@ -2,7 +2,6 @@
 //! cancellation ([`Hooks`]), options, and the outcomes of verify and restore.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use ncy_core::{Error, Result};
 use serde::Serialize;
@@ -10,76 +9,14 @@ use serde::Serialize;
 use crate::crypt;
 use crate::extensions::SkippedExtension;
 
-/// Progress of long work: the phase (`"snapshot"`, `"dump"`, `"checksum"`, `"restore"`,
-/// `"compare"`, `"copy"`), units done and expected (0 = unknown), bytes written or read so far.
-#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct Progress {
-    pub phase: String,
-    pub done: u64,
-    pub total: u64,
-    pub bytes: u64,
-}
+/// Progress of long work (phase `"snapshot"`, `"dump"`, `"checksum"`, `"restore"`, `"compare"`,
+/// `"copy"`; units done and expected, 0 = unknown; bytes written or read so far): core's one
+/// contract.
+pub use ncy_core::{Progress, Work};
 
-/// Where long work reports progress and looks for cancellation.
-#[derive(Clone, Copy)]
-pub struct Hooks<'a> {
-    /// Called with each step; must be cheap (it runs on the worker).
-    pub progress: &'a (dyn Fn(Progress) + Send + Sync),
-    /// When set to `true`, the work stops at the next step with [`Error::Cancelled`] and
-    /// leaves nothing behind (no partial file, no snapshot row).
-    pub cancel: Option<&'a AtomicBool>,
-}
-
-fn no_progress(_: Progress) {}
-
-impl Hooks<'static> {
-    /// No progress reporting, no cancellation.
-    pub fn none() -> Hooks<'static> {
-        Hooks {
-            progress: &no_progress,
-            cancel: None,
-        }
-    }
-}
-
-impl Hooks<'_> {
-    pub(crate) fn report(&self, phase: &str, done: u64, total: u64, bytes: u64) {
-        (self.progress)(Progress {
-            phase: phase.to_owned(),
-            done,
-            total,
-            bytes,
-        });
-    }
-
-    pub(crate) fn cancelled(&self) -> bool {
-        self.cancel.is_some_and(|c| c.load(Ordering::Relaxed))
-    }
-
-    pub(crate) fn check(&self) -> Result<()> {
-        if self.cancelled() {
-            Err(Error::Cancelled)
-        } else {
-            Ok(())
-        }
-    }
-}
-
-/// A cancel flag set by Ctrl-C (SIGINT) for the rest of the process: the CLI passes it in
-/// [`Hooks::cancel`] so an interrupted backup leaves no partial file behind.
-pub fn cancel_on_ctrl_c() -> std::sync::Arc<AtomicBool> {
-    let flag = std::sync::Arc::new(AtomicBool::new(false));
-    if let Ok(rt) = tokio::runtime::Handle::try_current() {
-        let f = flag.clone();
-        rt.spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                f.store(true, Ordering::Relaxed);
-            }
-        });
-    }
-    flag
-}
+/// Where a backup operation reports progress and looks for cancellation: core's [`Work`]. A
+/// cancelled operation leaves nothing behind (no partial file, no snapshot row).
+pub type Hooks<'a> = Work<'a>;
 
 /// Options of [`Backups::create`].
 #[derive(Debug, Clone)]

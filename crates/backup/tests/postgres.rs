@@ -137,10 +137,7 @@ async fn create_verify_restore_gives_equal_tables() {
 
     let seen: Mutex<Vec<Progress>> = Mutex::new(vec![]);
     let record = |p: Progress| seen.lock().unwrap().push(p);
-    let hooks = Hooks {
-        progress: &record,
-        cancel: None,
-    };
+    let hooks = Hooks::new(&record, None);
     let snap = b
         .create(&admin, &CreateOptions::new(dir.path()), hooks)
         .await
@@ -585,14 +582,7 @@ async fn permissions_bad_directory_and_cancel_leave_nothing_behind() {
     let flag = AtomicBool::new(false);
     let cancel_now = |_: Progress| flag.store(true, Ordering::Relaxed);
     let e = b
-        .create(
-            &admin,
-            &opts,
-            Hooks {
-                progress: &cancel_now,
-                cancel: Some(&flag),
-            },
-        )
+        .create(&admin, &opts, Hooks::new(&cancel_now, Some(&flag)))
         .await
         .unwrap_err();
     assert!(matches!(e, Error::Cancelled), "{e}");
@@ -646,10 +636,7 @@ async fn a_cancelled_restore_leaves_the_target_as_it_was() {
                     force,
                     ..Default::default()
                 },
-                Hooks {
-                    progress: &cancel_in_restore,
-                    cancel: Some(&flag),
-                },
+                Hooks::new(&cancel_in_restore, Some(&flag)),
             )
             .await
             .unwrap_err();

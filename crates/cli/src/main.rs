@@ -4,6 +4,7 @@
 mod cmd;
 mod ctx;
 mod exit;
+mod job;
 mod output;
 
 use clap::Parser;

@@ -6,6 +6,7 @@
 //! - [`audit`]: AuditLog rows written in the same transaction as each change.
 //! - [`admin`]: users, organizations, teams, projects, tasks, log viewers.
 //! - [`seed`]: development and synthetic data.
+//! - [`work`]: the progress/cancel contract of long work.
 
 pub mod admin;
 pub mod app;
@@ -19,8 +20,10 @@ pub mod model;
 pub mod partition;
 pub mod secrets;
 pub mod seed;
+pub mod work;
 
 pub use error::{Error, ErrorCode, Result};
+pub use work::{Progress, Work};
 
 /// The product version (`ncy-admin/<version>` in audit user agents).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

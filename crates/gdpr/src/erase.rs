@@ -1,12 +1,11 @@
 //! Erasure (Art. 17): anonymization by the documented policy, the sweep, the receipt.
 #![doc = include_str!("../ERASURE-POLICY.md")]
 
-use std::sync::atomic::AtomicBool;
-
 use chrono::NaiveDateTime;
 use ncy_core::audit::{self, Entry};
 use ncy_core::auth::{perm, Operator};
 use ncy_core::db::{now, Db, Dialect, Tx};
+use ncy_core::Work;
 use ncy_core::{params, Error, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -16,7 +15,6 @@ use crate::request::{self, Request, RequestKind, RequestState};
 use crate::subject::{self, anonymized_email, Subject};
 use crate::sweep::{self, SweepResult};
 use crate::terms::Terms;
-use crate::{check_cancel, Progress};
 
 /// The erasure policy, as documented in `ERASURE-POLICY.md`.
 pub const POLICY: &str = include_str!("../ERASURE-POLICY.md");
@@ -332,8 +330,7 @@ pub async fn erase(
     request_id: Uuid,
     confirm: &str,
     opts: &ErasureOptions,
-    progress: &(dyn Fn(Progress) + Send + Sync),
-    cancel: Option<&AtomicBool>,
+    work: Work<'_>,
 ) -> Result<ErasureOutcome> {
     op.require(perm::GDPR_HANDLE)?;
     let mut tx = db.begin().await?;
@@ -395,20 +392,12 @@ pub async fn erase(
             format!("erasure refused: {why}"),
         ));
     }
-    progress(Progress {
-        phase: "erase".into(),
-        done: 0,
-        total: 1,
-    });
+    work.report("erase", 0, 1);
     if in_database {
-        check_cancel(cancel)?;
+        work.check()?;
         let receipt = erase_in_database(&mut tx, op, request_id, confirm, opts).await?;
         for (phase, total) in [("erase", 1), ("sweep", receipt.sweep.tables_scanned)] {
-            progress(Progress {
-                phase: phase.into(),
-                done: total,
-                total,
-            });
+            work.report(phase, total, total);
         }
         let request = request::load(&mut tx, request_id).await?;
         tx.commit().await?;
@@ -416,12 +405,8 @@ pub async fn erase(
     }
     let t = now();
     let (rules, terms) = apply_rules(&mut tx, user, former.as_deref(), t).await?;
-    progress(Progress {
-        phase: "erase".into(),
-        done: 1,
-        total: 1,
-    });
-    let sweep = sweep::sweep_in(&mut tx, &terms, progress, cancel).await?;
+    work.report("erase", 1, 1);
+    let sweep = sweep::sweep_in(&mut tx, &terms, work).await?;
     if !sweep.clean {
         let at = sweep
             .hits

@@ -27,25 +27,7 @@ pub mod subject;
 pub mod sweep;
 mod terms;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
-use serde::Serialize;
-
 pub use request::{Queue, QueueFilter, Request, RequestDetail, RequestKind, RequestState};
 
-/// Progress of long work: the phase (a table name, `"sweep"`, ...), rows done and expected.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-pub struct Progress {
-    pub phase: String,
-    pub done: u64,
-    pub total: u64,
-}
-
-/// Fails with [`ncy_core::Error::Cancelled`] once `flag` is set.
-pub(crate) fn check_cancel(flag: Option<&AtomicBool>) -> ncy_core::Result<()> {
-    match flag {
-        Some(f) if f.load(Ordering::Relaxed) => Err(ncy_core::Error::Cancelled),
-        _ => Ok(()),
-    }
-}
+/// Progress of long work (export, erasure, sweep, retention): core's one contract.
+pub use ncy_core::Progress;

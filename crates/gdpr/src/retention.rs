@@ -16,14 +16,13 @@ use ncy_core::audit::{self, Entry};
 use ncy_core::auth::{perm, Operator};
 use ncy_core::db::{ident, now, Db, Dialect, Tx};
 use ncy_core::partition::{self, Layout, Partition};
+use ncy_core::Work;
 use ncy_core::{params, Error, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
-use std::sync::atomic::AtomicBool;
-
-use crate::{check_cancel, erase, Progress};
+use crate::erase;
 
 /// Retention windows.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -161,8 +160,7 @@ pub async fn run(
     policy: Option<RetentionPolicy>,
     dry_run: bool,
     as_of: Option<NaiveDateTime>,
-    progress: &(dyn Fn(Progress) + Send + Sync),
-    cancel: Option<&AtomicBool>,
+    work: Work<'_>,
 ) -> Result<RetentionReport> {
     op.require(perm::GDPR_HANDLE)?;
     let t = as_of.unwrap_or_else(now);
@@ -192,12 +190,8 @@ pub async fn run(
     let mut anonymized = 0u64;
     let total = users.len() as u64 + LOGS.len() as u64;
     for (i, u) in users.iter().enumerate() {
-        check_cancel(cancel)?;
-        progress(Progress {
-            phase: "users".into(),
-            done: i as u64,
-            total,
-        });
+        work.check()?;
+        work.report("users", i as u64, total);
         let id = u.uuid("id")?;
         if let Some(why) = erase::blockers(&mut tx, id).await? {
             report.skipped_users.push(SkippedUser {
@@ -229,12 +223,8 @@ pub async fn run(
 
     let mut drops: Vec<(&str, Vec<Partition>)> = Vec::new();
     for (i, l) in LOGS.iter().enumerate() {
-        check_cancel(cancel)?;
-        progress(Progress {
-            phase: l.table.into(),
-            done: total - LOGS.len() as u64 + i as u64,
-            total,
-        });
+        work.check()?;
+        work.report(l.table, total - LOGS.len() as u64 + i as u64, total);
         let cutoff = t - Duration::days((l.days)(&policy) as i64);
         let cond = format!(r#"FROM "{}" WHERE "{}" < $1"#, l.table, l.column);
         let layout = match partition::TABLES.iter().find(|p| p.name == l.table) {

@@ -3,16 +3,15 @@
 //! and the subject's own IP addresses. A clean sweep has zero hits. The result names tables and
 //! columns with row counts only, never the terms.
 
-use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use ncy_core::db::{Dialect, Tx, Value};
 use ncy_core::Result;
+use ncy_core::Work;
 use serde::{Deserialize, Serialize};
 
 use crate::schema::{self, ColKind, Table};
 use crate::terms::{TermSummary, Terms};
-use crate::{check_cancel, Progress};
 
 /// Rows of one column still holding a term.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -101,12 +100,7 @@ pub(crate) async fn candidates(
 }
 
 /// Searches the whole database inside `tx` for `terms`.
-pub async fn sweep_in(
-    tx: &mut Tx,
-    terms: &Terms,
-    progress: &(dyn Fn(Progress) + Send + Sync),
-    cancel: Option<&AtomicBool>,
-) -> Result<SweepResult> {
+pub async fn sweep_in(tx: &mut Tx, terms: &Terms, work: Work<'_>) -> Result<SweepResult> {
     let started = Instant::now();
     let tables = schema::searchable(tx).await?;
     let total = tables.len() as u64;
@@ -119,12 +113,8 @@ pub async fn sweep_in(
         duration_ms: 0,
     };
     for (i, table) in tables.iter().enumerate() {
-        check_cancel(cancel)?;
-        progress(Progress {
-            phase: format!("sweep {}", table.name),
-            done: i as u64,
-            total,
-        });
+        work.check()?;
+        work.report(&format!("sweep {}", table.name), i as u64, total);
         res.tables_scanned += 1;
         res.columns_scanned += table.columns.len() as u64;
         if terms.is_empty() {
@@ -150,11 +140,7 @@ pub async fn sweep_in(
     }
     res.clean = res.hits.is_empty();
     res.duration_ms = started.elapsed().as_millis() as u64;
-    progress(Progress {
-        phase: "sweep".into(),
-        done: total,
-        total,
-    });
+    work.report("sweep", total, total);
     Ok(res)
 }
 
@@ -250,7 +236,7 @@ pub async fn sweep_for(
     op.require(ncy_core::auth::perm::GDPR_READ)?;
     let terms = Terms::new(email, ips, 0);
     let mut tx = db.begin().await?;
-    let r = sweep_in(&mut tx, &terms, &|_| {}, None).await;
+    let r = sweep_in(&mut tx, &terms, ncy_core::Work::none()).await;
     tx.rollback().await?;
     r
 }

@@ -37,8 +37,6 @@ async fn new_request(
     .id
 }
 
-fn noop(_: ncy_gdpr::Progress) {}
-
 async fn count(db: &Db, sql: &str, p: Vec<ncy_core::db::Value>) -> i64 {
     db.query(sql, &p).await.unwrap()[0].int("n").unwrap()
 }
@@ -55,7 +53,7 @@ conformance!(
         let out = dir.path().join("bundle");
 
         // Refused before identity verification; nothing is written.
-        let e = export::export(db, &op, id, &out, &noop, None)
+        let e = export::export(db, &op, id, &out, ncy_core::Work::none())
             .await
             .unwrap_err();
         assert!(matches!(e, Error::Conflict { .. }), "{e}");
@@ -65,9 +63,18 @@ conformance!(
             .await
             .unwrap();
         let seen = std::sync::Mutex::new(0u64);
-        let res = export::export(db, &op, id, &out, &|p| *seen.lock().unwrap() = p.done, None)
-            .await
-            .unwrap();
+        let res = export::export(
+            db,
+            &op,
+            id,
+            &out,
+            ncy_core::Work::new(
+                &|p: ncy_gdpr::Progress| *seen.lock().unwrap() = p.done,
+                None,
+            ),
+        )
+        .await
+        .unwrap();
         assert!(*seen.lock().unwrap() > 0);
         assert_eq!(res.request.result_path.as_deref(), Some(res.path.as_str()));
 
@@ -161,16 +168,22 @@ conformance!(
             assert!(!all_text.contains(secret), "{secret} exported");
         }
         // A second export into an existing folder is refused.
-        let e = export::export(db, &op, id, &out, &noop, None)
+        let e = export::export(db, &op, id, &out, ncy_core::Work::none())
             .await
             .unwrap_err();
         assert!(matches!(e, Error::Conflict { .. }));
         // Cancelled exports leave nothing behind.
         let flag = std::sync::atomic::AtomicBool::new(true);
         let out2 = dir.path().join("cancelled");
-        let e = export::export(db, &op, id, &out2, &noop, Some(&flag))
-            .await
-            .unwrap_err();
+        let e = export::export(
+            db,
+            &op,
+            id,
+            &out2,
+            ncy_core::Work::none().with_cancel(&flag),
+        )
+        .await
+        .unwrap_err();
         assert!(matches!(e, Error::Cancelled));
         assert!(!out2.exists());
         assert_eq!(
@@ -216,8 +229,7 @@ conformance!(
             id,
             &alice.email,
             &ErasureOptions::default(),
-            &noop,
-            None,
+            ncy_core::Work::none(),
         )
         .await
         .unwrap_err();
@@ -234,8 +246,7 @@ conformance!(
             id,
             "someone@else.com",
             &ErasureOptions::default(),
-            &noop,
-            None,
+            ncy_core::Work::none(),
         )
         .await
         .unwrap_err();
@@ -250,8 +261,7 @@ conformance!(
             id,
             "Alice.Smith@example.com",
             &ErasureOptions::default(),
-            &noop,
-            None,
+            ncy_core::Work::none(),
         )
         .await
         .unwrap();
@@ -371,8 +381,7 @@ conformance!(
             id,
             &format!("anonymized_{}@deleted.invalid", alice.id),
             &ErasureOptions::default(),
-            &noop,
-            None,
+            ncy_core::Work::none(),
         )
         .await
         .unwrap();
@@ -442,8 +451,7 @@ conformance!(
             id,
             &alice.email,
             &ErasureOptions::default(),
-            &noop,
-            None,
+            ncy_core::Work::none(),
         )
         .await
         .unwrap_err();
@@ -462,8 +470,7 @@ conformance!(
             id,
             &alice.email,
             &ErasureOptions::default(),
-            &noop,
-            None,
+            ncy_core::Work::none(),
         )
         .await
         .unwrap_err();
@@ -483,8 +490,7 @@ conformance!(
                 id,
                 &alice.email,
                 &ErasureOptions::default(),
-                &noop,
-                None
+                ncy_core::Work::none()
             )
             .await
             .unwrap()
@@ -697,8 +703,7 @@ conformance!(
             id,
             &alice.email,
             &ErasureOptions::default(),
-            &noop,
-            None
+            ncy_core::Work::none()
         )
         .await
         .is_err());
@@ -905,7 +910,7 @@ conformance!(
         .await
         .unwrap();
         let before = dump(db, &[]).await;
-        let dry = retention::run(db, &op, None, true, None, &noop, None)
+        let dry = retention::run(db, &op, None, true, None, ncy_core::Work::none())
             .await
             .unwrap();
         assert_eq!(before, dump(db, &[]).await, "a dry run changes nothing");
@@ -914,7 +919,7 @@ conformance!(
         };
         assert_eq!(n(&dry, "User"), 1);
         assert_eq!(n(&dry, "AccessLog"), 2);
-        let run = retention::run(db, &op, None, false, None, &noop, None)
+        let run = retention::run(db, &op, None, false, None, ncy_core::Work::none())
             .await
             .unwrap();
         assert_eq!((n(&run, "User"), n(&run, "AccessLog")), (1, 2));
@@ -931,7 +936,7 @@ conformance!(
             .await,
             1
         );
-        let again = retention::run(db, &op, None, true, None, &noop, None)
+        let again = retention::run(db, &op, None, true, None, ncy_core::Work::none())
             .await
             .unwrap();
         assert_eq!((n(&again, "User"), n(&again, "AccessLog")), (0, 0));
@@ -959,8 +964,7 @@ async fn pg_function_anonymize_user_data_erases_identically() {
         id,
         &a.email,
         &ErasureOptions::default(),
-        &noop,
-        None,
+        ncy_core::Work::none(),
     )
     .await
     .unwrap();
@@ -1054,8 +1058,7 @@ conformance!(
             id,
             &alice.email,
             &ErasureOptions::default(),
-            &noop,
-            None,
+            ncy_core::Work::none(),
         )
         .await
         .unwrap_err();

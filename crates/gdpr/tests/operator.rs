@@ -17,8 +17,6 @@ use ncy_tests::fresh_pg;
 use ncy_tests::logins::{conns, sql, Conn};
 use uuid::Uuid;
 
-fn noop(_: ncy_gdpr::Progress) {}
-
 fn by_role<'a>(cs: &'a [Conn], role: &str) -> &'a Conn {
     cs.iter()
         .find(|c| c.role == role)
@@ -52,8 +50,7 @@ async fn erase_as(c: &Conn, id: Uuid, confirm: &str) -> ncy_core::Result<erase::
         id,
         confirm,
         &ErasureOptions::default(),
-        &noop,
-        None,
+        ncy_core::Work::none(),
     )
     .await
 }
@@ -102,8 +99,10 @@ async fn a_support_operator_erases_through_their_own_login() {
         id,
         "Alice.Smith@example.com",
         &ErasureOptions::default(),
-        &|p| seen.lock().expect("progress").push(p.phase),
-        None,
+        ncy_core::Work::new(
+            &|p: ncy_gdpr::Progress| seen.lock().expect("progress").push(p.phase),
+            None,
+        ),
     )
     .await
     .expect("SUPPORT erases through their own login");

@@ -24,23 +24,14 @@ pub mod queue;
 pub mod tables;
 pub mod wake;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
 use ncy_core::{Error, Result};
-use serde::Serialize;
 
 pub use cache::{Cache, Status};
 pub use conflicts::{Conflict, Resolution};
 pub use outbox::edit_task;
 
-/// Progress of long work: phase, rows (or mutations) done, total.
-#[derive(Debug, Clone, Serialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-pub struct Progress {
-    pub phase: String,
-    pub done: u64,
-    pub total: u64,
-}
+/// Progress of long work (phase, rows or mutations done, total): core's one contract.
+pub use ncy_core::{Progress, Work};
 
 /// A crash point hook: returning `true` at a named point makes the operation stop there as if
 /// the process had died (tests use it to kill push and pull between steps).
@@ -49,34 +40,31 @@ pub type FaultHook = dyn Fn(&str) -> bool + Send + Sync;
 /// How a long sync operation reports progress, is cancelled, and (in tests) is crashed.
 #[derive(Clone, Copy, Default)]
 pub struct Ctl<'a> {
-    pub progress: Option<&'a (dyn Fn(Progress) + Send + Sync)>,
-    pub cancel: Option<&'a AtomicBool>,
+    /// Where progress goes and the cancel flag the operation honours.
+    pub work: Work<'a>,
+    /// Crash points, for tests.
     pub fault: Option<&'a FaultHook>,
     /// Rows per batch of the first sync (default [`initial::BATCH`]), and a fixed number of
     /// outbox entries per push batch (default: adaptive from [`push::FIRST_BATCH`]).
     pub batch: Option<usize>,
 }
 
+impl<'a> From<Work<'a>> for Ctl<'a> {
+    fn from(work: Work<'a>) -> Self {
+        Ctl {
+            work,
+            ..Default::default()
+        }
+    }
+}
+
 impl Ctl<'_> {
     pub(crate) fn report(&self, phase: &str, done: u64, total: u64) {
-        if let Some(p) = self.progress {
-            p(Progress {
-                phase: phase.to_owned(),
-                done,
-                total,
-            });
-        }
+        self.work.report(phase, done, total);
     }
 
     pub(crate) fn check_cancel(&self) -> Result<()> {
-        if self
-            .cancel
-            .map(|c| c.load(Ordering::Relaxed))
-            .unwrap_or(false)
-        {
-            return Err(Error::Cancelled);
-        }
-        Ok(())
+        self.work.check()
     }
 
     pub(crate) fn fault(&self, point: &str) -> Result<()> {

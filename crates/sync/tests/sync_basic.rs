@@ -534,8 +534,7 @@ async fn first_sync_can_be_cancelled_and_resumed() {
         seen.lock().unwrap().push(p);
     };
     let ctl = Ctl {
-        progress: Some(&progress),
-        cancel: Some(&cancel),
+        work: ncy_sync::Work::new(&progress, Some(&cancel)),
         batch: Some(3),
         ..Default::default()
     };

@@ -222,9 +222,8 @@ async fn cancel_keeps_committed_batches_and_progress_counts_them() {
         &c,
         &s.admin,
         Ctl {
+            work: ncy_sync::Work::new(&progress, Some(&cancel)),
             batch: Some(5),
-            cancel: Some(&cancel),
-            progress: Some(&progress),
             ..Default::default()
         },
     )
@@ -248,10 +247,7 @@ async fn cancel_keeps_committed_batches_and_progress_counts_them() {
         &s.db,
         &c,
         &s.admin,
-        Ctl {
-            progress: Some(&count),
-            ..Default::default()
-        },
+        Ctl::from(ncy_sync::Work::none().with_progress(&count)),
     )
     .await
     .unwrap();

@@ -49,8 +49,7 @@ async fn erased_subject_leaves_the_cache_at_the_next_pull() {
         r.id,
         email,
         &ErasureOptions::default(),
-        &|_| {},
-        None,
+        ncy_core::Work::none(),
     )
     .await
     .unwrap();

@@ -1,14 +1,11 @@
 //! Audit log and Access / Error log screens (`ncy_core::audit`, `ncy_core::admin::logs`).
 
-use std::io::Write;
-
 use ncy_core::admin::logs::{self, AccessEntry, AccessFilter, ErrorEntry, ErrorFilter};
 use ncy_core::admin::Page;
 use ncy_core::audit::query::{self, AuditEntry, AuditFilter, Format};
-use tauri::{AppHandle, Emitter, State};
+use tauri::{AppHandle, State};
 
 use crate::error::ApiResult;
-use crate::jobs::Progress;
 use crate::state::AppState;
 
 #[tauri::command]
@@ -23,8 +20,7 @@ pub async fn audit_list(
 }
 
 /// Streams the matching entries to `path` (CSV or JSON) as the CLI does
-/// (`ncy_core::export::ExportFile`: private temporary file renamed when complete, never
-/// through a symbolic link); returns the number of rows.
+/// (`query::export_file`), as job `audit-export` (progress, cancel); returns the number of rows.
 #[tauri::command]
 pub async fn audit_export(
     app: AppHandle,
@@ -34,19 +30,9 @@ pub async fn audit_export(
     path: String,
 ) -> ApiResult<u64> {
     let (db, op) = s.read_session().await?;
-    let io = |e| ncy_core::Error::io(format!("writing {path}"), e);
-    let mut file = ncy_core::export::ExportFile::create(&path)?;
-    let progress = |n: u64| {
-        let _ = app.emit("progress", Progress::new("audit-export", "exporting", n, 0));
-    };
-    let n = {
-        let mut out = std::io::BufWriter::new(file.file());
-        let n = query::export(&db, &op, &filter, format, &mut out, &progress).await?;
-        out.flush().map_err(io)?;
-        n
-    };
-    file.finish()?;
-    Ok(n)
+    let job = s.jobs.begin(&app, "audit-export");
+    let path = std::path::Path::new(&path);
+    Ok(query::export_file(&db, &op, &filter, format, path, job.work()).await?)
 }
 
 #[tauri::command]

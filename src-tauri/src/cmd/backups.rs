@@ -2,7 +2,7 @@
 
 use chrono::NaiveDateTime;
 use ncy_backup::{
-    BackupList, BackupRef, Backups, CreateOptions, Hooks, PitrReadiness, PrunePlan, PrunePolicy,
+    BackupList, BackupRef, Backups, CreateOptions, PitrReadiness, PrunePlan, PrunePolicy,
     RestoreOptions, RestorePlan, RestoreReport, Snapshot, Verification,
 };
 use std::path::Path;
@@ -41,16 +41,11 @@ pub async fn backups_create(
         None => b,
     };
     let job = s.jobs.begin(&app, &job);
-    let progress = |p: ncy_backup::Progress| job.emit(&p.phase, p.done, p.total);
-    let hooks = Hooks {
-        progress: &progress,
-        cancel: Some(&job.cancel),
-    };
     let opts = CreateOptions {
         encrypt: encrypt.unwrap_or(false),
         ..CreateOptions::new(s.paths.backups())
     };
-    let r = b.create(&op, &opts, hooks).await;
+    let r = b.create(&op, &opts, job.work()).await;
     Ok(r?)
 }
 
@@ -64,12 +59,7 @@ pub async fn backups_verify(
 ) -> ApiResult<Verification> {
     let (b, op) = backups(&s).await?;
     let job = s.jobs.begin(&app, &job);
-    let progress = |p: ncy_backup::Progress| job.emit(&p.phase, p.done, p.total);
-    let hooks = Hooks {
-        progress: &progress,
-        cancel: Some(&job.cancel),
-    };
-    let r = b.verify(&op, &BackupRef::Id(id), hooks).await;
+    let r = b.verify(&op, &BackupRef::Id(id), job.work()).await;
     Ok(r?)
 }
 
@@ -141,12 +131,7 @@ pub async fn backups_restore(
         ncy_approvals::gate(b.db(), &op, &ask).await?;
     }
     let job = s.jobs.begin(&app, &job);
-    let progress = |p: ncy_backup::Progress| job.emit(&p.phase, p.done, p.total);
-    let hooks = Hooks {
-        progress: &progress,
-        cancel: Some(&job.cancel),
-    };
-    let r = b.restore(&op, &BackupRef::Id(id), &opts, hooks).await;
+    let r = b.restore(&op, &BackupRef::Id(id), &opts, job.work()).await;
     Ok(r?)
 }
 

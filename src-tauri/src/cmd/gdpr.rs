@@ -135,9 +135,7 @@ pub async fn gdpr_export(
     }
     let out = bundle_path(&dir, id);
     let job = s.jobs.begin(&app, &job);
-    let r = job.reporter();
-    let progress = |p: ncy_gdpr::Progress| r.emit(&p.phase, p.done, p.total);
-    Ok(export::export_via(&db, &read, &op, id, &out, &progress, Some(&r.cancel)).await?)
+    Ok(export::export_via(&db, &read, &op, id, &out, job.work()).await?)
 }
 
 /// Erases the subject of an ERASURE request; `confirm` repeats the subject's email. Returns
@@ -152,10 +150,8 @@ pub async fn gdpr_erase(
 ) -> ApiResult<ErasureOutcome> {
     let (db, op) = s.destructive().await?;
     let job = s.jobs.begin(&app, &job);
-    let r = job.reporter();
-    let progress = |p: ncy_gdpr::Progress| r.emit(&p.phase, p.done, p.total);
-    let (opts, cancel) = (ErasureOptions::default(), Some(&*r.cancel));
-    Ok(ncy_approvals::gated::erase(&db, &op, id, &confirm, &opts, &progress, cancel).await?)
+    let opts = ErasureOptions::default();
+    Ok(ncy_approvals::gated::erase(&db, &op, id, &confirm, &opts, job.work()).await?)
 }
 
 /// Places a legal hold on `user` (`place = true`) or releases every active one; `reason` is

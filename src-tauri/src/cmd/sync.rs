@@ -75,13 +75,7 @@ pub async fn sync_init(
         .cloned()
         .unwrap_or_else(|| db.clone());
     let job = s.jobs.begin(&app, &job);
-    let r = job.reporter();
-    let progress = |p: ncy_sync::Progress| r.emit(&p.phase, p.done, p.total);
-    let ctl = Ctl {
-        progress: Some(&progress),
-        cancel: Some(&r.cancel),
-        ..Default::default()
-    };
+    let ctl = Ctl::from(job.work());
     let (_, rep) = initial::init_profile_via(&db, &read, &url, &op, &orgs, ctl).await?;
     Ok(rep)
 }
@@ -91,15 +85,8 @@ pub async fn sync_init(
 pub async fn sync_run(app: AppHandle, s: State<'_, AppState>, job: String) -> ApiResult<RunReport> {
     let (db, url, op) = server(&s).await?;
     let job = s.jobs.begin(&app, &job);
-    let r = job.reporter();
     let cache = Cache::open_profile(&url).await?;
-    let progress = |p: ncy_sync::Progress| r.emit(&p.phase, p.done, p.total);
-    let ctl = Ctl {
-        progress: Some(&progress),
-        cancel: Some(&r.cancel),
-        ..Default::default()
-    };
-    let (push, pull) = ncy_sync::run(&db, &cache, &op, ctl).await?;
+    let (push, pull) = ncy_sync::run(&db, &cache, &op, Ctl::from(job.work())).await?;
     Ok(RunReport { push, pull })
 }
 

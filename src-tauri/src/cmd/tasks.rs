@@ -84,7 +84,5 @@ pub async fn tasks_bulk_update(
         return Err(crate::state::offline_refused());
     }
     let job = s.jobs.begin(&app, &job);
-    let emit = |done: u64, total: u64| job.emit("updating tasks", done, total);
-    let cancel = Some(&*job.cancel);
-    Ok(ncy_approvals::gated::bulk_update_tasks(&db, &op, &ids, &patch, &emit, cancel).await?)
+    Ok(ncy_approvals::gated::bulk_update_tasks(&db, &op, &ids, &patch, job.work()).await?)
 }

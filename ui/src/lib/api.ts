@@ -45,7 +45,9 @@ import type { Profile } from './bindings/Profile';
 import type { ProfileView } from './bindings/ProfileView';
 import type { KeychainStatus } from './bindings/KeychainStatus';
 import type { WorkspaceInfo } from './bindings/WorkspaceInfo';
-import type { Progress } from './bindings/Progress';
+import type { JobProgress } from './bindings/JobProgress';
+/** A `progress` event of a long job (export, erasure, backup, sync, bulk edit). */
+export type Progress = JobProgress;
 import type { Queue as GdprQueue } from './bindings/gdpr/Queue';
 import type { Request as GdprRequest } from './bindings/gdpr/Request';
 import type { RequestDetail as GdprRequestDetail } from './bindings/gdpr/RequestDetail';
@@ -94,7 +96,7 @@ export type {
   Page, User, UserDetail, UserFilter, NewUser, Created, UserPatch, SessionInfo, ApiKeyInfo,
   Organization, OrgDetail, OrgRole, Team, Project, ProjectStatus, Task, TaskFilter, TaskPatch,
   BulkReport, AuditEntry, AuditFilter, Format, AccessEntry, AccessFilter, ErrorEntry, ErrorFilter,
-  AppInfo, Me, Setting, OperatorLogin, Provisioned, MigrationStatus, Dashboard, Profile, ProfileView, KeychainStatus, WorkspaceInfo, Progress,
+  AppInfo, Me, Setting, OperatorLogin, Provisioned, MigrationStatus, Dashboard, Profile, ProfileView, KeychainStatus, WorkspaceInfo,
   GdprQueue, GdprRequest, HealthReport,
   BackupSnapshot, BackupList, BackupVerification, PrunePlan, PruneItem, RestoreReport, PitrReadiness,
   LoggingChange, LoggingUpdate, ResetResult, SignalResult, Metrics, PgSession,

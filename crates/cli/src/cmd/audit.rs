@@ -1,7 +1,5 @@
 //! `ncy-admin audit list|export` and `ncy-admin logs access|error`.
 
-use std::io::Write;
-
 use anyhow::Result;
 use clap::Subcommand;
 use ncy_core::admin::logs::{self, AccessFilter, ErrorFilter};
@@ -190,18 +188,10 @@ pub async fn run(ctx: &mut Ctx, c: Audit) -> Result<()> {
         } => {
             let format = Format::parse(&format)?;
             let f = audit_filter(actor, t, target, action, since, until)?;
-            let mut file = ncy_core::export::ExportFile::create(&out)?;
-            let bar = crate::output::progress(ctx, 0, "exporting audit log");
-            let b2 = bar.clone();
-            let n = {
-                let mut w = std::io::BufWriter::new(file.file());
-                let n = query::export(&db, &op, &f, format, &mut w, &move |n| b2.set_position(n))
-                    .await?;
-                w.flush().map_err(|e| Error::io("writing the export", e))?;
-                n
-            };
-            file.finish()?;
-            bar.finish_and_clear();
+            let job = crate::job::Job::start(ctx, "exporting audit log");
+            let n = query::export_file(&db, &op, &f, format, &out, job.work()).await;
+            drop(job);
+            let n = n?;
             crate::output::emit(ctx, &serde_json::json!({ "rows": n, "out": out }), || {
                 format!("exported {n} audit entries to {}", out.display())
             })

@@ -7,7 +7,7 @@ use clap::Subcommand;
 use ncy_core::migrate::{self, MigrationSet};
 
 use crate::ctx::Ctx;
-use crate::output::{emit, opt, progress, table};
+use crate::output::{emit, opt, table};
 
 #[derive(Subcommand, Debug)]
 pub enum Migrate {
@@ -158,20 +158,9 @@ async fn partition_logs(
             .collect::<ncy_core::Result<_>>()?;
     }
     partition::check_target(db)?;
-    let cancel = crate::exit::cancel_on_ctrl_c();
-    let bar = progress(ctx, 0, "partition-logs");
-    let r = partition::partition_logs(
-        db,
-        &opts,
-        &|p| {
-            bar.set_length(p.total);
-            bar.set_position(p.done);
-            bar.set_message(format!("{} {}", p.table, p.phase));
-        },
-        Some(&cancel),
-    )
-    .await;
-    bar.finish_and_clear();
+    let job = crate::job::Job::start(ctx, "partition-logs");
+    let r = partition::partition_logs(db, &opts, job.work()).await;
+    drop(job);
     let r = r?;
     emit(ctx, &r, || {
         table(

@@ -5,12 +5,11 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
 use ncy_core::admin::tasks::TaskPatch;
 use ncy_core::db::PgDb;
 use ncy_core::Error;
 use ncy_sync::conflicts::{self, parse_value};
-use ncy_sync::{Ctl, Progress, Resolution};
+use ncy_sync::{Ctl, Resolution};
 use serde_json::{json, Map};
 
 use super::args;
@@ -150,20 +149,6 @@ fn patch(a: EditArgs) -> Result<TaskPatch> {
 }
 
 /// A progress bar on stderr (hidden with --json or when stderr is not a terminal).
-fn bar(ctx: &Ctx) -> ProgressBar {
-    let pb = if ctx.json() {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(0)
-    };
-    pb.set_style(
-        ProgressStyle::with_template("{msg:32} [{bar:30}] {pos}/{len} ({per_sec})")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
-    pb
-}
-
 fn online_only(ctx: &Ctx, what: &str) -> Result<()> {
     if ctx.global.offline {
         return Err(Error::invalid(
@@ -189,13 +174,7 @@ async fn server(ctx: &mut Ctx) -> Result<(PgDb, ncy_core::auth::Operator)> {
 }
 
 pub async fn run(ctx: &mut Ctx, c: Sync) -> Result<()> {
-    let pb = Arc::new(bar(ctx));
-    let p2 = pb.clone();
-    let progress = move |p: Progress| {
-        p2.set_message(p.phase);
-        p2.set_length(p.total.max(p.done));
-        p2.set_position(p.done);
-    };
+    // Ctrl-C cancels the long operations; the others end as usual.
     let cancel = if matches!(
         c,
         Sync::Init { .. } | Sync::Pull | Sync::Push | Sync::Run { .. }
@@ -204,11 +183,8 @@ pub async fn run(ctx: &mut Ctx, c: Sync) -> Result<()> {
     } else {
         Arc::new(AtomicBool::new(false))
     };
-    let ctl = Ctl {
-        progress: Some(&progress),
-        cancel: Some(&cancel),
-        ..Default::default()
-    };
+    let job = crate::job::Job::with_cancel(ctx, "sync", cancel.clone());
+    let (ctl, pb) = (Ctl::from(job.work()), job.bar());
     match c {
         Sync::Init { org } => {
             online_only(ctx, "init")?;
@@ -495,10 +471,7 @@ async fn watch(ctx: &mut Ctx, interval: u64, cancel: &AtomicBool) -> Result<()> 
     let mut wake: Option<ncy_sync::wake::Wakeup> = None;
     let mut announced = false;
     while !cancel.load(Ordering::Relaxed) {
-        let ctl = Ctl {
-            cancel: Some(cancel),
-            ..Default::default()
-        };
+        let ctl = Ctl::from(ncy_sync::Work::none().with_cancel(cancel));
         match server(ctx).await {
             // Not even a connection: a failed try for every waiting edit.
             Err(e) => match e.downcast_ref::<Error>() {

@@ -325,18 +325,11 @@ pub async fn run(ctx: &mut Ctx, c: Tasks) -> Result<()> {
                     }
                 }
             }
-            let bar = crate::output::progress(ctx, list.len() as u64, "updating tasks");
-            let b2 = bar.clone();
-            let rep = ncy_approvals::gated::bulk_update_tasks(
-                &db,
-                &op,
-                &list,
-                &p,
-                &move |done, _| b2.set_position(done),
-                None,
-            )
-            .await?;
-            bar.finish_and_clear();
+            let job = crate::job::Job::start(ctx, "updating tasks");
+            let rep =
+                ncy_approvals::gated::bulk_update_tasks(&db, &op, &list, &p, job.work()).await;
+            drop(job);
+            let rep = rep?;
             emit(ctx, &rep, || {
                 format!(
                     "updated {} task(s), {} already as requested (one transaction)",

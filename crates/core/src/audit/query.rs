@@ -1,6 +1,7 @@
 //! Reading the audit trail: filtered keyset pages and streamed CSV / JSON export.
 
 use std::io::Write;
+use std::path::Path;
 
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
@@ -10,7 +11,8 @@ use crate::admin::{limit, resolve_user, Cursor, Page, Where};
 use crate::auth::{perm, Operator};
 use crate::db::{format_ts, Db, Row, Tx};
 use crate::error::{Error, Result};
-use crate::export::CsvWriter;
+use crate::export::{CsvWriter, ExportFile};
+use crate::work::Work;
 
 /// One AuditLog row.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -163,16 +165,40 @@ impl Format {
     }
 }
 
+/// Streams every matching entry to the file `path` ([`ExportFile`]: a private temporary file
+/// renamed into place when complete, never through a symbolic link; nothing is left behind
+/// on an error or a cancel). Returns the number of rows written.
+pub async fn export_file(
+    db: &Db,
+    op: &Operator,
+    f: &AuditFilter,
+    format: Format,
+    path: &Path,
+    work: Work<'_>,
+) -> Result<u64> {
+    let mut file = ExportFile::create(path)?;
+    let n = {
+        let mut out = std::io::BufWriter::new(file.file());
+        let n = export(db, op, f, format, &mut out, work).await?;
+        out.flush()
+            .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
+        n
+    };
+    file.finish()?;
+    Ok(n)
+}
+
 /// Streams every matching entry to `out` in keyset batches (memory stays flat), newest first.
 /// JSON is one array; CSV has a header row and cells that could run as a spreadsheet formula
-/// neutralised ([`crate::export::neutralise_cell`]). Returns the number of rows written.
+/// neutralised ([`crate::export::neutralise_cell`]). Reports the rows written (phase
+/// `exporting`) and stops between batches when cancelled. Returns the number of rows written.
 pub async fn export(
     db: &Db,
     op: &Operator,
     f: &AuditFilter,
     format: Format,
     out: &mut (dyn Write + Send),
-    progress: &(dyn Fn(u64) + Send + Sync),
+    work: Work<'_>,
 ) -> Result<u64> {
     op.require(perm::AUDIT_READ)?;
     let io = |e: std::io::Error| Error::io("writing the audit export", e);
@@ -241,7 +267,8 @@ pub async fn export(
             }
             n += 1;
         }
-        progress(n);
+        work.report("exporting", n, 0);
+        work.check()?;
         if batch.len() < 1000 {
             break;
         }

@@ -1,16 +1,15 @@
 //! The online conversion of AccessLog and ErrorLog: the swap, then the batched move.
 
-use std::sync::atomic::AtomicBool;
-
 use chrono::{Months, NaiveDateTime};
 
 use super::{
-    check_cancel, default_name, ensure_months, layout, leftover_name, qualified, Layout, LogTable,
-    Progress, MAX_BACK_MONTHS, SCHEMA,
+    default_name, ensure_months, layout, leftover_name, phase, qualified, Layout, LogTable,
+    MAX_BACK_MONTHS, SCHEMA,
 };
 use crate::db::{ident, now, PgDb, Tx};
 use crate::error::{Error, Result};
 use crate::params;
+use crate::work::Work;
 
 /// The short transaction: renames the table away and puts the partitioned table in its place.
 pub(super) async fn swap(db: &PgDb, t: &LogTable) -> Result<u32> {
@@ -163,13 +162,7 @@ pub(super) async fn swap(db: &PgDb, t: &LogTable) -> Result<u32> {
 
 /// Moves the rows of `<Table>_unpartitioned` into the partitioned table, newest first, one
 /// transaction per batch, then drops the emptied table. Returns the rows moved.
-pub(super) async fn move_rows(
-    db: &PgDb,
-    t: &LogTable,
-    batch: u32,
-    progress: &(dyn Fn(Progress) + Send + Sync),
-    cancel: Option<&AtomicBool>,
-) -> Result<u64> {
+pub(super) async fn move_rows(db: &PgDb, t: &LogTable, batch: u32, work: Work<'_>) -> Result<u64> {
     let name = ident(t.name);
     let old_name = leftover_name(t.name);
     let old = ident(&old_name);
@@ -197,13 +190,8 @@ pub(super) async fn move_rows(
     // The keyset position: rows at or past it (in descending order) have moved.
     let mut upper: Option<(NaiveDateTime, uuid::Uuid)> = None;
     loop {
-        check_cancel(cancel)?;
-        progress(Progress {
-            table: t.name.into(),
-            phase: "move".into(),
-            done,
-            total: total.max(done),
-        });
+        work.check()?;
+        work.report(&phase(t, "move"), done, total.max(done));
         let mut tx = db.begin().await?;
         let (cond, mut p) = match upper {
             Some((ts, id)) => (format!("WHERE ({col}, \"id\") < ($1, $2)"), params![ts, id]),
@@ -277,12 +265,7 @@ pub(super) async fn move_rows(
     tx.commit().await?;
     // The planner's statistics of the parent: autovacuum analyzes partitions only.
     db.query(&format!("ANALYZE {name}"), &[]).await?;
-    progress(Progress {
-        table: t.name.into(),
-        phase: "move".into(),
-        done,
-        total: done,
-    });
+    work.report(&phase(t, "move"), done, done);
     Ok(done)
 }
 

@@ -34,14 +34,13 @@
 //! checkpoint as before, and drops whole months (and, once it has expired entirely, the legacy
 //! partition) behind one.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
 use chrono::{Datelike, Months, NaiveDate, NaiveDateTime};
 use serde::Serialize;
 
 use crate::db::{ident, now, Db, Dialect, PgDb, Tx};
 use crate::error::{Error, Result};
 use crate::params;
+use crate::work::Work;
 
 mod audit;
 mod convert;
@@ -392,18 +391,10 @@ async fn create_month(
     }
 }
 
-/// Progress of `partition-logs`: the table, the phase (`swap`, `move`, `done`), rows moved
-/// and rows to move.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct Progress {
-    /// The table being converted.
-    pub table: String,
-    /// `swap`, `move` or `done`.
-    pub phase: String,
-    /// Rows moved so far.
-    pub done: u64,
-    /// Rows to move (counted when the move starts).
-    pub total: u64,
+/// The progress phase of `partition-logs` for table `t`: `"<Table> swap"`, `"<Table> move"`,
+/// `"<Table> done"`.
+pub(super) fn phase(t: &LogTable, step: &str) -> String {
+    format!("{} {step}", t.name)
 }
 
 /// What `partition-logs` did to one table.
@@ -467,41 +458,24 @@ pub fn check_target(db: &Db) -> Result<&PgDb> {
     Ok(db)
 }
 
-fn check_cancel(cancel: Option<&AtomicBool>) -> Result<()> {
-    match cancel {
-        Some(c) if c.load(Ordering::Relaxed) => Err(Error::Cancelled),
-        _ => Ok(()),
-    }
-}
-
 /// Converts each table of `opts` to monthly range partitions, online (see the module
 /// documentation); resumes an interrupted move; on a table already partitioned only creates
 /// the partitions ahead, and those of the months whose rows wait in the default partition. Runs as the tables' owner (the migration URL). Reports progress per
 /// batch; a cancel stops between batches (what moved stays moved: a rerun finishes).
-pub async fn partition_logs(
-    db: &Db,
-    opts: &Options,
-    progress: &(dyn Fn(Progress) + Send + Sync),
-    cancel: Option<&AtomicBool>,
-) -> Result<Vec<Report>> {
+pub async fn partition_logs(db: &Db, opts: &Options, work: Work<'_>) -> Result<Vec<Report>> {
     let db = check_target(db)?;
     if opts.batch == 0 {
         return Err(Error::invalid("batch", "must be at least 1"));
     }
     let mut out = Vec::new();
     for t in &opts.tables {
-        check_cancel(cancel)?;
+        work.check()?;
         let mut tx = db.begin().await?;
         let found = layout(&mut tx, t.name).await?;
         tx.rollback().await?;
         let mut created = 0;
         if found == Layout::Plain {
-            progress(Progress {
-                table: t.name.into(),
-                phase: "swap".into(),
-                done: 0,
-                total: 0,
-            });
+            work.report(&phase(t, "swap"), 0, 0);
             created += if t.name == AUDIT_LOG.name {
                 audit::swap(db).await?
             } else {
@@ -510,18 +484,13 @@ pub async fn partition_logs(
         }
         let mut moved = 0;
         if !opts.swap_only {
-            moved = convert::move_rows(db, t, opts.batch, progress, cancel).await?;
+            moved = convert::move_rows(db, t, opts.batch, work).await?;
         }
         created += months_for_default(db, t).await?;
         let mut tx = db.begin().await?;
         let parts = partitions(&mut tx, t.name).await?.len();
         tx.rollback().await?;
-        progress(Progress {
-            table: t.name.into(),
-            phase: "done".into(),
-            done: moved,
-            total: moved,
-        });
+        work.report(&phase(t, "done"), moved, moved);
         out.push(Report {
             table: t.name.into(),
             column: t.column.into(),

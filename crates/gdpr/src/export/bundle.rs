@@ -4,11 +4,11 @@
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
 
 use chrono::NaiveDateTime;
 use ncy_core::auth::Operator;
 use ncy_core::db::{now, Db, Dialect, Tx, Value};
+use ncy_core::Work;
 use ncy_core::{params, Error, Result};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -17,7 +17,6 @@ use uuid::Uuid;
 use super::specs::{counts, from, q, tables, Spec, BATCH, SPECS};
 use crate::request::Request;
 use crate::subject::Subject;
-use crate::{check_cancel, Progress};
 
 /// One file of the bundle.
 #[derive(Debug, Clone, Serialize)]
@@ -81,8 +80,7 @@ async fn write_table(
     dir: &Path,
     done: &mut u64,
     total: u64,
-    progress: &(dyn Fn(Progress) + Send + Sync),
-    cancel: Option<&AtomicBool>,
+    work: Work<'_>,
 ) -> Result<(FileEntry, File)> {
     let name = format!("{}.json", spec.table);
     let path = dir.join(&name);
@@ -105,7 +103,7 @@ async fn write_table(
         };
         let mut cursor: Option<(Value, Value)> = None;
         loop {
-            check_cancel(cancel)?;
+            work.check()?;
             let mut p = base.clone();
             // PostgreSQL renders each row as JSON itself (one text column per row); SQLite rows
             // are converted here. Either way the batch is written out before the next is read.
@@ -157,11 +155,7 @@ async fn write_table(
                 rows += 1;
             }
             *done += n as u64;
-            progress(Progress {
-                phase: spec.table.to_owned(),
-                done: *done,
-                total,
-            });
+            work.report(spec.table, *done, total);
             if n < BATCH {
                 break;
             }
@@ -309,8 +303,7 @@ pub(super) async fn write_bundle(
     req: &Request,
     subject: &Subject,
     dir: &Path,
-    progress: &(dyn Fn(Progress) + Send + Sync),
-    cancel: Option<&AtomicBool>,
+    work: Work<'_>,
 ) -> Result<(Manifest, u64)> {
     let mut tx = db.begin().await?;
     if tx.dialect() == Dialect::Postgres {
@@ -332,7 +325,7 @@ pub(super) async fn write_bundle(
     let mut row_counts = std::collections::BTreeMap::new();
     for (s, src) in SPECS.iter().zip(&srcs) {
         let (f, file) = write_table(
-            &mut tx, s, src, subject.id, &email, dir, &mut done, total, progress, cancel,
+            &mut tx, s, src, subject.id, &email, dir, &mut done, total, work,
         )
         .await?;
         row_counts.insert(s.table.to_owned(), f.rows.unwrap_or(0));

@@ -12,12 +12,12 @@ mod specs;
 
 use std::fs;
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use ncy_core::audit::{self, Entry};
 use ncy_core::auth::{perm, Operator};
 use ncy_core::db::{now, Db};
+use ncy_core::Work;
 use ncy_core::{params, Error, Result};
 use serde::Serialize;
 use serde_json::json;
@@ -25,7 +25,6 @@ use uuid::Uuid;
 
 use crate::request::{self, Request};
 use crate::subject;
-use crate::Progress;
 use bundle::{prepare_out, write_bundle};
 
 pub use bundle::{FileEntry, Manifest};
@@ -49,10 +48,9 @@ pub async fn export(
     op: &Operator,
     request_id: Uuid,
     out: &Path,
-    progress: &(dyn Fn(Progress) + Send + Sync),
-    cancel: Option<&AtomicBool>,
+    work: Work<'_>,
 ) -> Result<ExportOutcome> {
-    export_via(db, db, op, request_id, out, progress, cancel).await
+    export_via(db, db, op, request_id, out, work).await
 }
 
 /// [`export`] reading the subject's rows from `read` (a read replica of `db`, which may lag by
@@ -63,8 +61,7 @@ pub async fn export_via(
     op: &Operator,
     request_id: Uuid,
     out: &Path,
-    progress: &(dyn Fn(Progress) + Send + Sync),
-    cancel: Option<&AtomicBool>,
+    work: Work<'_>,
 ) -> Result<ExportOutcome> {
     op.require(perm::GDPR_HANDLE)?;
     let started = Instant::now();
@@ -83,7 +80,7 @@ pub async fn export_via(
         (r, s)
     };
     let tmp = prepare_out(out)?;
-    let res = write_bundle(read, op, &req, &subject, &tmp, progress, cancel).await;
+    let res = write_bundle(read, op, &req, &subject, &tmp, work).await;
     let (manifest, total_rows) = match res {
         Ok(m) => m,
         Err(e) => {

@@ -7,14 +7,13 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Subcommand;
-use ncy_backup::{
-    pitr, BackupRef, Backups, CreateOptions, Hooks, Progress, PrunePolicy, RestoreOptions,
-};
+use ncy_backup::{pitr, BackupRef, Backups, CreateOptions, PrunePolicy, RestoreOptions};
 use ncy_core::Error;
 use serde::Serialize;
 
 use crate::ctx::Ctx;
-use crate::output::{emit, progress, table};
+use crate::job::Job;
+use crate::output::{emit, table};
 
 mod key;
 mod text;
@@ -208,21 +207,8 @@ pub async fn run(ctx: &mut Ctx, c: Backup) -> Result<()> {
         Some(f) => b.with_identity_file(f)?,
         None => b,
     };
-    let cancel = ncy_backup::cancel_on_ctrl_c();
-    let bar = progress(ctx, 0, "backup");
-    let draw = |p: Progress| {
-        bar.set_length(p.total);
-        bar.set_position(p.done);
-        if p.bytes > 0 {
-            bar.set_message(format!("{} {}", p.phase, human_bytes(p.bytes as i64)));
-        } else {
-            bar.set_message(p.phase);
-        }
-    };
-    let hooks = Hooks {
-        progress: &draw,
-        cancel: Some(&*cancel),
-    };
+    let job = Job::start(ctx, "backup");
+    let (hooks, bar) = (job.work(), job.bar());
     match c {
         Backup::Create {
             compress,

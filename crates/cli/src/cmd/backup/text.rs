@@ -5,14 +5,9 @@ use ncy_backup::{RestorePlan, Snapshot, Verification};
 use super::PitrOutput;
 use crate::output::{opt, table};
 
+/// A size as recorded (bytes; never negative in practice) for people.
 pub(super) fn human_bytes(n: i64) -> String {
-    let n = n.max(0) as f64;
-    match n {
-        n if n >= 1e9 => format!("{:.2} GB", n / 1e9),
-        n if n >= 1e6 => format!("{:.1} MB", n / 1e6),
-        n if n >= 1e3 => format!("{:.1} kB", n / 1e3),
-        n => format!("{n} B"),
-    }
+    crate::job::human_bytes(n.max(0) as u64)
 }
 
 pub(super) fn age(secs: i64) -> String {

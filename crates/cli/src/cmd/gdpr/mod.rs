@@ -13,7 +13,8 @@ use ncy_gdpr::{consent, export, hold};
 use crate::ctx::Ctx;
 
 mod text;
-use crate::output::{emit, opt, progress, table};
+use crate::job::Job;
+use crate::output::{emit, opt, table};
 use text::{request_line, request_text, sweep_text, ts};
 
 #[derive(Subcommand, Debug)]
@@ -270,24 +271,12 @@ pub async fn run(ctx: &mut Ctx, c: Gdpr) -> Result<()> {
             emit(ctx, &r, || request_text(&r))
         }
         Gdpr::Export { id, out } => {
-            let cancel = crate::exit::cancel_on_ctrl_c();
-            let bar = progress(ctx, 0, "export");
+            let job = Job::start(ctx, "export");
             let read = ctx.read_db().await?;
-            let res = export::export_via(
-                &db,
-                &read,
-                &op,
-                request::parse_id(&id)?,
-                &out,
-                &|p| {
-                    bar.set_length(p.total);
-                    bar.set_position(p.done);
-                    bar.set_message(p.phase);
-                },
-                Some(&cancel),
-            )
-            .await;
-            bar.finish_and_clear();
+            let res =
+                export::export_via(&db, &read, &op, request::parse_id(&id)?, &out, job.work())
+                    .await;
+            drop(job);
             let res = res?;
             emit(ctx, &res, || {
                 format!(
@@ -313,8 +302,7 @@ pub async fn run(ctx: &mut Ctx, c: Gdpr) -> Result<()> {
             backup_retention_days,
         } => {
             let request_id = request::parse_id(&id)?;
-            let cancel = crate::exit::cancel_on_ctrl_c();
-            let bar = progress(ctx, 0, "erase");
+            let job = Job::start(ctx, "erase");
             let res = ncy_approvals::gated::erase(
                 &db,
                 &op,
@@ -323,15 +311,10 @@ pub async fn run(ctx: &mut Ctx, c: Gdpr) -> Result<()> {
                 &ErasureOptions {
                     backup_retention_days,
                 },
-                &|p| {
-                    bar.set_length(p.total);
-                    bar.set_position(p.done);
-                    bar.set_message(p.phase);
-                },
-                Some(&cancel),
+                job.work(),
             )
             .await;
-            bar.finish_and_clear();
+            drop(job);
             let res = res?;
             emit(ctx, &res, || {
                 let r = &res.receipt;
@@ -396,23 +379,9 @@ pub async fn run(ctx: &mut Ctx, c: Gdpr) -> Result<()> {
             } else {
                 None::<RetentionPolicy>
             };
-            let cancel = crate::exit::cancel_on_ctrl_c();
-            let bar = progress(ctx, 0, "retention");
-            let r = retention::run(
-                &db,
-                &op,
-                policy,
-                dry_run,
-                None,
-                &|p| {
-                    bar.set_length(p.total);
-                    bar.set_position(p.done);
-                    bar.set_message(p.phase);
-                },
-                Some(&cancel),
-            )
-            .await;
-            bar.finish_and_clear();
+            let job = Job::start(ctx, "retention");
+            let r = retention::run(&db, &op, policy, dry_run, None, job.work()).await;
+            drop(job);
             let r = r?;
             emit(ctx, &r, || {
                 let mut s = table(

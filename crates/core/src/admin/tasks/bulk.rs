@@ -20,14 +20,13 @@ pub struct BulkReport {
 }
 
 /// Applies one patch to many tasks in ONE transaction (all or nothing), one audit row per
-/// changed task. `progress(done, total)` is called as it goes; `cancel` aborts (rolls back).
+/// changed task. Reports the tasks done (phase `updating tasks`) as it goes; a cancel rolls it all back.
 pub async fn bulk_update(
     db: &Db,
     op: &Operator,
     ids: &[Uuid],
     patch: &TaskPatch,
-    progress: &(dyn Fn(u64, u64) + Send + Sync),
-    cancel: Option<&std::sync::atomic::AtomicBool>,
+    work: crate::work::Work<'_>,
 ) -> Result<BulkReport> {
     op.require(perm::TASKS_WRITE)?;
     if patch.is_empty() {
@@ -50,12 +49,7 @@ pub async fn bulk_update(
     }
     let t0 = now();
     for chunk in unique.chunks(500) {
-        if cancel
-            .map(|c| c.load(std::sync::atomic::Ordering::Relaxed))
-            .unwrap_or(false)
-        {
-            return Err(Error::Cancelled);
-        }
+        work.check()?;
         let ph: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
         let sql = format!(
             r#"SELECT {COLS} FROM "Task" t WHERE t."id" IN ({})"#,
@@ -144,7 +138,7 @@ pub async fn bulk_update(
             rep.updated += changed.len() as u64;
             audit::record_many(&mut tx, op, entries).await?;
         }
-        progress(rep.updated + rep.unchanged, total);
+        work.report("updating tasks", rep.updated + rep.unchanged, total);
     }
     tx.commit().await?;
     Ok(rep)
