@@ -207,7 +207,11 @@ async fn corrupted_workspace_backup_fails_and_restore_over_live_needs_force() {
         )
         .await
         .unwrap_err();
-    assert!(e.to_string().contains("--force"), "{e}");
+    assert!(
+        matches!(&e, ncy_core::Error::Conflict { field, .. } if field == "restore_into")
+            && e.to_string().contains("already exists"),
+        "the CLI and the window add their way to force it: {e}"
+    );
     let rep = b
         .restore(
             &admin,
