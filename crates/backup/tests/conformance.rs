@@ -776,7 +776,7 @@ conformance!(
         for (target, force) in [(existing.clone(), true), (fresh.clone(), false)] {
             let flag = AtomicBool::new(false);
             let cancel_in_restore = |p: Progress| {
-                if cancel_phase.map_or(true, |ph| p.phase == ph) {
+                if cancel_phase.is_none() || cancel_phase == Some(p.phase.as_str()) {
                     flag.store(true, Ordering::Relaxed);
                 }
             };
