@@ -107,6 +107,57 @@ fn window_hint(e: &ncy_core::Error) -> Option<&'static str> {
         Error::Migration(m) if m.contains("migrations") && m.contains("pending") => {
             "its owner runs `ncy-admin migrate up`"
         }
+        Error::DatabaseUrl(_) => "edit the profile's URL under Settings → Connections",
+        Error::Config(m) if m.starts_with("the connected database role may not") => {
+            "connect as a role that may, under Settings → Connections"
+        }
+        Error::Service { service, message }
+            if service == "Prometheus" && message.starts_with("cannot query") =>
+        {
+            "set the Prometheus URL on the Health screen"
+        }
+        Error::Conflict { field, .. } => match field.as_str() {
+            "restore_into" => "tick “Replace it if it exists” in the restore dialog",
+            "backup_pin" => "the Backups screen marks the pinned ones",
+            "backup_folder" => {
+                "if it is a genuine backup, move the file into the folder the Backups screen uses"
+            }
+            _ => return None,
+        },
+        Error::NotFound { what, .. } if what == "backup" => {
+            "the Backups screen lists the recorded ones"
+        }
+        Error::Io { context, .. }
+            if context.starts_with("cannot write to the backup directory") =>
+        {
+            "the Backups screen writes to the backups folder in the app's data folder: make it \
+             writable"
+        }
+        Error::Database { message, .. } if message.starts_with("pg_restore was refused") => {
+            "tick “Skip ownership and privileges” in the restore dialog"
+        }
+        Error::Database { message, .. } if message.starts_with("pg_dump was refused") => {
+            "edit the profile's user under Settings → Connections"
+        }
+        Error::Invalid { field, message } => match field.as_str() {
+            "database" if message.contains("needs a PostgreSQL database") => {
+                "open a server profile under Settings → Connections"
+            }
+            "into" => "fill in the new database name or file in the restore dialog",
+            "encrypt" if message.starts_with("no backup key yet") => {
+                "make the backup key once with `ncy-admin backup key create`, or untick Encrypt"
+            }
+            "identity"
+                if message.contains("holds no") || message.contains("encrypted to another key") =>
+            {
+                "import the backup's key into this computer's keychain \
+                 (`ncy-admin backup key import FILE`)"
+            }
+            "table" if message.contains("no recorded table list") => {
+                "restore it whole: choose no tables"
+            }
+            _ => return None,
+        },
         _ => return None,
     })
 }
@@ -187,5 +238,88 @@ mod hint_tests {
         }
         .into();
         assert!(e.message.contains("Approvals screen") && !e.message.contains("ncy-admin"));
+    }
+
+    /// Asserts that the window's message for `e` has `want` and names no CLI flag.
+    fn shown(e: ncy_core::Error, want: &str) {
+        let m = ApiError::from(e).message;
+        assert!(m.contains(want), "{m}");
+        assert!(!m.contains("--") && !m.contains("DATABASE_URL"), "{m}");
+    }
+
+    #[test]
+    fn backup_and_connection_fixes_name_the_screen() {
+        use ncy_core::Error;
+        shown(
+            ncy_backup::PgConn::from_url("mysql://h/db").unwrap_err(),
+            "Settings → Connections",
+        );
+        shown(
+            Error::conflict(
+                "restore_into",
+                "database x already exists; it is replaced only when asked to (force)",
+            ),
+            "Replace it if it exists",
+        );
+        shown(
+            Error::conflict("backup_pin", "backup 1 is not pinned"),
+            "Backups screen",
+        );
+        shown(
+            Error::conflict("backup_folder", "/x is outside the backup folder /b"),
+            "Backups screen",
+        );
+        shown(Error::not_found("backup", "/x.dump"), "Backups screen");
+        shown(
+            Error::invalid("into", "no file to restore into was named"),
+            "restore dialog",
+        );
+        shown(
+            Error::invalid(
+                "encrypt",
+                "no backup key yet: the OS keychain holds no default backup key and no recipient was named",
+            ),
+            "untick Encrypt",
+        );
+        shown(
+            Error::invalid(
+                "identity",
+                "the backup is encrypted and this keychain holds no backup key",
+            ),
+            "keychain",
+        );
+        shown(
+            Error::invalid(
+                "table",
+                "this backup has no recorded table list, so it can only be restored whole",
+            ),
+            "choose no tables",
+        );
+        shown(
+            ncy_health::guard::privilege(
+                Error::db("permission denied (SQLSTATE 42501)"),
+                "cancel other sessions",
+                "GRANT pg_signal_backend TO the role",
+            ),
+            "Settings → Connections",
+        );
+        shown(
+            Error::service(
+                "Prometheus",
+                "cannot query http://p:9090/: connection refused",
+            ),
+            "Health screen",
+        );
+        shown(
+            Error::db("pg_restore was refused by the server: must be owner"),
+            "Skip ownership and privileges",
+        );
+        shown(
+            Error::io(
+                "cannot write to the backup directory /b (permission denied)",
+                std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+            ),
+            "writable",
+        );
     }
 }

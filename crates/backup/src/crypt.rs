@@ -40,7 +40,7 @@ pub fn parse_recipient(s: &str) -> Result<Recipient> {
     s.trim().parse::<Recipient>().map_err(|e| {
         Error::invalid(
             "recipient",
-            format!("{e}: an age recipient looks like age1… (see `ncy-admin backup key create`)"),
+            format!("{e}: an age recipient looks like age1…"),
         )
     })
 }
@@ -247,10 +247,10 @@ impl Keys {
         Err(Error::invalid(
             "identity",
             match recorded {
-                Some(r) => format!(
-                    "the backup is encrypted to {r} and this keychain holds no key for it; pass --identity FILE (an age identity file), or `ncy-admin backup key import FILE` first"
-                ),
-                None => "the backup is encrypted and this keychain holds no backup key; pass --identity FILE (an age identity file), or `ncy-admin backup key import FILE` first".into(),
+                Some(r) => {
+                    format!("the backup is encrypted to {r} and this keychain holds no key for it")
+                }
+                None => "the backup is encrypted and this keychain holds no backup key".into(),
             },
         ))
     }
@@ -281,7 +281,7 @@ fn decrypt_error(path: &Path, from: &str, e: age::DecryptError) -> Error {
         age::DecryptError::NoMatchingKeys => Error::invalid(
             "identity",
             format!(
-                "{} cannot be decrypted with {from}: it was encrypted to another key. Pass --identity FILE with the matching age identity",
+                "{} cannot be decrypted with {from}: it was encrypted to another key",
                 path.display()
             ),
         ),

@@ -46,9 +46,9 @@ pub(crate) fn inside(folder: &Path, path: &Path) -> std::result::Result<PathBuf,
 pub(crate) fn require_inside(folder: &Path, path: &Path) -> Result<PathBuf> {
     inside(folder, path).map_err(|why| {
         Error::conflict(
-            "backup",
+            "backup_folder",
             format!(
-                "{why}: its BackupSnapshot row was not written for this folder (it may have been planted), so the file is neither read nor deleted. Fix: if it is a genuine backup, move the file into the folder, or name its folder with --dir (NCY_BACKUP_DIR)"
+                "{why}: its BackupSnapshot row was not written for this folder (it may have been planted), so the file is neither read nor deleted"
             ),
         )
     })

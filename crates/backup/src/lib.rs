@@ -419,10 +419,7 @@ fn not_recorded(which: &BackupRef) -> Error {
         BackupRef::Id(id) => Error::not_found("backup", id),
         BackupRef::Path(p) => Error::not_found(
             "backup",
-            format!(
-                "{} (no BackupSnapshot row records this file; `ncy-admin backup list` shows the recorded ones)",
-                p.display()
-            ),
+            format!("{} (no BackupSnapshot row records this file)", p.display()),
         ),
     }
 }

@@ -322,10 +322,7 @@ pub(crate) async fn restore(
 ) -> Result<RestoreReport> {
     let s = sqlite(db)?;
     if opts.into.trim().is_empty() {
-        return Err(Error::invalid(
-            "into",
-            "name the file to restore into (--into PATH)",
-        ));
+        return Err(Error::invalid("into", "no file to restore into was named"));
     }
     if !path.is_file() {
         return Err(Error::not_found("backup file", path.display()));
@@ -334,9 +331,9 @@ pub(crate) async fn restore(
     let exists = into.exists();
     if exists && !opts.force {
         return Err(Error::conflict(
-            "into",
+            "restore_into",
             format!(
-                "{} already exists; pass --force to replace it",
+                "{} already exists; it is replaced only when asked to (force)",
                 into.display()
             ),
         ));

@@ -82,9 +82,9 @@ fn tool_error(
         ))
     } else if has("permission denied") || has("must be owner") {
         let fix = if tool == "pg_dump" {
-            "the database user in DATABASE_URL needs read access to every table: connect as the database owner, or grant it pg_read_all_data"
+            "the connecting database user needs read access to every table: connect as the database owner, or grant it pg_read_all_data"
         } else {
-            "restore as the owner of the objects, or pass --no-owner to skip ownership and privileges"
+            "restore as the owner of the objects, or restore without ownership and privileges"
         };
         Error::db(format!(
             "{tool} was refused by the server: {text}. Fix: {fix}"
@@ -434,7 +434,7 @@ fn valid_db_name(name: &str) -> Result<()> {
     if name.trim().is_empty() || name.len() > 63 || name.contains('\0') {
         return Err(Error::invalid(
             "into",
-            "a database name of 1 to 63 bytes is needed (e.g. --into ncy8_restored)",
+            "a database name of 1 to 63 bytes is needed (e.g. ncy8_restored)",
         ));
     }
     Ok(())
@@ -472,8 +472,8 @@ pub(crate) async fn restore(
     let exists = database_exists(pool, into).await?;
     if exists && !opts.force {
         return Err(Error::conflict(
-            "into",
-            format!("database {into} already exists; pass --force to replace it (its current contents are dropped once the restore has succeeded)"),
+            "restore_into",
+            format!("database {into} already exists; it is replaced only when asked to (force), and its current contents are then dropped once the restore has succeeded"),
         ));
     }
     if let Some(expected) = snap.and_then(|s| s.sha256.as_deref()) {

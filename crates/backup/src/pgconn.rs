@@ -79,13 +79,13 @@ impl PgConn {
     /// parameters such as `connection_limit` are ignored).
     pub fn from_url(url: &str) -> Result<PgConn> {
         let u = url::Url::parse(url).map_err(|e| {
-            Error::Config(format!(
-                "DATABASE_URL is not a valid URL ({e}); expected postgres://user:password@host:5432/database"
+            Error::DatabaseUrl(format!(
+                "not a valid URL ({e}); expected postgres://user:password@host:5432/database"
             ))
         })?;
         if !matches!(u.scheme(), "postgres" | "postgresql") {
-            return Err(Error::Config(format!(
-                "DATABASE_URL must start with postgres:// or postgresql://, not {}://",
+            return Err(Error::DatabaseUrl(format!(
+                "it must start with postgres:// or postgresql://, not {}://",
                 u.scheme()
             )));
         }
@@ -115,8 +115,8 @@ impl PgConn {
             }
         }
         if database.is_empty() {
-            return Err(Error::Config(
-                "DATABASE_URL names no database: add /<database> after the host".into(),
+            return Err(Error::DatabaseUrl(
+                "it names no database: add /<database> after the host".into(),
             ));
         }
         env.push(("PGAPPNAME", "ncy-admin-backup".into()));
@@ -196,5 +196,9 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("no database"));
+        assert!(matches!(
+            PgConn::from_url("not a url"),
+            Err(Error::DatabaseUrl(_))
+        ));
     }
 }

@@ -179,7 +179,7 @@ pub fn assess(r: &mut PitrReadiness) {
         ));
     }
     r.notes.push(
-        "PITR needs a physical base backup (pg_basebackup -D <dir> -Fp -X none) taken after archiving started and before the target time; the pg_dump backups of `backup create` are logical and cannot be rolled forward"
+        "PITR needs a physical base backup (pg_basebackup -D <dir> -Fp -X none) taken after archiving started and before the target time; the pg_dump backups this tool takes are logical and cannot be rolled forward"
             .into(),
     );
     r.ready = r.problems.is_empty();

@@ -243,7 +243,7 @@ fn parse_cursor(c: &str) -> Result<(NaiveDateTime, Uuid)> {
     let bad = || {
         Error::invalid(
             "after",
-            "not a cursor from a previous page of `backup list`",
+            "not a cursor from a previous page of the backup list",
         )
     };
     let (ts, id) = c.split_once('|').ok_or_else(bad)?;
@@ -362,8 +362,8 @@ pub(crate) async fn set_pin(
         .ok_or_else(|| Error::not_found("backup", id))?;
     if reason.is_none() && old.pinned_at.is_none() {
         return Err(Error::conflict(
-            "backup",
-            format!("backup {id} is not pinned; `ncy-admin backup list` shows the pinned ones"),
+            "backup_pin",
+            format!("backup {id} is not pinned"),
         ));
     }
     let reason = reason.map(str::trim);

@@ -27,15 +27,11 @@ impl Drop for Partial {
 
 fn dir_error(dir: &Path, e: std::io::Error) -> Error {
     let hint = match e.kind() {
-        std::io::ErrorKind::PermissionDenied => {
-            " (permission denied): choose a directory you can write with --dir, or fix its permissions"
-        }
+        std::io::ErrorKind::PermissionDenied => " (permission denied)",
         std::io::ErrorKind::NotADirectory | std::io::ErrorKind::AlreadyExists => {
-            " (a file of that name is in the way): choose another --dir"
+            " (a file of that name is in the way)"
         }
-        _ if e.raw_os_error() == Some(30) => {
-            " (read-only file system): choose a writable --dir"
-        }
+        _ if e.raw_os_error() == Some(30) => " (read-only file system)",
         _ => "",
     };
     Error::io(
@@ -261,6 +257,8 @@ mod tests {
         let file = dir.path().join("not-a-dir");
         std::fs::write(&file, b"x").unwrap();
         let e = Partial::create(&file, "ncy8_x.dump").await.err().unwrap();
-        assert!(e.to_string().contains("choose another --dir"), "{e}");
+        let m = e.to_string();
+        assert!(m.contains("a file of that name is in the way"), "{m}");
+        assert!(!m.contains("--"), "the fix is the adapter's: {m}");
     }
 }

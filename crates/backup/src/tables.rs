@@ -103,7 +103,7 @@ pub(crate) fn plan(
     if !asked.is_empty() && counts.is_none() {
         return Err(Error::invalid(
             "table",
-            "this backup has no recorded table list: restore it whole (without --table)",
+            "this backup has no recorded table list, so it can only be restored whole",
         ));
     }
     let all = counts.unwrap_or(&empty);
@@ -125,7 +125,7 @@ pub(crate) fn plan(
     }
     if exists && !force {
         notes.push(format!(
-            "{into} exists: pass --force to replace it (it is dropped only once the restore has succeeded)"
+            "{into} exists: it is replaced only when asked to (force), and dropped only once the restore has succeeded"
         ));
     }
     Ok(RestorePlan {

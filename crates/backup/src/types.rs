@@ -55,7 +55,7 @@ impl CreateOptions {
             Some(r) => crypt::parse_recipient(&r).map(Some),
             None => Err(Error::invalid(
                 "encrypt",
-                "no backup key yet: run `ncy-admin backup key create` (kept in the OS keychain), or name a recipient with --recipient age1…",
+                "no backup key yet: the OS keychain holds no default backup key and no recipient was named",
             )),
         }
     }

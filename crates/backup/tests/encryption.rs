@@ -209,7 +209,8 @@ async fn a_wrong_key_is_a_clear_error_and_restores_nothing() {
     assert!(
         msg.contains("cannot be decrypted")
             && msg.contains("wrong.txt")
-            && msg.contains("--identity"),
+            && msg.contains("encrypted to another key")
+            && !msg.contains("--"),
         "{msg}"
     );
     let target = format!("restored_wrong_{}", uuid::Uuid::new_v4().simple());

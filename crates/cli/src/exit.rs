@@ -48,6 +48,7 @@ pub fn code(e: &anyhow::Error) -> i32 {
         | Error::ReadOnly(_)
         | Error::DatabaseAuth { .. }
         | Error::Config(_)
+        | Error::DatabaseUrl(_)
         | Error::LocalStore { .. }
         | Error::Service { .. } => CONNECTION,
         Error::Migration(_) | Error::Drift { .. } => MIGRATION,
@@ -122,12 +123,89 @@ fn hint(e: &Error) -> Option<String> {
         Error::Migration(m) if m.contains("migrations") && m.contains("pending") => {
             "`ncy-admin migrate up` with the owner's URL".into()
         }
+        Error::DatabaseUrl(_) => "the URL comes from --database-url or DATABASE_URL".into(),
         Error::Conflict { field, .. } => match field.as_str() {
             "identity" => "`ncy-admin gdpr verify-identity <request> --method TEXT`".into(),
             "export" => "`ncy-admin gdpr export <request> --out PATH`".into(),
             "erasure" => "`ncy-admin gdpr erase <request> --confirm EMAIL`".into(),
+            "restore_into" => "pass --force to replace it".into(),
+            "backup_pin" => "`ncy-admin backup list` shows the pinned ones".into(),
+            "backup_folder" => {
+                "if it is a genuine backup, move the file into the folder, or name its folder \
+                 with --dir (NCY_BACKUP_DIR)"
+                    .into()
+            }
             _ => return None,
         },
+        Error::Invalid { field, message } => return invalid_hint(field, message),
+        Error::NotFound { what, .. } if what == "backup" => {
+            "`ncy-admin backup list` shows the recorded ones".into()
+        }
+        Error::Io { context, source } if context.starts_with(BACKUP_DIR) => match source.kind() {
+            std::io::ErrorKind::PermissionDenied => {
+                "choose a directory you can write with --dir, or fix its permissions".into()
+            }
+            std::io::ErrorKind::NotADirectory | std::io::ErrorKind::AlreadyExists => {
+                "choose another --dir".into()
+            }
+            _ => "choose a writable --dir".into(),
+        },
+        Error::Database { message, .. } if message.starts_with("pg_restore was refused") => {
+            "`ncy-admin backup restore --no-owner` skips ownership and privileges".into()
+        }
+        Error::Database { message, .. } if message.starts_with("pg_dump was refused") => {
+            "the database user comes from --database-url or DATABASE_URL".into()
+        }
+        Error::Config(m) if m.starts_with(ROLE_MAY_NOT) => {
+            "the role comes from --database-url or DATABASE_URL".into()
+        }
+        Error::Service { service, message }
+            if service == "Prometheus" && message.starts_with("cannot query") =>
+        {
+            "the Prometheus URL comes from --prometheus or NCY_PROMETHEUS_URL".into()
+        }
+        _ => return None,
+    })
+}
+
+/// How ncy-health's errors start when the connected role lacks a privilege (`Error::Config`).
+const ROLE_MAY_NOT: &str = "the connected database role may not";
+
+/// How ncy-backup's stream errors start (`Error::Io` context) when the backup directory
+/// cannot be written.
+const BACKUP_DIR: &str = "cannot write to the backup directory";
+
+/// The command-line fix for bad input, by the field the core names (and, where a field is
+/// shared, the stable start of its message).
+fn invalid_hint(field: &str, message: &str) -> Option<String> {
+    Some(match field {
+        "database" if message.contains("needs a PostgreSQL database") => {
+            "pass --database-url URL or set DATABASE_URL to the platform's server".into()
+        }
+        "logging" if message.starts_with("nothing to change") => {
+            "give --min-duration MS and/or --statement none|ddl|mod|all".into()
+        }
+        "into" => "name it with --into (a database name, or a file for the local workspace)".into(),
+        "after" => {
+            "--after takes the cursor the previous page of `ncy-admin backup list` printed".into()
+        }
+        "encrypt" if message.starts_with("no backup key yet") => {
+            "run `ncy-admin backup key create` (kept in the OS keychain), or name a recipient \
+             with --recipient age1…"
+                .into()
+        }
+        "recipient" => "`ncy-admin backup key create` makes one".into(),
+        "identity" if message.contains("holds no") => {
+            "pass --identity FILE (an age identity file), or `ncy-admin backup key import FILE` \
+             first"
+                .into()
+        }
+        "identity" if message.contains("encrypted to another key") => {
+            "pass --identity FILE with the matching age identity".into()
+        }
+        "table" if message.contains("no recorded table list") => {
+            "restore it whole (without --table)".into()
+        }
         _ => return None,
     })
 }
@@ -148,5 +226,152 @@ mod tests {
         assert!(!e.to_string().contains("ncy-admin"), "{e}");
         assert!(hint(&e).is_some_and(|h| h.contains("ncy-admin login")));
         assert!(hint(&Error::BadCredentials).is_none());
+    }
+
+    /// Asserts that `e`'s own text names no flag or command and that the CLI's hint has `want`.
+    fn moved(e: &Error, want: &str) {
+        let m = e.to_string();
+        assert!(
+            !m.contains("--") && !m.contains("ncy-admin") && !m.contains("DATABASE_URL"),
+            "the core names no flag or command: {m}"
+        );
+        let h = hint(e).unwrap_or_else(|| panic!("no hint for {e:?}"));
+        assert!(h.contains(want), "hint for {m}: {h}");
+    }
+
+    #[test]
+    fn connection_url_fixes_name_the_flag() {
+        let e = ncy_backup::PgConn::from_url("mysql://h/db").unwrap_err();
+        moved(&e, "--database-url");
+        moved(
+            &Error::DatabaseUrl("pool_timeout=x is not a number of seconds".into()),
+            "DATABASE_URL",
+        );
+        moved(
+            &Error::invalid(
+                "database",
+                "health needs a PostgreSQL database, and this is the local SQLite workspace",
+            ),
+            "--database-url URL",
+        );
+        assert!(hint(&Error::invalid("database", "give the database name")).is_none());
+    }
+
+    #[test]
+    fn health_fixes_name_the_flag() {
+        moved(
+            &Error::invalid(
+                "logging",
+                "nothing to change: give a minimum duration (ms) and/or a statement level (none, ddl, mod, all)",
+            ),
+            "--min-duration MS",
+        );
+        let refused =
+            Error::db("permission denied for function pg_cancel_backend (SQLSTATE 42501)");
+        moved(
+            &ncy_health::guard::privilege(
+                refused,
+                "cancel other sessions",
+                "GRANT pg_signal_backend TO the role",
+            ),
+            "--database-url",
+        );
+        moved(
+            &Error::service("Prometheus", "cannot query http://p:9090/: connection refused. Check the Prometheus URL and that Prometheus is running"),
+            "--prometheus",
+        );
+    }
+
+    #[test]
+    fn backup_fixes_name_the_flag_or_command() {
+        moved(
+            &Error::conflict(
+                "restore_into",
+                "database x already exists; it is replaced only when asked to (force)",
+            ),
+            "--force",
+        );
+        moved(
+            &Error::conflict("backup_pin", "backup 1 is not pinned"),
+            "ncy-admin backup list",
+        );
+        moved(
+            &Error::conflict("backup_folder", "/x is outside the backup folder /b: its BackupSnapshot row was not written for this folder"),
+            "--dir",
+        );
+        moved(
+            &Error::not_found(
+                "backup",
+                "/x.dump (no BackupSnapshot row records this file)",
+            ),
+            "backup list",
+        );
+        moved(
+            &Error::invalid("into", "no file to restore into was named"),
+            "--into",
+        );
+        moved(
+            &Error::invalid(
+                "after",
+                "not a cursor from a previous page of the backup list",
+            ),
+            "--after",
+        );
+        moved(
+            &Error::invalid("encrypt", "no backup key yet: the OS keychain holds no default backup key and no recipient was named"),
+            "ncy-admin backup key create",
+        );
+        moved(
+            &ncy_backup::crypt::parse_recipient("nope").unwrap_err(),
+            "backup key create",
+        );
+        moved(
+            &Error::invalid(
+                "identity",
+                "the backup is encrypted and this keychain holds no backup key",
+            ),
+            "--identity FILE",
+        );
+        moved(
+            &Error::invalid(
+                "identity",
+                "/x cannot be decrypted with k: it was encrypted to another key",
+            ),
+            "--identity FILE",
+        );
+        moved(
+            &Error::invalid(
+                "table",
+                "this backup has no recorded table list, so it can only be restored whole",
+            ),
+            "without --table",
+        );
+        moved(
+            &Error::db("pg_restore was refused by the server: must be owner. Fix: restore as the owner of the objects, or restore without ownership and privileges"),
+            "--no-owner",
+        );
+        moved(
+            &Error::db("pg_dump was refused by the server: permission denied. Fix: the connecting database user needs read access"),
+            "--database-url",
+        );
+        let dir = |kind| {
+            Error::io(
+                "cannot write to the backup directory /b (permission denied)",
+                std::io::Error::from(kind),
+            )
+        };
+        moved(
+            &dir(std::io::ErrorKind::PermissionDenied),
+            "fix its permissions",
+        );
+        moved(&dir(std::io::ErrorKind::AlreadyExists), "another --dir");
+        // Fields other crates share get no backup hint.
+        assert!(hint(&Error::invalid(
+            "logging",
+            "min_duration_ms must be -1 or more"
+        ))
+        .is_none());
+        assert!(hint(&Error::invalid("table", "no such table")).is_none());
+        assert!(hint(&Error::conflict("backup", "checksum mismatch")).is_none());
     }
 }

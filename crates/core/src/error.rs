@@ -66,9 +66,14 @@ pub enum Error {
     #[error("the PostgreSQL server at {target} refused the login: {reason}. Check the user name and password")]
     DatabaseAuth { target: String, reason: String },
 
-    /// Misconfiguration: bad DATABASE_URL, missing data directory, ...
+    /// Misconfiguration: missing data directory, unusable setting, ...
     #[error("configuration error: {0}")]
     Config(String),
+
+    /// The PostgreSQL connection URL is malformed or names a database that does not exist
+    /// (code `config`; each adapter says where its URL comes from).
+    #[error("database URL: {0}")]
+    DatabaseUrl(String),
 
     /// A migration problem (failed statement, unknown version, partial baseline, ...).
     #[error("migration error: {0}")]
@@ -198,7 +203,7 @@ impl Error {
             Error::ServerUnreachable { .. } => ErrorCode::ServerUnreachable,
             Error::ReadOnly(_) => ErrorCode::ReadOnly,
             Error::DatabaseAuth { .. } => ErrorCode::DatabaseAuth,
-            Error::Config(_) => ErrorCode::Config,
+            Error::Config(_) | Error::DatabaseUrl(_) => ErrorCode::Config,
             Error::Migration(_) => ErrorCode::Migration,
             Error::Drift { .. } => ErrorCode::MigrationDrift,
             Error::DiskFull(_) => ErrorCode::DiskFull,

@@ -21,7 +21,7 @@ pub fn finding(age: &BackupAge) -> Option<Finding> {
                 .next()
                 .unwrap_or(&age.message)
                 .to_owned(),
-            "take and verify a backup (`ncy-admin backup create`, then `backup verify ID`, or the Backups screen); schedule `ncy-admin backup check` to be told in time",
+            "take and verify a backup, and have the backup age checked on a schedule to be told in time",
         )
         .about("backup_age", "newest_verified"),
     )

@@ -68,7 +68,7 @@ pub async fn write_tx(db: &Db) -> Result<Tx> {
 pub fn privilege(e: Error, what: &str, fix: &str) -> Error {
     match &e {
         Error::Database { message, .. } if message.contains("SQLSTATE 42501") => Error::Config(
-            format!("the database role in DATABASE_URL may not {what} ({message}); {fix}"),
+            format!("the connected database role may not {what} ({message}); {fix}"),
         ),
         _ => e,
     }

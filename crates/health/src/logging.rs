@@ -142,7 +142,7 @@ pub async fn set(db: &Db, op: &Operator, change: &LoggingChange) -> Result<Loggi
     if change.min_duration_ms.is_none() && change.statement.is_none() {
         return Err(Error::invalid(
             "logging",
-            "nothing to change: give --min-duration MS and/or --statement none|ddl|mod|all",
+            "nothing to change: give a minimum duration (ms) and/or a statement level (none, ddl, mod, all)",
         ));
     }
     if let Some(ms) = change.min_duration_ms {
@@ -259,7 +259,7 @@ pub async fn set(db: &Db, op: &Operator, change: &LoggingChange) -> Result<Loggi
 fn map_sqlx(e: sqlx::Error) -> Error {
     match &e {
         sqlx::Error::Database(d) if d.code().as_deref() == Some("42501") => Error::Config(format!(
-            "the database role in DATABASE_URL may not change server settings ({}); connect as a \
+            "the connected database role may not change server settings ({}); connect as a \
              superuser, or GRANT ALTER SYSTEM ON PARAMETER log_min_duration_statement, \
              log_statement TO the role and GRANT EXECUTE ON FUNCTION pg_reload_conf() TO the role",
             d.message()

@@ -183,7 +183,7 @@ impl Prometheus {
             Error::service(
                 "Prometheus",
                 format!(
-                    "cannot query {}: {e}. Check the Prometheus URL (--prometheus / NCY_PROMETHEUS_URL, or the Health screen) and that Prometheus is running",
+                    "cannot query {}: {e}. Check the Prometheus URL and that Prometheus is running",
                     self.shown()
                 ),
             )

@@ -1,17 +1,14 @@
 //! The health report flags a newest verified backup older than `backups.max_age_hours` (or
 //! none at all), on real PostgreSQL; a fresh one gives no finding.
 
-mod common;
-
 use std::time::Duration;
 
-use common::admin;
 use ncy_health::{report, ReportOptions, Severity};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_old_or_missing_verified_backup_is_a_finding() {
     let (db, _url) = ncy_tests::fresh_pg().await;
-    let op = admin(&db).await;
+    let op = ncy_tests::seeded_admin(&db).await;
     let opts = ReportOptions {
         sample: Duration::from_millis(50),
         ..ReportOptions::default()

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{admin, db_name, exec};
+use common::{db_name, exec};
 use ncy_core::Error;
 use ncy_health::prometheus::{self, MetricsQuery};
 
@@ -78,7 +78,7 @@ async fn charts_come_from_a_real_prometheus_scraping_postgres_exporter() {
     let prom_bin = binary("NCY_PROMETHEUS_BIN", "prometheus");
     let exporter_bin = binary("NCY_POSTGRES_EXPORTER_BIN", "prometheus-postgres-exporter");
     let (db, url) = ncy_tests::fresh_pg().await;
-    let op = admin(&db).await;
+    let op = ncy_tests::seeded_admin(&db).await;
     exec(&db, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements").await;
     let dbname = db_name(&url);
 

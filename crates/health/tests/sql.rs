@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{admin, employee, exec};
+use common::exec;
 use ncy_core::Error;
 use ncy_health::activity;
 use ncy_health::logging::{self, LogStatement, LoggingChange};
@@ -51,7 +51,7 @@ async fn audit_count(db: &ncy_core::db::Db, action: &str) -> i64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn workload_statement_tops_the_list_and_reset_clears_it() {
     let (db, _url) = ncy_tests::fresh_pg().await;
-    let op = admin(&db).await;
+    let op = ncy_tests::seeded_admin(&db).await;
     exec(&db, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements").await;
     exec(&db, "CREATE TABLE health_workload_marker (id int); INSERT INTO health_workload_marker SELECT generate_series(1, 1000)").await;
     let pool = db.pg().unwrap().pool();
@@ -127,7 +127,7 @@ async fn a_server_that_does_not_load_it_is_told_apart_from_a_missing_extension()
             .expect("connect");
         let set = MigrationSet::embedded(Dialect::Postgres).expect("migrations");
         migrate::up(&db, &set).await.expect("migrate");
-        let op = admin(&db).await;
+        let op = ncy_tests::seeded_admin(&db).await;
         exec(&db, "DROP EXTENSION IF EXISTS pg_stat_statements").await;
         let neither = statements::top(&db, &op, 10, false).await.expect("top");
         exec(&db, "CREATE EXTENSION pg_stat_statements").await;
@@ -156,7 +156,7 @@ async fn a_server_that_does_not_load_it_is_told_apart_from_a_missing_extension()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_extension_says_how_to_enable_it() {
     let (db, _url) = ncy_tests::fresh_pg().await;
-    let op = admin(&db).await;
+    let op = ncy_tests::seeded_admin(&db).await;
     exec(&db, "DROP EXTENSION IF EXISTS pg_stat_statements").await;
     let top = statements::top(&db, &op, 10, false).await.unwrap();
     assert!(!top.available);
@@ -180,7 +180,7 @@ async fn missing_extension_says_how_to_enable_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unused_duplicate_and_fk_indexes_locks_and_idle_sessions_are_found() {
     let (db, url) = ncy_tests::fresh_pg().await;
-    let op = admin(&db).await;
+    let op = ncy_tests::seeded_admin(&db).await;
     exec(
         &db,
         "CREATE TABLE health_parent (id int PRIMARY KEY, v int);
@@ -367,7 +367,7 @@ async fn unused_duplicate_and_fk_indexes_locks_and_idle_sessions_are_found() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_stops_a_running_statement_and_is_audited() {
     let (db, url) = ncy_tests::fresh_pg().await;
-    let op = admin(&db).await;
+    let op = ncy_tests::seeded_admin(&db).await;
     let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
     let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
         .fetch_one(&mut c)
@@ -406,7 +406,7 @@ async fn cancel_stops_a_running_statement_and_is_audited() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn set_logging_applies_warns_and_audits() {
     let (db, _url) = ncy_tests::fresh_pg().await;
-    let op = admin(&db).await;
+    let op = ncy_tests::seeded_admin(&db).await;
     let original = logging::current(&db, &op).await.unwrap();
     let change = LoggingChange {
         min_duration_ms: Some(1234),
@@ -476,7 +476,8 @@ async fn set_logging_applies_warns_and_audits() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_employee_is_forbidden_everywhere() {
     let (db, _url) = ncy_tests::fresh_pg().await;
-    let op = employee(&db).await;
+    ncy_core::seed::dev(&db, false).await.expect("dev seed");
+    let op = ncy_tests::login_as(&db, "employee@test-org.com", "employee123").await;
     let forbidden = |e: Error, p: &str| match e {
         Error::Forbidden { permission } => assert_eq!(permission, p),
         other => panic!("expected Forbidden({p}), got {other}"),
@@ -530,7 +531,7 @@ async fn our_own_schema_passes_the_foreign_key_index_check() {
     // Every foreign key of the migrated schema has an index to serve it (migration 0009), so
     // deletes of referenced rows and lookups by owner never scan a whole table.
     let (db, _) = ncy_tests::fresh_pg().await;
-    let op = admin(&db).await;
+    let op = ncy_tests::seeded_admin(&db).await;
     let rep = report(&db, &op, &quick()).await.unwrap();
     let missing = &rep.objects.as_ref().expect("objects").missing_fk_indexes;
     assert!(missing.is_empty(), "{missing:#?}");
@@ -543,7 +544,7 @@ async fn our_own_schema_passes_the_foreign_key_index_check() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_locked_table_costs_one_section_not_the_report() {
     let (db, url) = ncy_tests::fresh_pg().await;
-    let op = admin(&db).await;
+    let op = ncy_tests::seeded_admin(&db).await;
     exec(&db, "CREATE TABLE health_locked (id int)").await;
     // Another session holds an ACCESS EXCLUSIVE lock: reading the table's size waits for it.
     let mut holder = sqlx::PgConnection::connect(&url).await.unwrap();
@@ -580,7 +581,7 @@ async fn a_locked_table_costs_one_section_not_the_report() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sqlite_workspace_says_it_needs_postgresql() {
     let (db, _dir) = ncy_tests::fresh_sqlite().await;
-    let op = admin(&db).await;
+    let op = ncy_tests::seeded_admin(&db).await;
     let rep = report(&db, &op, &quick()).await.unwrap();
     let info = rep.sqlite.as_ref().expect("sqlite stats");
     assert!(info.file_bytes > 0 && info.page_count > 0 && info.page_size > 0);
@@ -620,7 +621,7 @@ async fn a_role_without_server_privileges_gets_the_grant_to_ask_for() {
     )
     .await
     .unwrap();
-    let op = admin(&plain).await;
+    let op = ncy_tests::seeded_admin(&plain).await;
 
     // Viewing works without superuser.
     let rep = report(&plain, &op, &quick()).await.unwrap();
@@ -628,7 +629,11 @@ async fn a_role_without_server_privileges_gets_the_grant_to_ask_for() {
     assert!(rep.server.is_some() && rep.activity.is_some());
 
     let config = |e: Error, needle: &str| match e {
-        Error::Config(m) => assert!(m.contains(needle), "{needle:?} not in {m}"),
+        Error::Config(m) => {
+            assert!(m.contains(needle), "{needle:?} not in {m}");
+            // The shape the CLI and the window add their fix to (exit::hint, window_hint).
+            assert!(m.starts_with("the connected database role may not"), "{m}");
+        }
         other => panic!("expected a configuration error naming {needle:?}, got {other}"),
     };
     config(
@@ -681,7 +686,7 @@ fn uuid_suffix() -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dead_tuples_and_long_transactions_become_findings() {
     let (db, url) = ncy_tests::fresh_pg().await;
-    let op = admin(&db).await;
+    let op = ncy_tests::seeded_admin(&db).await;
     exec(
         &db,
         "CREATE TABLE health_dead (id int, pad text) WITH (autovacuum_enabled = false);

@@ -80,13 +80,13 @@ pub fn redact_url(url: &str) -> String {
 /// Splits the platform's Prisma-style pool parameters off the URL.
 fn split_pool_params(url: &str, opts: &ConnectOptions) -> Result<(String, ConnectOptions)> {
     let mut u = url::Url::parse(url).map_err(|e| {
-        Error::Config(format!(
-            "DATABASE_URL is not a valid URL ({e}); expected postgres://user:password@host:5432/database"
+        Error::DatabaseUrl(format!(
+            "not a valid URL ({e}); expected postgres://user:password@host:5432/database"
         ))
     })?;
     if !matches!(u.scheme(), "postgres" | "postgresql") {
-        return Err(Error::Config(format!(
-            "DATABASE_URL must start with postgres:// or postgresql://, not {}://",
+        return Err(Error::DatabaseUrl(format!(
+            "it must start with postgres:// or postgresql://, not {}://",
             u.scheme()
         )));
     }
@@ -96,16 +96,12 @@ fn split_pool_params(url: &str, opts: &ConnectOptions) -> Result<(String, Connec
         match k.as_ref() {
             "connection_limit" => {
                 o.max_connections = v.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
-                    Error::Config(format!(
-                        "connection_limit={v} in DATABASE_URL is not a positive number"
-                    ))
+                    Error::DatabaseUrl(format!("connection_limit={v} is not a positive number"))
                 })?
             }
             "pool_timeout" => {
                 let secs: u64 = v.parse().map_err(|_| {
-                    Error::Config(format!(
-                        "pool_timeout={v} in DATABASE_URL is not a number of seconds"
-                    ))
+                    Error::DatabaseUrl(format!("pool_timeout={v} is not a number of seconds"))
                 })?;
                 o.acquire_timeout = Duration::from_secs(secs.max(1));
             }
@@ -115,8 +111,8 @@ fn split_pool_params(url: &str, opts: &ConnectOptions) -> Result<(String, Connec
                     "true" | "1" => true,
                     "false" | "0" => false,
                     _ => {
-                        return Err(Error::Config(format!(
-                            "pgbouncer={v} in DATABASE_URL must be true or false"
+                        return Err(Error::DatabaseUrl(format!(
+                            "pgbouncer={v} must be true or false"
                         )))
                     }
                 }
@@ -150,7 +146,7 @@ pub(super) async fn connect(target: &Target, opts: &ConnectOptions) -> Result<Db
             let url = tls::with_default_sslmode(url);
             let (url, mut o) = split_pool_params(&url, opts)?;
             let base = PgConnectOptions::from_str(&url)
-                .map_err(|e| Error::Config(format!("DATABASE_URL {shown} is invalid: {e}")))?
+                .map_err(|e| Error::DatabaseUrl(format!("{shown} is invalid: {e}")))?
                 .application_name(&o.application_name)
                 .log_statements(tracing::log::LevelFilter::Trace);
             let pg = match try_connect(&pooled(base.clone(), o.pooler), &o).await {
@@ -238,9 +234,9 @@ fn with_target(e: Error, shown: &str) -> Error {
             target: shown.to_owned(),
             reason,
         },
-        Error::Database { message, .. } if message.contains("3D000") => Error::Config(format!(
-            "{message} at {shown}; create the database first (createdb) or fix the name in DATABASE_URL"
-        )),
+        Error::Database { message, .. } if message.contains("3D000") => Error::DatabaseUrl(
+            format!("{message} at {shown}; create the database first (createdb) or fix its name"),
+        ),
         other => other,
     }
 }
@@ -265,15 +261,21 @@ mod tests {
     }
 
     #[test]
-    fn bad_urls_are_config_errors() {
-        assert!(matches!(
-            split_pool_params("mysql://h/db", &ConnectOptions::default()),
-            Err(Error::Config(_))
-        ));
-        assert!(matches!(
-            split_pool_params("not a url", &ConnectOptions::default()),
-            Err(Error::Config(_))
-        ));
+    fn bad_urls_are_database_url_errors_that_name_no_flag() {
+        for url in [
+            "mysql://h/db",
+            "not a url",
+            "postgres://h/db?pgbouncer=maybe",
+        ] {
+            match split_pool_params(url, &ConnectOptions::default()) {
+                Err(e @ Error::DatabaseUrl(_)) => {
+                    assert_eq!(e.code(), "config");
+                    let m = e.to_string();
+                    assert!(!m.contains("DATABASE_URL") && !m.contains("--"), "{m}");
+                }
+                other => panic!("{url}: {other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -173,8 +173,7 @@ impl Db {
             Error::invalid(
                 "database",
                 format!(
-                    "{what} needs a PostgreSQL database, and this is the local SQLite workspace; \
-                     pass --database-url URL or set DATABASE_URL to the platform's server"
+                    "{what} needs a PostgreSQL database, and this is the local SQLite workspace"
                 ),
             )
         })

@@ -64,7 +64,7 @@ pub fn judge(rep: &HealthReport, opts: &ReportOptions) -> Vec<Finding> {
                     "this client's pool is exhausted ({} of {} in use)",
                     p.in_use, p.max
                 ),
-                "raise connection_limit= in DATABASE_URL or look for long-held connections",
+                "raise connection_limit= in the database URL or look for long-held connections",
             ));
         }
     }
@@ -80,27 +80,36 @@ pub fn judge(rep: &HealthReport, opts: &ReportOptions) -> Vec<Finding> {
     }
     if let Some(l) = &rep.logging {
         if l.log_statement == "all" {
-            f.push(Finding::new(
-                Severity::Warning,
-                "logging",
-                "log_statement = 'all': every statement is logged",
-                "heavy on production: set it to 'ddl' or 'mod' (ncy-admin health set-logging --statement ddl)",
-            ));
+            f.push(
+                Finding::new(
+                    Severity::Warning,
+                    "logging",
+                    "log_statement = 'all': every statement is logged",
+                    "heavy on production: set it to 'ddl' or 'mod'",
+                )
+                .about("log_statement", "all"),
+            );
         }
         if l.log_min_duration_statement_ms < 0 {
-            f.push(Finding::new(
-                Severity::Info,
-                "logging",
-                "slow queries are not logged (log_min_duration_statement = -1)",
-                "log statements slower than 1 s: ncy-admin health set-logging --min-duration 1000",
-            ));
+            f.push(
+                Finding::new(
+                    Severity::Info,
+                    "logging",
+                    "slow queries are not logged (log_min_duration_statement = -1)",
+                    "log statements slower than 1 s (a minimum duration of 1000 ms)",
+                )
+                .about("log_min_duration_statement", -1),
+            );
         } else if l.log_min_duration_statement_ms == 0 {
-            f.push(Finding::new(
-                Severity::Warning,
-                "logging",
-                "log_min_duration_statement = 0: the duration of every statement is logged",
-                "heavy on production: use a threshold, e.g. ncy-admin health set-logging --min-duration 1000",
-            ));
+            f.push(
+                Finding::new(
+                    Severity::Warning,
+                    "logging",
+                    "log_min_duration_statement = 0: the duration of every statement is logged",
+                    "heavy on production: use a threshold, e.g. a minimum duration of 1000 ms",
+                )
+                .about("log_min_duration_statement", 0),
+            );
         }
     }
     if let Some(c) = &rep.cache {
@@ -289,7 +298,7 @@ fn activity_findings(a: &Activity, opts: &ReportOptions, f: &mut Vec<Finding>) {
                     s.pid, who(s), secs(s.state_seconds.unwrap_or(0.0))
                 ),
                 format!(
-                    "it holds locks and blocks vacuum: fix the application to commit, set idle_in_transaction_session_timeout, or end it: ncy-admin health terminate {}",
+                    "it holds locks and blocks vacuum: fix the application to commit, set idle_in_transaction_session_timeout, or terminate session {}",
                     s.pid
                 ),
             )
@@ -300,8 +309,8 @@ fn activity_findings(a: &Activity, opts: &ReportOptions, f: &mut Vec<Finding>) {
                 "activity",
                 format!("transaction of session {} ({}) open for {}", s.pid, who(s), secs(xact)),
                 format!(
-                    "long transactions block vacuum and hold locks: check it, or ncy-admin health cancel {} / terminate {}",
-                    s.pid, s.pid
+                    "long transactions block vacuum and hold locks: check it, or cancel or terminate session {}",
+                    s.pid
                 ),
             )
             .about("long_transaction", s.pid));
@@ -337,7 +346,7 @@ fn activity_findings(a: &Activity, opts: &ReportOptions, f: &mut Vec<Finding>) {
                 if blockers.is_empty() { pids.join(", ") } else { blockers.join(", ") }
             ),
             format!(
-                "finish the blocking transaction, or cancel it: ncy-admin health cancel {} (terminate if it is idle in transaction)",
+                "finish the blocking transaction, or cancel session {} (terminate it if it is idle in transaction)",
                 pids.join(" / ")
             ),
         )

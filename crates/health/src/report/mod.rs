@@ -248,8 +248,8 @@ fn sqlite_findings(info: Option<&SqliteInfo>) -> Vec<Finding> {
         Severity::Info,
         "server",
         "database health monitoring needs PostgreSQL: this is the local SQLite workspace",
-        "connect to the platform's server with --database-url URL (or DATABASE_URL) to see \
-         connections, statements, locks, vacuum and replication",
+        "connect to the platform's server to see connections, statements, locks, vacuum and \
+         replication",
     )];
     if let Some(i) = info {
         if i.page_count > 1000 && i.freelist_count * 4 > i.page_count {

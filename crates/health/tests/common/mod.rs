@@ -1,28 +1,9 @@
-//! Shared helpers of the health tests: operators from the dev seed, workloads.
+//! Shared helpers of the health tests: workloads and names (operators come from
+//! `ncy_tests::seeded_admin` and `ncy_tests::login_as`).
 
 #![allow(dead_code)]
 
-use ncy_core::auth::{self, Client, LockoutPolicy, Operator};
 use ncy_core::db::Db;
-
-/// Seeds the dev data and logs in as `email`.
-pub async fn operator(db: &Db, email: &str, password: &str) -> Operator {
-    ncy_core::seed::dev(db, false).await.expect("dev seed");
-    auth::login(db, email, password, Client::Cli, &LockoutPolicy::default())
-        .await
-        .expect("login")
-        .operator
-}
-
-/// The dev seed's ADMIN.
-pub async fn admin(db: &Db) -> Operator {
-    operator(db, "admin@ncy-8.com", "admin123").await
-}
-
-/// The dev seed's EMPLOYEE (no health permission).
-pub async fn employee(db: &Db) -> Operator {
-    operator(db, "employee@test-org.com", "employee123").await
-}
 
 /// Runs SQL outside any transaction block (CREATE EXTENSION, DDL, workloads).
 pub async fn exec(db: &Db, sql: &str) {

@@ -117,6 +117,9 @@ pub(super) fn plan_text(p: &RestorePlan) -> String {
     for n in &p.notes {
         out.push_str(&format!("\n  note: {n}"));
     }
+    if !p.allowed {
+        out.push_str("\n  note: pass --force to replace it");
+    }
     out
 }
 

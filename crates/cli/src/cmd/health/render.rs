@@ -1,7 +1,7 @@
 //! The health report and the top-statements list as text.
 
 use ncy_health::activity::SessionInfo;
-use ncy_health::findings::{bytes, secs};
+use ncy_health::findings::{bytes, secs, Finding};
 use ncy_health::statements::TopStatements;
 use ncy_health::HealthReport;
 
@@ -38,6 +38,33 @@ pub(super) fn who(s: &SessionInfo) -> String {
 }
 
 /// The report as text: one line per section, then the findings.
+/// A finding's suggestion with the command that acts on it (the report names none: the
+/// window has its own buttons), chosen by the finding's stable `about` key.
+pub(super) fn suggestion(f: &Finding) -> String {
+    let (kind, object) = f
+        .about
+        .as_deref()
+        .and_then(|a| a.split_once(':'))
+        .unwrap_or_default();
+    let command = match (kind, object) {
+        ("idle_in_transaction", pid) => format!("ncy-admin health terminate {pid}"),
+        ("long_transaction", pid) => {
+            format!("ncy-admin health cancel {pid} / ncy-admin health terminate {pid}")
+        }
+        ("blocked", _) => "ncy-admin health cancel <blocking pid>".into(),
+        ("log_statement", _) => "ncy-admin health set-logging --statement ddl".into(),
+        ("log_min_duration_statement", _) => {
+            "ncy-admin health set-logging --min-duration 1000".into()
+        }
+        ("backup_age", _) => {
+            "ncy-admin backup create, then ncy-admin backup verify ID; schedule ncy-admin backup check"
+                .into()
+        }
+        _ => return f.suggestion.clone(),
+    };
+    format!("{} (`{command}`)", f.suggestion)
+}
+
 pub(super) fn render(rep: &HealthReport) -> String {
     let mut out = Vec::new();
     let status = serde_json::to_value(rep.status)
@@ -149,7 +176,7 @@ pub(super) fn render(rep: &HealthReport) -> String {
                         f.severity.as_str().to_uppercase(),
                         f.section.clone(),
                         f.title.clone(),
-                        f.suggestion.clone(),
+                        suggestion(f),
                     ]
                 })
                 .collect(),
@@ -286,4 +313,29 @@ pub(super) fn render_top(s: &TopStatements) -> String {
                 .collect(),
         )
     )
+}
+
+#[cfg(test)]
+mod suggestion_tests {
+    use super::suggestion;
+    use ncy_health::findings::{Finding, Severity};
+
+    #[test]
+    fn the_cli_adds_its_command_to_findings_that_name_none() {
+        let f = Finding::new(Severity::Warning, "activity", "idle", "end session 42")
+            .about("idle_in_transaction", 42);
+        assert_eq!(
+            suggestion(&f),
+            "end session 42 (`ncy-admin health terminate 42`)"
+        );
+        let f = Finding::new(Severity::Info, "logging", "slow", "log them")
+            .about("log_min_duration_statement", -1);
+        assert!(suggestion(&f).contains("set-logging --min-duration 1000"));
+        let f = Finding::new(Severity::Warning, "backups", "old", "take one")
+            .about("backup_age", "newest_verified");
+        assert!(suggestion(&f).contains("ncy-admin backup check"));
+        let f = Finding::new(Severity::Info, "indexes", "unused", "drop it")
+            .about("unused_index", "public.i");
+        assert_eq!(suggestion(&f), "drop it");
+    }
 }

@@ -23,6 +23,8 @@ suggestion: string,
  * `unused_index:schema.name`, `invalid_index:schema.name`,
  * `duplicate_indexes:schema.table:index,index,...`, `fk_without_index:schema.table.constraint`,
  * `dead_tuples:schema.name`, `idle_in_transaction:pid`, `long_transaction:pid`,
- * `blocked:pid`, `replica_lag:application`, `inactive_slot:name`. `None` for summaries.
+ * `blocked:pid`, `replica_lag:application`, `inactive_slot:name`,
+ * `log_statement:all`, `log_min_duration_statement:-1|0`, `backup_age:newest_verified`.
+ * Adapters also use it to add their own way to act on the finding. `None` for summaries.
  */
 about: string | null, };
