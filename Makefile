@@ -24,7 +24,7 @@ cli:
 	cargo build --release -p ncy-cli
 
 lint: setup
-	@[ -f ui/package.json ] && (cd ui && npm run build --silent >/dev/null) || true
+	@[ -f ui/package.json ] && scripts/ui-build.sh || true
 	@[ ! -f ui/package.json ] || (cd ui && npm run check --silent)
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """`.ci/mirror.py DEST`: copies the files git tracks here into the persistent work tree DEST,
 writing only those whose content differs, and deletes the ones it copied before that git no
-longer tracks.
+longer tracks. `.ci/mirror.py --from DIR DEST` does the same with every file under DIR (the
+UI build: scripts/ui-build.sh).
 
 Why: cargo decides what to rebuild by the modification times of the sources. A fresh clone
 gives every file a new time, so every workspace crate would rebuild on every CI run. In DEST a
@@ -46,15 +47,36 @@ def copy(a: str, b: str) -> None:
         shutil.copymode(a, b)
 
 
+def under(root: str) -> list[str]:
+    out = []
+    for d, _, names in os.walk(root):
+        out += [os.path.relpath(os.path.join(d, n), root) for n in names]
+    return sorted(out)
+
+
 def main() -> int:
-    dest = os.path.abspath(sys.argv[1])
+    args = sys.argv[1:]
+    listed = None
+    if len(args) == 3 and args[0] == "--from":
+        # Every file under DIR; whatever else DEST holds goes.
+        dest = os.path.abspath(args[2])
+        os.chdir(args[1])
+        files = under(".")
+        before = set(under(dest)) if os.path.isdir(dest) else set()
+    elif len(args) == 1:
+        # The tracked files; what an earlier run copied and git no longer tracks goes (build
+        # outputs and node_modules in DEST stay).
+        dest = os.path.abspath(args[0])
+        files = tracked()
+        listed = os.path.join(dest, MANIFEST)
+        before = set()
+        if os.path.exists(listed):
+            with open(listed, encoding="utf-8") as f:
+                before = {line for line in f.read().split("\0") if line}
+    else:
+        print("usage: .ci/mirror.py [--from DIR] DEST", file=sys.stderr)
+        return 2
     os.makedirs(dest, exist_ok=True)
-    files = tracked()
-    listed = os.path.join(dest, MANIFEST)
-    before = set()
-    if os.path.exists(listed):
-        with open(listed, encoding="utf-8") as f:
-            before = {line for line in f.read().split("\0") if line}
     changed = 0
     for f in files:
         if not os.path.lexists(f):
@@ -68,8 +90,9 @@ def main() -> int:
         d = os.path.join(dest, f)
         if os.path.lexists(d):
             os.remove(d)
-    with open(listed, "w", encoding="utf-8") as f:
-        f.write("\0".join(files))
+    if listed:
+        with open(listed, "w", encoding="utf-8") as f:
+            f.write("\0".join(files))
     print(f"mirror: {len(files)} files, {changed} written, {len(gone)} removed -> {dest}")
     return 0
 

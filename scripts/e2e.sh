@@ -11,7 +11,7 @@ root=$PWD
 script=tests/e2e/run.mjs data_dir=""
 if [ "${1:-}" = "--measure" ]; then script=tests/e2e/measure.mjs; data_dir=$(realpath "${2:?usage: e2e.sh --measure DATA_DIR}"); fi
 
-(cd ui && npm run build --silent >/dev/null)
+scripts/ui-build.sh
 cargo build -p ncy-desktop --quiet
 target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -d src-tauri ]; then
-  [ -f ui/package.json ] && (cd ui && npm run build --silent)
+  [ -f ui/package.json ] && scripts/ui-build.sh
   cargo build -p ncy-desktop
   target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
   exec "$target_dir/debug/ncy-desktop"

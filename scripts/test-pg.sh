@@ -19,8 +19,8 @@ trap 'NCY_PG_BIN="$bin" "$target_dir/debug/ncy-test-cluster" stop "$dir" "$port"
 echo "test-pg: PostgreSQL $major cluster on port $port ($bin)"
 export NCY_PG_BIN="$bin" NCY_TEST_DATABASE_URL="$url"
 if [ "$major" = 15 ]; then
-  cargo test --workspace --no-fail-fast
+  scripts/cargo-test.sh --workspace
 else
-  cargo test --workspace --exclude ncy-backup --no-fail-fast -- \
+  scripts/cargo-test.sh --workspace --exclude ncy-backup -- \
     --skip a_standby_serves_reads --skip backup_of_a_partitioned_database_verifies
 fi

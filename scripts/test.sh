@@ -22,7 +22,7 @@ cargo fmt --all -- --check
 phase "ui build"
 # The desktop shell embeds the built UI (tauri's frontendDist): build it before compiling.
 if [ -f ui/package.json ]; then
-  (cd ui && npm run build --silent >/dev/null)
+  scripts/ui-build.sh
 fi
 phase "build"
 cargo build --workspace --all-targets --quiet
@@ -52,7 +52,7 @@ if [ -z "${NCY_TEST_DATABASE_URL:-}" ]; then
 fi
 
 phase "rust tests (PostgreSQL 15)"
-cargo test --workspace --no-fail-fast
+scripts/cargo-test.sh --workspace
 phase "rust tests (PostgreSQL 18)"
 # The newest PostgreSQL too (the suite above ran on Debian's 15; `make test-matrix` adds 16, 17).
 scripts/test-pg.sh 18

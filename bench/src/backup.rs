@@ -7,7 +7,7 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use ncy_backup::{tools, BackupRef, Backups, CreateOptions, Hooks, PgConn};
+use ncy_backup::{tools, BackupRef, Backups, CreateOptions, PgConn, Work};
 use ncy_core::auth::{login, Client, LockoutPolicy};
 use ncy_core::db::{ConnectOptions, Db, Target};
 
@@ -73,13 +73,13 @@ pub async fn run(b: &mut Bench, seeded_url: &str) {
     for i in first..=iters {
         let t = Instant::now();
         let snap = backups
-            .create(&op, &CreateOptions::new(&dir), Hooks::none())
+            .create(&op, &CreateOptions::new(&dir), Work::none())
             .await
             .expect("backup create");
         let d_ours = t.elapsed();
         let t = Instant::now();
         let v = backups
-            .verify(&op, &BackupRef::Id(snap.id), Hooks::none())
+            .verify(&op, &BackupRef::Id(snap.id), Work::none())
             .await
             .expect("backup verify");
         assert!(v.ok, "bench backup failed verification: {:?}", v.problems);

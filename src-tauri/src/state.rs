@@ -278,6 +278,15 @@ impl AppState {
         Ok((db, c.target.clone(), op))
     }
 
+    /// [`Self::destructive`] when `destructive`, else [`Self::session`].
+    pub async fn session_for(&self, destructive: bool) -> ApiResult<(Db, Operator)> {
+        if destructive {
+            self.destructive().await
+        } else {
+            self.session().await
+        }
+    }
+
     /// [`AppState::session`] for a destructive action: refused with `step_up` when the
     /// operator's last authentication is older than
     /// [`STEP_UP_MINUTES`](ncy_core::auth::step_up::STEP_UP_MINUTES); the window then asks

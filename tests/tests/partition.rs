@@ -844,7 +844,7 @@ async fn rerun_gives_rows_in_the_default_partition_their_months() {
 /// table's rows, partitions included.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backup_of_a_partitioned_database_verifies() {
-    use ncy_backup::{BackupRef, Backups, CreateOptions, Hooks};
+    use ncy_backup::{BackupRef, Backups, CreateOptions, Work};
     let (db, url) = ncy_tests::fresh_pg().await;
     let op = admin(&db).await;
     fixture(&db, &op).await;
@@ -854,7 +854,7 @@ async fn backup_of_a_partitioned_database_verifies() {
         .unwrap()
         .with_dir(dir.path());
     let snap = b
-        .create(&op, &CreateOptions::new(dir.path()), Hooks::none())
+        .create(&op, &CreateOptions::new(dir.path()), Work::none())
         .await
         .unwrap();
     let counts = snap.table_counts.clone().unwrap();
@@ -865,7 +865,7 @@ async fn backup_of_a_partitioned_database_verifies() {
         .sum();
     assert_eq!(in_partitions, 300, "{counts:?}");
     let v = b
-        .verify(&op, &BackupRef::Id(snap.id), Hooks::none())
+        .verify(&op, &BackupRef::Id(snap.id), Work::none())
         .await
         .unwrap();
     assert!(v.ok, "{:?}", v.problems);

@@ -2,6 +2,7 @@
 //! second operator when the settings require it), then the action. The CLI and the window call
 //! these, so the rule of which action waits lives here once.
 
+use ncy_backup::{BackupRef, Backups, RestoreOptions, RestoreReport};
 use ncy_core::admin::orgs::{self, Organization};
 use ncy_core::admin::tasks::{self, BulkReport, TaskPatch};
 use ncy_core::admin::users::{self, User};
@@ -58,4 +59,29 @@ pub async fn erase(
     };
     gate(db, op, &ask).await?;
     erase::erase(db, op, request_id, confirm, opts, work).await
+}
+
+/// Restores backup `which` (as the operator named it: an id or a file) under `opts`.
+/// Replacing an existing database or file waits for approval when the settings require it;
+/// a restore into a new one, or one the plan refuses (no force), runs (or fails) at once.
+pub async fn restore_backup(
+    b: &Backups,
+    op: &Operator,
+    which: &str,
+    opts: &RestoreOptions,
+    work: Work<'_>,
+) -> Result<RestoreReport> {
+    let backup = BackupRef::parse(which);
+    let plan = b.restore_plan(op, &backup, opts).await?;
+    if plan.allowed && plan.action == "replace" {
+        let ask = Request::BackupRestoreOver {
+            backup: which.into(),
+            into: opts.into.clone(),
+            no_owner: opts.no_owner,
+            tables: opts.tables.clone(),
+            dir: b.folder().ok().map(|d| d.display().to_string()),
+        };
+        gate(b.db(), op, &ask).await?;
+    }
+    b.restore(op, &backup, opts, work).await
 }

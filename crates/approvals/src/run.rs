@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use ncy_backup::{BackupRef, Backups, Hooks, RestoreOptions};
+use ncy_backup::{BackupRef, Backups, RestoreOptions, Work};
 use ncy_core::admin::{orgs, tasks, users};
 use ncy_core::auth::Operator;
 use ncy_core::db::{Db, Target};
@@ -126,7 +126,7 @@ pub(crate) async fn execute(
                         no_owner: *no_owner,
                         tables: tables.clone(),
                     },
-                    Hooks::none(),
+                    Work::none(),
                 )
                 .await?;
             json(&report)

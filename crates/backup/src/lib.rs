@@ -19,7 +19,7 @@
 //! Every operation checks its permission first (`backups.read`, `backups.run`,
 //! `backups.restore`) and writes its AuditLog row in the same transaction as its change.
 //! Results are `serde::Serialize`. Long work reports [`Progress`] and honours a cancel flag
-//! through [`Work`] (core's one contract; [`Hooks`] is its name here). All futures are `Send` (usable from Tauri commands).
+//! through [`Work`] (core's one progress/cancel contract). All futures are `Send` (usable from Tauri commands).
 //!
 //! ```no_run
 //! # async fn demo(db: ncy_core::db::Db, target: ncy_core::db::Target, op: ncy_core::auth::Operator) -> ncy_core::Result<()> {
@@ -70,7 +70,7 @@ pub use prune::{PrunePlan, PrunePolicy};
 pub use snapshot::{BackupList, BackupRef, Snapshot};
 pub use tables::{PlannedTable, RestorePlan};
 pub use types::{
-    CreateOptions, Hooks, Progress, RestoreOptions, RestoreReport, TableCheck, Verification, Work,
+    CreateOptions, Progress, RestoreOptions, RestoreReport, TableCheck, Verification, Work,
 };
 
 /// Backups of one store: the PostgreSQL database behind a pool (with the URL's connection
@@ -232,7 +232,7 @@ impl Backups {
         &self,
         op: &Operator,
         opts: &CreateOptions,
-        hooks: Hooks<'_>,
+        hooks: Work<'_>,
     ) -> Result<Snapshot> {
         op.require(perm::BACKUPS_RUN)?;
         self.direct()?;
@@ -253,7 +253,7 @@ impl Backups {
         &self,
         op: &Operator,
         which: &BackupRef,
-        hooks: Hooks<'_>,
+        hooks: Work<'_>,
     ) -> Result<Verification> {
         op.require(perm::BACKUPS_RUN)?;
         let mut snap = snapshot::resolve(&self.db, which)
@@ -332,7 +332,7 @@ impl Backups {
         op: &Operator,
         which: &BackupRef,
         opts: &RestoreOptions,
-        hooks: Hooks<'_>,
+        hooks: Work<'_>,
     ) -> Result<RestoreReport> {
         op.require(perm::BACKUPS_RESTORE)?;
         self.direct()?;
@@ -448,15 +448,15 @@ mod send_check {
         let c = CreateOptions::new("/tmp");
         let ro = RestoreOptions::default();
         let p = PrunePolicy::default();
-        is_send(&b.create(&op, &c, Hooks::none()));
-        is_send(&b.verify(&op, &r, Hooks::none()));
+        is_send(&b.create(&op, &c, Work::none()));
+        is_send(&b.verify(&op, &r, Work::none()));
         is_send(&b.list(&op, None, 10));
         is_send(&b.get(&op, &r));
         is_send(&b.check(&op));
         is_send(&b.prune(&op, &p, true));
         is_send(&b.pin(&op, uuid::Uuid::nil(), None));
         is_send(&b.unpin(&op, uuid::Uuid::nil()));
-        is_send(&b.restore(&op, &r, &ro, Hooks::none()));
+        is_send(&b.restore(&op, &r, &ro, Work::none()));
         is_send(&b.restore_plan(&op, &r, &ro));
         is_send(&b.pitr_readiness(&op));
     }

@@ -17,7 +17,7 @@ use serde_json::json;
 use crate::counts::{self, sqlite_counts};
 use crate::snapshot::{self, NewSnapshot, Snapshot};
 use crate::stream::{sha256_file, Partial};
-use crate::{file_name, CreateOptions, Hooks, RestoreOptions, RestoreReport, Verification};
+use crate::{file_name, CreateOptions, RestoreOptions, RestoreReport, Verification, Work};
 
 const PAGES_PER_STEP: i32 = 256;
 
@@ -78,12 +78,7 @@ fn open(path: &Path, flags: Option<OpenFlags>, key: Option<&str>) -> Result<Conn
 }
 
 /// Copies `src` into `dst` page by page, reporting `phase` progress; stops on cancel.
-fn copy_pages(
-    src: &Connection,
-    dst: &mut Connection,
-    phase: &str,
-    hooks: Hooks<'_>,
-) -> Result<u64> {
+fn copy_pages(src: &Connection, dst: &mut Connection, phase: &str, hooks: Work<'_>) -> Result<u64> {
     let err = lite_err("copying the database");
     let b = Backup::new(src, dst).map_err(&err)?;
     let mut busy = 0;
@@ -130,7 +125,7 @@ pub(crate) async fn create(
     op: &Operator,
     opts: &CreateOptions,
     key: Option<&str>,
-    hooks: Hooks<'_>,
+    hooks: Work<'_>,
 ) -> Result<Snapshot> {
     let s = sqlite(db)?;
     if opts.encrypt || opts.recipient.is_some() {
@@ -203,7 +198,7 @@ pub(crate) async fn create(
 async fn test_restore(
     path: &Path,
     key: Option<&str>,
-    hooks: Hooks<'_>,
+    hooks: Work<'_>,
 ) -> Result<(u64, BTreeMap<String, i64>, Vec<String>)> {
     let scratch = match key {
         Some(_) => {
@@ -238,7 +233,7 @@ async fn test_restore(
 pub(crate) async fn verify(
     snap: &Snapshot,
     key: Option<&str>,
-    hooks: Hooks<'_>,
+    hooks: Work<'_>,
 ) -> Result<Verification> {
     let path = PathBuf::from(&snap.path);
     let mut v = Verification {
@@ -318,7 +313,7 @@ pub(crate) async fn restore(
     path: &Path,
     opts: &RestoreOptions,
     key: Option<&str>,
-    hooks: Hooks<'_>,
+    hooks: Work<'_>,
 ) -> Result<RestoreReport> {
     let s = sqlite(db)?;
     if opts.into.trim().is_empty() {

@@ -24,7 +24,7 @@ use crate::snapshot::{self, NewSnapshot, Snapshot};
 use crate::stream::{copy_hashing, sha256_file, Partial};
 use crate::tables;
 use crate::tools::{self, read_stderr, spawn_error, Tool};
-use crate::{file_name, CreateOptions, Hooks, RestoreOptions, RestoreReport};
+use crate::{file_name, CreateOptions, RestoreOptions, RestoreReport, Work};
 
 /// What the server says about itself.
 pub(crate) struct ServerInfo {
@@ -102,7 +102,7 @@ pub(crate) async fn create(
     conn: &PgConn,
     op: &Operator,
     opts: &CreateOptions,
-    hooks: Hooks<'_>,
+    hooks: Work<'_>,
 ) -> Result<Snapshot> {
     if opts.compression > 9 {
         return Err(Error::invalid(
@@ -306,7 +306,7 @@ pub(crate) async fn pg_restore_into(
     toc: Option<&[String]>,
     no_owner: bool,
     tables: u64,
-    hooks: Hooks<'_>,
+    hooks: Work<'_>,
 ) -> Result<Vec<SkippedExtension>> {
     let listed = match toc {
         Some(_) => None,
@@ -452,7 +452,7 @@ pub(crate) async fn restore(
     path: &Path,
     keys: &Keys,
     opts: &RestoreOptions,
-    hooks: Hooks<'_>,
+    hooks: Work<'_>,
 ) -> Result<RestoreReport> {
     let into = opts.into.as_str();
     valid_db_name(into)?;

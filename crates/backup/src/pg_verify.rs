@@ -18,7 +18,7 @@ use crate::pgconn::PgConn;
 use crate::snapshot::Snapshot;
 use crate::stream::sha256_file;
 use crate::tools;
-use crate::{counts, Hooks, Verification};
+use crate::{counts, Verification, Work};
 
 /// Checksum, `pg_restore --list`, test restore into a scratch database, count comparison.
 pub(crate) async fn verify(
@@ -26,7 +26,7 @@ pub(crate) async fn verify(
     conn: &PgConn,
     snap: &Snapshot,
     keys: &Keys,
-    hooks: Hooks<'_>,
+    hooks: Work<'_>,
 ) -> Result<Verification> {
     let path = Path::new(&snap.path);
     let mut v = Verification {

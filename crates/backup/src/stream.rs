@@ -7,7 +7,7 @@ use ncy_core::{Error, Result};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use crate::Hooks;
+use crate::Work;
 
 const CHUNK: usize = 256 * 1024;
 
@@ -176,7 +176,7 @@ where
 pub(crate) async fn sha256_file(
     path: &Path,
     phase: &str,
-    hooks: Hooks<'_>,
+    hooks: Work<'_>,
 ) -> Result<(u64, String)> {
     let f = tokio::fs::File::open(path)
         .await
@@ -226,9 +226,7 @@ mod tests {
         assert_eq!(first, dir.path().join("ncy8_x.dump"));
         assert_eq!(second, dir.path().join("ncy8_x_2.dump"));
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
-        let (n, sum) = sha256_file(&first, "checksum", Hooks::none())
-            .await
-            .unwrap();
+        let (n, sum) = sha256_file(&first, "checksum", Work::none()).await.unwrap();
         assert_eq!(n, 3);
         assert_eq!(
             sum,

@@ -1,5 +1,5 @@
 //! The values the [`Backups`](crate::Backups) operations take and return: progress and
-//! cancellation ([`Hooks`]), options, and the outcomes of verify and restore.
+//! cancellation (core's [`Work`]), options, and the outcomes of verify and restore.
 
 use std::path::PathBuf;
 
@@ -13,10 +13,6 @@ use crate::extensions::SkippedExtension;
 /// `"copy"`; units done and expected, 0 = unknown; bytes written or read so far): core's one
 /// contract.
 pub use ncy_core::{Progress, Work};
-
-/// Where a backup operation reports progress and looks for cancellation: core's [`Work`]. A
-/// cancelled operation leaves nothing behind (no partial file, no snapshot row).
-pub type Hooks<'a> = Work<'a>;
 
 /// Options of [`Backups::create`].
 #[derive(Debug, Clone)]
@@ -40,6 +36,14 @@ impl CreateOptions {
             compression: 9,
             encrypt: false,
             recipient: None,
+        }
+    }
+
+    /// The same, encrypted to the default backup key when `on`.
+    pub fn encrypted(self, on: bool) -> Self {
+        CreateOptions {
+            encrypt: on,
+            ..self
         }
     }
 

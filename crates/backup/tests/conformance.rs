@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
-use ncy_backup::{BackupRef, Backups, CreateOptions, Hooks, Progress, PrunePolicy, RestoreOptions};
+use ncy_backup::{BackupRef, Backups, CreateOptions, Progress, PrunePolicy, RestoreOptions, Work};
 use ncy_core::auth::Operator;
 use ncy_core::db::{Db, Dialect, Target};
 use ncy_core::seed::{self, SyntheticSpec};
@@ -290,7 +290,7 @@ conformance!(create_list_verify_restore_round_trip, |store| async move {
 
     let seen: Mutex<Vec<Progress>> = Mutex::new(vec![]);
     let record = |p: Progress| seen.lock().unwrap().push(p);
-    let hooks = Hooks::new(&record, None);
+    let hooks = Work::new(&record, None);
     let snap = b
         .create(admin, &CreateOptions::new(&folder), hooks)
         .await
@@ -347,7 +347,7 @@ conformance!(create_list_verify_restore_round_trip, |store| async move {
 
     // Verify: a test restore, its counts compared with the recorded ones.
     let v = b
-        .verify(admin, &BackupRef::Id(snap.id), Hooks::none())
+        .verify(admin, &BackupRef::Id(snap.id), Work::none())
         .await
         .unwrap();
     assert!(v.ok, "{:?}", v.problems);
@@ -375,7 +375,7 @@ conformance!(create_list_verify_restore_round_trip, |store| async move {
             admin,
             &BackupRef::Path(snap.path.clone().into()),
             &into(&target),
-            Hooks::none(),
+            Work::none(),
         )
         .await
         .unwrap();
@@ -387,12 +387,7 @@ conformance!(create_list_verify_restore_round_trip, |store| async move {
     assert_eq!(audit_actions(db, "BACKUP_RESTORE").await, 1);
     // Again: the target exists now, so it is refused without force.
     let e = b
-        .restore(
-            admin,
-            &BackupRef::Id(snap.id),
-            &into(&target),
-            Hooks::none(),
-        )
+        .restore(admin, &BackupRef::Id(snap.id), &into(&target), Work::none())
         .await
         .unwrap_err();
     refused_without_force(&e);
@@ -426,7 +421,7 @@ conformance!(the_list_pages_newest_first, |store| async move {
     let mut ids = vec![];
     for _ in 0..3 {
         ids.push(
-            b.create(admin, &CreateOptions::new(&folder), Hooks::none())
+            b.create(admin, &CreateOptions::new(&folder), Work::none())
                 .await
                 .unwrap()
                 .id,
@@ -455,13 +450,13 @@ conformance!(
         let opts = CreateOptions::new(f.dir.path());
 
         // One byte flipped in the middle: same size, different content.
-        let s1 = b.create(admin, &opts, Hooks::none()).await.unwrap();
+        let s1 = b.create(admin, &opts, Work::none()).await.unwrap();
         let mut bytes = std::fs::read(&s1.path).unwrap();
         let mid = bytes.len() / 2;
         bytes[mid] ^= 0xff;
         std::fs::write(&s1.path, &bytes).unwrap();
         let v = b
-            .verify(admin, &BackupRef::Id(s1.id), Hooks::none())
+            .verify(admin, &BackupRef::Id(s1.id), Work::none())
             .await
             .unwrap();
         assert!(!v.ok && !v.checksum_ok);
@@ -474,7 +469,7 @@ conformance!(
 
         // Truncated, with the recorded checksum and size forged to match: the test restore
         // itself must catch it.
-        let s2 = b.create(admin, &opts, Hooks::none()).await.unwrap();
+        let s2 = b.create(admin, &opts, Work::none()).await.unwrap();
         let full = std::fs::read(&s2.path).unwrap();
         let cut = &full[..full.len() * 2 / 3];
         std::fs::write(&s2.path, cut).unwrap();
@@ -485,7 +480,7 @@ conformance!(
     .await
     .unwrap();
         let v = b
-            .verify(admin, &BackupRef::Id(s2.id), Hooks::none())
+            .verify(admin, &BackupRef::Id(s2.id), Work::none())
             .await
             .unwrap();
         assert!(v.checksum_ok, "the forged checksum matches");
@@ -511,7 +506,7 @@ conformance!(
         // A damaged backup is never restored, and nothing is created for it.
         let target = f.new_target("damaged");
         let e = b
-            .restore(admin, &BackupRef::Id(s1.id), &into(&target), Hooks::none())
+            .restore(admin, &BackupRef::Id(s1.id), &into(&target), Work::none())
             .await
             .unwrap_err();
         assert!(e.to_string().contains("checksum"), "{e}");
@@ -527,7 +522,7 @@ conformance!(
         let (db, b, admin) = (f.db(), &f.b, &f.admin);
         let before = fingerprint_without_audit(&f, db).await;
         let snap = b
-            .create(admin, &CreateOptions::new(f.dir.path()), Hooks::none())
+            .create(admin, &CreateOptions::new(f.dir.path()), Work::none())
             .await
             .unwrap();
 
@@ -537,7 +532,7 @@ conformance!(
             .unwrap();
         let live = into(&f.live_target());
         let e = b
-            .restore(admin, &BackupRef::Id(snap.id), &live, Hooks::none())
+            .restore(admin, &BackupRef::Id(snap.id), &live, Work::none())
             .await
             .unwrap_err();
         refused_without_force(&e);
@@ -550,7 +545,7 @@ conformance!(
                     force: true,
                     ..live
                 },
-                Hooks::none(),
+                Work::none(),
             )
             .await
             .unwrap();
@@ -575,11 +570,11 @@ conformance!(
         let opts = CreateOptions::new(f.dir.path());
         let mut snaps = vec![];
         for _ in 0..4 {
-            snaps.push(b.create(admin, &opts, Hooks::none()).await.unwrap());
+            snaps.push(b.create(admin, &opts, Work::none()).await.unwrap());
         }
         // s[1] is verified; then age them: 40, 50, 60 days and today.
         let v = b
-            .verify(admin, &BackupRef::Id(snaps[1].id), Hooks::none())
+            .verify(admin, &BackupRef::Id(snaps[1].id), Work::none())
             .await
             .unwrap();
         assert!(v.ok, "{:?}", v.problems);
@@ -675,7 +670,7 @@ conformance!(
             );
         };
         forbidden(
-            b.create(employee, &opts, Hooks::none()).await.unwrap_err(),
+            b.create(employee, &opts, Work::none()).await.unwrap_err(),
             "backups.run",
         );
         forbidden(
@@ -693,7 +688,7 @@ conformance!(
                 employee,
                 &BackupRef::Path("/nonexistent.dump".into()),
                 &into("x"),
-                Hooks::none(),
+                Work::none(),
             )
             .await
             .unwrap_err(),
@@ -709,7 +704,7 @@ conformance!(
         let blocker = f.dir.path().join("file");
         std::fs::write(&blocker, b"x").unwrap();
         let e = b
-            .create(admin, &CreateOptions::new(&blocker), Hooks::none())
+            .create(admin, &CreateOptions::new(&blocker), Work::none())
             .await
             .unwrap_err();
         assert!(
@@ -723,11 +718,7 @@ conformance!(
         let flag = AtomicBool::new(false);
         let cancel_now = |_: Progress| flag.store(true, Ordering::Relaxed);
         let e = b
-            .create(
-                admin,
-                &opts,
-                Hooks::new(&cancel_now, Some(&flag)),
-            )
+            .create(admin, &opts, Work::new(&cancel_now, Some(&flag)))
             .await
             .unwrap_err();
         assert!(matches!(e, Error::Cancelled), "{e}");
@@ -740,7 +731,7 @@ conformance!(
             .verify(
                 admin,
                 &BackupRef::Path(f.dir.path().join(format!("none{}", f.ext()))),
-                Hooks::none(),
+                Work::none(),
             )
             .await
             .unwrap_err();
@@ -757,7 +748,7 @@ conformance!(
             .create(
                 admin,
                 &CreateOptions::new(f.dir.path().join("b")),
-                Hooks::none(),
+                Work::none(),
             )
             .await
             .unwrap();
@@ -783,7 +774,7 @@ conformance!(
                         force,
                         ..Default::default()
                     },
-                    Hooks::new(&cancel_in_restore, Some(&flag)),
+                    Work::new(&cancel_in_restore, Some(&flag)),
                 )
                 .await
                 .unwrap_err();

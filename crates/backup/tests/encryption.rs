@@ -6,7 +6,7 @@ use std::path::Path;
 
 use age::secrecy::ExposeSecret;
 use ncy_backup::crypt;
-use ncy_backup::{BackupRef, Backups, CreateOptions, Hooks, RestoreOptions};
+use ncy_backup::{BackupRef, Backups, CreateOptions, RestoreOptions, Work};
 use ncy_core::auth::{login, Client, LockoutPolicy, Operator};
 use ncy_core::db::{ConnectOptions, Db, Target};
 use ncy_core::params;
@@ -93,7 +93,7 @@ async fn an_encrypted_backup_is_verified_and_restored_with_the_keychain_key() {
     let mut opts = CreateOptions::new(dir.path());
     opts.compression = 0;
     opts.encrypt = true;
-    let snap = b.create(&admin, &opts, Hooks::none()).await.unwrap();
+    let snap = b.create(&admin, &opts, Work::none()).await.unwrap();
     assert!(snap.path.ends_with(".dump.age"), "{}", snap.path);
     assert_eq!(snap.encrypted_to.as_deref(), Some(key.recipient.as_str()));
     let bytes = std::fs::read(&snap.path).unwrap();
@@ -127,7 +127,7 @@ async fn an_encrypted_backup_is_verified_and_restored_with_the_keychain_key() {
                 encrypt: false,
                 ..opts.clone()
             },
-            Hooks::none(),
+            Work::none(),
         )
         .await
         .unwrap();
@@ -138,7 +138,7 @@ async fn an_encrypted_backup_is_verified_and_restored_with_the_keychain_key() {
     assert_eq!(plain.encrypted_to, None);
 
     let v = b
-        .verify(&admin, &BackupRef::Id(snap.id), Hooks::none())
+        .verify(&admin, &BackupRef::Id(snap.id), Work::none())
         .await
         .unwrap();
     assert!(v.ok, "{:?}", v.problems);
@@ -152,7 +152,7 @@ async fn an_encrypted_backup_is_verified_and_restored_with_the_keychain_key() {
             &admin,
             &BackupRef::Id(snap.id),
             &restore_into(&target),
-            Hooks::none(),
+            Work::none(),
         )
         .await
         .unwrap();
@@ -171,7 +171,7 @@ async fn an_encrypted_backup_is_verified_and_restored_with_the_keychain_key() {
     let newer = crypt::create_key().unwrap();
     assert_ne!(newer.recipient, key.recipient);
     let v = b
-        .verify(&admin, &BackupRef::Id(snap.id), Hooks::none())
+        .verify(&admin, &BackupRef::Id(snap.id), Work::none())
         .await
         .unwrap();
     assert!(v.ok, "{:?}", v.problems);
@@ -192,7 +192,7 @@ async fn a_wrong_key_is_a_clear_error_and_restores_nothing() {
         .with_dir(dir.path());
     let mut opts = CreateOptions::new(dir.path());
     opts.recipient = Some(right.to_public().to_string());
-    let snap = b.create(&admin, &opts, Hooks::none()).await.unwrap();
+    let snap = b.create(&admin, &opts, Work::none()).await.unwrap();
     assert_eq!(
         snap.encrypted_to.as_deref(),
         Some(right.to_public().to_string().as_str())
@@ -201,7 +201,7 @@ async fn a_wrong_key_is_a_clear_error_and_restores_nothing() {
     // The wrong identity: verify and restore refuse with one readable line, record nothing.
     let with_wrong = b.clone().with_identity_file(&wrong_file).unwrap();
     let e = with_wrong
-        .verify(&admin, &BackupRef::Id(snap.id), Hooks::none())
+        .verify(&admin, &BackupRef::Id(snap.id), Work::none())
         .await
         .unwrap_err();
     assert_eq!(e.code(), "invalid", "{e}");
@@ -219,7 +219,7 @@ async fn a_wrong_key_is_a_clear_error_and_restores_nothing() {
             &admin,
             &BackupRef::Id(snap.id),
             &restore_into(&target),
-            Hooks::none(),
+            Work::none(),
         )
         .await
         .unwrap_err();
@@ -241,7 +241,7 @@ async fn a_wrong_key_is_a_clear_error_and_restores_nothing() {
     // The right identity file (a machine without that keychain) verifies and restores.
     let with_right = b.clone().with_identity_file(&right_file).unwrap();
     let v = with_right
-        .verify(&admin, &BackupRef::Id(snap.id), Hooks::none())
+        .verify(&admin, &BackupRef::Id(snap.id), Work::none())
         .await
         .unwrap();
     assert!(v.ok, "{:?}", v.problems);
@@ -250,7 +250,7 @@ async fn a_wrong_key_is_a_clear_error_and_restores_nothing() {
             &admin,
             &BackupRef::Id(snap.id),
             &restore_into(&target),
-            Hooks::none(),
+            Work::none(),
         )
         .await
         .unwrap();
@@ -268,7 +268,7 @@ async fn a_wrong_key_is_a_clear_error_and_restores_nothing() {
             &admin,
             &BackupRef::Path(copy.clone()),
             &restore_into(&format!("restored_bad_{}", uuid::Uuid::new_v4().simple())),
-            Hooks::none(),
+            Work::none(),
         )
         .await
         .unwrap_err();
@@ -280,7 +280,7 @@ async fn a_wrong_key_is_a_clear_error_and_restores_nothing() {
     // Bad input: a malformed recipient and identity file are clear errors.
     let mut bad = CreateOptions::new(dir.path());
     bad.recipient = Some("age1notakey".into());
-    let e = b.create(&admin, &bad, Hooks::none()).await.unwrap_err();
+    let e = b.create(&admin, &bad, Work::none()).await.unwrap_err();
     assert!(e.to_string().contains("age1"), "{e}");
     std::fs::write(keys.path().join("junk.txt"), "hello\n").unwrap();
     let e = b

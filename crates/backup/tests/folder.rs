@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use ncy_backup::{BackupRef, Backups, CreateOptions, Hooks, PrunePolicy, RestoreOptions};
+use ncy_backup::{BackupRef, Backups, CreateOptions, PrunePolicy, RestoreOptions, Work};
 use ncy_core::auth::{login, Client, LockoutPolicy};
 use ncy_core::params;
 
@@ -32,11 +32,11 @@ async fn a_planted_path_outside_the_folder_is_neither_deleted_nor_read() {
 
     // Private from the start: new folders 0700, the file 0600.
     let old = b
-        .create(&admin, &CreateOptions::new(&folder), Hooks::none())
+        .create(&admin, &CreateOptions::new(&folder), Work::none())
         .await
         .unwrap();
     let newest = b
-        .create(&admin, &CreateOptions::new(&folder), Hooks::none())
+        .create(&admin, &CreateOptions::new(&folder), Work::none())
         .await
         .unwrap();
     #[cfg(unix)]
@@ -48,7 +48,7 @@ async fn a_planted_path_outside_the_folder_is_neither_deleted_nor_read() {
         assert_eq!(mode(&root.path().join("backups")), 0o700);
     }
     let v = b
-        .verify(&admin, &BackupRef::Id(newest.id), Hooks::none())
+        .verify(&admin, &BackupRef::Id(newest.id), Work::none())
         .await
         .unwrap();
     assert!(v.ok, "{:?}", v.problems);
@@ -118,14 +118,14 @@ async fn a_planted_path_outside_the_folder_is_neither_deleted_nor_read() {
                     into: format!("ncy_planted_{}", &id.simple().to_string()[..8]),
                     ..RestoreOptions::default()
                 },
-                Hooks::none(),
+                Work::none(),
             )
             .await
             .unwrap_err();
         assert_eq!(e.code(), "conflict", "{e}");
         assert!(e.to_string().contains("outside the backup folder"), "{e}");
         let e = b
-            .verify(&admin, &BackupRef::Id(id), Hooks::none())
+            .verify(&admin, &BackupRef::Id(id), Work::none())
             .await
             .unwrap_err();
         assert!(e.to_string().contains("outside the backup folder"), "{e}");

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use ncy_backup::{BackupRef, Backups, CreateOptions, Hooks, RestoreOptions};
+use ncy_backup::{BackupRef, Backups, CreateOptions, RestoreOptions, Work};
 use ncy_core::auth::{login, Client, LockoutPolicy};
 use ncy_core::db::{Db, Target};
 use ncy_core::migrate::{self, MigrationSet};
@@ -85,12 +85,12 @@ async fn verify_as_a_non_superuser_owner_skips_the_providers_extension_and_prove
         .unwrap()
         .with_dir(dir.path());
     let snap = b
-        .create(&admin, &CreateOptions::new(dir.path()), Hooks::none())
+        .create(&admin, &CreateOptions::new(dir.path()), Work::none())
         .await
         .unwrap();
     assert!(Path::new(&snap.path).is_file());
     let v = b
-        .verify(&admin, &BackupRef::Id(snap.id), Hooks::none())
+        .verify(&admin, &BackupRef::Id(snap.id), Work::none())
         .await
         .unwrap();
     assert!(v.ok, "{:?}", v.problems);
@@ -129,7 +129,7 @@ async fn verify_as_a_non_superuser_owner_skips_the_providers_extension_and_prove
                 no_owner: true,
                 ..RestoreOptions::default()
             },
-            Hooks::none(),
+            Work::none(),
         )
         .await
         .unwrap();

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use ncy_backup::{BackupRef, Backups, CreateOptions, Hooks, RestoreOptions};
+use ncy_backup::{BackupRef, Backups, CreateOptions, RestoreOptions, Work};
 use ncy_core::auth::{login, Client, LockoutPolicy, Operator};
 use ncy_core::db::{ConnectOptions, Db, Target};
 use ncy_core::seed::{self, SyntheticSpec};
@@ -133,7 +133,7 @@ async fn restore_over_another_database_needs_force_and_takes_any_name() {
         .with_dir(dir.path());
     let before = checksums(&db).await;
     let snap = b
-        .create(&admin, &CreateOptions::new(dir.path()), Hooks::none())
+        .create(&admin, &CreateOptions::new(dir.path()), Work::none())
         .await
         .unwrap();
     let name = junk_database().await;
@@ -142,7 +142,7 @@ async fn restore_over_another_database_needs_force_and_takes_any_name() {
         ..Default::default()
     };
     let e = b
-        .restore(&admin, &BackupRef::Id(snap.id), &opts, Hooks::none())
+        .restore(&admin, &BackupRef::Id(snap.id), &opts, Work::none())
         .await
         .unwrap_err();
     assert_eq!(e.code(), "conflict", "{e}");
@@ -159,7 +159,7 @@ async fn restore_over_another_database_needs_force_and_takes_any_name() {
                 force: true,
                 ..opts
             },
-            Hooks::none(),
+            Work::none(),
         )
         .await
         .unwrap();
@@ -184,7 +184,7 @@ async fn restore_over_another_database_needs_force_and_takes_any_name() {
             into: odd.clone(),
             ..Default::default()
         },
-        Hooks::none(),
+        Work::none(),
     )
     .await
     .unwrap();
@@ -252,7 +252,7 @@ async fn database_user_without_read_access_gets_a_clear_error_and_nothing_is_kep
     let b = Backups::postgres(db.clone(), u.as_str()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let e = b
-        .create(&admin, &CreateOptions::new(dir.path()), Hooks::none())
+        .create(&admin, &CreateOptions::new(dir.path()), Work::none())
         .await
         .unwrap_err();
     let m = e.to_string();

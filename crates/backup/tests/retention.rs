@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use ncy_backup::{BackupRef, Backups, CreateOptions, Hooks, PrunePolicy};
+use ncy_backup::{BackupRef, Backups, CreateOptions, PrunePolicy, Work};
 use ncy_core::auth::{login, Client, LockoutPolicy, Operator};
 use ncy_core::db::Db;
 use ncy_core::params;
@@ -61,10 +61,10 @@ async fn policy_retention_keeps_pins_the_newest_and_the_newest_verified() {
     };
     let mut s = vec![];
     for _ in 0..5 {
-        s.push(b.create(&admin, &opts, Hooks::none()).await.unwrap());
+        s.push(b.create(&admin, &opts, Work::none()).await.unwrap());
     }
     let v = b
-        .verify(&admin, &BackupRef::Id(s[1].id), Hooks::none())
+        .verify(&admin, &BackupRef::Id(s[1].id), Work::none())
         .await
         .unwrap();
     assert!(v.ok, "{:?}", v.problems);

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use ncy_backup::{BackupRef, Backups, CreateOptions, Hooks, RestoreOptions};
+use ncy_backup::{BackupRef, Backups, CreateOptions, RestoreOptions, Work};
 use ncy_core::auth::{login, Client, LockoutPolicy};
 use ncy_core::db::{Db, Target};
 
@@ -61,7 +61,7 @@ async fn encrypted_cache_backups_stay_encrypted() {
         .create(
             &admin,
             &CreateOptions::new(dir.path().join("b")),
-            Hooks::none(),
+            Work::none(),
         )
         .await
         .unwrap_err();
@@ -73,14 +73,14 @@ async fn encrypted_cache_backups_stay_encrypted() {
         .create(
             &admin,
             &CreateOptions::new(dir.path().join("b")),
-            Hooks::none(),
+            Work::none(),
         )
         .await
         .unwrap();
     let head = std::fs::read(&snap.path).unwrap();
     assert_ne!(&head[..16], b"SQLite format 3\0", "the copy is encrypted");
     let v = b
-        .verify(&admin, &BackupRef::Id(snap.id), Hooks::none())
+        .verify(&admin, &BackupRef::Id(snap.id), Work::none())
         .await
         .unwrap();
     assert!(v.ok, "{:?}", v.problems);
@@ -97,7 +97,7 @@ async fn encrypted_cache_backups_stay_encrypted() {
             into: into.display().to_string(),
             ..Default::default()
         },
-        Hooks::none(),
+        Work::none(),
     )
     .await
     .unwrap();

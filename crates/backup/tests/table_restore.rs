@@ -2,7 +2,7 @@
 //! the new database holds exactly the asked tables, equal to the source; the CLI prints the
 //! plan before running (or only the plan with --dry-run).
 
-use ncy_backup::{BackupRef, Backups, CreateOptions, Hooks, RestoreOptions};
+use ncy_backup::{BackupRef, Backups, CreateOptions, RestoreOptions, Work};
 use ncy_core::auth::{login, Client, LockoutPolicy};
 use ncy_core::db::{Db, Target};
 use ncy_core::seed::{self, SyntheticSpec};
@@ -50,7 +50,7 @@ async fn a_restored_table_equals_the_source_table() {
     let dir = cli.home.path().join("data/backups");
     let b = Backups::postgres(db.clone(), &url).unwrap().with_dir(&dir);
     let snap = b
-        .create(&admin, &CreateOptions::new(&dir), Hooks::none())
+        .create(&admin, &CreateOptions::new(&dir), Work::none())
         .await
         .unwrap();
     let source_sum = table_sum(&db, "Task").await;
@@ -96,7 +96,7 @@ async fn a_restored_table_equals_the_source_table() {
     );
 
     let r = b
-        .restore(&admin, &which, &opts, Hooks::none())
+        .restore(&admin, &which, &opts, Work::none())
         .await
         .unwrap();
     assert_eq!(r.tables.len(), 1);

@@ -6,7 +6,7 @@
 
 #![allow(clippy::useless_vec)]
 
-use ncy_backup::{Backups, CreateOptions, Hooks};
+use ncy_backup::{Backups, CreateOptions, Work};
 use ncy_core::auth::{login, Client, LockoutPolicy};
 use ncy_core::seed::{self, SyntheticSpec};
 
@@ -62,7 +62,7 @@ async fn a_write_failing_mid_backup_leaves_no_file_and_no_row() {
     };
 
     limit_file_size(64 * 1024);
-    let r = b.create(&admin, &opts, Hooks::none()).await;
+    let r = b.create(&admin, &opts, Work::none()).await;
     limit_file_size(u64::MAX);
 
     let e = r.expect_err("the dump is larger than 64 KiB");
@@ -80,6 +80,6 @@ async fn a_write_failing_mid_backup_leaves_no_file_and_no_row() {
         .unwrap();
     assert_eq!(rows, 0, "no snapshot row");
     // And with room again, the same backup works.
-    let s = b.create(&admin, &opts, Hooks::none()).await.unwrap();
+    let s = b.create(&admin, &opts, Work::none()).await.unwrap();
     assert!(s.size > 64 * 1024);
 }

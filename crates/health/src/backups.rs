@@ -17,7 +17,7 @@ pub fn finding(age: &BackupAge) -> Option<Finding> {
             Severity::Warning,
             "backups",
             age.message
-                .split(": take")
+                .split(": take a backup")
                 .next()
                 .unwrap_or(&age.message)
                 .to_owned(),

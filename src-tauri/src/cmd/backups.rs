@@ -19,6 +19,16 @@ async fn backups(s: &AppState) -> ApiResult<(Backups, ncy_core::auth::Operator)>
     Ok((Backups::new(db, &target)?.with_dir(s.paths.backups()), op))
 }
 
+/// The same, where pg_dump reads the profile's read replica when it has one (the snapshot is
+/// recorded on the primary).
+async fn backups_reading_replica(s: &AppState) -> ApiResult<(Backups, ncy_core::auth::Operator)> {
+    let (b, op) = backups(s).await?;
+    Ok(match s.replica().await {
+        Some((r, url)) => (b.with_replica(r, &url)?, op),
+        None => (b, op),
+    })
+}
+
 #[tauri::command]
 pub async fn backups_list(s: State<'_, AppState>, after: Option<String>) -> ApiResult<BackupList> {
     let (b, op) = backups(&s).await?;
@@ -34,19 +44,10 @@ pub async fn backups_create(
     job: String,
     encrypt: Option<bool>,
 ) -> ApiResult<Snapshot> {
-    let (b, op) = backups(&s).await?;
-    // pg_dump runs on the read replica when the profile has one (recorded on the primary).
-    let b = match s.replica().await {
-        Some((r, url)) => b.with_replica(r, &url)?,
-        None => b,
-    };
+    let (b, op) = backups_reading_replica(&s).await?;
     let job = s.jobs.begin(&app, &job);
-    let opts = CreateOptions {
-        encrypt: encrypt.unwrap_or(false),
-        ..CreateOptions::new(s.paths.backups())
-    };
-    let r = b.create(&op, &opts, job.work()).await;
-    Ok(r?)
+    let opts = CreateOptions::new(s.paths.backups()).encrypted(encrypt.unwrap_or(false));
+    Ok(b.create(&op, &opts, job.work()).await?)
 }
 
 /// Proves a backup restorable (checksum, read, test restore, counts) and records the result.
@@ -118,21 +119,9 @@ pub async fn backups_restore(
     s.destructive().await?;
     let (b, op) = backups(&s).await?;
     let opts = restore_options(&s, &b, into, force, no_owner, tables)?;
-    // Replacing an existing database or file may need a second operator.
-    let plan = b.restore_plan(&op, &BackupRef::Id(id), &opts).await?;
-    if plan.allowed && plan.action == "replace" {
-        let ask = ncy_approvals::Request::BackupRestoreOver {
-            backup: id.to_string(),
-            into: opts.into.clone(),
-            no_owner,
-            tables: opts.tables.clone(),
-            dir: Some(s.paths.backups().display().to_string()),
-        };
-        ncy_approvals::gate(b.db(), &op, &ask).await?;
-    }
     let job = s.jobs.begin(&app, &job);
-    let r = b.restore(&op, &BackupRef::Id(id), &opts, job.work()).await;
-    Ok(r?)
+    let id = id.to_string();
+    Ok(ncy_approvals::gated::restore_backup(&b, &op, &id, &opts, job.work()).await?)
 }
 
 /// The restore's options: a bare local file name goes to the restores folder of the data

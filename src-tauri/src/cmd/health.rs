@@ -77,6 +77,16 @@ fn prometheus_url(config: &Path) -> ApiResult<Option<String>> {
         .filter(|u| !u.trim().is_empty()))
 }
 
+/// The Prometheus URL, or the error saying where to enter it.
+fn configured_prometheus(config: &Path) -> ApiResult<String> {
+    Ok(prometheus_url(config)?.ok_or_else(|| {
+        ncy_core::Error::invalid(
+            "prometheus",
+            "no Prometheus URL is configured: enter it on the Health screen (e.g. http://127.0.0.1:9090)",
+        )
+    })?)
+}
+
 /// Stores (or with `None`/empty, forgets) the Prometheus URL, atomically.
 fn set_prometheus_url(config: &Path, url: Option<&str>) -> ApiResult<()> {
     let mut m = read_settings(config)?;
@@ -115,12 +125,7 @@ pub async fn health_metrics(
     database: Option<String>,
 ) -> ApiResult<Metrics> {
     let (_, op) = s.session().await?;
-    let url = prometheus_url(&s.paths.config)?.ok_or_else(|| {
-        ncy_core::Error::invalid(
-            "prometheus",
-            "no Prometheus URL is configured: enter it on the Health screen (e.g. http://127.0.0.1:9090)",
-        )
-    })?;
+    let url = configured_prometheus(&s.paths.config)?;
     let q = MetricsQuery {
         window: prometheus::parse_window(&window)?,
         step: None,

@@ -19,15 +19,8 @@ pub async fn orgs_list(
 ) -> ApiResult<Page<Organization>> {
     let (db, op) = s.session().await?;
     let search = search.filter(|q| !q.trim().is_empty());
-    Ok(orgs::list(
-        &db,
-        &op,
-        search.as_deref(),
-        include_deleted,
-        limit,
-        after.as_deref(),
-    )
-    .await?)
+    let (search, after) = (search.as_deref(), after.as_deref());
+    Ok(orgs::list(&db, &op, search, include_deleted, limit, after).await?)
 }
 
 #[tauri::command]

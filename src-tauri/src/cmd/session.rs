@@ -57,14 +57,8 @@ pub async fn app_info(s: State<'_, AppState>) -> ApiResult<AppInfo> {
 #[tauri::command]
 pub async fn login(s: State<'_, AppState>, email: String, password: String) -> ApiResult<Me> {
     let (db, _) = s.db().await?;
-    let r = auth::login(
-        &db,
-        &email,
-        &password,
-        Client::Desktop,
-        &LockoutPolicy::load(&db).await?,
-    )
-    .await?;
+    let policy = LockoutPolicy::load(&db).await?;
+    let r = auth::login(&db, &email, &password, Client::Desktop, &policy).await?;
     let me = Me::from(&r.operator);
     s.signed_in(r.operator, r.token).await;
     Ok(me)

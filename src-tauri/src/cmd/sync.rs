@@ -67,16 +67,11 @@ pub async fn sync_init(
 ) -> ApiResult<InitialReport> {
     let (db, url, op) = server(&s).await?;
     // The first, heavy read goes to the profile's read replica when it has one.
-    // A replica of a PostgreSQL server is one too; the primary otherwise.
-    let read = s
-        .reader(&db)
-        .await
-        .pg()
-        .cloned()
-        .unwrap_or_else(|| db.clone());
+    let read = s.reader(&db).await;
+    let read = read.pg().unwrap_or(&db);
     let job = s.jobs.begin(&app, &job);
     let ctl = Ctl::from(job.work());
-    let (_, rep) = initial::init_profile_via(&db, &read, &url, &op, &orgs, ctl).await?;
+    let (_, rep) = initial::init_profile_via(&db, read, &url, &op, &orgs, ctl).await?;
     Ok(rep)
 }
 

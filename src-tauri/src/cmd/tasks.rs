@@ -19,16 +19,8 @@ pub async fn projects_list(
     after: Option<String>,
 ) -> ApiResult<Page<Project>> {
     let (db, op) = s.session().await?;
-    Ok(projects::list(
-        &db,
-        &op,
-        org.as_deref(),
-        status,
-        false,
-        limit,
-        after.as_deref(),
-    )
-    .await?)
+    let (org, after) = (org.as_deref(), after.as_deref());
+    Ok(projects::list(&db, &op, org, status, false, limit, after).await?)
 }
 
 #[tauri::command]

@@ -59,11 +59,8 @@ pub async fn users_set_state(
     id: String,
     action: UserAction,
 ) -> ApiResult<User> {
-    let (db, op) = if action == UserAction::Delete {
-        s.destructive().await?
-    } else {
-        s.session().await?
-    };
+    // A delete is destructive: a long-ago sign-in asks for the password again.
+    let (db, op) = s.session_for(action == UserAction::Delete).await?;
     Ok(match action {
         UserAction::Suspend => users::suspend(&db, &op, &id).await?,
         UserAction::Reactivate => users::reactivate(&db, &op, &id).await?,

@@ -41,7 +41,7 @@ pub fn judge(
     max_age_hours: i64,
     at: NaiveDateTime,
 ) -> BackupAge {
-    let fix = "take and verify one: `ncy-admin backup create`, then `ncy-admin backup verify ID`";
+    let fix = "take a backup and verify it";
     let (fresh, message, age) = match newest {
         None => (
             false,

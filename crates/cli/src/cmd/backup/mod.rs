@@ -22,6 +22,9 @@ use key::run_key;
 pub use key::Key;
 use text::{age, human_bytes, pitr_text, plan_text, snapshot_text, verification_text};
 
+/// The command-line fix when the newest verified backup is too old (the core says only that).
+const STALE_FIX: &str = "ncy-admin backup create, then ncy-admin backup verify ID";
+
 #[derive(Subcommand, Debug)]
 pub enum Backup {
     /// Take a backup (pg_dump custom format, or the SQLite online backup) and record it.
@@ -292,7 +295,7 @@ pub async fn run(ctx: &mut Ctx, c: Backup) -> Result<()> {
                 );
                 out.push('\n');
                 out.push_str(&if l.stale {
-                    format!("TOO OLD: {}", l.age_message)
+                    format!("TOO OLD: {} ({STALE_FIX})", l.age_message)
                 } else {
                     format!(
                         "last verified backup: {} old (limit {} h)",
@@ -371,7 +374,7 @@ pub async fn run(ctx: &mut Ctx, c: Backup) -> Result<()> {
             if a.fresh {
                 Ok(())
             } else {
-                Err(Error::VerificationFailed(a.message).into())
+                Err(Error::VerificationFailed(format!("{} ({STALE_FIX})", a.message)).into())
             }
         }
         Backup::Pin { id, reason } => {
@@ -422,25 +425,12 @@ pub async fn run(ctx: &mut Ctx, c: Backup) -> Result<()> {
                 bar.finish_and_clear();
                 return emit(ctx, &plan, || plan_text(&plan));
             }
-            // Replacing an existing database or file may need a second operator.
-            if plan.allowed && plan.action == "replace" {
-                let ask = ncy_approvals::Request::BackupRestoreOver {
-                    backup: backup.clone(),
-                    into: opts.into.clone(),
-                    no_owner: opts.no_owner,
-                    tables: opts.tables.clone(),
-                    dir: b.folder().ok().map(|d| d.display().to_string()),
-                };
-                if let Err(e) = ncy_approvals::gate(b.db(), &op, &ask).await {
-                    bar.finish_and_clear();
-                    return Err(e.into());
-                }
-            }
             // A refused restore (no --force) gets its one error line only.
             if !ctx.json() && plan.allowed {
                 bar.suspend(|| eprintln!("{}", plan_text(&plan)));
             }
-            let r = b.restore(&op, &which, &opts, hooks).await;
+            // Replacing an existing database or file may need a second operator.
+            let r = ncy_approvals::gated::restore_backup(&b, &op, &backup, &opts, hooks).await;
             bar.finish_and_clear();
             let r = r?;
             emit(ctx, &r, || {
