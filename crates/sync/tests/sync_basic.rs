@@ -635,8 +635,7 @@ async fn pruning_the_feed_makes_a_stale_cache_rebuild_and_leaves_a_fresh_one_alo
     let db = db.pg().expect("a PostgreSQL store").clone();
     let set = ncy_core::migrate::MigrationSet::embedded(db.dialect()).unwrap();
     ncy_core::migrate::up(&db, &set).await.unwrap();
-    ncy_core::seed::dev(&db, false).await.unwrap();
-    let admin = operator(&db, "admin@ncy-8.com").await;
+    let admin = ncy_tests::seeded_admin(&db).await;
     let dir = tempfile::tempdir().unwrap();
     let init = |name: &'static str| {
         let (db, url, admin, dir) = (
@@ -705,7 +704,7 @@ async fn pruning_the_feed_makes_a_stale_cache_rebuild_and_leaves_a_fresh_one_alo
         .await
         .unwrap();
     assert_matches(&db, &fresh).await;
-    let emp = operator(&db, "employee@test-org.com").await;
+    let emp = ncy_tests::login_as(&db, "employee@test-org.com", "employee123").await;
     assert!(matches!(
         ncy_sync::prune::prune(&db, &emp, chrono::Duration::days(1)).await,
         Err(Error::Forbidden { .. })
@@ -716,7 +715,7 @@ async fn pruning_the_feed_makes_a_stale_cache_rebuild_and_leaves_a_fresh_one_alo
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_employee_caches_only_their_own_tasks_and_reviews_them_offline() {
     let s = server().await;
-    let emp = operator(&s.db, "employee@test-org.com").await;
+    let emp = ncy_tests::login_as(&s.db, "employee@test-org.com", "employee123").await;
     let (c, _d) = cache(&s, &emp).await;
     assert_matches(&s.db, &c).await;
     let mine = q(
