@@ -787,3 +787,33 @@ async fn an_employee_caches_only_their_own_tasks_and_reviews_them_offline() {
     assert_matches(&s.db, &c).await;
     assert_eq!(c.status().await.unwrap().rows["Task"] as i64, mine - 1);
 }
+
+/// A pull that writes hundreds of rows leaves the WAL checkpoint to a background thread: the
+/// cache still matches the server after it, and after a second big pull on top of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn big_pulls_match_the_server() {
+    let s = server().await;
+    let (c, _d) = cache(&s, &s.admin).await;
+    q(
+        &s.db,
+        r#"INSERT INTO "Task" ("project_id", "title") SELECT $1, 'bulk ' || g FROM generate_series(1, 400) g"#,
+        params![s.projects[0]],
+    )
+    .await;
+    let rep = pull::pull(&s.db, &c, &s.admin, Ctl::default())
+        .await
+        .unwrap();
+    assert_eq!(rep.upserted, 400);
+    assert_matches(&s.db, &c).await;
+    q(
+        &s.db,
+        r#"UPDATE "Task" SET "title" = "title" || ' (edited)', "updated_at" = now() WHERE "title" LIKE 'bulk %'"#,
+        vec![],
+    )
+    .await;
+    let rep = pull::pull(&s.db, &c, &s.admin, Ctl::default())
+        .await
+        .unwrap();
+    assert_eq!(rep.upserted, 400);
+    assert_matches(&s.db, &c).await;
+}

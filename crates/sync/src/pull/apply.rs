@@ -33,10 +33,15 @@ pub(super) struct Apply {
 }
 
 impl Apply {
-    fn note_users_json(&mut self, table: &Table, row: &serde_json::Value) {
+    fn note_users_old(&mut self, table: &Table, row: &TextRow) {
         for c in user_refs(table) {
-            if let Some(u) = row.get(*c).and_then(|v| v.as_str()) {
-                self.users_old.insert(u.to_owned());
+            if let Some(u) = table
+                .cols
+                .iter()
+                .position(|x| x.name == *c)
+                .and_then(|i| row[i].as_ref())
+            {
+                self.users_old.insert(u.clone());
             }
         }
     }
@@ -77,9 +82,9 @@ pub(super) async fn sync_keys(
     if keys.is_empty() {
         return Ok(Default::default());
     }
-    let before = local_rows(ltx, table, keys).await?;
+    let before = local_rows(ltx, table, keys)?;
     for row in before.values() {
-        acc.note_users_json(table, row);
+        acc.note_users_old(table, row);
     }
     let rows = refetch(stx, slice, table, keys).await?;
     for r in &rows {

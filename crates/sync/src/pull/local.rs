@@ -2,8 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use ncy_core::db::{Tx, Value};
+use ncy_core::db::Tx;
 use ncy_core::{Error, Result};
+use rusqlite::types::ValueRef;
 
 use super::server::key_of;
 use super::Key;
@@ -11,43 +12,56 @@ use crate::copy::TextRow;
 use crate::initial::store_rows;
 use crate::tables::Table;
 
-/// Local rows of `table` with the given keys, as JSON objects keyed by the joined key.
-pub(super) async fn local_rows(
+/// Local rows of `table` with the given keys (the synced columns, as text), by key: one
+/// prepared key lookup per key, read straight into text rows.
+pub(super) fn local_rows(
     ltx: &mut Tx,
     table: &Table,
     keys: &[Key],
-) -> Result<BTreeMap<Key, serde_json::Value>> {
-    let mut out = BTreeMap::new();
-    let key_expr = table
+) -> Result<BTreeMap<Key, TextRow>> {
+    let cols: Vec<String> = table
+        .cols
+        .iter()
+        .map(|c| format!("\"{}\"", c.name))
+        .collect();
+    let cond: Vec<String> = table
         .key
         .iter()
-        .map(|k| format!("t.\"{k}\""))
-        .collect::<Vec<_>>()
-        .join(" || '|' || ");
-    for chunk in keys.chunks(5000) {
-        let list: Vec<String> = chunk.iter().map(|k| k.join("|")).collect();
-        let json = serde_json::to_string(&list).map_err(|e| Error::db(e.to_string()))?;
-        // The key list drives the loop (CROSS JOIN keeps that order), probing the key index.
-        let sql = format!(
-            r#"SELECT t.* FROM json_each($1) AS j CROSS JOIN "{}" AS t WHERE {key_expr} = j.value"#,
-            table.name
-        );
-        for r in ltx.query(&sql, &[Value::Text(json)]).await? {
-            let j = r.to_json();
-            let k: Key = table
-                .key
-                .iter()
-                .map(|c| {
-                    j.get(*c)
-                        .and_then(|v| v.as_str())
-                        .unwrap_or_default()
-                        .to_owned()
-                })
-                .collect();
-            out.insert(k, j);
+        .enumerate()
+        .map(|(i, k)| format!("\"{k}\" = ?{}", i + 1))
+        .collect();
+    let sql = format!(
+        r#"SELECT {} FROM "{}" WHERE {}"#,
+        cols.join(", "),
+        table.name,
+        cond.join(" AND ")
+    );
+    let n = table.cols.len();
+    let err = |e: rusqlite::Error| Error::db(format!("reading {} from the cache: {e}", table.name));
+    ltx.with_sqlite_conn(|conn| {
+        let mut stmt = conn.prepare_cached(&sql).map_err(err)?;
+        let mut out = BTreeMap::new();
+        for k in keys {
+            let mut rows = stmt
+                .query(rusqlite::params_from_iter(k.iter()))
+                .map_err(err)?;
+            if let Some(r) = rows.next().map_err(err)? {
+                let mut row: TextRow = Vec::with_capacity(n);
+                for i in 0..n {
+                    row.push(match r.get_ref(i).map_err(err)? {
+                        ValueRef::Null => None,
+                        ValueRef::Integer(v) => Some(v.to_string()),
+                        ValueRef::Real(v) => Some(v.to_string()),
+                        ValueRef::Text(t) | ValueRef::Blob(t) => {
+                            Some(String::from_utf8_lossy(t).into_owned())
+                        }
+                    });
+                }
+                out.insert(k.clone(), row);
+            }
         }
-    }
-    Ok(out)
+        Ok(out)
+    })
 }
 
 /// Writes refetched rows: new rows are inserted, known rows get an UPDATE of the columns that
@@ -57,7 +71,7 @@ pub(super) fn store_changed(
     ltx: &mut Tx,
     table: &Table,
     rows: &[TextRow],
-    before: &BTreeMap<Key, serde_json::Value>,
+    before: &BTreeMap<Key, TextRow>,
 ) -> Result<u64> {
     let mut fresh = Vec::new();
     let mut n = 0;
@@ -70,8 +84,7 @@ pub(super) fn store_changed(
             let mut sets = Vec::new();
             let mut vals: Vec<Option<String>> = Vec::new();
             for (i, c) in table.cols.iter().enumerate() {
-                let was = old.get(c.name).and_then(|v| v.as_str()).map(str::to_owned);
-                if was != r[i] {
+                if old[i] != r[i] {
                     vals.push(r[i].clone());
                     sets.push(format!("\"{}\" = ?{}", c.name, vals.len()));
                 }

@@ -40,6 +40,7 @@ mod local;
 mod server;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
 
 use ncy_core::auth::{perm, Operator};
 use ncy_core::db::{format_ts, now, PgDb};
@@ -72,6 +73,10 @@ pub struct PullReport {
 }
 
 type Key = Vec<String>;
+
+/// Rows written from which a pull's commit leaves the WAL checkpoint to a background thread.
+const BIG_PULL: u64 = 256;
+
 /// Checks a stored cursor before it is inlined: a snapshot `xmin:xmax:xip,…` (or a bare
 /// transaction id, read as a snapshot with nothing in progress).
 fn snapshot_literal(w: &str) -> Result<String> {
@@ -108,6 +113,7 @@ pub async fn pull(server: &PgDb, cache: &Cache, op: &Operator, ctl: Ctl<'_>) -> 
     ltx.rollback().await?;
 
     ctl.report("pull: reading changes", 0, 0);
+    let t0 = Instant::now();
     let mut stx = server.begin().await?;
     stx.execute(
         "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY",
@@ -147,6 +153,7 @@ pub async fn pull(server: &PgDb, cache: &Cache, op: &Operator, ctl: Ctl<'_>) -> 
     }
     ctl.check_cancel()?;
     ctl.fault("pull:after-read")?;
+    let t_read = t0.elapsed();
 
     let mut ltx = cache.db.begin().await?;
     crate::cache::writer_on(&mut ltx).await?;
@@ -226,6 +233,7 @@ pub async fn pull(server: &PgDb, cache: &Cache, op: &Operator, ctl: Ctl<'_>) -> 
     )
     .await?;
     ctl.report("pull: applying changes", acc.upserted + acc.removed, total);
+    let t_parents = t0.elapsed();
     let task_keys = keys(tables::TASK);
     sync_keys(
         &mut stx,
@@ -236,13 +244,13 @@ pub async fn pull(server: &PgDb, cache: &Cache, op: &Operator, ctl: Ctl<'_>) -> 
         &mut acc,
     )
     .await?;
+    let t_tasks = t0.elapsed();
     // Users to recheck: changed ones, ones a row stopped referring to (they may have left the
     // slice), and referred ones the cache does not hold yet. A cached user that a live row
     // still refers to is in the slice and unchanged: nothing to do.
     let mut user_keys: BTreeSet<Key> = by_table.get("User").cloned().unwrap_or_default();
     let new_refs: Vec<Key> = acc.users_new.iter().map(|u| vec![u.clone()]).collect();
-    let cached: BTreeSet<String> = local_rows(&mut ltx, &tables::USER, &new_refs)
-        .await?
+    let cached: BTreeSet<String> = local_rows(&mut ltx, &tables::USER, &new_refs)?
         .into_keys()
         .map(|mut k| k.remove(0))
         .collect();
@@ -266,6 +274,7 @@ pub async fn pull(server: &PgDb, cache: &Cache, op: &Operator, ctl: Ctl<'_>) -> 
         &mut acc,
     )
     .await?;
+    let t_users = t0.elapsed();
     // Pending offline edits stay visible on top of the server's state until they are pushed
     // (all of them: a task may also have come back through a project that moved in).
     crate::outbox::rebase(&mut ltx, None).await?;
@@ -275,8 +284,31 @@ pub async fn pull(server: &PgDb, cache: &Cache, op: &Operator, ctl: Ctl<'_>) -> 
     set_json(&mut ltx, "operator", &OperatorState::of(op)).await?;
     crate::cache::writer_off(&mut ltx).await?;
     ctl.fault("pull:before-commit")?;
-    ltx.commit().await?;
+    let t_state = t0.elapsed();
+    // A big pull leaves the log's checkpoint to a thread of its own, after its commit.
+    let big = acc.upserted + acc.removed >= BIG_PULL;
+    if big {
+        crate::cache::defer_checkpoint(&mut ltx)?;
+    }
+    let committed = ltx.commit().await;
+    if big {
+        cache.checkpoint_soon();
+    }
+    committed?;
+    let t_commit = t0.elapsed();
     stx.rollback().await?;
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+    tracing::debug!(
+        changes = rep.changes,
+        read_ms = ms(t_read),
+        parents_ms = ms(t_parents),
+        tasks_ms = ms(t_tasks),
+        users_ms = ms(t_users),
+        state_ms = ms(t_state),
+        commit_ms = ms(t_commit),
+        total_ms = ms(t0.elapsed()),
+        "pull timings (cumulative from the first read)"
+    );
     rep.upserted = acc.upserted;
     rep.removed = acc.removed;
     rep.watermark = w_new;

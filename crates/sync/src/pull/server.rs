@@ -2,9 +2,10 @@
 
 use ncy_core::db::{Row, Tx, Value};
 use ncy_core::{Error, Result};
+use uuid::Uuid;
 
 use super::Key;
-use crate::copy::TextRow;
+use crate::copy::{copy_rows, TextRow};
 use crate::tables::{Slice, Table};
 
 fn text_row(r: &Row) -> Result<TextRow> {
@@ -30,7 +31,8 @@ pub(super) fn key_of(table: &Table, row: &TextRow) -> Key {
         .collect()
 }
 
-/// Refetches the current slice rows of `table` with the given keys from the server.
+/// Refetches the current slice rows of `table` with the given keys from the server, with
+/// `COPY … TO STDOUT` (the initial sync's format: text as sent, nothing decoded twice).
 pub(crate) async fn refetch(
     stx: &mut Tx,
     slice: &Slice,
@@ -39,29 +41,36 @@ pub(crate) async fn refetch(
 ) -> Result<Vec<TextRow>> {
     let mut out = Vec::new();
     for chunk in keys.chunks(5000) {
-        let (cond, params) = if table.key.len() == 1 {
-            (
-                r#"t."id" = ANY($1::uuid[])"#.to_owned(),
-                vec![Value::TextArray(
-                    chunk.iter().map(|k| k[0].clone()).collect(),
-                )],
-            )
+        let cond = if table.key.len() == 1 {
+            format!(r#"t."id" = ANY({})"#, uuid_array(chunk, 0)?)
         } else {
-            (
-                r#"(t."team_id", t."user_id") IN (SELECT a, b FROM unnest($1::uuid[], $2::uuid[]) AS x(a, b))"#
-                    .to_owned(),
-                vec![
-                    Value::TextArray(chunk.iter().map(|k| k[0].clone()).collect()),
-                    Value::TextArray(chunk.iter().map(|k| k[1].clone()).collect()),
-                ],
+            format!(
+                r#"(t."team_id", t."user_id") IN (SELECT a, b FROM unnest({}, {}) AS x(a, b))"#,
+                uuid_array(chunk, 0)?,
+                uuid_array(chunk, 1)?
             )
         };
         let sql = format!("{} AND {cond}", table.select_slice(slice));
-        for r in stx.query(&sql, &params).await? {
-            out.push(text_row(&r)?);
-        }
+        out.extend(copy_rows(stx, &sql, table.cols.len()).await?);
     }
     Ok(out)
+}
+
+/// Part `i` of the keys as a `uuid[]` literal; every value is checked as a UUID before it is
+/// inlined.
+fn uuid_array(keys: &[Key], i: usize) -> Result<String> {
+    let ids = keys
+        .iter()
+        .map(|k| {
+            let v = k.get(i).map(String::as_str).unwrap_or_default();
+            Uuid::parse_str(v).map(|u| u.to_string()).map_err(|_| {
+                Error::db(format!(
+                    "the change feed names a row {v:?} that is not a UUID"
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(format!("'{{{}}}'::uuid[]", ids.join(",")))
 }
 
 /// Fetches the slice rows of `table` whose `col` is one of `ids` (children of entered parents).
