@@ -179,6 +179,37 @@ impl Cache {
         })
     }
 
+    /// Copies the write-ahead log into the cache file on a blocking thread of its own, then
+    /// turns SQLite's automatic checkpoint back on (see [`defer_checkpoint`]). PASSIVE: it
+    /// never waits for a reader; the next cache operation waits for it if it has not finished;
+    /// a failure only leaves the log to the next checkpoint.
+    pub(crate) fn checkpoint_soon(&self) {
+        let db = self.db.clone();
+        let rt = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || {
+            let Some(s) = db.sqlite() else { return };
+            let t = std::time::Instant::now();
+            let r = rt.block_on(s.with_conn(|c| {
+                let frames = c
+                    .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1))
+                    .map_err(|e| Error::db(e.to_string()));
+                c.execute_batch(&format!("PRAGMA wal_autocheckpoint = {AUTO_CHECKPOINT};"))
+                    .map_err(|e| Error::db(e.to_string()))?;
+                frames
+            }));
+            match r {
+                Ok(frames) => tracing::debug!(
+                    ms = t.elapsed().as_secs_f64() * 1000.0,
+                    frames,
+                    "cache checkpoint"
+                ),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cache checkpoint failed; the next one copies the log")
+                }
+            }
+        });
+    }
+
     /// The slice this cache holds.
     pub async fn slice(&self) -> Result<Slice> {
         let mut tx = self.db.begin().await?;
@@ -285,6 +316,20 @@ async fn set_guards(db: &Db, on: bool) -> Result<()> {
     let mut tx = db.begin().await?;
     tx.batch(&sql).await?;
     tx.commit().await
+}
+
+/// SQLite's automatic checkpoint threshold (its default), in WAL pages.
+const AUTO_CHECKPOINT: u32 = 1000;
+
+/// Keeps the commit of the open transaction from copying the write-ahead log into the file
+/// (SQLite does that in the commit that brings the log past 1 000 pages, and a pull of 1 000
+/// changes writes about that many): the caller runs [`Cache::checkpoint_soon`] after the
+/// commit, whether it succeeded or not, which also turns the automatic checkpoint back on.
+pub(crate) fn defer_checkpoint(tx: &mut Tx) -> Result<()> {
+    tx.with_sqlite_conn(|c| {
+        c.execute_batch("PRAGMA wal_autocheckpoint = 0;")
+            .map_err(|e| Error::db(e.to_string()))
+    })
 }
 
 /// Marks the open cache transaction as a sync-aware writer (see [`GUARD_MESSAGE`]).

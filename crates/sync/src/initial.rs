@@ -249,6 +249,7 @@ pub async fn initial_sync(server: &PgDb, cache: &Cache, ctl: Ctl<'_>) -> Result<
     while st.table < tables::ALL.len() {
         let table = tables::ALL[st.table];
         let phase = format!("initial sync: {}", table.name);
+        let t_table = std::time::Instant::now();
         let mut in_table = if st.last.is_some() {
             count_local(cache, &table).await?
         } else {
@@ -303,6 +304,12 @@ pub async fn initial_sync(server: &PgDb, cache: &Cache, ctl: Ctl<'_>) -> Result<
                 break;
             }
         }
+        tracing::debug!(
+            table = table.name,
+            rows = in_table,
+            ms = t_table.elapsed().as_secs_f64() * 1000.0,
+            "initial sync: table stored"
+        );
         done_before += totals.get(st.table.saturating_sub(1)).copied().unwrap_or(0);
     }
     Ok(rep)

@@ -634,8 +634,7 @@ async fn pruning_the_feed_makes_a_stale_cache_rebuild_and_leaves_a_fresh_one_alo
     let db = db.pg().expect("a PostgreSQL store").clone();
     let set = ncy_core::migrate::MigrationSet::embedded(db.dialect()).unwrap();
     ncy_core::migrate::up(&db, &set).await.unwrap();
-    ncy_core::seed::dev(&db, false).await.unwrap();
-    let admin = operator(&db, "admin@ncy-8.com").await;
+    let admin = ncy_tests::seeded_admin(&db).await;
     let dir = tempfile::tempdir().unwrap();
     let init = |name: &'static str| {
         let (db, url, admin, dir) = (
@@ -704,7 +703,7 @@ async fn pruning_the_feed_makes_a_stale_cache_rebuild_and_leaves_a_fresh_one_alo
         .await
         .unwrap();
     assert_matches(&db, &fresh).await;
-    let emp = operator(&db, "employee@test-org.com").await;
+    let emp = ncy_tests::login_as(&db, "employee@test-org.com", "employee123").await;
     assert!(matches!(
         ncy_sync::prune::prune(&db, &emp, chrono::Duration::days(1)).await,
         Err(Error::Forbidden { .. })
@@ -715,7 +714,7 @@ async fn pruning_the_feed_makes_a_stale_cache_rebuild_and_leaves_a_fresh_one_alo
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_employee_caches_only_their_own_tasks_and_reviews_them_offline() {
     let s = server().await;
-    let emp = operator(&s.db, "employee@test-org.com").await;
+    let emp = ncy_tests::login_as(&s.db, "employee@test-org.com", "employee123").await;
     let (c, _d) = cache(&s, &emp).await;
     assert_matches(&s.db, &c).await;
     let mine = q(
@@ -786,4 +785,34 @@ async fn an_employee_caches_only_their_own_tasks_and_reviews_them_offline() {
     pull::pull(&s.db, &c, &emp, Ctl::default()).await.unwrap();
     assert_matches(&s.db, &c).await;
     assert_eq!(c.status().await.unwrap().rows["Task"] as i64, mine - 1);
+}
+
+/// A pull that writes hundreds of rows leaves the WAL checkpoint to a background thread: the
+/// cache still matches the server after it, and after a second big pull on top of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn big_pulls_match_the_server() {
+    let s = server().await;
+    let (c, _d) = cache(&s, &s.admin).await;
+    q(
+        &s.db,
+        r#"INSERT INTO "Task" ("project_id", "title") SELECT $1, 'bulk ' || g FROM generate_series(1, 400) g"#,
+        params![s.projects[0]],
+    )
+    .await;
+    let rep = pull::pull(&s.db, &c, &s.admin, Ctl::default())
+        .await
+        .unwrap();
+    assert_eq!(rep.upserted, 400);
+    assert_matches(&s.db, &c).await;
+    q(
+        &s.db,
+        r#"UPDATE "Task" SET "title" = "title" || ' (edited)', "updated_at" = now() WHERE "title" LIKE 'bulk %'"#,
+        vec![],
+    )
+    .await;
+    let rep = pull::pull(&s.db, &c, &s.admin, Ctl::default())
+        .await
+        .unwrap();
+    assert_eq!(rep.upserted, 400);
+    assert_matches(&s.db, &c).await;
 }

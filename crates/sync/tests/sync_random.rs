@@ -162,7 +162,7 @@ async fn client_loop(
     users: Vec<Uuid>,
 ) {
     let db = pool(&url).await;
-    let online = operator(&db, "admin@ncy-8.com").await;
+    let online = ncy_tests::login_as(&db, "admin@ncy-8.com", "admin123").await;
     let mut rng = StdRng::seed_from_u64(seed);
     let crash_rng = Arc::new(Mutex::new(StdRng::seed_from_u64(seed ^ 0x5eed)));
     for i in 0..rounds {

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use ncy_core::auth::{Client, Operator};
+use ncy_core::auth::Operator;
 use ncy_core::db::{Db, PgDb, Value};
 use ncy_core::params;
 use ncy_sync::tables::{self, Slice};
@@ -21,24 +21,6 @@ pub struct Server {
     pub projects: Vec<Uuid>,
     pub other_project: Uuid,
     pub users: Vec<Uuid>,
-}
-
-pub async fn operator(db: &Db, email: &str) -> Operator {
-    let mut tx = db.begin().await.unwrap();
-    let id = tx
-        .query_one(
-            r#"SELECT "id" FROM "User" WHERE "email" = $1"#,
-            &params![email],
-        )
-        .await
-        .unwrap()
-        .uuid("id")
-        .unwrap();
-    let op = Operator::load(&mut tx, id, Client::Cli, None)
-        .await
-        .unwrap();
-    tx.rollback().await.unwrap();
-    op
 }
 
 /// A task's title in `db` (the server or a cache).
@@ -60,8 +42,7 @@ pub async fn q(db: &Db, sql: &str, p: Vec<Value>) -> Vec<ncy_core::db::Row> {
 /// Dev seed + an organization "other-org" (not synced) with a project and a task.
 pub async fn server() -> Server {
     let (db, url) = ncy_tests::fresh_pg().await;
-    ncy_core::seed::dev(&db, false).await.unwrap();
-    let admin = operator(&db, "admin@ncy-8.com").await;
+    let admin = ncy_tests::seeded_admin(&db).await;
     let org = q(
         &db,
         r#"SELECT "id" FROM "Organization" WHERE "slug" = 'test-org'"#,

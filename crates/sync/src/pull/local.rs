@@ -1,0 +1,130 @@
+//! Reading and writing the cache rows a pull touches.
+
+use std::collections::BTreeMap;
+
+use ncy_core::db::Tx;
+use ncy_core::{Error, Result};
+use rusqlite::types::ValueRef;
+
+use super::server::key_of;
+use super::Key;
+use crate::copy::TextRow;
+use crate::initial::store_rows;
+use crate::tables::Table;
+
+/// Local rows of `table` with the given keys (the synced columns, as text), by key: one
+/// prepared key lookup per key, read straight into text rows.
+pub(super) fn local_rows(
+    ltx: &mut Tx,
+    table: &Table,
+    keys: &[Key],
+) -> Result<BTreeMap<Key, TextRow>> {
+    let cols: Vec<String> = table
+        .cols
+        .iter()
+        .map(|c| format!("\"{}\"", c.name))
+        .collect();
+    let cond: Vec<String> = table
+        .key
+        .iter()
+        .enumerate()
+        .map(|(i, k)| format!("\"{k}\" = ?{}", i + 1))
+        .collect();
+    let sql = format!(
+        r#"SELECT {} FROM "{}" WHERE {}"#,
+        cols.join(", "),
+        table.name,
+        cond.join(" AND ")
+    );
+    let n = table.cols.len();
+    let err = |e: rusqlite::Error| Error::db(format!("reading {} from the cache: {e}", table.name));
+    ltx.with_sqlite_conn(|conn| {
+        let mut stmt = conn.prepare_cached(&sql).map_err(err)?;
+        let mut out = BTreeMap::new();
+        for k in keys {
+            let mut rows = stmt
+                .query(rusqlite::params_from_iter(k.iter()))
+                .map_err(err)?;
+            if let Some(r) = rows.next().map_err(err)? {
+                let mut row: TextRow = Vec::with_capacity(n);
+                for i in 0..n {
+                    row.push(match r.get_ref(i).map_err(err)? {
+                        ValueRef::Null => None,
+                        ValueRef::Integer(v) => Some(v.to_string()),
+                        ValueRef::Real(v) => Some(v.to_string()),
+                        ValueRef::Text(t) | ValueRef::Blob(t) => {
+                            Some(String::from_utf8_lossy(t).into_owned())
+                        }
+                    });
+                }
+                out.insert(k.clone(), row);
+            }
+        }
+        Ok(out)
+    })
+}
+
+/// Writes refetched rows: new rows are inserted, known rows get an UPDATE of the columns that
+/// differ (so untouched indexes stay untouched), identical rows are skipped. Returns the rows
+/// written.
+pub(super) fn store_changed(
+    ltx: &mut Tx,
+    table: &Table,
+    rows: &[TextRow],
+    before: &BTreeMap<Key, TextRow>,
+) -> Result<u64> {
+    let mut fresh = Vec::new();
+    let mut n = 0;
+    ltx.with_sqlite_conn(|conn| {
+        for r in rows {
+            let Some(old) = before.get(&key_of(table, r)) else {
+                fresh.push(r.clone());
+                continue;
+            };
+            let mut sets = Vec::new();
+            let mut vals: Vec<Option<String>> = Vec::new();
+            for (i, c) in table.cols.iter().enumerate() {
+                if old[i] != r[i] {
+                    vals.push(r[i].clone());
+                    sets.push(format!("\"{}\" = ?{}", c.name, vals.len()));
+                }
+            }
+            if sets.is_empty() {
+                continue;
+            }
+            let mut conds = Vec::new();
+            for (k, i) in table.key.iter().zip(table.key_positions()) {
+                vals.push(r[i].clone());
+                conds.push(format!("\"{k}\" = ?{}", vals.len()));
+            }
+            let sql = format!(
+                r#"UPDATE "{}" SET {} WHERE {}"#,
+                table.name,
+                sets.join(", "),
+                conds.join(" AND ")
+            );
+            conn.prepare_cached(&sql)
+                .and_then(|mut st| st.execute(rusqlite::params_from_iter(vals.iter())))
+                .map_err(|e| Error::db(format!("updating {} in the cache: {e}", table.name)))?;
+            n += 1;
+        }
+        Ok(())
+    })?;
+    store_rows(ltx, table, &fresh)?;
+    Ok(n + fresh.len() as u64)
+}
+
+pub(super) fn delete_local(ltx: &mut Tx, table: &Table, keys: &[Key]) -> Result<u64> {
+    ltx.with_sqlite_conn(|conn| {
+        let mut stmt = conn
+            .prepare_cached(&table.delete_sql())
+            .map_err(|e| Error::db(e.to_string()))?;
+        let mut n = 0;
+        for k in keys {
+            n += stmt
+                .execute(rusqlite::params_from_iter(k.iter()))
+                .map_err(|e| Error::db(e.to_string()))? as u64;
+        }
+        Ok(n)
+    })
+}

@@ -1,0 +1,317 @@
+//! Incremental pull from the server's change feed.
+//!
+//! ## Why this cannot miss a transaction that commits late
+//!
+//! Triggers on the synced tables append one `SyncChange` row per changed row, in the writing
+//! transaction, carrying that transaction's id (`xid`, from `pg_current_xact_id()`: 64-bit,
+//! never wrapping). A `seq` number alone is not a safe cursor: a transaction can take sequence
+//! 10, a second one take 11 and commit, a reader pass 11, and only then the first commit, so a
+//! reader that remembers "11" never sees 10.
+//!
+//! The cursor is therefore the previous pull's *snapshot* P (`pg_current_snapshot()`, stored as
+//! text `xmin:xmax:xip…`), taken in the same REPEATABLE READ transaction that read the feed and
+//! the rows. A transaction is visible in P exactly when it had committed before P was taken:
+//! its id is below `xmax(P)` and not in `xip(P)` (the ids still in progress then). A pull with
+//! snapshot S reads every change row whose transaction was *not* visible in P:
+//! `xid >= xmax(P) OR xid IN xip(P)`.
+//!
+//! - A transaction visible in P committed before P: by induction its rows were read by an
+//!   earlier pull (or reflected in the first sync's stream, whose cursor is the snapshot taken
+//!   before its first batch), whatever sequence numbers it took.
+//! - A transaction not visible in P is read now if it committed before S. If it is still in
+//!   progress at S (it is then in `xip(S)` or at/above `xmax(S)`), the next pull reads it again,
+//!   whole, once it has committed. An aborted one left no rows.
+//!
+//! So every committed change is read at least once after it commits, in any commit order; the
+//! `seq` order only orders what is read. This is the snapshot-xmin rule made exact: reading
+//! `xid >= xmin(P)` is also safe, but a long transaction anywhere in the cluster (another
+//! database included) holds xmin back and would make every pull re-read everything since;
+//! with `xip(P)` only the changes of transactions that were really open are read again.
+//!
+//! A change row only names a row: the pull refetches that row's *current* state in S (or
+//! learns it is gone or has left the slice), so reading a change twice, or after a later state
+//! was already applied, is harmless, and hard deletes, soft deletes and moves out of the slice
+//! all reach the cache. The cache rows, the outbox rebase and the new cursor S are committed in
+//! one cache transaction: a pull killed half way changes nothing and is simply repeated. The
+//! cost is proportional to the changes since P (served by the `xid` index), not to the table.
+
+mod apply;
+mod local;
+mod server;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
+
+use ncy_core::auth::{perm, Operator};
+use ncy_core::db::{format_ts, now, PgDb};
+use ncy_core::{Error, Result};
+use serde::Serialize;
+
+use crate::cache::{get_state, set_json, set_state, Cache, OperatorState};
+use crate::initial::{self, InitialReport};
+use crate::tables::{self, Table};
+use crate::Ctl;
+
+use apply::{cascade, sync_keys, Apply};
+use local::local_rows;
+pub(crate) use server::refetch;
+
+/// What a pull did.
+#[derive(Debug, Clone, Default, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct PullReport {
+    /// Change rows read from the feed.
+    pub changes: u64,
+    /// Cache rows written (inserted or updated).
+    pub upserted: u64,
+    /// Cache rows removed (deleted on the server or out of the slice).
+    pub removed: u64,
+    /// The new cursor: the server snapshot this pull read (`xmin:xmax:xip…`).
+    pub watermark: String,
+    /// Set when this pull had to (finish the) first sync.
+    pub initial: Option<InitialReport>,
+}
+
+type Key = Vec<String>;
+
+/// Rows written from which a pull's commit leaves the WAL checkpoint to a background thread.
+const BIG_PULL: u64 = 256;
+
+/// Checks a stored cursor before it is inlined: a snapshot `xmin:xmax:xip,…` (or a bare
+/// transaction id, read as a snapshot with nothing in progress).
+fn snapshot_literal(w: &str) -> Result<String> {
+    let w = w.trim();
+    let ok = !w.is_empty()
+        && w.chars()
+            .all(|c| c.is_ascii_digit() || c == ':' || c == ',');
+    if !ok {
+        return Err(Error::db(format!(
+            "the sync cursor {w:?} is not a server snapshot; run `ncy-admin sync init` again"
+        )));
+    }
+    Ok(if w.contains(':') {
+        w.to_owned()
+    } else {
+        format!("{w}:{w}:")
+    })
+}
+
+/// Pulls the server's changes into the cache (finishing the first sync first if needed).
+pub async fn pull(server: &PgDb, cache: &Cache, op: &Operator, ctl: Ctl<'_>) -> Result<PullReport> {
+    op.require(perm::SYNC_RUN)?;
+    let mut rep = PullReport::default();
+    let init = initial::initial_sync(server, cache, ctl).await?;
+    if !init.already_done {
+        rep.initial = Some(init);
+    }
+    let slice = cache.slice().await?;
+    let mut ltx = cache.db.begin().await?;
+    let w = get_state(&mut ltx, "watermark")
+        .await?
+        .ok_or_else(|| Error::db("the sync cache has no watermark; run `ncy-admin sync init`"))?;
+    let w = snapshot_literal(&w)?;
+    ltx.rollback().await?;
+
+    ctl.report("pull: reading changes", 0, 0);
+    let t0 = Instant::now();
+    let mut stx = server.begin().await?;
+    stx.execute(
+        "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+        &[],
+    )
+    .await?;
+    crate::prune::check_cursor(&mut stx, &w).await?;
+    let w_new = stx
+        .query_one("SELECT pg_current_snapshot()::text AS w", &[])
+        .await?
+        .text("w")?;
+    let changes = stx
+        .query(
+            &format!(
+                // Two index scans on "xid" joined by UNION ALL (the branches are disjoint: every
+                // xid in xip is below xmax). Written as one OR, the planner filters the whole
+                // change table instead, which makes a pull cost proportional to the feed.
+                r#"SELECT "table_name", a, b FROM (
+                     SELECT "seq", "table_name", "row_id"::text AS a, "row_id2"::text AS b FROM "SyncChange"
+                     WHERE "xid" >= pg_snapshot_xmax('{w}'::pg_snapshot)
+                     UNION ALL
+                     SELECT "seq", "table_name", "row_id"::text AS a, "row_id2"::text AS b FROM "SyncChange"
+                     WHERE "xid" = ANY(ARRAY(SELECT pg_snapshot_xip('{w}'::pg_snapshot)))
+                   ) c ORDER BY "seq""#
+            ),
+            &[],
+        )
+        .await?;
+    rep.changes = changes.len() as u64;
+    let mut by_table: BTreeMap<String, BTreeSet<Key>> = BTreeMap::new();
+    for c in &changes {
+        let mut k = vec![c.text("a")?];
+        if let Some(b) = c.opt_text("b")? {
+            k.push(b);
+        }
+        by_table.entry(c.text("table_name")?).or_default().insert(k);
+    }
+    ctl.check_cancel()?;
+    ctl.fault("pull:after-read")?;
+    let t_read = t0.elapsed();
+
+    let mut ltx = cache.db.begin().await?;
+    crate::cache::writer_on(&mut ltx).await?;
+    let mut acc = Apply::default();
+    let keys = |t: Table| -> Vec<Key> {
+        by_table
+            .get(t.name)
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default()
+    };
+    let total = rep.changes;
+    sync_keys(
+        &mut stx,
+        &mut ltx,
+        &slice,
+        &tables::ORGANIZATION,
+        &keys(tables::ORGANIZATION),
+        &mut acc,
+    )
+    .await?;
+    sync_keys(
+        &mut stx,
+        &mut ltx,
+        &slice,
+        &tables::ORGANIZATION_MEMBER,
+        &keys(tables::ORGANIZATION_MEMBER),
+        &mut acc,
+    )
+    .await?;
+    let (tb, ta) = sync_keys(
+        &mut stx,
+        &mut ltx,
+        &slice,
+        &tables::TEAM,
+        &keys(tables::TEAM),
+        &mut acc,
+    )
+    .await?;
+    cascade(
+        &mut stx,
+        &mut ltx,
+        &slice,
+        &tables::TEAM_MEMBER,
+        "team_id",
+        &tb,
+        &ta,
+        &mut acc,
+    )
+    .await?;
+    sync_keys(
+        &mut stx,
+        &mut ltx,
+        &slice,
+        &tables::TEAM_MEMBER,
+        &keys(tables::TEAM_MEMBER),
+        &mut acc,
+    )
+    .await?;
+    let (pb, pa) = sync_keys(
+        &mut stx,
+        &mut ltx,
+        &slice,
+        &tables::PROJECT,
+        &keys(tables::PROJECT),
+        &mut acc,
+    )
+    .await?;
+    cascade(
+        &mut stx,
+        &mut ltx,
+        &slice,
+        &tables::TASK,
+        "project_id",
+        &pb,
+        &pa,
+        &mut acc,
+    )
+    .await?;
+    ctl.report("pull: applying changes", acc.upserted + acc.removed, total);
+    let t_parents = t0.elapsed();
+    let task_keys = keys(tables::TASK);
+    sync_keys(
+        &mut stx,
+        &mut ltx,
+        &slice,
+        &tables::TASK,
+        &task_keys,
+        &mut acc,
+    )
+    .await?;
+    let t_tasks = t0.elapsed();
+    // Users to recheck: changed ones, ones a row stopped referring to (they may have left the
+    // slice), and referred ones the cache does not hold yet. A cached user that a live row
+    // still refers to is in the slice and unchanged: nothing to do.
+    let mut user_keys: BTreeSet<Key> = by_table.get("User").cloned().unwrap_or_default();
+    let new_refs: Vec<Key> = acc.users_new.iter().map(|u| vec![u.clone()]).collect();
+    let cached: BTreeSet<String> = local_rows(&mut ltx, &tables::USER, &new_refs)?
+        .into_keys()
+        .map(|mut k| k.remove(0))
+        .collect();
+    for u in &acc.users_new {
+        if !cached.contains(u) {
+            user_keys.insert(vec![u.clone()]);
+        }
+    }
+    for u in &acc.users_old {
+        if !acc.users_new.contains(u) {
+            user_keys.insert(vec![u.clone()]);
+        }
+    }
+    let user_keys: Vec<Key> = user_keys.into_iter().collect();
+    sync_keys(
+        &mut stx,
+        &mut ltx,
+        &slice,
+        &tables::USER,
+        &user_keys,
+        &mut acc,
+    )
+    .await?;
+    let t_users = t0.elapsed();
+    // Pending offline edits stay visible on top of the server's state until they are pushed
+    // (all of them: a task may also have come back through a project that moved in).
+    crate::outbox::rebase(&mut ltx, None).await?;
+
+    set_state(&mut ltx, "watermark", &w_new).await?;
+    set_state(&mut ltx, "last_pull_at", &format_ts(&now())).await?;
+    set_json(&mut ltx, "operator", &OperatorState::of(op)).await?;
+    crate::cache::writer_off(&mut ltx).await?;
+    ctl.fault("pull:before-commit")?;
+    let t_state = t0.elapsed();
+    // A big pull leaves the log's checkpoint to a thread of its own, after its commit.
+    let big = acc.upserted + acc.removed >= BIG_PULL;
+    if big {
+        crate::cache::defer_checkpoint(&mut ltx)?;
+    }
+    let committed = ltx.commit().await;
+    if big {
+        cache.checkpoint_soon();
+    }
+    committed?;
+    let t_commit = t0.elapsed();
+    stx.rollback().await?;
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+    tracing::debug!(
+        changes = rep.changes,
+        read_ms = ms(t_read),
+        parents_ms = ms(t_parents),
+        tasks_ms = ms(t_tasks),
+        users_ms = ms(t_users),
+        state_ms = ms(t_state),
+        commit_ms = ms(t_commit),
+        total_ms = ms(t0.elapsed()),
+        "pull timings (cumulative from the first read)"
+    );
+    rep.upserted = acc.upserted;
+    rep.removed = acc.removed;
+    rep.watermark = w_new;
+    ctl.report("pull: done", total, total);
+    Ok(rep)
+}
