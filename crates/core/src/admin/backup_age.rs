@@ -123,7 +123,8 @@ mod tests {
         assert!(
             a.message.contains("30.0 h old")
                 && a.message.contains("backups.max_age_hours = 26 h")
-                && a.message.contains("backup create"),
+                && a.message.ends_with("take a backup and verify it")
+                && !a.message.contains("ncy-admin"),
             "{}",
             a.message
         );
