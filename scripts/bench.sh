@@ -8,5 +8,9 @@ profile=${NCY_BENCH_PROFILE:-release}
 if [ "$profile" = release ]; then
   cargo run --release --quiet -p ncy-bench -- "$@"
 else
-  cargo run --quiet -p ncy-bench -- "$@"
+  # The debug binary as `make test` builds it (every target: the same dependency features,
+  # so nothing is compiled twice).
+  cargo build --quiet --workspace --all-targets
+  target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+  "$target_dir/debug/ncy-bench" "$@"
 fi

@@ -12,7 +12,9 @@ script=tests/e2e/run.mjs data_dir=""
 if [ "${1:-}" = "--measure" ]; then script=tests/e2e/measure.mjs; data_dir=$(realpath "${2:?usage: e2e.sh --measure DATA_DIR}"); fi
 
 scripts/ui-build.sh
-cargo build -p ncy-desktop --quiet
+# Built as `make test` builds (every target of the workspace): a narrower selection would
+# resolve the dependencies' features differently and compile a second copy of them.
+cargo build --workspace --all-targets --quiet
 target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 
 driver=$(command -v tauri-driver || true)
@@ -34,7 +36,6 @@ trap cleanup EXIT
 # A PostgreSQL database for the connection-manager test: on the cluster of `make test`
 # ($NCY_TEST_DATABASE_URL), else on a throwaway cluster of our own; migrated and dev-seeded.
 if [ -z "$data_dir" ]; then
-  cargo build -p ncy-cli -p ncy-tests --bins --quiet
   base=${NCY_TEST_DATABASE_URL:-}
   if [ -z "$base" ]; then
     read -r base pg_dir < <("$target_dir/debug/ncy-test-cluster" start)

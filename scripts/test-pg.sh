@@ -12,7 +12,8 @@ cd "$(dirname "$0")/.."
 major=${1:?usage: scripts/test-pg.sh MAJOR}
 bin=$(scripts/pg.sh "$major")
 target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
-cargo build --quiet -p ncy-tests --bin ncy-test-cluster
+# As `make test` builds (a narrower selection would compile a second copy of the dependencies).
+cargo build --quiet --workspace --all-targets
 read -r url dir < <(NCY_PG_BIN="$bin" "$target_dir/debug/ncy-test-cluster" start)
 port=${url##*:}; port=${port%%/*}
 trap 'NCY_PG_BIN="$bin" "$target_dir/debug/ncy-test-cluster" stop "$dir" "$port"' EXIT

@@ -53,16 +53,29 @@ fi
 
 phase "rust tests (PostgreSQL 15)"
 scripts/cargo-test.sh --workspace
-phase "rust tests (PostgreSQL 18)"
 # The newest PostgreSQL too (the suite above ran on Debian's 15; `make test-matrix` adds 16, 17).
-scripts/test-pg.sh 18
+# It runs beside the UI checks and the end-to-end tests, which mostly wait on a window: its
+# output is shown when both are done.
+pg18_log=$(mktemp -t ncy-pg18.XXXXXX)
+pg18_start=$SECONDS
+scripts/test-pg.sh 18 >"$pg18_log" 2>&1 &
+pg18=$!
+trap 'kill "$pg18" 2>/dev/null || true' INT TERM
 
+rc=0
 phase "ui checks"
 if [ -f ui/package.json ]; then
-  (cd ui && npm run check --silent && npm test --silent)
+  (cd ui && npm run check --silent && npm test --silent) || rc=$?
 fi
 phase "e2e"
-if [ -x scripts/e2e.sh ]; then
-  scripts/e2e.sh
+if [ $rc -eq 0 ] && [ -x scripts/e2e.sh ]; then
+  scripts/e2e.sh || rc=$?
 fi
 phase ""
+pg18_rc=0
+wait "$pg18" || pg18_rc=$?
+echo "test: rust tests (PostgreSQL 18), beside the above, took $((SECONDS - pg18_start)) s:"
+cat "$pg18_log"
+rm -f "$pg18_log"
+[ "$pg18_rc" -eq 0 ] || echo "test: the suite on PostgreSQL 18 failed (exit $pg18_rc)"
+[ "$rc" -eq 0 ] && [ "$pg18_rc" -eq 0 ]

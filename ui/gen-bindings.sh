@@ -9,10 +9,24 @@ cd "$(dirname "$0")/.."
 out=${dest:-$PWD/ui/src/lib/bindings}
 # i64/u64 cross the Tauri bridge as JSON numbers, not BigInt.
 export TS_RS_LARGE_INT=number
-TS_RS_EXPORT_DIR=$out cargo test -q -p ncy-core --lib --features ts export_bindings
-TS_RS_EXPORT_DIR=$out cargo test -q -p ncy-desktop --lib --features ts export_bindings
-TS_RS_EXPORT_DIR=$out/gdpr cargo test -q -p ncy-gdpr --lib --features ncy-gdpr/ts export_bindings
-TS_RS_EXPORT_DIR=$out/health cargo test -q -p ncy-health --lib --features ncy-health/ts export_bindings
-TS_RS_EXPORT_DIR=$out/backup cargo test -q -p ncy-backup --lib --features ncy-backup/ts export_bindings
-TS_RS_EXPORT_DIR=$out/approvals cargo test -q -p ncy-approvals --lib --features ncy-approvals/ts export_bindings
-TS_RS_EXPORT_DIR=$out/sync cargo test -q -p ncy-sync --lib --features ncy-sync/ts export_bindings
+# One build of every crate's lib tests with the `ts` features (ncy-desktop's turns on all of
+# them), then each crate's test binary exports its types into its folder (the export folder is
+# read when the test runs, not when it is built).
+pkgs=(ncy-core ncy-desktop ncy-gdpr ncy-health ncy-backup ncy-approvals ncy-sync)
+dirs=("" "" gdpr health backup approvals sync)
+sel=()
+for p in "${pkgs[@]}"; do sel+=(-p "$p"); done
+built=$(cargo test -q "${sel[@]}" --lib --features ncy-desktop/ts --no-run --message-format=json-render-diagnostics)
+for i in "${!pkgs[@]}"; do
+  bin=$(python3 -c '
+import json, sys
+name = sys.argv[1]
+for line in sys.stdin:
+    m = json.loads(line)
+    t = m.get("target") or {}
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and t.get("name") == name and m.get("profile", {}).get("test"):
+        print(m["executable"])
+' "${pkgs[$i]//-/_}" <<<"$built")
+  [ -n "$bin" ] || { echo "gen-bindings: no lib test binary for ${pkgs[$i]}"; exit 1; }
+  (cd "$(dirname "$bin")" && TS_RS_EXPORT_DIR="$out${dirs[$i]:+/${dirs[$i]}}" "$bin" -q export_bindings >/dev/null)
+done

@@ -77,7 +77,9 @@ fn open(path: &Path, flags: Option<OpenFlags>, key: Option<&str>) -> Result<Conn
     Ok(c)
 }
 
-/// Copies `src` into `dst` page by page, reporting `phase` progress; stops on cancel.
+/// Copies `src` into `dst` page by page, reporting `phase` progress; stops on cancel before
+/// each step (an interrupted copy commits nothing). A cancel during the last step comes too
+/// late for the copy: callers writing a new file check again before keeping it.
 fn copy_pages(src: &Connection, dst: &mut Connection, phase: &str, hooks: Work<'_>) -> Result<u64> {
     let err = lite_err("copying the database");
     let b = Backup::new(src, dst).map_err(&err)?;
@@ -372,6 +374,8 @@ pub(crate) async fn restore(
             let src = open(path, Some(OpenFlags::SQLITE_OPEN_READ_ONLY), key)?;
             let mut dst = open(&partial.path, None, key)?;
             copy_pages(&src, &mut dst, "restore", hooks)?;
+            // The partial file is not kept yet: a cancel now still leaves nothing behind.
+            hooks.check()?;
             finish_copy(&dst)?;
             let c = sqlite_counts(&dst)?;
             dst.close()
