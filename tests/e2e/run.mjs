@@ -65,6 +65,13 @@ d.click = async (css) => {
   return rawClick(css);
 };
 
+/** Waits for the restore dialog's plan of `into` (worked out, or refused with its reason):
+ *  it arrives after the typing stops and resizes the dialog, which moves the Restore button
+ *  under a click already on its way. A person reads the plan first too. */
+async function restorePlanFor(into) {
+  await d.until(`the restore plan for ${into}`, () => d.exec(`const p = document.querySelector('[data-testid="restore-plan"]'); return !!p && ((!!p.dataset.action && p.innerText.includes(arguments[0])) || !!p.querySelector('.problem'))`, into));
+}
+
 /** The text of the newest `kind` toast raised since the last click (else the newest one). */
 async function toastText(kind, timeout = 10000) {
   const newest = (after) => d.exec(`const t = [...document.querySelectorAll('[data-testid="toast-' + arguments[0] + '"]')].filter((e) => Number(e.dataset.id) > arguments[1]); return t.length ? t[t.length - 1].innerText : null;`, kind, after);
@@ -506,6 +513,7 @@ try {
     await d.wait('[data-testid="restore-modal"]');
     await d.clear('[data-testid="restore-into"]');
     await d.type('[data-testid="restore-into"]', name);
+    await restorePlanFor(name);
     await shot('12-backups-restore');
     await d.click('[data-testid="restore-run"]');
     const rt = await toastText('success');
@@ -1052,6 +1060,7 @@ try {
       await d.click('[data-testid="backup-restore"]');
       await d.clear('[data-testid="restore-into"]');
       await d.type('[data-testid="restore-into"]', copy);
+      await restorePlanFor(copy);
       await d.click('[data-testid="restore-run"]');
       const rt = await toastText('success');
       assert(rt.includes(`into ${copy}`) && /counts match/.test(rt), `pg restore toast: ${rt}`);
@@ -1092,6 +1101,7 @@ try {
       await d.click('[data-testid="backup-restore"]');
       await d.clear('[data-testid="restore-into"]');
       await d.type('[data-testid="restore-into"]', dbName);
+      await restorePlanFor(dbName);
       await d.click('[data-testid="restore-run"]');
       const et = await toastText('error');
       assert(/already exists/.test(et), `restore over the existing database without force: ${et}`);
@@ -1100,6 +1110,7 @@ try {
       await d.clear('[data-testid="restore-into"]');
       await d.type('[data-testid="restore-into"]', dbName);
       await d.click('[data-testid="restore-force"]');
+      await d.until('the plan with force', () => d.exec(`return document.querySelector('[data-testid="restore-plan"]')?.dataset.action === 'replace'`));
       await d.click('[data-testid="restore-run"]');
       await d.wait('[data-testid="confirm-restore"]');
       const disabled = () => d.exec(`return document.querySelector('[data-testid="confirm-restore-submit"]').disabled`);
