@@ -39,8 +39,38 @@ async fn encrypted_backups_from_the_cli() {
         recipient.as_str()
     );
 
+    // Enough rows that the archive outgrows a pipe's buffer: `pg_restore --list` reads only
+    // its table of contents from the decrypting feeder and exits while the feeder still
+    // writes. That broken pipe must end the feeding, not the process (it once killed the CLI
+    // with SIGPIPE, now and then, when the archive happened to outrun pg_restore).
+    let o = cli.run_with(
+        &[
+            "seed",
+            "synthetic",
+            "--users",
+            "300",
+            "--orgs",
+            "3",
+            "--tasks",
+            "6000",
+            "--force",
+        ],
+        None,
+    );
+    assert!(
+        o.status.success(),
+        "seed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let s = cli.json(&["backup", "create", "--dir", &dir_s, "--encrypt"]);
     assert_eq!(s["encrypted_to"], recipient.as_str());
+    let size = std::fs::metadata(s["path"].as_str().unwrap())
+        .unwrap()
+        .len();
+    assert!(
+        size > 256 * 1024,
+        "archive of {size} bytes: too small to outgrow a pipe"
+    );
     let id = s["id"].as_str().unwrap().to_owned();
     assert!(s["path"].as_str().unwrap().ends_with(".dump.age"));
     let v = cli.json(&["backup", "verify", &id]);

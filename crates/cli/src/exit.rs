@@ -88,6 +88,30 @@ pub fn report(e: &anyhow::Error, json: bool) {
     }
 }
 
+/// Behaves like other command-line tools in a pipeline (`ncy-admin users list | head`): when
+/// standard output is closed, the process ends quietly with the status a shell gives a process
+/// ended by SIGPIPE (141), instead of a panic message.
+///
+/// SIGPIPE itself stays ignored (Rust's default): with its default action, a child that stops
+/// reading early (`pg_restore --list` reads only the table of contents of an encrypted backup
+/// fed through its standard input) would kill this process mid-write instead of the write
+/// failing with a broken pipe, which the feeder expects.
+pub fn quiet_on_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let msg = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if msg.starts_with("failed printing to stdout") && msg.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
+}
+
 /// A flag set by the first Ctrl-C: long work stops at its next safe point (a batch, a
 /// committed step; nothing half-written stays). A second Ctrl-C exits at once.
 pub fn cancel_on_ctrl_c() -> std::sync::Arc<std::sync::atomic::AtomicBool> {

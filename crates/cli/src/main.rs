@@ -25,13 +25,7 @@ struct Cli {
 }
 
 fn main() {
-    // Behave like other command-line tools in a pipeline (`ncy-admin users list | head`): a
-    // closed pipe ends the process quietly instead of a panic in println!.
-    #[cfg(unix)]
-    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
+    exit::quiet_on_closed_stdout();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
