@@ -107,6 +107,9 @@ fn window_hint(e: &ncy_core::Error) -> Option<&'static str> {
         Error::Migration(m) if m.contains("migrations") && m.contains("pending") => {
             "its owner runs `ncy-admin migrate up`"
         }
+        Error::Migration(m) if m.contains("was edited after it was applied") => {
+            "its owner compares the files with `ncy-admin migrate status`"
+        }
         Error::DatabaseUrl(_) => "edit the profile's URL under Settings → Connections",
         Error::Config(m) if m.starts_with("the connected database role may not") => {
             "connect as a role that may, under Settings → Connections"

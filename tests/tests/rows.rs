@@ -151,3 +151,81 @@ conformance!(
         assert_eq!(t, at);
     }
 );
+
+conformance!(
+    one_column_rows_decode_as_values_and_rows_as_tuples,
+    |store: Store| async move {
+        let id = Uuid::new_v4();
+        let at = parse_ts("2024-02-29 13:14:15.678").unwrap();
+        let mut tx = store.db.begin().await.unwrap();
+        let n: i64 = tx
+            .query_one_as("SELECT $1::int8 AS n", &params![42i64])
+            .await
+            .unwrap();
+        assert_eq!(n, 42);
+        let s: String = tx
+            .query_one_as("SELECT $1::text AS s", &params!["x"])
+            .await
+            .unwrap();
+        assert_eq!(s, "x");
+        let u: Uuid = tx
+            .query_one_as("SELECT $1::uuid AS u", &params![id])
+            .await
+            .unwrap();
+        assert_eq!(u, id);
+        let none: Option<NaiveDateTime> = tx
+            .query_one_as("SELECT $1::timestamp AS t", &params![None::<NaiveDateTime>])
+            .await
+            .unwrap();
+        assert_eq!(none, None);
+        let some: Option<NaiveDateTime> = tx
+            .query_one_as("SELECT $1::timestamp AS t", &params![at])
+            .await
+            .unwrap();
+        assert_eq!(some, Some(at));
+        let yes: bool = tx.query_one_as("SELECT 1 = 1 AS b", &[]).await.unwrap();
+        assert!(yes);
+        let role: UserRole = tx
+            .query_one_as("SELECT $1::text AS r", &params!["ADMIN"])
+            .await
+            .unwrap();
+        assert_eq!(role, UserRole::ADMIN);
+        let pair: (String, Option<i64>, bool) = tx
+            .query_one_as(
+                "SELECT $1::text AS a, $2::int8 AS b, $3::boolean AS c",
+                &params!["p", None::<i64>, false],
+            )
+            .await
+            .unwrap();
+        assert_eq!(pair, ("p".to_owned(), None, false));
+        let many: Vec<(i64, String)> = tx
+            .query_as(
+                "SELECT 1 AS k, 'one' AS v UNION ALL SELECT 2, 'two' ORDER BY 1",
+                &[],
+            )
+            .await
+            .unwrap();
+        assert_eq!(many, vec![(1, "one".into()), (2, "two".into())]);
+
+        // Shapes that do not fit say so, naming the columns.
+        let e = tx
+            .query_one_as::<i64>("SELECT 1 AS a, 2 AS b", &[])
+            .await
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("one column") && e.to_string().contains("a, b"),
+            "{e}"
+        );
+        let e = tx
+            .query_one_as::<(i64, i64)>("SELECT 1 AS a", &[])
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("expected 2 columns"), "{e}");
+        let e = tx
+            .query_one_as::<i64>("SELECT 'x' AS word", &[])
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("column word"), "{e}");
+        tx.rollback().await.unwrap();
+    }
+);

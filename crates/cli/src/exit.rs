@@ -147,12 +147,16 @@ fn hint(e: &Error) -> Option<String> {
         Error::Migration(m) if m.contains("migrations") && m.contains("pending") => {
             "`ncy-admin migrate up` with the owner's URL".into()
         }
+        Error::Migration(m) if m.contains("was edited after it was applied") => {
+            "`ncy-admin migrate status` lists the edited ones".into()
+        }
         Error::DatabaseUrl(_) => "the URL comes from --database-url or DATABASE_URL".into(),
         Error::Conflict { field, .. } => match field.as_str() {
             "identity" => "`ncy-admin gdpr verify-identity <request> --method TEXT`".into(),
             "export" => "`ncy-admin gdpr export <request> --out PATH`".into(),
             "erasure" => "`ncy-admin gdpr erase <request> --confirm EMAIL`".into(),
             "restore_into" => "pass --force to replace it".into(),
+            "seed" => "pass --force, only on a development or test database".into(),
             "backup_pin" => "`ncy-admin backup list` shows the pinned ones".into(),
             "backup_folder" => {
                 "if it is a genuine backup, move the file into the folder, or name its folder \
@@ -209,6 +213,8 @@ fn invalid_hint(field: &str, message: &str) -> Option<String> {
         "logging" if message.starts_with("nothing to change") => {
             "give --min-duration MS and/or --statement none|ddl|mod|all".into()
         }
+        "users" if message.starts_with("synthetic") => "give --users N".into(),
+        "orgs" if message.starts_with("synthetic") => "give --orgs N".into(),
         "into" => "name it with --into (a database name, or a file for the local workspace)".into(),
         "after" => {
             "--after takes the cursor the previous page of `ncy-admin backup list` printed".into()
@@ -279,6 +285,34 @@ mod tests {
             "--database-url URL",
         );
         assert!(hint(&Error::invalid("database", "give the database name")).is_none());
+    }
+
+    #[test]
+    fn seed_and_migrate_fixes_name_the_flag() {
+        moved(
+            &Error::conflict(
+                "seed",
+                "refusing to seed: the database already holds 1 user(s) that are not the \
+                 development seed's; force it only on a development database",
+            ),
+            "--force",
+        );
+        moved(
+            &Error::invalid("users", "synthetic tasks need at least one user"),
+            "--users N",
+        );
+        moved(
+            &Error::invalid("orgs", "synthetic tasks need at least one organization"),
+            "--orgs N",
+        );
+        moved(
+            &Error::Migration(
+                "migration 0003_x was edited after it was applied; the migration status lists \
+                 the edited ones"
+                    .into(),
+            ),
+            "migrate status",
+        );
     }
 
     #[test]

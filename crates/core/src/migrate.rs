@@ -253,34 +253,36 @@ async fn applied(tx: &mut Tx) -> Result<HashMap<i64, Applied>> {
     if !table_exists(tx, TABLE).await? {
         return Ok(HashMap::new());
     }
-    let rows = tx
-        .query(
+    let rows: Vec<(i64, String, String, chrono::NaiveDateTime, bool)> = tx
+        .query_as(
             &format!(
                 r#"SELECT "version", "name", "checksum", "applied_at", "baselined" FROM "{TABLE}""#
             ),
             &[],
         )
         .await?;
-    let mut out = HashMap::new();
-    for r in rows {
-        out.insert(
-            r.int("version")?,
-            Applied {
-                name: r.text("name")?,
-                checksum: r.text("checksum")?,
-                applied_at: crate::db::format_ts(&r.ts("applied_at")?),
-                baselined: r.bool("baselined")?,
-            },
-        );
-    }
-    Ok(out)
+    Ok(rows
+        .into_iter()
+        .map(|(version, name, checksum, applied_at, baselined)| {
+            let applied_at = crate::db::format_ts(&applied_at);
+            (
+                version,
+                Applied {
+                    name,
+                    checksum,
+                    applied_at,
+                    baselined,
+                },
+            )
+        })
+        .collect())
 }
 
 fn check_known(set: &MigrationSet, applied: &HashMap<i64, Applied>) -> Result<()> {
     let known: BTreeSet<i64> = set.migrations.iter().map(|m| m.version).collect();
     if let Some((v, a)) = applied.iter().find(|(v, _)| !known.contains(v)) {
         return Err(Error::Migration(format!(
-            "the database has migration {v:04}_{} applied, which this ncy-admin does not know; upgrade ncy-admin",
+            "the database has migration {v:04}_{} applied, which this version of NCY Admin does not know; upgrade NCY Admin",
             a.name
         )));
     }
@@ -448,7 +450,7 @@ pub async fn ensure_current(db: &Db, set: &MigrationSet) -> Result<()> {
     let st = status(db, set).await?;
     if let Some(d) = st.iter().find(|s| s.state == State::Drifted) {
         return Err(Error::Migration(format!(
-            "migration {:04}_{} was edited after it was applied; see `ncy-admin migrate status`",
+            "migration {:04}_{} was edited after it was applied; the migration status lists the edited ones",
             d.version, d.name
         )));
     }
@@ -487,21 +489,20 @@ pub async fn schema_dump(db: &Db) -> Result<String> {
                    FROM information_schema.triggers WHERE trigger_schema = current_schema() ORDER BY 1"#,
             ];
             for q in queries {
-                for r in tx.query(q, &[]).await? {
-                    out.push_str(&r.text("l")?);
+                for line in tx.query_as::<String>(q, &[]).await? {
+                    out.push_str(&line);
                     out.push('\n');
                 }
             }
         }
         Dialect::Sqlite => {
-            for r in tx
-                .query(
+            for line in tx
+                .query_as::<String>(
                     "SELECT type || ' ' || name || ' ' || coalesce(sql, '') AS l FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name",
                     &[],
                 )
                 .await?
             {
-                let line = r.text("l")?;
                 out.push_str(&line.split_whitespace().collect::<Vec<_>>().join(" "));
                 out.push('\n');
             }

@@ -92,18 +92,14 @@ pub async fn read(db: &Db) -> Result<BackupAge> {
         .and_then(|v| v.as_i64())
         .filter(|n| *n > 0)
         .unwrap_or_else(|| settings::default_of(BACKUP_MAX_AGE_HOURS));
-    let rows = tx
-        .query(
+    let newest = tx
+        .query_opt_as(
             r#"SELECT "id", "created_at" FROM "BackupSnapshot" WHERE "verified" = $1
                ORDER BY "created_at" DESC, "id" DESC LIMIT 1"#,
             &params![true],
         )
         .await?;
     tx.rollback().await?;
-    let newest = match rows.first() {
-        Some(r) => Some((r.uuid("id")?, r.ts("created_at")?)),
-        None => None,
-    };
     Ok(judge(newest, max, now()))
 }
 

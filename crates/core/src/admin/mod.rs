@@ -149,8 +149,8 @@ pub(crate) fn like_pattern(s: &str) -> String {
 /// Resolves a user given as UUID or email (deleted users included: restore needs them).
 pub async fn resolve_user(tx: &mut Tx, id_or_email: &str) -> Result<Uuid> {
     let s = id_or_email.trim();
-    let row = if let Ok(id) = Uuid::parse_str(s) {
-        tx.query_opt(r#"SELECT "id" FROM "User" WHERE "id" = $1"#, &params![id])
+    let found: Option<Uuid> = if let Ok(id) = Uuid::parse_str(s) {
+        tx.query_opt_as(r#"SELECT "id" FROM "User" WHERE "id" = $1"#, &params![id])
             .await?
     } else {
         if !s.contains('@') {
@@ -159,15 +159,13 @@ pub async fn resolve_user(tx: &mut Tx, id_or_email: &str) -> Result<Uuid> {
                 format!("{s:?} is neither a user id (UUID) nor an email address"),
             ));
         }
-        tx.query_opt(
+        tx.query_opt_as(
             r#"SELECT "id" FROM "User" WHERE lower("email") = $1"#,
             &params![s.to_lowercase()],
         )
         .await?
     };
-    row.map(|r| r.uuid("id"))
-        .transpose()?
-        .ok_or_else(|| Error::not_found("user", s))
+    found.ok_or_else(|| Error::not_found("user", s))
 }
 
 /// Parses a UUID argument, naming the field on error.

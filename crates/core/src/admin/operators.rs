@@ -94,12 +94,11 @@ fn check_password(p: &str) -> Result<()> {
 }
 
 async fn email_of(tx: &mut Tx, user_id: Uuid) -> Result<String> {
-    tx.query_one(
-        r#"SELECT "email", "deleted_at" FROM "User" WHERE "id" = $1"#,
+    tx.query_one_as(
+        r#"SELECT "email" FROM "User" WHERE "id" = $1"#,
         &params![user_id],
     )
-    .await?
-    .text("email")
+    .await
 }
 
 /// Creates the login role of the platform user `user` (id or email). Needs `roles.write`.
@@ -116,19 +115,18 @@ pub async fn provision(
     }
     let mut tx = db.begin().await?;
     let user_id = resolve_user(&mut tx, user).await?;
-    let row = tx
-        .query_one(
-            r#"SELECT "email", "deleted_at", "status"::text AS status FROM "User" WHERE "id" = $1"#,
+    let (email, deleted_at): (String, Option<chrono::NaiveDateTime>) = tx
+        .query_one_as(
+            r#"SELECT "email", "deleted_at" FROM "User" WHERE "id" = $1"#,
             &params![user_id],
         )
         .await?;
-    if row.opt_ts("deleted_at")?.is_some() {
+    if deleted_at.is_some() {
         return Err(Error::conflict(
             "user",
-            format!("{} is deleted; restore the user first", row.text("email")?),
+            format!("{email} is deleted; restore the user first"),
         ));
     }
-    let email = row.text("email")?;
     let generated = password.is_none().then(scram::generate_password);
     let secret = password.map(str::to_owned).or_else(|| generated.clone());
     let verifier = scram::verifier(secret.as_deref().unwrap_or_default());
@@ -188,14 +186,13 @@ pub async fn rotate(
     let generated = password.is_none().then(scram::generate_password);
     let secret = password.map(str::to_owned).or_else(|| generated.clone());
     let verifier = scram::verifier(secret.as_deref().unwrap_or_default());
-    let db_role = tx
-        .query_one(
+    let db_role: String = tx
+        .query_one_as(
             "SELECT ncy_operator_rotate($1, $2) AS r",
             &params![user_id, verifier.as_str()],
         )
         .await
-        .map_err(|e| no_operator(e, &email))?
-        .text("r")?;
+        .map_err(|e| no_operator(e, &email))?;
     record(
         &mut tx,
         op,

@@ -178,23 +178,20 @@ impl Setting {
 
 /// Reads a global setting inside a transaction (no permission needed: used by login).
 pub async fn read(tx: &mut Tx, key: &str) -> Result<Option<serde_json::Value>> {
-    let r = tx
-        .query_opt(
+    let value: Option<Option<serde_json::Value>> = tx
+        .query_opt_as(
             r#"SELECT "value" FROM "Settings" WHERE "user_id" IS NULL AND "key" = $1"#,
             &params![key],
         )
         .await?;
-    match r {
-        Some(r) => r.opt_json("value"),
-        None => Ok(None),
-    }
+    Ok(value.flatten())
 }
 
 /// Lists global settings, known ones first with their descriptions.
 pub async fn list(db: &Db, _op: &Operator) -> Result<Vec<Setting>> {
     let mut tx = db.begin().await?;
-    let rows = tx
-        .query(
+    let rows: Vec<(String, Option<serde_json::Value>)> = tx
+        .query_as(
             r#"SELECT "key", "value" FROM "Settings" WHERE "user_id" IS NULL ORDER BY "key""#,
             &[],
         )
@@ -202,20 +199,16 @@ pub async fn list(db: &Db, _op: &Operator) -> Result<Vec<Setting>> {
     tx.rollback().await?;
     let mut out: Vec<Setting> = Vec::new();
     for k in KNOWN {
-        let v = rows
+        let value = rows
             .iter()
-            .find(|r| r.text("key").map(|x| x == k.key).unwrap_or(false));
-        let value = match v {
-            Some(r) => r.opt_json("value")?.unwrap_or(serde_json::Value::Null),
-            None => serde_json::Value::Null,
-        };
+            .find(|(key, _)| key == k.key)
+            .and_then(|(_, v)| v.clone())
+            .unwrap_or(serde_json::Value::Null);
         out.push(Setting::new(k.key.into(), value));
     }
-    for r in &rows {
-        let key = r.text("key")?;
+    for (key, value) in rows {
         if known(&key).is_none() {
-            let value = r.opt_json("value")?.unwrap_or(serde_json::Value::Null);
-            out.push(Setting::new(key, value));
+            out.push(Setting::new(key, value.unwrap_or(serde_json::Value::Null)));
         }
     }
     Ok(out)

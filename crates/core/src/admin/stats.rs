@@ -1,7 +1,7 @@
 //! Dashboard figures: read-only counts, each behind the permission of what it counts, the same
 //! on both stores (the desktop's dashboard and `ncy-admin stats`).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::auth::{perm, Operator};
 use crate::db::{now, Db, Dialect, Value};
@@ -24,7 +24,7 @@ pub struct Dashboard {
 }
 
 /// Entries on one day (`YYYY-MM-DD`, UTC).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct DayCount {
     pub day: String,
@@ -32,17 +32,17 @@ pub struct DayCount {
 }
 
 async fn count(db: &Db, sql: &str, p: &[Value]) -> Result<i64> {
-    let rows = db.query(sql, p).await?;
-    rows.first().map(|r| r.int("n")).unwrap_or(Ok(0))
+    Ok(db.query_as(sql, p).await?.first().copied().unwrap_or(0))
 }
 
 /// Columns `n` and `m` of a query counting two figures of the same rows in one pass.
 async fn counts(db: &Db, sql: &str, p: &[Value]) -> Result<(i64, i64)> {
-    let rows = db.query(sql, p).await?;
-    match rows.first() {
-        Some(r) => Ok((r.int("n")?, r.int("m")?)),
-        None => Ok((0, 0)),
-    }
+    Ok(db
+        .query_as(sql, p)
+        .await?
+        .first()
+        .copied()
+        .unwrap_or((0, 0)))
 }
 
 /// Computes the dashboard for `op` (figures it may not see stay `None`). Each table is read
@@ -107,18 +107,12 @@ pub async fn load(db: &Db, op: &Operator) -> Result<Dashboard> {
             Dialect::Sqlite => r#"substr("created_at", 1, 10)"#,
         };
         let since = t - chrono::Duration::days(30);
-        let rows = db
-            .query(
-                &format!(r#"SELECT {day} AS day, COUNT(*) AS n FROM "AuditLog" WHERE "created_at" >= $1 GROUP BY 1 ORDER BY 1"#),
+        d.audit_per_day = db
+            .query_as(
+                &format!(r#"SELECT {day} AS day, COUNT(*) AS count FROM "AuditLog" WHERE "created_at" >= $1 GROUP BY 1 ORDER BY 1"#),
                 &params![since],
             )
             .await?;
-        for r in rows {
-            d.audit_per_day.push(DayCount {
-                day: r.text("day")?,
-                count: r.int("n")?,
-            });
-        }
     }
     Ok(d)
 }

@@ -58,9 +58,7 @@ pub async fn live_users(tx: &mut Tx, ids: &[Uuid]) -> Result<HashSet<Uuid>> {
             Value::Text(J::from(ids).to_string()),
         ),
     };
-    for r in tx.query(sql, &[param]).await? {
-        out.insert(r.uuid("id")?);
-    }
+    out.extend(tx.query_as::<Uuid>(sql, &[param]).await?);
     Ok(out)
 }
 

@@ -10,12 +10,30 @@
 //! recorded checkpoint, whose hash the first remaining row must follow. A redaction of proven
 //! fields is recorded (`redacted_at`) and keeps the stored digest, so the chain still verifies.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::auth::{perm, Operator};
 use crate::db::{Db, Dialect};
 use crate::error::{Error, Result};
+
+/// The verification statement's one row.
+#[derive(Deserialize)]
+struct ChainRow {
+    n: i64,
+    first_seq: Option<i64>,
+    last_seq: Option<i64>,
+    redacted: i64,
+    checkpoint_seq: i64,
+    head_seq: i64,
+    head_hash: String,
+    head_ok: Option<bool>,
+    bad_id: Option<Uuid>,
+    bad_seq: Option<i64>,
+    bad_prev_seq: Option<i64>,
+    bad_digest_ok: bool,
+    bad_seq_ok: bool,
+}
 
 /// What is wrong with the first bad row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -106,15 +124,15 @@ pub async fn verify(db: &Db, op: &Operator) -> Result<ChainReport> {
              ORDER BY r."seq" LIMIT 1) b ON true
            WHERE h."id" = 1"#
     );
-    let row = tx.query_one(&sql, &[]).await?;
+    let row: ChainRow = tx.query_one_as(&sql, &[]).await?;
     tx.rollback().await?;
-    let head_seq = row.int("head_seq")?;
-    let last_seq = row.opt_int("last_seq")?;
-    let first_bad = match row.opt_int("bad_seq")? {
+    let head_seq = row.head_seq;
+    let last_seq = row.last_seq;
+    let first_bad = match row.bad_seq {
         Some(seq) => {
-            let id = row.opt_uuid("bad_id")?;
-            let (breach, message) = if !row.bool("bad_seq_ok")? {
-                let from = row.opt_int("bad_prev_seq")?.unwrap_or(0);
+            let id = row.bad_id;
+            let (breach, message) = if !row.bad_seq_ok {
+                let from = row.bad_prev_seq.unwrap_or(0);
                 (
                     Breach::Deleted,
                     format!(
@@ -123,7 +141,7 @@ pub async fn verify(db: &Db, op: &Operator) -> Result<ChainReport> {
                         seq - 1
                     ),
                 )
-            } else if !row.bool("bad_digest_ok")? {
+            } else if !row.bad_digest_ok {
                 (
                     Breach::Edited,
                     format!("row {seq} was edited after it was written: its content no longer matches its digest"),
@@ -141,7 +159,7 @@ pub async fn verify(db: &Db, op: &Operator) -> Result<ChainReport> {
                 message,
             })
         }
-        None if !row.bool("head_ok")? || last_seq.unwrap_or(0) < head_seq => Some(BadRow {
+        None if row.head_ok != Some(true) || last_seq.unwrap_or(0) < head_seq => Some(BadRow {
             seq: last_seq.unwrap_or(0) + 1,
             id: None,
             breach: Breach::TailDeleted,
@@ -154,13 +172,13 @@ pub async fn verify(db: &Db, op: &Operator) -> Result<ChainReport> {
     };
     Ok(ChainReport {
         ok: first_bad.is_none(),
-        rows: row.int("n")?,
-        first_seq: row.opt_int("first_seq")?,
+        rows: row.n,
+        first_seq: row.first_seq,
         last_seq,
         head_seq,
-        head_hash: row.text("head_hash")?,
-        redacted: row.int("redacted")?,
-        checkpoint_seq: row.int("checkpoint_seq")?,
+        head_hash: row.head_hash,
+        redacted: row.redacted,
+        checkpoint_seq: row.checkpoint_seq,
         first_bad,
     })
 }

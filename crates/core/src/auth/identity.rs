@@ -15,19 +15,18 @@ pub async fn identify(db: &Db, client: Client) -> Result<Option<Operator>> {
         return Ok(None);
     }
     let mut tx = db.begin().await?;
-    let row = tx
-        .query_opt(
+    let row: Option<(String, Option<uuid::Uuid>)> = tx
+        .query_opt_as(
             r#"SELECT session_user::text AS db_role, o."user_id"
                FROM (SELECT 1) one
                LEFT JOIN "OperatorRole" o ON o."db_role" = session_user::text"#,
             &[],
         )
         .await?;
-    let Some(row) = row else {
+    let Some((role, user_id)) = row else {
         return Ok(None);
     };
-    let Some(user_id) = row.opt_uuid("user_id")? else {
-        let role = row.text("db_role")?;
+    let Some(user_id) = user_id else {
         // A login role named like an operator's but unmapped was revoked in this database.
         if role.starts_with("ncy_op_") {
             return Err(Error::Unauthenticated(format!(

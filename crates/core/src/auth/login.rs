@@ -132,8 +132,8 @@ async fn locked_until(
     email: &str,
     policy: &LockoutPolicy,
 ) -> Result<Option<NaiveDateTime>> {
-    let rows = tx
-        .query(
+    let rows: Vec<(bool, NaiveDateTime)> = tx
+        .query_as(
             r#"SELECT "success", "created_at" FROM "LoginAttempt"
                WHERE "email" = $1 AND ("reason" IS NULL OR "reason" <> 'locked')
                ORDER BY "created_at" DESC LIMIT $2"#,
@@ -143,12 +143,12 @@ async fn locked_until(
     if (rows.len() as i64) < policy.max_failures {
         return Ok(None);
     }
-    for r in &rows {
-        if r.bool("success")? {
-            return Ok(None);
-        }
+    if rows.iter().any(|(success, _)| *success) {
+        return Ok(None);
     }
-    let newest = rows[0].ts("created_at")?;
+    let Some(&(_, newest)) = rows.first() else {
+        return Ok(None);
+    };
     let until = newest + Duration::minutes(policy.lock_minutes);
     Ok((until > now()).then_some(until))
 }
@@ -178,13 +178,13 @@ pub async fn login(
             minutes: minutes.max(1),
         });
     }
-    let user = tx
-        .query_opt(
+    let user: Option<(Uuid, String, String, Option<NaiveDateTime>)> = tx
+        .query_opt_as(
             r#"SELECT "id", "password_hash", "status"::text AS status, "deleted_at" FROM "User" WHERE lower("email") = $1"#,
             &params![email.as_str()],
         )
         .await?;
-    let Some(user) = user else {
+    let Some((user_id, stored, status, deleted_at)) = user else {
         // Same work as a real check so timing does not reveal whether the account exists.
         static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
         let dummy = DUMMY.get_or_init(|| hash_password("not a real password").unwrap_or_default());
@@ -193,8 +193,6 @@ pub async fn login(
         tx.commit().await?;
         return Err(Error::BadCredentials);
     };
-    let user_id = user.uuid("id")?;
-    let stored = user.text("password_hash")?;
     let Some(verified) = verify_password(password, &stored) else {
         journal(
             &mut tx,
@@ -208,12 +206,11 @@ pub async fn login(
         tx.commit().await?;
         return Err(Error::BadCredentials);
     };
-    if user.opt_ts("deleted_at")?.is_some() {
+    if deleted_at.is_some() {
         journal(&mut tx, &email, Some(user_id), false, "deleted", client).await?;
         tx.commit().await?;
         return Err(Error::AccountDisabled("deleted".into()));
     }
-    let status = user.text("status")?;
     if status == "INACTIVE" || status == "SUSPENDED" {
         journal(
             &mut tx,
@@ -268,8 +265,8 @@ pub async fn login(
 /// Resolves a session token to its operator (expired, revoked or disabled → unauthenticated).
 pub async fn authenticate(db: &Db, token: &str, client: Client) -> Result<Operator> {
     let mut tx = db.begin().await?;
-    let row = tx
-        .query_opt(
+    let (id, user_id, expires_at): (Uuid, Uuid, NaiveDateTime) = tx
+        .query_opt_as(
             r#"SELECT "id", "user_id", "expires_at" FROM "Session" WHERE "refresh_token" = $1"#,
             &params![token_hash(token)],
         )
@@ -277,10 +274,10 @@ pub async fn authenticate(db: &Db, token: &str, client: Client) -> Result<Operat
         .ok_or_else(|| {
             Error::Unauthenticated("the session was revoked or does not exist".into())
         })?;
-    if row.ts("expires_at")? <= now() {
+    if expires_at <= now() {
         return Err(Error::Unauthenticated("the session expired".into()));
     }
-    let op = Operator::load(&mut tx, row.uuid("user_id")?, client, Some(row.uuid("id")?)).await?;
+    let op = Operator::load(&mut tx, user_id, client, Some(id)).await?;
     tx.rollback().await?;
     Ok(op)
 }

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 
+use chrono::NaiveDateTime;
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -73,23 +74,21 @@ impl Operator {
         client: Client,
         session_id: Option<Uuid>,
     ) -> Result<Operator> {
-        let row = tx
-            .query_opt(
+        let (email, role, status, deleted_at): (String, UserRole, UserStatus, Option<NaiveDateTime>) = tx
+            .query_opt_as(
                 r#"SELECT "email", "role"::text AS role, "status"::text AS status, "deleted_at" FROM "User" WHERE "id" = $1"#,
                 &params![user_id],
             )
             .await?
             .ok_or_else(|| Error::Unauthenticated("the operator's account no longer exists".into()))?;
-        if row.opt_ts("deleted_at")?.is_some() {
+        if deleted_at.is_some() {
             return Err(Error::AccountDisabled("deleted".into()));
         }
-        let status = UserStatus::parse(&row.text("status")?)?;
         if matches!(status, UserStatus::INACTIVE | UserStatus::SUSPENDED) {
             return Err(Error::AccountDisabled(status.as_str().to_ascii_lowercase()));
         }
-        let role = UserRole::parse(&row.text("role")?)?;
-        let rows = tx
-            .query(
+        let rows: Vec<(String, Option<String>)> = tx
+            .query_as(
                 r#"SELECT DISTINCT r."name" AS role, p."key" AS perm
                    FROM "Role" r
                    LEFT JOIN "RolePermission" rp ON rp."role_id" = r."id"
@@ -101,15 +100,13 @@ impl Operator {
             .await?;
         let mut roles = BTreeSet::new();
         let mut permissions = BTreeSet::new();
-        for r in rows {
-            roles.insert(r.text("role")?);
-            if let Some(p) = r.opt_text("perm")? {
-                permissions.insert(p);
-            }
+        for (role, perm) in rows {
+            roles.insert(role);
+            permissions.extend(perm);
         }
         Ok(Operator {
             user_id,
-            email: row.text("email")?,
+            email,
             role,
             roles: roles.into_iter().collect(),
             permissions,

@@ -2,7 +2,7 @@
 //! authentication (the login, or the last step-up) is older than [`STEP_UP_MINUTES`]. The time
 //! lives on the session row, so it holds across restarts of the window and the server can see it.
 
-use chrono::Duration;
+use chrono::{Duration, NaiveDateTime};
 
 use super::password::verify_password;
 use super::Operator;
@@ -16,18 +16,18 @@ pub const STEP_UP_MINUTES: i64 = 10;
 
 /// When the operator's session last proved who they are; None without a session (an
 /// operator's own database login, checked by the adapter that opened it).
-pub async fn last_authenticated(db: &Db, op: &Operator) -> Result<Option<chrono::NaiveDateTime>> {
+pub async fn last_authenticated(db: &Db, op: &Operator) -> Result<Option<NaiveDateTime>> {
     let Some(sid) = op.session_id else {
         return Ok(None);
     };
-    let rows = db
-        .query(
+    let rows: Vec<NaiveDateTime> = db
+        .query_as(
             r#"SELECT coalesce("authenticated_at", "created_at") AS t FROM "Session" WHERE "id" = $1"#,
             &params![sid],
         )
         .await?;
     match rows.first() {
-        Some(r) => Ok(Some(r.ts("t")?)),
+        Some(t) => Ok(Some(*t)),
         None => Err(Error::Unauthenticated("the session ended".into())),
     }
 }
@@ -50,13 +50,12 @@ pub async fn step_up(db: &Db, op: &Operator, password: &str) -> Result<()> {
         )
     })?;
     let mut tx = db.begin().await?;
-    let stored = tx
-        .query_one(
+    let stored: String = tx
+        .query_one_as(
             r#"SELECT "password_hash" FROM "User" WHERE "id" = $1"#,
             &params![op.user_id],
         )
-        .await?
-        .text("password_hash")?;
+        .await?;
     if verify_password(password, &stored).is_none() {
         return Err(Error::BadCredentials);
     }

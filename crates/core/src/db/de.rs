@@ -7,7 +7,9 @@
 //! or `0`/`1`, JSON as `jsonb` or as text, a text array as `text[]` or as JSON text, and a
 //! timestamp as `timestamp` or as text. Enums decode from their text (`#[serde(rename_all)]`
 //! as usual); a missing column decodes as `None` into an `Option` field and is an error
-//! otherwise; extra columns are ignored.
+//! otherwise; extra columns are ignored. A row of one column also decodes as that column's
+//! value (`let n: i64 = row.decode()?`, likewise `String`, `Option<_>`, `Uuid`, an enum), and
+//! a row as a tuple of its columns in order (`let (name, def): (String, String)`).
 
 use std::fmt;
 
@@ -346,6 +348,60 @@ impl<'de> de::MapAccess<'de> for Columns<'de> {
     }
 }
 
+/// The values of a row in column order, for tuples (`let (a, b): (String, i64)`).
+struct Values<'de> {
+    row: &'de Row,
+    at: usize,
+}
+
+impl<'de> de::SeqAccess<'de> for Values<'de> {
+    type Error = DecodeError;
+
+    fn next_element_seed<S: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: S,
+    ) -> std::result::Result<Option<S::Value>, DecodeError> {
+        let row: &'de Row = self.row;
+        let i = self.at;
+        let Some(v) = row.values.get(i) else {
+            return Ok(None);
+        };
+        self.at += 1;
+        seed.deserialize(v)
+            .map(Some)
+            .map_err(|e| DecodeError(format!("column {}: {e}", row.columns[i])))
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.row.values.len() - self.at)
+    }
+}
+
+impl<'de> Row {
+    /// The only column's value: a row decodes as a scalar (`i64`, `String`, `Option<_>`, an
+    /// enum) when the query selects exactly one column.
+    fn only(&'de self) -> std::result::Result<&'de Value, DecodeError> {
+        match self.values.as_slice() {
+            [v] => Ok(v),
+            vs => Err(DecodeError(format!(
+                "expected one column for a single value, found {} ({})",
+                vs.len(),
+                self.columns.join(", ")
+            ))),
+        }
+    }
+}
+
+macro_rules! scalars {
+    ($($method:ident),* $(,)?) => {$(
+        fn $method<V: Visitor<'de>>(self, visitor: V) -> std::result::Result<V::Value, DecodeError> {
+            let col = self.columns.first().map(String::as_str).unwrap_or("?");
+            de::Deserializer::$method(self.only()?, visitor)
+                .map_err(|e| DecodeError(format!("column {col}: {e}")))
+        }
+    )*};
+}
+
 impl<'de> de::Deserializer<'de> for &'de Row {
     type Error = DecodeError;
 
@@ -356,9 +412,54 @@ impl<'de> de::Deserializer<'de> for &'de Row {
         visitor.visit_map(Columns { row: self, at: 0 })
     }
 
+    scalars! {
+        deserialize_bool, deserialize_i8, deserialize_i16, deserialize_i32, deserialize_i64,
+        deserialize_u8, deserialize_u16, deserialize_u32, deserialize_u64, deserialize_f32,
+        deserialize_f64, deserialize_str, deserialize_string, deserialize_option,
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        variants: &'static [&'static str],
+        visitor: V,
+    ) -> std::result::Result<V::Value, DecodeError> {
+        de::Deserializer::deserialize_enum(self.only()?, name, variants, visitor)
+    }
+
+    fn deserialize_seq<V: Visitor<'de>>(
+        self,
+        visitor: V,
+    ) -> std::result::Result<V::Value, DecodeError> {
+        visitor.visit_seq(Values { row: self, at: 0 })
+    }
+
+    fn deserialize_tuple<V: Visitor<'de>>(
+        self,
+        len: usize,
+        visitor: V,
+    ) -> std::result::Result<V::Value, DecodeError> {
+        if len != self.values.len() {
+            return Err(DecodeError(format!(
+                "expected {len} columns, found {} ({})",
+                self.values.len(),
+                self.columns.join(", ")
+            )));
+        }
+        self.deserialize_seq(visitor)
+    }
+
+    fn deserialize_tuple_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        len: usize,
+        visitor: V,
+    ) -> std::result::Result<V::Value, DecodeError> {
+        self.deserialize_tuple(len, visitor)
+    }
+
     serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
-        option unit unit_struct newtype_struct seq tuple tuple_struct map struct enum
+        i128 u128 char bytes byte_buf unit unit_struct newtype_struct map struct
         identifier ignored_any
     }
 }

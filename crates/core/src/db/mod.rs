@@ -222,6 +222,32 @@ impl Db {
         Ok(rows)
     }
 
+    /// Runs one statement as [`Db::query`] and decodes every row into `T` (see [`Row::decode`]).
+    pub async fn query_as<T: serde::de::DeserializeOwned>(
+        &self,
+        sql: &str,
+        params: &[Value],
+    ) -> Result<Vec<T>> {
+        self.query(sql, params)
+            .await?
+            .iter()
+            .map(Row::decode)
+            .collect()
+    }
+
+    /// Runs one statement as [`Db::query`], expecting exactly one row, decoded into `T`.
+    pub async fn query_one_as<T: serde::de::DeserializeOwned>(
+        &self,
+        sql: &str,
+        params: &[Value],
+    ) -> Result<T> {
+        self.query(sql, params)
+            .await?
+            .first()
+            .ok_or_else(|| Error::db("query returned no row"))?
+            .decode()
+    }
+
     /// Runs a script of statements without parameters as one message and returns their rows
     /// (they must share their columns: e.g. `SET LOCAL`s, then one query). On PostgreSQL: one
     /// round trip and one implicit transaction, so `SET LOCAL` holds for the whole script and an

@@ -17,7 +17,7 @@
 //! snapshot fails on the chain head's row lock; see migration 0010). `"seq"` is indexed
 //! uniquely with the partition key, as PostgreSQL requires.
 
-use chrono::{Datelike, NaiveDate};
+use chrono::{Datelike, NaiveDate, NaiveDateTime};
 
 use super::convert::{foreign_keys, grants};
 use super::{
@@ -62,13 +62,9 @@ fn first_month(today: NaiveDate, newest: Option<NaiveDate>) -> NaiveDate {
 /// accepting rows of every date.
 pub(super) async fn swap(db: &PgDb) -> Result<u32> {
     let n = now();
-    let newest = db
-        .query(r#"SELECT max("created_at") AS t FROM "AuditLog""#, &[])
-        .await?
-        .first()
-        .map(|r| r.opt_ts("t"))
-        .transpose()?
-        .flatten();
+    let newest: Option<NaiveDateTime> = db
+        .query_one_as(r#"SELECT max("created_at") AS t FROM "AuditLog""#, &[])
+        .await?;
     if let Some(t) = newest {
         if t > n + chrono::Duration::days(366) {
             return Err(Error::conflict(
@@ -109,15 +105,15 @@ pub(super) async fn swap(db: &PgDb) -> Result<u32> {
 async fn prepare(db: &PgDb, first: NaiveDate) -> Result<()> {
     let table = ident(AUDIT_LOG.name);
     for (name, cols) in KEYS {
-        let found = db
-            .query(
+        let valid: Vec<bool> = db
+            .query_as(
                 "SELECT i.indisvalid AS v FROM pg_index i WHERE i.indexrelid = to_regclass($1)",
                 &params![ident(name)],
             )
             .await?;
-        match found.first() {
-            Some(r) if r.bool("v")? => continue,
-            Some(_) => {
+        match valid.first() {
+            Some(true) => continue,
+            Some(false) => {
                 db.batch_autocommit(&format!("DROP INDEX CONCURRENTLY {}", ident(name)))
                     .await?;
             }
@@ -159,8 +155,8 @@ struct Carried {
 async fn carried(tx: &mut Tx, table: &str) -> Result<Carried> {
     let p = params![table];
     let mut indexes = Vec::new();
-    for r in tx
-        .query(
+    let found: Vec<(String, String, bool, bool)> = tx
+        .query_as(
             r#"SELECT c.relname::text AS n, pg_get_indexdef(i.indexrelid) AS d, i.indisunique AS u,
                       EXISTS (SELECT 1 FROM unnest(i.indkey) k JOIN pg_attribute a
                                 ON a.attrelid = i.indrelid AND a.attnum = k WHERE a.attname = 'created_at') AS keyed
@@ -168,9 +164,8 @@ async fn carried(tx: &mut Tx, table: &str) -> Result<Carried> {
                WHERE i.indrelid = to_regclass($1) AND NOT i.indisprimary ORDER BY 1"#,
             &p,
         )
-        .await?
-    {
-        let name = r.text("n")?;
+        .await?;
+    for (name, def, unique, keyed) in found {
         if KEYS.iter().any(|(k, _)| *k == name) {
             continue;
         }
@@ -179,7 +174,7 @@ async fn carried(tx: &mut Tx, table: &str) -> Result<Carried> {
             indexes.push(format!(
                 r#"CREATE UNIQUE INDEX "AuditLog_seq_key" ON {table} ("seq", "created_at")"#
             ));
-        } else if r.bool("u")? && !r.bool("keyed")? {
+        } else if unique && !keyed {
             return Err(Error::conflict(
                 "AuditLog",
                 format!(
@@ -188,32 +183,26 @@ async fn carried(tx: &mut Tx, table: &str) -> Result<Carried> {
                 ),
             ));
         } else {
-            indexes.push(r.text("d")?);
+            indexes.push(def);
         }
     }
     let triggers = tx
-        .query(
+        .query_as(
             r#"SELECT tgname::text AS n, pg_get_triggerdef(oid) AS d FROM pg_trigger
                WHERE tgrelid = to_regclass($1) AND NOT tgisinternal ORDER BY 1"#,
             &p,
         )
-        .await?
-        .iter()
-        .map(|r| Ok((r.text("n")?, r.text("d")?)))
-        .collect::<Result<_>>()?;
+        .await?;
     // Functions taking or returning the table's row type (ncy_audit_digest) are bound to the
     // type, which moves with the table: they are made again for the new parent's.
     let functions = tx
-        .query(
+        .query_as(
             r#"SELECT p.oid::bigint AS o, pg_get_functiondef(p.oid) AS d FROM pg_proc p
                WHERE to_regtype($1) = ANY (p.proargtypes::oid[]) OR p.prorettype = to_regtype($1)
                ORDER BY 1"#,
             &p,
         )
-        .await?
-        .iter()
-        .map(|r| Ok((r.int("o")?, r.text("d")?)))
-        .collect::<Result<_>>()?;
+        .await?;
     Ok(Carried {
         indexes,
         triggers,
@@ -242,13 +231,12 @@ async fn attach(db: &PgDb, first: NaiveDate) -> Result<u32> {
     }
     let c = carried(&mut tx, &table).await?;
     let pk_index: String = tx
-        .query_one(
+        .query_one_as(
             r#"SELECT coalesce((SELECT conname::text FROM pg_constraint
                                  WHERE conrelid = to_regclass($1) AND contype = 'p'), '') AS n"#,
             &params![table.as_str()],
         )
-        .await?
-        .text("n")?;
+        .await?;
     let mut sql = format!("CREATE SCHEMA IF NOT EXISTS {};", ident(SCHEMA));
     for (name, _) in &c.triggers {
         sql.push_str(&format!("DROP TRIGGER {} ON {table};", ident(name)));
@@ -273,13 +261,12 @@ async fn attach(db: &PgDb, first: NaiveDate) -> Result<u32> {
     tx.batch(&sql).await?;
     // The row-type functions, now bound to the legacy table's type, go; made again below.
     for (oid, _) in &c.functions {
-        let sig = tx
-            .query_one(
+        let sig: String = tx
+            .query_one_as(
                 "SELECT ($1::bigint)::oid::regprocedure::text AS s",
                 &params![*oid],
             )
-            .await?
-            .text("s")?;
+            .await?;
         tx.batch(&format!("DROP FUNCTION {sig}")).await?;
     }
     let mut sql = format!(

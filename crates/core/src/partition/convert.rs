@@ -12,6 +12,16 @@ use crate::params;
 use crate::work::Work;
 
 /// The short transaction: renames the table away and puts the partitioned table in its place.
+/// What keeps a table from being converted, and its primary key's columns (`a,b`).
+#[derive(serde::Deserialize)]
+struct Blockers {
+    uniq: i64,
+    trig: i64,
+    refs: i64,
+    rls: bool,
+    pk: Option<String>,
+}
+
 pub(super) async fn swap(db: &PgDb, t: &LogTable) -> Result<u32> {
     let name = ident(t.name);
     let old = leftover_name(t.name);
@@ -33,8 +43,8 @@ pub(super) async fn swap(db: &PgDb, t: &LogTable) -> Result<u32> {
         ));
     }
     let oid = params![name.as_str()];
-    let blockers = tx
-        .query_one(
+    let blockers: Blockers = tx
+        .query_one_as(
             r#"SELECT
                  (SELECT count(*) FROM pg_index i WHERE i.indrelid = to_regclass($1) AND i.indisunique AND NOT i.indisprimary) AS uniq,
                  (SELECT count(*) FROM pg_trigger g WHERE g.tgrelid = to_regclass($1) AND NOT g.tgisinternal) AS trig,
@@ -47,11 +57,7 @@ pub(super) async fn swap(db: &PgDb, t: &LogTable) -> Result<u32> {
             &oid,
         )
         .await?;
-    if blockers.int("uniq")? > 0
-        || blockers.int("trig")? > 0
-        || blockers.int("refs")? > 0
-        || blockers.bool("rls")?
-    {
+    if blockers.uniq > 0 || blockers.trig > 0 || blockers.refs > 0 || blockers.rls {
         return Err(Error::conflict(
             "table",
             format!(
@@ -62,7 +68,7 @@ pub(super) async fn swap(db: &PgDb, t: &LogTable) -> Result<u32> {
         ));
     }
     let pk: Vec<String> = blockers
-        .opt_text("pk")?
+        .pk
         .unwrap_or_default()
         .split(',')
         .filter(|s| !s.is_empty())
@@ -70,29 +76,23 @@ pub(super) async fn swap(db: &PgDb, t: &LogTable) -> Result<u32> {
         .collect();
     // What the new table must carry, captured under the old names.
     let index_defs: Vec<String> = tx
-        .query(
+        .query_as(
             r#"SELECT pg_get_indexdef(i.indexrelid) AS d FROM pg_index i
                WHERE i.indrelid = to_regclass($1) AND NOT i.indisprimary ORDER BY 1"#,
             &oid,
         )
-        .await?
-        .iter()
-        .map(|r| r.text("d"))
-        .collect::<Result<_>>()?;
+        .await?;
     let index_names: Vec<String> = tx
-        .query(
+        .query_as(
             r#"SELECT c.relname::text AS n FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
                WHERE i.indrelid = to_regclass($1) ORDER BY 1"#,
             &oid,
         )
-        .await?
-        .iter()
-        .map(|r| r.text("n"))
-        .collect::<Result<_>>()?;
+        .await?;
     let fks = foreign_keys(&mut tx, &name).await?;
     let grants = grants(&mut tx, &name).await?;
-    let bounds = tx
-        .query_one(&format!("SELECT min({col}) AS lo FROM {name}"), &[])
+    let oldest: Option<NaiveDateTime> = tx
+        .query_one_as(&format!("SELECT min({col}) AS lo FROM {name}"), &[])
         .await?;
     let n = now();
     let floor = n
@@ -100,7 +100,7 @@ pub(super) async fn swap(db: &PgDb, t: &LogTable) -> Result<u32> {
         .unwrap_or(n);
     // Months from the oldest row (bounded) to AHEAD_MONTHS after this one; rows outside (a
     // clock gone wrong) wait in the default partition.
-    let lo = bounds.opt_ts("lo")?.unwrap_or(n).clamp(floor, n);
+    let lo = oldest.unwrap_or(n).clamp(floor, n);
 
     tx.batch(&format!(
         "CREATE SCHEMA IF NOT EXISTS {schema};
@@ -171,19 +171,18 @@ pub(super) async fn move_rows(db: &PgDb, t: &LogTable, batch: u32, work: Work<'_
     if layout(&mut tx, t.name).await? != Layout::Moving {
         return Ok(0);
     }
-    let total = tx
-        .query_one(&format!("SELECT count(*) AS n FROM {old}"), &[])
-        .await?
-        .int("n")? as u64;
+    let total: u64 = tx
+        .query_one_as(&format!("SELECT count(*) AS n FROM {old}"), &[])
+        .await?;
     let cols: Vec<String> = tx
-        .query(
+        .query_as::<String>(
             "SELECT attname::text AS a FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
             &params![old.as_str()],
         )
         .await?
         .iter()
-        .map(|r| Ok(ident(&r.text("a")?)))
-        .collect::<Result<_>>()?;
+        .map(|a| ident(a))
+        .collect();
     tx.rollback().await?;
     let cols = cols.join(", ");
     let mut done = 0u64;
@@ -199,8 +198,8 @@ pub(super) async fn move_rows(db: &PgDb, t: &LogTable, batch: u32, work: Work<'_
         };
         // The batch's far edge: a keyset page (after `upper`) whose OFFSET is only the batch
         // size, so each step costs one batch whatever the table's size.
-        let edge = tx
-            .query_opt(
+        let edge: Option<(NaiveDateTime, uuid::Uuid)> = tx
+            .query_opt_as(
                 &format!(
                     "SELECT {col} AS ts, \"id\" FROM {old} {cond} ORDER BY {col} DESC, \"id\" DESC OFFSET {} LIMIT 1",
                     batch - 1
@@ -208,9 +207,8 @@ pub(super) async fn move_rows(db: &PgDb, t: &LogTable, batch: u32, work: Work<'_
                 &p,
             )
             .await?;
-        let lower = match &edge {
-            Some(r) => {
-                let k = (r.ts("ts")?, r.uuid("id")?);
+        let lower = match edge {
+            Some(k) => {
                 p.push(k.0.into());
                 p.push(k.1.into());
                 let n = p.len();
@@ -251,10 +249,9 @@ pub(super) async fn move_rows(db: &PgDb, t: &LogTable, batch: u32, work: Work<'_
     tx.batch("SET LOCAL lock_timeout = '10s'").await?;
     tx.batch(&format!("LOCK TABLE {old} IN ACCESS EXCLUSIVE MODE"))
         .await?;
-    let left = tx
-        .query_one(&format!("SELECT EXISTS (SELECT 1 FROM {old}) AS x"), &[])
-        .await?
-        .bool("x")?;
+    let left: bool = tx
+        .query_one_as(&format!("SELECT EXISTS (SELECT 1 FROM {old}) AS x"), &[])
+        .await?;
     if left {
         return Err(Error::conflict(
             "table",
@@ -271,21 +268,18 @@ pub(super) async fn move_rows(db: &PgDb, t: &LogTable, batch: u32, work: Work<'_
 
 /// The foreign keys of `table` (a quoted name) as `(name, definition)`, to carry over.
 pub(super) async fn foreign_keys(tx: &mut Tx, table: &str) -> Result<Vec<(String, String)>> {
-    tx.query(
+    tx.query_as(
         r#"SELECT conname::text AS n, pg_get_constraintdef(oid) AS d FROM pg_constraint
            WHERE conrelid = to_regclass($1) AND contype = 'f' ORDER BY 1"#,
         &params![table],
     )
-    .await?
-    .iter()
-    .map(|r| Ok((r.text("n")?, r.text("d")?)))
-    .collect()
+    .await
 }
 
 /// The grants on `table` (a quoted name) to roles other than its owner, as GRANT statements
 /// naming it, to replay on the table that takes its name.
 pub(super) async fn grants(tx: &mut Tx, table: &str) -> Result<Vec<String>> {
-    tx.query(
+    tx.query_as(
         r#"SELECT format('GRANT %s ON %s TO %s%s', a.privilege_type, $1::text,
                     CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END,
                     CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END) AS g
@@ -293,8 +287,5 @@ pub(super) async fn grants(tx: &mut Tx, table: &str) -> Result<Vec<String>> {
            WHERE c.oid = to_regclass($1) AND a.grantee <> c.relowner ORDER BY 1"#,
         &params![table],
     )
-    .await?
-    .iter()
-    .map(|r| r.text("g"))
-    .collect()
+    .await
 }

@@ -128,14 +128,14 @@ pub async fn layout(tx: &mut Tx, table: &str) -> Result<Layout> {
     if tx.dialect() == Dialect::Sqlite {
         return Ok(Layout::Plain);
     }
-    let r = tx
-        .query_one(
+    let (kind, moving): (String, bool) = tx
+        .query_one_as(
             r#"SELECT coalesce((SELECT c.relkind::text FROM pg_class c WHERE c.oid = to_regclass($1)), '') AS k,
                       to_regclass($2) IS NOT NULL AS moving"#,
             &params![ident(table), ident(&leftover_name(table))],
         )
         .await?;
-    Ok(match (r.text("k")?.as_str(), r.bool("moving")?) {
+    Ok(match (kind.as_str(), moving) {
         ("p", true) => Layout::Moving,
         ("p", false) => Layout::Partitioned,
         _ => Layout::Plain,
@@ -182,8 +182,8 @@ impl Partition {
 
 /// The partitions of `table`, oldest first, the default partition last.
 pub async fn partitions(tx: &mut Tx, table: &str) -> Result<Vec<Partition>> {
-    let rows = tx
-        .query(
+    let rows: Vec<(String, String, Option<String>)> = tx
+        .query_as(
             r#"SELECT n.nspname::text AS s, c.relname::text AS name, pg_get_expr(c.relpartbound, c.oid) AS b
                FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_namespace n ON n.oid = c.relnamespace
                WHERE i.inhparent = to_regclass($1)"#,
@@ -193,9 +193,8 @@ pub async fn partitions(tx: &mut Tx, table: &str) -> Result<Vec<Partition>> {
     let re = regex::Regex::new(r"FROM \((?:MINVALUE|'([^']+)')\) TO \('([^']+)'\)")
         .expect("static regex");
     let mut out = Vec::new();
-    for r in rows {
-        let name = r.text("name")?;
-        let bound = r.opt_text("b")?.unwrap_or_default();
+    for (schema, name, bound) in rows {
+        let bound = bound.unwrap_or_default();
         let (from, to) = match re.captures(&bound) {
             Some(c) => (
                 c.get(1).and_then(|m| crate::db::parse_ts(m.as_str())),
@@ -204,7 +203,7 @@ pub async fn partitions(tx: &mut Tx, table: &str) -> Result<Vec<Partition>> {
             None => (None, None),
         };
         out.push(Partition {
-            qualified: format!("{}.{}", ident(&r.text("s")?), ident(&name)),
+            qualified: format!("{}.{}", ident(&schema), ident(&name)),
             name,
             from,
             to,
@@ -300,9 +299,9 @@ async fn months_for_default(db: &PgDb, t: &LogTable) -> Result<u32> {
         .await?
         .into_iter()
         .find(|p| p.default);
-    let oldest = match def {
-        Some(d) => tx
-            .query_one(
+    let oldest: Option<NaiveDateTime> = match def {
+        Some(d) => {
+            tx.query_one_as(
                 &format!(
                     "SELECT min({col}) AS lo FROM {} WHERE {col} >= $1",
                     d.qualified
@@ -310,7 +309,7 @@ async fn months_for_default(db: &PgDb, t: &LogTable) -> Result<u32> {
                 &params![floor],
             )
             .await?
-            .opt_ts("lo")?,
+        }
         None => None,
     };
     tx.rollback().await?;
@@ -342,7 +341,7 @@ async fn create_month(
     let parent = ident(t.name);
     let col = ident(t.column);
     let in_default = if has_default {
-        tx.query_one(
+        tx.query_one_as(
             &format!(
                 "SELECT EXISTS (SELECT 1 FROM {} WHERE {col} >= {} AND {col} < {}) AS x",
                 qualified(&default_name(t)),
@@ -352,7 +351,6 @@ async fn create_month(
             &[],
         )
         .await?
-        .bool("x")?
     } else {
         false
     };

@@ -119,11 +119,11 @@ pub async fn dev(db: &Db, force: bool) -> Result<SeedReport> {
     let foreign = foreign_users(&mut tx, &seed.emails(), None).await?;
     if foreign > 0 && !force {
         return Err(Error::conflict(
-            "database",
+            "seed",
             format!(
                 "refusing to seed: the database already holds {foreign} user(s) that are not the development seed's. \
-                 The dev seed sets well-known passwords (admin123, ...) that must never reach production. \
-                 Use --force only on a development database"
+                 The dev seed sets well-known passwords (admin123, ...) that must never reach production; \
+                 force it only on a development database"
             ),
         ));
     }

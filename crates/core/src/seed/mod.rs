@@ -66,7 +66,7 @@ pub(super) async fn foreign_users(
             p.len()
         );
     }
-    tx.query_one(&sql, &p).await?.int("n")
+    tx.query_one_as(&sql, &p).await
 }
 
 pub(super) async fn id_by(
@@ -74,10 +74,7 @@ pub(super) async fn id_by(
     sql: &str,
     params: &[crate::db::Value],
 ) -> Result<Option<Uuid>> {
-    match tx.query_opt(sql, params).await? {
-        Some(r) => Ok(Some(r.uuid("id")?)),
-        None => Ok(None),
-    }
+    tx.query_opt_as(sql, params).await
 }
 
 /// What [`reset_dev`] did.
@@ -93,20 +90,14 @@ pub struct ResetReport {
 /// SQLite file's name (`workspace.db`).
 pub async fn database_name(db: &Db) -> Result<String> {
     match db.dialect() {
-        Dialect::Postgres => db
-            .query("SELECT current_database() AS d", &[])
-            .await?
-            .first()
-            .ok_or_else(|| Error::db("current_database() returned no row"))?
-            .text("d"),
+        Dialect::Postgres => db.query_one_as("SELECT current_database() AS d", &[]).await,
         Dialect::Sqlite => {
-            let rows = db.query("PRAGMA database_list", &[]).await?;
-            let file = rows
-                .iter()
-                .find(|r| r.text("name").map(|n| n == "main").unwrap_or(false))
-                .map(|r| r.text("file"))
-                .transpose()?
-                .unwrap_or_default();
+            let file: String = db
+                .query_one_as(
+                    "SELECT file FROM pragma_database_list WHERE name = 'main'",
+                    &[],
+                )
+                .await?;
             Ok(std::path::Path::new(&file)
                 .file_name()
                 .map(|f| f.to_string_lossy().into_owned())
@@ -147,10 +138,10 @@ pub async fn reset_dev(
         tx.rollback().await?;
         if foreign > 0 {
             return Err(Error::conflict(
-                "database",
+                "seed",
                 format!(
                     "refusing to reset {database}: it holds {foreign} user(s) that are not the development seed's. \
-                     A reset drops all data; use --force only on a development database"
+                     A reset drops all data; force it only on a development database"
                 ),
             ));
         }
@@ -200,13 +191,13 @@ pub async fn synthetic(db: &Db, spec: SyntheticSpec, force: bool) -> Result<Seed
     if spec.users == 0 && (spec.orgs > 0 || spec.tasks > 0) {
         return Err(Error::invalid(
             "users",
-            "synthetic organizations and tasks need at least one user (--users N)",
+            "synthetic organizations and tasks need at least one user",
         ));
     }
     if spec.orgs == 0 && spec.tasks > 0 {
         return Err(Error::invalid(
             "orgs",
-            "synthetic tasks need at least one organization (--orgs N)",
+            "synthetic tasks need at least one organization",
         ));
     }
     let mut tx = db.begin().await?;
@@ -214,19 +205,18 @@ pub async fn synthetic(db: &Db, spec: SyntheticSpec, force: bool) -> Result<Seed
     let foreign = foreign_users(&mut tx, &seed.emails(), Some(SYNTHETIC_DOMAIN)).await?;
     if foreign > 0 && !force {
         return Err(Error::conflict(
-            "database",
-            format!("refusing to add synthetic data: the database holds {foreign} real user(s); use --force only on a test database"),
+            "seed",
+            format!("refusing to add synthetic data: the database holds {foreign} real user(s); force it only on a test database"),
         ));
     }
-    let existing = tx
-        .query_one(
+    let existing: i64 = tx
+        .query_one_as(
             &format!(
                 r#"SELECT count(*) AS n FROM "User" WHERE "email" LIKE '%{SYNTHETIC_DOMAIN}'"#
             ),
             &[],
         )
-        .await?
-        .int("n")?;
+        .await?;
     if existing > 0 {
         return Err(Error::conflict(
             "database",

@@ -276,11 +276,10 @@ async fn metrics(
     let database = match database {
         Some(d) => Some(d),
         None => match db.pg() {
-            Some(_) => db
-                .query("SELECT current_database()::text AS d", &[])
-                .await?
-                .first()
-                .and_then(|r| r.text("d").ok()),
+            Some(_) => Some(
+                db.query_one_as("SELECT current_database()::text AS d", &[])
+                    .await?,
+            ),
             None => None,
         },
     };

@@ -35,13 +35,13 @@ pub(super) async fn members(tx: &mut Tx, org: Uuid) -> Result<Vec<Member>> {
 
 pub(super) async fn active_user(tx: &mut Tx, id_or_email: &str) -> Result<Uuid> {
     let id = resolve_user(tx, id_or_email).await?;
-    let r = tx
-        .query_one(
+    let deleted_at: Option<NaiveDateTime> = tx
+        .query_one_as(
             r#"SELECT "deleted_at" FROM "User" WHERE "id" = $1"#,
             &params![id],
         )
         .await?;
-    if r.opt_ts("deleted_at")?.is_some() {
+    if deleted_at.is_some() {
         return Err(Error::invalid(
             "user",
             format!("{id_or_email} is deleted; restore the user first"),
@@ -56,14 +56,12 @@ pub(super) async fn upsert_member(
     user: Uuid,
     role: OrgRole,
 ) -> Result<Option<(Option<OrgRole>, Uuid)>> {
-    let existing = tx
-        .query_opt(r#"SELECT "id", "role"::text AS role, "deleted_at" FROM "OrganizationMember" WHERE "organization_id" = $1 AND "user_id" = $2"#, &params![org, user])
+    let existing: Option<(Uuid, OrgRole, Option<NaiveDateTime>)> = tx
+        .query_opt_as(r#"SELECT "id", "role"::text AS role, "deleted_at" FROM "OrganizationMember" WHERE "organization_id" = $1 AND "user_id" = $2"#, &params![org, user])
         .await?;
     match existing {
-        Some(r) => {
-            let id = r.uuid("id")?;
-            let old_role = OrgRole::parse(&r.text("role")?)?;
-            let was_removed = r.opt_ts("deleted_at")?.is_some();
+        Some((id, old_role, deleted_at)) => {
+            let was_removed = deleted_at.is_some();
             if !was_removed && old_role == role {
                 return Ok(None);
             }
@@ -157,11 +155,10 @@ pub async fn remove_member(db: &Db, op: &Operator, id_or_slug: &str, user: &str)
             "the owner cannot be removed: transfer ownership first",
         ));
     }
-    let r = tx
-        .query_opt(r#"SELECT "id", "role"::text AS role FROM "OrganizationMember" WHERE "organization_id" = $1 AND "user_id" = $2 AND "deleted_at" IS NULL"#, &params![org.id, uid])
+    let (mid, role): (Uuid, OrgRole) = tx
+        .query_opt_as(r#"SELECT "id", "role"::text AS role FROM "OrganizationMember" WHERE "organization_id" = $1 AND "user_id" = $2 AND "deleted_at" IS NULL"#, &params![org.id, uid])
         .await?
         .ok_or_else(|| Error::not_found("member", user))?;
-    let mid = r.uuid("id")?;
     tx.execute(
         r#"UPDATE "OrganizationMember" SET "deleted_at" = $2 WHERE "id" = $1"#,
         &params![mid, now()],
@@ -179,7 +176,7 @@ pub async fn remove_member(db: &Db, op: &Operator, id_or_slug: &str, user: &str)
             action: "ORG_MEMBER_REMOVE",
             table: "OrganizationMember",
             target_id: Some(mid),
-            old: Some(serde_json::json!({ "user_id": uid, "role": r.text("role")? })),
+            old: Some(serde_json::json!({ "user_id": uid, "role": role })),
             new: None,
         },
     )

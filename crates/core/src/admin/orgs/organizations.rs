@@ -130,18 +130,16 @@ pub async fn get(db: &Db, op: &Operator, id_or_slug: &str) -> Result<OrgDetail> 
     let mut tx = db.begin().await?;
     let organization = resolve(&mut tx, id_or_slug).await?;
     let owner_email = tx
-        .query_one(
+        .query_one_as(
             r#"SELECT "email" FROM "User" WHERE "id" = $1"#,
             &params![organization.owner_id],
         )
-        .await?
-        .text("email")?;
+        .await?;
     let members = members(&mut tx, organization.id).await?;
     let teams = teams(&mut tx, organization.id).await?;
     let projects = tx
-        .query_one(r#"SELECT count(*) AS n FROM "Project" WHERE "organization_id" = $1 AND "deleted_at" IS NULL"#, &params![organization.id])
-        .await?
-        .int("n")?;
+        .query_one_as(r#"SELECT count(*) AS n FROM "Project" WHERE "organization_id" = $1 AND "deleted_at" IS NULL"#, &params![organization.id])
+        .await?;
     tx.rollback().await?;
     Ok(OrgDetail {
         organization,

@@ -34,23 +34,20 @@ pub(super) async fn teams(tx: &mut Tx, org: Uuid) -> Result<Vec<Team>> {
         .await?;
     for t in &mut out {
         t.members = tx
-            .query(r#"SELECT u."email" FROM "TeamMember" tm JOIN "User" u ON u."id" = tm."user_id" WHERE tm."team_id" = $1 AND tm."deleted_at" IS NULL ORDER BY u."email""#, &params![t.id])
-            .await?
-            .iter()
-            .map(|m| m.text("email"))
-            .collect::<Result<Vec<_>>>()?;
+            .query_as(r#"SELECT u."email" FROM "TeamMember" tm JOIN "User" u ON u."id" = tm."user_id" WHERE tm."team_id" = $1 AND tm."deleted_at" IS NULL ORDER BY u."email""#, &params![t.id])
+            .await?;
     }
     Ok(out)
 }
 
 async fn resolve_team(tx: &mut Tx, org: &str, team: &str) -> Result<(Organization, Uuid, String)> {
     let o = resolve(tx, org).await?;
-    let row = match Uuid::parse_str(team.trim()) {
-        Ok(id) => tx.query_opt(r#"SELECT "id", "name" FROM "Team" WHERE "id" = $1 AND "organization_id" = $2 AND "deleted_at" IS NULL"#, &params![id, o.id]).await?,
-        Err(_) => tx.query_opt(r#"SELECT "id", "name" FROM "Team" WHERE "name" = $1 AND "organization_id" = $2 AND "deleted_at" IS NULL"#, &params![team.trim(), o.id]).await?,
+    let (id, name): (Uuid, String) = match Uuid::parse_str(team.trim()) {
+        Ok(id) => tx.query_opt_as(r#"SELECT "id", "name" FROM "Team" WHERE "id" = $1 AND "organization_id" = $2 AND "deleted_at" IS NULL"#, &params![id, o.id]).await?,
+        Err(_) => tx.query_opt_as(r#"SELECT "id", "name" FROM "Team" WHERE "name" = $1 AND "organization_id" = $2 AND "deleted_at" IS NULL"#, &params![team.trim(), o.id]).await?,
     }
     .ok_or_else(|| Error::not_found("team", team))?;
-    Ok((o, row.uuid("id")?, row.text("name")?))
+    Ok((o, id, name))
 }
 
 /// Lists an organization's teams with their members.
@@ -180,16 +177,13 @@ pub async fn team_member(
     let mut tx = db.begin().await?;
     let (o, tid, _) = resolve_team(&mut tx, org, team).await?;
     let uid = resolve_user(&mut tx, user).await?;
-    let existing = tx
-        .query_opt(
+    let existing: Option<Option<NaiveDateTime>> = tx
+        .query_opt_as(
             r#"SELECT "deleted_at" FROM "TeamMember" WHERE "team_id" = $1 AND "user_id" = $2"#,
             &params![tid, uid],
         )
         .await?;
-    let active = match &existing {
-        Some(r) => r.opt_ts("deleted_at")?.is_none(),
-        None => false,
-    };
+    let active = matches!(existing, Some(None));
     if add {
         if active {
             return Err(Error::conflict(

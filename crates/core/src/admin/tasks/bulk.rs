@@ -56,10 +56,9 @@ pub async fn bulk_update(
             ph.join(", ")
         );
         let params: Vec<crate::db::Value> = chunk.iter().map(|i| (*i).into()).collect();
-        let rows = tx.query(&sql, &params).await?;
+        let rows: Vec<Task> = tx.query_as(&sql, &params).await?;
         if rows.len() != chunk.len() {
-            let found: std::collections::HashSet<Uuid> =
-                rows.iter().filter_map(|r| r.uuid("id").ok()).collect();
+            let found: std::collections::HashSet<Uuid> = rows.iter().map(|t| t.id).collect();
             let missing = chunk
                 .iter()
                 .find(|i| !found.contains(i))
@@ -69,8 +68,7 @@ pub async fn bulk_update(
         }
         let mut changed = Vec::new();
         let mut entries = Vec::new();
-        for r in rows {
-            let old = Task::from_row(&r)?;
+        for old in rows {
             if old.deleted_at.is_some() {
                 return Err(Error::invalid(
                     "task",

@@ -174,14 +174,14 @@ pub async fn create(db: &Db, op: &Operator, n: &NewTask) -> Result<Task> {
         n.metadata.clone().unwrap_or_else(|| serde_json::json!({})),
     )?;
     let mut tx = db.begin().await?;
-    let project = tx
-        .query_opt(
+    let deleted_at: Option<chrono::NaiveDateTime> = tx
+        .query_opt_as(
             r#"SELECT "deleted_at" FROM "Project" WHERE "id" = $1"#,
             &params![n.project_id],
         )
         .await?
         .ok_or_else(|| Error::not_found("project", n.project_id))?;
-    if project.opt_ts("deleted_at")?.is_some() {
+    if deleted_at.is_some() {
         return Err(Error::invalid("project", "is deleted; restore it first"));
     }
     check_assignee(&mut tx, n.assignee_id).await?;

@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::params;
 
 /// A session (never its token).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct SessionInfo {
     pub id: Uuid,
@@ -25,6 +25,8 @@ pub struct SessionInfo {
     pub user_agent: Option<String>,
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
+    /// Set after reading, against the clock.
+    #[serde(default)]
     pub expired: bool,
 }
 
@@ -33,8 +35,8 @@ pub async fn sessions(db: &Db, op: &Operator, id_or_email: &str) -> Result<Vec<S
     op.require(perm::USERS_READ)?;
     let mut tx = db.begin().await?;
     let id = resolve_user(&mut tx, id_or_email).await?;
-    let rows = tx
-        .query(
+    let mut rows: Vec<SessionInfo> = tx
+        .query_as(
             r#"SELECT "id", "user_id", "ip_address", "user_agent", "created_at", "expires_at" FROM "Session"
                WHERE "user_id" = $1 ORDER BY "created_at" DESC, "id" DESC LIMIT 1000"#,
             &params![id],
@@ -42,29 +44,19 @@ pub async fn sessions(db: &Db, op: &Operator, id_or_email: &str) -> Result<Vec<S
         .await?;
     tx.rollback().await?;
     let t = now();
-    rows.iter()
-        .map(|r| {
-            let expires_at = r.ts("expires_at")?;
-            Ok(SessionInfo {
-                id: r.uuid("id")?,
-                user_id: r.uuid("user_id")?,
-                ip_address: r.opt_text("ip_address")?,
-                user_agent: r.opt_text("user_agent")?,
-                created_at: r.ts("created_at")?,
-                expires_at,
-                expired: expires_at <= t,
-            })
-        })
-        .collect()
+    for s in &mut rows {
+        s.expired = s.expires_at <= t;
+    }
+    Ok(rows)
 }
 
 /// Revokes (deletes) one session.
 pub async fn revoke_session(db: &Db, op: &Operator, session_id: Uuid) -> Result<()> {
     op.require(perm::USERS_CREDENTIALS)?;
     let mut tx = db.begin().await?;
-    let row = tx
-        .query_opt(
-            r#"SELECT "user_id", "user_agent", "expires_at" FROM "Session" WHERE "id" = $1"#,
+    let (user_id, user_agent): (Uuid, Option<String>) = tx
+        .query_opt_as(
+            r#"SELECT "user_id", "user_agent" FROM "Session" WHERE "id" = $1"#,
             &params![session_id],
         )
         .await?
@@ -81,7 +73,7 @@ pub async fn revoke_session(db: &Db, op: &Operator, session_id: Uuid) -> Result<
             action: "SESSION_REVOKE",
             table: "Session",
             target_id: Some(session_id),
-            old: Some(serde_json::json!({ "user_id": row.uuid("user_id")?, "user_agent": row.opt_text("user_agent")? })),
+            old: Some(serde_json::json!({ "user_id": user_id, "user_agent": user_agent })),
             new: None,
         },
     )
@@ -190,16 +182,12 @@ pub async fn create_api_key(
     };
     if tx.dialect() == crate::db::Dialect::Postgres {
         // Operator roles cannot write the hash column: the checked entry point does (0012).
-        let rows = tx
-            .query(
+        key.created_at = tx
+            .query_one_as(
                 "SELECT ncy_api_key_create($1, $2, $3, $4, $5) AS created_at",
                 &params![key.id, uid, hash, key.scopes.clone(), key.expires_at],
             )
             .await?;
-        let row = rows
-            .first()
-            .ok_or_else(|| Error::db("ncy_api_key_create returned no row"))?;
-        key.created_at = row.ts("created_at")?;
     } else {
         tx.execute(
             r#"INSERT INTO "ApiKey" ("id", "key_hash", "user_id", "scopes", "expires_at", "created_at") VALUES ($1, $2, $3, $4, $5, $6)"#,

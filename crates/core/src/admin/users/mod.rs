@@ -187,14 +187,11 @@ pub async fn get(db: &Db, op: &Operator, id_or_email: &str) -> Result<UserDetail
     let id = resolve_user(&mut tx, id_or_email).await?;
     let user = load(&mut tx, id).await?;
     let roles = tx
-        .query(
+        .query_as(
             r#"SELECT r."name" FROM "UserRoleMap" m JOIN "Role" r ON r."id" = m."role_id" WHERE m."user_id" = $1 ORDER BY r."name""#,
             &params![id],
         )
-        .await?
-        .iter()
-        .map(|r| r.text("name"))
-        .collect::<Result<Vec<_>>>()?;
+        .await?;
     let organizations = tx
         .query_as(
             r#"SELECT o."id" AS organization_id, o."slug", o."name", m."role"::text AS role
@@ -241,16 +238,13 @@ impl std::fmt::Debug for Created {
 }
 
 async fn email_taken(tx: &mut Tx, email: &str, except: Option<Uuid>) -> Result<bool> {
-    let r = tx
-        .query_opt(
+    let found: Option<Uuid> = tx
+        .query_opt_as(
             r#"SELECT "id" FROM "User" WHERE lower("email") = $1"#,
             &params![email],
         )
         .await?;
-    Ok(match r {
-        Some(r) => Some(r.uuid("id")?) != except,
-        None => false,
-    })
+    Ok(found.is_some_and(|id| Some(id) != except))
 }
 
 fn check_role_change(op: &Operator, role: UserRole) -> Result<()> {

@@ -10,21 +10,17 @@ use crate::error::{Error, Result};
 use crate::params;
 
 async fn role_id(tx: &mut Tx, role: &str) -> Result<Uuid> {
-    let r = tx
-        .query_opt(
-            r#"SELECT "id" FROM "Role" WHERE "name" = $1"#,
-            &params![role.trim().to_uppercase()],
+    tx.query_opt_as(
+        r#"SELECT "id" FROM "Role" WHERE "name" = $1"#,
+        &params![role.trim().to_uppercase()],
+    )
+    .await?
+    .ok_or_else(|| {
+        Error::invalid(
+            "role",
+            format!("no role named {role:?} (built-in: ADMIN, MANAGER, EMPLOYEE, SYSTEM, SUPPORT)"),
         )
-        .await?
-        .ok_or_else(|| {
-            Error::invalid(
-                "role",
-                format!(
-                    "no role named {role:?} (built-in: ADMIN, MANAGER, EMPLOYEE, SYSTEM, SUPPORT)"
-                ),
-            )
-        })?;
-    r.uuid("id")
+    })
 }
 
 /// Grants a role (UserRoleMap, granted_by = operator).
@@ -35,13 +31,12 @@ pub async fn grant_role(db: &Db, op: &Operator, id_or_email: &str, role: &str) -
     let rid = role_id(&mut tx, role).await?;
     // PostgreSQL: the checked entry point (operator roles may not write the table, 0022).
     let n = if tx.dialect() == crate::db::Dialect::Postgres {
-        let granted = tx
-            .query_one(
+        let granted: bool = tx
+            .query_one_as(
                 "SELECT ncy_grant_role($1, $2, $3) AS changed",
                 &params![uid, rid, op.user_id],
             )
-            .await?
-            .bool("changed")?;
+            .await?;
         u64::from(granted)
     } else {
         tx.execute(
@@ -79,13 +74,12 @@ pub async fn revoke_role(db: &Db, op: &Operator, id_or_email: &str, role: &str) 
     let uid = resolve_user(&mut tx, id_or_email).await?;
     let rid = role_id(&mut tx, role).await?;
     let n = if tx.dialect() == crate::db::Dialect::Postgres {
-        let revoked = tx
-            .query_one(
+        let revoked: bool = tx
+            .query_one_as(
                 "SELECT ncy_revoke_role($1, $2) AS changed",
                 &params![uid, rid],
             )
-            .await?
-            .bool("changed")?;
+            .await?;
         u64::from(revoked)
     } else {
         tx.execute(
