@@ -7,6 +7,7 @@ use ncy_core::audit::{self, Entry};
 use ncy_core::auth::Operator;
 use ncy_core::db::{now, Db, Row, Tx};
 use ncy_core::{params, Error, Result};
+use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -67,16 +68,20 @@ fn audit_entry<'a>(action: &'a str, a: &Approval, new: serde_json::Value) -> Ent
 /// same action and target still pending is returned instead of a second one.
 pub async fn file(db: &Db, op: &Operator, request: &Request) -> Result<Approval> {
     op.require(request.permission())?;
+    #[derive(Deserialize)]
+    struct Pending {
+        id: Uuid,
+    }
     let mut tx = db.begin().await?;
-    let pending = tx
-        .query_opt(
+    let pending: Option<Pending> = tx
+        .query_opt_as(
             r#"SELECT "id" FROM "ApprovalRequest" WHERE "status" = 'PENDING' AND "action" = $1 AND "target" = $2
                ORDER BY "requested_at" LIMIT 1"#,
             &params![request.action(), request.target()],
         )
         .await?;
     if let Some(r) = pending {
-        let a = load(&mut tx, r.uuid("id")?).await?;
+        let a = load(&mut tx, r.id).await?;
         tx.rollback().await?;
         return Ok(a);
     }

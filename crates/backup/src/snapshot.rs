@@ -8,7 +8,7 @@ use ncy_core::audit::{self, Entry};
 use ncy_core::auth::Operator;
 use ncy_core::db::{format_ts, now, parse_ts, Db, Row, Tx};
 use ncy_core::{params, Error, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -82,9 +82,32 @@ pub struct BackupList {
 
 pub(crate) const COLUMNS: &str = r#""id", "path", "size", "verified", "created_at", "sha256", "duration_ms", "database", "server_version", "format", "compression", "table_counts", "verified_at", "verification", "created_by", "pinned_at", "pin_reason", "encrypted_to""#;
 
+/// A row of [`COLUMNS`], as stored.
+#[derive(Deserialize)]
+struct SnapshotRow {
+    id: Uuid,
+    path: String,
+    size: i64,
+    verified: bool,
+    created_at: NaiveDateTime,
+    sha256: Option<String>,
+    duration_ms: Option<i64>,
+    database: Option<String>,
+    server_version: Option<String>,
+    format: Option<String>,
+    compression: Option<i64>,
+    table_counts: Option<serde_json::Value>,
+    verified_at: Option<NaiveDateTime>,
+    verification: Option<serde_json::Value>,
+    created_by: Option<Uuid>,
+    pinned_at: Option<NaiveDateTime>,
+    pin_reason: Option<String>,
+    encrypted_to: Option<String>,
+}
+
 pub(crate) fn from_row(r: &Row) -> Result<Snapshot> {
-    let path = r.text("path")?;
-    let table_counts = match r.opt_json("table_counts")? {
+    let r: SnapshotRow = r.decode()?;
+    let table_counts = match r.table_counts {
         Some(v) => Some(serde_json::from_value(v).map_err(|e| {
             Error::db(format!(
                 "BackupSnapshot.table_counts is not a map of counts: {e}"
@@ -93,25 +116,25 @@ pub(crate) fn from_row(r: &Row) -> Result<Snapshot> {
         None => None,
     };
     Ok(Snapshot {
-        id: r.uuid("id")?,
-        file_exists: Path::new(&path).is_file(),
-        path,
-        size: r.int("size")?,
-        verified: r.bool("verified")?,
-        created_at: r.ts("created_at")?,
-        sha256: r.opt_text("sha256")?,
-        duration_ms: r.opt_int("duration_ms")?,
-        database: r.opt_text("database")?,
-        server_version: r.opt_text("server_version")?,
-        format: r.opt_text("format")?,
-        compression: r.opt_int("compression")?,
+        id: r.id,
+        file_exists: Path::new(&r.path).is_file(),
+        path: r.path,
+        size: r.size,
+        verified: r.verified,
+        created_at: r.created_at,
+        sha256: r.sha256,
+        duration_ms: r.duration_ms,
+        database: r.database,
+        server_version: r.server_version,
+        format: r.format,
+        compression: r.compression,
         table_counts,
-        verified_at: r.opt_ts("verified_at")?,
-        verification: r.opt_json("verification")?,
-        created_by: r.opt_uuid("created_by")?,
-        pinned_at: r.opt_ts("pinned_at")?,
-        pin_reason: r.opt_text("pin_reason")?,
-        encrypted_to: r.opt_text("encrypted_to")?,
+        verified_at: r.verified_at,
+        verification: r.verification,
+        created_by: r.created_by,
+        pinned_at: r.pinned_at,
+        pin_reason: r.pin_reason,
+        encrypted_to: r.encrypted_to,
     })
 }
 

@@ -8,6 +8,8 @@
 
 #![allow(clippy::useless_vec)]
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,9 +18,10 @@ use std::sync::Mutex;
 use ncy_backup::{BackupRef, Backups, CreateOptions, Progress, PrunePolicy, RestoreOptions, Work};
 use ncy_core::auth::Operator;
 use ncy_core::db::{Db, Dialect, Target};
-use ncy_core::seed::{self, SyntheticSpec};
 use ncy_core::{params, Error};
 use ncy_tests::{conformance, Store};
+
+use common::{audit_actions, count, db_exists, files_in};
 
 /// A seeded store, its backups (folder: `dir`) and two operators.
 struct Fixture {
@@ -85,13 +88,7 @@ impl Fixture {
     /// An existing target with other contents (one table, `junk`).
     async fn junk_target(&self) -> String {
         if self.pg() {
-            let (other, url) = ncy_tests::empty_pg().await;
-            other.query("CREATE TABLE junk (x int)", &[]).await.unwrap();
-            other.close().await;
-            ncy_backup::PgConn::from_url(&url)
-                .unwrap()
-                .database()
-                .to_owned()
+            common::junk_database().await
         } else {
             let path = self.new_target("junk");
             let other = Db::open_sqlite(Path::new(&path)).unwrap();
@@ -107,12 +104,7 @@ impl Fixture {
 
     async fn open_target(&self, into: &str) -> Db {
         if self.pg() {
-            Db::connect(
-                &Target::Postgres(ncy_tests::url_for(into)),
-                &ncy_tests::small_pool(),
-            )
-            .await
-            .unwrap()
+            common::connect(into).await
         } else {
             Db::open_sqlite(Path::new(into)).unwrap()
         }
@@ -129,22 +121,7 @@ impl Fixture {
 
 async fn setup(store: Store) -> Fixture {
     let db = store.db.clone();
-    seed::dev(&db, false).await.unwrap();
-    seed::synthetic(
-        &db,
-        SyntheticSpec {
-            users: 40,
-            orgs: 3,
-            tasks: 300,
-            audit: 50,
-            seed: 3,
-        },
-        true,
-    )
-    .await
-    .unwrap();
-    let admin = ncy_tests::login_as(&db, "admin@ncy-8.com", "admin123").await;
-    let employee = ncy_tests::login_as(&db, "employee@test-org.com", "employee123").await;
+    let (admin, employee) = common::seeded(&db).await;
     let target = match (&store.url, db.sqlite_path()) {
         (Some(url), _) => Target::Postgres(url.clone()),
         (None, Some(p)) => Target::Local(p.to_path_buf()),
@@ -164,32 +141,10 @@ async fn setup(store: Store) -> Fixture {
 /// A fingerprint of every table's rows, per table (md5 of the sorted rows on PostgreSQL, the
 /// rows as JSON on SQLite).
 async fn fingerprint(db: &Db) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
     if db.dialect() == Dialect::Postgres {
-        let tables = db
-            .query(
-                "SELECT schemaname::text AS s, relname::text AS t FROM pg_stat_user_tables ORDER BY 1, 2",
-                &[],
-            )
-            .await
-            .unwrap();
-        for r in tables {
-            let (s, t) = (r.text("s").unwrap(), r.text("t").unwrap());
-            let sum = db
-                .query(
-                    &format!(
-                        r#"SELECT md5(coalesce(string_agg(x, E'\n' ORDER BY x), '')) AS m
-                           FROM (SELECT r::text AS x FROM "{s}"."{t}" r) q"#
-                    ),
-                    &[],
-                )
-                .await
-                .unwrap()[0]
-                .text("m")
-                .unwrap();
-            out.insert(format!("{s}.{t}"), sum);
-        }
+        common::pg_checksums(db).await
     } else {
+        let mut out = BTreeMap::new();
         let names = db
             .query(
                 "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
@@ -207,8 +162,8 @@ async fn fingerprint(db: &Db) -> BTreeMap<String, String> {
             s.sort();
             out.insert(t, s.join("\n"));
         }
+        out
     }
-    out
 }
 
 /// `fingerprint` without the audit tables (a restore writes its own audit row afterwards).
@@ -218,47 +173,6 @@ async fn fingerprint_without_audit(f: &Fixture, db: &Db) -> BTreeMap<String, Str
         m.remove(&f.table(t));
     }
     m
-}
-
-async fn db_exists(db: &Db, name: &str) -> bool {
-    !db.query(
-        "SELECT 1 AS x FROM pg_database WHERE datname = $1",
-        &params![name],
-    )
-    .await
-    .unwrap()
-    .is_empty()
-}
-
-async fn audit_actions(db: &Db, action: &str) -> i64 {
-    db.query(
-        r#"SELECT count(*) AS n FROM "AuditLog" WHERE "action" = $1"#,
-        &params![action],
-    )
-    .await
-    .unwrap()[0]
-        .int("n")
-        .unwrap()
-}
-
-async fn count(db: &Db, table: &str) -> i64 {
-    db.query(&format!(r#"SELECT count(*) AS n FROM "{table}""#), &[])
-        .await
-        .unwrap()[0]
-        .int("n")
-        .unwrap()
-}
-
-fn files_in(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
 }
 
 fn sha256(bytes: &[u8]) -> String {

@@ -5,123 +5,19 @@
 
 #![allow(clippy::useless_vec)]
 
-use std::collections::BTreeMap;
-use std::path::Path;
+mod common;
 
 use ncy_backup::{BackupRef, Backups, CreateOptions, RestoreOptions, Work};
-use ncy_core::auth::{login, Client, LockoutPolicy, Operator};
+use ncy_core::auth::Operator;
 use ncy_core::db::{ConnectOptions, Db, Target};
-use ncy_core::seed::{self, SyntheticSpec};
-use ncy_core::{params, Error};
+use ncy_core::Error;
+
+use common::{audit_actions, connect, db_exists, files_in, junk_database, pg_checksums};
 
 async fn setup() -> (Db, String, Operator, Operator) {
     let (db, url) = ncy_tests::fresh_pg().await;
-    seed::dev(&db, false).await.unwrap();
-    seed::synthetic(
-        &db,
-        SyntheticSpec {
-            users: 40,
-            orgs: 3,
-            tasks: 300,
-            audit: 50,
-            seed: 3,
-        },
-        true,
-    )
-    .await
-    .unwrap();
-    let p = LockoutPolicy::default();
-    let admin = login(&db, "admin@ncy-8.com", "admin123", Client::Cli, &p)
-        .await
-        .unwrap()
-        .operator;
-    let employee = login(&db, "employee@test-org.com", "employee123", Client::Cli, &p)
-        .await
-        .unwrap()
-        .operator;
+    let (admin, employee) = common::seeded(&db).await;
     (db, url, admin, employee)
-}
-
-/// md5 of every table's rows (as text, sorted), per `schema.table`.
-async fn checksums(db: &Db) -> BTreeMap<String, String> {
-    let tables = db
-        .query(
-            "SELECT schemaname::text AS s, relname::text AS t FROM pg_stat_user_tables ORDER BY 1, 2",
-            &[],
-        )
-        .await
-        .unwrap();
-    let mut out = BTreeMap::new();
-    for r in tables {
-        let (s, t) = (r.text("s").unwrap(), r.text("t").unwrap());
-        let sum = db
-            .query(
-                &format!(
-                    r#"SELECT md5(coalesce(string_agg(x, E'\n' ORDER BY x), '')) AS m
-                       FROM (SELECT r::text AS x FROM "{s}"."{t}" r) q"#
-                ),
-                &[],
-            )
-            .await
-            .unwrap()[0]
-            .text("m")
-            .unwrap();
-        out.insert(format!("{s}.{t}"), sum);
-    }
-    out
-}
-
-/// An existing database with other contents (one table, `junk`); its name.
-async fn junk_database() -> String {
-    let (other, other_url) = ncy_tests::empty_pg().await;
-    other.query("CREATE TABLE junk (x int)", &[]).await.unwrap();
-    other.close().await;
-    ncy_backup::PgConn::from_url(&other_url)
-        .unwrap()
-        .database()
-        .to_owned()
-}
-
-async fn connect(name: &str) -> Db {
-    Db::connect(
-        &Target::Postgres(ncy_tests::url_for(name)),
-        &ncy_tests::small_pool(),
-    )
-    .await
-    .unwrap()
-}
-
-async fn db_exists(db: &Db, name: &str) -> bool {
-    !db.query(
-        "SELECT 1 AS x FROM pg_database WHERE datname = $1",
-        &params![name],
-    )
-    .await
-    .unwrap()
-    .is_empty()
-}
-
-async fn audit_actions(db: &Db, action: &str) -> i64 {
-    db.query(
-        r#"SELECT count(*) AS n FROM "AuditLog" WHERE "action" = $1"#,
-        &params![action],
-    )
-    .await
-    .unwrap()[0]
-        .int("n")
-        .unwrap()
-}
-
-fn files_in(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -131,7 +27,7 @@ async fn restore_over_another_database_needs_force_and_takes_any_name() {
     let b = Backups::postgres(db.clone(), &url)
         .unwrap()
         .with_dir(dir.path());
-    let before = checksums(&db).await;
+    let before = pg_checksums(&db).await;
     let snap = b
         .create(&admin, &CreateOptions::new(dir.path()), Work::none())
         .await
@@ -166,7 +62,7 @@ async fn restore_over_another_database_needs_force_and_takes_any_name() {
     assert!(rep.replaced);
     let restored = connect(&name).await;
     assert_eq!(
-        checksums(&restored).await,
+        pg_checksums(&restored).await,
         before,
         "junk replaced by the backup"
     );

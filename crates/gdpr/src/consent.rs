@@ -6,14 +6,14 @@ use ncy_core::audit::{self, Entry};
 use ncy_core::auth::{perm, Operator};
 use ncy_core::db::{now, Db, Dialect, Tx};
 use ncy_core::{params, Error, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::subject;
 
 /// One stored consent row.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct ConsentRecord {
     pub id: Uuid,
@@ -105,22 +105,8 @@ async fn history(tx: &mut Tx, user: Uuid, purpose: Option<&str>) -> Result<Vec<C
             params![user],
         ),
     };
-    tx.query(&sql, &p)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(ConsentRecord {
-                id: r.uuid("id")?,
-                purpose: r.text("purpose")?,
-                granted: r.bool("granted")?,
-                granted_at: r.opt_ts("granted_at")?,
-                withdrawn_at: r.opt_ts("withdrawn_at")?,
-                source: r.opt_text("source")?,
-                created_at: r.ts("created_at")?,
-                recorded_by: r.opt_text("recorded_by")?,
-            })
-        })
-        .collect()
+    // `c.*`: the columns ConsentRecord does not name are ignored.
+    tx.query_as(&sql, &p).await
 }
 
 fn current_of(h: &[ConsentRecord]) -> Vec<ConsentState> {

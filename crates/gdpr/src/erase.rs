@@ -98,21 +98,22 @@ fn ip_expr(d: Dialect, col: &str) -> String {
 async fn subject_ips(tx: &mut Tx, user: Uuid) -> Result<(Vec<String>, u32)> {
     let d = tx.dialect();
     let (s, a) = (ip_expr(d, r#""ip_address""#), ip_expr(d, r#""ip_address""#));
-    let own: Vec<String> = tx
-        .query(
+    #[derive(Deserialize)]
+    struct Ip {
+        ip: String,
+    }
+    let own: Vec<Ip> = tx
+        .query_as(
             &format!(
                 r#"SELECT {s} AS ip FROM "Session" WHERE "user_id" = $1 AND "ip_address" IS NOT NULL
                    UNION SELECT {a} AS ip FROM "AuditLog" WHERE "user_id" = $1 AND "ip_address" IS NOT NULL"#
             ),
             &params![user],
         )
-        .await?
-        .iter()
-        .map(|r| r.text("ip"))
-        .collect::<Result<_>>()?;
+        .await?;
     let mut unique = Vec::new();
     let mut shared = 0;
-    for ip in own {
+    for Ip { ip } in own {
         let used = tx
             .query_opt(
                 &format!(
@@ -215,8 +216,15 @@ pub(crate) async fn apply_rules(
 }
 
 async fn backups_holding(tx: &mut Tx, t: NaiveDateTime, days: i64) -> Result<Vec<BackupHolding>> {
-    let rows = tx
-        .query(
+    #[derive(Deserialize)]
+    struct Snapshot {
+        id: Uuid,
+        created_at: NaiveDateTime,
+        path: String,
+        verified: bool,
+    }
+    let rows: Vec<Snapshot> = tx
+        .query_as(
             r#"SELECT "id", "created_at", "path", "verified" FROM "BackupSnapshot" WHERE "created_at" <= $1 ORDER BY "created_at", "id""#,
             &params![t],
         )
@@ -224,14 +232,14 @@ async fn backups_holding(tx: &mut Tx, t: NaiveDateTime, days: i64) -> Result<Vec
     // Backup pruning keeps backups younger than the retention period and the newest verified one.
     let mut newest_verified = None;
     for r in &rows {
-        if r.bool("verified")? {
-            newest_verified = Some(r.uuid("id")?);
+        if r.verified {
+            newest_verified = Some(r.id);
         }
     }
     let mut out = Vec::new();
     for r in rows {
-        let id = r.uuid("id")?;
-        let created = r.ts("created_at")?;
+        let id = r.id;
+        let created = r.created_at;
         let expires = created + chrono::Duration::days(days);
         let newest = Some(id) == newest_verified;
         if expires > t || newest {
@@ -239,8 +247,8 @@ async fn backups_holding(tx: &mut Tx, t: NaiveDateTime, days: i64) -> Result<Vec
                 id,
                 created_at: created,
                 expires_at: expires,
-                path: r.text("path")?,
-                verified: r.bool("verified")?,
+                path: r.path,
+                verified: r.verified,
                 kept_as_newest_verified: newest,
             });
         }
@@ -254,9 +262,14 @@ async fn through_definer(tx: &mut Tx) -> Result<bool> {
     if tx.dialect() != Dialect::Postgres {
         return Ok(false);
     }
-    tx.query_one("SELECT ncy_is_operator() AS op", &[])
+    #[derive(Deserialize)]
+    struct IsOperator {
+        op: bool,
+    }
+    Ok(tx
+        .query_one_as::<IsOperator>("SELECT ncy_is_operator() AS op", &[])
         .await?
-        .bool("op")
+        .op)
 }
 
 /// Runs the erasure in the database, as the operator of this connection: checks, rules, sweep,
@@ -277,15 +290,19 @@ async fn erase_in_database(
                 format!("{} is not a number of days", opts.backup_retention_days),
             )
         })?;
-    let row = tx
-        .query_one(
+    #[derive(Deserialize)]
+    struct Erased {
+        receipt: Option<serde_json::Value>,
+    }
+    let row: Erased = tx
+        .query_one_as(
             "SELECT ncy_gdpr_erase($1, $2, $3::integer, $4) AS receipt",
             &params![request_id, confirm, i64::from(days), op.user_agent()],
         )
         .await
         .map_err(definer_error)?;
     let receipt = row
-        .opt_json("receipt")?
+        .receipt
         .ok_or_else(|| Error::db("ncy_gdpr_erase returned no receipt"))?;
     serde_json::from_value(receipt).map_err(|e| Error::db(format!("erasure receipt: {e}")))
 }

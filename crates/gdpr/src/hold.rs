@@ -6,14 +6,14 @@ use ncy_core::audit::{self, Entry};
 use ncy_core::auth::{perm, Operator};
 use ncy_core::db::{now, Db, Tx};
 use ncy_core::{params, Error, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::subject;
 
 /// One legal hold.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Hold {
     pub id: Uuid,
@@ -29,16 +29,7 @@ pub struct Hold {
 const SELECT: &str = r#"SELECT "id", "user_id", "reason", "placed_by", "placed_at", "released_by", "released_at", "release_reason" FROM "LegalHold""#;
 
 fn from_row(r: &ncy_core::db::Row) -> Result<Hold> {
-    Ok(Hold {
-        id: r.uuid("id")?,
-        user_id: r.uuid("user_id")?,
-        reason: r.text("reason")?,
-        placed_by: r.opt_uuid("placed_by")?,
-        placed_at: r.ts("placed_at")?,
-        released_by: r.opt_uuid("released_by")?,
-        released_at: r.opt_ts("released_at")?,
-        release_reason: r.opt_text("release_reason")?,
-    })
+    r.decode()
 }
 
 /// Active holds on `user` inside `tx`.

@@ -22,6 +22,7 @@ pub mod export;
 pub mod hold;
 pub mod request;
 pub mod retention;
+mod rows;
 mod schema;
 pub mod subject;
 pub mod sweep;

@@ -23,6 +23,13 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::erase;
+use crate::rows::count;
+
+/// `SELECT ncy_audit_checkpoint(…) AS s`: the last sequence number behind the checkpoint.
+#[derive(Deserialize)]
+struct Checkpoint {
+    s: i64,
+}
 
 /// Retention windows.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -65,15 +72,18 @@ pub async fn load_policy(db: &Db, op: &Operator) -> Result<RetentionPolicy> {
 }
 
 async fn policy_in(tx: &mut Tx) -> Result<RetentionPolicy> {
-    let row = tx
-        .query_opt(
+    #[derive(Deserialize)]
+    struct Setting {
+        value: Option<serde_json::Value>,
+    }
+    let row: Option<Setting> = tx
+        .query_opt_as(
             r#"SELECT "value" FROM "Settings" WHERE "user_id" IS NULL AND "key" = $1"#,
             &params![SETTINGS_KEY],
         )
         .await?;
-    match row.and_then(|r| r.opt_json("value").transpose()) {
+    match row.and_then(|r| r.value) {
         Some(v) => {
-            let v = v?;
             ncy_core::admin::settings::check_retention(&v)?;
             serde_json::from_value(v).map_err(|e| {
                 Error::invalid(
@@ -180,8 +190,13 @@ pub async fn run(
     let user_cutoff = t
         .checked_sub_months(Months::new(policy.deleted_user_years.saturating_mul(12)))
         .ok_or_else(|| Error::invalid("deleted_user_years", "out of range"))?;
-    let users = tx
-        .query(
+    #[derive(Deserialize)]
+    struct UserRow {
+        id: Uuid,
+        email: String,
+    }
+    let users: Vec<UserRow> = tx
+        .query_as(
             r#"SELECT "id", "email" FROM "User" WHERE "deleted_at" IS NOT NULL AND "deleted_at" < $1
                AND "email" <> 'anonymized_' || "id"::text || '@deleted.invalid' ORDER BY "deleted_at", "id""#,
             &params![user_cutoff],
@@ -192,7 +207,7 @@ pub async fn run(
     for (i, u) in users.iter().enumerate() {
         work.check()?;
         work.report("users", i as u64, total);
-        let id = u.uuid("id")?;
+        let id = u.id;
         if let Some(why) = erase::blockers(&mut tx, id).await? {
             report.skipped_users.push(SkippedUser {
                 user_id: id,
@@ -202,7 +217,7 @@ pub async fn run(
         }
         anonymized += 1;
         if !dry_run {
-            let email = u.text("email")?.to_lowercase();
+            let email = u.email.to_lowercase();
             let (rules, terms) = erase::apply_rules(&mut tx, id, Some(&email), t).await?;
             audit::record(&mut tx, op, Entry {
                 action: "GDPR_RETENTION_ANONYMIZE",
@@ -248,16 +263,22 @@ pub async fn run(
             drops.push((l.table, parts.into_iter().map(|(p, _)| p).collect()));
             rows
         } else if dry_run {
-            tx.query_one(&format!("SELECT count(*) AS n {cond}"), &params![cutoff])
-                .await?
-                .int("n")? as u64
+            count(
+                &mut tx,
+                &format!("SELECT count(*) AS n {cond}"),
+                &params![cutoff],
+            )
+            .await?
         } else if l.table == "AuditLog" && tx.dialect() == Dialect::Postgres {
             // The hash chain is cut only behind a recorded checkpoint (and never within the
             // last 30 days): `audit verify` then starts from it.
             let upto = tx
-                .query_one("SELECT ncy_audit_checkpoint($1) AS s", &params![cutoff])
+                .query_one_as::<Checkpoint>(
+                    "SELECT ncy_audit_checkpoint($1) AS s",
+                    &params![cutoff],
+                )
                 .await?
-                .int("s")?;
+                .s;
             tx.execute(
                 r#"DELETE FROM "AuditLog" WHERE "seq" <= $1"#,
                 &params![upto],
@@ -323,10 +344,12 @@ async fn partitioned_logs(
     for p in parts {
         if let (Some(_), Some(to)) = (p.from, p.to) {
             if to <= cutoff {
-                let n = tx
-                    .query_one(&format!("SELECT count(*) AS n FROM {}", p.qualified), &[])
-                    .await?
-                    .int("n")? as u64;
+                let n = count(
+                    tx,
+                    &format!("SELECT count(*) AS n FROM {}", p.qualified),
+                    &[],
+                )
+                .await?;
                 total += n;
                 floor = Some(floor.map_or(to, |f: NaiveDateTime| f.max(to)));
                 expired.push((p, n));
@@ -359,9 +382,12 @@ async fn partitioned_logs(
     }
     for (rel, cond, p) in deletes {
         total += if dry_run {
-            tx.query_one(&format!("SELECT count(*) AS n FROM {rel} WHERE {cond}"), &p)
-                .await?
-                .int("n")? as u64
+            count(
+                tx,
+                &format!("SELECT count(*) AS n FROM {rel} WHERE {cond}"),
+                &p,
+            )
+            .await?
         } else {
             tx.execute(&format!("DELETE FROM {rel} WHERE {cond}"), &p)
                 .await?
@@ -380,27 +406,31 @@ async fn partitioned_audit(
     dry_run: bool,
 ) -> Result<(u64, Vec<(Partition, u64)>)> {
     if dry_run {
-        let n = tx
-            .query_one(
-                r#"SELECT count(*) AS n FROM "AuditLog" WHERE "created_at" < $1"#,
-                &params![cutoff],
-            )
-            .await?
-            .int("n")? as u64;
+        let n = count(
+            tx,
+            r#"SELECT count(*) AS n FROM "AuditLog" WHERE "created_at" < $1"#,
+            &params![cutoff],
+        )
+        .await?;
         return Ok((n, Vec::new()));
     }
     let upto = tx
-        .query_one("SELECT ncy_audit_checkpoint($1) AS s", &params![cutoff])
+        .query_one_as::<Checkpoint>("SELECT ncy_audit_checkpoint($1) AS s", &params![cutoff])
         .await?
-        .int("s")?;
+        .s;
     let mut expired = Vec::new();
     let mut floor: Option<NaiveDateTime> = None;
     let mut total = 0u64;
     for p in partition::partitions(tx, "AuditLog").await? {
         match p.to {
             Some(to) if !p.default && to <= cutoff => {
-                let r = tx
-                    .query_one(
+                #[derive(Deserialize)]
+                struct PartitionCount {
+                    n: i64,
+                    s: i64,
+                }
+                let r: PartitionCount = tx
+                    .query_one_as(
                         &format!(
                             r#"SELECT count(*) AS n, coalesce(max("seq"), 0) AS s FROM {}"#,
                             p.qualified
@@ -408,12 +438,12 @@ async fn partitioned_audit(
                         &[],
                     )
                     .await?;
-                if r.int("s")? > upto {
+                if r.s > upto {
                     break;
                 }
-                total += r.int("n")? as u64;
+                total += r.n as u64;
                 floor = Some(to);
-                expired.push((p, r.int("n")? as u64));
+                expired.push((p, r.n as u64));
             }
             _ => break,
         }

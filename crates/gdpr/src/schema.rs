@@ -3,6 +3,7 @@
 
 use ncy_core::db::{Dialect, Tx};
 use ncy_core::{params, Result};
+use serde::Deserialize;
 
 /// How a column's value is stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,13 +29,35 @@ pub struct Table {
     pub columns: Vec<Column>,
 }
 
+/// A column of information_schema.columns (PostgreSQL).
+#[derive(Deserialize)]
+struct PgColumn {
+    tbl: String,
+    col: String,
+    dt: String,
+}
+
+/// A table of sqlite_master.
+#[derive(Deserialize)]
+struct SqliteTable {
+    name: String,
+}
+
+/// A column of `pragma_table_info` (SQLite; `type` is empty when undeclared).
+#[derive(Deserialize)]
+struct SqliteColumn {
+    name: String,
+    #[serde(rename = "type")]
+    ty: Option<String>,
+}
+
 /// Every base table with at least one searchable column, ordered by name (columns in order).
 pub async fn searchable(tx: &mut Tx) -> Result<Vec<Table>> {
     let mut out: Vec<Table> = Vec::new();
     match tx.dialect() {
         Dialect::Postgres => {
-            let rows = tx
-                .query(
+            let rows: Vec<PgColumn> = tx
+                .query_as(
                     r#"SELECT c.table_name::text AS tbl, c.column_name::text AS col, c.data_type::text AS dt
                        FROM information_schema.columns c
                        JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name
@@ -46,39 +69,39 @@ pub async fn searchable(tx: &mut Tx) -> Result<Vec<Table>> {
                 )
                 .await?;
             for r in rows {
-                let kind = match r.text("dt")?.as_str() {
+                let kind = match r.dt.as_str() {
                     "json" => ColKind::Json,
                     "jsonb" => ColKind::Jsonb,
                     "inet" | "cidr" => ColKind::Inet,
                     "ARRAY" => ColKind::TextArray,
                     _ => ColKind::Text,
                 };
-                push(&mut out, r.text("tbl")?, r.text("col")?, kind);
+                push(&mut out, r.tbl, r.col, kind);
             }
         }
         Dialect::Sqlite => {
-            let tables = tx
-                .query(
+            let tables: Vec<SqliteTable> = tx
+                .query_as(
                     "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
                     &[],
                 )
                 .await?;
             for t in tables {
-                let name = t.text("name")?;
-                let cols = tx
-                    .query(
+                let name = t.name;
+                let cols: Vec<SqliteColumn> = tx
+                    .query_as(
                         "SELECT name, upper(type) AS type FROM pragma_table_info($1) ORDER BY cid",
                         &params![name.as_str()],
                     )
                     .await?;
                 for c in cols {
-                    let ty = c.opt_text("type")?.unwrap_or_default();
+                    let ty = c.ty.unwrap_or_default();
                     if ty.is_empty()
                         || ty.contains("TEXT")
                         || ty.contains("CHAR")
                         || ty.contains("CLOB")
                     {
-                        push(&mut out, name.clone(), c.text("name")?, ColKind::Text);
+                        push(&mut out, name.clone(), c.name, ColKind::Text);
                     }
                 }
             }

@@ -3,7 +3,7 @@
 use chrono::NaiveDateTime;
 use ncy_core::db::Tx;
 use ncy_core::{params, Error, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// Domain of the addresses erased users receive.
@@ -27,17 +27,26 @@ pub struct Subject {
     pub anonymized: bool,
 }
 
+/// A row of [`SELECT`].
+#[derive(Deserialize)]
+struct SubjectRow {
+    id: Uuid,
+    email: String,
+    status: String,
+    created_at: NaiveDateTime,
+    deleted_at: Option<NaiveDateTime>,
+}
+
 impl Subject {
     fn from_row(r: &ncy_core::db::Row) -> Result<Subject> {
-        let id = r.uuid("id")?;
-        let email = r.text("email")?;
+        let r: SubjectRow = r.decode()?;
         Ok(Subject {
-            anonymized: email == anonymized_email(id),
-            id,
-            email,
-            status: r.text("status")?,
-            created_at: r.ts("created_at")?,
-            deleted_at: r.opt_ts("deleted_at")?,
+            anonymized: r.email == anonymized_email(r.id),
+            id: r.id,
+            email: r.email,
+            status: r.status,
+            created_at: r.created_at,
+            deleted_at: r.deleted_at,
         })
     }
 }

@@ -84,6 +84,9 @@ pub(crate) async fn candidates(
         conds.join(" OR ")
     );
     let rows = tx.query(&sql, &params).await?;
+    // Read by name on purpose, not decoded: the columns come from the schema (table-driven),
+    // and the row id stays the raw value (ctid text on PostgreSQL, integer rowid on SQLite)
+    // that the redaction binds back as a parameter.
     rows.into_iter()
         .map(|r| {
             let values = table

@@ -16,6 +16,7 @@ use ncy_core::{params, Error, Result};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::rows::count;
 use crate::tables::{self, Slice};
 
 /// An open cache.
@@ -262,26 +263,26 @@ impl Cache {
             conflicts: 0,
             rows: Default::default(),
         };
-        st.pending = tx
-            .query_one(
-                r#"SELECT count(*) AS n FROM "SyncOutbox" WHERE "status" = 'pending'"#,
-                &[],
-            )
-            .await?
-            .int("n")? as u64;
-        st.conflicts = tx
-            .query_one(
-                r#"SELECT count(*) AS n FROM "SyncConflict" WHERE "resolved_at" IS NULL"#,
-                &[],
-            )
-            .await?
-            .int("n")? as u64;
+        st.pending = count(
+            &mut tx,
+            r#"SELECT count(*) AS n FROM "SyncOutbox" WHERE "status" = 'pending'"#,
+            &[],
+        )
+        .await?;
+        st.conflicts = count(
+            &mut tx,
+            r#"SELECT count(*) AS n FROM "SyncConflict" WHERE "resolved_at" IS NULL"#,
+            &[],
+        )
+        .await?;
         for t in tables::ALL {
-            let n = tx
-                .query_one(&format!(r#"SELECT count(*) AS n FROM "{}""#, t.name), &[])
-                .await?
-                .int("n")?;
-            st.rows.insert(t.name.to_owned(), n as u64);
+            let n = count(
+                &mut tx,
+                &format!(r#"SELECT count(*) AS n FROM "{}""#, t.name),
+                &[],
+            )
+            .await?;
+            st.rows.insert(t.name.to_owned(), n);
         }
         tx.rollback().await?;
         Ok(st)
@@ -436,13 +437,17 @@ fn parse_state<T: serde::de::DeserializeOwned>(key: &str, v: Option<String>) -> 
 
 /// Reads one sync state value.
 pub async fn get_state(tx: &mut Tx, key: &str) -> Result<Option<String>> {
-    tx.query_opt(
-        r#"SELECT "value" FROM "SyncState" WHERE "key" = $1"#,
-        &params![key],
-    )
-    .await?
-    .map(|r| r.text("value"))
-    .transpose()
+    #[derive(Deserialize)]
+    struct State {
+        value: String,
+    }
+    Ok(tx
+        .query_opt_as::<State>(
+            r#"SELECT "value" FROM "SyncState" WHERE "key" = $1"#,
+            &params![key],
+        )
+        .await?
+        .map(|s| s.value))
 }
 
 /// Writes one sync state value.

@@ -152,15 +152,19 @@ pub async fn resolve(cache: &Cache, op: &Operator, id: Uuid, how: &Resolution) -
     };
     let mut mutation = None;
     if let Some(v) = value {
-        let live = tx
-            .query_opt(
+        #[derive(Deserialize)]
+        struct Live {
+            deleted_at: Option<NaiveDateTime>,
+        }
+        let live: Option<Live> = tx
+            .query_opt_as(
                 r#"SELECT "deleted_at" FROM "Task" WHERE "id" = $1"#,
                 &params![c.row_id],
             )
             .await?;
         let deleted = match &live {
             None => true,
-            Some(r) => r.opt_ts("deleted_at")?.is_some(),
+            Some(r) => r.deleted_at.is_some(),
         };
         if deleted {
             return Err(Error::invalid(

@@ -19,6 +19,7 @@ use crate::cache::{
     self, get_state, set_json, set_state, Cache, InitialState, OperatorState, OrgRef, SliceState,
 };
 use crate::copy::{copy_rows, TextRow};
+use crate::rows::{count, current_snapshot, Id};
 use crate::tables::{self, Table};
 use crate::Ctl;
 
@@ -47,14 +48,14 @@ pub async fn resolve_orgs(server: &PgDb, op: &Operator, slugs: &[String]) -> Res
     let mut out = Vec::new();
     for s in slugs {
         let slug = s.trim().to_lowercase();
-        let row = tx
-            .query_opt(
+        let row: Id = tx
+            .query_opt_as(
                 r#"SELECT "id" FROM "Organization" WHERE "slug" = $1 AND "deleted_at" IS NULL"#,
                 &params![slug.as_str()],
             )
             .await?
             .ok_or_else(|| Error::not_found("organization", &slug))?;
-        let id = row.uuid("id")?;
+        let id = row.id;
         if !op.can(perm::ORGS_READ) {
             let member = tx
                 .query_opt(
@@ -157,9 +158,7 @@ pub async fn init_profile_via(
 }
 
 async fn server_watermark(tx: &mut Tx) -> Result<String> {
-    tx.query_one("SELECT pg_current_snapshot()::text AS w", &[])
-        .await?
-        .text("w")
+    current_snapshot(tx).await
 }
 
 fn key_condition(table: &Table, last: &Option<Vec<String>>) -> String {
@@ -239,6 +238,7 @@ pub async fn initial_sync(server: &PgDb, cache: &Cache, ctl: Ctl<'_>) -> Result<
             .into_iter()
             .next()
             .ok_or_else(|| Error::db("the slice counts returned no row"))?;
+        // One column per table (table-driven), read by its generated name.
         (0..tables::ALL.len())
             .map(|i| row.int(&format!("n{i}")).map(|n| n as u64))
             .collect::<Result<_>>()?
@@ -365,13 +365,12 @@ async fn read_batch(server: &Db, sql: &str, ncols: usize) -> Result<Vec<TextRow>
 
 async fn count_local(cache: &Cache, table: &Table) -> Result<u64> {
     let mut tx = cache.db.begin().await?;
-    let n = tx
-        .query_one(
-            &format!(r#"SELECT count(*) AS n FROM "{}""#, table.name),
-            &[],
-        )
-        .await?
-        .int("n")?;
+    let n = count(
+        &mut tx,
+        &format!(r#"SELECT count(*) AS n FROM "{}""#, table.name),
+        &[],
+    )
+    .await?;
     tx.rollback().await?;
-    Ok(n as u64)
+    Ok(n)
 }

@@ -21,6 +21,7 @@ pub mod prune;
 pub mod pull;
 pub mod push;
 pub mod queue;
+mod rows;
 pub mod tables;
 pub mod wake;
 

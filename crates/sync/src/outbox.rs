@@ -9,7 +9,7 @@ use ncy_core::auth::Operator;
 use ncy_core::db::{now, Tx, Value};
 use ncy_core::model::{TaskPriority, TaskStatus};
 use ncy_core::{params, Error, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as J};
 use uuid::Uuid;
 
@@ -163,24 +163,39 @@ pub(crate) async fn append(tx: &mut Tx, e: &Entry) -> Result<()> {
     Ok(())
 }
 
+/// A row of [`ENTRY_COLS`], as stored (`base` and `new` may be NULL).
+#[derive(Deserialize)]
+struct EntryRow {
+    seq: i64,
+    mutation_id: Uuid,
+    table_name: String,
+    row_id: Uuid,
+    base: Option<J>,
+    new: Option<J>,
+    operator_id: Uuid,
+    operator_email: String,
+    local_time: NaiveDateTime,
+    status: String,
+}
+
 pub(crate) fn entry_from(r: &ncy_core::db::Row) -> Result<Entry> {
-    let obj = |c: &str| -> Result<Map<String, J>> {
-        match r.opt_json(c)? {
-            Some(J::Object(m)) => Ok(m),
-            _ => Ok(Map::new()),
-        }
+    // A NULL or a value other than an object reads as no fields.
+    let obj = |v: Option<J>| match v {
+        Some(J::Object(m)) => m,
+        _ => Map::new(),
     };
+    let r: EntryRow = r.decode()?;
     Ok(Entry {
-        seq: r.int("seq")?,
-        mutation_id: r.uuid("mutation_id")?,
-        table: r.text("table_name")?,
-        row_id: r.uuid("row_id")?,
-        base: obj("base")?,
-        new: obj("new")?,
-        operator_id: r.uuid("operator_id")?,
-        operator_email: r.text("operator_email")?,
-        local_time: r.ts("local_time")?,
-        status: r.text("status")?,
+        seq: r.seq,
+        mutation_id: r.mutation_id,
+        table: r.table_name,
+        row_id: r.row_id,
+        base: obj(r.base),
+        new: obj(r.new),
+        operator_id: r.operator_id,
+        operator_email: r.operator_email,
+        local_time: r.local_time,
+        status: r.status,
     })
 }
 

@@ -8,7 +8,7 @@ use ncy_core::audit::{self, Entry};
 use ncy_core::auth::{perm, Operator};
 use ncy_core::db::{now, PgDb, Tx};
 use ncy_core::{params, Error, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What a prune did.
 #[derive(Debug, Clone, Serialize)]
@@ -27,16 +27,21 @@ pub async fn prune(server: &PgDb, op: &Operator, keep: Duration) -> Result<Prune
         ));
     }
     let before = now() - keep;
+    #[derive(Deserialize)]
+    struct Pruned {
+        n: i64,
+        x: Option<String>,
+    }
     let mut tx = server.begin().await?;
-    let row = tx
-        .query_one(
+    let row: Pruned = tx
+        .query_one_as(
             r#"WITH d AS (DELETE FROM "SyncChange" WHERE "changed_at" < $1 RETURNING "xid")
                SELECT count(*) AS n, max("xid")::text AS x FROM d"#,
             &params![before],
         )
         .await?;
-    let deleted = row.int("n")? as u64;
-    let x = row.opt_text("x")?;
+    let deleted = row.n as u64;
+    let x = row.x;
     if let Some(x) = &x {
         tx.execute(
             r#"INSERT INTO "SyncState" ("key", "value") VALUES ('pruned_xid', $1)

@@ -8,7 +8,7 @@ use ncy_core::audit::{self, Entry as AuditEntry};
 use ncy_core::auth::Operator;
 use ncy_core::db::{now, Row, Value};
 use ncy_core::{params, Error, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value as J};
 
 use crate::cache::Cache;
@@ -44,10 +44,25 @@ pub fn backoff(attempts: i64) -> chrono::Duration {
 
 const ITEM_COLS: &str = r#""seq", "mutation_id", "table_name", "row_id", "base", "new", "operator_id", "operator_email", "local_time", "status", "attempts", "last_error", "next_attempt_at", "parked_at", "schema_version""#;
 
+/// The queue's columns of [`ITEM_COLS`] (the entry's are read by [`outbox::entry_from`]).
+#[derive(Deserialize)]
+struct QueueRow {
+    attempts: i64,
+    last_error: Option<String>,
+    next_attempt_at: Option<NaiveDateTime>,
+    parked_at: Option<NaiveDateTime>,
+    schema_version: Option<i64>,
+}
+
 fn item_from(r: &Row) -> Result<Item> {
     let entry = outbox::entry_from(r)?;
-    let attempts = r.int("attempts")?;
-    let parked_at = r.opt_ts("parked_at")?;
+    let QueueRow {
+        attempts,
+        last_error,
+        next_attempt_at,
+        parked_at,
+        schema_version,
+    } = r.decode()?;
     let state = if parked_at.is_some() {
         "parked"
     } else if attempts > 0 {
@@ -59,10 +74,10 @@ fn item_from(r: &Row) -> Result<Item> {
         entry,
         state: state.into(),
         attempts,
-        last_error: r.opt_text("last_error")?,
-        next_attempt_at: r.opt_ts("next_attempt_at")?,
+        last_error,
+        next_attempt_at,
         parked_at,
-        schema_version: r.opt_int("schema_version")?,
+        schema_version,
     })
 }
 
@@ -113,19 +128,24 @@ pub async fn find(cache: &Cache, id: &str) -> Result<Item> {
 
 /// Counts a failed try for every waiting, unparked entry: the error and the next try's time.
 pub async fn record_failure(cache: &Cache, err: &Error) -> Result<()> {
+    #[derive(Deserialize)]
+    struct Waiting {
+        seq: i64,
+        attempts: i64,
+    }
     let mut tx = cache.db.begin().await?;
-    let rows = tx
-        .query(
+    let rows: Vec<Waiting> = tx
+        .query_as(
             r#"SELECT "seq", "attempts" FROM "SyncOutbox" WHERE "status" = 'pending' AND "parked_at" IS NULL"#,
             &[],
         )
         .await?;
     let t = now();
     for r in rows {
-        let attempts = r.int("attempts")? + 1;
+        let attempts = r.attempts + 1;
         tx.execute(
             r#"UPDATE "SyncOutbox" SET "attempts" = $2, "last_error" = $3, "next_attempt_at" = $4 WHERE "seq" = $1"#,
-            &params![r.int("seq")?, attempts, err.to_string(), t + backoff(attempts)],
+            &params![r.seq, attempts, err.to_string(), t + backoff(attempts)],
         )
         .await?;
     }
@@ -143,8 +163,12 @@ pub async fn next_retry(cache: &Cache) -> Result<Option<NaiveDateTime>> {
             &[],
         )
         .await?;
+    #[derive(Deserialize)]
+    struct NextRetry {
+        t: Option<NaiveDateTime>,
+    }
     match r.first() {
-        Some(row) => row.opt_ts("t"),
+        Some(row) => Ok(row.decode::<NextRetry>()?.t),
         None => Ok(None),
     }
 }
@@ -160,8 +184,12 @@ pub async fn next_due(cache: &Cache) -> Result<Option<NaiveDateTime>> {
         )
         .await?;
     let mut due: Option<NaiveDateTime> = None;
+    #[derive(Deserialize)]
+    struct Due {
+        next_attempt_at: Option<NaiveDateTime>,
+    }
     for r in rows {
-        let at = r.opt_ts("next_attempt_at")?.unwrap_or_else(now);
+        let at = r.decode::<Due>()?.next_attempt_at.unwrap_or_else(now);
         due = Some(due.map_or(at, |d| d.min(at)));
     }
     Ok(due)

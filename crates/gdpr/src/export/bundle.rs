@@ -131,6 +131,9 @@ async fn write_table(
             }
             sql.push_str(&format!(" ORDER BY {ts}, {tb} LIMIT {BATCH}"));
             let batch = tx.query(&sql, &p).await?;
+            // Read by name on purpose, not decoded: each row's JSON text is written out without
+            // a copy, and the keyset cursor keeps the raw values (table-driven columns on
+            // SQLite) to bind back as parameters.
             let n = batch.len() as i64;
             for r in &batch {
                 w.write_all(if rows == 0 { b"\n" } else { b",\n" })

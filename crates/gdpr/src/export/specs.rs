@@ -242,6 +242,7 @@ pub(super) async fn counts(
     let r = tx
         .query_one(&format!("SELECT {}", cols.join(", ")), &p)
         .await?;
+    // One column per spec (table-driven), read by its generated name.
     (0..SPECS.len())
         .map(|i| Ok(r.int(&format!("n{i}"))? as u64))
         .collect()

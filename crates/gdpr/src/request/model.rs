@@ -5,7 +5,7 @@ use chrono::{Months, NaiveDateTime};
 use ncy_core::db::{now, Row, Tx};
 use ncy_core::model::{GdprRequestStatus, GdprRequestType};
 use ncy_core::{params, Error, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// What the subject asked for (the platform's `DELETE` is [`RequestKind::Erasure`]).
@@ -198,43 +198,68 @@ pub(crate) const SELECT: &str = r#"SELECT r."id", r."user_id", u."email" AS subj
   LEFT JOIN "User" u ON u."id" = r."user_id"
   LEFT JOIN "User" h ON h."id" = r."handler_id""#;
 
+/// A row of [`SELECT`], as stored.
+#[derive(Deserialize)]
+struct RequestRow {
+    id: Uuid,
+    user_id: Option<Uuid>,
+    subject_email: Option<String>,
+    #[serde(rename = "type")]
+    raw_type: String,
+    #[serde(rename = "status")]
+    raw_status: String,
+    received_at: NaiveDateTime,
+    due_at: NaiveDateTime,
+    extended_due_at: Option<NaiveDateTime>,
+    extension_reason: Option<String>,
+    identity_verified_at: Option<NaiveDateTime>,
+    identity_verified_by: Option<Uuid>,
+    identity_method: Option<String>,
+    handler_id: Option<Uuid>,
+    handler_email: Option<String>,
+    completed_at: Option<NaiveDateTime>,
+    rejection_reason: Option<String>,
+    notes: Option<String>,
+    result_path: Option<String>,
+    receipt: Option<serde_json::Value>,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
 impl Request {
     pub(super) fn from_row(r: &Row, as_of: NaiveDateTime) -> Result<Request> {
-        let raw_type = r.text("type")?;
-        let raw_status = r.text("status")?;
-        let kind = RequestKind::from_type(GdprRequestType::parse(&raw_type)?);
-        let state = RequestState::from_status(GdprRequestStatus::parse(&raw_status)?);
-        let due_at = r.ts("due_at")?;
-        let extended_due_at = r.opt_ts("extended_due_at")?;
-        let effective = extended_due_at.unwrap_or(due_at);
+        let r: RequestRow = r.decode()?;
+        let kind = RequestKind::from_type(GdprRequestType::parse(&r.raw_type)?);
+        let state = RequestState::from_status(GdprRequestStatus::parse(&r.raw_status)?);
+        let effective = r.extended_due_at.unwrap_or(r.due_at);
         Ok(Request {
-            id: r.uuid("id")?,
-            user_id: r.opt_uuid("user_id")?,
-            subject_email: r.opt_text("subject_email")?,
+            id: r.id,
+            user_id: r.user_id,
+            subject_email: r.subject_email,
             kind,
             state,
-            filed_by_platform: raw_type == "DELETE" || raw_status == "PENDING",
-            raw_type,
-            raw_status,
-            received_at: r.ts("received_at")?,
-            due_at,
-            extended_due_at,
+            filed_by_platform: r.raw_type == "DELETE" || r.raw_status == "PENDING",
+            raw_type: r.raw_type,
+            raw_status: r.raw_status,
+            received_at: r.received_at,
+            due_at: r.due_at,
+            extended_due_at: r.extended_due_at,
             effective_due_at: effective,
             overdue: is_overdue(state, effective, as_of),
             days_left: (effective - as_of).num_days(),
-            extension_reason: r.opt_text("extension_reason")?,
-            identity_verified_at: r.opt_ts("identity_verified_at")?,
-            identity_verified_by: r.opt_uuid("identity_verified_by")?,
-            identity_method: r.opt_text("identity_method")?,
-            handler_id: r.opt_uuid("handler_id")?,
-            handler_email: r.opt_text("handler_email")?,
-            completed_at: r.opt_ts("completed_at")?,
-            rejection_reason: r.opt_text("rejection_reason")?,
-            notes: r.opt_text("notes")?,
-            result_path: r.opt_text("result_path")?,
-            receipt: r.opt_json("receipt")?,
-            created_at: r.ts("created_at")?,
-            updated_at: r.ts("updated_at")?,
+            extension_reason: r.extension_reason,
+            identity_verified_at: r.identity_verified_at,
+            identity_verified_by: r.identity_verified_by,
+            identity_method: r.identity_method,
+            handler_id: r.handler_id,
+            handler_email: r.handler_email,
+            completed_at: r.completed_at,
+            rejection_reason: r.rejection_reason,
+            notes: r.notes,
+            result_path: r.result_path,
+            receipt: r.receipt,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
         })
     }
 }

@@ -7,7 +7,7 @@ use ncy_core::auth::{perm, Operator};
 use ncy_core::db::{now, Db, Tx};
 use ncy_core::model::{GdprRequestStatus, GdprRequestType};
 use ncy_core::{params, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::model::{is_overdue, load, Request, RequestKind, RequestState, SELECT};
@@ -130,9 +130,19 @@ pub async fn list(db: &Db, op: &Operator, f: &QueueFilter) -> Result<Queue> {
     })
 }
 
+/// One group of the dashboard's count.
+#[derive(Deserialize)]
+struct DashboardRow {
+    status: String,
+    #[serde(rename = "type")]
+    kind: String,
+    due: NaiveDateTime,
+    n: i64,
+}
+
 async fn dashboard_in(tx: &mut Tx, as_of: NaiveDateTime) -> Result<Dashboard> {
-    let rows = tx
-        .query(
+    let rows: Vec<DashboardRow> = tx
+        .query_as(
             r#"SELECT "status"::text AS status, "type"::text AS type,
                       COALESCE("extended_due_at", "due_at") AS due, count(*) AS n
                FROM "GdprRequest" GROUP BY "status", "type", COALESCE("extended_due_at", "due_at")"#,
@@ -142,10 +152,10 @@ async fn dashboard_in(tx: &mut Tx, as_of: NaiveDateTime) -> Result<Dashboard> {
     let mut d = Dashboard::default();
     let week = as_of + chrono::Duration::days(7);
     for r in rows {
-        let state = RequestState::from_status(GdprRequestStatus::parse(&r.text("status")?)?);
-        let kind = RequestKind::from_type(GdprRequestType::parse(&r.text("type")?)?);
-        let n = r.int("n")? as u64;
-        let due = r.ts("due")?;
+        let state = RequestState::from_status(GdprRequestStatus::parse(&r.status)?);
+        let kind = RequestKind::from_type(GdprRequestType::parse(&r.kind)?);
+        let n = r.n as u64;
+        let due = r.due;
         *d.by_state.entry(state.as_str().to_owned()).or_default() += n;
         if state.is_open() {
             d.open += n;
@@ -170,7 +180,7 @@ pub async fn dashboard(db: &Db, op: &Operator) -> Result<Dashboard> {
 }
 
 /// One audit event of a request's history.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct HistoryEntry {
     pub at: NaiveDateTime,
@@ -206,26 +216,16 @@ pub async fn show(db: &Db, op: &Operator, id: Uuid) -> Result<RequestDetail> {
         ),
         None => (None, vec![], vec![]),
     };
-    let history = tx
-        .query(
-            r#"SELECT a."created_at", a."action", a."user_id", u."email", a."new_value"
+    let history: Vec<HistoryEntry> = tx
+        .query_as(
+            r#"SELECT a."created_at" AS "at", a."action", a."user_id" AS "actor_id",
+                      u."email" AS "actor_email", a."new_value" AS "new"
                FROM "AuditLog" a LEFT JOIN "User" u ON u."id" = a."user_id"
                WHERE a."target_table" = 'GdprRequest' AND a."target_id" = $1
                ORDER BY a."created_at", a."id""#,
             &params![id],
         )
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(HistoryEntry {
-                at: r.ts("created_at")?,
-                action: r.text("action")?,
-                actor_id: r.opt_uuid("user_id")?,
-                actor_email: r.opt_text("email")?,
-                new: r.opt_json("new_value")?,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
+        .await?;
     tx.commit().await?;
     Ok(RequestDetail {
         request,
@@ -238,12 +238,15 @@ pub async fn show(db: &Db, op: &Operator, id: Uuid) -> Result<RequestDetail> {
 
 /// Slugs of live organizations `user` owns.
 pub(crate) async fn owned_orgs(tx: &mut Tx, user: Uuid) -> Result<Vec<String>> {
-    tx.query(
+    #[derive(Deserialize)]
+    struct Org {
+        slug: String,
+    }
+    let orgs: Vec<Org> = tx
+        .query_as(
         r#"SELECT "slug" FROM "Organization" WHERE "owner_id" = $1 AND "deleted_at" IS NULL ORDER BY "slug""#,
         &params![user],
     )
-    .await?
-    .iter()
-    .map(|r| r.text("slug"))
-    .collect()
+        .await?;
+    Ok(orgs.into_iter().map(|o| o.slug).collect())
 }

@@ -9,6 +9,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::model::{due_date, load, lock, Request, RequestKind, RequestState};
+use crate::rows::Id;
 use crate::subject;
 
 fn required_text(field: &str, v: &str, max: usize) -> Result<String> {
@@ -97,8 +98,8 @@ pub async fn create(db: &Db, op: &Operator, new: NewRequest) -> Result<Request> 
     let mut tx = db.begin().await?;
     let subject = subject::resolve(&mut tx, &new.user).await?;
     let types = new.kind.db_types();
-    let dup = tx
-        .query_opt(
+    let dup: Option<Id> = tx
+        .query_opt_as(
             r#"SELECT "id" FROM "GdprRequest" WHERE "user_id" = $1 AND "type"::text IN ($2, $3)
                AND "status"::text NOT IN ('COMPLETED', 'REJECTED')"#,
             &params![subject.id, types[0], *types.last().unwrap_or(&types[0])],
@@ -110,7 +111,7 @@ pub async fn create(db: &Db, op: &Operator, new: NewRequest) -> Result<Request> 
             format!(
                 "an open {} request for this user already exists: {}; work that one",
                 new.kind.as_str(),
-                d.uuid("id")?
+                d.id
             ),
         ));
     }

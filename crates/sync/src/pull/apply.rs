@@ -4,6 +4,7 @@ use std::collections::{BTreeSet, HashSet};
 
 use ncy_core::db::{Tx, Value};
 use ncy_core::{Error, Result};
+use serde::Deserialize;
 
 use super::local::{delete_local, local_rows, store_changed};
 use super::server::{fetch_children, key_of, refetch};
@@ -101,6 +102,12 @@ pub(super) async fn sync_keys(
     Ok((before.into_keys().collect(), after))
 }
 
+/// A user a child row refers to (`SELECT DISTINCT "…" AS u`).
+#[derive(Deserialize)]
+struct UserRef {
+    u: Option<String>,
+}
+
 /// Children of parents that left the slice are removed; children of parents that entered it are
 /// fetched (a moved project brings its tasks, a moved team its members).
 #[allow(clippy::too_many_arguments)]
@@ -130,7 +137,7 @@ pub(super) async fn cascade(
                 )
                 .await?
             {
-                if let Some(u) = r.opt_text("u")? {
+                if let Some(u) = r.decode::<UserRef>()?.u {
                     acc.users_old.insert(u);
                 }
             }

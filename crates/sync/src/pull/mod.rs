@@ -45,7 +45,7 @@ use std::time::Instant;
 use ncy_core::auth::{perm, Operator};
 use ncy_core::db::{format_ts, now, PgDb};
 use ncy_core::{Error, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::cache::{get_state, set_json, set_state, Cache, OperatorState};
 use crate::initial::{self, InitialReport};
@@ -73,6 +73,15 @@ pub struct PullReport {
 }
 
 type Key = Vec<String>;
+
+/// One change of the server's feed: its table and row key (`b`: the second key column of a
+/// two-column key).
+#[derive(Deserialize)]
+struct Change {
+    table_name: String,
+    a: String,
+    b: Option<String>,
+}
 
 /// Rows written from which a pull's commit leaves the WAL checkpoint to a background thread.
 const BIG_PULL: u64 = 256;
@@ -121,10 +130,7 @@ pub async fn pull(server: &PgDb, cache: &Cache, op: &Operator, ctl: Ctl<'_>) -> 
     )
     .await?;
     crate::prune::check_cursor(&mut stx, &w).await?;
-    let w_new = stx
-        .query_one("SELECT pg_current_snapshot()::text AS w", &[])
-        .await?
-        .text("w")?;
+    let w_new = crate::rows::current_snapshot(&mut stx).await?;
     let changes = stx
         .query(
             &format!(
@@ -145,11 +151,12 @@ pub async fn pull(server: &PgDb, cache: &Cache, op: &Operator, ctl: Ctl<'_>) -> 
     rep.changes = changes.len() as u64;
     let mut by_table: BTreeMap<String, BTreeSet<Key>> = BTreeMap::new();
     for c in &changes {
-        let mut k = vec![c.text("a")?];
-        if let Some(b) = c.opt_text("b")? {
+        let Change { table_name, a, b } = c.decode()?;
+        let mut k = vec![a];
+        if let Some(b) = b {
             k.push(b);
         }
-        by_table.entry(c.text("table_name")?).or_default().insert(k);
+        by_table.entry(table_name).or_default().insert(k);
     }
     ctl.check_cancel()?;
     ctl.fault("pull:after-read")?;

@@ -8,12 +8,14 @@ use ncy_core::audit;
 use ncy_core::auth::Operator;
 use ncy_core::db::{format_ts, Db, PgDb, Tx};
 use ncy_core::{params, Error, Result};
+use serde::Deserialize;
 use serde_json::{json, Value as J};
 use uuid::Uuid;
 
 use super::merge::{assignee_of, audit_entry, plan_entry, reject, Outcome};
 use crate::copy::TextRow;
 use crate::outbox::Entry;
+use crate::rows::Id;
 use crate::tables;
 use crate::Ctl;
 
@@ -81,7 +83,7 @@ async fn claim(tx: &mut Tx, op: &Operator, entries: &[Entry]) -> Result<HashSet<
     )
     .await?
     .iter()
-    .map(|r| r.uuid("id"))
+    .map(|r| Ok(r.decode::<Id>()?.id))
     .collect()
 }
 
@@ -91,16 +93,21 @@ async fn replays(tx: &mut Tx, ids: Vec<String>) -> Result<HashMap<Uuid, Outcome>
     if ids.is_empty() {
         return Ok(out);
     }
-    let rows = tx
-        .query(
+    #[derive(Deserialize)]
+    struct Stored {
+        id: Uuid,
+        result: Option<J>,
+    }
+    let rows: Vec<Stored> = tx
+        .query_as(
             r#"SELECT "id", "result" FROM "SyncMutation" WHERE "id" = ANY($1::uuid[])"#,
             &params![ids],
         )
         .await?;
     for r in rows {
-        let id = r.uuid("id")?;
-        let mut o: Outcome = serde_json::from_value(r.opt_json("result")?.unwrap_or(J::Null))
-            .map_err(|err| {
+        let id = r.id;
+        let mut o: Outcome =
+            serde_json::from_value(r.result.unwrap_or(J::Null)).map_err(|err| {
                 Error::db(format!(
                     "stored outcome of mutation {id} is unreadable: {err}"
                 ))

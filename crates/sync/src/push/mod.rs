@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 use ncy_core::auth::{perm, Operator};
 use ncy_core::db::{Db, PgDb};
 use ncy_core::{Error, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::cache::Cache;
 use crate::outbox::{self, Entry};
@@ -70,6 +70,10 @@ pub struct PushReport {
 /// The Task columns the server has now: an edit queued under an older schema that touches a
 /// column no longer there is parked, never applied to another column.
 async fn server_task_columns(server: &Db) -> Result<HashSet<String>> {
+    #[derive(Deserialize)]
+    struct Column {
+        c: String,
+    }
     let rows = server
         .query(
             r#"SELECT column_name::text AS c FROM information_schema.columns
@@ -77,7 +81,7 @@ async fn server_task_columns(server: &Db) -> Result<HashSet<String>> {
             &[],
         )
         .await?;
-    rows.iter().map(|r| r.text("c")).collect()
+    rows.iter().map(|r| Ok(r.decode::<Column>()?.c)).collect()
 }
 
 /// Parks the entries whose fields the server no longer has; returns the others.
