@@ -49,26 +49,43 @@ impl Row {
     }
 }
 
-/// What a visitor says it expects, to tell a timestamp or a JSON value apart from a string
-/// (SQLite keeps all three as text).
-fn expects<'de, V: Visitor<'de>>(v: &V) -> String {
+/// Whether a visitor says it expects exactly `want`, to tell a timestamp or a JSON value apart
+/// from a string (SQLite keeps all three as text). Compared as it is written, without
+/// building the text: this runs for every text cell decoded.
+fn expects<'de, V: Visitor<'de>>(v: &V, want: &str) -> bool {
     struct Expecting<'a, V>(&'a V);
     impl<'de, V: Visitor<'de>> fmt::Display for Expecting<'_, V> {
         fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             self.0.expecting(f)
         }
     }
-    Expecting(v).to_string()
+    /// Consumes `rest` as matching text is written; fails at the first difference.
+    struct Match<'a> {
+        rest: &'a str,
+    }
+    impl fmt::Write for Match<'_> {
+        fn write_str(&mut self, s: &str) -> fmt::Result {
+            match self.rest.strip_prefix(s) {
+                Some(r) => {
+                    self.rest = r;
+                    Ok(())
+                }
+                None => Err(fmt::Error),
+            }
+        }
+    }
+    let mut m = Match { rest: want };
+    fmt::write(&mut m, format_args!("{}", Expecting(v))).is_ok() && m.rest.is_empty()
 }
 
 /// chrono's `NaiveDateTime` visitor (it parses only the ISO `T` form).
 fn wants_datetime<'de, V: Visitor<'de>>(v: &V) -> bool {
-    expects(v) == "a formatted date and time string"
+    expects(v, "a formatted date and time string")
 }
 
 /// serde_json's `Value` visitor.
 fn wants_json<'de, V: Visitor<'de>>(v: &V) -> bool {
-    expects(v) == "any valid JSON value"
+    expects(v, "any valid JSON value")
 }
 
 /// Text that may be a JSON document (checked before asking the visitor).

@@ -111,7 +111,8 @@ async fn simple_execute(
     (&mut **tx).execute(sqlx::raw_sql(sql)).await
 }
 
-/// Decodes sqlx rows into portable rows.
+/// Decodes sqlx rows into portable rows. Each column's decoder is chosen once, from the
+/// first row's column types (every row of a result has the same), not again for every cell.
 pub(crate) fn decode_rows(rows: Vec<PgRow>) -> Result<Vec<Row>> {
     let Some(first) = rows.first() else {
         return Ok(vec![]);
@@ -123,10 +124,17 @@ pub(crate) fn decode_rows(rows: Vec<PgRow>) -> Result<Vec<Row>> {
             .map(|c| c.name().to_owned())
             .collect(),
     );
+    let kinds: Vec<Col> = first
+        .columns()
+        .iter()
+        .map(|c| Col::of(c.type_info().name()))
+        .collect();
     rows.iter()
         .map(|r| {
-            let values = (0..columns.len())
-                .map(|i| decode(r, i))
+            let values = kinds
+                .iter()
+                .enumerate()
+                .map(|(i, k)| decode(r, i, *k))
                 .collect::<Result<Vec<_>>>()?;
             Ok(Row {
                 columns: columns.clone(),
@@ -136,49 +144,98 @@ pub(crate) fn decode_rows(rows: Vec<PgRow>) -> Result<Vec<Row>> {
         .collect()
 }
 
-fn decode(row: &PgRow, i: usize) -> Result<Value> {
+/// How a column's values are decoded, by its PostgreSQL type.
+#[derive(Debug, Clone, Copy)]
+enum Col {
+    Uuid,
+    Text,
+    Int2,
+    Int4,
+    Int8,
+    Oid,
+    Float4,
+    Float8,
+    Bool,
+    Bytea,
+    Ts,
+    TsTz,
+    Json,
+    TextArray,
+    Inet,
+    /// Enum types arrive in text form; other exotic types must be cast to text in SQL.
+    Other,
+}
+
+impl Col {
+    fn of(type_name: &str) -> Col {
+        match type_name {
+            "UUID" => Col::Uuid,
+            "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" | "CHAR" => Col::Text,
+            "INT2" => Col::Int2,
+            "INT4" => Col::Int4,
+            "INT8" => Col::Int8,
+            "OID" => Col::Oid,
+            "FLOAT4" => Col::Float4,
+            "FLOAT8" => Col::Float8,
+            "BOOL" => Col::Bool,
+            "BYTEA" => Col::Bytea,
+            "TIMESTAMP" => Col::Ts,
+            "TIMESTAMPTZ" => Col::TsTz,
+            "JSON" | "JSONB" => Col::Json,
+            "TEXT[]" | "VARCHAR[]" | "NAME[]" => Col::TextArray,
+            "INET" | "CIDR" => Col::Inet,
+            _ => Col::Other,
+        }
+    }
+}
+
+// The column's type was matched once above, so each cell is read without sqlx's per-cell
+// type-compatibility check (`try_get_unchecked`); a value that does not parse still fails.
+fn decode(row: &PgRow, i: usize, col: Col) -> Result<Value> {
     let raw = row.try_get_raw(i).map_err(map_err)?;
     if raw.is_null() {
         return Ok(Value::Null(Kind::Text));
     }
-    let ty = raw.type_info().name().to_owned();
     drop(raw);
-    let e = |err: sqlx::Error| Error::db(format!("decoding column {i} ({ty}): {err}"));
-    Ok(match ty.as_str() {
-        "UUID" => Value::Uuid(row.try_get(i).map_err(e)?),
-        "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" | "CHAR" => Value::Text(row.try_get(i).map_err(e)?),
-        "INT2" => Value::Int(row.try_get::<i16, _>(i).map_err(e)? as i64),
-        "INT4" => Value::Int(row.try_get::<i32, _>(i).map_err(e)? as i64),
-        "INT8" => Value::Int(row.try_get(i).map_err(e)?),
-        "OID" => Value::Int(
-            row.try_get::<sqlx::postgres::types::Oid, _>(i)
+    let e = |err: sqlx::Error| {
+        let ty = row.columns()[i].type_info().name().to_owned();
+        Error::db(format!("decoding column {i} ({ty}): {err}"))
+    };
+    Ok(match col {
+        Col::Uuid => Value::Uuid(row.try_get_unchecked(i).map_err(e)?),
+        Col::Text | Col::Other => Value::Text(row.try_get_unchecked(i).map_err(e)?),
+        Col::Int2 => Value::Int(row.try_get_unchecked::<i16, _>(i).map_err(e)? as i64),
+        Col::Int4 => Value::Int(row.try_get_unchecked::<i32, _>(i).map_err(e)? as i64),
+        Col::Int8 => Value::Int(row.try_get_unchecked(i).map_err(e)?),
+        Col::Oid => Value::Int(
+            row.try_get_unchecked::<sqlx::postgres::types::Oid, _>(i)
                 .map_err(e)?
                 .0 as i64,
         ),
-        "FLOAT4" => Value::Float(row.try_get::<f32, _>(i).map_err(e)? as f64),
-        "FLOAT8" => Value::Float(row.try_get(i).map_err(e)?),
-        "BOOL" => Value::Bool(row.try_get(i).map_err(e)?),
-        "BYTEA" => Value::Text(hex::encode(row.try_get::<Vec<u8>, _>(i).map_err(e)?)),
-        "TIMESTAMP" => Value::Ts(row.try_get(i).map_err(e)?),
-        "TIMESTAMPTZ" => Value::Ts(
-            row.try_get::<chrono::DateTime<chrono::Utc>, _>(i)
+        Col::Float4 => Value::Float(row.try_get_unchecked::<f32, _>(i).map_err(e)? as f64),
+        Col::Float8 => Value::Float(row.try_get_unchecked(i).map_err(e)?),
+        Col::Bool => Value::Bool(row.try_get_unchecked(i).map_err(e)?),
+        Col::Bytea => Value::Text(hex::encode(
+            row.try_get_unchecked::<Vec<u8>, _>(i).map_err(e)?,
+        )),
+        Col::Ts => Value::Ts(row.try_get_unchecked(i).map_err(e)?),
+        Col::TsTz => Value::Ts(
+            row.try_get_unchecked::<chrono::DateTime<chrono::Utc>, _>(i)
                 .map_err(e)?
                 .naive_utc(),
         ),
-        "JSON" | "JSONB" => Value::Json(
-            row.try_get::<sqlx::types::Json<serde_json::Value>, _>(i)
+        Col::Json => Value::Json(
+            row.try_get_unchecked::<sqlx::types::Json<serde_json::Value>, _>(i)
                 .map_err(e)?
                 .0,
         ),
-        "TEXT[]" | "VARCHAR[]" | "NAME[]" => Value::TextArray(row.try_get(i).map_err(e)?),
-        "INET" | "CIDR" => Value::Text(
-            row.try_get::<sqlx::types::ipnetwork::IpNetwork, _>(i)
+        Col::TextArray => Value::TextArray(row.try_get_unchecked(i).map_err(e)?),
+        Col::Inet => Value::Text(
+            row.try_get_unchecked::<sqlx::types::ipnetwork::IpNetwork, _>(i)
                 .map_err(e)?
                 .ip()
                 .to_string(),
         ),
-        // Enum types arrive in text form; other exotic types must be cast to text in SQL.
-        _ => Value::Text(row.try_get_unchecked::<String, _>(i).map_err(e)?),
     })
 }
 
