@@ -77,24 +77,22 @@ async fn exec_admin(sql: &str) -> ncy_core::Result<()> {
     r
 }
 
-/// Waits until no session is connected to `db` (backends exit a moment after clients close).
+/// Ends every session still connected to `db` and waits until each has exited (a closed
+/// pool's backends exit a moment after their clients; `CREATE DATABASE … TEMPLATE` refuses a
+/// template anyone is connected to). The server does the waiting: `pg_terminate_backend`
+/// with a timeout returns once the backend is gone.
 async fn wait_unused(db: &str) {
-    for _ in 0..200 {
-        let a = admin().await;
-        let n = a
-            .query(
-                "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1",
-                &ncy_core::params![db],
-            )
-            .await
-            .map(|r| r[0].int("n").unwrap_or(0))
-            .unwrap_or(0);
-        a.close().await;
-        if n == 0 {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let a = admin().await;
+    let left: i64 = a
+        .query_one_as(
+            "SELECT count(*) FILTER (WHERE NOT pg_terminate_backend(pid, 30000)) AS n
+               FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            &ncy_core::params![db],
+        )
+        .await
+        .expect("ending the template's sessions");
+    a.close().await;
+    assert_eq!(left, 0, "sessions on {db} did not exit within 30 s");
 }
 
 /// The migrated template database (built once per migration set; processes that race wait on
@@ -133,6 +131,7 @@ async fn template() -> String {
                 let db = Db::connect(&Target::Postgres(url_for(&name)), &small_pool()).await.expect("connect template");
                 migrate::up(&db, &set).await.expect("migrating the template");
                 db.close().await;
+                wait_unused(&name).await;
                 exec_admin(&format!("COMMENT ON DATABASE \"{name}\" IS 'ready'")).await.expect("mark template");
             }
         }
@@ -167,14 +166,15 @@ pub async fn fresh_pg() -> (Db, String) {
     let name = unique("ncy_test");
     {
         let _g = CREATE.lock().await;
+        // A session on the template (its builder's, ending) makes the copy fail: end it and
+        // copy again. Each retry follows a session the server saw exit, not a pause.
         let mut tries = 0;
         loop {
             match exec_admin(&format!("CREATE DATABASE \"{name}\" TEMPLATE \"{tpl}\"")).await {
                 Ok(()) => break,
-                Err(e) if tries < 100 && e.to_string().contains("being accessed") => {
+                Err(e) if tries < 5 && e.to_string().contains("being accessed") => {
                     tries += 1;
                     wait_unused(&tpl).await;
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                 }
                 Err(e) => panic!("creating test database: {e}"),
             }
