@@ -222,6 +222,7 @@ mod hint_tests {
         let e: ApiError = ncy_core::Error::ServerUnreachable {
             target: "db.example.com:5432".into(),
             reason: "connection refused".into(),
+            source: None,
         }
         .into();
         assert!(

@@ -323,5 +323,9 @@ async fn operators_log_in_through_pgbouncer_with_scram_and_auth_query() {
         matches!(e, Error::DatabaseAuth { .. }) && e.to_string().contains("wrong password"),
         "{e}"
     );
+    assert!(
+        std::error::Error::source(&e).is_some(),
+        "the driver's error is kept as the source: {e:?}"
+    );
     pdb.close().await;
 }

@@ -104,7 +104,10 @@ async fn connect(url: &str) -> ncy_core::Result<Db> {
 
 fn unreachable_reason(r: ncy_core::Result<Db>) -> String {
     match r {
-        Err(Error::ServerUnreachable { reason, .. }) => reason,
+        Err(Error::ServerUnreachable { reason, source, .. }) => {
+            assert!(source.is_some(), "the driver's error is kept as the source");
+            reason
+        }
         Err(e) => panic!("expected a TLS refusal, got {e:?}"),
         Ok(_) => panic!("expected a TLS refusal, got a connection"),
     }

@@ -70,11 +70,13 @@ fn tool_error(
         Error::DatabaseAuth {
             target: conn.describe(),
             reason: text,
+            source: None,
         }
     } else if has("could not connect") || has("connection refused") {
         Error::ServerUnreachable {
             target: conn.describe(),
             reason: text,
+            source: None,
         }
     } else if has("server version mismatch") {
         Error::Config(format!(

@@ -131,8 +131,8 @@ impl Ctx {
             }
         }
         let db = match Db::connect(&target, &ConnectOptions::default()).await {
-            Err(Error::ServerUnreachable { target: t, reason }) => {
-                return Err(ncy_sync::cache::offline_hint(&target, t, reason).into())
+            Err(e @ Error::ServerUnreachable { .. }) => {
+                return Err(ncy_sync::cache::offline_hint(&target, e).into())
             }
             r => r?,
         };

@@ -249,6 +249,7 @@ mod tests {
         let e = Error::ServerUnreachable {
             target: "db.example.com:5432".into(),
             reason: "connection refused".into(),
+            source: None,
         };
         assert!(!e.to_string().contains("DATABASE_URL"), "{e}");
         assert!(hint(&e).is_some_and(|h| h.contains("DATABASE_URL") && h.contains("--local")));

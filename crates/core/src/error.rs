@@ -56,7 +56,13 @@ pub enum Error {
 
     /// The PostgreSQL server cannot be reached.
     #[error("cannot reach the PostgreSQL server at {target}: {reason}. Check that the server is running and that its host and port are right")]
-    ServerUnreachable { target: String, reason: String },
+    ServerUnreachable {
+        target: String,
+        reason: String,
+        /// The driver's or the system's error, when one caused it.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
 
     /// A write reached a read-only server (a hot standby): nothing was written.
     #[error("this server is a read-only standby; connect to the primary to make changes ({0})")]
@@ -64,7 +70,13 @@ pub enum Error {
 
     /// The server refused the database credentials.
     #[error("the PostgreSQL server at {target} refused the login: {reason}. Check the user name and password")]
-    DatabaseAuth { target: String, reason: String },
+    DatabaseAuth {
+        target: String,
+        reason: String,
+        /// The server's refusal as the driver reported it.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
 
     /// Misconfiguration: missing data directory, unusable setting, ...
     #[error("configuration error: {0}")]

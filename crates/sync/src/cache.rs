@@ -79,8 +79,16 @@ pub fn allowed_offline(permission: &str) -> bool {
 }
 
 /// The error for an unreachable server, saying so when this profile has a sync cache that
-/// commands can use with `--offline`.
-pub fn offline_hint(target: &ncy_core::db::Target, shown: String, reason: String) -> Error {
+/// commands can use with `--offline`. Any other error passes through.
+pub fn offline_hint(target: &ncy_core::db::Target, e: Error) -> Error {
+    let Error::ServerUnreachable {
+        target: shown,
+        reason,
+        source,
+    } = e
+    else {
+        return e;
+    };
     let has_cache = match target {
         ncy_core::db::Target::Postgres(url) => cache_dir()
             .map(|d| cache_path(&d, url).exists())
@@ -94,6 +102,7 @@ pub fn offline_hint(target: &ncy_core::db::Target, shown: String, reason: String
         } else {
             reason
         },
+        source,
     }
 }
 

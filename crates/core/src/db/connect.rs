@@ -219,6 +219,7 @@ fn connect_err(a: Attempt, shown: &str) -> Error {
         Attempt::Timeout(secs) => Error::ServerUnreachable {
             target: shown.to_owned(),
             reason: format!("no answer within {secs} s"),
+            source: None,
         },
         Attempt::Failed(e) => with_target(pg::map_err(e), shown),
     }
@@ -226,13 +227,15 @@ fn connect_err(a: Attempt, shown: &str) -> Error {
 
 fn with_target(e: Error, shown: &str) -> Error {
     match e {
-        Error::ServerUnreachable { reason, .. } => Error::ServerUnreachable {
+        Error::ServerUnreachable { reason, source, .. } => Error::ServerUnreachable {
             target: shown.to_owned(),
             reason,
+            source,
         },
-        Error::DatabaseAuth { reason, .. } => Error::DatabaseAuth {
+        Error::DatabaseAuth { reason, source, .. } => Error::DatabaseAuth {
             target: shown.to_owned(),
             reason,
+            source,
         },
         Error::Database { message, .. } if message.contains("3D000") => Error::DatabaseUrl(
             format!("{message} at {shown}; create the database first (createdb) or fix its name"),

@@ -239,6 +239,15 @@ fn decode(row: &PgRow, i: usize, col: Col) -> Result<Value> {
     })
 }
 
+/// [`Error::ServerUnreachable`] for the configured server, keeping the driver's error.
+fn unreachable_from(reason: String, e: sqlx::Error) -> Error {
+    Error::ServerUnreachable {
+        target: "the configured server".into(),
+        reason,
+        source: Some(Box::new(e)),
+    }
+}
+
 /// Maps a sqlx error to a core error a person can act on.
 pub fn map_err(e: sqlx::Error) -> Error {
     match &e {
@@ -287,12 +296,14 @@ pub fn map_err(e: sqlx::Error) -> Error {
                 "28P01" | "28000" => Error::DatabaseAuth {
                     target: "the configured server".into(),
                     reason: msg,
+                    source: Some(Box::new(e)),
                 },
                 // PgBouncer refusing a SCRAM login (a wrong password, or a role its auth_query
                 // does not know) reports a protocol violation rather than 28P01.
                 "08P01" if msg.contains("SASL authentication failed") => Error::DatabaseAuth {
                     target: "the configured server (through its connection pooler)".into(),
                     reason: format!("{msg}: wrong password, or a user the pooler cannot look up"),
+                    source: Some(Box::new(e)),
                 },
                 "57014" => Error::db(format!("statement cancelled: {msg}")),
                 "25006" => Error::ReadOnly(msg),
@@ -309,22 +320,12 @@ pub fn map_err(e: sqlx::Error) -> Error {
                 },
             }
         }
-        sqlx::Error::Io(io) => Error::ServerUnreachable {
-            target: "the configured server".into(),
-            reason: io.to_string(),
-        },
-        sqlx::Error::PoolTimedOut => Error::ServerUnreachable {
-            target: "the configured server".into(),
-            reason: "timed out waiting for a database connection".into(),
-        },
-        sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => Error::ServerUnreachable {
-            target: "the configured server".into(),
-            reason: e.to_string(),
-        },
-        sqlx::Error::Tls(t) => Error::ServerUnreachable {
-            target: "the configured server".into(),
-            reason: format!("TLS: {t}"),
-        },
+        sqlx::Error::Io(io) => unreachable_from(io.to_string(), e),
+        sqlx::Error::PoolTimedOut => {
+            unreachable_from("timed out waiting for a database connection".into(), e)
+        }
+        sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => unreachable_from(e.to_string(), e),
+        sqlx::Error::Tls(t) => unreachable_from(format!("TLS: {t}"), e),
         _ => Error::Database {
             message: e.to_string(),
             source: Some(Box::new(e)),

@@ -104,7 +104,11 @@ pub fn explain(reason: &str, host: &str) -> String {
 /// errors of the handshake) into [`explain`]'s words.
 pub(super) fn map_tls(e: Error, host: &str) -> Error {
     match e {
-        Error::ServerUnreachable { target, reason } => {
+        Error::ServerUnreachable {
+            target,
+            reason,
+            source,
+        } => {
             let r = reason.to_ascii_lowercase();
             let tls = r.starts_with("tls")
                 || r.contains("certificate")
@@ -117,6 +121,7 @@ pub(super) fn map_tls(e: Error, host: &str) -> Error {
                 } else {
                     reason
                 },
+                source,
             }
         }
         other => other,
