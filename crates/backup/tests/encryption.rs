@@ -2,14 +2,16 @@
 //! verify and restore decrypt on the fly (key from the OS keychain or an identity file), and
 //! a wrong key is one clear error that leaves nothing behind.
 
+mod common;
+
 use std::path::Path;
 
 use age::secrecy::ExposeSecret;
+use common::db_exists;
 use ncy_backup::crypt;
 use ncy_backup::{BackupRef, Backups, CreateOptions, RestoreOptions, Work};
 use ncy_core::auth::{login, Client, LockoutPolicy, Operator};
 use ncy_core::db::{ConnectOptions, Db, Target};
-use ncy_core::params;
 
 async fn setup() -> (Db, String, Operator) {
     let (db, url) = ncy_tests::fresh_pg().await;
@@ -38,16 +40,6 @@ async fn fingerprint(db: &Db) -> String {
     .unwrap()[0]
         .text("m")
         .unwrap()
-}
-
-async fn db_exists(db: &Db, name: &str) -> bool {
-    !db.query(
-        "SELECT 1 AS x FROM pg_database WHERE datname = $1",
-        &params![name],
-    )
-    .await
-    .unwrap()
-    .is_empty()
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {

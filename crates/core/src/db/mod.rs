@@ -228,11 +228,7 @@ impl Db {
         sql: &str,
         params: &[Value],
     ) -> Result<Vec<T>> {
-        self.query(sql, params)
-            .await?
-            .iter()
-            .map(Row::decode)
-            .collect()
+        decode_all(&self.query(sql, params).await?)
     }
 
     /// Runs one statement as [`Db::query`], expecting exactly one row, decoded into `T`.
@@ -265,6 +261,11 @@ impl Db {
             pool.close().await;
         }
     }
+}
+
+/// Decodes every row into `T` (see [`Row::decode`]).
+fn decode_all<T: serde::de::DeserializeOwned>(rows: &[Row]) -> Result<Vec<T>> {
+    rows.iter().map(Row::decode).collect()
 }
 
 /// An open transaction on either store. Dropping it without [`Tx::commit`] rolls back.
@@ -315,11 +316,7 @@ impl Tx {
         sql: &str,
         params: &[Value],
     ) -> Result<Vec<T>> {
-        self.query(sql, params)
-            .await?
-            .iter()
-            .map(Row::decode)
-            .collect()
+        decode_all(&self.query(sql, params).await?)
     }
 
     /// Runs a query expected to return at most one row, decoded into `T`.
