@@ -58,28 +58,47 @@ if (process.env.NCY_BLANK_BIN) {
 }
 
 // The floor of a cold start: the blank window's page loaded, through the same driver.
+// `toPage`: from launching the process to the web view starting the page (WebKit's processes,
+// the window), read from the page's own clock (`performance.timeOrigin`).
 let coldFloor = null;
+let floorToPage = null;
 if (process.env.NCY_BLANK_BIN) {
+  const launched = Date.now();
   const tb = performance.now();
   await d.start(process.env.NCY_BLANK_BIN);
   await d.until('the blank page', async () => ((await d.exec('return document.readyState')) === 'complete' ? true : null), 60000);
   coldFloor = performance.now() - tb;
+  floorToPage = (await d.exec('return performance.timeOrigin')) - launched;
   await d.quit();
 }
 
+const launched = Date.now();
 const t0 = performance.now();
 await d.start(bin);
 await d.wait('[data-testid="login-form"]', 60000);
 const cold = performance.now() - t0;
+// The app's share: from the page's start to the login form (Login.svelte marks it).
+const split = await d.exec(`const m = performance.getEntriesByName('ncy:login-form')[0];
+  return { origin: performance.timeOrigin, form: m ? m.startTime : null };`);
 const rssLogin = appRss();
 await d.type('[data-testid="login-email"]', 'admin@ncy-8.com');
 await d.type('[data-testid="login-password"]', 'admin123');
 await d.click('[data-testid="login-submit"]');
 await d.wait('[data-testid="shell"]', 30000);
 const t1 = performance.now();
-await d.click('[data-nav="users"]');
+// Timed in the page too, from the click to the frame after the first row is in the document
+// (the driver's polling adds its own latency to the outside figure).
+await d.exec(`window.__firstRow = null;
+  const t = performance.now();
+  const seen = () => document.querySelector('[data-testid="users-table"] [data-row="0"]');
+  const mo = new MutationObserver(() => {
+    if (seen()) { mo.disconnect(); requestAnimationFrame(() => { window.__firstRow = performance.now() - t; }); }
+  });
+  mo.observe(document.body, { childList: true, subtree: true });
+  document.querySelector('[data-nav="users"]').click();`);
 await d.wait('[data-testid="users-table"] [data-row="0"]', 60000);
 const firstPage = performance.now() - t1;
+const firstPageInPage = await d.until('the in-page first-row time', () => d.exec('return window.__firstRow'), 10000);
 const settle = Number(process.env.MEASURE_SETTLE_MS ?? 1000);
 await sleep(settle);
 const rssUsers = appRss();
@@ -113,7 +132,11 @@ await d.quit();
 console.log(JSON.stringify({
   cold_start_to_login_form_ms: Math.round(cold),
   cold_start_blank_window_ms: coldFloor === null ? null : Math.round(coldFloor),
+  launch_to_page_start_ms: Math.round(split.origin - launched),
+  launch_to_page_start_blank_ms: floorToPage === null ? null : Math.round(floorToPage),
+  page_start_to_login_form_ms: split.form === null ? null : Math.round(split.form),
   first_users_page_ms: Math.round(firstPage),
+  first_users_page_in_page_ms: Math.round(firstPageInPage),
   rss_mb_blank_window: floor,
   rss_mb_at_login: rssLogin,
   rss_mb_users_screen: rssUsers,
