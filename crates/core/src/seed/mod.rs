@@ -252,13 +252,13 @@ pub async fn synthetic(db: &Db, spec: SyntheticSpec, force: bool) -> Result<Seed
             "SUSPENDED",
             "PENDING",
         ];
-        let mut users = Vec::with_capacity(user_ids.len());
-        for (i, id) in user_ids.iter().enumerate() {
+        // Rows are generated as they are sent (memory stays flat at 10M users).
+        let users = user_ids.iter().enumerate().map(|(i, id)| {
             let role = g.pick(&roles);
             let status = g.pick(&statuses);
             let created = ts(base, i as u64, spec.users);
             let deleted = (g.rng.gen_ratio(1, 50)).then(|| created.clone());
-            users.push(vec![
+            vec![
                 Some(id.to_string()),
                 Some(format!("user{i:07}{SYNTHETIC_DOMAIN}")),
                 Some(password_hash.clone()),
@@ -267,8 +267,8 @@ pub async fn synthetic(db: &Db, spec: SyntheticSpec, force: bool) -> Result<Seed
                 Some(created.clone()),
                 Some(created),
                 deleted,
-            ]);
-        }
+            ]
+        });
         rep.users = sink
             .bulk_load(
                 "User",
@@ -282,7 +282,7 @@ pub async fn synthetic(db: &Db, spec: SyntheticSpec, force: bool) -> Result<Seed
                     "updated_at",
                     "deleted_at",
                 ],
-                users.into_iter(),
+                users,
             )
             .await?;
         let orgs = org_ids.iter().enumerate().map(|(i, id)| {
@@ -313,27 +313,26 @@ pub async fn synthetic(db: &Db, spec: SyntheticSpec, force: bool) -> Result<Seed
             )
             .await?;
         if !org_ids.is_empty() {
-            let mut members = Vec::with_capacity(user_ids.len());
-            for (i, u) in user_ids.iter().enumerate() {
+            let members = user_ids.iter().enumerate().map(|(i, u)| {
                 let org = org_ids[i % org_ids.len()];
                 let role = if i < org_ids.len() {
                     "OWNER"
                 } else {
                     g.pick(&["MEMBER", "MEMBER", "MEMBER", "MANAGER", "ADMIN"])
                 };
-                members.push(vec![
+                vec![
                     Some(g.uuid().to_string()),
                     Some(org.to_string()),
                     Some(u.to_string()),
                     Some(role.into()),
                     Some(ts(base, i as u64, spec.users)),
-                ]);
-            }
+                ]
+            });
             rep.members = sink
                 .bulk_load(
                     "OrganizationMember",
                     &["id", "organization_id", "user_id", "role", "joined_at"],
-                    members.into_iter(),
+                    members,
                 )
                 .await?;
         }
