@@ -3,6 +3,7 @@
 
 use ncy_core::db::{pg_map_err, Db, Dialect, Row, Tx};
 use ncy_core::{Error, Result};
+use serde::de::DeserializeOwned;
 
 /// Upper bound of any single health query.
 pub const STATEMENT_TIMEOUT: &str = "5s";
@@ -56,6 +57,11 @@ pub(crate) async fn read_rows(db: &Db, sql: &str) -> Result<Vec<Row>> {
 pub(crate) fn one(rows: &[Row]) -> Result<&Row> {
     rows.first()
         .ok_or_else(|| Error::db("query returned no row"))
+}
+
+/// [`read_rows`], the one row it returns decoded into `T` (see `Row::decode`).
+pub(crate) async fn read_one_as<T: DeserializeOwned>(db: &Db, sql: &str) -> Result<T> {
+    one(&read_rows(db, sql).await?)?.decode()
 }
 
 /// A read-write transaction with the timeouts set, for the audited actions.

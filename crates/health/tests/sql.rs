@@ -772,3 +772,47 @@ async fn dead_tuples_and_long_transactions_become_findings() {
         .unwrap();
     assert!(r.is_err(), "the sleep was cancelled");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replication_slots_and_the_archiver_are_read() {
+    let (db, _url) = ncy_tests::fresh_pg().await;
+    let op = ncy_tests::seeded_admin(&db).await;
+    // Slots are the cluster's: a unique name, dropped at the end. A physical slot reserving
+    // WAL retains a few bytes only, far below the finding's 1 GiB.
+    let kept = format!("health_kept_{}", uuid_suffix());
+    let lazy = format!("health_lazy_{}", uuid_suffix());
+    exec(
+        &db,
+        &format!(
+            "SELECT pg_create_physical_replication_slot('{kept}', true);
+             SELECT pg_create_physical_replication_slot('{lazy}', false);"
+        ),
+    )
+    .await;
+    let rep = report(&db, &op, &quick()).await;
+    exec(
+        &db,
+        &format!(
+            "SELECT pg_drop_replication_slot('{kept}'); SELECT pg_drop_replication_slot('{lazy}');"
+        ),
+    )
+    .await;
+    let rep = rep.unwrap();
+    let r = rep.replication.as_ref().expect("replication");
+    assert!(!r.in_recovery);
+    let slot = |name: &str| {
+        r.slots
+            .iter()
+            .find(|s| s.name == name)
+            .unwrap_or_else(|| panic!("{name} not in {:?}", r.slots))
+    };
+    let k = slot(&kept);
+    assert!(k.slot_type == "physical" && !k.active, "{k:?}");
+    assert!(k.retained_bytes.is_some_and(|b| b >= 0.0), "{k:?}");
+    // Not reserving WAL: no restart position, nothing retained.
+    assert_eq!(slot(&lazy).retained_bytes, None, "{:?}", slot(&lazy));
+    assert!(r.replicas.is_empty(), "{:?}", r.replicas);
+    assert!(!r.archiver.archive_mode.is_empty() && !r.archiver.wal_level.is_empty());
+    assert!(r.archiver.failed_count >= 0 && !r.archiver.failing());
+    assert!(!rep.findings.iter().any(|f| f.title.contains(&kept)));
+}
