@@ -71,6 +71,10 @@ pub async fn write_tx(db: &Db) -> Result<Tx> {
 
 /// Turns the server's "permission denied" (SQLSTATE 42501) into a configuration error that
 /// names what the connected database role may not do and how to grant it.
+// The driver's error is dropped here, its message kept in the text: `Error::Config` (code
+// `config`, which the CLI and the window turn into their fix hint) has no `#[source]`, and the
+// variants that have one (`Database`, `Io`) carry other codes. Keeping it needs a source on a
+// config-coded variant in ncy-core.
 pub fn privilege(e: Error, what: &str, fix: &str) -> Error {
     match &e {
         Error::Database { message, .. } if message.contains("SQLSTATE 42501") => Error::Config(
