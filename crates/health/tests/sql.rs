@@ -816,3 +816,59 @@ async fn replication_slots_and_the_archiver_are_read() {
     assert!(r.archiver.failed_count >= 0 && !r.archiver.failing());
     assert!(!rep.findings.iter().any(|f| f.title.contains(&kept)));
 }
+
+/// The report through a transaction-mode PgBouncer (`pgbouncer=true`), one server connection
+/// shared by every client connection: every section reads, twice, and no statement stays
+/// prepared on the server connection (which another client would meet).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_report_reads_through_pgbouncer_in_transaction_mode() {
+    use ncy_core::db::{ConnectOptions, Db, Target};
+    use ncy_tests::pooler::{Pooler, PoolerOptions};
+
+    let (db, url) = ncy_tests::fresh_pg().await;
+    let op = ncy_tests::seeded_admin(&db).await;
+    let (_, rest) = url.rsplit_once('@').expect("url has a host");
+    let (hostport, name) = rest.split_once('/').expect("url has a database");
+    let port: u16 = hostport
+        .rsplit_once(':')
+        .and_then(|(_, p)| p.parse().ok())
+        .expect("url has a port");
+    let name = name.split('?').next().unwrap_or_default();
+    let pooler = Pooler::start(
+        port,
+        &PoolerOptions {
+            pool_size: 1,
+            ..PoolerOptions::default()
+        },
+    )
+    .expect("pgbouncer");
+    let pdb = Db::connect(
+        &Target::Postgres(format!("{}?pgbouncer=true", pooler.url(name))),
+        &ConnectOptions {
+            max_connections: 8,
+            ..ConnectOptions::default()
+        },
+    )
+    .await
+    .expect("connect through pgbouncer");
+    assert!(pdb.pooled());
+    for _ in 0..2 {
+        let rep = report(&pdb, &op, &quick()).await.unwrap();
+        assert!(rep.unavailable.is_empty(), "{:?}", rep.unavailable);
+        assert!(rep.objects.is_some() && rep.activity.is_some() && rep.replication.is_some());
+    }
+    let left = pdb
+        .query(
+            "SELECT count(*)::int8 AS n FROM pg_prepared_statements",
+            &[],
+        )
+        .await
+        .unwrap()[0]
+        .int("n")
+        .unwrap();
+    assert_eq!(
+        left, 0,
+        "statements left prepared on the shared server connection"
+    );
+    pdb.close().await;
+}

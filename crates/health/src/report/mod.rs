@@ -1,7 +1,7 @@
 //! The health report: every section read in its own bounded, read-only transaction (one
-//! statement, one round trip: [`crate::guard`]), the sections at the same time (one pooled
-//! connection each, so the report takes as long as its slowest section), then judged into
-//! findings ([`judge`]).
+//! statement, its plan kept by the pooled connection: [`crate::guard`]), the sections at the
+//! same time (one pooled connection each, so the report takes as long as its slowest section),
+//! then judged into findings ([`judge`]).
 
 use std::time::Duration;
 
