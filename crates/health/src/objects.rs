@@ -299,12 +299,14 @@ const CATALOG_COLS: &[(&str, &str)] = &[
     ("reltuples", "float8"),
 ];
 
-/// The statistics in one statement: every table's sizes and counters once (a CTE), its two
-/// lists (largest, most dead tuples: parts 0 and 1), every index's size once, its two lists
-/// (largest, unused: parts 2 and 3, definitions only for the rows shown) and `stats_reset`
-/// (part 4). A table's total is `pg_table_size + pg_indexes_size`, which is how the server
-/// computes `pg_total_relation_size`, without reading the index sizes twice.
-fn stats_sql(limit: i64) -> String {
+/// The statistics statements, read at the same time on two connections (as one statement it
+/// was the report's longest section). The tables':
+/// every table's sizes and counters once (a CTE), its two lists (largest, most dead tuples:
+/// parts 0 and 1) and `stats_reset` (part 4). The indexes': every index's size once, its two
+/// lists (largest, unused: parts 2 and 3, definitions only for the rows shown). A table's total
+/// is `pg_table_size + pg_indexes_size`, which is how the server computes
+/// `pg_total_relation_size`, without reading the index sizes twice.
+fn stats_sql(limit: i64) -> [String; 2] {
     let (one, ten) = (limit.to_string(), (limit * 10).to_string());
     let part = |n: &str, taken: &[&str], extra: &[(&str, &str)]| {
         let mut e = vec![("part", n), ("ord", "x.ord")];
@@ -331,10 +333,10 @@ fn stats_sql(limit: i64) -> String {
             )
         )
     };
-    // The two `OFFSET 0`s are planner fences, not paging: they keep PostgreSQL from pulling
-    // the per-relation size and statistics calls up into the outer query (where they would
-    // run again for each reference). Nothing is skipped; the lists are bounded by LIMIT.
-    format!(
+    // The `OFFSET 0` is a planner fence, not paging: it keeps PostgreSQL from pulling the
+    // per-relation size and statistics calls up into the outer query (where they would run
+    // again for each reference). Nothing is skipped; the lists are bounded by LIMIT.
+    let tables_sql = format!(
         "WITH t AS MATERIALIZED (
              SELECT z.schema, z.name, z.own_bytes + z.index_bytes AS total_bytes, z.table_bytes,
                     z.index_bytes, z.reltuples, z.n_live_tup, z.n_dead_tup, z.seq_scan, z.idx_scan,
@@ -353,20 +355,29 @@ fn stats_sql(limit: i64) -> String {
                           pg_stat_get_last_autoanalyze_time(c.oid) AS last_autoanalyze
                    FROM pg_class c
                    JOIN pg_namespace n ON n.oid = c.relnamespace
-                   WHERE c.relkind IN ('r', 'p', 'm') AND {} OFFSET 0) z),
-         ix AS MATERIALIZED (
-             SELECT i.indexrelid, {USER_INDEX_COLS}, pg_relation_size(i.indexrelid) AS bytes,
-                    pg_stat_get_numscans(i.indexrelid) AS idx_scan
-             FROM {USER_INDEXES})
+                   WHERE c.relkind IN ('r', 'p', 'm') AND {} OFFSET 0) z)
          {}
-         UNION ALL {}
-         UNION ALL {}
          UNION ALL {}
          UNION ALL SELECT {} FROM pg_stat_database d WHERE d.datname = current_database()
          ORDER BY 1, 2",
         user_schema("n.nspname"),
         tables("0", "", "t.total_bytes DESC, t.name"),
         tables("1", "AND t.n_dead_tup > 0", "t.n_dead_tup DESC, t.name"),
+        sql::branch(
+            STAT_COLS,
+            "d",
+            &["stats_reset"],
+            &[("part", "4"), ("ord", "1")]
+        ),
+    );
+    let indexes_sql = format!(
+        "WITH ix AS MATERIALIZED (
+             SELECT i.indexrelid, {USER_INDEX_COLS}, pg_relation_size(i.indexrelid) AS bytes,
+                    pg_stat_get_numscans(i.indexrelid) AS idx_scan
+             FROM {USER_INDEXES})
+         {}
+         UNION ALL {}
+         ORDER BY 1, 2",
         indexes("2", "", &one),
         indexes(
             "3",
@@ -374,13 +385,8 @@ fn stats_sql(limit: i64) -> String {
              AND ix.indexrelid NOT IN (SELECT conindid FROM pg_constraint)",
             &ten
         ),
-        sql::branch(
-            STAT_COLS,
-            "d",
-            &["stats_reset"],
-            &[("part", "4"), ("ord", "1")]
-        ),
-    )
+    );
+    [tables_sql, indexes_sql]
 }
 
 /// The catalog-only lists in one statement: invalid indexes (part 0), identical indexes
@@ -479,14 +485,19 @@ fn catalog_sql(limit: i64) -> String {
 /// come from the catalog alone (invalid and duplicate indexes, FKs without an index: the same
 /// on a physical standby, and the heaviest to compute) are read on `catalog`, the read replica
 /// when one is configured; the activity statistics (`pg_stat_*`) belong to `db`'s server.
-/// One statement on each, at the same time.
+/// The three statements run at the same time (two on `db`, one on `catalog`).
 pub(crate) async fn read(db: &Db, catalog: &Db, limit: i64) -> Result<Objects> {
     let stats = async {
-        let rows = read_rows(db, &stats_sql(limit)).await?;
+        let [tables_sql, indexes_sql] = stats_sql(limit);
+        let (table_rows, index_rows) = tokio::join!(
+            crate::report::timed("objects.tables", read_rows(db, &tables_sql)),
+            crate::report::timed("objects.indexes", read_rows(db, &indexes_sql))
+        );
+        let (table_rows, index_rows) = (table_rows?, index_rows?);
         let (mut tables, mut dead_tuples, mut indexes, mut unused_indexes) =
             (vec![], vec![], vec![], vec![]);
         let mut stats_reset = None;
-        for r in &rows {
+        for r in table_rows.iter().chain(&index_rows) {
             match r.decode::<Part>()?.part {
                 0 => tables.push(r.decode::<TableRow>()?.into()),
                 1 => dead_tuples.push(r.decode::<TableRow>()?.into()),
@@ -530,10 +541,7 @@ pub(crate) async fn read(db: &Db, catalog: &Db, limit: i64) -> Result<Objects> {
         }
         Ok::<_, ncy_core::Error>((invalid, duplicate, missing))
     };
-    let (stats, lists) = tokio::join!(
-        crate::report::timed("objects.stats", stats),
-        crate::report::timed("objects.lists", lists)
-    );
+    let (stats, lists) = tokio::join!(stats, crate::report::timed("objects.lists", lists));
     let (tables, dead_tuples, indexes, unused_indexes, stats_reset) = stats?;
     let (invalid_indexes, duplicate_indexes, missing_fk_indexes) = lists?;
     Ok(Objects {

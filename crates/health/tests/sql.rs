@@ -872,3 +872,39 @@ async fn the_report_reads_through_pgbouncer_in_transaction_mode() {
     );
     pdb.close().await;
 }
+
+/// On a direct connection the sections' statements are prepared once per pooled connection
+/// and their plans kept (planning the catalog statements cost more than their round trips).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_direct_connection_keeps_the_sections_statements_prepared() {
+    use ncy_core::db::{ConnectOptions, Db, Target};
+
+    let (db, url) = ncy_tests::fresh_pg().await;
+    let op = ncy_tests::seeded_admin(&db).await;
+    // One connection: every section, and the count below, run on it.
+    let one = Db::connect(
+        &Target::Postgres(url),
+        &ConnectOptions {
+            max_connections: 1,
+            ..ConnectOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    for _ in 0..2 {
+        let rep = report(&one, &op, &quick()).await.unwrap();
+        assert!(rep.unavailable.is_empty(), "{:?}", rep.unavailable);
+    }
+    let kept = one
+        .query(
+            "SELECT count(*)::int8 AS n FROM pg_prepared_statements
+             WHERE statement LIKE 'WITH t AS MATERIALIZED%' OR statement LIKE 'WITH ix AS%'",
+            &[],
+        )
+        .await
+        .unwrap()[0]
+        .int("n")
+        .unwrap();
+    assert_eq!(kept, 2, "the objects statements, prepared once each");
+    one.close().await;
+}
