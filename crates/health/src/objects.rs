@@ -300,12 +300,12 @@ const CATALOG_COLS: &[(&str, &str)] = &[
 ];
 
 /// The statistics statements, read at the same time on two connections (as one statement it
-/// was the report's longest section). The tables':
-/// every table's sizes and counters once (a CTE), its two lists (largest, most dead tuples:
-/// parts 0 and 1) and `stats_reset` (part 4). The indexes': every index's size once, its two
-/// lists (largest, unused: parts 2 and 3, definitions only for the rows shown). A table's total
-/// is `pg_table_size + pg_indexes_size`, which is how the server computes
-/// `pg_total_relation_size`, without reading the index sizes twice.
+/// was the report's longest section). The tables': every table's sizes and counters once (a
+/// CTE), its two lists (largest, most dead tuples: parts 0 and 1) and `stats_reset` (part 4).
+/// The indexes': every index's size once, its two lists (largest, unused: parts 2 and 3,
+/// definitions only for the rows shown). A table's total is `pg_table_size + pg_indexes_size`,
+/// which is how the server computes `pg_total_relation_size`, without reading the index sizes
+/// twice.
 fn stats_sql(limit: i64) -> [String; 2] {
     let (one, ten) = (limit.to_string(), (limit * 10).to_string());
     let part = |n: &str, taken: &[&str], extra: &[(&str, &str)]| {
