@@ -4,9 +4,9 @@
 use chrono::NaiveDateTime;
 use ncy_core::audit::{self, Entry};
 use ncy_core::auth::{perm, Operator};
-use ncy_core::db::{Db, Row};
+use ncy_core::db::Db;
 use ncy_core::{params, Error, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::guard::{privilege, read_rows, write_tx};
@@ -77,27 +77,60 @@ const SESSION_COLS: &str = "a.pid::int8 AS pid, a.usename::text AS usr, a.datnam
     left(a.query, 1000) AS query,
     CASE WHEN a.wait_event_type = 'Lock' THEN pg_blocking_pids(a.pid)::text[] END AS blocked_by";
 
-fn session(r: &Row) -> Result<SessionInfo> {
-    Ok(SessionInfo {
-        pid: r.int("pid")?,
-        user: r.opt_text("usr")?,
-        database: r.opt_text("dbname")?,
-        application: r.opt_text("app")?.filter(|s| !s.is_empty()),
-        client_addr: r.opt_text("client_addr")?,
-        state: r.opt_text("state")?,
-        wait_event_type: r.opt_text("wait_event_type")?,
-        wait_event: r.opt_text("wait_event")?,
-        xact_start: r.opt_ts("xact_start")?,
-        xact_seconds: r.opt_float("xact_seconds")?,
-        query_seconds: r.opt_float("query_seconds")?,
-        state_seconds: r.opt_float("state_seconds")?,
-        query: r.opt_text("query")?,
-        blocked_by: r
-            .text_array("blocked_by")?
-            .iter()
-            .filter_map(|p| p.parse().ok())
-            .collect(),
-    })
+/// A session row ([`SESSION_COLS`]).
+#[derive(Deserialize)]
+struct SessionRow {
+    pid: i64,
+    usr: Option<String>,
+    dbname: Option<String>,
+    app: Option<String>,
+    client_addr: Option<String>,
+    state: Option<String>,
+    wait_event_type: Option<String>,
+    wait_event: Option<String>,
+    xact_start: Option<NaiveDateTime>,
+    xact_seconds: Option<f64>,
+    query_seconds: Option<f64>,
+    state_seconds: Option<f64>,
+    query: Option<String>,
+    /// `text[]`: the row decoder has no integer arrays (NULL: none).
+    blocked_by: Vec<String>,
+}
+
+impl From<SessionRow> for SessionInfo {
+    fn from(r: SessionRow) -> SessionInfo {
+        SessionInfo {
+            pid: r.pid,
+            user: r.usr,
+            database: r.dbname,
+            application: r.app.filter(|s| !s.is_empty()),
+            client_addr: r.client_addr,
+            state: r.state,
+            wait_event_type: r.wait_event_type,
+            wait_event: r.wait_event,
+            xact_start: r.xact_start,
+            xact_seconds: r.xact_seconds,
+            query_seconds: r.query_seconds,
+            state_seconds: r.state_seconds,
+            query: r.query,
+            blocked_by: r.blocked_by.iter().filter_map(|p| p.parse().ok()).collect(),
+        }
+    }
+}
+
+/// A row of the activity statement: its list and place in it (with the session's columns).
+#[derive(Deserialize)]
+struct Place {
+    part: i64,
+    ord: i64,
+}
+
+/// The lock a waiting session waits for (part 1 of the activity statement).
+#[derive(Deserialize)]
+struct Lock {
+    locktype: Option<String>,
+    mode: Option<String>,
+    relation: Option<String>,
 }
 
 /// The columns of [`SESSION_COLS`] by name, to select them from a CTE.
@@ -141,20 +174,21 @@ pub(crate) async fn read(db: &Db, limit: i64) -> Result<Activity> {
     // The waiting sessions by their place, with their blockers once read.
     let mut waiting: Vec<(i64, BlockedSession)> = Vec::new();
     for r in &rows {
-        let ord = r.int("ord")?;
-        match r.int("part")? {
-            0 => sessions.push(session(r)?),
+        let Place { part, ord } = r.decode()?;
+        match part {
+            0 => sessions.push(r.decode::<SessionRow>()?.into()),
             1 => {
-                let w = session(r)?;
+                let w: SessionInfo = r.decode::<SessionRow>()?.into();
                 if w.blocked_by.is_empty() {
                     continue;
                 }
+                let l: Lock = r.decode()?;
                 waiting.push((
                     ord,
                     BlockedSession {
-                        lock_type: r.opt_text("locktype")?,
-                        lock_mode: r.opt_text("mode")?,
-                        relation: r.opt_text("relation")?,
+                        lock_type: l.locktype,
+                        lock_mode: l.mode,
+                        relation: l.relation,
                         waiting: w,
                         blockers: vec![],
                     },
@@ -162,7 +196,7 @@ pub(crate) async fn read(db: &Db, limit: i64) -> Result<Activity> {
             }
             _ => {
                 if let Some((_, b)) = waiting.iter_mut().find(|(o, _)| *o == ord) {
-                    b.blockers.push(session(r)?);
+                    b.blockers.push(r.decode::<SessionRow>()?.into());
                 }
             }
         }
@@ -236,6 +270,17 @@ pub async fn signal(db: &Db, op: &Operator, pid: i64, sig: Signal) -> Result<Sig
             "give a process id from pg_stat_activity",
         ));
     }
+    /// What decides whether `pid` may be signalled, beside its session's columns.
+    #[derive(Deserialize)]
+    struct Target {
+        backend_type: Option<String>,
+        own: bool,
+    }
+    /// The outcome of `pg_cancel_backend` / `pg_terminate_backend`.
+    #[derive(Deserialize)]
+    struct Signalled {
+        ok: bool,
+    }
     let mut tx = write_tx(db).await?;
     let r = tx
         .query_opt(
@@ -247,10 +292,11 @@ pub async fn signal(db: &Db, op: &Operator, pid: i64, sig: Signal) -> Result<Sig
         )
         .await?
         .ok_or_else(|| Error::not_found("session (pid)", pid))?;
-    if r.bool("own")? {
+    let target: Target = r.decode()?;
+    if target.own {
         return Err(Error::invalid("pid", "that is this client's own session"));
     }
-    let kind = r.opt_text("backend_type")?.unwrap_or_default();
+    let kind = target.backend_type.unwrap_or_default();
     // An empty type means the role may not see that session's details (no pg_read_all_stats):
     // let the server decide whether it may be signalled.
     if !kind.is_empty() && kind != "client backend" {
@@ -261,7 +307,7 @@ pub async fn signal(db: &Db, op: &Operator, pid: i64, sig: Signal) -> Result<Sig
             ),
         ));
     }
-    let s = session(&r)?;
+    let s: SessionInfo = r.decode::<SessionRow>()?.into();
     audit::record(
         &mut tx,
         op,
@@ -277,7 +323,7 @@ pub async fn signal(db: &Db, op: &Operator, pid: i64, sig: Signal) -> Result<Sig
         },
     )
     .await?;
-    let ok = tx
+    let Signalled { ok } = tx
         .query_one(
             &format!("SELECT {}($1::int) AS ok", sig.function()),
             &params![pid],
@@ -290,7 +336,7 @@ pub async fn signal(db: &Db, op: &Operator, pid: i64, sig: Signal) -> Result<Sig
                 "connect as a superuser, or GRANT pg_signal_backend TO the role (superuser sessions can only be signalled by a superuser)",
             )
         })?
-        .bool("ok")?;
+        .decode()?;
     if !ok {
         return Err(Error::not_found("session (pid)", pid));
     }

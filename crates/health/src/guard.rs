@@ -1,8 +1,9 @@
 //! Bounded transactions: every health query runs under a statement and lock timeout so that a
 //! busy or stuck production server cannot hang the caller or pile up behind a lock.
 
-use ncy_core::db::{pg_map_err, Db, Dialect, Row, Tx};
+use ncy_core::db::{pg_map_err, Db, Protocol, Row, Tx};
 use ncy_core::{Error, Result};
+use serde::de::DeserializeOwned;
 
 /// Upper bound of any single health query.
 pub const STATEMENT_TIMEOUT: &str = "5s";
@@ -38,24 +39,47 @@ pub async fn read_tx(db: &Db) -> Result<Tx> {
     bounded(db, true).await
 }
 
-/// Runs one read-only statement (no parameters) under the timeouts in one round trip: the
-/// settings and the statement go as one script, one implicit transaction on the server (an
-/// error rolls it back whole, so no connection goes back to the pool inside a transaction).
+/// Runs one read-only statement (no parameters) under the timeouts.
+///
+/// On a direct connection ([`Protocol::Prepared`]) the statement is prepared once per pooled
+/// connection and its plan kept (sqlx's statement cache; a statement without parameters gets
+/// PostgreSQL's generic plan at once): three round trips (`BEGIN READ ONLY` with the limits,
+/// the statement, `COMMIT`) and no planning, where planning the catalog statements cost more
+/// than the round trips (BENCHMARKS.md, issue 17). An error drops the transaction, which sqlx
+/// rolls back before the connection goes back to the pool.
+///
+/// Through a transaction-mode pooler ([`Protocol::Simple`]) no statement may outlive its
+/// transaction on the shared server connection: the settings and the statement go as one
+/// script, one round trip and one implicit transaction (an error rolls it back whole),
+/// planned each time.
 pub(crate) async fn read_rows(db: &Db, sql: &str) -> Result<Vec<Row>> {
-    if db.dialect() == Dialect::Sqlite {
-        return db.query(sql, &[]).await;
+    match db.pg().map(|pg| pg.protocol()) {
+        None => db.query(sql, &[]).await,
+        Some(Protocol::Prepared) => {
+            let mut tx = read_tx(db).await?;
+            let rows = tx.query(sql, &[]).await?;
+            tx.commit().await?;
+            Ok(rows)
+        }
+        Some(Protocol::Simple) => {
+            db.query_script(&format!(
+                "SET TRANSACTION READ ONLY; SET LOCAL statement_timeout = '{STATEMENT_TIMEOUT}'; \
+                 SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'; {sql}"
+            ))
+            .await
+        }
     }
-    db.query_script(&format!(
-        "SET TRANSACTION READ ONLY; SET LOCAL statement_timeout = '{STATEMENT_TIMEOUT}'; \
-         SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'; {sql}"
-    ))
-    .await
 }
 
 /// The one row a statement returns ("query returned no row" when none).
 pub(crate) fn one(rows: &[Row]) -> Result<&Row> {
     rows.first()
         .ok_or_else(|| Error::db("query returned no row"))
+}
+
+/// [`read_rows`], the one row it returns decoded into `T` (see `Row::decode`).
+pub(crate) async fn read_one_as<T: DeserializeOwned>(db: &Db, sql: &str) -> Result<T> {
+    one(&read_rows(db, sql).await?)?.decode()
 }
 
 /// A read-write transaction with the timeouts set, for the audited actions.
@@ -65,6 +89,10 @@ pub async fn write_tx(db: &Db) -> Result<Tx> {
 
 /// Turns the server's "permission denied" (SQLSTATE 42501) into a configuration error that
 /// names what the connected database role may not do and how to grant it.
+// The driver's error is dropped here, its message kept in the text: `Error::Config` (code
+// `config`, which the CLI and the window turn into their fix hint) has no `#[source]`, and the
+// variants that have one (`Database`, `Io`) carry other codes. Keeping it needs a source on a
+// config-coded variant in ncy-core.
 pub fn privilege(e: Error, what: &str, fix: &str) -> Error {
     match &e {
         Error::Database { message, .. } if message.contains("SQLSTATE 42501") => Error::Config(

@@ -10,7 +10,8 @@
 //! - [`prometheus`]: charts over a time window from the Prometheus HTTP API.
 //!
 //! Safety: every query runs in a transaction bounded by `SET LOCAL statement_timeout` and
-//! `lock_timeout` ([`guard`]); viewing is read-only (`SET TRANSACTION READ ONLY`).
+//! `lock_timeout` ([`guard`]); viewing is read-only (`BEGIN READ ONLY`, or `SET TRANSACTION
+//! READ ONLY` through a transaction-mode pooler).
 
 // `ncy_core::params![..]` builds a Vec that queries borrow as a slice.
 #![allow(clippy::useless_vec)]

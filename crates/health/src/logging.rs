@@ -8,7 +8,7 @@ use ncy_core::{Error, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::guard::{one, read_rows, write_tx, LOCK_TIMEOUT, STATEMENT_TIMEOUT};
+use crate::guard::{read_one_as, write_tx, LOCK_TIMEOUT, STATEMENT_TIMEOUT};
 
 /// Values of `log_statement`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,9 +60,19 @@ pub struct LoggingSettings {
     pub log_destination: String,
 }
 
+/// The row of the logging statement.
+#[derive(Deserialize)]
+struct LoggingRow {
+    min_ms: String,
+    source: String,
+    log_statement: String,
+    collector: String,
+    destination: String,
+}
+
 /// Reads [`LoggingSettings`].
 pub(crate) async fn read(db: &Db) -> Result<LoggingSettings> {
-    let rows = read_rows(
+    let r: LoggingRow = read_one_as(
         db,
         "SELECT s.setting AS min_ms, s.source,
                     current_setting('log_statement') AS log_statement,
@@ -71,16 +81,15 @@ pub(crate) async fn read(db: &Db) -> Result<LoggingSettings> {
              FROM pg_settings s WHERE s.name = 'log_min_duration_statement'",
     )
     .await?;
-    let r = one(&rows)?;
-    let min = r.text("min_ms")?;
+    let min = r.min_ms;
     Ok(LoggingSettings {
         log_min_duration_statement_ms: min
             .parse()
             .map_err(|_| Error::db(format!("log_min_duration_statement is `{min}`")))?,
-        log_statement: r.text("log_statement")?,
-        source: r.text("source")?,
-        logging_collector: r.text("collector")? == "on",
-        log_destination: r.text("destination")?,
+        log_statement: r.log_statement,
+        source: r.source,
+        logging_collector: r.collector == "on",
+        log_destination: r.destination,
     })
 }
 

@@ -2,12 +2,12 @@
 //! unused, duplicate and invalid indexes, and foreign keys without a supporting index.
 
 use chrono::NaiveDateTime;
-use ncy_core::db::{Db, Row};
+use ncy_core::db::Db;
 use ncy_core::Result;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::guard::read_rows;
-use crate::sql;
+use crate::sql::{self, Part};
 
 const USER_SCHEMAS: &str =
     "NOT IN ('pg_catalog', 'information_schema') AND {n} NOT LIKE 'pg_toast%' AND {n} NOT LIKE 'pg_temp%'";
@@ -100,49 +100,113 @@ pub struct Objects {
     pub stats_reset: Option<NaiveDateTime>,
 }
 
-fn estimate(r: &Row, col: &str) -> Result<Option<f64>> {
+fn estimate(reltuples: Option<f64>) -> Option<f64> {
     // reltuples is -1 (PostgreSQL 14+) or 0 when never vacuumed / analyzed.
-    Ok(r.opt_float(col)?.filter(|v| *v >= 0.0))
+    reltuples.filter(|v| *v >= 0.0)
 }
 
-fn table(r: &Row) -> Result<TableStat> {
-    let live = r.opt_int("n_live_tup")?.unwrap_or(0);
-    let dead = r.opt_int("n_dead_tup")?.unwrap_or(0);
-    Ok(TableStat {
-        schema: r.text("schema")?,
-        name: r.text("name")?,
-        total_bytes: r.int("total_bytes")?,
-        table_bytes: r.int("table_bytes")?,
-        index_bytes: r.int("index_bytes")?,
-        row_estimate: estimate(r, "reltuples")?,
-        live_tuples: live,
-        dead_tuples: dead,
-        dead_ratio: if live + dead > 0 {
-            dead as f64 / (live + dead) as f64
-        } else {
-            0.0
-        },
-        seq_scan: r.opt_int("seq_scan")?.unwrap_or(0),
-        idx_scan: r.opt_int("idx_scan")?,
-        last_vacuum: r.opt_ts("last_vacuum")?,
-        last_autovacuum: r.opt_ts("last_autovacuum")?,
-        last_analyze: r.opt_ts("last_analyze")?,
-        last_autoanalyze: r.opt_ts("last_autoanalyze")?,
-    })
+/// A table row of the statistics statement ([`TABLE_COLS`]).
+#[derive(Deserialize)]
+struct TableRow {
+    schema: String,
+    name: String,
+    total_bytes: i64,
+    table_bytes: i64,
+    index_bytes: i64,
+    reltuples: Option<f64>,
+    n_live_tup: Option<i64>,
+    n_dead_tup: Option<i64>,
+    seq_scan: Option<i64>,
+    idx_scan: Option<i64>,
+    last_vacuum: Option<NaiveDateTime>,
+    last_autovacuum: Option<NaiveDateTime>,
+    last_analyze: Option<NaiveDateTime>,
+    last_autoanalyze: Option<NaiveDateTime>,
 }
 
-fn index(r: &Row) -> Result<IndexStat> {
-    Ok(IndexStat {
-        schema: r.text("schema")?,
-        table: r.text("table_name")?,
-        name: r.text("index_name")?,
-        bytes: r.int("bytes")?,
-        scans: r.opt_int("idx_scan")?.unwrap_or(0),
-        unique: r.bool("indisunique")?,
-        primary: r.bool("indisprimary")?,
-        valid: r.bool("indisvalid")?,
-        definition: r.text("definition")?,
-    })
+impl From<TableRow> for TableStat {
+    fn from(r: TableRow) -> TableStat {
+        let live = r.n_live_tup.unwrap_or(0);
+        let dead = r.n_dead_tup.unwrap_or(0);
+        TableStat {
+            schema: r.schema,
+            name: r.name,
+            total_bytes: r.total_bytes,
+            table_bytes: r.table_bytes,
+            index_bytes: r.index_bytes,
+            row_estimate: estimate(r.reltuples),
+            live_tuples: live,
+            dead_tuples: dead,
+            dead_ratio: if live + dead > 0 {
+                dead as f64 / (live + dead) as f64
+            } else {
+                0.0
+            },
+            seq_scan: r.seq_scan.unwrap_or(0),
+            idx_scan: r.idx_scan,
+            last_vacuum: r.last_vacuum,
+            last_autovacuum: r.last_autovacuum,
+            last_analyze: r.last_analyze,
+            last_autoanalyze: r.last_autoanalyze,
+        }
+    }
+}
+
+/// An index row of either statement ([`INDEX_COLS`] and its definition).
+#[derive(Deserialize)]
+struct IndexRow {
+    schema: String,
+    table_name: String,
+    index_name: String,
+    bytes: i64,
+    idx_scan: Option<i64>,
+    indisunique: bool,
+    indisprimary: bool,
+    indisvalid: bool,
+    definition: String,
+}
+
+impl From<IndexRow> for IndexStat {
+    fn from(r: IndexRow) -> IndexStat {
+        IndexStat {
+            schema: r.schema,
+            table: r.table_name,
+            name: r.index_name,
+            bytes: r.bytes,
+            scans: r.idx_scan.unwrap_or(0),
+            unique: r.indisunique,
+            primary: r.indisprimary,
+            valid: r.indisvalid,
+            definition: r.definition,
+        }
+    }
+}
+
+/// The `stats_reset` row of the statistics statement (part 4).
+#[derive(Deserialize)]
+struct StatsReset {
+    stats_reset: Option<NaiveDateTime>,
+}
+
+/// A row of identical indexes of the catalog statement (part 1).
+#[derive(Deserialize)]
+struct DuplicateRow {
+    schema: String,
+    table_name: String,
+    indexes: Vec<String>,
+    bytes: i64,
+}
+
+/// A foreign key without an index, from the catalog statement (part 2).
+#[derive(Deserialize)]
+struct MissingFkRow {
+    schema: String,
+    table_name: String,
+    constraint_name: String,
+    columns: Vec<String>,
+    referenced_table: String,
+    table_bytes: i64,
+    reltuples: Option<f64>,
 }
 
 /// The indexes of `pg_stat_user_indexes` (its definition, without the view: planned faster),
@@ -235,12 +299,14 @@ const CATALOG_COLS: &[(&str, &str)] = &[
     ("reltuples", "float8"),
 ];
 
-/// The statistics in one statement: every table's sizes and counters once (a CTE), its two
-/// lists (largest, most dead tuples: parts 0 and 1), every index's size once, its two lists
-/// (largest, unused: parts 2 and 3, definitions only for the rows shown) and `stats_reset`
-/// (part 4). A table's total is `pg_table_size + pg_indexes_size`, which is how the server
-/// computes `pg_total_relation_size`, without reading the index sizes twice.
-fn stats_sql(limit: i64) -> String {
+/// The statistics statements, read at the same time on two connections (as one statement it
+/// was the report's longest section). The tables': every table's sizes and counters once (a
+/// CTE), its two lists (largest, most dead tuples: parts 0 and 1) and `stats_reset` (part 4).
+/// The indexes': every index's size once, its two lists (largest, unused: parts 2 and 3,
+/// definitions only for the rows shown). A table's total is `pg_table_size + pg_indexes_size`,
+/// which is how the server computes `pg_total_relation_size`, without reading the index sizes
+/// twice.
+fn stats_sql(limit: i64) -> [String; 2] {
     let (one, ten) = (limit.to_string(), (limit * 10).to_string());
     let part = |n: &str, taken: &[&str], extra: &[(&str, &str)]| {
         let mut e = vec![("part", n), ("ord", "x.ord")];
@@ -267,10 +333,10 @@ fn stats_sql(limit: i64) -> String {
             )
         )
     };
-    // The two `OFFSET 0`s are planner fences, not paging: they keep PostgreSQL from pulling
-    // the per-relation size and statistics calls up into the outer query (where they would
-    // run again for each reference). Nothing is skipped; the lists are bounded by LIMIT.
-    format!(
+    // The `OFFSET 0` is a planner fence, not paging: it keeps PostgreSQL from pulling the
+    // per-relation size and statistics calls up into the outer query (where they would run
+    // again for each reference). Nothing is skipped; the lists are bounded by LIMIT.
+    let tables_sql = format!(
         "WITH t AS MATERIALIZED (
              SELECT z.schema, z.name, z.own_bytes + z.index_bytes AS total_bytes, z.table_bytes,
                     z.index_bytes, z.reltuples, z.n_live_tup, z.n_dead_tup, z.seq_scan, z.idx_scan,
@@ -289,20 +355,29 @@ fn stats_sql(limit: i64) -> String {
                           pg_stat_get_last_autoanalyze_time(c.oid) AS last_autoanalyze
                    FROM pg_class c
                    JOIN pg_namespace n ON n.oid = c.relnamespace
-                   WHERE c.relkind IN ('r', 'p', 'm') AND {} OFFSET 0) z),
-         ix AS MATERIALIZED (
-             SELECT i.indexrelid, {USER_INDEX_COLS}, pg_relation_size(i.indexrelid) AS bytes,
-                    pg_stat_get_numscans(i.indexrelid) AS idx_scan
-             FROM {USER_INDEXES})
+                   WHERE c.relkind IN ('r', 'p', 'm') AND {} OFFSET 0) z)
          {}
-         UNION ALL {}
-         UNION ALL {}
          UNION ALL {}
          UNION ALL SELECT {} FROM pg_stat_database d WHERE d.datname = current_database()
          ORDER BY 1, 2",
         user_schema("n.nspname"),
         tables("0", "", "t.total_bytes DESC, t.name"),
         tables("1", "AND t.n_dead_tup > 0", "t.n_dead_tup DESC, t.name"),
+        sql::branch(
+            STAT_COLS,
+            "d",
+            &["stats_reset"],
+            &[("part", "4"), ("ord", "1")]
+        ),
+    );
+    let indexes_sql = format!(
+        "WITH ix AS MATERIALIZED (
+             SELECT i.indexrelid, {USER_INDEX_COLS}, pg_relation_size(i.indexrelid) AS bytes,
+                    pg_stat_get_numscans(i.indexrelid) AS idx_scan
+             FROM {USER_INDEXES})
+         {}
+         UNION ALL {}
+         ORDER BY 1, 2",
         indexes("2", "", &one),
         indexes(
             "3",
@@ -310,13 +385,8 @@ fn stats_sql(limit: i64) -> String {
              AND ix.indexrelid NOT IN (SELECT conindid FROM pg_constraint)",
             &ten
         ),
-        sql::branch(
-            STAT_COLS,
-            "d",
-            &["stats_reset"],
-            &[("part", "4"), ("ord", "1")]
-        ),
-    )
+    );
+    [tables_sql, indexes_sql]
 }
 
 /// The catalog-only lists in one statement: invalid indexes (part 0), identical indexes
@@ -415,20 +485,25 @@ fn catalog_sql(limit: i64) -> String {
 /// come from the catalog alone (invalid and duplicate indexes, FKs without an index: the same
 /// on a physical standby, and the heaviest to compute) are read on `catalog`, the read replica
 /// when one is configured; the activity statistics (`pg_stat_*`) belong to `db`'s server.
-/// One statement on each, at the same time.
+/// The three statements run at the same time (two on `db`, one on `catalog`).
 pub(crate) async fn read(db: &Db, catalog: &Db, limit: i64) -> Result<Objects> {
     let stats = async {
-        let rows = read_rows(db, &stats_sql(limit)).await?;
+        let [tables_sql, indexes_sql] = stats_sql(limit);
+        let (table_rows, index_rows) = tokio::join!(
+            crate::report::timed("objects.tables", read_rows(db, &tables_sql)),
+            crate::report::timed("objects.indexes", read_rows(db, &indexes_sql))
+        );
+        let (table_rows, index_rows) = (table_rows?, index_rows?);
         let (mut tables, mut dead_tuples, mut indexes, mut unused_indexes) =
             (vec![], vec![], vec![], vec![]);
         let mut stats_reset = None;
-        for r in &rows {
-            match r.int("part")? {
-                0 => tables.push(table(r)?),
-                1 => dead_tuples.push(table(r)?),
-                2 => indexes.push(index(r)?),
-                3 => unused_indexes.push(index(r)?),
-                _ => stats_reset = Some(r.opt_ts("stats_reset")?),
+        for r in table_rows.iter().chain(&index_rows) {
+            match r.decode::<Part>()?.part {
+                0 => tables.push(r.decode::<TableRow>()?.into()),
+                1 => dead_tuples.push(r.decode::<TableRow>()?.into()),
+                2 => indexes.push(r.decode::<IndexRow>()?.into()),
+                3 => unused_indexes.push(r.decode::<IndexRow>()?.into()),
+                _ => stats_reset = Some(r.decode::<StatsReset>()?.stats_reset),
             }
         }
         let stats_reset =
@@ -439,31 +514,34 @@ pub(crate) async fn read(db: &Db, catalog: &Db, limit: i64) -> Result<Objects> {
         let rows = read_rows(catalog, &catalog_sql(limit)).await?;
         let (mut invalid, mut duplicate, mut missing) = (vec![], vec![], vec![]);
         for r in &rows {
-            match r.int("part")? {
-                0 => invalid.push(index(r)?),
-                1 => duplicate.push(DuplicateIndexes {
-                    schema: r.text("schema")?,
-                    table: r.text("table_name")?,
-                    indexes: r.text_array("indexes")?,
-                    bytes: r.int("bytes")?,
-                }),
-                _ => missing.push(MissingFkIndex {
-                    schema: r.text("schema")?,
-                    table: r.text("table_name")?,
-                    constraint: r.text("constraint_name")?,
-                    columns: r.text_array("columns")?,
-                    referenced_table: r.text("referenced_table")?,
-                    table_bytes: r.int("table_bytes")?,
-                    row_estimate: estimate(r, "reltuples")?,
-                }),
+            match r.decode::<Part>()?.part {
+                0 => invalid.push(r.decode::<IndexRow>()?.into()),
+                1 => {
+                    let d: DuplicateRow = r.decode()?;
+                    duplicate.push(DuplicateIndexes {
+                        schema: d.schema,
+                        table: d.table_name,
+                        indexes: d.indexes,
+                        bytes: d.bytes,
+                    });
+                }
+                _ => {
+                    let m: MissingFkRow = r.decode()?;
+                    missing.push(MissingFkIndex {
+                        schema: m.schema,
+                        table: m.table_name,
+                        constraint: m.constraint_name,
+                        columns: m.columns,
+                        referenced_table: m.referenced_table,
+                        table_bytes: m.table_bytes,
+                        row_estimate: estimate(m.reltuples),
+                    });
+                }
             }
         }
         Ok::<_, ncy_core::Error>((invalid, duplicate, missing))
     };
-    let (stats, lists) = tokio::join!(
-        crate::report::timed("objects.stats", stats),
-        crate::report::timed("objects.lists", lists)
-    );
+    let (stats, lists) = tokio::join!(stats, crate::report::timed("objects.lists", lists));
     let (tables, dead_tuples, indexes, unused_indexes, stats_reset) = stats?;
     let (invalid_indexes, duplicate_indexes, missing_fk_indexes) = lists?;
     Ok(Objects {

@@ -3,12 +3,14 @@
 use chrono::NaiveDateTime;
 use ncy_core::db::Db;
 use ncy_core::Result;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::guard::read_rows;
+use crate::sql::Part;
 
+// Decoded from its row (the columns are named after the fields), as `Slot` and `Archiver` are.
 /// One standby streaming from this server.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Replica {
     pub application: Option<String>,
@@ -22,7 +24,7 @@ pub struct Replica {
 }
 
 /// One replication slot.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Slot {
     pub name: String,
@@ -33,7 +35,7 @@ pub struct Slot {
 }
 
 /// WAL archiving state (`pg_stat_archiver`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Archiver {
     /// `archive_mode`: `on`, `off` or `always`.
@@ -70,6 +72,12 @@ pub struct Replication {
     pub archiver: Archiver,
 }
 
+/// The recovery state, on every row of the replication statement.
+#[derive(Deserialize)]
+struct Recovery {
+    in_recovery: bool,
+}
+
 /// Reads [`Replication`] in one statement: the archiver's row (part 0), then the standbys
 /// (part 1) and the slots (part 2), each row with the recovery state. WAL positions are
 /// measured from the last received position on a standby, the current one on a primary.
@@ -85,11 +93,11 @@ pub(crate) async fn read(db: &Db) -> Result<Replication> {
                     current_setting('wal_level') AS wal_level,
                     a.archived_count, a.last_archived_wal, a.last_archived_time,
                     a.failed_count, a.last_failed_wal, a.last_failed_time, a.stats_reset,
-                    NULL::text AS app, NULL::text AS client_addr, NULL::text AS state,
+                    NULL::text AS application, NULL::text AS client_addr, NULL::text AS state,
                     NULL::text AS sync_state, NULL::text AS sent_lsn, NULL::text AS replay_lsn,
-                    NULL::float8 AS lag_s, NULL::float8 AS lag_b,
+                    NULL::float8 AS replay_lag_seconds, NULL::float8 AS replay_lag_bytes,
                     NULL::text AS name, NULL::text AS slot_type, NULL::bool AS active,
-                    NULL::float8 AS retained
+                    NULL::float8 AS retained_bytes
              FROM pg_stat_archiver a, cur
              UNION ALL
              SELECT 1, cur.rec, r.application_name, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
@@ -110,45 +118,21 @@ pub(crate) async fn read(db: &Db) -> Result<Replication> {
     .await?;
     let a = rows
         .first()
-        .filter(|r| matches!(r.int("part"), Ok(0)))
+        .filter(|r| matches!(r.decode(), Ok(Part { part: 0 })))
         .ok_or_else(|| ncy_core::Error::db("pg_stat_archiver returned no row"))?;
     let mut replicas = Vec::new();
     let mut slots = Vec::new();
     for r in &rows[1..] {
-        if r.int("part")? == 1 {
-            replicas.push(Replica {
-                application: r.opt_text("app")?,
-                client_addr: r.opt_text("client_addr")?,
-                state: r.opt_text("state")?,
-                sync_state: r.opt_text("sync_state")?,
-                sent_lsn: r.opt_text("sent_lsn")?,
-                replay_lsn: r.opt_text("replay_lsn")?,
-                replay_lag_seconds: r.opt_float("lag_s")?,
-                replay_lag_bytes: r.opt_float("lag_b")?,
-            });
+        if r.decode::<Part>()?.part == 1 {
+            replicas.push(r.decode()?);
         } else {
-            slots.push(Slot {
-                name: r.text("name")?,
-                slot_type: r.text("slot_type")?,
-                active: r.bool("active")?,
-                retained_bytes: r.opt_float("retained")?,
-            });
+            slots.push(r.decode()?);
         }
     }
     Ok(Replication {
-        in_recovery: a.bool("in_recovery")?,
+        in_recovery: a.decode::<Recovery>()?.in_recovery,
         replicas,
         slots,
-        archiver: Archiver {
-            archive_mode: a.text("archive_mode")?,
-            wal_level: a.text("wal_level")?,
-            archived_count: a.int("archived_count")?,
-            last_archived_wal: a.opt_text("last_archived_wal")?,
-            last_archived_time: a.opt_ts("last_archived_time")?,
-            failed_count: a.int("failed_count")?,
-            last_failed_wal: a.opt_text("last_failed_wal")?,
-            last_failed_time: a.opt_ts("last_failed_time")?,
-            stats_reset: a.opt_ts("stats_reset")?,
-        },
+        archiver: a.decode()?,
     })
 }

@@ -4,14 +4,15 @@
 use std::time::Instant;
 
 use chrono::NaiveDateTime;
-use ncy_core::db::{Db, Row};
+use ncy_core::db::Db;
 use ncy_core::Result;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::guard::{one, read_rows};
+use crate::guard::{one, read_one_as, read_rows};
 
+// Decoded from its row (the columns are named after the fields), as `DbCounters` is.
 /// Version, uptime and size of the connected server and database.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct ServerInfo {
     /// `version()`, e.g. `PostgreSQL 15.10 (Debian ...) on x86_64 ...`.
@@ -30,34 +31,23 @@ pub struct ServerInfo {
 
 /// Reads [`ServerInfo`].
 pub(crate) async fn server_info(db: &Db) -> Result<ServerInfo> {
-    let rows = read_rows(
+    read_one_as(
         db,
         "SELECT version() AS version,
                     current_setting('server_version') AS server_version,
                     current_setting('server_version_num')::int8 AS version_num,
                     pg_postmaster_start_time() AS started_at,
-                    extract(epoch FROM now() - pg_postmaster_start_time())::float8 AS uptime_seconds,
+                    coalesce(extract(epoch FROM now() - pg_postmaster_start_time())::float8, 0)
+                      AS uptime_seconds,
                     current_database()::text AS database,
                     pg_database_size(current_database()) AS database_bytes,
                     pg_is_in_recovery() AS in_recovery",
     )
-    .await?;
-    let r = one(&rows)?;
-    let info = ServerInfo {
-        version: r.text("version")?,
-        server_version: r.text("server_version")?,
-        version_num: r.int("version_num")?,
-        started_at: r.ts("started_at")?,
-        uptime_seconds: r.opt_float("uptime_seconds")?.unwrap_or(0.0),
-        database: r.text("database")?,
-        database_bytes: r.int("database_bytes")?,
-        in_recovery: r.bool("in_recovery")?,
-    };
-    Ok(info)
+    .await
 }
 
 /// Client connections in one state.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct StateCount {
     /// `active`, `idle`, `idle in transaction`, ...
@@ -84,6 +74,19 @@ pub struct Connections {
     pub usage_percent: f64,
 }
 
+/// The limits, on every row of the connections statement.
+#[derive(Deserialize)]
+struct Limits {
+    max_connections: i64,
+    reserved: i64,
+}
+
+/// The state of a row of the connections statement (NULL on the one row when there is none).
+#[derive(Deserialize)]
+struct State {
+    state: Option<String>,
+}
+
 /// Reads [`Connections`].
 pub(crate) async fn connections(db: &Db) -> Result<Connections> {
     // The limits beside the counts: one statement (one row with NULL counts if none).
@@ -91,7 +94,7 @@ pub(crate) async fn connections(db: &Db) -> Result<Connections> {
         db,
         "SELECT current_setting('max_connections')::int8 AS max_connections,
                     current_setting('superuser_reserved_connections')::int8 AS reserved,
-                    a.state, a.n, a.here
+                    a.state, a.n AS count, a.here AS this_database
              FROM (SELECT 1) one
              LEFT JOIN (SELECT coalesce(state, 'unknown') AS state, count(*)::int8 AS n,
                                (count(*) FILTER (WHERE datname = current_database()))::int8 AS here
@@ -100,15 +103,11 @@ pub(crate) async fn connections(db: &Db) -> Result<Connections> {
              ORDER BY a.n DESC, a.state",
     )
     .await?;
-    let limits = one(&rows)?;
+    let limits: Limits = one(&rows)?.decode()?;
     let mut by_state = Vec::with_capacity(rows.len());
     for r in &rows {
-        if let Some(state) = r.opt_text("state")? {
-            by_state.push(StateCount {
-                state,
-                count: r.int("n")?,
-                this_database: r.int("here")?,
-            });
+        if r.decode::<State>()?.state.is_some() {
+            by_state.push(r.decode::<StateCount>()?);
         }
     }
     let count = |s: &str| {
@@ -119,8 +118,10 @@ pub(crate) async fn connections(db: &Db) -> Result<Connections> {
             .sum::<i64>()
     };
     let total = by_state.iter().map(|c| c.count).sum();
-    let max_connections = limits.int("max_connections")?;
-    let superuser_reserved = limits.int("reserved")?;
+    let Limits {
+        max_connections,
+        reserved: superuser_reserved,
+    } = limits;
     let usable = (max_connections - superuser_reserved).max(1);
     Ok(Connections {
         active: count("active"),
@@ -175,9 +176,20 @@ fn ratio(hit: i64, read: i64) -> Option<f64> {
     (hit + read > 0).then(|| hit as f64 / (hit + read) as f64)
 }
 
+/// The row of the cache statement: block counters of the database, then of its user tables.
+#[derive(Deserialize)]
+struct CacheRow {
+    blks_hit: i64,
+    blks_read: i64,
+    heap_hit: i64,
+    heap_read: i64,
+    idx_hit: i64,
+    idx_read: i64,
+}
+
 /// Reads [`CacheStats`].
 pub(crate) async fn cache(db: &Db) -> Result<CacheStats> {
-    let rows = read_rows(
+    let c: CacheRow = read_one_as(
         db,
         "SELECT d.blks_hit, d.blks_read, t.*
              FROM (SELECT blks_hit, blks_read FROM pg_stat_database
@@ -189,20 +201,17 @@ pub(crate) async fn cache(db: &Db) -> Result<CacheStats> {
                    FROM pg_statio_user_tables) t",
     )
     .await?;
-    let d = one(&rows)?;
-    let t = d;
-    let (hit, read) = (d.int("blks_hit")?, d.int("blks_read")?);
     Ok(CacheStats {
-        database_hit_ratio: ratio(hit, read),
-        table_hit_ratio: ratio(t.int("heap_hit")?, t.int("heap_read")?),
-        index_hit_ratio: ratio(t.int("idx_hit")?, t.int("idx_read")?),
-        blocks_hit: hit,
-        blocks_read: read,
+        database_hit_ratio: ratio(c.blks_hit, c.blks_read),
+        table_hit_ratio: ratio(c.heap_hit, c.heap_read),
+        index_hit_ratio: ratio(c.idx_hit, c.idx_read),
+        blocks_hit: c.blks_hit,
+        blocks_read: c.blks_read,
     })
 }
 
 /// Cumulative counters of the connected database since `stats_reset`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct DbCounters {
     pub xact_commit: i64,
@@ -252,32 +261,14 @@ pub struct Sample {
     c: DbCounters,
 }
 
-fn counters(r: &Row) -> Result<DbCounters> {
-    Ok(DbCounters {
-        xact_commit: r.int("xact_commit")?,
-        xact_rollback: r.int("xact_rollback")?,
-        tup_returned: r.int("tup_returned")?,
-        tup_fetched: r.int("tup_fetched")?,
-        tup_inserted: r.int("tup_inserted")?,
-        tup_updated: r.int("tup_updated")?,
-        tup_deleted: r.int("tup_deleted")?,
-        blks_read: r.int("blks_read")?,
-        blks_hit: r.int("blks_hit")?,
-        deadlocks: r.int("deadlocks")?,
-        temp_bytes: r.int("temp_bytes")?,
-        stats_reset: r.opt_ts("stats_reset")?,
-    })
-}
-
 async fn read_counters(db: &Db) -> Result<DbCounters> {
-    let rows = read_rows(
+    read_one_as(
         db,
         "SELECT xact_commit, xact_rollback, tup_returned, tup_fetched, tup_inserted,
                     tup_updated, tup_deleted, blks_read, blks_hit, deadlocks, temp_bytes, stats_reset
              FROM pg_stat_database WHERE datname = current_database()",
     )
-    .await?;
-    counters(one(&rows)?)
+    .await
 }
 
 /// Takes one sample (its own transaction: statistics are frozen inside one).

@@ -2,6 +2,14 @@
 //! branch selecting every column of the section (its own, the others as typed NULLs) with a
 //! `part` telling the lists apart and an `ord` keeping each list's order.
 
+use serde::Deserialize;
+
+/// Which list of its section a row belongs to.
+#[derive(Deserialize)]
+pub(crate) struct Part {
+    pub part: i64,
+}
+
 /// The select list of one branch: for each `(name, type)` of `cols`, its expression in
 /// `exprs`, else `alias.name` when the name is in `taken`, else a NULL of that type; each named
 /// after its column.

@@ -3,7 +3,7 @@
 
 use ncy_core::db::Db;
 use ncy_core::{Error, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Size and page statistics of the local workspace file.
 #[derive(Debug, Clone, Serialize)]
@@ -18,6 +18,15 @@ pub struct SqliteInfo {
     /// Pages on the free list (reclaimed by `VACUUM`).
     pub freelist_count: i64,
     pub journal_mode: String,
+}
+
+/// The page statistics of the workspace file.
+#[derive(Deserialize)]
+struct Pages {
+    page_size: i64,
+    page_count: i64,
+    freelist_count: i64,
+    journal_mode: String,
 }
 
 /// Reads [`SqliteInfo`] (None for PostgreSQL).
@@ -41,16 +50,17 @@ pub async fn read(db: &Db) -> Result<Option<SqliteInfo>> {
             &[],
         )
         .await?;
-    let r = rows
+    let p: Pages = rows
         .first()
-        .ok_or_else(|| Error::db("SQLite returned no page statistics"))?;
+        .ok_or_else(|| Error::db("SQLite returned no page statistics"))?
+        .decode()?;
     Ok(Some(SqliteInfo {
         path: path.display().to_string(),
         file_bytes,
         wal_bytes,
-        page_size: r.int("page_size")?,
-        page_count: r.int("page_count")?,
-        freelist_count: r.int("freelist_count")?,
-        journal_mode: r.text("journal_mode")?,
+        page_size: p.page_size,
+        page_count: p.page_count,
+        freelist_count: p.freelist_count,
+        journal_mode: p.journal_mode,
     }))
 }

@@ -5,7 +5,7 @@ use ncy_core::audit::{self, Entry};
 use ncy_core::auth::{perm, Operator};
 use ncy_core::db::{Db, Tx};
 use ncy_core::{Error, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::guard::{one, privilege, read_rows, read_tx, write_tx};
@@ -75,16 +75,53 @@ pub fn enable_note(database: &str, a: Availability) -> String {
     }
 }
 
+/// Whether pg_stat_statements is created (its version) and loaded, in which database.
+#[derive(Deserialize)]
+struct Installed {
+    v: Option<String>,
+    db: String,
+    loaded: bool,
+}
+
 async fn installed(tx: &mut Tx) -> Result<(Option<String>, String, bool)> {
-    let r = tx
-        .query_one(
+    let Installed { v, db, loaded } = tx
+        .query_one_as(
             "SELECT (SELECT extversion FROM pg_extension WHERE extname = 'pg_stat_statements') AS v,
                     current_database()::text AS db,
                     EXISTS (SELECT 1 FROM pg_settings WHERE name = 'pg_stat_statements.max') AS loaded",
             &[],
         )
         .await?;
-    Ok((r.opt_text("v")?, r.text("db")?, r.bool("loaded")?))
+    Ok((v, db, loaded))
+}
+
+/// The extension's version, on every row of the top-list statement (NULL: not created).
+#[derive(Deserialize)]
+struct Version {
+    v: Option<String>,
+}
+
+/// The call count of a row of the top-list statement (NULL on the one row of the outer join
+/// when no statement is tracked).
+#[derive(Deserialize)]
+struct Calls {
+    calls: Option<i64>,
+}
+
+/// A statement of the top list.
+#[derive(Deserialize)]
+struct StatementRow {
+    queryid: Option<String>,
+    query: Option<String>,
+    calls: i64,
+    total_ms: Option<f64>,
+    mean_ms: Option<f64>,
+    rows: i64,
+    pct: Option<f64>,
+    usr: Option<String>,
+    dbname: Option<String>,
+    shared_blks_hit: i64,
+    shared_blks_read: i64,
 }
 
 /// Reads the top `limit` statements by total execution time (no permission check: used by
@@ -150,7 +187,7 @@ pub(crate) async fn read_top(db: &Db, limit: i64, all_databases: bool) -> Result
             return Ok(unavailable(enable_note(&database, a)));
         }
     };
-    let Some(version) = one(&rows)?.opt_text("v")? else {
+    let Some(version) = one(&rows)?.decode::<Version>()?.v else {
         // A relation of that name, but not the extension.
         let mut tx = read_tx(db).await?;
         let (_, database, loaded) = installed(&mut tx).await?;
@@ -166,21 +203,22 @@ pub(crate) async fn read_top(db: &Db, limit: i64, all_databases: bool) -> Result
     let mut statements = Vec::with_capacity(rows.len());
     // No statement: the one row of the outer join, without a call count.
     for r in &rows {
-        let Some(calls) = r.opt_int("calls")? else {
+        if r.decode::<Calls>()?.calls.is_none() {
             continue;
-        };
+        }
+        let s: StatementRow = r.decode()?;
         statements.push(TopStatement {
-            queryid: r.opt_text("queryid")?,
-            query: r.opt_text("query")?.unwrap_or_default(),
-            calls,
-            total_exec_time_ms: r.opt_float("total_ms")?.unwrap_or(0.0),
-            mean_exec_time_ms: r.opt_float("mean_ms")?.unwrap_or(0.0),
-            rows: r.int("rows")?,
-            percent_of_total: r.opt_float("pct")?.unwrap_or(0.0),
-            user: r.opt_text("usr")?,
-            database: r.opt_text("dbname")?,
-            shared_blks_hit: r.int("shared_blks_hit")?,
-            shared_blks_read: r.int("shared_blks_read")?,
+            queryid: s.queryid,
+            query: s.query.unwrap_or_default(),
+            calls: s.calls,
+            total_exec_time_ms: s.total_ms.unwrap_or(0.0),
+            mean_exec_time_ms: s.mean_ms.unwrap_or(0.0),
+            rows: s.rows,
+            percent_of_total: s.pct.unwrap_or(0.0),
+            user: s.usr,
+            database: s.dbname,
+            shared_blks_hit: s.shared_blks_hit,
+            shared_blks_read: s.shared_blks_read,
         });
     }
     Ok(TopStatements {
@@ -229,10 +267,13 @@ pub async fn reset(db: &Db, op: &Operator) -> Result<ResetResult> {
             ),
         ));
     }
-    let n = tx
-        .query_one("SELECT count(*)::int8 AS n FROM pg_stat_statements", &[])
-        .await?
-        .int("n")?;
+    #[derive(Deserialize)]
+    struct Tracked {
+        n: i64,
+    }
+    let Tracked { n } = tx
+        .query_one_as("SELECT count(*)::int8 AS n FROM pg_stat_statements", &[])
+        .await?;
     audit::record(
         &mut tx,
         op,

@@ -772,3 +772,139 @@ async fn dead_tuples_and_long_transactions_become_findings() {
         .unwrap();
     assert!(r.is_err(), "the sleep was cancelled");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replication_slots_and_the_archiver_are_read() {
+    let (db, _url) = ncy_tests::fresh_pg().await;
+    let op = ncy_tests::seeded_admin(&db).await;
+    // Slots are the cluster's: a unique name, dropped at the end. A physical slot reserving
+    // WAL retains a few bytes only, far below the finding's 1 GiB.
+    let kept = format!("health_kept_{}", uuid_suffix());
+    let lazy = format!("health_lazy_{}", uuid_suffix());
+    exec(
+        &db,
+        &format!(
+            "SELECT pg_create_physical_replication_slot('{kept}', true);
+             SELECT pg_create_physical_replication_slot('{lazy}', false);"
+        ),
+    )
+    .await;
+    let rep = report(&db, &op, &quick()).await;
+    exec(
+        &db,
+        &format!(
+            "SELECT pg_drop_replication_slot('{kept}'); SELECT pg_drop_replication_slot('{lazy}');"
+        ),
+    )
+    .await;
+    let rep = rep.unwrap();
+    let r = rep.replication.as_ref().expect("replication");
+    assert!(!r.in_recovery);
+    let slot = |name: &str| {
+        r.slots
+            .iter()
+            .find(|s| s.name == name)
+            .unwrap_or_else(|| panic!("{name} not in {:?}", r.slots))
+    };
+    let k = slot(&kept);
+    assert!(k.slot_type == "physical" && !k.active, "{k:?}");
+    assert!(k.retained_bytes.is_some_and(|b| b >= 0.0), "{k:?}");
+    // Not reserving WAL: no restart position, nothing retained.
+    assert_eq!(slot(&lazy).retained_bytes, None, "{:?}", slot(&lazy));
+    assert!(r.replicas.is_empty(), "{:?}", r.replicas);
+    assert!(!r.archiver.archive_mode.is_empty() && !r.archiver.wal_level.is_empty());
+    assert!(r.archiver.failed_count >= 0 && !r.archiver.failing());
+    assert!(!rep.findings.iter().any(|f| f.title.contains(&kept)));
+}
+
+/// The report through a transaction-mode PgBouncer (`pgbouncer=true`), one server connection
+/// shared by every client connection: every section reads, twice, and no statement stays
+/// prepared on the server connection (which another client would meet).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_report_reads_through_pgbouncer_in_transaction_mode() {
+    use ncy_core::db::{ConnectOptions, Db, Target};
+    use ncy_tests::pooler::{Pooler, PoolerOptions};
+
+    let (db, url) = ncy_tests::fresh_pg().await;
+    let op = ncy_tests::seeded_admin(&db).await;
+    let (_, rest) = url.rsplit_once('@').expect("url has a host");
+    let (hostport, name) = rest.split_once('/').expect("url has a database");
+    let port: u16 = hostport
+        .rsplit_once(':')
+        .and_then(|(_, p)| p.parse().ok())
+        .expect("url has a port");
+    let name = name.split('?').next().unwrap_or_default();
+    let pooler = Pooler::start(
+        port,
+        &PoolerOptions {
+            pool_size: 1,
+            ..PoolerOptions::default()
+        },
+    )
+    .expect("pgbouncer");
+    let pdb = Db::connect(
+        &Target::Postgres(format!("{}?pgbouncer=true", pooler.url(name))),
+        &ConnectOptions {
+            max_connections: 8,
+            ..ConnectOptions::default()
+        },
+    )
+    .await
+    .expect("connect through pgbouncer");
+    assert!(pdb.pooled());
+    for _ in 0..2 {
+        let rep = report(&pdb, &op, &quick()).await.unwrap();
+        assert!(rep.unavailable.is_empty(), "{:?}", rep.unavailable);
+        assert!(rep.objects.is_some() && rep.activity.is_some() && rep.replication.is_some());
+    }
+    let left = pdb
+        .query(
+            "SELECT count(*)::int8 AS n FROM pg_prepared_statements",
+            &[],
+        )
+        .await
+        .unwrap()[0]
+        .int("n")
+        .unwrap();
+    assert_eq!(
+        left, 0,
+        "statements left prepared on the shared server connection"
+    );
+    pdb.close().await;
+}
+
+/// On a direct connection the sections' statements are prepared once per pooled connection
+/// and their plans kept (planning the catalog statements cost more than their round trips).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_direct_connection_keeps_the_sections_statements_prepared() {
+    use ncy_core::db::{ConnectOptions, Db, Target};
+
+    let (db, url) = ncy_tests::fresh_pg().await;
+    let op = ncy_tests::seeded_admin(&db).await;
+    // One connection: every section, and the count below, run on it.
+    let one = Db::connect(
+        &Target::Postgres(url),
+        &ConnectOptions {
+            max_connections: 1,
+            ..ConnectOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    for _ in 0..2 {
+        let rep = report(&one, &op, &quick()).await.unwrap();
+        assert!(rep.unavailable.is_empty(), "{:?}", rep.unavailable);
+    }
+    let kept = one
+        .query(
+            "SELECT count(*)::int8 AS n FROM pg_prepared_statements
+             WHERE statement LIKE 'WITH t AS MATERIALIZED%' OR statement LIKE 'WITH ix AS%'",
+            &[],
+        )
+        .await
+        .unwrap()[0]
+        .int("n")
+        .unwrap();
+    assert_eq!(kept, 2, "the objects statements, prepared once each");
+    one.close().await;
+}

@@ -1,7 +1,7 @@
 //! The health report: every section read in its own bounded, read-only transaction (one
-//! statement, one round trip: [`crate::guard`]), the sections at the same time (one pooled
-//! connection each, so the report takes as long as its slowest section), then judged into
-//! findings ([`judge`]).
+//! statement, its plan kept by the pooled connection: [`crate::guard`]), the sections at the
+//! same time (one pooled connection each, so the report takes as long as its slowest section),
+//! then judged into findings ([`judge`]).
 
 use std::time::Duration;
 
@@ -155,7 +155,8 @@ pub async fn report_via(
         return Ok(rep);
     }
     // Every section in its own bounded read-only transaction, all at once (each on its own
-    // pooled connection, one statement each): the report takes as long as its slowest section.
+    // pooled connection, one statement each; objects three): the report takes as long as its
+    // slowest section.
     // The rates' interval starts when the first sample is read; the second is taken by the
     // same task once the interval is over, while the other sections are read.
     let throughput = async {
