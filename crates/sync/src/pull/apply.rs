@@ -102,7 +102,7 @@ pub(super) async fn sync_keys(
     let before = before?;
     let rows = rows?;
     let t_refetch = t.elapsed();
-    for row in before.values() {
+    for (_, row) in before.values() {
         acc.note_users_old(table, row);
     }
     for r in &rows {
