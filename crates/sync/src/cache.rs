@@ -162,11 +162,21 @@ impl Cache {
         let fresh = std::fs::metadata(path)
             .map(|m| m.len() == 0)
             .unwrap_or(true);
-        let sizes = if fresh { &page_sizes[..1] } else { page_sizes };
+        let sizes = if fresh {
+            &page_sizes[..page_sizes.len().min(1)]
+        } else {
+            page_sizes
+        };
         let mut opened = Err(Error::db("no cache page size to try"));
         for &size in sizes {
             opened = Db::open_sqlite_cipher(path, key, size);
-            if !matches!(opened, Err(Error::LocalStore { .. })) {
+            // Only a file that does not read with this page size is tried with the next one;
+            // any other failure (a locked file, say) is reported as it is.
+            let unreadable = matches!(
+                &opened,
+                Err(Error::LocalStore { reason, .. }) if reason.contains("encryption key")
+            );
+            if !unreadable {
                 break;
             }
         }
