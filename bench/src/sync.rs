@@ -83,10 +83,16 @@ pub async fn run(b: &mut Bench) {
 
     // Ours: the whole first sync (every table of the slice, counts for progress, checkpoints).
     let key = ncy_sync::cache::new_key();
-    let cache =
-        ncy_sync::initial::prepare_at(&db, &url, &op, &[slug], &dir.path().join("cache.db"), &key)
-            .await
-            .expect("cache");
+    let cache = ncy_sync::initial::prepare_at(
+        &db,
+        &url,
+        &op,
+        std::slice::from_ref(&slug),
+        &dir.path().join("cache.db"),
+        &key,
+    )
+    .await
+    .expect("cache");
     let t = Instant::now();
     let rep = ncy_sync::initial::initial_sync(&db, &cache, Ctl::default())
         .await
@@ -122,9 +128,77 @@ pub async fn run(b: &mut Bench) {
         25.0,
         "ms",
     );
+    page_sizes(b, &db, &url, &op, &slug, dir.path(), &cache).await;
     wake(b, &db, &cache, &op).await;
     push(b, &db, &url, &cache, &op).await;
     db.close().await;
+}
+
+/// The same incremental pull into a cache of today's page size and into one made as before
+/// (SQLCipher's default 4 KiB pages), both holding the slice: 1 000 changes, pulled by one
+/// cache then the other (the order alternating), each pull after a pause that lets the
+/// previous one's background checkpoint finish, so that neither pays for the other's.
+async fn page_sizes(
+    b: &mut Bench,
+    db: &ncy_core::db::PgDb,
+    url: &str,
+    op: &Operator,
+    slug: &str,
+    dir: &std::path::Path,
+    cache: &Cache,
+) {
+    use ncy_sync::cache::{LEGACY_PAGE_SIZE, PAGE_SIZE};
+    let legacy = ncy_sync::initial::prepare_with_page_size(
+        db,
+        url,
+        op,
+        &[slug.to_owned()],
+        &dir.join("cache-legacy.db"),
+        &ncy_sync::cache::new_key(),
+        LEGACY_PAGE_SIZE,
+    )
+    .await
+    .expect("legacy cache");
+    ncy_sync::initial::initial_sync(db, &legacy, Ctl::default())
+        .await
+        .expect("legacy initial sync");
+    let pause = std::time::Duration::from_millis(200);
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for i in 0..20 {
+        db.query(
+            r#"UPDATE "Task" SET "title" = $1, "updated_at" = now()
+               WHERE "id" IN (SELECT "id" FROM "Task" ORDER BY md5("id"::text || $1) LIMIT 1000)"#,
+            &params![format!("page size change {i}")],
+        )
+        .await
+        .expect("changes");
+        let order = if i % 2 == 0 {
+            [(cache, true), (&legacy, false)]
+        } else {
+            [(&legacy, false), (cache, true)]
+        };
+        for (c, is_ours) in order {
+            tokio::time::sleep(pause).await;
+            let t = Instant::now();
+            let r = ncy_sync::pull::pull(db, c, op, Ctl::default())
+                .await
+                .expect("pull");
+            let d = t.elapsed();
+            assert!(r.changes >= 1000, "the pull saw the changes");
+            if is_ours {
+                ours.push(d);
+            } else {
+                theirs.push(d);
+            }
+        }
+    }
+    tokio::time::sleep(pause).await;
+    b.record(
+        &format!("incremental sync p50: {PAGE_SIZE} B vs {LEGACY_PAGE_SIZE} B cache pages"),
+        pct_ms(&ours, 50.0),
+        pct_ms(&theirs, 50.0),
+        "ms",
+    );
 }
 
 /// One change reaching a watching cache, from just before its commit on the server until the

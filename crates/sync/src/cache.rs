@@ -125,6 +125,12 @@ pub fn keychain_key(url: &str, path: &Path) -> Result<String> {
 impl Cache {
     /// Creates (or replaces) a cache file encrypted with `key` and migrates it.
     pub async fn create(path: &Path, key: &str) -> Result<Cache> {
+        Self::create_with_page_size(path, key, PAGE_SIZE).await
+    }
+
+    /// [`Cache::create`] with pages of `page_size` bytes ([`LEGACY_PAGE_SIZE`] makes a cache
+    /// as earlier versions did: for tests and the benchmark).
+    pub async fn create_with_page_size(path: &Path, key: &str, page_size: u32) -> Result<Cache> {
         for suffix in ["", "-wal", "-shm"] {
             let p = PathBuf::from(format!("{}{suffix}", path.display()));
             match std::fs::remove_file(&p) {
@@ -133,7 +139,7 @@ impl Cache {
                 Err(e) => return Err(Error::io(format!("removing {}", p.display()), e)),
             }
         }
-        Self::open_key(path, key).await
+        Self::open_key(path, key, &[page_size]).await
     }
 
     /// Opens an existing cache with `key`. A wrong or missing key is a clear
@@ -146,7 +152,7 @@ impl Cache {
                     .into(),
             });
         }
-        Self::open_key(path, key).await
+        Self::open_key(path, key, &[PAGE_SIZE, LEGACY_PAGE_SIZE]).await
     }
 
     /// Opens a profile's cache with its key from the keychain.
@@ -159,8 +165,31 @@ impl Cache {
         Self::open(&path, &key).await
     }
 
-    async fn open_key(path: &Path, key: &str) -> Result<Cache> {
-        let db = Db::open_sqlite_encrypted(path, key).map_err(|e| match e {
+    /// Opens the cache with the first of `page_sizes` that reads it (a file opens only with the
+    /// page size it was made with, any other reading as a wrong key); a new file gets the first.
+    async fn open_key(path: &Path, key: &str, page_sizes: &[u32]) -> Result<Cache> {
+        let fresh = std::fs::metadata(path)
+            .map(|m| m.len() == 0)
+            .unwrap_or(true);
+        let sizes = if fresh {
+            &page_sizes[..page_sizes.len().min(1)]
+        } else {
+            page_sizes
+        };
+        let mut opened = Err(Error::db("no cache page size to try"));
+        for &size in sizes {
+            opened = Db::open_sqlite_cipher(path, key, size);
+            // Only a file that does not read with this page size is tried with the next one;
+            // any other failure (a locked file, say) is reported as it is.
+            let unreadable = matches!(
+                &opened,
+                Err(Error::LocalStore { reason, .. }) if reason.contains("encryption key")
+            );
+            if !unreadable {
+                break;
+            }
+        }
+        let db = opened.map_err(|e| match e {
             Error::LocalStore { reason, .. } => Error::LocalStore {
                 path: path.display().to_string(),
                 reason,
@@ -327,6 +356,15 @@ async fn set_guards(db: &Db, on: bool) -> Result<()> {
     tx.batch(&sql).await?;
     tx.commit().await
 }
+
+/// The page size of new caches, in bytes (SQLCipher's `cipher_page_size`). A pull writes (and
+/// encrypts, and authenticates) every page holding a changed row, and the changed rows of a
+/// big slice are scattered one per page: smaller pages mean fewer bytes per changed row.
+pub const PAGE_SIZE: u32 = 1024;
+
+/// The page size of caches made before [`PAGE_SIZE`] (SQLCipher's default); they still open
+/// and sync as they are.
+pub const LEGACY_PAGE_SIZE: u32 = 4096;
 
 /// SQLite's automatic checkpoint threshold (its default), in WAL pages.
 const AUTO_CHECKPOINT: u32 = 1000;

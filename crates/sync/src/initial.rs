@@ -104,9 +104,22 @@ pub async fn prepare_at(
     path: &Path,
     key: &str,
 ) -> Result<Cache> {
+    prepare_with_page_size(server, url, op, slugs, path, key, cache::PAGE_SIZE).await
+}
+
+/// [`prepare_at`] with pages of `page_size` bytes (see [`Cache::create_with_page_size`]).
+pub async fn prepare_with_page_size(
+    server: &PgDb,
+    url: &str,
+    op: &Operator,
+    slugs: &[String],
+    path: &Path,
+    key: &str,
+    page_size: u32,
+) -> Result<Cache> {
     op.require(perm::SYNC_RUN)?;
     let orgs = resolve_orgs(server, op, slugs).await?;
-    let cache = Cache::create(path, key).await?;
+    let cache = Cache::create_with_page_size(path, key, page_size).await?;
     let mut tx = cache.db.begin().await?;
     set_state(&mut tx, "profile", &cache::profile(url)).await?;
     set_json(

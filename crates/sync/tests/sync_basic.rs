@@ -816,3 +816,138 @@ async fn big_pulls_match_the_server() {
     assert_eq!(rep.upserted, 400);
     assert_matches(&s.db, &c).await;
 }
+
+/// The cache's page size, as SQLite reports it.
+async fn page_size(c: &Cache) -> i64 {
+    c.db.query("SELECT page_size AS n FROM pragma_page_size()", &[])
+        .await
+        .unwrap()[0]
+        .int("n")
+        .unwrap()
+}
+
+/// Caches are made with small pages now ([`ncy_sync::cache::PAGE_SIZE`]); a cache made before,
+/// with SQLCipher's default 4 KiB pages, still opens with its key alone, syncs both ways, and
+/// keeps its format, also when it was left with a write-ahead log (a crash).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cache_of_the_earlier_page_size_still_opens_and_syncs() {
+    use ncy_sync::cache::{LEGACY_PAGE_SIZE, PAGE_SIZE};
+    let s = server().await;
+    let dir = tempfile::tempdir().unwrap();
+    // A new cache gets the small pages, and reopens with them.
+    let new = dir.path().join("new.db");
+    let new_key = ncy_sync::cache::new_key();
+    let (c, _) = ncy_sync::initial::init_at(
+        &s.db,
+        &s.url,
+        &s.admin,
+        &["test-org".to_owned()],
+        &new,
+        &new_key,
+        Ctl::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(page_size(&c).await, PAGE_SIZE as i64);
+    drop(c);
+    let c = Cache::open(&new, &new_key).await.unwrap();
+    assert_eq!(page_size(&c).await, PAGE_SIZE as i64);
+    assert_matches(&s.db, &c).await;
+    drop(c);
+
+    // A cache as made before.
+    let old = dir.path().join("old.db");
+    let key = ncy_sync::cache::new_key();
+    let c = ncy_sync::initial::prepare_with_page_size(
+        &s.db,
+        &s.url,
+        &s.admin,
+        &["test-org".to_owned()],
+        &old,
+        &key,
+        LEGACY_PAGE_SIZE,
+    )
+    .await
+    .unwrap();
+    ncy_sync::initial::initial_sync(&s.db, &c, Ctl::default())
+        .await
+        .unwrap();
+    assert_eq!(page_size(&c).await, LEGACY_PAGE_SIZE as i64);
+    let id = first_task(&c).await;
+    drop(c);
+    // The earlier format is the one the plain SQLCipher open (no page size given) reads.
+    let plain = ncy_core::db::Db::open_sqlite_encrypted(&old, &key).unwrap();
+    assert_eq!(
+        plain
+            .query("SELECT page_size AS n FROM pragma_page_size()", &[])
+            .await
+            .unwrap()[0]
+            .int("n")
+            .unwrap(),
+        4096
+    );
+    drop(plain);
+
+    let c = Cache::open(&old, &key).await.unwrap();
+    assert_eq!(page_size(&c).await, LEGACY_PAGE_SIZE as i64);
+    assert_matches(&s.db, &c).await;
+    // Both ways: a server change is pulled, an offline edit is pushed.
+    q(
+        &s.db,
+        r#"UPDATE "Task" SET "title" = 'changed on the server', "updated_at" = now() WHERE "id" = $1"#,
+        params![id],
+    )
+    .await;
+    pull::pull(&s.db, &c, &s.admin, Ctl::default())
+        .await
+        .unwrap();
+    assert_eq!(title_of(&c.db, id).await, "changed on the server");
+    let offline = c.offline_operator().await.unwrap();
+    let patch = TaskPatch {
+        title: Some("edited in the old cache".into()),
+        ..Default::default()
+    };
+    edit_task(&c, &offline, id, &patch)
+        .await
+        .unwrap()
+        .expect("a change");
+    let rep = push::push(&s.db, &c, &s.admin, Ctl::default())
+        .await
+        .unwrap();
+    assert_eq!(rep.applied, 1);
+    assert_eq!(title_of(&s.db, id).await, "edited in the old cache");
+    q(
+        &s.db,
+        r#"UPDATE "Task" SET "title" = 'after the crash', "updated_at" = now() WHERE "id" = $1"#,
+        params![id],
+    )
+    .await;
+    pull::pull(&s.db, &c, &s.admin, Ctl::default())
+        .await
+        .unwrap();
+    assert_matches(&s.db, &c).await;
+
+    // A crash: the file and its write-ahead log as they are while the cache is open (the last
+    // pull is in the log, not yet in the file).
+    let wal = |p: &std::path::Path| std::path::PathBuf::from(format!("{}-wal", p.display()));
+    assert!(std::fs::metadata(wal(&old)).unwrap().len() > 0, "a log");
+    let crashed = dir.path().join("crashed.db");
+    std::fs::copy(&old, &crashed).unwrap();
+    std::fs::copy(wal(&old), wal(&crashed)).unwrap();
+    drop(c);
+    let c = Cache::open(&crashed, &key).await.unwrap();
+    assert_eq!(page_size(&c).await, LEGACY_PAGE_SIZE as i64);
+    assert_eq!(title_of(&c.db, id).await, "after the crash");
+    pull::pull(&s.db, &c, &s.admin, Ctl::default())
+        .await
+        .unwrap();
+    assert_matches(&s.db, &c).await;
+    // A wrong key is still a wrong key, whatever the page size.
+    drop(c);
+    for p in [&old, &new] {
+        match Cache::open(p, &ncy_sync::cache::new_key()).await {
+            Err(Error::LocalStore { reason, .. }) => assert!(reason.contains("key"), "{reason}"),
+            other => panic!("expected a LocalStore error, got {other:?}"),
+        }
+    }
+}

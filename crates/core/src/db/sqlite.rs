@@ -22,6 +22,13 @@ pub struct SqliteDb {
 impl SqliteDb {
     /// Opens or creates the file, applies the key (SQLCipher) and the connection pragmas.
     pub(super) fn open(path: &Path, key: Option<&str>) -> Result<Self> {
+        Self::open_with(path, key, None)
+    }
+
+    /// [`SqliteDb::open`] with SQLCipher's page size (`cipher_page_size`; its default is 4096).
+    /// A file is opened only with the page size it was made with: another one reads as a wrong
+    /// key.
+    fn open_with(path: &Path, key: Option<&str>, page_size: Option<u32>) -> Result<Self> {
         if let Some(dir) = path.parent() {
             if !dir.as_os_str().is_empty() {
                 std::fs::create_dir_all(dir)
@@ -42,6 +49,10 @@ impl SqliteDb {
         if let Some(key) = key {
             conn.pragma_update(None, "key", key)
                 .map_err(|e| local_err(e.to_string()))?;
+            if let Some(size) = page_size {
+                conn.pragma_update(None, "cipher_page_size", size)
+                    .map_err(|e| local_err(e.to_string()))?;
+            }
         }
         // Reading the schema proves the key (or the absence of one) is right.
         conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
@@ -87,6 +98,19 @@ impl SqliteDb {
     pub async fn with_conn<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
         let mut guard = self.conn.lock().await;
         f(&mut guard)
+    }
+}
+
+impl super::Db {
+    /// Opens a local SQLite store encrypted with SQLCipher under `key`, with pages of
+    /// `page_size` bytes (a new file is made with them; an existing one opens only with the
+    /// size it was made with, any other reading as a wrong key).
+    pub fn open_sqlite_cipher(path: &Path, key: &str, page_size: u32) -> Result<super::Db> {
+        Ok(super::Db(super::Store::Sqlite(SqliteDb::open_with(
+            path,
+            Some(key),
+            Some(page_size),
+        )?)))
     }
 }
 

@@ -1,6 +1,7 @@
 //! Applying one table's changes (and the children of moved parents) to the cache.
 
 use std::collections::{BTreeSet, HashSet};
+use std::time::{Duration, Instant};
 
 use ncy_core::db::{Tx, Value};
 use ncy_core::{Error, Result};
@@ -31,6 +32,11 @@ pub(super) struct Apply {
     pub(super) users_old: BTreeSet<String>,
     /// Users a row of the slice refers to now (they are in the slice).
     pub(super) users_new: BTreeSet<String>,
+    /// Time spent reading cache rows, then waiting for the server's rows (the refetch runs
+    /// while the cache is read), then writing cache rows (for the pull's debug event).
+    pub(super) local_time: Duration,
+    pub(super) refetch_time: Duration,
+    pub(super) write_time: Duration,
 }
 
 impl Apply {
@@ -83,11 +89,22 @@ pub(super) async fn sync_keys(
     if keys.is_empty() {
         return Ok(Default::default());
     }
-    let before = local_rows(ltx, table, keys)?;
-    for row in before.values() {
+    // The server works on the refetch while the cache rows are read: the refetch is polled
+    // first (which sends it), then the cache is read, then the refetch's rows are received.
+    let t = Instant::now();
+    let mut t_local = Duration::ZERO;
+    let (rows, before) = futures_util::future::join(refetch(stx, slice, table, keys), async {
+        let before = local_rows(ltx, table, keys);
+        t_local = t.elapsed();
+        before
+    })
+    .await;
+    let before = before?;
+    let rows = rows?;
+    let t_refetch = t.elapsed();
+    for (_, row) in before.values() {
         acc.note_users_old(table, row);
     }
-    let rows = refetch(stx, slice, table, keys).await?;
     for r in &rows {
         acc.note_users_text(table, r);
     }
@@ -99,6 +116,9 @@ pub(super) async fn sync_keys(
         .cloned()
         .collect();
     acc.removed += delete_local(ltx, table, &gone)?;
+    acc.local_time += t_local;
+    acc.refetch_time += t_refetch - t_local;
+    acc.write_time += t.elapsed() - t_refetch;
     Ok((before.into_keys().collect(), after))
 }
 

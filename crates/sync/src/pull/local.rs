@@ -12,13 +12,17 @@ use crate::copy::TextRow;
 use crate::initial::store_rows;
 use crate::tables::Table;
 
+/// A cache row as read before a pull writes it: its rowid (valid until the transaction ends)
+/// and its synced columns as text.
+pub(super) type LocalRow = (i64, TextRow);
+
 /// Local rows of `table` with the given keys (the synced columns, as text), by key: one
 /// prepared key lookup per key, read straight into text rows.
 pub(super) fn local_rows(
     ltx: &mut Tx,
     table: &Table,
     keys: &[Key],
-) -> Result<BTreeMap<Key, TextRow>> {
+) -> Result<BTreeMap<Key, LocalRow>> {
     let cols: Vec<String> = table
         .cols
         .iter()
@@ -31,7 +35,7 @@ pub(super) fn local_rows(
         .map(|(i, k)| format!("\"{k}\" = ?{}", i + 1))
         .collect();
     let sql = format!(
-        r#"SELECT {} FROM "{}" WHERE {}"#,
+        r#"SELECT rowid, {} FROM "{}" WHERE {}"#,
         cols.join(", "),
         table.name,
         cond.join(" AND ")
@@ -46,8 +50,9 @@ pub(super) fn local_rows(
                 .query(rusqlite::params_from_iter(k.iter()))
                 .map_err(err)?;
             if let Some(r) = rows.next().map_err(err)? {
+                let rowid: i64 = r.get(0).map_err(err)?;
                 let mut row: TextRow = Vec::with_capacity(n);
-                for i in 0..n {
+                for i in 1..=n {
                     row.push(match r.get_ref(i).map_err(err)? {
                         ValueRef::Null => None,
                         ValueRef::Integer(v) => Some(v.to_string()),
@@ -57,7 +62,7 @@ pub(super) fn local_rows(
                         }
                     });
                 }
-                out.insert(k.clone(), row);
+                out.insert(k.clone(), (rowid, row));
             }
         }
         Ok(out)
@@ -65,19 +70,19 @@ pub(super) fn local_rows(
 }
 
 /// Writes refetched rows: new rows are inserted, known rows get an UPDATE of the columns that
-/// differ (so untouched indexes stay untouched), identical rows are skipped. Returns the rows
-/// written.
+/// differ (so untouched indexes stay untouched), found by the rowid read with them (no second
+/// key lookup), identical rows are skipped. Returns the rows written.
 pub(super) fn store_changed(
     ltx: &mut Tx,
     table: &Table,
     rows: &[TextRow],
-    before: &BTreeMap<Key, TextRow>,
+    before: &BTreeMap<Key, LocalRow>,
 ) -> Result<u64> {
     let mut fresh = Vec::new();
     let mut n = 0;
     ltx.with_sqlite_conn(|conn| {
         for r in rows {
-            let Some(old) = before.get(&key_of(table, r)) else {
+            let Some((rowid, old)) = before.get(&key_of(table, r)) else {
                 fresh.push(r.clone());
                 continue;
             };
@@ -92,19 +97,17 @@ pub(super) fn store_changed(
             if sets.is_empty() {
                 continue;
             }
-            let mut conds = Vec::new();
-            for (k, i) in table.key.iter().zip(table.key_positions()) {
-                vals.push(r[i].clone());
-                conds.push(format!("\"{k}\" = ?{}", vals.len()));
-            }
             let sql = format!(
-                r#"UPDATE "{}" SET {} WHERE {}"#,
+                r#"UPDATE "{}" SET {} WHERE rowid = ?{}"#,
                 table.name,
                 sets.join(", "),
-                conds.join(" AND ")
+                vals.len() + 1
             );
+            let mut params: Vec<&dyn rusqlite::ToSql> =
+                vals.iter().map(|v| v as &dyn rusqlite::ToSql).collect();
+            params.push(rowid);
             conn.prepare_cached(&sql)
-                .and_then(|mut st| st.execute(rusqlite::params_from_iter(vals.iter())))
+                .and_then(|mut st| st.execute(params.as_slice()))
                 .map_err(|e| Error::db(format!("updating {} in the cache: {e}", table.name)))?;
             n += 1;
         }

@@ -297,13 +297,15 @@ pub async fn pull(server: &PgDb, cache: &Cache, op: &Operator, ctl: Ctl<'_>) -> 
     if big {
         crate::cache::defer_checkpoint(&mut ltx)?;
     }
-    let committed = ltx.commit().await;
+    // The server's read-only transaction ends while the cache commits (the rollback is polled
+    // first, which sends it; the commit then runs; then its answer is read).
+    let (rolled_back, committed) = futures_util::future::join(stx.rollback(), ltx.commit()).await;
     if big {
         cache.checkpoint_soon();
     }
     committed?;
+    rolled_back?;
     let t_commit = t0.elapsed();
-    stx.rollback().await?;
     let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
     tracing::debug!(
         changes = rep.changes,
@@ -314,7 +316,10 @@ pub async fn pull(server: &PgDb, cache: &Cache, op: &Operator, ctl: Ctl<'_>) -> 
         state_ms = ms(t_state),
         commit_ms = ms(t_commit),
         total_ms = ms(t0.elapsed()),
-        "pull timings (cumulative from the first read)"
+        local_ms = ms(acc.local_time),
+        refetch_ms = ms(acc.refetch_time),
+        write_ms = ms(acc.write_time),
+        "pull timings (cumulative from the first read; then, summed over tables: cache reads, the wait for the server's rows after them, cache writes)"
     );
     rep.upserted = acc.upserted;
     rep.removed = acc.removed;
