@@ -111,9 +111,7 @@ fn window_hint(e: &ncy_core::Error) -> Option<&'static str> {
             "its owner compares the files with `ncy-admin migrate status`"
         }
         Error::DatabaseUrl(_) => "edit the profile's URL under Settings → Connections",
-        Error::Config(m) if m.starts_with("the connected database role may not") => {
-            "connect as a role that may, under Settings → Connections"
-        }
+        Error::Privilege { .. } => "connect as a role that may, under Settings → Connections",
         Error::Service { service, message }
             if service == "Prometheus" && message.starts_with("cannot query") =>
         {

@@ -48,6 +48,7 @@ pub fn code(e: &anyhow::Error) -> i32 {
         | Error::ReadOnly(_)
         | Error::DatabaseAuth { .. }
         | Error::Config(_)
+        | Error::Privilege { .. }
         | Error::DatabaseUrl(_)
         | Error::LocalStore { .. }
         | Error::Service { .. } => CONNECTION,
@@ -184,9 +185,7 @@ fn hint(e: &Error) -> Option<String> {
         Error::Database { message, .. } if message.starts_with("pg_dump was refused") => {
             "the database user comes from --database-url or DATABASE_URL".into()
         }
-        Error::Config(m) if m.starts_with(ROLE_MAY_NOT) => {
-            "the role comes from --database-url or DATABASE_URL".into()
-        }
+        Error::Privilege { .. } => "the role comes from --database-url or DATABASE_URL".into(),
         Error::Service { service, message }
             if service == "Prometheus" && message.starts_with("cannot query") =>
         {
@@ -195,9 +194,6 @@ fn hint(e: &Error) -> Option<String> {
         _ => return None,
     })
 }
-
-/// How ncy-health's errors start when the connected role lacks a privilege (`Error::Config`).
-const ROLE_MAY_NOT: &str = "the connected database role may not";
 
 /// How ncy-backup's stream errors start (`Error::Io` context) when the backup directory
 /// cannot be written.

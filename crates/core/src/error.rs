@@ -82,6 +82,18 @@ pub enum Error {
     #[error("configuration error: {0}")]
     Config(String),
 
+    /// The connected database role lacks a privilege the operation needs (code `config`):
+    /// what it may not do, the server's words, and how to grant it; the server's refusal is
+    /// kept as the source.
+    #[error("configuration error: the connected database role may not {what} ({reason}); {fix}")]
+    Privilege {
+        what: String,
+        reason: String,
+        fix: String,
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+
     /// The PostgreSQL connection URL is malformed or names a database that does not exist
     /// (code `config`; each adapter says where its URL comes from).
     #[error("database URL: {0}")]
@@ -106,7 +118,13 @@ pub enum Error {
 
     /// The local workspace file cannot be opened (wrong key, not a database, ...).
     #[error("cannot open the local workspace {path}: {reason}")]
-    LocalStore { path: String, reason: String },
+    LocalStore {
+        path: String,
+        reason: String,
+        /// SQLite's error, when one caused it.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
 
     /// The OS keychain is unavailable or refused.
     #[error("keychain: {0}")]
@@ -215,7 +233,7 @@ impl Error {
             Error::ServerUnreachable { .. } => ErrorCode::ServerUnreachable,
             Error::ReadOnly(_) => ErrorCode::ReadOnly,
             Error::DatabaseAuth { .. } => ErrorCode::DatabaseAuth,
-            Error::Config(_) | Error::DatabaseUrl(_) => ErrorCode::Config,
+            Error::Config(_) | Error::DatabaseUrl(_) | Error::Privilege { .. } => ErrorCode::Config,
             Error::Migration(_) => ErrorCode::Migration,
             Error::Drift { .. } => ErrorCode::MigrationDrift,
             Error::DiskFull(_) => ErrorCode::DiskFull,

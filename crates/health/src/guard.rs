@@ -87,17 +87,19 @@ pub async fn write_tx(db: &Db) -> Result<Tx> {
     bounded(db, false).await
 }
 
-/// Turns the server's "permission denied" (SQLSTATE 42501) into a configuration error that
-/// names what the connected database role may not do and how to grant it.
-// The driver's error is dropped here, its message kept in the text: `Error::Config` (code
-// `config`, which the CLI and the window turn into their fix hint) has no `#[source]`, and the
-// variants that have one (`Database`, `Io`) carry other codes. Keeping it needs a source on a
-// config-coded variant in ncy-core.
+/// Turns the server's "permission denied" (SQLSTATE 42501) into [`Error::Privilege`], which
+/// names what the connected database role may not do and how to grant it, and keeps the
+/// server's refusal as its source.
 pub fn privilege(e: Error, what: &str, fix: &str) -> Error {
-    match &e {
-        Error::Database { message, .. } if message.contains("SQLSTATE 42501") => Error::Config(
-            format!("the connected database role may not {what} ({message}); {fix}"),
-        ),
-        _ => e,
+    match e {
+        Error::Database { message, source } if message.contains("SQLSTATE 42501") => {
+            Error::Privilege {
+                what: what.into(),
+                reason: message,
+                fix: fix.into(),
+                source,
+            }
+        }
+        e => e,
     }
 }

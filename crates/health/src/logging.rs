@@ -266,13 +266,24 @@ pub async fn set(db: &Db, op: &Operator, change: &LoggingChange) -> Result<Loggi
 }
 
 fn map_sqlx(e: sqlx::Error) -> Error {
+    let refused = match &e {
+        sqlx::Error::Database(d) if d.code().as_deref() == Some("42501") => {
+            Some(d.message().to_owned())
+        }
+        _ => None,
+    };
+    if let Some(reason) = refused {
+        return Error::Privilege {
+            what: "change server settings".into(),
+            reason,
+            fix: "connect as a superuser, or GRANT ALTER SYSTEM ON PARAMETER \
+                  log_min_duration_statement, log_statement TO the role and GRANT EXECUTE ON \
+                  FUNCTION pg_reload_conf() TO the role"
+                .into(),
+            source: Some(Box::new(e)),
+        };
+    }
     match &e {
-        sqlx::Error::Database(d) if d.code().as_deref() == Some("42501") => Error::Config(format!(
-            "the connected database role may not change server settings ({}); connect as a \
-             superuser, or GRANT ALTER SYSTEM ON PARAMETER log_min_duration_statement, \
-             log_statement TO the role and GRANT EXECUTE ON FUNCTION pg_reload_conf() TO the role",
-            d.message()
-        )),
         sqlx::Error::Database(d) => Error::db(format!(
             "{} (SQLSTATE {})",
             d.message(),

@@ -629,12 +629,20 @@ async fn a_role_without_server_privileges_gets_the_grant_to_ask_for() {
     assert!(rep.server.is_some() && rep.activity.is_some());
 
     let config = |e: Error, needle: &str| match e {
-        Error::Config(m) => {
+        e @ Error::Privilege { .. } => {
+            let m = e.to_string();
             assert!(m.contains(needle), "{needle:?} not in {m}");
-            // The shape the CLI and the window add their fix to (exit::hint, window_hint).
-            assert!(m.starts_with("the connected database role may not"), "{m}");
+            assert!(
+                m.starts_with("configuration error: the connected database role may not"),
+                "{m}"
+            );
+            assert_eq!(e.code(), "config", "{m}");
+            assert!(
+                std::error::Error::source(&e).is_some(),
+                "the server's refusal is kept as the source: {m}"
+            );
         }
-        other => panic!("expected a configuration error naming {needle:?}, got {other}"),
+        other => panic!("expected a privilege error naming {needle:?}, got {other}"),
     };
     config(
         logging::set(

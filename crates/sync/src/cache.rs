@@ -119,6 +119,7 @@ pub fn keychain_key(url: &str, path: &Path) -> Result<String> {
     key_secret(url).get()?.ok_or_else(|| Error::LocalStore {
         path: path.display().to_string(),
         reason: "its key is not in the OS keychain (the keychain was reset, or this is another user's cache); run `ncy-admin sync init --org …` online to rebuild it".into(),
+        source: None,
     })
 }
 
@@ -150,6 +151,7 @@ impl Cache {
                 path: path.display().to_string(),
                 reason: "no sync cache here yet; run `ncy-admin sync init --org SLUG` online first"
                     .into(),
+                source: None,
             });
         }
         Self::open_key(path, key, &[PAGE_SIZE, LEGACY_PAGE_SIZE]).await
@@ -190,9 +192,10 @@ impl Cache {
             }
         }
         let db = opened.map_err(|e| match e {
-            Error::LocalStore { reason, .. } => Error::LocalStore {
+            Error::LocalStore { reason, source, .. } => Error::LocalStore {
                 path: path.display().to_string(),
                 reason,
+                source,
             },
             other => other,
         })?;

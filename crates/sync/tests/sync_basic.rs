@@ -74,7 +74,9 @@ async fn wrong_or_missing_key_is_a_clear_error() {
     );
     for key in [ncy_sync::cache::new_key(), String::new()] {
         match Cache::open(&path, &key).await {
-            Err(Error::LocalStore { reason, path: p }) => {
+            Err(Error::LocalStore {
+                reason, path: p, ..
+            }) => {
                 assert!(p.contains("cache.db"));
                 assert!(
                     reason.contains("key") || reason.contains("encrypted"),

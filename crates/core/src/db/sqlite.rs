@@ -35,9 +35,10 @@ impl SqliteDb {
                     .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
             }
         }
-        let local_err = |reason: String| Error::LocalStore {
+        let local_err = |reason: String, e: rusqlite::Error| Error::LocalStore {
             path: path.display().to_string(),
             reason,
+            source: Some(Box::new(e)),
         };
         let conn = Connection::open_with_flags(
             path,
@@ -45,13 +46,13 @@ impl SqliteDb {
                 | OpenFlags::SQLITE_OPEN_CREATE
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
-        .map_err(|e| local_err(e.to_string()))?;
+        .map_err(|e| local_err(e.to_string(), e))?;
         if let Some(key) = key {
             conn.pragma_update(None, "key", key)
-                .map_err(|e| local_err(e.to_string()))?;
+                .map_err(|e| local_err(e.to_string(), e))?;
             if let Some(size) = page_size {
                 conn.pragma_update(None, "cipher_page_size", size)
-                    .map_err(|e| local_err(e.to_string()))?;
+                    .map_err(|e| local_err(e.to_string(), e))?;
             }
         }
         // Reading the schema proves the key (or the absence of one) is right.
@@ -59,20 +60,23 @@ impl SqliteDb {
             r.get::<_, i64>(0)
         })
         .map_err(|e| match e.sqlite_error_code() {
-            Some(rusqlite::ErrorCode::NotADatabase) => local_err(if key.is_some() {
-                "wrong encryption key, or the file is not an NCY Admin workspace".into()
-            } else {
-                "the file is encrypted or is not a database; open it with its key".into()
-            }),
-            _ => local_err(e.to_string()),
+            Some(rusqlite::ErrorCode::NotADatabase) => local_err(
+                if key.is_some() {
+                    "wrong encryption key, or the file is not an NCY Admin workspace".into()
+                } else {
+                    "the file is encrypted or is not a database; open it with its key".into()
+                },
+                e,
+            ),
+            _ => local_err(e.to_string(), e),
         })?;
         conn.execute_batch(
             "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;",
         )
-        .map_err(|e| local_err(e.to_string()))?;
+        .map_err(|e| local_err(e.to_string(), e))?;
         let _: String = conn
             .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-            .map_err(|e| local_err(e.to_string()))?;
+            .map_err(|e| local_err(e.to_string(), e))?;
         Ok(SqliteDb {
             conn: Arc::new(Mutex::new(conn)),
             path: Arc::new(path.to_owned()),
@@ -244,6 +248,7 @@ pub(crate) fn map_err(e: rusqlite::Error) -> Error {
                 return Error::LocalStore {
                     path: String::new(),
                     reason: "not a database, or the wrong encryption key".into(),
+                    source: Some(Box::new(e)),
                 }
             }
             C::DatabaseBusy | C::DatabaseLocked => {
