@@ -3,4 +3,8 @@
 /**
  * A session (never its token).
  */
-export type SessionInfo = { id: string, user_id: string, ip_address: string | null, user_agent: string | null, created_at: string, expires_at: string, expired: boolean, };
+export type SessionInfo = { id: string, user_id: string, ip_address: string | null, user_agent: string | null, created_at: string, expires_at: string, 
+/**
+ * Set after reading, against the clock.
+ */
+expired: boolean, };
