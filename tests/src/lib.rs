@@ -137,7 +137,6 @@ async fn template() -> String {
         }
         ltx.rollback().await.expect("unlock");
         lock.close().await;
-        wait_unused(&name).await;
         name
     })
     .await

@@ -76,6 +76,40 @@ impl Apply {
     }
 }
 
+/// What every table step of a pull works with: the server's and the cache's transactions,
+/// the slice, and what was applied so far.
+pub(super) struct Steps<'a> {
+    pub stx: &'a mut Tx,
+    pub ltx: &'a mut Tx,
+    pub slice: &'a Slice,
+    pub acc: &'a mut Apply,
+}
+
+impl Steps<'_> {
+    /// [`sync_keys`] for `table`: the slice's keys before and after.
+    pub async fn keys(
+        &mut self,
+        table: &Table,
+        keys: &[Key],
+    ) -> Result<(HashSet<Key>, HashSet<Key>)> {
+        sync_keys(self.stx, self.ltx, self.slice, table, keys, self.acc).await
+    }
+
+    /// [`cascade`] of `child` rows whose `parent_col` parent entered or left the slice.
+    pub async fn cascade(
+        &mut self,
+        child: &Table,
+        parent_col: &str,
+        before: &HashSet<Key>,
+        after: &HashSet<Key>,
+    ) -> Result<()> {
+        cascade(
+            self.stx, self.ltx, self.slice, child, parent_col, before, after, self.acc,
+        )
+        .await
+    }
+}
+
 /// Brings the cache rows of `table` with these keys to the server's current state; returns the
 /// keys that were present before and the keys present after.
 pub(super) async fn sync_keys(

@@ -52,7 +52,7 @@ use crate::initial::{self, InitialReport};
 use crate::tables::{self, Table};
 use crate::Ctl;
 
-use apply::{cascade, sync_keys, Apply};
+use apply::{Apply, Steps};
 use local::local_rows;
 pub(crate) use server::refetch;
 
@@ -172,115 +172,55 @@ pub async fn pull(server: &PgDb, cache: &Cache, op: &Operator, ctl: Ctl<'_>) -> 
             .unwrap_or_default()
     };
     let total = rep.changes;
-    sync_keys(
-        &mut stx,
-        &mut ltx,
-        &slice,
-        &tables::ORGANIZATION,
-        &keys(tables::ORGANIZATION),
-        &mut acc,
-    )
-    .await?;
-    sync_keys(
-        &mut stx,
-        &mut ltx,
-        &slice,
+    let mut step = Steps {
+        stx: &mut stx,
+        ltx: &mut ltx,
+        slice: &slice,
+        acc: &mut acc,
+    };
+    step.keys(&tables::ORGANIZATION, &keys(tables::ORGANIZATION))
+        .await?;
+    step.keys(
         &tables::ORGANIZATION_MEMBER,
         &keys(tables::ORGANIZATION_MEMBER),
-        &mut acc,
     )
     .await?;
-    let (tb, ta) = sync_keys(
-        &mut stx,
-        &mut ltx,
-        &slice,
-        &tables::TEAM,
-        &keys(tables::TEAM),
-        &mut acc,
-    )
-    .await?;
-    cascade(
-        &mut stx,
-        &mut ltx,
-        &slice,
-        &tables::TEAM_MEMBER,
-        "team_id",
-        &tb,
-        &ta,
-        &mut acc,
-    )
-    .await?;
-    sync_keys(
-        &mut stx,
-        &mut ltx,
-        &slice,
-        &tables::TEAM_MEMBER,
-        &keys(tables::TEAM_MEMBER),
-        &mut acc,
-    )
-    .await?;
-    let (pb, pa) = sync_keys(
-        &mut stx,
-        &mut ltx,
-        &slice,
-        &tables::PROJECT,
-        &keys(tables::PROJECT),
-        &mut acc,
-    )
-    .await?;
-    cascade(
-        &mut stx,
-        &mut ltx,
-        &slice,
-        &tables::TASK,
-        "project_id",
-        &pb,
-        &pa,
-        &mut acc,
-    )
-    .await?;
-    ctl.report("pull: applying changes", acc.upserted + acc.removed, total);
+    let (tb, ta) = step.keys(&tables::TEAM, &keys(tables::TEAM)).await?;
+    step.cascade(&tables::TEAM_MEMBER, "team_id", &tb, &ta)
+        .await?;
+    step.keys(&tables::TEAM_MEMBER, &keys(tables::TEAM_MEMBER))
+        .await?;
+    let (pb, pa) = step.keys(&tables::PROJECT, &keys(tables::PROJECT)).await?;
+    step.cascade(&tables::TASK, "project_id", &pb, &pa).await?;
+    ctl.report(
+        "pull: applying changes",
+        step.acc.upserted + step.acc.removed,
+        total,
+    );
     let t_parents = t0.elapsed();
-    let task_keys = keys(tables::TASK);
-    sync_keys(
-        &mut stx,
-        &mut ltx,
-        &slice,
-        &tables::TASK,
-        &task_keys,
-        &mut acc,
-    )
-    .await?;
+    step.keys(&tables::TASK, &keys(tables::TASK)).await?;
     let t_tasks = t0.elapsed();
     // Users to recheck: changed ones, ones a row stopped referring to (they may have left the
     // slice), and referred ones the cache does not hold yet. A cached user that a live row
     // still refers to is in the slice and unchanged: nothing to do.
     let mut user_keys: BTreeSet<Key> = by_table.get("User").cloned().unwrap_or_default();
-    let new_refs: Vec<Key> = acc.users_new.iter().map(|u| vec![u.clone()]).collect();
-    let cached: BTreeSet<String> = local_rows(&mut ltx, &tables::USER, &new_refs)?
+    let new_refs: Vec<Key> = step.acc.users_new.iter().map(|u| vec![u.clone()]).collect();
+    let cached: BTreeSet<String> = local_rows(step.ltx, &tables::USER, &new_refs)?
         .into_keys()
         .map(|mut k| k.remove(0))
         .collect();
-    for u in &acc.users_new {
+    for u in &step.acc.users_new {
         if !cached.contains(u) {
             user_keys.insert(vec![u.clone()]);
         }
     }
-    for u in &acc.users_old {
-        if !acc.users_new.contains(u) {
+    for u in &step.acc.users_old {
+        if !step.acc.users_new.contains(u) {
             user_keys.insert(vec![u.clone()]);
         }
     }
     let user_keys: Vec<Key> = user_keys.into_iter().collect();
-    sync_keys(
-        &mut stx,
-        &mut ltx,
-        &slice,
-        &tables::USER,
-        &user_keys,
-        &mut acc,
-    )
-    .await?;
+    step.keys(&tables::USER, &user_keys).await?;
     let t_users = t0.elapsed();
     // Pending offline edits stay visible on top of the server's state until they are pushed
     // (all of them: a task may also have come back through a project that moved in).
