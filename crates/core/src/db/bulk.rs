@@ -84,8 +84,15 @@ impl<'c> CacheSize<'c> {
         let before: i64 = conn
             .query_row("PRAGMA cache_size", [], |r| r.get(0))
             .map_err(sqlite::map_err)?;
-        // Negative is KiB, positive is pages: compare in KiB, assuming 4 KiB pages.
-        let kib = if before < 0 { -before } else { before * 4 };
+        // Negative is KiB, positive is pages: compare in KiB.
+        let kib = if before < 0 {
+            -before
+        } else {
+            let page: i64 = conn
+                .query_row("PRAGMA page_size", [], |r| r.get(0))
+                .map_err(sqlite::map_err)?;
+            before * page / 1024
+        };
         if kib < BULK_CACHE_KIB {
             conn.pragma_update(None, "cache_size", -BULK_CACHE_KIB)
                 .map_err(sqlite::map_err)?;
