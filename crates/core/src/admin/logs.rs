@@ -91,7 +91,7 @@ pub async fn access(
         w.before(r#""timestamp""#, r#""id""#, &c);
     }
     let cols = r#""id", "user_id", "method", "endpoint", "status_code", "latency_ms", "timestamp""#;
-    let mut tx = db.begin().await?;
+    let mut tx = db.begin_read().await?;
     let from = partition::source(&mut tx, "AccessLog", cols).await?;
     let sql = format!(
         r#"SELECT {cols} FROM {from} {} ORDER BY "timestamp" DESC, "id" DESC LIMIT {}"#,
@@ -173,7 +173,7 @@ pub async fn errors(
         w.push(|p| format!(r#""created_at" <= {p}"#), c.ts);
         w.before(r#""created_at""#, r#""id""#, &c);
     }
-    let mut tx = db.begin().await?;
+    let mut tx = db.begin_read().await?;
     let from = partition::source(
         &mut tx,
         "ErrorLog",

@@ -257,7 +257,7 @@ fn no_operator(e: Error, email: &str) -> Error {
 pub async fn list(db: &Db, op: &Operator) -> Result<Vec<OperatorLogin>> {
     op.require(perm::ROLES_READ)?;
     let db = require_pg(db)?;
-    let mut tx = db.begin().await?;
+    let mut tx = db.begin_read().await?;
     let out = list_in(&mut tx, None).await?;
     tx.rollback().await?;
     Ok(out)

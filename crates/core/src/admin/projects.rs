@@ -70,7 +70,7 @@ pub async fn list(
 ) -> Result<Page<Project>> {
     op.require(perm::PROJECTS_READ)?;
     let lim = limit(lim)?;
-    let mut tx = db.begin().await?;
+    let mut tx = db.begin_read().await?;
     let mut w = Where::default();
     if let Some(o) = org {
         let o = orgs::resolve(&mut tx, o).await?;
@@ -105,7 +105,7 @@ pub async fn list(
 /// One project.
 pub async fn get(db: &Db, op: &Operator, id: Uuid) -> Result<Project> {
     op.require(perm::PROJECTS_READ)?;
-    let mut tx = db.begin().await?;
+    let mut tx = db.begin_read().await?;
     let p = load(&mut tx, id).await?;
     tx.rollback().await?;
     Ok(p)

@@ -189,7 +189,7 @@ pub async fn read(tx: &mut Tx, key: &str) -> Result<Option<serde_json::Value>> {
 
 /// Lists global settings, known ones first with their descriptions.
 pub async fn list(db: &Db, _op: &Operator) -> Result<Vec<Setting>> {
-    let mut tx = db.begin().await?;
+    let mut tx = db.begin_read().await?;
     let rows: Vec<(String, Option<serde_json::Value>)> = tx
         .query_as(
             r#"SELECT "key", "value" FROM "Settings" WHERE "user_id" IS NULL ORDER BY "key""#,

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{perm, Operator};
-use crate::db::{now, Db, Dialect, Value};
+use crate::db::{now, Db, Dialect, Tx, Value};
 use crate::error::Result;
 use crate::params;
 
@@ -31,28 +31,27 @@ pub struct DayCount {
     pub count: i64,
 }
 
-async fn count(db: &Db, sql: &str, p: &[Value]) -> Result<i64> {
-    Ok(db.query_as(sql, p).await?.first().copied().unwrap_or(0))
+async fn count(tx: &mut Tx, sql: &str, p: &[Value]) -> Result<i64> {
+    Ok(tx.query_opt_as(sql, p).await?.unwrap_or(0))
 }
 
 /// Columns `n` and `m` of a query counting two figures of the same rows in one pass.
-async fn counts(db: &Db, sql: &str, p: &[Value]) -> Result<(i64, i64)> {
-    Ok(db
-        .query_as(sql, p)
-        .await?
-        .first()
-        .copied()
-        .unwrap_or((0, 0)))
+async fn counts(tx: &mut Tx, sql: &str, p: &[Value]) -> Result<(i64, i64)> {
+    Ok(tx.query_opt_as(sql, p).await?.unwrap_or((0, 0)))
 }
 
 /// Computes the dashboard for `op` (figures it may not see stay `None`). Each table is read
-/// once: a second figure of the same rows is a conditional count in the same query.
+/// once: a second figure of the same rows is a conditional count in the same query. All in one
+/// read transaction: the figures agree with each other, and on the local workspace they do not
+/// hold up a page or a write (see [`Db::begin_read`]).
 pub async fn load(db: &Db, op: &Operator) -> Result<Dashboard> {
     let mut d = Dashboard::default();
+    let mut read = db.begin_read().await?;
+    let tx = &mut read;
     let t = now();
     if op.can(perm::USERS_READ) {
         let (total, active) = counts(
-            db,
+            tx,
             r#"SELECT COUNT(*) AS n, COUNT(CASE WHEN "status" = 'ACTIVE' THEN 1 END) AS m
                FROM "User" WHERE "deleted_at" IS NULL"#,
             &[],
@@ -64,7 +63,7 @@ pub async fn load(db: &Db, op: &Operator) -> Result<Dashboard> {
     if op.can(perm::ORGS_READ) {
         d.organizations = Some(
             count(
-                db,
+                tx,
                 r#"SELECT COUNT(*) AS n FROM "Organization" WHERE "deleted_at" IS NULL"#,
                 &[],
             )
@@ -74,7 +73,7 @@ pub async fn load(db: &Db, op: &Operator) -> Result<Dashboard> {
     if op.can(perm::PROJECTS_READ) {
         d.projects = Some(
             count(
-                db,
+                tx,
                 r#"SELECT COUNT(*) AS n FROM "Project" WHERE "deleted_at" IS NULL"#,
                 &[],
             )
@@ -83,7 +82,7 @@ pub async fn load(db: &Db, op: &Operator) -> Result<Dashboard> {
     }
     if op.can(perm::TASKS_READ) {
         let (open, overdue) = counts(
-            db,
+            tx,
             r#"SELECT COUNT(*) AS n, COUNT(CASE WHEN "due_date" < $1 THEN 1 END) AS m
                FROM "Task" WHERE "deleted_at" IS NULL AND "status" NOT IN ('DONE', 'CANCELLED')"#,
             &params![t],
@@ -96,23 +95,24 @@ pub async fn load(db: &Db, op: &Operator) -> Result<Dashboard> {
         let day_ago = t - chrono::Duration::hours(24);
         d.audit_last_24h = Some(
             count(
-                db,
+                tx,
                 r#"SELECT COUNT(*) AS n FROM "AuditLog" WHERE "created_at" >= $1"#,
                 &params![day_ago],
             )
             .await?,
         );
-        let day = match db.dialect() {
+        let day = match tx.dialect() {
             Dialect::Postgres => r#"to_char("created_at", 'YYYY-MM-DD')"#,
             Dialect::Sqlite => r#"substr("created_at", 1, 10)"#,
         };
         let since = t - chrono::Duration::days(30);
-        d.audit_per_day = db
+        d.audit_per_day = tx
             .query_as(
                 &format!(r#"SELECT {day} AS day, COUNT(*) AS count FROM "AuditLog" WHERE "created_at" >= $1 GROUP BY 1 ORDER BY 1"#),
                 &params![since],
             )
             .await?;
     }
+    read.rollback().await?;
     Ok(d)
 }

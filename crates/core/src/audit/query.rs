@@ -123,7 +123,7 @@ pub async fn list(
     let lim = limit(lim)?;
     let after = after.map(Cursor::decode).transpose()?;
     let items = if actor_of(f).is_some() {
-        let mut tx = db.begin().await?;
+        let mut tx = db.begin_read().await?;
         let items = page_in(&mut tx, f, lim + 1, after).await?;
         tx.rollback().await?;
         items
@@ -232,7 +232,7 @@ pub async fn export(
     let mut n = 0u64;
     let mut after = None;
     loop {
-        let mut tx = db.begin().await?;
+        let mut tx = db.begin_read().await?;
         let batch = page_in(&mut tx, f, 1000, after).await?;
         tx.rollback().await?;
         for e in &batch {

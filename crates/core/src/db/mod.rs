@@ -210,6 +210,16 @@ impl Db {
         }
     }
 
+    /// Starts a transaction that only reads (lists, counts, details). On SQLite it runs on a
+    /// read-only connection beside the writer's, so it waits neither for a write nor for
+    /// another read, and a write in it fails; on PostgreSQL it is [`Db::begin`].
+    pub async fn begin_read(&self) -> Result<Tx> {
+        match &self.0 {
+            Store::Pg(..) => self.begin().await,
+            Store::Sqlite(s) => Ok(Tx(TxInner::Sqlite(s.begin_read().await?))),
+        }
+    }
+
     /// Runs one statement in its own transaction and returns the rows (on PostgreSQL straight
     /// on the pool: the statement is its own transaction, one round trip).
     pub async fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {

@@ -1,12 +1,15 @@
-//! SQLite backend (rusqlite, SQLCipher-capable): one connection behind an async mutex, WAL,
-//! foreign keys on, busy timeout; transactions hold the connection until commit or rollback.
+//! SQLite backend (rusqlite, SQLCipher-capable): one writing connection behind an async mutex,
+//! WAL, foreign keys on, busy timeout; transactions hold the connection until commit or
+//! rollback. Read transactions ([`SqliteDb::begin_read`]) run on a few read-only connections
+//! beside it, so a long count does not hold up a page or a write.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags};
-use tokio::sync::{Mutex, OwnedMutexGuard};
+use tokio::sync::{Mutex, OwnedMutexGuard, OwnedSemaphorePermit, Semaphore};
+use zeroize::Zeroizing;
 
 use super::value::{format_ts, Row, Value};
 use crate::error::{Error, Result};
@@ -17,6 +20,33 @@ use crate::error::{Error, Result};
 pub struct SqliteDb {
     conn: Arc<Mutex<Connection>>,
     path: Arc<PathBuf>,
+    readers: Arc<Readers>,
+}
+
+/// Read transactions at once on one store; more wait for a free reader.
+const MAX_READERS: u32 = 4;
+
+/// The read-only connections: opened when first needed, kept while idle. A permit is held for
+/// each one in use; [`SqliteDb::with_conn`] takes them all, so raw work (backups, bulk loads,
+/// restores) runs alone, and it drops the idle ones after.
+struct Readers {
+    idle: std::sync::Mutex<Vec<Connection>>,
+    permits: Arc<Semaphore>,
+    /// The key and page size the file was opened with (in memory only, wiped on drop).
+    key: Option<Zeroizing<String>>,
+    page_size: Option<u32>,
+}
+
+impl Readers {
+    fn take_idle(&self) -> Option<Connection> {
+        self.idle.lock().map(|mut v| v.pop()).unwrap_or(None)
+    }
+
+    fn clear(&self) {
+        if let Ok(mut v) = self.idle.lock() {
+            v.clear();
+        }
+    }
 }
 
 impl SqliteDb {
@@ -35,51 +65,16 @@ impl SqliteDb {
                     .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
             }
         }
-        let local_err = |reason: String, e: rusqlite::Error| Error::LocalStore {
-            path: path.display().to_string(),
-            reason,
-            source: Some(Box::new(e)),
-        };
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE
-                | OpenFlags::SQLITE_OPEN_CREATE
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(|e| local_err(e.to_string(), e))?;
-        if let Some(key) = key {
-            conn.pragma_update(None, "key", key)
-                .map_err(|e| local_err(e.to_string(), e))?;
-            if let Some(size) = page_size {
-                conn.pragma_update(None, "cipher_page_size", size)
-                    .map_err(|e| local_err(e.to_string(), e))?;
-            }
-        }
-        // Reading the schema proves the key (or the absence of one) is right.
-        conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
-            r.get::<_, i64>(0)
-        })
-        .map_err(|e| match e.sqlite_error_code() {
-            Some(rusqlite::ErrorCode::NotADatabase) => local_err(
-                if key.is_some() {
-                    "wrong encryption key, or the file is not an NCY Admin workspace".into()
-                } else {
-                    "the file is encrypted or is not a database; open it with its key".into()
-                },
-                e,
-            ),
-            _ => local_err(e.to_string(), e),
-        })?;
-        conn.execute_batch(
-            "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;",
-        )
-        .map_err(|e| local_err(e.to_string(), e))?;
-        let _: String = conn
-            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-            .map_err(|e| local_err(e.to_string(), e))?;
+        let conn = connect(path, key, page_size, false)?;
         Ok(SqliteDb {
             conn: Arc::new(Mutex::new(conn)),
             path: Arc::new(path.to_owned()),
+            readers: Arc::new(Readers {
+                idle: std::sync::Mutex::new(Vec::new()),
+                permits: Arc::new(Semaphore::new(MAX_READERS as usize)),
+                key: key.map(|k| Zeroizing::new(k.to_owned())),
+                page_size,
+            }),
         })
     }
 
@@ -93,15 +88,179 @@ impl SqliteDb {
         let guard = self.conn.clone().lock_owned().await;
         guard.execute_batch("BEGIN IMMEDIATE").map_err(map_err)?;
         Ok(SqliteTx {
-            conn: guard,
+            conn: Held::Write(guard),
             open: true,
         })
     }
 
-    /// Runs `f` with exclusive access to the raw connection (backups, bulk loads).
+    /// Begins a read transaction on a read-only connection (DEFERRED: its snapshot is taken
+    /// at its first read). It waits neither for the writer nor for other readers (WAL); a
+    /// write in it fails.
+    pub(super) async fn begin_read(&self) -> Result<SqliteTx> {
+        let permit = self
+            .readers
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| Error::db("the local workspace is closing"))?;
+        let conn = match self.readers.take_idle() {
+            Some(c) => c,
+            None => {
+                let r = &self.readers;
+                connect(
+                    &self.path,
+                    r.key.as_deref().map(String::as_str),
+                    r.page_size,
+                    true,
+                )?
+            }
+        };
+        let reader = Reader {
+            conn: Some(conn),
+            readers: self.readers.clone(),
+            _permit: permit,
+        };
+        reader.execute_batch("BEGIN").map_err(map_err)?;
+        Ok(SqliteTx {
+            conn: Held::Read(reader),
+            open: true,
+        })
+    }
+
+    /// Runs `f` with exclusive access to the raw connection (backups, bulk loads): no read
+    /// transaction runs meanwhile, and the readers reopen afterwards.
     pub async fn with_conn<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
         let mut guard = self.conn.lock().await;
-        f(&mut guard)
+        let _all = self
+            .readers
+            .permits
+            .acquire_many(MAX_READERS)
+            .await
+            .map_err(|_| Error::db("the local workspace is closing"))?;
+        let r = f(&mut guard);
+        self.readers.clear();
+        r
+    }
+}
+
+/// Opens one connection to the file: the key, the page size, a check that the key is right,
+/// then the pragmas (a reader is read-only and `query_only`; the writer turns on foreign keys
+/// and WAL).
+fn connect(
+    path: &Path,
+    key: Option<&str>,
+    page_size: Option<u32>,
+    read_only: bool,
+) -> Result<Connection> {
+    let local_err = |reason: String, e: rusqlite::Error| Error::LocalStore {
+        path: path.display().to_string(),
+        reason,
+        source: Some(Box::new(e)),
+    };
+    let flags = if read_only {
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    };
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| local_err(e.to_string(), e))?;
+    if let Some(key) = key {
+        conn.pragma_update(None, "key", key)
+            .map_err(|e| local_err(e.to_string(), e))?;
+        if let Some(size) = page_size {
+            conn.pragma_update(None, "cipher_page_size", size)
+                .map_err(|e| local_err(e.to_string(), e))?;
+        }
+    }
+    // Reading the schema proves the key (or the absence of one) is right.
+    conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+        r.get::<_, i64>(0)
+    })
+    .map_err(|e| match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::NotADatabase) => local_err(
+            if key.is_some() {
+                "wrong encryption key, or the file is not an NCY Admin workspace".into()
+            } else {
+                "the file is encrypted or is not a database; open it with its key".into()
+            },
+            e,
+        ),
+        _ => local_err(e.to_string(), e),
+    })?;
+    if read_only {
+        conn.execute_batch("PRAGMA busy_timeout = 5000; PRAGMA query_only = ON;")
+            .map_err(|e| local_err(e.to_string(), e))?;
+        return Ok(conn);
+    }
+    conn.execute_batch(
+        "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;",
+    )
+    .map_err(|e| local_err(e.to_string(), e))?;
+    let _: String = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+        .map_err(|e| local_err(e.to_string(), e))?;
+    Ok(conn)
+}
+
+/// A read-only connection lent to one read transaction; back to the idle list on drop.
+struct Reader {
+    conn: Option<Connection>,
+    readers: Arc<Readers>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl std::ops::Deref for Reader {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        self.conn
+            .as_ref()
+            .expect("a reader holds its connection until dropped")
+    }
+}
+
+impl std::ops::DerefMut for Reader {
+    fn deref_mut(&mut self) -> &mut Connection {
+        self.conn
+            .as_mut()
+            .expect("a reader holds its connection until dropped")
+    }
+}
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        // Kept only when no transaction is left open on it.
+        if let Some(c) = self.conn.take().filter(Connection::is_autocommit) {
+            if let Ok(mut idle) = self.readers.idle.lock() {
+                idle.push(c);
+            }
+        }
+    }
+}
+
+/// The connection a transaction holds: the writer's, or a reader's.
+enum Held {
+    Write(OwnedMutexGuard<Connection>),
+    Read(Reader),
+}
+
+impl std::ops::Deref for Held {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        match self {
+            Held::Write(g) => g,
+            Held::Read(r) => r,
+        }
+    }
+}
+
+impl std::ops::DerefMut for Held {
+    fn deref_mut(&mut self) -> &mut Connection {
+        match self {
+            Held::Write(g) => g,
+            Held::Read(r) => r,
+        }
     }
 }
 
@@ -120,7 +279,7 @@ impl super::Db {
 
 /// An open SQLite transaction; rolls back on drop unless committed.
 pub(super) struct SqliteTx {
-    conn: OwnedMutexGuard<Connection>,
+    conn: Held,
     open: bool,
 }
 

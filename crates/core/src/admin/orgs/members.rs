@@ -83,7 +83,7 @@ pub(super) async fn upsert_member(
 /// Lists an organization's members.
 pub async fn list_members(db: &Db, op: &Operator, id_or_slug: &str) -> Result<Vec<Member>> {
     op.require(perm::ORGS_READ)?;
-    let mut tx = db.begin().await?;
+    let mut tx = db.begin_read().await?;
     let org = resolve(&mut tx, id_or_slug).await?;
     let m = members(&mut tx, org.id).await?;
     tx.rollback().await?;

@@ -100,7 +100,7 @@ pub async fn list(
         w.sql(),
         lim + 1
     );
-    let mut tx = db.begin().await?;
+    let mut tx = db.begin_read().await?;
     let rows = tx.query(&sql, &w.params).await?;
     tx.rollback().await?;
     let items = rows
@@ -127,7 +127,7 @@ pub struct OrgDetail {
 /// Shows one organization (by id or slug).
 pub async fn get(db: &Db, op: &Operator, id_or_slug: &str) -> Result<OrgDetail> {
     op.require(perm::ORGS_READ)?;
-    let mut tx = db.begin().await?;
+    let mut tx = db.begin_read().await?;
     let organization = resolve(&mut tx, id_or_slug).await?;
     let owner_email = tx
         .query_one_as(

@@ -53,7 +53,7 @@ async fn resolve_team(tx: &mut Tx, org: &str, team: &str) -> Result<(Organizatio
 /// Lists an organization's teams with their members.
 pub async fn list_teams(db: &Db, op: &Operator, org: &str) -> Result<Vec<Team>> {
     op.require(perm::TEAMS_READ)?;
-    let mut tx = db.begin().await?;
+    let mut tx = db.begin_read().await?;
     let o = resolve(&mut tx, org).await?;
     let t = teams(&mut tx, o.id).await?;
     tx.rollback().await?;

@@ -131,7 +131,7 @@ pub async fn list(
         w.sql(),
         lim + 1
     );
-    let mut tx = db.begin().await?;
+    let mut tx = db.begin_read().await?;
     let rows = tx.query(&sql, &w.params).await?;
     tx.rollback().await?;
     let items = rows
@@ -149,7 +149,7 @@ pub async fn get(db: &Db, op: &Operator, id: Uuid) -> Result<Task> {
     if !op.can(perm::TASKS_READ) {
         op.require(perm::TASKS_READ_OWN)?;
     }
-    let mut tx = db.begin().await?;
+    let mut tx = db.begin_read().await?;
     let t = load(&mut tx, id).await?;
     tx.rollback().await?;
     if !can_read(op, &t) {

@@ -140,7 +140,7 @@ pub async fn list(
         w.sql(),
         lim + 1
     );
-    let mut tx = db.begin().await?;
+    let mut tx = db.begin_read().await?;
     if let Some(slug) = f.org.as_deref() {
         if tx
             .query_opt(
@@ -183,7 +183,7 @@ pub struct Membership {
 /// Shows one user (by id or email).
 pub async fn get(db: &Db, op: &Operator, id_or_email: &str) -> Result<UserDetail> {
     op.require(perm::USERS_READ)?;
-    let mut tx = db.begin().await?;
+    let mut tx = db.begin_read().await?;
     let id = resolve_user(&mut tx, id_or_email).await?;
     let user = load(&mut tx, id).await?;
     let roles = tx
