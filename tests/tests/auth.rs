@@ -307,6 +307,31 @@ conformance!(synthetic_seed_is_deterministic, |store: Store| async move {
         })
         .collect();
     assert_eq!(first, second);
+    // Ids are UUIDv7 in the order rows are made, so loads append to each primary key.
+    for table in ["User", "Task", "AuditLog", "OrganizationMember"] {
+        let ts = if table == "OrganizationMember" {
+            "joined_at"
+        } else {
+            "created_at"
+        };
+        let ids: Vec<uuid::Uuid> = store
+            .db
+            .query_as(
+                &format!(r#"SELECT "id" FROM "{table}" ORDER BY "{ts}", "id""#),
+                &[],
+            )
+            .await
+            .unwrap();
+        assert!(ids.len() >= 200, "{table}: {} rows", ids.len());
+        assert!(
+            ids.iter().all(|u| u.get_version_num() == 7),
+            "{table}: not v7"
+        );
+        assert!(
+            ids.windows(2).all(|w| w[0] < w[1]),
+            "{table}: ids out of order"
+        );
+    }
     assert!(
         ncy_core::seed::synthetic(&store.db, spec, false)
             .await

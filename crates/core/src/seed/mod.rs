@@ -167,6 +167,9 @@ pub struct SyntheticSpec {
     pub seed: u64,
 }
 
+/// Synthetic rows are spread over three years.
+const SPAN_MS: i64 = 3 * 365 * 24 * 3600 * 1000;
+
 /// Email domain of synthetic users.
 pub const SYNTHETIC_DOMAIN: &str = "@synthetic.ncy-8.test";
 
@@ -178,6 +181,15 @@ struct Gen {
 impl Gen {
     fn uuid(&mut self) -> Uuid {
         uuid::Builder::from_random_bytes(self.rng.gen()).into_uuid()
+    }
+    /// A UUIDv7 for the i-th of n rows, stamped with its place in the set (from a fixed epoch,
+    /// so the same spec and seed give the same ids): rows made in order have ids in index
+    /// order, and a load appends to each primary key instead of writing all over it (random
+    /// ids made 10M users on SQLite 42 times slower than 1M).
+    fn uuid_at(&mut self, i: u64, n: u64) -> Uuid {
+        const EPOCH_MS: u64 = 1_609_459_200_000; // 2021-01-01 UTC
+        let ms = EPOCH_MS + (SPAN_MS as u64).saturating_mul(i) / n.max(1);
+        uuid::Builder::from_unix_timestamp_millis(ms, &self.rng.gen()).into_uuid()
     }
     fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
         xs[self.rng.gen_range(0..xs.len())]
@@ -228,14 +240,16 @@ pub async fn synthetic(db: &Db, spec: SyntheticSpec, force: bool) -> Result<Seed
         rng: StdRng::seed_from_u64(spec.seed),
         base: now() - Duration::days(3 * 365),
     };
-    let span_ms: i64 = 3 * 365 * 24 * 3600 * 1000;
-    let ts = |base: NaiveDateTime, i: u64, n: u64| {
-        format_ts(&(base + Duration::milliseconds(span_ms * i as i64 / n.max(1) as i64)))
+    // The i-th of n rows is made at base + i/n of the span.
+    let at = |base: NaiveDateTime, i: u64, n: u64| {
+        base + Duration::milliseconds(SPAN_MS * i as i64 / n.max(1) as i64)
     };
+    let ts = |base: NaiveDateTime, i: u64, n: u64| format_ts(&at(base, i, n));
 
-    let user_ids: Vec<Uuid> = (0..spec.users).map(|_| g.uuid()).collect();
-    let org_ids: Vec<Uuid> = (0..spec.orgs).map(|_| g.uuid()).collect();
-    let project_ids: Vec<Uuid> = (0..spec.orgs * 3).map(|_| g.uuid()).collect();
+    let ids = |g: &mut Gen, n: u64| -> Vec<Uuid> { (0..n).map(|i| g.uuid_at(i, n)).collect() };
+    let user_ids = ids(&mut g, spec.users);
+    let org_ids = ids(&mut g, spec.orgs);
+    let project_ids = ids(&mut g, spec.orgs * 3);
     let mut rep = SeedReport::default();
 
     let mut run = async |sink: &mut Tx, g: &mut Gen| -> Result<()> {
@@ -321,7 +335,7 @@ pub async fn synthetic(db: &Db, spec: SyntheticSpec, force: bool) -> Result<Seed
                     g.pick(&["MEMBER", "MEMBER", "MEMBER", "MANAGER", "ADMIN"])
                 };
                 vec![
-                    Some(g.uuid().to_string()),
+                    Some(g.uuid_at(i as u64, spec.users).to_string()),
                     Some(org.to_string()),
                     Some(u.to_string()),
                     Some(role.into()),
@@ -376,7 +390,7 @@ pub async fn synthetic(db: &Db, spec: SyntheticSpec, force: bool) -> Result<Seed
         let mut task_ids = Vec::new();
         let n_tasks = spec.tasks;
         let task_rows = (0..n_tasks).map(|i| {
-            let id = g.uuid();
+            let id = g.uuid_at(i, n_tasks);
             if task_ids.len() < 100_000 {
                 task_ids.push(id);
             }
@@ -443,7 +457,7 @@ pub async fn synthetic(db: &Db, spec: SyntheticSpec, force: bool) -> Result<Seed
                 .then(|| user_ids[g.rng.gen_range(0..user_ids.len())].to_string());
             let action = g.pick(&["UPDATE", "UPDATE", "CREATE", "STATUS_CHANGE", "DELETE"]);
             vec![
-                Some(g.uuid().to_string()),
+                Some(g.uuid_at(i, n_audit).to_string()),
                 actor,
                 Some(action.into()),
                 Some(table.into()),
