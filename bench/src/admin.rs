@@ -85,18 +85,21 @@ pub async fn run(b: &mut Bench, url: &str) {
     })
     .await;
     b.record(
+        "users keyset page p50",
         &format!("users keyset page {page_n} ÷ page 1 ({total} users), p50"),
         pct_ms(&nth, 50.0),
         pct_ms(&first, 50.0),
         "ms",
     );
     b.record(
+        "users keyset page p95",
         &format!("users keyset page {page_n}, p95 (goal ≤ 5 ms) vs page 1 p95"),
         pct_ms(&nth, 95.0),
         pct_ms(&first, 95.0),
         "ms",
     );
     b.record(
+        "users keyset vs offset",
         &format!("users keyset page {page_n} vs OFFSET page {page_n} (baseline), p50"),
         pct_ms(&nth, 50.0),
         pct_ms(&off, 50.0),
@@ -160,12 +163,14 @@ pub async fn run(b: &mut Bench, url: &str) {
         raw.push(at.elapsed());
     }
     b.record(
+        "audit search p50",
         &format!("audit search by target ({audit_rows} rows), p50"),
         pct_ms(&ours, 50.0),
         pct_ms(&raw, 50.0),
         "ms",
     );
     b.record(
+        "audit search",
         &format!("audit search by target ({audit_rows} rows), p95"),
         pct_ms(&ours, 95.0),
         pct_ms(&raw, 95.0),

@@ -64,9 +64,13 @@ pub async fn run(b: &mut Bench, seeded_url: &str) {
         Scale::Quick => 3,
         // A full-size round takes minutes: one timed round, no warm-up (keeps `make bench`
         // at full scale under 30 minutes).
-        Scale::Full => 1,
+        Scale::Full | Scale::Large => 1,
     };
-    let first = if b.scale == Scale::Full { 1 } else { 0 };
+    let first = if matches!(b.scale, Scale::Full | Scale::Large) {
+        1
+    } else {
+        0
+    };
     let (mut ours, mut base) = (Vec::<Duration>::new(), Vec::<Duration>::new());
     let (mut v_ours, mut v_base) = (Vec::<Duration>::new(), Vec::<Duration>::new());
     // One untimed round each warms caches; then alternate.
@@ -132,12 +136,14 @@ pub async fn run(b: &mut Bench, seeded_url: &str) {
     let _ = std::fs::remove_dir_all(&dir);
     db.close().await;
     b.record(
+        "backup create",
         &format!("backup create ({tasks} tasks): p50 vs pg_dump -Fc -Z9 alone"),
         pct_ms(&ours, 50.0) / 1000.0,
         pct_ms(&base, 50.0) / 1000.0,
         "s",
     );
     b.record(
+        "backup verify",
         &format!("backup verify ({tasks} tasks): p50 vs createdb + pg_restore + dropdb"),
         pct_ms(&v_ours, 50.0) / 1000.0,
         pct_ms(&v_base, 50.0) / 1000.0,

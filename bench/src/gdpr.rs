@@ -164,6 +164,7 @@ pub async fn run(b: &mut Bench) {
     let _ = conn.close().await;
     let _ = std::fs::remove_dir_all(&dir);
     b.record(
+        "gdpr export",
         &format!(
             "gdpr export: subject with {} related rows (s)",
             res.total_rows
@@ -173,6 +174,7 @@ pub async fn run(b: &mut Bench) {
         "s",
     );
     b.record(
+        "gdpr export memory",
         "gdpr export: peak RSS growth vs bundle size (MiB)",
         growth_mib,
         bundle_mib,

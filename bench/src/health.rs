@@ -36,7 +36,7 @@ pub async fn run(b: &mut Bench, url: &str) {
     .await
     .expect("login")
     .operator;
-    let iters = b.scale.n(300, 20) as usize;
+    let iters = b.scale.upto_full(300, 20) as usize;
     let opts = ReportOptions {
         sample: Duration::ZERO,
         ..ReportOptions::default()
@@ -51,6 +51,7 @@ pub async fn run(b: &mut Bench, url: &str) {
     })
     .await;
     b.record(
+        "health: top statements",
         "health: top 10 statements p50 (vs the seed's raw query)",
         pct_ms(&ours_top, 50.0),
         pct_ms(&seed_top, 50.0),
@@ -68,6 +69,7 @@ pub async fn run(b: &mut Bench, url: &str) {
     })
     .await;
     b.record(
+        "health: full report",
         "health: full report p50, no sampling pause (vs the seed's 2 queries)",
         pct_ms(&ours_report, 50.0),
         pct_ms(&seed_probe, 50.0),
@@ -87,6 +89,7 @@ pub async fn run(b: &mut Bench, url: &str) {
     })
     .await;
     b.record(
+        "health: full report warm",
         "health: full report p50, after 50 reports (vs the seed's 2 queries)",
         pct_ms(&ours_warm, 50.0),
         pct_ms(&seed_probe, 50.0),

@@ -1,5 +1,5 @@
 //! `make bench`: every performance goal of the product as a measure beside a baseline
-//! measured in the same run. Sizes follow `NCY_BENCH_SCALE` (smoke | quick | full).
+//! measured in the same run. Sizes follow `NCY_BENCH_SCALE` (smoke | quick | full | large).
 
 mod admin;
 mod backup;

@@ -101,7 +101,7 @@ pub async fn run(b: &mut Bench) {
     let rows = std::env::var("NCY_BENCH_LOG_ROWS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| b.scale.n(10_000_000, 20_000));
+        .unwrap_or_else(|| b.scale.upto_full(10_000_000, 20_000));
     let t = now();
     let tv = Value::from(t);
     let (plain, pop) = prepare(b, "bench_logs_plain").await;
@@ -135,6 +135,7 @@ pub async fn run(b: &mut Bench) {
     vacuum(&part).await;
     if moved {
         b.record(
+            "partition: online move",
             &format!("partition-logs: online move of {rows} AccessLog rows vs loading them (s)"),
             move_s,
             load_plain,
@@ -160,6 +161,7 @@ pub async fn run(b: &mut Bench) {
     let p_plain = first(plain.clone(), pop.clone()).await;
     let p_part = first(part.clone(), qop.clone()).await;
     b.record(
+        "logs: newest page",
         &format!("logs: AccessLog newest keyset page ({rows} rows), partitioned vs plain, p50"),
         pct_ms(&p_part, 50.0),
         pct_ms(&p_plain, 50.0),
@@ -199,12 +201,14 @@ pub async fn run(b: &mut Bench) {
     let d_plain = deep(plain.clone(), pop.clone(), c_plain).await;
     let d_part = deep(part.clone(), qop.clone(), c_part).await;
     b.record(
+        "logs: deep page p50",
         &format!("logs: AccessLog keyset page 80% back ({rows} rows), partitioned vs plain, p50"),
         pct_ms(&d_part, 50.0),
         pct_ms(&d_plain, 50.0),
         "ms",
     );
     b.record(
+        "logs: deep page p95",
         &format!("logs: AccessLog keyset page 80% back ({rows} rows), partitioned vs plain, p95"),
         pct_ms(&d_part, 95.0),
         pct_ms(&d_plain, 95.0),
@@ -239,6 +243,7 @@ pub async fn run(b: &mut Bench) {
             .unwrap_or(0);
     }
     b.record(
+        "retention: drop vs delete",
         &format!("retention: AccessLog 90 days ({removed} of {rows} rows), partitioned (drop) vs plain (delete)"),
         secs[1],
         secs[0],
@@ -264,12 +269,14 @@ pub async fn run(b: &mut Bench) {
         size.push(r[0].opt_float("mib").expect("mib").unwrap_or(0.0));
     }
     b.record(
+        "retention: with vacuum",
         &format!("retention: AccessLog 90 days ({rows} rows) + VACUUM, partitioned vs plain"),
         secs[1] + vac[1],
         secs[0] + vac[0],
         "s",
     );
     b.record(
+        "retention: size",
         &format!("retention: AccessLog size after retention + VACUUM ({rows} rows), partitioned vs plain"),
         size[1],
         size[0],

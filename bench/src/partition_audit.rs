@@ -79,20 +79,22 @@ async fn seal(db: &Db, op: &Operator, singles: usize, bulk: usize) -> (f64, f64)
 /// Runs on the partition bench's two databases (their AccessLog work done).
 pub async fn run(b: &mut Bench, plain: (&Db, &Operator), part: (&Db, &Operator)) {
     let parts = partition(part.0).await;
-    let singles = b.scale.n(2_000, 200) as usize;
-    let bulk = b.scale.n(30_000, 3_000) as usize;
+    let singles = b.scale.upto_full(2_000, 200) as usize;
+    let bulk = b.scale.upto_full(30_000, 3_000) as usize;
     // Warm both (plans cached, pages in memory), then measure.
     seal(plain.0, plain.1, 20, 300).await;
     seal(part.0, part.1, 20, 300).await;
     let (one_plain, bulk_plain) = seal(plain.0, plain.1, singles, bulk).await;
     let (one_part, bulk_part) = seal(part.0, part.1, singles, bulk).await;
     b.record(
+        "audit: entry per transaction",
         &format!("audit: one sealed entry per transaction, {parts} partitions vs plain (p50)"),
         one_part,
         one_plain,
         "ms",
     );
     b.record(
+        "audit: entries in one transaction",
         &format!("audit: {bulk} sealed entries in one transaction, {parts} partitions vs plain"),
         bulk_part,
         bulk_plain,

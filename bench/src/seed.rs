@@ -42,12 +42,14 @@ pub async fn run(b: &mut Bench) -> String {
     let with_triggers = copy_baseline(b, &url, "bench_seed_copy", false).await;
     let triggers_off = copy_baseline(b, &url, "bench_seed_copy_raw", true).await;
     b.record(
+        "synthetic seed",
         &format!("synthetic seed: {tasks} tasks + {users} users + {audit} audit rows vs raw COPY"),
         ours,
         with_triggers,
         "s",
     );
     b.record(
+        "synthetic seed, triggers off",
         &format!("synthetic seed: {tasks} tasks + {users} users + {audit} audit rows vs raw COPY, triggers off"),
         ours,
         triggers_off,

@@ -99,6 +99,7 @@ pub async fn run(b: &mut Bench) {
         .expect("initial sync");
     let ours_rate = rep.rows as f64 / t.elapsed().as_secs_f64();
     b.record(
+        "initial sync",
         &format!("initial sync: {tasks} tasks, rows/s vs raw COPY→SQLite"),
         ours_rate,
         raw_rate,
@@ -123,6 +124,7 @@ pub async fn run(b: &mut Bench) {
         assert!(r.changes >= 1000, "the pull saw the changes");
     }
     b.record(
+        "incremental sync",
         &format!("incremental sync: 1000 changes in a {tasks}-task slice (p50; goal)"),
         pct_ms(&samples, 50.0),
         25.0,
@@ -194,6 +196,7 @@ async fn page_sizes(
     }
     tokio::time::sleep(pause).await;
     b.record(
+        "incremental sync: page size",
         &format!("incremental sync p50: {PAGE_SIZE} B vs {LEGACY_PAGE_SIZE} B cache pages"),
         pct_ms(&ours, 50.0),
         pct_ms(&theirs, 50.0),
@@ -205,9 +208,10 @@ async fn page_sizes(
 /// watcher's pull has written it: the watcher woken by LISTEN ncy_sync (migration 0021),
 /// against the same watcher polling every second (`sync run --watch --interval 1`).
 async fn wake(b: &mut Bench, db: &ncy_core::db::PgDb, cache: &Cache, op: &Operator) {
-    let listening = wake_latency(db, cache, op, b.scale.n(30, 5) as usize, true).await;
+    let listening = wake_latency(db, cache, op, b.scale.upto_full(30, 5) as usize, true).await;
     let polling = wake_latency(db, cache, op, 5, false).await;
     b.record(
+        "sync: change to a watching cache",
         "sync: one change reaching a watching cache, p50 (LISTEN vs 1 s polling)",
         pct_ms(&listening, 50.0),
         pct_ms(&polling, 50.0),
@@ -333,6 +337,7 @@ async fn push(b: &mut Bench, db: &ncy_core::db::PgDb, url: &str, cache: &Cache, 
     }
     let base = edits as f64 / t.elapsed().as_secs_f64();
     b.record(
+        "sync push",
         &format!("sync push: {edits} offline edits, edits/s vs one transaction per edit"),
         ours,
         base,
