@@ -16,7 +16,7 @@ test: setup
 test-matrix: setup
 	@scripts/with-keyring.sh bash -c 'for v in 15 16 17 18; do scripts/test-pg.sh $$v || exit 1; done'
 
-# Benchmarks (not part of `make test`): NCY_BENCH_SCALE=smoke|quick|full (default quick).
+# Benchmarks (not part of `make test`): NCY_BENCH_SCALE=smoke|quick|full|large (default quick).
 bench: setup
 	@scripts/bench.sh
 
