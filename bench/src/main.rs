@@ -10,6 +10,7 @@ mod partition;
 mod partition_audit;
 mod seed;
 mod sync;
+mod workspace;
 
 use harness::Bench;
 
@@ -28,7 +29,7 @@ async fn main() {
         "{:<60} {:>12} {:>12} {:<8} {:>7}",
         "measure", "ours", "baseline", "unit", "ratio"
     );
-    // NCY_BENCH_ONLY=sync|gdpr|health|audit|backup|partition runs one self-contained section (for
+    // NCY_BENCH_ONLY=sync|gdpr|health|audit|backup|partition|workspace runs one self-contained section (for
     // working on it; audit and backup seed first, as health does).
     match std::env::var("NCY_BENCH_ONLY").ok().as_deref() {
         Some("sync") => sync::run(&mut b).await,
@@ -38,6 +39,7 @@ async fn main() {
             health::run(&mut b, &seeded_url).await;
         }
         Some("partition") => partition::run(&mut b).await,
+        Some("workspace") => workspace::run(&mut b).await,
         Some("audit") => {
             let seeded_url = seed::run(&mut b).await;
             admin::run(&mut b, &seeded_url).await;
@@ -54,6 +56,7 @@ async fn main() {
             backup::run(&mut b, &seeded_url).await;
             gdpr::run(&mut b).await;
             partition::run(&mut b).await;
+            workspace::run(&mut b).await;
         }
     }
     b.write();

@@ -264,7 +264,7 @@ pub async fn login(
 
 /// Resolves a session token to its operator (expired, revoked or disabled → unauthenticated).
 pub async fn authenticate(db: &Db, token: &str, client: Client) -> Result<Operator> {
-    let mut tx = db.begin().await?;
+    let mut tx = db.begin_read().await?;
     let (id, user_id, expires_at): (Uuid, Uuid, NaiveDateTime) = tx
         .query_opt_as(
             r#"SELECT "id", "user_id", "expires_at" FROM "Session" WHERE "refresh_token" = $1"#,
