@@ -83,14 +83,22 @@ async fn exec_admin(sql: &str) -> ncy_core::Result<()> {
 /// with a timeout returns once the backend is gone.
 async fn wait_unused(db: &str) {
     let a = admin().await;
+    // A session can exit by itself between the listing and its termination (then
+    // `pg_terminate_backend` says false): count what is left afterwards instead.
+    let sessions = "FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()";
+    a.query(
+        &format!("SELECT pg_terminate_backend(pid, 30000) AS ended {sessions}"),
+        &ncy_core::params![db],
+    )
+    .await
+    .expect("ending the template's sessions");
     let left: i64 = a
         .query_one_as(
-            "SELECT count(*) FILTER (WHERE NOT pg_terminate_backend(pid, 30000)) AS n
-               FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            &format!("SELECT count(*) AS n {sessions}"),
             &ncy_core::params![db],
         )
         .await
-        .expect("ending the template's sessions");
+        .expect("counting the template's sessions");
     a.close().await;
     assert_eq!(left, 0, "sessions on {db} did not exit within 30 s");
 }
