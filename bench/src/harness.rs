@@ -197,6 +197,29 @@ pub fn growth(below: &[Measure], this: &[Measure]) -> String {
     out
 }
 
+/// Migrates `db` and fills it with the synthetic set of `users`, `orgs` and `tasks` (no audit
+/// rows; seed 11, so every section's data is the same for the same sizes).
+pub async fn migrated_synthetic(db: &Db, users: u64, orgs: u64, tasks: u64) {
+    use ncy_core::migrate::{self, MigrationSet};
+    use ncy_core::seed::{self, SyntheticSpec};
+    migrate::up(
+        db,
+        &MigrationSet::embedded(db.dialect()).expect("migrations"),
+    )
+    .await
+    .expect("migrate");
+    let spec = SyntheticSpec {
+        users,
+        orgs,
+        tasks,
+        audit: 0,
+        seed: 11,
+    };
+    seed::synthetic(db, spec, false)
+        .await
+        .expect("synthetic seed");
+}
+
 #[allow(dead_code)]
 /// Runs `f` once as warm-up, then `iters` times; returns the samples.
 pub async fn sample<F, Fut>(iters: usize, mut f: F) -> Vec<Duration>

@@ -6,14 +6,12 @@ use std::time::Instant;
 
 use futures_util::StreamExt;
 use ncy_core::auth::{Client, Operator};
-use ncy_core::migrate::{self, MigrationSet};
 use ncy_core::params;
-use ncy_core::seed::{self, SyntheticSpec};
 use ncy_sync::tables::{self, Slice};
 use ncy_sync::{Cache, Ctl};
 use sqlx::Connection;
 
-use crate::harness::{pct_ms, Bench};
+use crate::harness::{migrated_synthetic, pct_ms, Bench};
 
 /// Runs the sync measures on a database of its own (one organization holding every task).
 pub async fn run(b: &mut Bench) {
@@ -24,25 +22,7 @@ pub async fn run(b: &mut Bench) {
     let users = (tasks / 100).max(200);
     let (db, url) = b.database("bench_sync").await;
     let db = db.pg().expect("a PostgreSQL store").clone();
-    migrate::up(
-        &db,
-        &MigrationSet::embedded(db.dialect()).expect("migrations"),
-    )
-    .await
-    .expect("migrate");
-    seed::synthetic(
-        &db,
-        SyntheticSpec {
-            users,
-            orgs: 1,
-            tasks,
-            audit: 0,
-            seed: 11,
-        },
-        false,
-    )
-    .await
-    .expect("synthetic seed");
+    migrated_synthetic(&db, users, 1, tasks).await;
     let admin = uuid::Uuid::new_v4();
     db.query(
         r#"INSERT INTO "User" ("id", "email", "password_hash", "role") VALUES ($1, 'bench-sync@ncy-8.test', 'x', 'ADMIN')"#,
@@ -109,13 +89,7 @@ pub async fn run(b: &mut Bench) {
     // Incremental: 1 000 changed tasks in the slice, pulled.
     let mut samples = Vec::new();
     for i in 0..5 {
-        db.query(
-            r#"UPDATE "Task" SET "title" = $1, "updated_at" = now()
-               WHERE "id" IN (SELECT "id" FROM "Task" ORDER BY md5("id"::text || $1) LIMIT 1000)"#,
-            &params![format!("bench change {i}")],
-        )
-        .await
-        .expect("changes");
+        change_tasks(&db, &format!("bench change {i}")).await;
         let t = Instant::now();
         let r = ncy_sync::pull::pull(&db, &cache, &op, Ctl::default())
             .await
@@ -138,6 +112,17 @@ pub async fn run(b: &mut Bench) {
     wake(b, &db, &cache, &op).await;
     push(b, &db, &url, &cache, &op).await;
     db.close().await;
+}
+
+/// Changes 1 000 tasks picked by `label` (a different set each label): title and updated_at.
+async fn change_tasks(db: &ncy_core::db::Db, label: &str) {
+    db.query(
+        r#"UPDATE "Task" SET "title" = $1, "updated_at" = now()
+           WHERE "id" IN (SELECT "id" FROM "Task" ORDER BY md5("id"::text || $1) LIMIT 1000)"#,
+        &params![label],
+    )
+    .await
+    .expect("changes");
 }
 
 /// The same incremental pull into a cache of today's page size and into one made as before
@@ -171,13 +156,7 @@ async fn page_sizes(
     let pause = std::time::Duration::from_millis(200);
     let (mut ours, mut theirs) = (Vec::new(), Vec::new());
     for i in 0..20 {
-        db.query(
-            r#"UPDATE "Task" SET "title" = $1, "updated_at" = now()
-               WHERE "id" IN (SELECT "id" FROM "Task" ORDER BY md5("id"::text || $1) LIMIT 1000)"#,
-            &params![format!("page size change {i}")],
-        )
-        .await
-        .expect("changes");
+        change_tasks(db, &format!("page size change {i}")).await;
         let order = if i % 2 == 0 {
             [(cache, true), (&legacy, false)]
         } else {

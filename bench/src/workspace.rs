@@ -8,10 +8,9 @@ use ncy_core::admin::stats;
 use ncy_core::admin::users::{self, UserFilter};
 use ncy_core::auth::{authenticate, login, Client, LockoutPolicy};
 use ncy_core::db::Db;
-use ncy_core::migrate::{self, MigrationSet};
-use ncy_core::seed::{self, SyntheticSpec};
+use ncy_core::seed;
 
-use crate::harness::{pct_ms, Bench};
+use crate::harness::{migrated_synthetic, pct_ms, Bench};
 
 /// The window's Users page size.
 const PAGE: u32 = 200;
@@ -24,25 +23,7 @@ pub async fn run(b: &mut Bench) {
         .unwrap_or_else(|| b.scale.n(1_000_000, 2_000));
     let dir = tempfile::tempdir().expect("tempdir");
     let db = Db::open_sqlite(&dir.path().join("workspace.db")).expect("workspace");
-    migrate::up(
-        &db,
-        &MigrationSet::embedded(db.dialect()).expect("migrations"),
-    )
-    .await
-    .expect("migrate");
-    seed::synthetic(
-        &db,
-        SyntheticSpec {
-            users,
-            orgs: (users / 10_000).max(1),
-            tasks: 0,
-            audit: 0,
-            seed: 11,
-        },
-        false,
-    )
-    .await
-    .expect("synthetic users");
+    migrated_synthetic(&db, users, (users / 10_000).max(1), 0).await;
     seed::dev(&db, true).await.expect("dev seed");
     let session = login(
         &db,
