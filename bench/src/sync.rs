@@ -125,8 +125,8 @@ async fn change_tasks(db: &ncy_core::db::Db, label: &str) {
     .expect("changes");
 }
 
-/// The same incremental pull into a cache of today's page size and into one made as before
-/// (SQLCipher's default 4 KiB pages), both holding the slice: 1 000 changes, pulled by one
+/// The same incremental pull into a cache of today's cipher settings and into one made as the
+/// first caches were (SQLCipher's defaults: 4 KiB pages, HMAC-SHA512), both holding the slice: 1 000 changes, pulled by one
 /// cache then the other (the order alternating), each pull after a pause that lets the
 /// previous one's background checkpoint finish, so that neither pays for the other's.
 async fn page_sizes(
@@ -138,15 +138,15 @@ async fn page_sizes(
     dir: &std::path::Path,
     cache: &Cache,
 ) {
-    use ncy_sync::cache::{LEGACY_PAGE_SIZE, PAGE_SIZE};
-    let legacy = ncy_sync::initial::prepare_with_page_size(
+    use ncy_sync::cache::LEGACY_CIPHER;
+    let legacy = ncy_sync::initial::prepare_with(
         db,
         url,
         op,
         &[slug.to_owned()],
         &dir.join("cache-legacy.db"),
         &ncy_sync::cache::new_key(),
-        LEGACY_PAGE_SIZE,
+        LEGACY_CIPHER,
     )
     .await
     .expect("legacy cache");
@@ -180,7 +180,7 @@ async fn page_sizes(
     tokio::time::sleep(pause).await;
     b.record(
         "incremental sync: page size",
-        &format!("incremental sync p50: {PAGE_SIZE} B vs {LEGACY_PAGE_SIZE} B cache pages"),
+        "incremental sync p50: 1 KiB pages, HMAC-SHA256 vs 4 KiB, HMAC-SHA512 (SQLCipher's defaults)",
         pct_ms(&ours, 50.0),
         pct_ms(&theirs, 50.0),
         "ms",

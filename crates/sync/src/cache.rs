@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use ncy_core::auth::{Client, Operator};
-use ncy_core::db::{now, redact_url, Db, Dialect, Tx};
+use ncy_core::db::{now, redact_url, Cipher, CipherHmac, Db, Dialect, Tx};
 use ncy_core::migrate::{self, MigrationSet};
 use ncy_core::model::UserRole;
 use ncy_core::secrets::Secret;
@@ -126,12 +126,12 @@ pub fn keychain_key(url: &str, path: &Path) -> Result<String> {
 impl Cache {
     /// Creates (or replaces) a cache file encrypted with `key` and migrates it.
     pub async fn create(path: &Path, key: &str) -> Result<Cache> {
-        Self::create_with_page_size(path, key, PAGE_SIZE).await
+        Self::create_with(path, key, CIPHER).await
     }
 
-    /// [`Cache::create`] with pages of `page_size` bytes ([`LEGACY_PAGE_SIZE`] makes a cache
-    /// as earlier versions did: for tests and the benchmark).
-    pub async fn create_with_page_size(path: &Path, key: &str, page_size: u32) -> Result<Cache> {
+    /// [`Cache::create`] with other cipher settings (one of [`EARLIER_CIPHERS`] makes a cache as
+    /// earlier versions did: for tests and the benchmark).
+    pub async fn create_with(path: &Path, key: &str, cipher: Cipher) -> Result<Cache> {
         for suffix in ["", "-wal", "-shm"] {
             let p = PathBuf::from(format!("{}{suffix}", path.display()));
             match std::fs::remove_file(&p) {
@@ -140,7 +140,7 @@ impl Cache {
                 Err(e) => return Err(Error::io(format!("removing {}", p.display()), e)),
             }
         }
-        Self::open_key(path, key, &[page_size]).await
+        Self::open_key(path, key, &[cipher]).await
     }
 
     /// Opens an existing cache with `key`. A wrong or missing key is a clear
@@ -154,7 +154,8 @@ impl Cache {
                 source: None,
             });
         }
-        Self::open_key(path, key, &[PAGE_SIZE, LEGACY_PAGE_SIZE]).await
+        let [a, b] = EARLIER_CIPHERS;
+        Self::open_key(path, key, &[CIPHER, a, b]).await
     }
 
     /// Opens a profile's cache with its key from the keychain.
@@ -167,21 +168,21 @@ impl Cache {
         Self::open(&path, &key).await
     }
 
-    /// Opens the cache with the first of `page_sizes` that reads it (a file opens only with the
-    /// page size it was made with, any other reading as a wrong key); a new file gets the first.
-    async fn open_key(path: &Path, key: &str, page_sizes: &[u32]) -> Result<Cache> {
+    /// Opens the cache with the first of `ciphers` that reads it (a file opens only with the
+    /// settings it was made with, any other reading as a wrong key); a new file gets the first.
+    async fn open_key(path: &Path, key: &str, ciphers: &[Cipher]) -> Result<Cache> {
         let fresh = std::fs::metadata(path)
             .map(|m| m.len() == 0)
             .unwrap_or(true);
-        let sizes = if fresh {
-            &page_sizes[..page_sizes.len().min(1)]
+        let tries = if fresh {
+            &ciphers[..ciphers.len().min(1)]
         } else {
-            page_sizes
+            ciphers
         };
-        let mut opened = Err(Error::db("no cache page size to try"));
-        for &size in sizes {
-            opened = Db::open_sqlite_cipher(path, key, size);
-            // Only a file that does not read with this page size is tried with the next one;
+        let mut opened = Err(Error::db("no cache cipher settings to try"));
+        for &cipher in tries {
+            opened = Db::open_sqlite_cipher(path, key, cipher);
+            // Only a file that does not read with these settings is tried with the next ones;
             // any other failure (a locked file, say) is reported as it is.
             let unreadable = matches!(
                 &opened,
@@ -360,14 +361,36 @@ async fn set_guards(db: &Db, on: bool) -> Result<()> {
     tx.commit().await
 }
 
-/// The page size of new caches, in bytes (SQLCipher's `cipher_page_size`). A pull writes (and
-/// encrypts, and authenticates) every page holding a changed row, and the changed rows of a
-/// big slice are scattered one per page: smaller pages mean fewer bytes per changed row.
+/// The cipher settings of new caches.
+/// - 1 KiB pages: a pull writes (and encrypts, and authenticates) every page holding a changed
+///   row, and the changed rows of a big slice are scattered one per page: smaller pages mean
+///   fewer bytes per changed row.
+/// - HMAC-SHA256: a pull reads and writes a few thousand scattered pages, each authenticated on
+///   the way in and out; SHA-256 costs less per page than SQLCipher's default SHA-512
+///   (BENCHMARKS.md, issue 17: 1 000 changes in a 1M-task slice, 44.6 against 49.7 ms).
+pub const CIPHER: Cipher = Cipher {
+    page_size: PAGE_SIZE,
+    hmac: CipherHmac::Sha256,
+};
+
+/// The page size of new caches, in bytes (SQLCipher's `cipher_page_size`).
 pub const PAGE_SIZE: u32 = 1024;
 
-/// The page size of caches made before [`PAGE_SIZE`] (SQLCipher's default); they still open
-/// and sync as they are.
-pub const LEGACY_PAGE_SIZE: u32 = 4096;
+/// SQLCipher's defaults (4 KiB pages, HMAC-SHA512): the first caches were made with them.
+pub const LEGACY_CIPHER: Cipher = Cipher {
+    page_size: 4096,
+    hmac: CipherHmac::Sha512,
+};
+
+/// The settings caches were made with before [`CIPHER`], newest first: they still open and sync
+/// as they are.
+pub const EARLIER_CIPHERS: [Cipher; 2] = [
+    Cipher {
+        page_size: PAGE_SIZE,
+        hmac: CipherHmac::Sha512,
+    },
+    LEGACY_CIPHER,
+];
 
 /// SQLite's automatic checkpoint threshold (its default), in WAL pages.
 const AUTO_CHECKPOINT: u32 = 1000;

@@ -11,7 +11,7 @@
 use std::path::Path;
 
 use ncy_core::auth::{perm, Operator};
-use ncy_core::db::{format_ts, now, Db, PgDb, Tx};
+use ncy_core::db::{format_ts, now, Cipher, Db, PgDb, Tx};
 use ncy_core::{params, Error, Result};
 use serde::Serialize;
 
@@ -104,22 +104,22 @@ pub async fn prepare_at(
     path: &Path,
     key: &str,
 ) -> Result<Cache> {
-    prepare_with_page_size(server, url, op, slugs, path, key, cache::PAGE_SIZE).await
+    prepare_with(server, url, op, slugs, path, key, cache::CIPHER).await
 }
 
-/// [`prepare_at`] with pages of `page_size` bytes (see [`Cache::create_with_page_size`]).
-pub async fn prepare_with_page_size(
+/// [`prepare_at`] with other cipher settings (see [`Cache::create_with`]).
+pub async fn prepare_with(
     server: &PgDb,
     url: &str,
     op: &Operator,
     slugs: &[String],
     path: &Path,
     key: &str,
-    page_size: u32,
+    cipher: Cipher,
 ) -> Result<Cache> {
     op.require(perm::SYNC_RUN)?;
     let orgs = resolve_orgs(server, op, slugs).await?;
-    let cache = Cache::create_with_page_size(path, key, page_size).await?;
+    let cache = Cache::create_with(path, key, cipher).await?;
     let mut tx = cache.db.begin().await?;
     set_state(&mut tx, "profile", &cache::profile(url)).await?;
     set_json(

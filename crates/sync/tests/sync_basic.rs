@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use common::*;
 use ncy_core::admin::tasks::TaskPatch;
 use ncy_core::auth::perm;
+use ncy_core::db::{Cipher, CipherHmac};
 use ncy_core::model::TaskStatus;
 use ncy_core::{params, Error};
 use ncy_sync::{conflicts, edit_task, pull, push, Cache, Ctl, Resolution};
@@ -819,24 +820,41 @@ async fn big_pulls_match_the_server() {
     assert_matches(&s.db, &c).await;
 }
 
-/// The cache's page size, as SQLite reports it.
-async fn page_size(c: &Cache) -> i64 {
-    c.db.query("SELECT page_size AS n FROM pragma_page_size()", &[])
-        .await
-        .unwrap()[0]
-        .int("n")
-        .unwrap()
+/// The cache's cipher settings, as SQLCipher reports them for the open connection.
+async fn cipher_of(c: &Cache) -> Cipher {
+    // SQLCipher answers both pragmas with text.
+    let (n, hmac) =
+        c.db.sqlite()
+            .expect("a SQLite cache")
+            .with_conn(|conn| {
+                let read = |p: &str| {
+                    conn.query_row(&format!("PRAGMA {p}"), [], |r| r.get::<_, String>(0))
+                        .map_err(|e| Error::db(e.to_string()))
+                };
+                Ok((read("page_size")?, read("cipher_hmac_algorithm")?))
+            })
+            .await
+            .unwrap();
+    Cipher {
+        page_size: n.parse().unwrap(),
+        hmac: match hmac.as_str() {
+            "HMAC_SHA256" => CipherHmac::Sha256,
+            "HMAC_SHA512" => CipherHmac::Sha512,
+            other => panic!("unexpected HMAC {other}"),
+        },
+    }
 }
 
-/// Caches are made with small pages now ([`ncy_sync::cache::PAGE_SIZE`]); a cache made before,
-/// with SQLCipher's default 4 KiB pages, still opens with its key alone, syncs both ways, and
-/// keeps its format, also when it was left with a write-ahead log (a crash).
+/// Caches are made with small pages and HMAC-SHA256 now ([`ncy_sync::cache::CIPHER`]); a cache
+/// made before, with 1 KiB pages and HMAC-SHA512 or with SQLCipher's defaults (4 KiB pages,
+/// HMAC-SHA512), still opens with its key alone, syncs both ways, and keeps its format, also
+/// when it was left with a write-ahead log (a crash). A wrong key is still a wrong key.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_cache_of_the_earlier_page_size_still_opens_and_syncs() {
-    use ncy_sync::cache::{LEGACY_PAGE_SIZE, PAGE_SIZE};
+async fn caches_of_earlier_cipher_settings_still_open_and_sync() {
+    use ncy_sync::cache::{CIPHER, EARLIER_CIPHERS, LEGACY_CIPHER};
     let s = server().await;
     let dir = tempfile::tempdir().unwrap();
-    // A new cache gets the small pages, and reopens with them.
+    // A new cache gets today's settings, and reopens with them.
     let new = dir.path().join("new.db");
     let new_key = ncy_sync::cache::new_key();
     let (c, _) = ncy_sync::initial::init_at(
@@ -850,48 +868,74 @@ async fn a_cache_of_the_earlier_page_size_still_opens_and_syncs() {
     )
     .await
     .unwrap();
-    assert_eq!(page_size(&c).await, PAGE_SIZE as i64);
+    assert_eq!(cipher_of(&c).await, CIPHER);
+    assert_eq!(CIPHER.page_size, 1024);
+    assert_eq!(CIPHER.hmac, CipherHmac::Sha256);
     drop(c);
     let c = Cache::open(&new, &new_key).await.unwrap();
-    assert_eq!(page_size(&c).await, PAGE_SIZE as i64);
+    assert_eq!(cipher_of(&c).await, CIPHER);
     assert_matches(&s.db, &c).await;
     drop(c);
+    assert_wrong_key(&new).await;
 
-    // A cache as made before.
-    let old = dir.path().join("old.db");
+    for (i, cipher) in EARLIER_CIPHERS.into_iter().enumerate() {
+        earlier_cache_opens_and_syncs(&s, dir.path(), i, cipher, cipher == LEGACY_CIPHER).await;
+    }
+}
+
+/// Opening `path` with another key is a clear wrong-key error, whatever its cipher settings.
+async fn assert_wrong_key(path: &std::path::Path) {
+    match Cache::open(path, &ncy_sync::cache::new_key()).await {
+        Err(Error::LocalStore { reason, .. }) => assert!(reason.contains("key"), "{reason}"),
+        other => panic!("expected a LocalStore error, got {other:?}"),
+    }
+}
+
+/// A cache made with the earlier `cipher` settings opens, syncs both ways and survives a crash
+/// (see above); `plain` says SQLCipher's plain open (no settings given) reads it too.
+async fn earlier_cache_opens_and_syncs(
+    s: &Server,
+    dir: &std::path::Path,
+    i: usize,
+    cipher: Cipher,
+    plain: bool,
+) {
+    let old = dir.join(format!("old-{i}.db"));
     let key = ncy_sync::cache::new_key();
-    let c = ncy_sync::initial::prepare_with_page_size(
+    let c = ncy_sync::initial::prepare_with(
         &s.db,
         &s.url,
         &s.admin,
         &["test-org".to_owned()],
         &old,
         &key,
-        LEGACY_PAGE_SIZE,
+        cipher,
     )
     .await
     .unwrap();
     ncy_sync::initial::initial_sync(&s.db, &c, Ctl::default())
         .await
         .unwrap();
-    assert_eq!(page_size(&c).await, LEGACY_PAGE_SIZE as i64);
+    assert_eq!(cipher_of(&c).await, cipher);
     let id = first_task(&c).await;
     drop(c);
-    // The earlier format is the one the plain SQLCipher open (no page size given) reads.
-    let plain = ncy_core::db::Db::open_sqlite_encrypted(&old, &key).unwrap();
-    assert_eq!(
-        plain
-            .query("SELECT page_size AS n FROM pragma_page_size()", &[])
-            .await
-            .unwrap()[0]
-            .int("n")
-            .unwrap(),
-        4096
-    );
-    drop(plain);
+    if plain {
+        // SQLCipher's defaults are what its plain open (no settings given) reads.
+        let plain = ncy_core::db::Db::open_sqlite_encrypted(&old, &key).unwrap();
+        assert_eq!(
+            plain
+                .query("SELECT page_size AS n FROM pragma_page_size()", &[])
+                .await
+                .unwrap()[0]
+                .int("n")
+                .unwrap(),
+            4096
+        );
+        drop(plain);
+    }
 
     let c = Cache::open(&old, &key).await.unwrap();
-    assert_eq!(page_size(&c).await, LEGACY_PAGE_SIZE as i64);
+    assert_eq!(cipher_of(&c).await, cipher);
     assert_matches(&s.db, &c).await;
     // Both ways: a server change is pulled, an offline edit is pushed.
     q(
@@ -906,7 +950,7 @@ async fn a_cache_of_the_earlier_page_size_still_opens_and_syncs() {
     assert_eq!(title_of(&c.db, id).await, "changed on the server");
     let offline = c.offline_operator().await.unwrap();
     let patch = TaskPatch {
-        title: Some("edited in the old cache".into()),
+        title: Some(format!("edited in old cache {i}")),
         ..Default::default()
     };
     edit_task(&c, &offline, id, &patch)
@@ -917,11 +961,14 @@ async fn a_cache_of_the_earlier_page_size_still_opens_and_syncs() {
         .await
         .unwrap();
     assert_eq!(rep.applied, 1);
-    assert_eq!(title_of(&s.db, id).await, "edited in the old cache");
+    assert_eq!(
+        title_of(&s.db, id).await,
+        format!("edited in old cache {i}")
+    );
     q(
         &s.db,
-        r#"UPDATE "Task" SET "title" = 'after the crash', "updated_at" = now() WHERE "id" = $1"#,
-        params![id],
+        r#"UPDATE "Task" SET "title" = $2, "updated_at" = now() WHERE "id" = $1"#,
+        params![id, format!("after crash {i}")],
     )
     .await;
     pull::pull(&s.db, &c, &s.admin, Ctl::default())
@@ -933,23 +980,17 @@ async fn a_cache_of_the_earlier_page_size_still_opens_and_syncs() {
     // pull is in the log, not yet in the file).
     let wal = |p: &std::path::Path| std::path::PathBuf::from(format!("{}-wal", p.display()));
     assert!(std::fs::metadata(wal(&old)).unwrap().len() > 0, "a log");
-    let crashed = dir.path().join("crashed.db");
+    let crashed = dir.join(format!("crashed-{i}.db"));
     std::fs::copy(&old, &crashed).unwrap();
     std::fs::copy(wal(&old), wal(&crashed)).unwrap();
     drop(c);
     let c = Cache::open(&crashed, &key).await.unwrap();
-    assert_eq!(page_size(&c).await, LEGACY_PAGE_SIZE as i64);
-    assert_eq!(title_of(&c.db, id).await, "after the crash");
+    assert_eq!(cipher_of(&c).await, cipher);
+    assert_eq!(title_of(&c.db, id).await, format!("after crash {i}"));
     pull::pull(&s.db, &c, &s.admin, Ctl::default())
         .await
         .unwrap();
     assert_matches(&s.db, &c).await;
-    // A wrong key is still a wrong key, whatever the page size.
     drop(c);
-    for p in [&old, &new] {
-        match Cache::open(p, &ncy_sync::cache::new_key()).await {
-            Err(Error::LocalStore { reason, .. }) => assert!(reason.contains("key"), "{reason}"),
-            other => panic!("expected a LocalStore error, got {other:?}"),
-        }
-    }
+    assert_wrong_key(&old).await;
 }

@@ -24,7 +24,7 @@ pub use value::{
 
 pub use de::DecodeError;
 pub use pg::map_err as pg_map_err;
-pub use sqlite::SqliteDb;
+pub use sqlite::{Cipher, CipherHmac, SqliteDb};
 
 use crate::error::{Error, Result};
 

@@ -32,9 +32,28 @@ const MAX_READERS: u32 = 4;
 struct Readers {
     idle: std::sync::Mutex<Vec<Connection>>,
     permits: Arc<Semaphore>,
-    /// The key and page size the file was opened with (in memory only, wiped on drop).
+    /// The key and cipher settings the file was opened with (in memory only, wiped on drop).
     key: Option<Zeroizing<String>>,
-    page_size: Option<u32>,
+    cipher: Option<Cipher>,
+}
+
+/// The HMAC with which SQLCipher authenticates each page (`cipher_hmac_algorithm`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CipherHmac {
+    /// HMAC-SHA512, SQLCipher 4's default.
+    Sha512,
+    /// HMAC-SHA256: the same protection for a page, and cheaper per page where the CPU
+    /// hashes SHA-256 in hardware.
+    Sha256,
+}
+
+/// The SQLCipher settings a file is made with; it opens only with the same ones (any other
+/// reads as a wrong key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cipher {
+    /// Page size in bytes (`cipher_page_size`; SQLCipher's default is 4096).
+    pub page_size: u32,
+    pub hmac: CipherHmac,
 }
 
 impl Readers {
@@ -55,17 +74,15 @@ impl SqliteDb {
         Self::open_with(path, key, None)
     }
 
-    /// [`SqliteDb::open`] with SQLCipher's page size (`cipher_page_size`; its default is 4096).
-    /// A file is opened only with the page size it was made with: another one reads as a wrong
-    /// key.
-    fn open_with(path: &Path, key: Option<&str>, page_size: Option<u32>) -> Result<Self> {
+    /// [`SqliteDb::open`] with SQLCipher settings other than its defaults (see [`Cipher`]).
+    fn open_with(path: &Path, key: Option<&str>, cipher: Option<Cipher>) -> Result<Self> {
         if let Some(dir) = path.parent() {
             if !dir.as_os_str().is_empty() {
                 std::fs::create_dir_all(dir)
                     .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
             }
         }
-        let conn = connect(path, key, page_size, false)?;
+        let conn = connect(path, key, cipher, false)?;
         Ok(SqliteDb {
             conn: Arc::new(Mutex::new(conn)),
             path: Arc::new(path.to_owned()),
@@ -73,7 +90,7 @@ impl SqliteDb {
                 idle: std::sync::Mutex::new(Vec::new()),
                 permits: Arc::new(Semaphore::new(MAX_READERS as usize)),
                 key: key.map(|k| Zeroizing::new(k.to_owned())),
-                page_size,
+                cipher,
             }),
         })
     }
@@ -111,7 +128,7 @@ impl SqliteDb {
                 connect(
                     &self.path,
                     r.key.as_deref().map(String::as_str),
-                    r.page_size,
+                    r.cipher,
                     true,
                 )?
             }
@@ -144,13 +161,13 @@ impl SqliteDb {
     }
 }
 
-/// Opens one connection to the file: the key, the page size, a check that the key is right,
+/// Opens one connection to the file: the key, the cipher settings, a check that the key is right,
 /// then the pragmas (a reader is read-only and `query_only`; the writer turns on foreign keys
 /// and WAL).
 fn connect(
     path: &Path,
     key: Option<&str>,
-    page_size: Option<u32>,
+    cipher: Option<Cipher>,
     read_only: bool,
 ) -> Result<Connection> {
     let local_err = |reason: String, e: rusqlite::Error| Error::LocalStore {
@@ -169,8 +186,14 @@ fn connect(
     if let Some(key) = key {
         conn.pragma_update(None, "key", key)
             .map_err(|e| local_err(e.to_string(), e))?;
-        if let Some(size) = page_size {
-            conn.pragma_update(None, "cipher_page_size", size)
+        if let Some(c) = cipher {
+            conn.pragma_update(None, "cipher_page_size", c.page_size)
+                .map_err(|e| local_err(e.to_string(), e))?;
+            let hmac = match c.hmac {
+                CipherHmac::Sha512 => "HMAC_SHA512",
+                CipherHmac::Sha256 => "HMAC_SHA256",
+            };
+            conn.pragma_update(None, "cipher_hmac_algorithm", hmac)
                 .map_err(|e| local_err(e.to_string(), e))?;
         }
     }
@@ -265,14 +288,14 @@ impl std::ops::DerefMut for Held {
 }
 
 impl super::Db {
-    /// Opens a local SQLite store encrypted with SQLCipher under `key`, with pages of
-    /// `page_size` bytes (a new file is made with them; an existing one opens only with the
-    /// size it was made with, any other reading as a wrong key).
-    pub fn open_sqlite_cipher(path: &Path, key: &str, page_size: u32) -> Result<super::Db> {
+    /// Opens a local SQLite store encrypted with SQLCipher under `key`, with the `cipher`
+    /// settings (a new file is made with them; an existing one opens only with the settings it
+    /// was made with, any other reading as a wrong key).
+    pub fn open_sqlite_cipher(path: &Path, key: &str, cipher: Cipher) -> Result<super::Db> {
         Ok(super::Db(super::Store::Sqlite(SqliteDb::open_with(
             path,
             Some(key),
-            Some(page_size),
+            Some(cipher),
         )?)))
     }
 }

@@ -1,6 +1,6 @@
 //! Reading and writing the cache rows a pull touches.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use ncy_core::db::Tx;
 use ncy_core::{Error, Result};
@@ -66,6 +66,32 @@ pub(super) fn local_rows(
             }
         }
         Ok(out)
+    })
+}
+
+/// Which of `ids` the cache's `table` holds (keyed by `id`): one statement that only probes the
+/// key's index (no row is read), for the users a pull's rows refer to.
+pub(super) fn cached_ids(
+    ltx: &mut Tx,
+    table: &Table,
+    ids: &BTreeSet<String>,
+) -> Result<BTreeSet<String>> {
+    if ids.is_empty() {
+        return Ok(BTreeSet::new());
+    }
+    let json = serde_json::to_string(ids).map_err(|e| Error::db(e.to_string()))?;
+    let sql = format!(
+        r#"SELECT "id" FROM "{}" WHERE "id" IN (SELECT value FROM json_each(?1))"#,
+        table.name
+    );
+    let err = |e: rusqlite::Error| Error::db(format!("reading {} from the cache: {e}", table.name));
+    ltx.with_sqlite_conn(|conn| {
+        let mut stmt = conn.prepare_cached(&sql).map_err(err)?;
+        let rows = stmt
+            .query_map([json], |r| r.get::<_, String>(0))
+            .map_err(err)?;
+        rows.collect::<std::result::Result<BTreeSet<_>, _>>()
+            .map_err(err)
     })
 }
 

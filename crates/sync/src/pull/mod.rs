@@ -53,7 +53,7 @@ use crate::tables::{self, Table};
 use crate::Ctl;
 
 use apply::{Apply, Steps};
-use local::local_rows;
+use local::cached_ids;
 pub(crate) use server::refetch;
 
 /// What a pull did.
@@ -205,11 +205,8 @@ pub async fn pull(server: &PgDb, cache: &Cache, op: &Operator, ctl: Ctl<'_>) -> 
     // slice), and referred ones the cache does not hold yet. A cached user that a live row
     // still refers to is in the slice and unchanged: nothing to do.
     let mut user_keys: BTreeSet<Key> = by_table.get("User").cloned().unwrap_or_default();
-    let new_refs: Vec<Key> = step.acc.users_new.iter().map(|u| vec![u.clone()]).collect();
-    let cached: BTreeSet<String> = local_rows(step.ltx, &tables::USER, &new_refs)?
-        .into_keys()
-        .map(|mut k| k.remove(0))
-        .collect();
+    let cached = cached_ids(step.ltx, &tables::USER, &step.acc.users_new)?;
+    let t_cached = t0.elapsed();
     for u in &step.acc.users_new {
         if !cached.contains(u) {
             user_keys.insert(vec![u.clone()]);
@@ -253,6 +250,7 @@ pub async fn pull(server: &PgDb, cache: &Cache, op: &Operator, ctl: Ctl<'_>) -> 
         read_ms = ms(t_read),
         parents_ms = ms(t_parents),
         tasks_ms = ms(t_tasks),
+        users_cached_ms = ms(t_cached),
         users_ms = ms(t_users),
         state_ms = ms(t_state),
         commit_ms = ms(t_commit),
