@@ -29,35 +29,60 @@ async fn main() {
         "{:<60} {:>12} {:>12} {:<8} {:>7}",
         "measure", "ours", "baseline", "unit", "ratio"
     );
-    // NCY_BENCH_ONLY=sync|gdpr|health|audit|backup|partition|workspace runs one self-contained section (for
-    // working on it; audit and backup seed first, as health does).
-    match std::env::var("NCY_BENCH_ONLY").ok().as_deref() {
-        Some("sync") => sync::run(&mut b).await,
-        Some("gdpr") => gdpr::run(&mut b).await,
-        Some("health") => {
-            let seeded_url = seed::run(&mut b).await;
-            health::run(&mut b, &seeded_url).await;
+    // NCY_BENCH_ONLY=sync|gdpr|health|audit|backup|partition|workspace runs those sections only,
+    // comma-separated, in the full run's order (for working on them); audit, health and backup
+    // measure on the seeded synthetic database, seeded once for them all.
+    let only: Option<Vec<String>> = std::env::var("NCY_BENCH_ONLY")
+        .ok()
+        .map(|v| v.split(',').map(|s| s.trim().to_owned()).collect());
+    const SECTIONS: [&str; 7] = [
+        "audit",
+        "health",
+        "sync",
+        "backup",
+        "gdpr",
+        "partition",
+        "workspace",
+    ];
+    if let Some(bad) = only
+        .iter()
+        .flatten()
+        .find(|s| !SECTIONS.contains(&s.as_str()))
+    {
+        eprintln!(
+            "NCY_BENCH_ONLY: no section {bad:?}; choose from {}",
+            SECTIONS.join(", ")
+        );
+        std::process::exit(2);
+    }
+    let wants = |s: &str| only.as_ref().is_none_or(|o| o.iter().any(|x| x == s));
+    let seeded_url = if ["audit", "health", "backup"].into_iter().any(wants) {
+        Some(seed::run(&mut b).await)
+    } else {
+        None
+    };
+    if let Some(url) = &seeded_url {
+        if wants("audit") {
+            admin::run(&mut b, url).await;
         }
-        Some("partition") => partition::run(&mut b).await,
-        Some("workspace") => workspace::run(&mut b).await,
-        Some("audit") => {
-            let seeded_url = seed::run(&mut b).await;
-            admin::run(&mut b, &seeded_url).await;
+        if wants("health") {
+            health::run(&mut b, url).await;
         }
-        Some("backup") => {
-            let seeded_url = seed::run(&mut b).await;
-            backup::run(&mut b, &seeded_url).await;
-        }
-        _ => {
-            let seeded_url = seed::run(&mut b).await;
-            admin::run(&mut b, &seeded_url).await;
-            health::run(&mut b, &seeded_url).await;
-            sync::run(&mut b).await;
-            backup::run(&mut b, &seeded_url).await;
-            gdpr::run(&mut b).await;
-            partition::run(&mut b).await;
-            workspace::run(&mut b).await;
-        }
+    }
+    if wants("sync") {
+        sync::run(&mut b).await;
+    }
+    if let (Some(url), true) = (&seeded_url, wants("backup")) {
+        backup::run(&mut b, url).await;
+    }
+    if wants("gdpr") {
+        gdpr::run(&mut b).await;
+    }
+    if wants("partition") {
+        partition::run(&mut b).await;
+    }
+    if wants("workspace") {
+        workspace::run(&mut b).await;
     }
     b.write();
     b.cluster.stop();
