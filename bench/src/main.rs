@@ -23,12 +23,6 @@ async fn main() {
             .with_writer(std::io::stderr)
             .init();
     }
-    let mut b = Bench::start();
-    println!("NCY Admin benchmarks, scale {}\n", b.scale.name());
-    println!(
-        "{:<60} {:>12} {:>12} {:<8} {:>7}",
-        "measure", "ours", "baseline", "unit", "ratio"
-    );
     // NCY_BENCH_ONLY=sync|gdpr|health|audit|backup|partition|workspace runs those sections only,
     // comma-separated, in the full run's order (for working on them); audit, health and backup
     // measure on the seeded synthetic database, seeded once for them all.
@@ -55,6 +49,12 @@ async fn main() {
         );
         std::process::exit(2);
     }
+    let mut b = Bench::start();
+    println!("NCY Admin benchmarks, scale {}\n", b.scale.name());
+    println!(
+        "{:<60} {:>12} {:>12} {:<8} {:>7}",
+        "measure", "ours", "baseline", "unit", "ratio"
+    );
     let wants = |s: &str| only.as_ref().is_none_or(|o| o.iter().any(|x| x == s));
     let seeded_url = if ["audit", "health", "backup"].into_iter().any(wants) {
         Some(seed::run(&mut b).await)
