@@ -39,6 +39,16 @@ pub async fn read_tx(db: &Db) -> Result<Tx> {
     bounded(db, true).await
 }
 
+/// Health statements in flight at once in this process. A report reads its dozen sections at
+/// the same time; each on a pooled connection of its own, a report touched a dozen backends, and
+/// the pool hands a section a different one from one report to the next, so for the first dozen
+/// reports most sections ran on a backend that had yet to fill its catalog caches and plan that
+/// statement. Four at a time keep the report on about four connections (two cores are busy with
+/// four statements), which are soon warm for every statement (BENCHMARKS.md, issue 17).
+pub const IN_FLIGHT_MAX: usize = 4;
+
+static IN_FLIGHT: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(IN_FLIGHT_MAX);
+
 /// Runs one read-only statement (no parameters) under the timeouts.
 ///
 /// On a direct connection ([`Protocol::Prepared`]) the statement is prepared once per pooled
@@ -53,6 +63,11 @@ pub async fn read_tx(db: &Db) -> Result<Tx> {
 /// script, one round trip and one implicit transaction (an error rolls it back whole),
 /// planned each time.
 pub(crate) async fn read_rows(db: &Db, sql: &str) -> Result<Vec<Row>> {
+    // Closed only if the static semaphore were closed, which nothing does.
+    let _permit = IN_FLIGHT
+        .acquire()
+        .await
+        .map_err(|_| Error::db("the health reader is shutting down"))?;
     match db.pg().map(|pg| pg.protocol()) {
         None => db.query(sql, &[]).await,
         Some(Protocol::Prepared) => {
