@@ -206,7 +206,7 @@ impl Cache {
         if let Some(s) = db.sqlite() {
             s.with_conn(|c| {
                 // A larger page cache: every page read from this file is decrypted, and sync
-                // touches rows all over the big tables.
+                // touches rows all over the big tables (a pull sizes it to the file).
                 c.execute_batch("PRAGMA foreign_keys = OFF; PRAGMA cache_size = -65536;")
                     .map_err(|e| Error::db(e.to_string()))
             })
@@ -359,6 +359,27 @@ async fn set_guards(db: &Db, on: bool) -> Result<()> {
     let mut tx = db.begin().await?;
     tx.batch(&sql).await?;
     tx.commit().await
+}
+
+/// The writer's page cache for a cache file of `bytes`, in KiB: 1/32 of the file, at least
+/// 64 MiB and at most 512 MiB. A pull looks its changed rows up by key in the big tables' two
+/// B-trees (the key's index, then the table); when their inner pages (about 1 % of a big file)
+/// stay cached, each row costs two leaf pages read and decrypted. On 10M tasks a fixed 64 MiB
+/// no longer held them, and a pull of 1 000 changes read its rows in 33-46 ms against 19-25 ms
+/// on 1M (BENCHMARKS.md, issue 17). Pages are only held once read.
+pub fn page_cache_kib(bytes: u64) -> u64 {
+    (bytes / 32 / 1024).clamp(64 * 1024, 512 * 1024)
+}
+
+/// Sizes the page cache of the open transaction's connection to the cache file (see
+/// [`page_cache_kib`]); the file grows with the first sync and with the slice.
+pub(crate) fn fit_page_cache(tx: &mut Tx, path: &Path) -> Result<()> {
+    let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let kib = page_cache_kib(bytes);
+    tx.with_sqlite_conn(|c| {
+        c.execute_batch(&format!("PRAGMA cache_size = -{kib};"))
+            .map_err(|e| Error::db(e.to_string()))
+    })
 }
 
 /// The cipher settings of new caches.
@@ -555,5 +576,15 @@ mod tests {
         assert_ne!(a, c);
         assert!(!a.display().to_string().contains("secret"));
         assert!(new_key().starts_with("x'") && new_key().len() == 67);
+    }
+
+    #[test]
+    fn the_page_cache_follows_the_file_within_bounds() {
+        let mib = 1024 * 1024;
+        assert_eq!(page_cache_kib(0), 64 * 1024);
+        assert_eq!(page_cache_kib(500 * mib), 64 * 1024);
+        assert_eq!(page_cache_kib(4096 * mib), 128 * 1024);
+        assert_eq!(page_cache_kib(5632 * mib), 176 * 1024);
+        assert_eq!(page_cache_kib(64 * 1024 * mib), 512 * 1024);
     }
 }

@@ -875,6 +875,21 @@ async fn caches_of_earlier_cipher_settings_still_open_and_sync() {
     let c = Cache::open(&new, &new_key).await.unwrap();
     assert_eq!(cipher_of(&c).await, CIPHER);
     assert_matches(&s.db, &c).await;
+    // A pull sizes the writer's page cache to the file.
+    pull::pull(&s.db, &c, &s.admin, Ctl::default())
+        .await
+        .unwrap();
+    let size =
+        c.db.sqlite()
+            .unwrap()
+            .with_conn(|conn| {
+                conn.query_row("PRAGMA cache_size", [], |r| r.get::<_, i64>(0))
+                    .map_err(|e| Error::db(e.to_string()))
+            })
+            .await
+            .unwrap();
+    let file = std::fs::metadata(&new).unwrap().len();
+    assert_eq!(size, -(ncy_sync::cache::page_cache_kib(file) as i64));
     drop(c);
     assert_wrong_key(&new).await;
 

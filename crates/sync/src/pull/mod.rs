@@ -115,6 +115,7 @@ pub async fn pull(server: &PgDb, cache: &Cache, op: &Operator, ctl: Ctl<'_>) -> 
     }
     let slice = cache.slice().await?;
     let mut ltx = cache.db.begin().await?;
+    crate::cache::fit_page_cache(&mut ltx, &cache.path)?;
     let w = get_state(&mut ltx, "watermark")
         .await?
         .ok_or_else(|| Error::db("the sync cache has no watermark; run `ncy-admin sync init`"))?;
