@@ -204,13 +204,11 @@ impl Cache {
         // under every foreign key (audit rows, users outside the slice), so SQLite does not
         // check them here.
         if let Some(s) = db.sqlite() {
-            s.with_conn(|c| {
-                // A larger page cache: every page read from this file is decrypted, and sync
-                // touches rows all over the big tables (a pull sizes it to the file).
-                c.execute_batch("PRAGMA foreign_keys = OFF; PRAGMA cache_size = -65536;")
-                    .map_err(|e| Error::db(e.to_string()))
-            })
-            .await?;
+            // A larger page cache: every page read from this file is decrypted, and sync
+            // touches rows all over the big tables (sized to the file, again by every pull).
+            let sql = format!("PRAGMA foreign_keys = OFF; {}", cache_size_sql(path));
+            s.with_conn(move |c| c.execute_batch(&sql).map_err(|e| Error::db(e.to_string())))
+                .await?;
         }
         // Guards are lifted while migrations run (a later migration may rewrite rows).
         set_guards(&db, false).await?;
@@ -374,12 +372,14 @@ pub fn page_cache_kib(bytes: u64) -> u64 {
 /// Sizes the page cache of the open transaction's connection to the cache file (see
 /// [`page_cache_kib`]); the file grows with the first sync and with the slice.
 pub(crate) fn fit_page_cache(tx: &mut Tx, path: &Path) -> Result<()> {
+    let sql = cache_size_sql(path);
+    tx.with_sqlite_conn(|c| c.execute_batch(&sql).map_err(|e| Error::db(e.to_string())))
+}
+
+/// `PRAGMA cache_size` for the cache file at `path` as it is now (see [`page_cache_kib`]).
+fn cache_size_sql(path: &Path) -> String {
     let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-    let kib = page_cache_kib(bytes);
-    tx.with_sqlite_conn(|c| {
-        c.execute_batch(&format!("PRAGMA cache_size = -{kib};"))
-            .map_err(|e| Error::db(e.to_string()))
-    })
+    format!("PRAGMA cache_size = -{};", page_cache_kib(bytes))
 }
 
 /// The cipher settings of new caches.
