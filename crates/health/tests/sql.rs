@@ -428,11 +428,20 @@ async fn set_logging_applies_warns_and_audits() {
         }
     })
     .await;
-    let rep = report(&db, &op, &quick()).await.unwrap();
-    assert!(rep
-        .findings
-        .iter()
-        .any(|f| f.title.contains("log_statement = 'all'")));
+    // Each backend takes the reload when the postmaster's signal reaches it: one pooled
+    // connection seeing the new settings does not mean another one already does (the postmaster
+    // signals its children one after the other, and a loaded machine may pause it in between),
+    // and the report reads on other connections.
+    wait_until("the report's log_statement finding", || {
+        let (db, op) = (db.clone(), op.clone());
+        async move {
+            let rep = report(&db, &op, &quick()).await.unwrap();
+            rep.findings
+                .iter()
+                .any(|f| f.title.contains("log_statement = 'all'"))
+        }
+    })
+    .await;
     let rows = ncy_tests::audit_values(&db, "health.set_logging").await;
     assert_eq!(rows.len(), 1);
     assert_eq!(
