@@ -329,6 +329,12 @@ impl<'a> Archive<'a> {
         })
     }
 
+    /// Whether pg_restore reads the archive's file itself (not age-encrypted), so it may seek
+    /// in it.
+    pub(crate) fn is_plain_file(&self) -> bool {
+        self.sealed.is_none()
+    }
+
     /// Points `cmd` at the archive: its path as the last argument, or its standard input.
     /// Returns the plaintext to [`feed`] to the child in the second case.
     pub(crate) async fn attach(&self, cmd: &mut tokio::process::Command) -> Result<Option<Plain>> {

@@ -329,6 +329,12 @@ pub(crate) async fn pg_restore_into(
     if let Some(list) = &plan.list {
         cmd.arg(format!("--use-list={}", list.path.display()));
     }
+    if archive.is_plain_file() {
+        // pg_restore reads a plain archive file with several sessions: one table's data and
+        // another's indexes load at the same time (an age file arrives through a pipe, which
+        // pg_restore reads with one).
+        cmd.arg(format!("--jobs={}", restore_jobs()));
+    }
     let input = archive.attach(&mut cmd).await?;
     cmd.stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -372,6 +378,15 @@ pub(crate) async fn pg_restore_into(
         return Err(tool_error("pg_restore", conn, &lines, status));
     }
     Ok(plan.skipped)
+}
+
+/// Parallel pg_restore sessions for a plain archive file: this machine's cores, from 1 to 4
+/// (each is one more connection to the server while the restore runs).
+pub(crate) fn restore_jobs() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 4)
 }
 
 pub(crate) fn short_id() -> String {
