@@ -316,24 +316,73 @@ pub(crate) async fn pg_restore_into(
     };
     let toc = toc.or(listed.as_deref()).unwrap_or_default();
     let plan = extensions::plan(pool, target, toc).await?;
+    let list = plan.list.as_ref().map(|l| l.path.as_path());
+    hooks.report_bytes("restore", 0, tables, 0);
+    if archive.is_plain_file() {
+        // pg_restore reads a plain archive file with several sessions, but its parallel mode
+        // runs a table's triggers, indexes and constraints as soon as what they depend on is
+        // there: a trigger of the partitioned AuditLog (cloned to every partition) is then
+        // created while a partition's rows are still loading, and fires on them. So the
+        // sections run one after another, as a single session runs them (definitions, then
+        // every table's rows, then indexes, constraints and triggers), each of the last two
+        // with several sessions: one table's rows load while another's do, and indexes build
+        // side by side.
+        let jobs = format!("--jobs={}", restore_jobs());
+        for args in [
+            vec!["--section=pre-data".to_owned()],
+            vec!["--section=data".to_owned(), jobs.clone()],
+            vec!["--section=post-data".to_owned(), jobs],
+        ] {
+            run_pg_restore(
+                tool, conn, target, archive, list, no_owner, &args, tables, hooks,
+            )
+            .await?;
+        }
+    } else {
+        // An age file arrives through a pipe, which pg_restore reads once, with one session.
+        run_pg_restore(
+            tool,
+            conn,
+            target,
+            archive,
+            list,
+            no_owner,
+            &[],
+            tables,
+            hooks,
+        )
+        .await?;
+    }
+    Ok(plan.skipped)
+}
+
+/// One pg_restore of `archive` into `target` with `args` (a section, jobs), reporting each
+/// table whose rows start loading; stops it on cancel.
+#[allow(clippy::too_many_arguments)]
+async fn run_pg_restore(
+    tool: &Tool,
+    conn: &PgConn,
+    target: &str,
+    archive: &Archive<'_>,
+    list: Option<&Path>,
+    no_owner: bool,
+    args: &[String],
+    tables: u64,
+    hooks: Work<'_>,
+) -> Result<()> {
     let mut cmd = Command::new(&tool.path);
     // A conninfo string, so that no database name (even one with `=`) is misread.
     let escaped = target.replace('\\', "\\\\").replace('\'', "\\'");
     cmd.arg(format!("--dbname=dbname='{escaped}'"))
         .arg("--exit-on-error")
         .arg("--verbose")
-        .arg("--no-password");
+        .arg("--no-password")
+        .args(args);
     if no_owner {
         cmd.arg("--no-owner").arg("--no-acl");
     }
-    if let Some(list) = &plan.list {
-        cmd.arg(format!("--use-list={}", list.path.display()));
-    }
-    if archive.is_plain_file() {
-        // pg_restore reads a plain archive file with several sessions: one table's data and
-        // another's indexes load at the same time (an age file arrives through a pipe, which
-        // pg_restore reads with one).
-        cmd.arg(format!("--jobs={}", restore_jobs()));
+    if let Some(list) = list {
+        cmd.arg(format!("--use-list={}", list.display()));
     }
     let input = archive.attach(&mut cmd).await?;
     cmd.stdout(Stdio::null())
@@ -345,7 +394,6 @@ pub(crate) async fn pg_restore_into(
         return Err(Error::db("pg_restore started without its error pipe"));
     };
     let stdin = child.stdin.take();
-    hooks.report_bytes("restore", 0, tables, 0);
     let (lines, fed) = {
         let reading = async {
             tokio::join!(
@@ -377,7 +425,7 @@ pub(crate) async fn pg_restore_into(
     if !status.success() {
         return Err(tool_error("pg_restore", conn, &lines, status));
     }
-    Ok(plan.skipped)
+    Ok(())
 }
 
 /// Parallel pg_restore sessions for a plain archive file: this machine's cores, from 1 to 4
