@@ -163,6 +163,8 @@ async function fileGdprRequest(search, email, kind) {
   await d.type('[data-testid="gdpr-user"]', search);
   await d.click(`[data-testid="gdpr-user-matches"] [data-email="${email}"]`);
   assert((await d.exec(`return document.querySelector('[data-testid="gdpr-user"]').value`)) === email, 'the user search fills the subject');
+  // The picked match closes the list; the modal's buttons stay where they are.
+  await d.until('the matches list to close', async () => (await d.findAll('[data-testid="gdpr-user-matches"]')).length === 0);
   await d.select('[data-testid="gdpr-kind"]', kind);
   assert(/due \d{4}-\d\d-\d\d \(one month/.test(await d.text('[data-testid="gdpr-due-preview"]')), 'due date preview');
   await d.click('[data-testid="gdpr-create-submit"]');
