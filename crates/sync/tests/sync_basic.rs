@@ -821,20 +821,28 @@ async fn big_pulls_match_the_server() {
 }
 
 /// The cache's cipher settings, as SQLCipher reports them for the open connection.
+/// The value of `PRAGMA name` on the cache's writer connection, as text (SQLCipher answers its
+/// own pragmas with text; SQLite's numbers read as text too).
+async fn pragma(c: &Cache, name: &str) -> String {
+    let sql = format!("PRAGMA {name}");
+    c.db.sqlite()
+        .expect("a SQLite cache")
+        .with_conn(move |conn| {
+            conn.query_row(&sql, [], |r| r.get::<_, rusqlite::types::Value>(0))
+                .map(|v| match v {
+                    rusqlite::types::Value::Integer(i) => i.to_string(),
+                    rusqlite::types::Value::Text(t) => t,
+                    other => panic!("PRAGMA {name}: unexpected {other:?}"),
+                })
+                .map_err(|e| Error::db(e.to_string()))
+        })
+        .await
+        .unwrap()
+}
+
 async fn cipher_of(c: &Cache) -> Cipher {
-    // SQLCipher answers both pragmas with text.
-    let (n, hmac) =
-        c.db.sqlite()
-            .expect("a SQLite cache")
-            .with_conn(|conn| {
-                let read = |p: &str| {
-                    conn.query_row(&format!("PRAGMA {p}"), [], |r| r.get::<_, String>(0))
-                        .map_err(|e| Error::db(e.to_string()))
-                };
-                Ok((read("page_size")?, read("cipher_hmac_algorithm")?))
-            })
-            .await
-            .unwrap();
+    let n = pragma(c, "page_size").await;
+    let hmac = pragma(c, "cipher_hmac_algorithm").await;
     Cipher {
         page_size: n.parse().unwrap(),
         hmac: match hmac.as_str() {
@@ -879,15 +887,7 @@ async fn caches_of_earlier_cipher_settings_still_open_and_sync() {
     pull::pull(&s.db, &c, &s.admin, Ctl::default())
         .await
         .unwrap();
-    let size =
-        c.db.sqlite()
-            .unwrap()
-            .with_conn(|conn| {
-                conn.query_row("PRAGMA cache_size", [], |r| r.get::<_, i64>(0))
-                    .map_err(|e| Error::db(e.to_string()))
-            })
-            .await
-            .unwrap();
+    let size: i64 = pragma(&c, "cache_size").await.parse().unwrap();
     let file = std::fs::metadata(&new).unwrap().len();
     assert_eq!(size, -(ncy_sync::cache::page_cache_kib(file) as i64));
     drop(c);
