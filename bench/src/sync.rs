@@ -136,8 +136,9 @@ async fn change_tasks(db: &ncy_core::db::Db, label: &str) {
 
 /// The same incremental pull into a cache of today's cipher settings and into one made as the
 /// first caches were (SQLCipher's defaults: 4 KiB pages, HMAC-SHA512), both holding the slice:
-/// 1 000 changes, pulled by one cache then the other (the order alternating), each pull after a pause that lets the
-/// previous one's background checkpoint finish, so that neither pays for the other's.
+/// 1 000 changes, pulled by one cache then the other (the order alternating), each pull after
+/// a pause that lets the previous one's background checkpoint finish, so that neither pays for
+/// the other's.
 async fn page_sizes(
     b: &mut Bench,
     db: &ncy_core::db::PgDb,
