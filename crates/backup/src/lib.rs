@@ -26,7 +26,7 @@
 //! use std::sync::atomic::AtomicBool;
 //! use ncy_backup::{BackupRef, Backups, CreateOptions, Progress, Work};
 //!
-//! let backups = Backups::new(db, &target)?; // add .with_sqlite_key(k) for the encrypted cache
+//! let backups = Backups::new(db, &target)?; // .with_sqlite_key(k) for an encrypted workspace
 //! let cancel = AtomicBool::new(false);      // set it from the UI's Cancel button
 //! let on_progress = |p: Progress| println!("{} {}/{} ({} bytes)", p.phase, p.done, p.total, p.bytes);
 //! let hooks = Work::new(&on_progress, Some(&cancel));
@@ -130,8 +130,10 @@ impl Backups {
         Backups::new(db, &Target::Postgres(url.to_owned()))
     }
 
-    /// The SQLCipher key of an encrypted local store (the offline cache): its backups are
-    /// copies encrypted with the same key, and verify/restore open them with it.
+    /// The SQLCipher key of an encrypted local workspace: its backups are copies encrypted
+    /// with the same key, and verify/restore open them with it. A store made with other
+    /// SQLCipher settings than the defaults (the offline sync cache, which is rebuilt from the
+    /// server instead) is refused with a clear error before anything is written.
     pub fn with_sqlite_key(mut self, key: impl Into<String>) -> Backups {
         self.sqlite_key = Some(key.into());
         self

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use ncy_core::audit::{self, Entry};
 use ncy_core::auth::Operator;
-use ncy_core::db::{now, Db, SqliteDb};
+use ncy_core::db::{now, Cipher, CipherHmac, Db, SqliteDb};
 use ncy_core::{Error, Result};
 use rusqlite::backup::{Backup, StepResult};
 use rusqlite::{Connection, OpenFlags};
@@ -63,7 +63,28 @@ fn key_for<'k>(path: &Path, key: Option<&'k str>) -> Result<Option<&'k str>> {
     })
 }
 
-/// Opens a SQLite file, applying `key` (SQLCipher) when given.
+/// SQLCipher's default settings: 4 KiB pages, HMAC-SHA512.
+fn is_default(c: Cipher) -> bool {
+    c.page_size == 4096 && c.hmac == CipherHmac::Sha512
+}
+
+/// The refusal of a file that does not read with the key and SQLCipher's default settings.
+fn other_cipher(path: &Path) -> Error {
+    Error::invalid(
+        "key",
+        format!(
+            "{} does not open with the given key and SQLCipher's default settings: give the \
+             workspace's own key (Backups::with_sqlite_key). A file made with other SQLCipher \
+             settings, such as the offline sync cache, is not backed up here: \
+             `ncy-admin sync init` rebuilds a cache from the server",
+            path.display()
+        ),
+    )
+}
+
+/// Opens a SQLite file, applying `key` (SQLCipher) when given. A keyed file opened to be read
+/// (`flags` given) must read with it: a wrong key or other cipher settings are one clear error
+/// here, before any copy. A copy's new file is not read before the copy fills it.
 fn open(path: &Path, flags: Option<OpenFlags>, key: Option<&str>) -> Result<Connection> {
     let what = format!("opening {}", path.display());
     let c = match flags {
@@ -73,6 +94,18 @@ fn open(path: &Path, flags: Option<OpenFlags>, key: Option<&str>) -> Result<Conn
     .map_err(lite_err(&what))?;
     if let Some(k) = key {
         c.pragma_update(None, "key", k).map_err(lite_err(&what))?;
+        if flags.is_none() {
+            return Ok(c);
+        }
+        let read = c.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+            r.get::<_, i64>(0)
+        });
+        if let Err(e) = read {
+            if e.sqlite_error_code() == Some(rusqlite::ErrorCode::NotADatabase) {
+                return Err(other_cipher(path));
+            }
+            return Err(lite_err(&what)(e));
+        }
     }
     Ok(c)
 }
@@ -137,6 +170,12 @@ pub(crate) async fn create(
         ));
     }
     let key = key_for(s.path(), key)?;
+    // SQLite's backup API copies pages into a file keyed with SQLCipher's defaults, so a store
+    // made with other settings (the sync cache's) would be copied into a broken file (SQLCipher
+    // crashes on it): refused before anything is written.
+    if key.is_some() && s.cipher().is_some_and(|c| !is_default(c)) {
+        return Err(other_cipher(s.path()));
+    }
     hooks.check()?;
     let started = Instant::now();
     let created_at = now();
@@ -345,8 +384,11 @@ pub(crate) async fn restore(
         }
     }
     let key = key_for(path, key)?;
-    let started = Instant::now();
     let live = same_file(&into, s.path());
+    if live && key.is_some() && s.cipher().is_some_and(|c| !is_default(c)) {
+        return Err(other_cipher(s.path()));
+    }
+    let started = Instant::now();
     let actual = if live {
         // Over the open workspace: the backup API replaces its pages in place.
         s.with_conn(|conn| {

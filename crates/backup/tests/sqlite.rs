@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use ncy_backup::{BackupRef, Backups, CreateOptions, RestoreOptions, Work};
 use ncy_core::auth::{login, Client, LockoutPolicy};
-use ncy_core::db::{Db, Target};
+use ncy_core::db::{Cipher, CipherHmac, Db, Target};
 
 /// Every table's rows as JSON, per table.
 async fn contents(db: &Db) -> BTreeMap<String, String> {
@@ -104,4 +104,55 @@ async fn encrypted_cache_backups_stay_encrypted() {
     assert!(Db::open_sqlite(&into).is_err(), "no key, no data");
     let restored = Db::open_sqlite_encrypted(&into, key).unwrap();
     assert_eq!(contents(&restored).await, before);
+}
+
+/// A file made with other SQLCipher settings than the defaults (the sync cache's: 1 KiB pages,
+/// HMAC-SHA256) does not read with its key alone: one clear error before any copy, and nothing
+/// written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_with_other_cipher_settings_is_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cache.db");
+    let key = "x'2DD29CA851E7B56E4697B0E1F08507293D761A05CE4D1B628663F411A8086D99'";
+    let cipher = Cipher {
+        page_size: 1024,
+        hmac: CipherHmac::Sha256,
+    };
+    let db = Db::open_sqlite_cipher(&path, key, cipher).unwrap();
+    let set = ncy_core::migrate::MigrationSet::embedded(ncy_core::db::Dialect::Sqlite).unwrap();
+    ncy_core::migrate::up(&db, &set).await.unwrap();
+    ncy_core::seed::dev(&db, false).await.unwrap();
+    let admin = login(
+        &db,
+        "admin@ncy-8.com",
+        "admin123",
+        Client::Cli,
+        &LockoutPolicy::default(),
+    )
+    .await
+    .unwrap()
+    .operator;
+    let backups = Backups::new(db.clone(), &Target::Local(path.clone()))
+        .unwrap()
+        .with_dir(dir.path())
+        .with_sqlite_key(key);
+    let e = backups
+        .create(
+            &admin,
+            &CreateOptions::new(dir.path().join("b")),
+            Work::none(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("does not open with the given key"),
+        "{e}"
+    );
+    assert!(e.to_string().contains("sync init"), "{e}");
+    let written = std::fs::read_dir(dir.path().join("b"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(written, 0, "nothing written");
+    let recorded = backups.list(&admin, None, 10).await.unwrap();
+    assert!(recorded.items.is_empty(), "no backup recorded");
 }

@@ -100,6 +100,12 @@ impl SqliteDb {
         &self.path
     }
 
+    /// The SQLCipher settings the file was opened with, when others than SQLCipher's defaults
+    /// were asked for (`None`: the defaults, or a plain file).
+    pub fn cipher(&self) -> Option<Cipher> {
+        self.readers.cipher
+    }
+
     /// Begins an IMMEDIATE transaction (takes the write lock up front: no upgrade deadlocks).
     pub(super) async fn begin(&self) -> Result<SqliteTx> {
         let guard = self.conn.clone().lock_owned().await;
