@@ -1,7 +1,7 @@
 //! Bounded transactions: every health query runs under a statement and lock timeout so that a
 //! busy or stuck production server cannot hang the caller or pile up behind a lock.
 
-use ncy_core::db::{pg_map_err, Db, Protocol, Row, Tx};
+use ncy_core::db::{pg_map_err, Db, PgDb, Protocol, Row, Tx};
 use ncy_core::{Error, Result};
 use serde::de::DeserializeOwned;
 
@@ -39,26 +39,62 @@ pub async fn read_tx(db: &Db) -> Result<Tx> {
     bounded(db, true).await
 }
 
-/// Health statements in flight at once in this process. A report reads its dozen sections at
-/// the same time; each on a pooled connection of its own, a report touched a dozen backends, and
-/// the pool hands a section a different one from one report to the next, so for the first dozen
-/// reports most sections ran on a backend that had yet to fill its catalog caches and plan that
-/// statement. Four at a time keep the report on about four connections (two cores are busy with
-/// four statements), which are soon warm for every statement (BENCHMARKS.md, issue 17).
+/// Health statements in flight at once in this process, and the size of the health
+/// [`reader`]. A report reads its dozen sections at the same time; four at a time keep two
+/// cores busy, and keep the report's statements on four connections, which are soon warm for
+/// every statement (BENCHMARKS.md, issue 17).
 pub const IN_FLIGHT_MAX: usize = 4;
 
 static IN_FLIGHT: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(IN_FLIGHT_MAX);
 
+/// How long an idle connection of the health reader ([`reader`]) is kept: long enough for a
+/// screen that refreshes the report, short enough not to hold server connections for nothing.
+pub const READER_IDLE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The health reader of a direct connection: a pool of its own beside the store's, of at most
+/// [`IN_FLIGHT_MAX`] connections (fewer if the store allows fewer), same server, role and TLS,
+/// whose sessions are made read-only with the timeouts set as each connects
+/// (`default_transaction_read_only`, `statement_timeout`, `lock_timeout`), closed after
+/// [`READER_IDLE`] idle. Every health statement runs on it as its own implicit transaction:
+/// one round trip instead of three (`BEGIN READ ONLY` with the limits, the statement,
+/// `COMMIT`), and only these few connections plan and keep the statements' plans, so a report
+/// from a fresh pool is soon as fast as a warm one (BENCHMARKS.md, issue 17). The settings are
+/// the server's session defaults, so they hold whatever the statement is and cannot be undone
+/// by it short of a `SET` (health statements are fixed catalog reads).
+pub fn reader(pg: &PgDb) -> &Db {
+    // Set by one message once connected (not as startup options, which a session-mode
+    // PgBouncer refuses).
+    static READER_SESSION: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "SET default_transaction_read_only = on; \
+             SET statement_timeout = '{STATEMENT_TIMEOUT}'; SET lock_timeout = '{LOCK_TIMEOUT}'"
+        )
+    });
+    pg.side(|main| {
+        let max = main.options().get_max_connections();
+        sqlx::postgres::PgPoolOptions::new()
+            .max_connections((IN_FLIGHT_MAX as u32).min(max).max(1))
+            .acquire_timeout(main.options().get_acquire_timeout())
+            .idle_timeout(READER_IDLE)
+            .after_connect(|conn: &mut sqlx::PgConnection, _| {
+                Box::pin(async move {
+                    use sqlx::Executor as _;
+                    conn.execute(READER_SESSION.as_str()).await.map(|_| ())
+                })
+            })
+            .connect_lazy_with((*main.connect_options()).clone())
+    })
+}
+
 /// Runs one read-only statement (no parameters) under the timeouts.
 ///
-/// On a direct connection ([`Protocol::Prepared`]) the statement is prepared once per pooled
-/// connection and its plan kept (sqlx's statement cache; a statement without parameters gets
-/// PostgreSQL's generic plan at once): three round trips (`BEGIN READ ONLY` with the limits,
-/// the statement, `COMMIT`) and no planning, where planning the catalog statements cost more
-/// than the round trips (BENCHMARKS.md, issue 17). An error drops the transaction, which sqlx
-/// rolls back before the connection goes back to the pool.
+/// On a direct connection ([`Protocol::Prepared`]) it runs on the health [`reader`], whose
+/// sessions are read-only with the timeouts set: one round trip, the statement prepared once
+/// per reader connection and its plan kept (sqlx's statement cache; a statement without
+/// parameters gets PostgreSQL's generic plan at once), where planning the catalog statements
+/// cost more than the round trips (BENCHMARKS.md, issue 17).
 ///
-/// Through a transaction-mode pooler ([`Protocol::Simple`]) no statement may outlive its
+/// Through a transaction-mode pooler ([`Protocol::Simple`]) no session setting may outlive its
 /// transaction on the shared server connection: the settings and the statement go as one
 /// script, one round trip and one implicit transaction (an error rolls it back whole),
 /// planned each time.
@@ -68,15 +104,10 @@ pub(crate) async fn read_rows(db: &Db, sql: &str) -> Result<Vec<Row>> {
         .acquire()
         .await
         .map_err(|_| Error::db("the health reader is shutting down"))?;
-    match db.pg().map(|pg| pg.protocol()) {
+    match db.pg() {
         None => db.query(sql, &[]).await,
-        Some(Protocol::Prepared) => {
-            let mut tx = read_tx(db).await?;
-            let rows = tx.query(sql, &[]).await?;
-            tx.commit().await?;
-            Ok(rows)
-        }
-        Some(Protocol::Simple) => {
+        Some(pg) if pg.protocol() == Protocol::Prepared => reader(pg).query(sql, &[]).await,
+        Some(_) => {
             db.query_script(&format!(
                 "SET TRANSACTION READ ONLY; SET LOCAL statement_timeout = '{STATEMENT_TIMEOUT}'; \
                  SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'; {sql}"

@@ -9,9 +9,10 @@
 //!   `health.configure`.
 //! - [`prometheus`]: charts over a time window from the Prometheus HTTP API.
 //!
-//! Safety: every query runs in a transaction bounded by `SET LOCAL statement_timeout` and
-//! `lock_timeout` ([`guard`]); viewing is read-only (`BEGIN READ ONLY`, or `SET TRANSACTION
-//! READ ONLY` through a transaction-mode pooler).
+//! Safety: every query is bounded by a statement and a lock timeout, and viewing is read-only
+//! ([`guard`]): the report's reads run on the health reader, whose sessions start read-only
+//! with the timeouts set, or through a transaction-mode pooler under `SET TRANSACTION READ
+//! ONLY` and `SET LOCAL` timeouts; the actions run in a transaction bounded by `SET LOCAL`.
 
 // `ncy_core::params![..]` builds a Vec that queries borrow as a slice.
 #![allow(clippy::useless_vec)]

@@ -912,7 +912,10 @@ async fn a_direct_connection_keeps_the_sections_statements_prepared() {
         let rep = report(&one, &op, &quick()).await.unwrap();
         assert!(rep.unavailable.is_empty(), "{:?}", rep.unavailable);
     }
-    let kept = one
+    // The statements run on the health reader, here of one connection too (no more than the
+    // store allows).
+    let reader = ncy_health::guard::reader(one.pg().unwrap());
+    let kept = reader
         .query(
             "SELECT count(*)::int8 AS n FROM pg_prepared_statements
              WHERE statement LIKE 'WITH t AS MATERIALIZED%' OR statement LIKE 'WITH ix AS%'",
@@ -923,5 +926,30 @@ async fn a_direct_connection_keeps_the_sections_statements_prepared() {
         .int("n")
         .unwrap();
     assert_eq!(kept, 2, "the objects statements, prepared once each");
+    // Its session is read-only, with the health timeouts, whatever the statement.
+    let settings = reader
+        .query(
+            "SELECT current_setting('transaction_read_only') AS ro,
+                    current_setting('statement_timeout') AS st,
+                    current_setting('lock_timeout') AS lt",
+            &[],
+        )
+        .await
+        .unwrap();
+    let s = |k: &str| settings[0].text(k).unwrap();
+    assert_eq!(
+        (s("ro"), s("st"), s("lt")),
+        ("on".into(), "5s".into(), "1s".into())
+    );
+    let write = reader
+        .query("CREATE TABLE health_reader_writes (id int)", &[])
+        .await;
+    assert!(
+        write
+            .unwrap_err()
+            .to_string()
+            .contains("read-only transaction"),
+        "the reader cannot write"
+    );
     one.close().await;
 }

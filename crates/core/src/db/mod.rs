@@ -56,9 +56,13 @@ pub struct Db(Store);
 
 #[derive(Clone)]
 enum Store {
-    Pg(sqlx::PgPool, Protocol),
+    Pg(sqlx::PgPool, Protocol, Side),
     Sqlite(sqlite::SqliteDb),
 }
+
+/// A PostgreSQL store's side pool ([`PgDb::side`]): made on first use, shared by the store's
+/// clones.
+type Side = std::sync::Arc<OnceLock<Db>>;
 
 /// A PostgreSQL store. Functions that only make sense on PostgreSQL (health, pg_dump backups,
 /// operator roles, partitioning, the sync server side, LISTEN) take `&PgDb`, so the
@@ -71,7 +75,7 @@ pub struct PgDb(Db);
 impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.0 {
-            Store::Pg(_, p) => write!(f, "Db::Pg({p:?})"),
+            Store::Pg(_, p, _) => write!(f, "Db::Pg({p:?})"),
             Store::Sqlite(s) => write!(f, "Db::Sqlite({})", s.path().display()),
         }
     }
@@ -86,7 +90,7 @@ impl std::fmt::Debug for PgDb {
 impl PgDb {
     /// Wraps a pool (tests and tools that build their own pool).
     pub fn new(pool: sqlx::PgPool, proto: Protocol) -> PgDb {
-        PgDb(Db(Store::Pg(pool, proto)))
+        PgDb(Db(Store::Pg(pool, proto, Side::default())))
     }
 
     /// Only for a `db` holding [`Store::Pg`].
@@ -97,7 +101,7 @@ impl PgDb {
     /// pool statistics, connections to other databases of the server).
     pub fn pool(&self) -> &sqlx::PgPool {
         match &self.0 .0 {
-            Store::Pg(pool, _) => pool,
+            Store::Pg(pool, ..) => pool,
             Store::Sqlite(_) => unreachable!("a PgDb is made only from a PostgreSQL store"),
         }
     }
@@ -105,8 +109,23 @@ impl PgDb {
     /// How statements reach the server (prepared, or a pooler's simple protocol).
     pub fn protocol(&self) -> Protocol {
         match &self.0 .0 {
-            Store::Pg(_, proto) => *proto,
+            Store::Pg(_, proto, _) => *proto,
             Store::Sqlite(_) => Protocol::Prepared,
+        }
+    }
+
+    /// A second, small pool beside this one: the same server, role and TLS, built on first use
+    /// by `build` from this store's pool (e.g. its connect options with session settings as
+    /// startup options, and a size of its own), kept for the store's life and closed with it
+    /// ([`Db::close`]). For readers that need settings of their own on every connection without
+    /// changing the connections the rest of the work borrows. One per store: the first
+    /// caller's `build` makes it, later callers get that pool.
+    pub fn side(&self, build: impl FnOnce(&sqlx::PgPool) -> sqlx::PgPool) -> &Db {
+        match &self.0 .0 {
+            Store::Pg(pool, proto, side) => {
+                side.get_or_init(|| PgDb::new(build(pool), *proto).into())
+            }
+            Store::Sqlite(_) => unreachable!("a PgDb is made only from a PostgreSQL store"),
         }
     }
 
@@ -191,7 +210,7 @@ impl Db {
     /// (`pgbouncer=true` in the URL, or detected at connect): features that need session state
     /// on the server (pg_dump, pg_restore, ALTER SYSTEM) need the server's direct URL.
     pub fn pooled(&self) -> bool {
-        matches!(self.0, Store::Pg(_, Protocol::Simple))
+        matches!(self.0, Store::Pg(_, Protocol::Simple, _))
     }
 
     /// The SQLite file path, when this is a local store.
@@ -202,7 +221,7 @@ impl Db {
     /// Starts a transaction. Every core operation runs inside one.
     pub async fn begin(&self) -> Result<Tx> {
         match &self.0 {
-            Store::Pg(pool, proto) => Ok(Tx(TxInner::Pg(
+            Store::Pg(pool, proto, _) => Ok(Tx(TxInner::Pg(
                 pool.begin().await.map_err(pg::map_err)?,
                 *proto,
             ))),
@@ -223,7 +242,7 @@ impl Db {
     /// Runs one statement in its own transaction and returns the rows (on PostgreSQL straight
     /// on the pool: the statement is its own transaction, one round trip).
     pub async fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
-        if let Store::Pg(pool, proto) = &self.0 {
+        if let Store::Pg(pool, proto, _) = &self.0 {
             return pg::query_pool(pool, *proto, sql, params).await;
         }
         let mut tx = self.begin().await?;
@@ -260,14 +279,17 @@ impl Db {
     /// error rolls all of it back. On SQLite: one statement, as [`Db::query`].
     pub async fn query_script(&self, sql: &str) -> Result<Vec<Row>> {
         match &self.0 {
-            Store::Pg(pool, _) => pg::query_script(pool, sql).await,
+            Store::Pg(pool, ..) => pg::query_script(pool, sql).await,
             Store::Sqlite(_) => self.query(sql, &[]).await,
         }
     }
 
     /// Closes the store (waits for pooled connections to close).
     pub async fn close(&self) {
-        if let Store::Pg(pool, _) = &self.0 {
+        if let Store::Pg(pool, _, side) = &self.0 {
+            if let Some(side) = side.get() {
+                Box::pin(side.close()).await;
+            }
             pool.close().await;
         }
     }

@@ -1,7 +1,7 @@
 //! The health report: every section read in its own bounded, read-only transaction (one
-//! statement, its plan kept by the pooled connection: [`crate::guard`]), the sections at the
-//! same time (one pooled connection each, so the report takes as long as its slowest section),
-//! then judged into findings ([`judge`]).
+//! statement, its plan kept by the health reader's connection: [`crate::guard`]), the sections
+//! at the same time (up to four at once, so the report takes about as long as its slowest
+//! section), then judged into findings ([`judge`]).
 
 use std::time::Duration;
 
@@ -154,9 +154,9 @@ pub async fn report_via(
         rep.status = status(&rep.findings);
         return Ok(rep);
     }
-    // Every section in its own bounded read-only transaction, all at once (each on its own
-    // pooled connection, one statement each; objects three): the report takes as long as its
-    // slowest section.
+    // Every section in its own bounded read-only transaction, all at once (on the health
+    // reader's connections, up to four at a time; one statement each, objects three): the
+    // report takes about as long as its slowest section.
     // The rates' interval starts when the first sample is read; the second is taken by the
     // same task once the interval is over, while the other sections are read.
     let throughput = async {
