@@ -195,6 +195,77 @@ conformance!(
 );
 
 conformance!(
+    an_export_of_several_batches_holds_every_row_once,
+    |store: Store| async move {
+        // More rows than two keyset batches, three to a timestamp so batch edges fall inside
+        // ties: every row is written once, in (timestamp, id) order, while the next batch is
+        // read.
+        let db = &store.db;
+        let op = admin(db).await;
+        let alice = person(db, "alice.smith@example.com", "203.0.113.7", None).await;
+        let extra = 2 * export::BATCH as usize + 7;
+        let base = ncy_core::db::now() - chrono::Duration::days(1);
+        let mut tx = db.begin().await.unwrap();
+        for chunk in (0..extra).collect::<Vec<_>>().chunks(100) {
+            let mut sql = String::from(
+                r#"INSERT INTO "AccessLog" ("id", "user_id", "method", "endpoint", "status_code", "latency_ms", "timestamp") VALUES "#,
+            );
+            let mut p = Vec::new();
+            for (k, i) in chunk.iter().enumerate() {
+                if k > 0 {
+                    sql.push_str(", ");
+                }
+                let n = p.len();
+                sql.push_str(&format!(
+                    "(${}, ${}, 'GET', '/api/x', 200, 1, ${})",
+                    n + 1,
+                    n + 2,
+                    n + 3
+                ));
+                p.extend(params![
+                    Uuid::new_v4(),
+                    alice.id,
+                    base + chrono::Duration::seconds((*i / 3) as i64)
+                ]);
+            }
+            tx.execute(&sql, &p).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+        let id = new_request(db, &op, "alice.smith@example.com", RequestKind::Export).await;
+        request::verify_identity(db, &op, id, "in person")
+            .await
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("bundle");
+        let res = export::export(db, &op, id, &out, ncy_core::Work::none())
+            .await
+            .unwrap();
+        let rows: Vec<serde_json::Value> =
+            serde_json::from_str(&std::fs::read_to_string(out.join("AccessLog.json")).unwrap())
+                .unwrap();
+        let want = count(
+            db,
+            r#"SELECT count(*) AS n FROM "AccessLog" WHERE "user_id" = $1"#,
+            params![alice.id],
+        )
+        .await;
+        assert!(want as usize > extra);
+        assert_eq!(rows.len() as i64, want, "every row");
+        let ids: BTreeSet<&str> = rows.iter().map(|r| r["id"].as_str().unwrap()).collect();
+        assert_eq!(ids.len(), rows.len(), "each once");
+        let keys: Vec<(String, String)> = rows
+            .iter()
+            .map(|r| {
+                let ts = r["timestamp"].as_str().unwrap().replace(' ', "T");
+                (ts, r["id"].as_str().unwrap().to_owned())
+            })
+            .collect();
+        assert!(keys.windows(2).all(|w| w[0] <= w[1]), "in keyset order");
+        assert_eq!(res.manifest.row_counts["AccessLog"], want as u64);
+    }
+);
+
+conformance!(
     erasure_leaves_no_pii_and_keeps_other_users_intact,
     |store: Store| async move {
         let db = &store.db;
@@ -1091,4 +1162,79 @@ async fn staff_admin(db: &ncy_core::db::Db) -> ncy_core::auth::Operator {
     .await
     .expect("admin login")
     .operator
+}
+
+/// On PostgreSQL the rows come through `COPY` with the subject inlined as a literal: text the
+/// COPY format escapes (backslashes, JSON's escaped quotes and control characters, non-ASCII)
+/// comes back exactly, directly and through PgBouncer in transaction mode.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_keeps_every_character_directly_and_through_pgbouncer() {
+    use ncy_core::db::{ConnectOptions, Target};
+    use ncy_tests::pooler::{Pooler, PoolerOptions};
+
+    let (db, url) = ncy_tests::fresh_pg().await;
+    let set = ncy_core::migrate::MigrationSet::embedded(Dialect::Postgres).unwrap();
+    ncy_core::migrate::up(&db, &set).await.unwrap();
+    ncy_core::seed::dev(&db, false).await.unwrap();
+    let op = admin(&db).await;
+    let alice = person(&db, "o'brien.alice@example.com", "203.0.113.7", None).await;
+    let body = "back\\slash \"quoted\" \\n tab\there\nnew line, é, 😀, \\\\N";
+    db.query(
+        r#"INSERT INTO "Notification" ("id", "user_id", "type", "title", "body", "data", "created_at")
+           VALUES ($1, $2, 'note', 'Tricky', $3, $4, $5)"#,
+        &params![
+            Uuid::new_v4(),
+            alice.id,
+            body,
+            serde_json::json!({"path": "C:\\temp\\x", "q": "\"", "nl": "a\nb"}),
+            ncy_core::db::now()
+        ],
+    )
+    .await
+    .unwrap();
+    let (_, rest) = url.rsplit_once('@').unwrap();
+    let (hostport, name) = rest.split_once('/').unwrap();
+    let port: u16 = hostport.rsplit_once(':').unwrap().1.parse().unwrap();
+    let name = name.split('?').next().unwrap_or_default();
+    let pooler = Pooler::start(
+        port,
+        &PoolerOptions {
+            pool_size: 1,
+            ..PoolerOptions::default()
+        },
+    )
+    .expect("pgbouncer");
+    let pooled = Db::connect(
+        &Target::Postgres(format!("{}?pgbouncer=true", pooler.url(name))),
+        &ConnectOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert!(pooled.pooled());
+    let dir = tempfile::tempdir().unwrap();
+    let id = new_request(&db, &op, "o'brien.alice@example.com", RequestKind::Export).await;
+    request::verify_identity(&db, &op, id, "in person")
+        .await
+        .unwrap();
+    for (how, via) in [("direct", &db), ("pgbouncer", &pooled)] {
+        let out = dir.path().join(how);
+        export::export(via, &op, id, &out, ncy_core::Work::none())
+            .await
+            .unwrap();
+        let text = std::fs::read_to_string(out.join("Notification.json")).unwrap();
+        let rows: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+        let tricky = rows
+            .iter()
+            .find(|r| r["title"] == "Tricky")
+            .unwrap_or_else(|| panic!("{how}: the row is exported"));
+        assert_eq!(tricky["body"], body, "{how}");
+        assert_eq!(tricky["data"]["path"], "C:\\temp\\x", "{how}");
+        assert_eq!(tricky["data"]["q"], "\"", "{how}");
+        assert_eq!(tricky["data"]["nl"], "a\nb", "{how}");
+        let users: Vec<serde_json::Value> =
+            serde_json::from_str(&std::fs::read_to_string(out.join("User.json")).unwrap()).unwrap();
+        assert_eq!(users.len(), 1, "{how}");
+        assert_eq!(users[0]["email"], "o'brien.alice@example.com", "{how}");
+    }
+    pooled.close().await;
 }

@@ -426,6 +426,18 @@ impl Tx {
         }
     }
 
+    /// [`Tx::copy_out`] of a `select` with `$N` parameters, inlined as typed literals (COPY
+    /// takes no bound parameters; the same literals as through a pooler).
+    pub async fn copy_out_with(
+        &mut self,
+        select: &str,
+        params: &[Value],
+        chunk: impl FnMut(&[u8]) -> Result<()>,
+    ) -> Result<()> {
+        let select = inline::inline(select, params)?;
+        self.copy_out(&select, chunk).await
+    }
+
     /// Runs `f` on this transaction's raw SQLite connection (the sync cache's bulk writes).
     /// `f` must not end the transaction. Refused on PostgreSQL.
     pub fn with_sqlite_conn<T>(

@@ -69,7 +69,9 @@ fn io(ctx: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
 }
 
 /// Streams one table into `dir/<Table>.json`, read from `src` (see [`from`]); the file is
-/// returned unsynced, for [`sync_all`].
+/// returned unsynced, for [`sync_all`]. On PostgreSQL each part is one `COPY` of the rows
+/// rendered as JSON by the server, in keyset order, streamed to the file as it arrives; on
+/// SQLite the rows are read in keyset batches and converted here. Memory stays flat either way.
 #[allow(clippy::too_many_arguments)]
 async fn write_table(
     tx: &mut Tx,
@@ -101,25 +103,37 @@ async fn write_table(
         } else {
             params![user]
         };
+        if pg {
+            work.check()?;
+            let omit = spec
+                .omit
+                .iter()
+                .map(|o| format!(" - '{o}'"))
+                .collect::<String>();
+            let select = format!(
+                "SELECT (to_jsonb(t){omit})::text FROM {src} t WHERE ({}) ORDER BY {ts}, {tb}",
+                part.filter
+            );
+            let mut copied = CopyRows::default();
+            let mut reported = *done;
+            tx.copy_out_with(&select, &base, |chunk| {
+                work.check()?;
+                *done += copied.write(chunk, &mut w, &mut rows).map_err(werr)?;
+                if *done - reported >= REPORT_EVERY {
+                    reported = *done;
+                    work.report(spec.table, *done, total);
+                }
+                Ok(())
+            })
+            .await?;
+            work.report(spec.table, *done, total);
+            continue;
+        }
         let mut cursor: Option<(Value, Value)> = None;
         loop {
             work.check()?;
             let mut p = base.clone();
-            // PostgreSQL renders each row as JSON itself (one text column per row); SQLite rows
-            // are converted here. Either way the batch is written out before the next is read.
-            let select = if pg {
-                let omit = spec
-                    .omit
-                    .iter()
-                    .map(|o| format!(" - '{o}'"))
-                    .collect::<String>();
-                format!(
-                    "SELECT (to_jsonb(t){omit})::text AS \"_ncy_json\", t.{ts} AS \"_ncy_ts\", t.{tb} AS \"_ncy_tb\" FROM {src} t"
-                )
-            } else {
-                format!("SELECT * FROM {src} t")
-            };
-            let mut sql = format!("{select} WHERE ({})", part.filter);
+            let mut sql = format!("SELECT * FROM {src} t WHERE ({})", part.filter);
             if let Some((a, b)) = &cursor {
                 p.push(a.clone());
                 p.push(b.clone());
@@ -131,30 +145,20 @@ async fn write_table(
             }
             sql.push_str(&format!(" ORDER BY {ts}, {tb} LIMIT {BATCH}"));
             let batch = tx.query(&sql, &p).await?;
-            // Read by name on purpose, not decoded: each row's JSON text is written out without
-            // a copy, and the keyset cursor keeps the raw values (table-driven columns on
-            // SQLite) to bind back as parameters.
+            // Converted here and written out before the next batch is read; the keyset
+            // cursor keeps the raw values (table-driven columns) to bind back as parameters.
             let n = batch.len() as i64;
             for r in &batch {
                 w.write_all(if rows == 0 { b"\n" } else { b",\n" })
                     .map_err(werr)?;
-                if pg {
-                    // Written from the row as it is (no copy of each row's JSON text).
-                    match r.get("_ncy_json")? {
-                        Value::Text(json) => w.write_all(json.as_bytes()),
-                        _ => w.write_all(r.text("_ncy_json")?.as_bytes()),
+                let mut obj = r.to_json();
+                if let Some(m) = obj.as_object_mut() {
+                    for o in spec.omit {
+                        m.remove(*o);
                     }
-                    .map_err(werr)?;
-                } else {
-                    let mut obj = r.to_json();
-                    if let Some(m) = obj.as_object_mut() {
-                        for o in spec.omit {
-                            m.remove(*o);
-                        }
-                    }
-                    serde_json::to_writer(&mut w, &obj)
-                        .map_err(|e| Error::io(format!("writing {name}"), e.into()))?;
                 }
+                serde_json::to_writer(&mut w, &obj)
+                    .map_err(|e| Error::io(format!("writing {name}"), e.into()))?;
                 rows += 1;
             }
             *done += n as u64;
@@ -163,11 +167,7 @@ async fn write_table(
                 break;
             }
             let last = &batch[batch.len() - 1];
-            cursor = Some(if pg {
-                (last.get("_ncy_ts")?.clone(), last.get("_ncy_tb")?.clone())
-            } else {
-                (last.get(spec.ts)?.clone(), last.get(spec.tb)?.clone())
-            });
+            cursor = Some((last.get(spec.ts)?.clone(), last.get(spec.tb)?.clone()));
         }
     }
     w.write_all(b"\n]\n").map_err(werr)?;
@@ -186,6 +186,70 @@ async fn write_table(
         },
         file,
     ))
+}
+
+/// Rows streamed between two progress reports.
+const REPORT_EVERY: u64 = 1000;
+
+/// Turns the output of a one-column `COPY … TO STDOUT` (text format: one row per line, `\\`
+/// escapes) back into the rows' own text, written as JSON array elements. Rows and escapes
+/// may be cut anywhere between chunks.
+#[derive(Default)]
+struct CopyRows {
+    /// Inside a row (its separator written).
+    in_row: bool,
+    /// The chunk before ended in a backslash.
+    escape: bool,
+}
+
+impl CopyRows {
+    /// Writes `chunk`; returns how many rows began in it (`rows` counts all of the file's).
+    fn write(&mut self, chunk: &[u8], w: &mut impl Write, rows: &mut u64) -> std::io::Result<u64> {
+        let mut started = 0;
+        let mut i = 0;
+        while i < chunk.len() {
+            if self.escape {
+                // COPY escapes a backslash and the control characters; JSON text holds no raw
+                // control character, so in practice only `\\` comes.
+                let b = match chunk[i] {
+                    b'n' => b'\n',
+                    b't' => b'\t',
+                    b'r' => b'\r',
+                    b'b' => 0x08,
+                    b'f' => 0x0c,
+                    b'v' => 0x0b,
+                    other => other,
+                };
+                w.write_all(&[b])?;
+                self.escape = false;
+                i += 1;
+                continue;
+            }
+            if !self.in_row {
+                w.write_all(if *rows == 0 { b"\n" } else { b",\n" })?;
+                *rows += 1;
+                started += 1;
+                self.in_row = true;
+            }
+            let rest = &chunk[i..];
+            match memchr::memchr2(b'\\', b'\n', rest) {
+                None => {
+                    w.write_all(rest)?;
+                    i = chunk.len();
+                }
+                Some(k) => {
+                    w.write_all(&rest[..k])?;
+                    if rest[k] == b'\n' {
+                        self.in_row = false;
+                    } else {
+                        self.escape = true;
+                    }
+                    i += k + 1;
+                }
+            }
+        }
+        Ok(started)
+    }
 }
 
 /// Flushes every file of the bundle to disk, all at once (the file system commits them
@@ -362,4 +426,23 @@ pub(super) async fn write_bundle(
     open.push((mf.file, file));
     sync_all(dir, open)?;
     Ok((m, done))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CopyRows;
+
+    /// COPY's text rows, cut at every possible place, come back as the rows' JSON.
+    #[test]
+    fn copy_rows_undo_the_escapes_across_chunks() {
+        let copy = b"{\"a\": \"x\\\\\"y\"}\n{\"b\": \"1\\\\\\\\2\"}\n";
+        let want = "\n{\"a\": \"x\\\"y\"},\n{\"b\": \"1\\\\2\"}";
+        for cut in 0..=copy.len() {
+            let (mut out, mut rows, mut c) = (Vec::new(), 0u64, CopyRows::default());
+            let a = c.write(&copy[..cut], &mut out, &mut rows).unwrap();
+            let b = c.write(&copy[cut..], &mut out, &mut rows).unwrap();
+            assert_eq!(String::from_utf8(out).unwrap(), want, "cut at {cut}");
+            assert_eq!((rows, a + b), (2, 2), "cut at {cut}");
+        }
+    }
 }

@@ -1,8 +1,9 @@
 //! The Art. 15 / 20 export: a folder with `manifest.json` (subject, request, generation time,
 //! tables, row counts, SHA-256 of every file), one JSON file per table holding every row that
-//! refers to the subject, and a human-readable `summary.md`. Rows are read in keyset batches
-//! (`(timestamp, id)` cursors) and written as they arrive, so memory stays flat whatever the
-//! subject's volume; the bundle appears under its final name only when complete.
+//! refers to the subject, and a human-readable `summary.md`. Rows come in `(timestamp, id)`
+//! order, on PostgreSQL as one `COPY` per table part rendered as JSON by the server, on SQLite in
+//! keyset batches, and are written as they arrive, so memory stays flat whatever the subject's
+//! volume; the bundle appears under its final name only when complete.
 //!
 //! In three files: `specs.rs` (what each table contributes), `bundle.rs` (writing the files)
 //! and this one (checking the request, moving the bundle into place, recording the result).
