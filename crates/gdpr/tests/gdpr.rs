@@ -262,6 +262,46 @@ conformance!(
             .collect();
         assert!(keys.windows(2).all(|w| w[0] <= w[1]), "in keyset order");
         assert_eq!(res.manifest.row_counts["AccessLog"], want as u64);
+
+        // Cancelled while the AccessLog rows stream (after its first progress report, with
+        // thousands of rows still to come): nothing left behind, and the store answers.
+        let cancel = std::sync::atomic::AtomicBool::new(false);
+        let seen = std::sync::Mutex::new(Vec::new());
+        let on_progress = |p: ncy_gdpr::Progress| {
+            if p.phase == "AccessLog" {
+                seen.lock().unwrap().push(p.done);
+                cancel.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+        };
+        let out2 = dir.path().join("cancelled");
+        let e = export::export(
+            db,
+            &op,
+            id,
+            &out2,
+            ncy_core::Work::new(&on_progress, None).with_cancel(&cancel),
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(e, Error::Cancelled), "{e}");
+        assert_eq!(
+            seen.lock().unwrap().len(),
+            1,
+            "stopped at the next chunk or batch"
+        );
+        assert!(!out2.exists());
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no partial folder left"
+        );
+        let n = count(
+            db,
+            r#"SELECT count(*) AS n FROM "AccessLog" WHERE "user_id" = $1"#,
+            params![alice.id],
+        )
+        .await;
+        assert_eq!(n, want);
     }
 );
 
