@@ -10,20 +10,8 @@ use ncy_core::migrate::{self, MigrationSet};
 use ncy_core::model::UserRole;
 use ncy_core::{params, Error};
 use ncy_tests::cli::{fails, Cli};
-use ncy_tests::pooler::{Pooler, PoolerOptions};
+use ncy_tests::pooler::{port_and_db, Pooler, PoolerOptions};
 use ncy_tests::{fresh_pg, operators};
-
-/// The harness server's port and the database name of `url`.
-fn port_and_db(url: &str) -> (u16, String) {
-    let (_, rest) = url.rsplit_once('@').expect("url has a host");
-    let (hostport, db) = rest.split_once('/').expect("url has a database");
-    let port = hostport
-        .rsplit_once(':')
-        .and_then(|(_, p)| p.parse().ok())
-        .expect("url has a port");
-    let db = db.split('?').next().unwrap_or_default().to_owned();
-    (port, db)
-}
 
 async fn connect(url: &str, max: u32) -> ncy_core::Result<Db> {
     Db::connect(

@@ -32,17 +32,16 @@ async fn contents(db: &Db) -> BTreeMap<String, String> {
     out
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn encrypted_cache_backups_stay_encrypted() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("cache.db");
-    let key = "x'2DD29CA851E7B56E4697B0E1F08507293D761A05CE4D1B628663F411A8086D99'";
-    let db = Db::open_sqlite_encrypted(&path, key).unwrap();
+/// The workspaces' SQLCipher key.
+const KEY: &str = "x'2DD29CA851E7B56E4697B0E1F08507293D761A05CE4D1B628663F411A8086D99'";
+
+/// Migrates and seeds `db`; returns its admin, logged in.
+async fn seeded(db: &Db) -> ncy_core::auth::Operator {
     let set = ncy_core::migrate::MigrationSet::embedded(ncy_core::db::Dialect::Sqlite).unwrap();
-    ncy_core::migrate::up(&db, &set).await.unwrap();
-    ncy_core::seed::dev(&db, false).await.unwrap();
-    let admin = login(
-        &db,
+    ncy_core::migrate::up(db, &set).await.unwrap();
+    ncy_core::seed::dev(db, false).await.unwrap();
+    login(
+        db,
         "admin@ncy-8.com",
         "admin123",
         Client::Cli,
@@ -50,7 +49,15 @@ async fn encrypted_cache_backups_stay_encrypted() {
     )
     .await
     .unwrap()
-    .operator;
+    .operator
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn encrypted_cache_backups_stay_encrypted() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cache.db");
+    let db = Db::open_sqlite_encrypted(&path, KEY).unwrap();
+    let admin = seeded(&db).await;
     let before = contents(&db).await;
 
     // Without the key: refused, nothing written.
@@ -67,7 +74,7 @@ async fn encrypted_cache_backups_stay_encrypted() {
         .unwrap_err();
     assert!(e.to_string().contains("encrypted"), "{e}");
 
-    let b = keyless.with_sqlite_key(key);
+    let b = keyless.with_sqlite_key(KEY);
     assert!(!format!("{b:?}").contains("2DD29CA8"), "key redacted");
     let snap = b
         .create(
@@ -102,7 +109,7 @@ async fn encrypted_cache_backups_stay_encrypted() {
     .await
     .unwrap();
     assert!(Db::open_sqlite(&into).is_err(), "no key, no data");
-    let restored = Db::open_sqlite_encrypted(&into, key).unwrap();
+    let restored = Db::open_sqlite_encrypted(&into, KEY).unwrap();
     assert_eq!(contents(&restored).await, before);
 }
 
@@ -113,29 +120,16 @@ async fn encrypted_cache_backups_stay_encrypted() {
 async fn a_store_with_other_cipher_settings_is_refused_clearly() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("cache.db");
-    let key = "x'2DD29CA851E7B56E4697B0E1F08507293D761A05CE4D1B628663F411A8086D99'";
     let cipher = Cipher {
         page_size: 1024,
         hmac: CipherHmac::Sha256,
     };
-    let db = Db::open_sqlite_cipher(&path, key, cipher).unwrap();
-    let set = ncy_core::migrate::MigrationSet::embedded(ncy_core::db::Dialect::Sqlite).unwrap();
-    ncy_core::migrate::up(&db, &set).await.unwrap();
-    ncy_core::seed::dev(&db, false).await.unwrap();
-    let admin = login(
-        &db,
-        "admin@ncy-8.com",
-        "admin123",
-        Client::Cli,
-        &LockoutPolicy::default(),
-    )
-    .await
-    .unwrap()
-    .operator;
+    let db = Db::open_sqlite_cipher(&path, KEY, cipher).unwrap();
+    let admin = seeded(&db).await;
     let backups = Backups::new(db.clone(), &Target::Local(path.clone()))
         .unwrap()
         .with_dir(dir.path())
-        .with_sqlite_key(key);
+        .with_sqlite_key(KEY);
     let e = backups
         .create(
             &admin,

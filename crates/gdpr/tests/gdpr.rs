@@ -1210,7 +1210,7 @@ async fn staff_admin(db: &ncy_core::db::Db) -> ncy_core::auth::Operator {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_export_keeps_every_character_directly_and_through_pgbouncer() {
     use ncy_core::db::{ConnectOptions, Target};
-    use ncy_tests::pooler::{Pooler, PoolerOptions};
+    use ncy_tests::pooler::{port_and_db, Pooler, PoolerOptions};
 
     let (db, url) = ncy_tests::fresh_pg().await;
     let set = ncy_core::migrate::MigrationSet::embedded(Dialect::Postgres).unwrap();
@@ -1232,10 +1232,7 @@ async fn an_export_keeps_every_character_directly_and_through_pgbouncer() {
     )
     .await
     .unwrap();
-    let (_, rest) = url.rsplit_once('@').unwrap();
-    let (hostport, name) = rest.split_once('/').unwrap();
-    let port: u16 = hostport.rsplit_once(':').unwrap().1.parse().unwrap();
-    let name = name.split('?').next().unwrap_or_default();
+    let (port, name) = port_and_db(&url);
     let pooler = Pooler::start(
         port,
         &PoolerOptions {
@@ -1245,7 +1242,7 @@ async fn an_export_keeps_every_character_directly_and_through_pgbouncer() {
     )
     .expect("pgbouncer");
     let pooled = Db::connect(
-        &Target::Postgres(format!("{}?pgbouncer=true", pooler.url(name))),
+        &Target::Postgres(format!("{}?pgbouncer=true", pooler.url(&name))),
         &ConnectOptions::default(),
     )
     .await

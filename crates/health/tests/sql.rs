@@ -840,17 +840,11 @@ async fn replication_slots_and_the_archiver_are_read() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_report_reads_through_pgbouncer_in_transaction_mode() {
     use ncy_core::db::{ConnectOptions, Db, Target};
-    use ncy_tests::pooler::{Pooler, PoolerOptions};
+    use ncy_tests::pooler::{port_and_db, Pooler, PoolerOptions};
 
     let (db, url) = ncy_tests::fresh_pg().await;
     let op = ncy_tests::seeded_admin(&db).await;
-    let (_, rest) = url.rsplit_once('@').expect("url has a host");
-    let (hostport, name) = rest.split_once('/').expect("url has a database");
-    let port: u16 = hostport
-        .rsplit_once(':')
-        .and_then(|(_, p)| p.parse().ok())
-        .expect("url has a port");
-    let name = name.split('?').next().unwrap_or_default();
+    let (port, name) = port_and_db(&url);
     let pooler = Pooler::start(
         port,
         &PoolerOptions {
@@ -860,7 +854,7 @@ async fn the_report_reads_through_pgbouncer_in_transaction_mode() {
     )
     .expect("pgbouncer");
     let pdb = Db::connect(
-        &Target::Postgres(format!("{}?pgbouncer=true", pooler.url(name))),
+        &Target::Postgres(format!("{}?pgbouncer=true", pooler.url(&name))),
         &ConnectOptions {
             max_connections: 8,
             ..ConnectOptions::default()
