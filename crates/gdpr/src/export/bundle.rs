@@ -68,15 +68,16 @@ fn io(ctx: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
     move |e| Error::io(ctx, e)
 }
 
-/// Streams one table into `dir/<Table>.json`, read from `src` (see [`from`]); the file is
-/// returned unsynced, for [`sync_all`]. On PostgreSQL each part is one `COPY` of the rows
+/// Streams one table into `dir/<Table>.json`, read from `src` (see [`from`]; `None`: the
+/// table holds none of the subject's rows, an empty array); the file is returned unsynced,
+/// for [`sync_all`]. On PostgreSQL each part is one `COPY` of the rows
 /// rendered as JSON by the server, in keyset order, streamed to the file as it arrives; on
 /// SQLite the rows are read in keyset batches and converted here. Memory stays flat either way.
 #[allow(clippy::too_many_arguments)]
 async fn write_table(
     tx: &mut Tx,
     spec: &Spec,
-    src: &str,
+    src: Option<&str>,
     user: Uuid,
     email: &str,
     dir: &Path,
@@ -97,7 +98,11 @@ async fn write_table(
     let mut rows = 0u64;
     let (ts, tb) = (q(spec.ts), q(spec.tb));
     let pg = tx.dialect() == Dialect::Postgres;
-    for part in spec.parts {
+    let (src, parts) = match src {
+        Some(src) => (src, spec.parts),
+        None => ("", &[][..]),
+    };
+    for part in parts {
         let base = if part.email {
             params![user, email]
         } else {
@@ -382,15 +387,15 @@ pub(super) async fn write_bundle(
     for s in SPECS {
         srcs.push(from(&mut tx, s.table).await?);
     }
-    let total: u64 = counts(&mut tx, &srcs, subject.id, &email)
-        .await?
-        .iter()
-        .sum();
+    let per_table = counts(&mut tx, &srcs, subject.id, &email).await?;
+    let total: u64 = per_table.iter().sum();
     let mut done = 0u64;
     let mut files = Vec::new();
     let mut open = Vec::new();
     let mut row_counts = std::collections::BTreeMap::new();
-    for (s, src) in SPECS.iter().zip(&srcs) {
+    for ((s, src), &n) in SPECS.iter().zip(&srcs).zip(&per_table) {
+        // A table with no row of the subject in this snapshot is not read again.
+        let src = (n > 0).then_some(src.as_str());
         let (f, file) = write_table(
             &mut tx, s, src, subject.id, &email, dir, &mut done, total, work,
         )
