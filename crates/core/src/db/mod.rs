@@ -115,8 +115,8 @@ impl PgDb {
     }
 
     /// A second, small pool beside this one: the same server, role and TLS, built on first use
-    /// by `build` from this store's pool (e.g. its connect options with session settings as
-    /// startup options, and a size of its own), kept for the store's life and closed with it
+    /// by `build` from this store's pool (e.g. its connect options, settings of its own made
+    /// on each connection, a size of its own), kept for the store's life and closed with it
     /// ([`Db::close`]). For readers that need settings of their own on every connection without
     /// changing the connections the rest of the work borrows. One per store: the first
     /// caller's `build` makes it, later callers get that pool.

@@ -70,9 +70,9 @@ fn io(ctx: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
 
 /// Streams one table into `dir/<Table>.json`, read from `src` (see [`from`]; `None`: the
 /// table holds none of the subject's rows, an empty array); the file is returned unsynced,
-/// for [`sync_all`]. On PostgreSQL each part is one `COPY` of the rows
-/// rendered as JSON by the server, in keyset order, streamed to the file as it arrives; on
-/// SQLite the rows are read in keyset batches and converted here. Memory stays flat either way.
+/// for [`sync_all`]. On PostgreSQL each part is one `COPY` of the rows rendered as JSON by the
+/// server, in keyset order, streamed to the file as it arrives; on SQLite the rows are read in
+/// keyset batches and converted here. Memory stays flat either way.
 #[allow(clippy::too_many_arguments)]
 async fn write_table(
     tx: &mut Tx,
