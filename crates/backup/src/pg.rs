@@ -318,38 +318,27 @@ pub(crate) async fn pg_restore_into(
     let plan = extensions::plan(pool, target, toc).await?;
     let list = plan.list.as_ref().map(|l| l.path.as_path());
     hooks.report_bytes("restore", 0, tables, 0);
-    if archive.is_plain_file() {
-        // pg_restore reads a plain archive file with several sessions, but its parallel mode
-        // runs a table's triggers, indexes and constraints as soon as what they depend on is
-        // there: a trigger of the partitioned AuditLog (cloned to every partition) is then
-        // created while a partition's rows are still loading, and fires on them. So the
-        // sections run one after another, as a single session runs them (definitions, then
-        // every table's rows, then indexes, constraints and triggers), each of the last two
-        // with several sessions: one table's rows load while another's do, and indexes build
-        // side by side.
+    // pg_restore reads a plain archive file with several sessions, but its parallel mode runs
+    // a table's triggers, indexes and constraints as soon as what they depend on is there: a
+    // trigger of the partitioned AuditLog (cloned to every partition) is then created while a
+    // partition's rows are still loading, and fires on them. So the sections run one after
+    // another, as a single session runs them (definitions, then every table's rows, then
+    // indexes, constraints and triggers), each of the last two with several sessions: one
+    // table's rows load while another's do, and indexes build side by side. An age file
+    // arrives through a pipe, which pg_restore reads once, with one session.
+    let runs = if archive.is_plain_file() {
         let jobs = format!("--jobs={}", restore_jobs());
-        for args in [
+        vec![
             vec!["--section=pre-data".to_owned()],
             vec!["--section=data".to_owned(), jobs.clone()],
             vec!["--section=post-data".to_owned(), jobs],
-        ] {
-            run_pg_restore(
-                tool, conn, target, archive, list, no_owner, &args, tables, hooks,
-            )
-            .await?;
-        }
+        ]
     } else {
-        // An age file arrives through a pipe, which pg_restore reads once, with one session.
+        vec![vec![]]
+    };
+    for args in runs {
         run_pg_restore(
-            tool,
-            conn,
-            target,
-            archive,
-            list,
-            no_owner,
-            &[],
-            tables,
-            hooks,
+            tool, conn, target, archive, list, no_owner, &args, tables, hooks,
         )
         .await?;
     }
