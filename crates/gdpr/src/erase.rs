@@ -12,6 +12,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::request::{self, Request, RequestKind, RequestState};
+use crate::rows::{definer_error, operator_login};
 use crate::subject::{self, anonymized_email, Subject};
 use crate::sweep::{self, SweepResult};
 use crate::terms::Terms;
@@ -256,22 +257,6 @@ async fn backups_holding(tx: &mut Tx, t: NaiveDateTime, days: i64) -> Result<Vec
     Ok(out)
 }
 
-/// True when this connection is an operator's own PostgreSQL login role (migration 0010):
-/// such a role erases through `ncy_gdpr_erase()` (migration 0018).
-async fn through_definer(tx: &mut Tx) -> Result<bool> {
-    if tx.dialect() != Dialect::Postgres {
-        return Ok(false);
-    }
-    #[derive(Deserialize)]
-    struct IsOperator {
-        op: bool,
-    }
-    Ok(tx
-        .query_one_as::<IsOperator>("SELECT ncy_is_operator() AS op", &[])
-        .await?
-        .op)
-}
-
 /// Runs the erasure in the database, as the operator of this connection: checks, rules, sweep,
 /// receipt and audit entries all happen in `ncy_gdpr_erase()`, in `tx`.
 async fn erase_in_database(
@@ -300,38 +285,11 @@ async fn erase_in_database(
             &params![request_id, confirm, i64::from(days), op.user_agent()],
         )
         .await
-        .map_err(definer_error)?;
+        .map_err(|e| definer_error(e, "erasure", "ncy_gdpr_erase"))?;
     let receipt = row
         .receipt
         .ok_or_else(|| Error::db("ncy_gdpr_erase returned no receipt"))?;
     serde_json::from_value(receipt).map_err(|e| Error::db(format!("erasure receipt: {e}")))
-}
-
-/// The SQLSTATEs `ncy_gdpr_erase()` raises (migration 0018), as the errors the client path
-/// returns for the same refusal.
-fn definer_error(e: Error) -> Error {
-    let Error::Database { message, .. } = &e else {
-        return e;
-    };
-    if let Some(m) = message.strip_suffix(" (SQLSTATE NCE01)") {
-        return match m.split_once(" not found: ") {
-            Some((what, id)) => Error::not_found(what, id),
-            None => Error::not_found("GDPR request", m),
-        };
-    }
-    if let Some(m) = message.strip_suffix(" (SQLSTATE NCE02)") {
-        return Error::conflict("erasure", m);
-    }
-    if let Some(m) = message.strip_suffix(" (SQLSTATE NCE03)") {
-        return Error::invalid("confirm", m);
-    }
-    // gdpr.handle from a role that is not ADMIN, SYSTEM or SUPPORT: the function is theirs.
-    if message.ends_with("(SQLSTATE 42501)") && message.contains("ncy_gdpr_erase") {
-        return Error::Forbidden {
-            permission: format!("a database privilege ({message})"),
-        };
-    }
-    e
 }
 
 /// Erases the subject of an ERASURE (or platform `DELETE`) request. `confirm` must repeat the
@@ -351,7 +309,7 @@ pub async fn erase(
 ) -> Result<ErasureOutcome> {
     op.require(perm::GDPR_HANDLE)?;
     let mut tx = db.begin().await?;
-    let in_database = through_definer(&mut tx).await?;
+    let in_database = operator_login(&mut tx).await?;
     // The checks below run here too, for the same answers on every path; through the definer
     // the database repeats them (it is the authority) and locks the request itself: an operator
     // role with gdpr.handle may only be able to read it (SYSTEM).

@@ -4,7 +4,8 @@
 //!   verification, extension, rejection, completion. Requests filed by the platform (type
 //!   `DELETE`, status `PENDING`) are read and worked like the client's own.
 //! - [`export`]: the Art. 15/20 bundle (a folder with `manifest.json`, one JSON file per table,
-//!   `summary.md`), streamed in keyset batches with progress and cancellation.
+//!   `summary.md`), streamed with progress and cancellation (an operator's own login reads
+//!   through the checked entry points of migration 0023).
 //! - [`erase`]: the Art. 17 erasure ([`erase::POLICY`]), the [`sweep`] proving no trace is left,
 //!   and the receipt kept on the request.
 //! - [`retention`], [`consent`], [`hold`] (legal holds that block erasure).

@@ -25,12 +25,17 @@ fn by_role<'a>(cs: &'a [Conn], role: &str) -> &'a Conn {
 
 /// A verified ERASURE request for `subject`, filed and verified by `c` on their own login.
 async fn verified_request(c: &Conn, subject: &str) -> Uuid {
+    verified(c, subject, RequestKind::Erasure).await
+}
+
+/// A verified request of `kind` for `subject`, filed and verified by `c` on their own login.
+async fn verified(c: &Conn, subject: &str, kind: RequestKind) -> Uuid {
     let id = request::create(
         &c.db,
         &c.op,
         NewRequest {
             user: subject.into(),
-            kind: RequestKind::Erasure,
+            kind,
             notes: None,
         },
     )
@@ -484,4 +489,246 @@ async fn writes_around_the_definer_in_one_transaction_stay_audited() {
             .expect("verify")
             .ok
     );
+}
+
+/// Every per-table file of an export bundle, by name, except `GdprRequest.json`: the request's
+/// own row changes with each export recorded on it.
+fn table_files(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .expect("bundle")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            name.ends_with(".json") && name != "manifest.json" && name != "GdprRequest.json"
+        })
+        .map(|p| {
+            let name = p.file_name().expect("name").to_string_lossy().into_owned();
+            (name, std::fs::read(&p).expect("read"))
+        })
+        .collect()
+}
+
+/// ADMIN and SUPPORT operators export through their own logins (migration 0023): the bundle is
+/// the one the schema owner writes, byte for byte, though neither role may read every table
+/// it draws on (Session and ApiKey are granted by column, SUPPORT reads no message or log).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_and_support_operators_export_through_their_own_login() {
+    let (db, url) = fresh_pg().await;
+    let cs = conns(&db, &url).await;
+    let owner = ncy_tests::login_as(&db, "admin@ncy-8.com", "admin123").await;
+    let bob = person(&db, "bob.jones@example.com", "198.51.100.20", None).await;
+    let alice = person(
+        &db,
+        "o'Alice.Smith@example.com",
+        "203.0.113.7",
+        Some(bob.id),
+    )
+    .await;
+    let s = by_role(&cs, "SUPPORT");
+    let id = verified(s, &alice.email, RequestKind::Export).await;
+    let dir = tempfile::tempdir().expect("tmp");
+
+    let base = ncy_gdpr::export::export(
+        &db,
+        &owner,
+        id,
+        &dir.path().join("owner"),
+        ncy_core::Work::none(),
+    )
+    .await
+    .expect("the owner exports");
+    let want = table_files(&dir.path().join("owner"));
+    assert_eq!(want.len(), ncy_gdpr::export::tables().len() - 1);
+    for (table, n) in [
+        ("User", 1),
+        ("Session", 1),
+        ("ApiKey", 1),
+        ("OrganizationMember", 1),
+        ("Task", 1),
+        ("AuditLog", 2),
+        ("AccessLog", 2),
+        ("LoginAttempt", 2),
+        ("Message", 2),
+        ("Consent", 1),
+    ] {
+        assert_eq!(base.manifest.row_counts[table], n, "{table}");
+    }
+
+    for role in ["ADMIN", "SUPPORT"] {
+        let c = by_role(&cs, role);
+        // The SQL a reader would try first is refused for SUPPORT: the export is the way in.
+        if role == "SUPPORT" {
+            let e = sql(&c.db, r#"SELECT "body" FROM "Message""#)
+                .await
+                .expect_err("SUPPORT reads no message");
+            assert!(e.to_string().contains("permission denied"), "{e}");
+        }
+        let e = sql(&c.db, r#"SELECT "refresh_token" FROM "Session""#)
+            .await
+            .expect_err("no operator reads session tokens");
+        assert!(e.to_string().contains("permission denied"), "{role}: {e}");
+
+        let out = dir.path().join(role);
+        let got = ncy_gdpr::export::export(&c.db, &c.op, id, &out, ncy_core::Work::none())
+            .await
+            .unwrap_or_else(|e| panic!("{role} exports through their own login: {e}"));
+        assert_eq!(got.manifest.row_counts, base.manifest.row_counts, "{role}");
+        assert_eq!(got.total_rows, base.total_rows, "{role}");
+        assert_eq!(got.manifest.generated_by, c.op.user_id);
+        let files = table_files(&out);
+        for (name, bytes) in &want {
+            assert!(files.get(name) == Some(bytes), "{role}: {name} differs");
+        }
+        assert_eq!(files.len(), want.len());
+        let text = String::from_utf8(files.values().flatten().copied().collect()).expect("utf-8");
+        assert!(
+            !text.contains("secret-token") && !text.contains("secret-key-hash"),
+            "{role}: no secret is exported"
+        );
+        assert_eq!(got.request.result_path.as_deref(), Some(got.path.as_str()));
+        assert_eq!(got.request.handler_id, Some(c.op.user_id));
+    }
+    let actors: Vec<Uuid> = db
+        .query(
+            r#"SELECT "user_id" FROM "AuditLog" WHERE "action" = 'GDPR_EXPORT' AND "target_id" = $1 ORDER BY "seq""#,
+            &params![id],
+        )
+        .await
+        .expect("audit")
+        .iter()
+        .map(|r| r.uuid("user_id").expect("actor"))
+        .collect();
+    assert_eq!(
+        actors,
+        [
+            owner.user_id,
+            by_role(&cs, "ADMIN").op.user_id,
+            s.op.user_id
+        ]
+    );
+}
+
+/// Through SQL, an operator reads a subject's rows only for a verified, open ACCESS or EXPORT
+/// request, only with gdpr.handle, and only the tables an export covers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_rows_by_sql_need_a_verified_open_export_request() {
+    let (db, url) = fresh_pg().await;
+    let cs = conns(&db, &url).await;
+    let alice = person(&db, "alice.smith@example.com", "203.0.113.7", None).await;
+    let s = by_role(&cs, "SUPPORT");
+    let rows =
+        |id: Uuid, table: &str| format!("SELECT r FROM ncy_gdpr_export_rows('{id}', '{table}') r");
+    let refused = |e: ncy_core::Error, want: &str| {
+        let m = e.to_string();
+        assert!(m.contains(want), "want {want:?}, got {m}");
+    };
+
+    // The database's list of what an export reads is the client's, part for part.
+    let listed = db
+        .query(
+            "SELECT json_agg(json_build_array(tbl, part, filter, ts, tb, omit))::text AS j FROM ncy_gdpr_export_parts()",
+            &[],
+        )
+        .await
+        .expect("parts")[0]
+        .text("j")
+        .expect("json");
+    let listed: Vec<ncy_gdpr::export::PartRow> = serde_json::from_str(&listed).expect("parts");
+    assert_eq!(listed, ncy_gdpr::export::part_rows());
+
+    let export = verified(s, &alice.email, RequestKind::Export).await;
+    assert_eq!(sql(&s.db, &rows(export, "Session")).await.expect("rows"), 1);
+    assert_eq!(
+        sql(&s.db, &rows(export, "LoginAttempt"))
+            .await
+            .expect("rows"),
+        2
+    );
+    let counted = sql(
+        &s.db,
+        &format!("SELECT * FROM ncy_gdpr_export_counts('{export}')"),
+    )
+    .await
+    .expect("counts");
+    assert_eq!(counted as usize, ncy_gdpr::export::tables().len());
+    refused(
+        sql(&s.db, &rows(export, "ErrorLog"))
+            .await
+            .expect_err("not covered"),
+        "does not cover table ErrorLog",
+    );
+    refused(
+        sql(&s.db, "SELECT * FROM ncy_gdpr_export_parts()")
+            .await
+            .expect_err("internal"),
+        "permission denied",
+    );
+    for role in ["MANAGER", "EMPLOYEE"] {
+        let c = by_role(&cs, role);
+        refused(
+            sql(&c.db, &rows(export, "User"))
+                .await
+                .expect_err("no gdpr.handle"),
+            "permission denied",
+        );
+        let e = ncy_gdpr::export::export(
+            &c.db,
+            &c.op,
+            export,
+            &tempfile::tempdir().expect("tmp").path().join("x"),
+            ncy_core::Work::none(),
+        )
+        .await
+        .expect_err("the app refuses too");
+        assert!(matches!(e, Error::Forbidden { .. }), "{role}: {e}");
+    }
+
+    let unverified = request::create(
+        &s.db,
+        &s.op,
+        NewRequest {
+            user: alice.email.clone(),
+            kind: RequestKind::Access,
+            notes: None,
+        },
+    )
+    .await
+    .expect("file")
+    .id;
+    refused(
+        sql(&s.db, &rows(unverified, "User"))
+            .await
+            .expect_err("unverified"),
+        "identity is not verified",
+    );
+    let erasure = verified(s, &alice.email, RequestKind::Erasure).await;
+    refused(
+        sql(&s.db, &rows(erasure, "User"))
+            .await
+            .expect_err("erasure"),
+        "export answers ACCESS and EXPORT requests",
+    );
+    refused(
+        sql(&s.db, &rows(Uuid::new_v4(), "User"))
+            .await
+            .expect_err("none"),
+        "GDPR request not found",
+    );
+    request::reject(&s.db, &s.op, export, "duplicate")
+        .await
+        .expect("reject");
+    refused(
+        sql(&s.db, &rows(export, "User")).await.expect_err("closed"),
+        "is already REJECTED",
+    );
+    let e = ncy_gdpr::export::export(
+        &s.db,
+        &s.op,
+        export,
+        &tempfile::tempdir().expect("tmp").path().join("x"),
+        ncy_core::Work::none(),
+    )
+    .await
+    .expect_err("closed");
+    assert!(matches!(e, Error::Conflict { .. }), "{e}");
 }

@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use super::specs::{counts, from, q, tables, Spec, BATCH, SPECS};
 use crate::request::Request;
+use crate::rows::{definer_error, operator_login};
 use crate::subject::Subject;
 
 /// One file of the bundle.
@@ -68,22 +69,35 @@ fn io(ctx: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
     move |e| Error::io(ctx, e)
 }
 
-/// Streams one table into `dir/<Table>.json`, read from `src` (see [`from`]; `None`: the
-/// table holds none of the subject's rows, an empty array); the file is returned unsynced,
-/// for [`sync_all`]. On PostgreSQL each part is one `COPY` of the rows rendered as JSON by the
+/// Where a table's rows are read from.
+#[derive(Clone, Copy)]
+enum Read<'a> {
+    /// The table holds none of the subject's rows: an empty array, no statement.
+    Nothing,
+    /// The table itself, or what [`from`] names.
+    Table(&'a str),
+    /// `ncy_gdpr_export_rows()` for this request (migration 0023): an operator's own login.
+    Definer(Uuid),
+}
+
+/// What one table's streaming is counted against: rows done so far, the export's total.
+struct Tally<'d, 'w> {
+    done: &'d mut u64,
+    total: u64,
+    work: Work<'w>,
+}
+
+/// Streams one table into `dir/<Table>.json`; the file is returned unsynced, for
+/// [`sync_all`]. On PostgreSQL each part is one `COPY` of the rows rendered as JSON by the
 /// server, in keyset order, streamed to the file as it arrives; on SQLite the rows are read in
 /// keyset batches and converted here. Memory stays flat either way.
-#[allow(clippy::too_many_arguments)]
 async fn write_table(
     tx: &mut Tx,
     spec: &Spec,
-    src: Option<&str>,
-    user: Uuid,
-    email: &str,
+    read: Read<'_>,
+    (user, email): (Uuid, &str),
     dir: &Path,
-    done: &mut u64,
-    total: u64,
-    work: Work<'_>,
+    t: &mut Tally<'_, '_>,
 ) -> Result<(FileEntry, File)> {
     let name = format!("{}.json", spec.table);
     let path = dir.join(&name);
@@ -98,18 +112,31 @@ async fn write_table(
     let mut rows = 0u64;
     let (ts, tb) = (q(spec.ts), q(spec.tb));
     let pg = tx.dialect() == Dialect::Postgres;
-    let (src, parts) = match src {
-        Some(src) => (src, spec.parts),
-        None => ("", &[][..]),
+    let src = match read {
+        Read::Nothing => None,
+        Read::Definer(request) => {
+            copy_rows(
+                tx,
+                r#"SELECT r FROM ncy_gdpr_export_rows($1, $2) r"#,
+                &params![request, spec.table],
+                spec.table,
+                (&mut w, &mut rows),
+                t,
+            )
+            .await
+            .map_err(|e| definer_error(e, "export", "ncy_gdpr_export_rows"))?;
+            None
+        }
+        Read::Table(src) => Some(src),
     };
-    for part in parts {
+    for part in src.map_or(&[][..], |_| spec.parts) {
+        let src = src.unwrap_or_default();
         let base = if part.email {
             params![user, email]
         } else {
             params![user]
         };
         if pg {
-            work.check()?;
             let omit = spec
                 .omit
                 .iter()
@@ -119,24 +146,12 @@ async fn write_table(
                 "SELECT (to_jsonb(t){omit})::text FROM {src} t WHERE ({}) ORDER BY {ts}, {tb}",
                 part.filter
             );
-            let mut copied = CopyRows::default();
-            let mut reported = *done;
-            tx.copy_out_with(&select, &base, |chunk| {
-                work.check()?;
-                *done += copied.write(chunk, &mut w, &mut rows).map_err(werr)?;
-                if *done - reported >= REPORT_EVERY {
-                    reported = *done;
-                    work.report(spec.table, *done, total);
-                }
-                Ok(())
-            })
-            .await?;
-            work.report(spec.table, *done, total);
+            copy_rows(tx, &select, &base, spec.table, (&mut w, &mut rows), t).await?;
             continue;
         }
         let mut cursor: Option<(Value, Value)> = None;
         loop {
-            work.check()?;
+            t.work.check()?;
             let mut p = base.clone();
             let mut sql = format!("SELECT * FROM {src} t WHERE ({})", part.filter);
             if let Some((a, b)) = &cursor {
@@ -166,8 +181,8 @@ async fn write_table(
                     .map_err(|e| Error::io(format!("writing {name}"), e.into()))?;
                 rows += 1;
             }
-            *done += n as u64;
-            work.report(spec.table, *done, total);
+            *t.done += n as u64;
+            t.work.report(spec.table, *t.done, t.total);
             if n < BATCH {
                 break;
             }
@@ -191,6 +206,36 @@ async fn write_table(
         },
         file,
     ))
+}
+
+/// Streams the one-column rows of `select` (JSON text) through `COPY … TO STDOUT` into the
+/// table's file as array elements, with progress and cancellation between chunks.
+async fn copy_rows<W: Write>(
+    tx: &mut Tx,
+    select: &str,
+    params: &[Value],
+    table: &str,
+    (w, rows): (&mut W, &mut u64),
+    t: &mut Tally<'_, '_>,
+) -> Result<()> {
+    t.work.check()?;
+    let mut copied = CopyRows::default();
+    let mut reported = *t.done;
+    let (done, total, work) = (&mut *t.done, t.total, t.work);
+    tx.copy_out_with(select, params, |chunk| {
+        work.check()?;
+        *done += copied
+            .write(chunk, w, rows)
+            .map_err(|e| Error::io(format!("writing {table}.json"), e))?;
+        if *done - reported >= REPORT_EVERY {
+            reported = *done;
+            work.report(table, *done, total);
+        }
+        Ok(())
+    })
+    .await?;
+    work.report(table, *done, total);
+    Ok(())
 }
 
 /// Rows streamed between two progress reports.
@@ -383,23 +428,37 @@ pub(super) async fn write_bundle(
             .await?;
     }
     let email = subject.email.to_lowercase();
+    // An operator's own login reads through the checked entry points (migration 0023): the
+    // database decides what the export may hand them. Any other role reads the tables.
+    let definer = operator_login(&mut tx).await?;
     let mut srcs = Vec::with_capacity(SPECS.len());
-    for s in SPECS {
-        srcs.push(from(&mut tx, s.table).await?);
-    }
-    let per_table = counts(&mut tx, &srcs, subject.id, &email).await?;
+    let per_table = if definer {
+        definer_counts(&mut tx, req.id).await?
+    } else {
+        for s in SPECS {
+            srcs.push(from(&mut tx, s.table).await?);
+        }
+        counts(&mut tx, &srcs, subject.id, &email).await?
+    };
     let total: u64 = per_table.iter().sum();
     let mut done = 0u64;
+    let mut tally = Tally {
+        done: &mut done,
+        total,
+        work,
+    };
     let mut files = Vec::new();
     let mut open = Vec::new();
     let mut row_counts = std::collections::BTreeMap::new();
-    for ((s, src), &n) in SPECS.iter().zip(&srcs).zip(&per_table) {
+    for (i, (s, &n)) in SPECS.iter().zip(&per_table).enumerate() {
         // A table with no row of the subject in this snapshot is not read again.
-        let src = (n > 0).then_some(src.as_str());
-        let (f, file) = write_table(
-            &mut tx, s, src, subject.id, &email, dir, &mut done, total, work,
-        )
-        .await?;
+        let read = match (n, srcs.get(i)) {
+            (0, _) => Read::Nothing,
+            (_, Some(src)) => Read::Table(src),
+            (_, None) => Read::Definer(req.id),
+        };
+        let (f, file) =
+            write_table(&mut tx, s, read, (subject.id, &email), dir, &mut tally).await?;
         row_counts.insert(s.table.to_owned(), f.rows.unwrap_or(0));
         open.push((f.file.clone(), file));
         files.push(f);
@@ -431,6 +490,37 @@ pub(super) async fn write_bundle(
     open.push((mf.file, file));
     sync_all(dir, open)?;
     Ok((m, done))
+}
+
+/// The rows each spec contributes, from `ncy_gdpr_export_counts()` (migration 0023), which
+/// checks the operator and the request first.
+async fn definer_counts(tx: &mut Tx, request: Uuid) -> Result<Vec<u64>> {
+    #[derive(serde::Deserialize)]
+    struct Count {
+        tbl: String,
+        n: i64,
+    }
+    let got: Vec<Count> = tx
+        .query_as(
+            r#"SELECT "tbl", "n" FROM ncy_gdpr_export_counts($1)"#,
+            &params![request],
+        )
+        .await
+        .map_err(|e| definer_error(e, "export", "ncy_gdpr_export_counts"))?;
+    SPECS
+        .iter()
+        .map(|s| {
+            got.iter()
+                .find(|c| c.tbl == s.table)
+                .map(|c| c.n as u64)
+                .ok_or_else(|| {
+                    Error::db(format!(
+                        "the database's export entry point does not cover table {}; run `ncy-admin migrate up`",
+                        s.table
+                    ))
+                })
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -3,7 +3,8 @@
 //! refers to the subject, and a human-readable `summary.md`. Rows come in `(timestamp, id)`
 //! order, on PostgreSQL as one `COPY` per table part rendered as JSON by the server, on SQLite in
 //! keyset batches, and are written as they arrive, so memory stays flat whatever the subject's
-//! volume; the bundle appears under its final name only when complete.
+//! volume; the bundle appears under its final name only when complete. On an operator's own
+//! PostgreSQL login the rows come through the checked `ncy_gdpr_export_rows()` (migration 0023).
 //!
 //! In three files: `specs.rs` (what each table contributes), `bundle.rs` (writing the files)
 //! and this one (checking the request, moving the bundle into place, recording the result).
@@ -29,7 +30,7 @@ use crate::subject;
 use bundle::{prepare_out, write_bundle};
 
 pub use bundle::{FileEntry, Manifest};
-pub use specs::{tables, BATCH};
+pub use specs::{part_rows, tables, PartRow, BATCH};
 
 /// The result of [`export`].
 #[derive(Debug, Clone, Serialize)]

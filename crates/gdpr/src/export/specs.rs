@@ -1,5 +1,6 @@
 //! What an export covers: one [`Spec`] per table (its filters on the subject, keyset columns,
-//! secret columns left out), and the row counts.
+//! secret columns left out), and the row counts. Migration 0023's `ncy_gdpr_export_parts()`
+//! holds the same list for operator logins ([`part_rows`] is compared with it).
 
 use ncy_core::db::Tx;
 use ncy_core::{params, Result};
@@ -195,6 +196,29 @@ pub(super) const SPECS: &[Spec] = &[
 /// The tables an export covers, in bundle order.
 pub fn tables() -> Vec<&'static str> {
     SPECS.iter().map(|s| s.table).collect()
+}
+
+/// One part of one table's selection, as migration 0023's `ncy_gdpr_export_parts()` lists it
+/// for operator logins: table, part number (from 1), filter, keyset columns, omitted columns.
+pub type PartRow = (String, i32, String, String, String, Vec<String>);
+
+/// Every table's parts, in bundle order: what `ncy_gdpr_export_parts()` must return (a test
+/// holds the two equal).
+pub fn part_rows() -> Vec<PartRow> {
+    let mut out = Vec::new();
+    for s in SPECS {
+        for (i, p) in s.parts.iter().enumerate() {
+            out.push((
+                s.table.to_owned(),
+                i as i32 + 1,
+                p.filter.to_owned(),
+                s.ts.to_owned(),
+                s.tb.to_owned(),
+                s.omit.iter().map(|o| o.to_string()).collect(),
+            ));
+        }
+    }
+    out
 }
 
 pub(super) fn q(c: &str) -> String {

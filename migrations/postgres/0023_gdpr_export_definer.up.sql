@@ -1,0 +1,141 @@
+-- GDPR export (Art. 15 / 20) through an operator's own login. An export reads every row that
+-- refers to the subject, across organizations and in tables no operator role may read whole
+-- (Session and ApiKey are granted by column, without their secrets; SUPPORT reads none of the
+-- subject's tasks, messages or logs), so the rows come from two checked entry points owned by
+-- the schema owner and executable by the group roles whose RBAC role holds gdpr.handle (ADMIN,
+-- SYSTEM, SUPPORT): ncy_gdpr_export_counts() and ncy_gdpr_export_rows(). Both answer only for a
+-- verified, open ACCESS or EXPORT request, and only with its subject's rows: what an operator
+-- can read this way is what the export would hand them. They only read, so they also run on a
+-- hot standby (`gdpr export --read-replica`).
+--
+-- What each table contributes is crates/gdpr/src/export/specs.rs, which the schema owner and
+-- the local workspace use; the list below is the same (the operator tests compare the bundles
+-- byte for byte). Custom SQLSTATEs, as for ncy_gdpr_erase(): NCE01 not found, NCE02 refused.
+
+-- The parts of every table's selection, in bundle order: `filter` names $1 (the subject's id)
+-- and $2 (their email, lower case); rows come ordered by (`ts`, `tb`); `omit` are the secret
+-- columns never exported. Not executable by operators.
+CREATE FUNCTION ncy_gdpr_export_parts()
+RETURNS TABLE ("tbl" text, "part" int, "filter" text, "ts" text, "tb" text, "omit" text[])
+LANGUAGE sql IMMUTABLE SET search_path = public, pg_temp AS $$
+  VALUES
+    ('User', 1, '"id" = $1', 'created_at', 'id', ARRAY['password_hash']),
+    ('Session', 1, '"user_id" = $1', 'created_at', 'id', ARRAY['refresh_token']),
+    ('ApiKey', 1, '"user_id" = $1', 'created_at', 'id', ARRAY['key_hash']),
+    ('UserRoleMap', 1, '"user_id" = $1', 'granted_at', 'role_id', '{}'),
+    ('OrganizationMember', 1, '"user_id" = $1', 'joined_at', 'id', '{}'),
+    ('TeamMember', 1, '"user_id" = $1', 'joined_at', 'team_id', '{}'),
+    ('Organization', 1, '"owner_id" = $1', 'created_at', 'id', '{}'),
+    ('Task', 1, '"assignee_id" = $1', 'created_at', 'id', '{}'),
+    ('AuditLog', 1, '"user_id" = $1', 'created_at', 'id', '{}'),
+    ('AuditLog', 2, '"target_table" = ''User'' AND "target_id" = $1 AND ("user_id" IS NULL OR "user_id" <> $1)', 'created_at', 'id', '{}'),
+    ('AccessLog', 1, '"user_id" = $1', 'timestamp', 'id', '{}'),
+    ('LoginAttempt', 1, '"user_id" = $1 OR lower("email") = $2', 'created_at', 'id', '{}'),
+    ('Notification', 1, '"user_id" = $1', 'created_at', 'id', '{}'),
+    ('File', 1, '"user_id" = $1', 'created_at', 'id', '{}'),
+    ('Message', 1, '"sender_id" = $1', 'created_at', 'id', '{}'),
+    ('Message', 2, '"receiver_id" = $1 AND ("sender_id" IS NULL OR "sender_id" <> $1)', 'created_at', 'id', '{}'),
+    ('Settings', 1, '"user_id" = $1', 'created_at', 'id', '{}'),
+    ('UserPreferences', 1, '"user_id" = $1', 'created_at', 'id', '{}'),
+    ('Consent', 1, '"user_id" = $1', 'created_at', 'id', '{}'),
+    ('GdprRequest', 1, '"user_id" = $1', 'created_at', 'id', '{}')
+$$;
+
+-- What to read `tbl` from: the table, or while a log table's move into partitions is under way
+-- (`ncy-admin migrate partition-logs`), it and the rows not moved yet.
+CREATE FUNCTION ncy_gdpr_export_source(p_table text) RETURNS text
+LANGUAGE sql STABLE SET search_path = public, pg_temp AS $$
+  SELECT CASE
+    WHEN (SELECT c."relkind" FROM pg_class c WHERE c."oid" = to_regclass(format('%I', p_table))) = 'p'
+     AND to_regclass(format('%I', p_table || '_unpartitioned')) IS NOT NULL
+    THEN format('(SELECT * FROM %I UNION ALL SELECT * FROM %I)', p_table, p_table || '_unpartitioned')
+    ELSE format('%I', p_table)
+  END
+$$;
+
+-- Checks the caller and the request; returns the subject's id and email (lower case).
+CREATE FUNCTION ncy_gdpr_export_subject(p_request uuid, OUT "user_id" uuid, OUT "email" text)
+LANGUAGE plpgsql STABLE SET search_path = public, pg_temp AS $$
+DECLARE
+  v_req "GdprRequest";
+BEGIN
+  PERFORM ncy_require('gdpr.handle');
+  SELECT * INTO v_req FROM "GdprRequest" g WHERE g."id" = p_request;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'GDPR request not found: %', p_request USING ERRCODE = 'NCE01';
+  END IF;
+  IF v_req."type"::text NOT IN ('ACCESS', 'EXPORT') THEN
+    RAISE EXCEPTION 'request % is a % request; export answers ACCESS and EXPORT requests', p_request, v_req."type"
+      USING ERRCODE = 'NCE02';
+  END IF;
+  IF v_req."status"::text IN ('COMPLETED', 'REJECTED') THEN
+    RAISE EXCEPTION 'request % is already %', p_request, v_req."status" USING ERRCODE = 'NCE02';
+  END IF;
+  IF v_req."identity_verified_at" IS NULL THEN
+    RAISE EXCEPTION 'the subject''s identity is not verified for request %; record how it was checked first', p_request
+      USING ERRCODE = 'NCE02';
+  END IF;
+  IF v_req."user_id" IS NULL THEN
+    RAISE EXCEPTION 'request % has no subject any more', p_request USING ERRCODE = 'NCE02';
+  END IF;
+  SELECT u."id", lower(u."email") INTO "user_id", "email" FROM "User" u WHERE u."id" = v_req."user_id";
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'user not found: %', v_req."user_id" USING ERRCODE = 'NCE01';
+  END IF;
+END $$;
+
+-- How many rows each table contributes to the export of request `p_request`, in bundle order.
+CREATE FUNCTION ncy_gdpr_export_counts(p_request uuid) RETURNS TABLE ("tbl" text, "n" bigint)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+  s record;
+  p record;
+  v_n bigint;
+BEGIN
+  SELECT * INTO s FROM ncy_gdpr_export_subject(p_request);
+  FOR p IN SELECT x."tbl", x."filter", min(x."part") OVER (PARTITION BY x."tbl") AS "first",
+                  max(x."part") OVER (PARTITION BY x."tbl") AS "last", x."part"
+             FROM ncy_gdpr_export_parts() WITH ORDINALITY AS x("tbl", "part", "filter", "ts", "tb", "omit", "o")
+            ORDER BY x."o" LOOP
+    IF p."part" = p."first" THEN
+      "n" := 0;
+    END IF;
+    EXECUTE format('SELECT count(*) FROM %s t WHERE (%s)', ncy_gdpr_export_source(p."tbl"), p."filter")
+      INTO v_n USING s."user_id", s."email";
+    "n" := "n" + v_n;
+    IF p."part" = p."last" THEN
+      "tbl" := p."tbl";
+      RETURN NEXT;
+    END IF;
+  END LOOP;
+END $$;
+
+-- The rows table `p_table` contributes to the export of request `p_request`, each as its JSON
+-- text without the secret columns, part after part, each part in (`ts`, `tb`) order: what the
+-- bundle's `<p_table>.json` holds.
+CREATE FUNCTION ncy_gdpr_export_rows(p_request uuid, p_table text) RETURNS SETOF text
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+  s record;
+  p record;
+  v_found boolean := false;
+BEGIN
+  SELECT * INTO s FROM ncy_gdpr_export_subject(p_request);
+  FOR p IN SELECT * FROM ncy_gdpr_export_parts() x WHERE x."tbl" = p_table ORDER BY x."part" LOOP
+    v_found := true;
+    RETURN QUERY EXECUTE format('SELECT (to_jsonb(t) - %L::text[])::text FROM %s t WHERE (%s) ORDER BY %I, %I',
+                                p."omit", ncy_gdpr_export_source(p."tbl"), p."filter", p."ts", p."tb")
+      USING s."user_id", s."email";
+  END LOOP;
+  IF NOT v_found THEN
+    RAISE EXCEPTION 'an export does not cover table %', p_table USING ERRCODE = 'NCE01';
+  END IF;
+END $$;
+
+REVOKE ALL ON FUNCTION ncy_gdpr_export_parts() FROM PUBLIC;
+REVOKE ALL ON FUNCTION ncy_gdpr_export_source(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ncy_gdpr_export_subject(uuid) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ncy_gdpr_export_counts(uuid) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ncy_gdpr_export_rows(uuid, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ncy_gdpr_export_counts(uuid) TO ncy_admin, ncy_system, ncy_support;
+GRANT EXECUTE ON FUNCTION ncy_gdpr_export_rows(uuid, text) TO ncy_admin, ncy_system, ncy_support;
