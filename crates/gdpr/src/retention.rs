@@ -175,6 +175,14 @@ pub async fn run(
     op.require(perm::GDPR_HANDLE)?;
     let t = as_of.unwrap_or_else(now);
     let mut tx = db.begin().await?;
+    // Deleting log rows behind the audit chain's checkpoint and dropping whole partitions are
+    // the schema owner's: no operator role may (migration 0010), so say so before any work.
+    if !dry_run && crate::rows::operator_login(&mut tx).await? {
+        return Err(Error::conflict(
+            "connection",
+            "retention deletes log and audit rows and drops old partitions, which only the schema owner's connection may do; run `ncy-admin gdpr retention run` with the owner's --database-url (e.g. as a scheduled job); `--dry-run` shows what it would do",
+        ));
+    }
     let policy = match policy {
         Some(p) => p,
         None => policy_in(&mut tx).await?,

@@ -239,7 +239,50 @@ pub async fn sweep_for(
     op.require(ncy_core::auth::perm::GDPR_READ)?;
     let terms = Terms::new(email, ips, 0);
     let mut tx = db.begin().await?;
-    let r = sweep_in(&mut tx, &terms, ncy_core::Work::none()).await;
+    let r = if crate::rows::operator_login(&mut tx).await? {
+        sweep_in_database(&mut tx, &terms, email, ips).await
+    } else {
+        sweep_in(&mut tx, &terms, ncy_core::Work::none()).await
+    };
     tx.rollback().await?;
     r
+}
+
+/// [`sweep_for`] on an operator's own login, which may not read every table: the database
+/// sweeps through the checked `ncy_gdpr_sweep_for()` (migration 0023), by the same rule.
+async fn sweep_in_database(
+    tx: &mut Tx,
+    terms: &Terms,
+    email: Option<&str>,
+    ips: &[String],
+) -> Result<SweepResult> {
+    #[derive(Deserialize)]
+    struct Swept {
+        clean: bool,
+        tables_scanned: u64,
+        columns_scanned: u64,
+        hits: Vec<SweepHit>,
+        duration_ms: u64,
+    }
+    #[derive(Deserialize)]
+    struct Row {
+        r: serde_json::Value,
+    }
+    let row: Row = tx
+        .query_one_as(
+            "SELECT ncy_gdpr_sweep_for($1, $2) AS r",
+            &ncy_core::params![email, ips.to_vec()],
+        )
+        .await
+        .map_err(|e| crate::rows::definer_error(e, "sweep", "ncy_gdpr_sweep_for"))?;
+    let s: Swept = serde_json::from_value(row.r)
+        .map_err(|e| ncy_core::Error::db(format!("the database's sweep result: {e}")))?;
+    Ok(SweepResult {
+        clean: s.clean,
+        terms: terms.summary(),
+        tables_scanned: s.tables_scanned,
+        columns_scanned: s.columns_scanned,
+        hits: s.hits,
+        duration_ms: s.duration_ms,
+    })
 }

@@ -136,6 +136,18 @@ fn gdpr_cli_contract_on_a_local_workspace() {
     let text = cli.ok(&["gdpr", "erase", &er, "--confirm", "manager@test-org.com"]);
     assert!(text.contains("sweep: CLEAN"), "{text}");
     cli.ok(&["gdpr", "complete", &er]);
+    // A later sweep re-proves it; a live subject's email is found (exit 10); nothing to look
+    // for is a usage error.
+    let again = cli.ok(&["gdpr", "sweep", "--email", "Manager@test-org.com"]);
+    assert!(again.contains("sweep: CLEAN"), "{again}");
+    let o = cli.run(&["gdpr", "sweep", "--email", "employee@test-org.com"]);
+    fails(&o, 10, "traces");
+    let found = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        found.contains("TRACES FOUND") && found.contains("User.email: 1 row(s)"),
+        "{found}"
+    );
+    fails(&cli.run(&["gdpr", "sweep"]), 2, "--email");
     let o = cli.run_with(
         &[
             "login",

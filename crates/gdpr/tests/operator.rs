@@ -732,3 +732,130 @@ async fn export_rows_by_sql_need_a_verified_open_export_request() {
     .expect_err("closed");
     assert!(matches!(e, Error::Conflict { .. }), "{e}");
 }
+
+/// SUPPORT staff work the queue on their own login: a request's history (from the audit log
+/// they may not read), legal holds, a sweep re-proving an erasure, each the same as the schema
+/// owner's; retention, which deletes behind the audit chain and drops partitions, is refused
+/// before any work with the fix named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn support_staff_work_the_queue_through_their_own_login() {
+    let (db, url) = fresh_pg().await;
+    let cs = conns(&db, &url).await;
+    let owner = ncy_tests::login_as(&db, "admin@ncy-8.com", "admin123").await;
+    let bob = person(&db, "bob.jones@example.com", "198.51.100.20", None).await;
+    let alice = person(&db, "alice.smith@example.com", "203.0.113.7", Some(bob.id)).await;
+    let s = by_role(&cs, "SUPPORT");
+    let e = by_role(&cs, "EMPLOYEE");
+
+    // The request's history, read without the audit log: the owner's, entry for entry.
+    let id = verified(s, &alice.email, RequestKind::Access).await;
+    let theirs = request::show(&s.db, &s.op, id)
+        .await
+        .expect("SUPPORT shows");
+    let mine = request::show(&db, &owner, id).await.expect("owner shows");
+    assert_eq!(
+        serde_json::to_value(&theirs.history).expect("json"),
+        serde_json::to_value(&mine.history).expect("json")
+    );
+    let steps: Vec<(&str, Option<&str>)> = theirs
+        .history
+        .iter()
+        .map(|h| (h.action.as_str(), h.actor_email.as_deref()))
+        .collect();
+    assert!(
+        steps.len() >= 2
+            && steps
+                .iter()
+                .all(|(_, who)| *who == Some(s.op.email.as_str())),
+        "{steps:?}"
+    );
+    let err = sql(&s.db, r#"SELECT 1 FROM "AuditLog""#)
+        .await
+        .expect_err("SUPPORT reads no audit row directly");
+    assert!(err.to_string().contains("permission denied"), "{err}");
+
+    // Legal holds: placed and released by SUPPORT, audited; never deleted.
+    let h = hold::place(&s.db, &s.op, &alice.email, "case 42")
+        .await
+        .expect("SUPPORT places a hold");
+    assert_eq!(h.placed_by, Some(s.op.user_id));
+    assert_eq!(
+        hold::release(&s.db, &s.op, &alice.email, "case closed")
+            .await
+            .expect("SUPPORT releases it"),
+        1
+    );
+    let err = sql(
+        &s.db,
+        &format!(r#"DELETE FROM "LegalHold" WHERE "id" = '{}'"#, h.id),
+    )
+    .await
+    .expect_err("a hold is never deleted");
+    assert!(err.to_string().contains("permission denied"), "{err}");
+    assert_eq!(
+        n(
+            &db,
+            r#"SELECT count(*) AS n FROM "AuditLog" WHERE "target_table" = 'LegalHold' AND "target_id" = $1 AND "user_id" = $2"#,
+            params![h.id, s.op.user_id],
+        )
+        .await,
+        2,
+        "placing and releasing are audited with SUPPORT as the actor"
+    );
+
+    // A sweep: the database's twin finds what the client finds, for ADMIN and SUPPORT.
+    let ips = vec![alice.ip.clone(), " 198.51.100.20 ".to_owned()];
+    let want = sweep::sweep_for(&db, &owner, Some(" Alice.Smith@example.com"), &ips)
+        .await
+        .expect("owner sweeps");
+    assert!(!want.clean && want.hits.iter().any(|h| h.table == "Message"));
+    for role in ["ADMIN", "SUPPORT"] {
+        let c = by_role(&cs, role);
+        let got = sweep::sweep_for(&c.db, &c.op, Some(" Alice.Smith@example.com"), &ips)
+            .await
+            .unwrap_or_else(|e| panic!("{role} sweeps: {e}"));
+        assert_eq!(got.hits, want.hits, "{role}");
+        assert_eq!(got.terms, want.terms, "{role}");
+        assert_eq!(
+            (got.clean, got.tables_scanned, got.columns_scanned),
+            (want.clean, want.tables_scanned, want.columns_scanned),
+            "{role}"
+        );
+    }
+    let nobody = sweep::sweep_for(&s.db, &s.op, Some("nobody@example.com"), &[])
+        .await
+        .expect("sweep");
+    assert!(nobody.clean && nobody.hits.is_empty());
+
+    // An EMPLOYEE's SQL gets none of it.
+    for q in [
+        format!("SELECT * FROM ncy_gdpr_request_history('{id}')"),
+        "SELECT ncy_gdpr_sweep_for('alice.smith@example.com', '{}')".to_owned(),
+    ] {
+        let err = sql(&e.db, &q).await.expect_err("EMPLOYEE");
+        assert!(err.to_string().contains("permission denied"), "{q}: {err}");
+    }
+
+    // Retention: counted by ADMIN, refused before any work on an operator login, run by the owner.
+    let a = by_role(&cs, "ADMIN");
+    let dry = ncy_gdpr::retention::run(&a.db, &a.op, None, true, None, ncy_core::Work::none())
+        .await
+        .expect("ADMIN counts");
+    assert!(dry.dry_run);
+    let before = ncy_tests::audit_count(&db).await;
+    let err = ncy_gdpr::retention::run(&a.db, &a.op, None, false, None, ncy_core::Work::none())
+        .await
+        .expect_err("an operator login does not run retention");
+    assert!(
+        matches!(&err, Error::Conflict { .. }) && err.to_string().contains("schema owner"),
+        "{err}"
+    );
+    assert_eq!(
+        ncy_tests::audit_count(&db).await,
+        before,
+        "nothing was written"
+    );
+    ncy_gdpr::retention::run(&db, &owner, None, false, None, ncy_core::Work::none())
+        .await
+        .expect("the owner runs retention");
+}

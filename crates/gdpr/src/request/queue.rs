@@ -216,16 +216,18 @@ pub async fn show(db: &Db, op: &Operator, id: Uuid) -> Result<RequestDetail> {
         ),
         None => (None, vec![], vec![]),
     };
-    let history: Vec<HistoryEntry> = tx
-        .query_as(
-            r#"SELECT a."created_at" AS "at", a."action", a."user_id" AS "actor_id",
-                      u."email" AS "actor_email", a."new_value" AS "new"
-               FROM "AuditLog" a LEFT JOIN "User" u ON u."id" = a."user_id"
-               WHERE a."target_table" = 'GdprRequest' AND a."target_id" = $1
-               ORDER BY a."created_at", a."id""#,
-            &params![id],
-        )
-        .await?;
+    // An operator's own login may not read the audit log (SUPPORT): the request's entries come
+    // through the checked ncy_gdpr_request_history() (migration 0023).
+    let sql = if crate::rows::operator_login(&mut tx).await? {
+        r#"SELECT "at", "action", "actor_id", "actor_email", "new" FROM ncy_gdpr_request_history($1)"#
+    } else {
+        r#"SELECT a."created_at" AS "at", a."action", a."user_id" AS "actor_id",
+                  u."email" AS "actor_email", a."new_value" AS "new"
+           FROM "AuditLog" a LEFT JOIN "User" u ON u."id" = a."user_id"
+           WHERE a."target_table" = 'GdprRequest' AND a."target_id" = $1
+           ORDER BY a."created_at", a."id""#
+    };
+    let history: Vec<HistoryEntry> = tx.query_as(sql, &params![id]).await?;
     tx.commit().await?;
     Ok(RequestDetail {
         request,

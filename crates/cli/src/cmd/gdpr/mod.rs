@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Subcommand;
+use ncy_core::Error;
 use ncy_gdpr::erase::ErasureOptions;
 use ncy_gdpr::request::{self, NewRequest, QueueFilter, RequestKind, RequestState};
 use ncy_gdpr::retention::{self, RetentionPolicy};
@@ -73,6 +74,16 @@ pub enum Gdpr {
         /// Backup retention in days (to tell when backups holding the subject expire).
         #[arg(long, default_value_t = 30)]
         backup_retention_days: i64,
+    },
+    /// Search every text, JSON and address column of every table for an email (and its specific
+    /// local part) and IP addresses: re-proves an erasure. Exits 10 when a trace is found.
+    Sweep {
+        /// The former email of the subject.
+        #[arg(long)]
+        email: Option<String>,
+        /// An IP address of the subject (repeatable).
+        #[arg(long = "ip")]
+        ips: Vec<String>,
     },
     /// Retention: anonymize long-deleted users, delete logs past their windows.
     #[command(subcommand)]
@@ -218,6 +229,26 @@ pub async fn run(ctx: &mut Ctx, c: Gdpr) -> Result<()> {
                     d.due_within_7_days
                 )
             })
+        }
+        Gdpr::Sweep { email, ips } => {
+            if email.as_deref().is_none_or(|e| e.trim().is_empty()) && ips.is_empty() {
+                return Err(Error::invalid(
+                    "sweep",
+                    "nothing to search for; give --email EMAIL and/or --ip ADDRESS",
+                )
+                .into());
+            }
+            let r = ncy_gdpr::sweep::sweep_for(&db, &op, email.as_deref(), &ips).await?;
+            emit(ctx, &r, || sweep_text(&r))?;
+            if r.clean {
+                Ok(())
+            } else {
+                Err(Error::VerificationFailed(format!(
+                    "the sweep found traces in {} column(s); erase the subject again or redact them",
+                    r.hits.len()
+                ))
+                .into())
+            }
         }
         Gdpr::Show { id } => {
             let d = request::show(&db, &op, request::parse_id(&id)?).await?;

@@ -1,16 +1,22 @@
--- GDPR export (Art. 15 / 20) through an operator's own login. An export reads every row that
--- refers to the subject, across organizations and in tables no operator role may read whole
--- (Session and ApiKey are granted by column, without their secrets; SUPPORT reads none of the
--- subject's tasks, messages or logs), so the rows come from two checked entry points owned by
--- the schema owner and executable by the group roles whose RBAC role holds gdpr.handle (ADMIN,
--- SYSTEM, SUPPORT): ncy_gdpr_export_counts() and ncy_gdpr_export_rows(). Both answer only for a
--- verified, open ACCESS or EXPORT request, and only with its subject's rows: what an operator
--- can read this way is what the export would hand them. They only read, so they also run on a
--- hot standby (`gdpr export --read-replica`).
+-- GDPR work through an operator's own login. SUPPORT staff work the GDPR queue, ADMIN does
+-- everything; neither role may read every table a GDPR step draws on (Session and ApiKey are
+-- granted by column without their secrets, SUPPORT reads no message, log or audit row), so each
+-- such step is a checked entry point owned by the schema owner, as the erasure is (0018):
 --
--- What each table contributes is crates/gdpr/src/export/specs.rs, which the schema owner and
--- the local workspace use; the list below is the same (the operator tests compare the bundles
--- byte for byte). Custom SQLSTATEs, as for ncy_gdpr_erase(): NCE01 not found, NCE02 refused.
+-- - the export (Art. 15 / 20): ncy_gdpr_export_counts() and ncy_gdpr_export_rows(), gdpr.handle,
+--   only for a verified, open ACCESS or EXPORT request, and only its subject's rows: what an
+--   operator can read this way is what the export hands them;
+-- - a request's history (its audit entries): ncy_gdpr_request_history(), gdpr.read;
+-- - a sweep that re-proves an erasure: ncy_gdpr_sweep_for(), gdpr.read; it names tables and
+--   columns with row counts, never a value.
+--
+-- They only read, so they also run on a hot standby. And SUPPORT may place and release legal
+-- holds, which the app has always allowed gdpr.handle to do (the grant was missing).
+--
+-- What each table contributes to an export is crates/gdpr/src/export/specs.rs, which the schema
+-- owner and the local workspace use; the list below is the same (a test compares them, and the
+-- operator tests compare the bundles byte for byte). Custom SQLSTATEs, as for ncy_gdpr_erase():
+-- NCE01 not found, NCE02 refused.
 
 -- The parts of every table's selection, in bundle order: `filter` names $1 (the subject's id)
 -- and $2 (their email, lower case); rows come ordered by (`ts`, `tb`); `omit` are the secret
@@ -132,6 +138,71 @@ BEGIN
   END IF;
 END $$;
 
+-- ---------------------------------------------------------------------------------------------
+-- A request's history, and a sweep.
+-- ---------------------------------------------------------------------------------------------
+
+-- The audit entries about request `p_request`, oldest first, with their actors' emails.
+CREATE FUNCTION ncy_gdpr_request_history(p_request uuid)
+RETURNS TABLE ("at" timestamp(3), "action" text, "actor_id" uuid, "actor_email" text, "new" jsonb)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+BEGIN
+  PERFORM ncy_require('gdpr.read');
+  RETURN QUERY
+    SELECT a."created_at", a."action"::text, a."user_id", u."email"::text, a."new_value"
+      FROM "AuditLog" a LEFT JOIN "User" u ON u."id" = a."user_id"
+     WHERE a."target_table" = 'GdprRequest' AND a."target_id" = p_request
+     ORDER BY a."created_at", a."id";
+END $$;
+
+-- The regular expression finding `p_email` (and its local part when specific: 5+ characters
+-- with a non-letter) and the addresses `p_ips`, each not glued to further address characters:
+-- the rule of ncy_gdpr_terms() (0018) and crates/gdpr/src/terms.rs, for terms given directly.
+-- NULL when there is nothing to look for.
+CREATE FUNCTION ncy_gdpr_pattern(p_email text, p_ips text[]) RETURNS text
+LANGUAGE plpgsql IMMUTABLE SET search_path = public, pg_temp AS $$
+DECLARE
+  v_email text := nullif(lower(btrim(coalesce(p_email, ''))), '');
+  v_local text;
+  v_ips text[];
+  v_alt text := NULL;
+BEGIN
+  IF v_email IS NOT NULL THEN
+    v_alt := '(?<![a-z0-9._%+-])' || regexp_replace(v_email, '([^a-z0-9@_%-])', '\\\1', 'g') || '(?![a-z0-9._%+-])';
+    v_local := split_part(v_email, '@', 1);
+    IF length(v_local) >= 5 AND v_local ~ '[^a-z]' THEN
+      v_alt := v_alt || '|(?<![a-z0-9._%+@-])' || regexp_replace(v_local, '([^a-z0-9@_%-])', '\\\1', 'g') || '(?![a-z0-9._%+@-])';
+    END IF;
+  END IF;
+  SELECT array_agg(DISTINCT x) INTO v_ips
+    FROM (SELECT nullif(lower(btrim(t)), '') AS x FROM unnest(coalesce(p_ips, '{}')) t) y
+   WHERE x IS NOT NULL AND x IS DISTINCT FROM v_email;
+  IF cardinality(v_ips) > 0 THEN
+    SELECT coalesce(v_alt || '|', '') || '(?<![0-9a-f.:])(?:' || string_agg(regexp_replace(t, '([^a-z0-9])', '\\\1', 'g'), '|') || ')(?![0-9a-f.:])'
+      INTO v_alt FROM unnest(v_ips) t;
+  END IF;
+  RETURN v_alt;
+END $$;
+
+-- Sweeps every text, JSON and address column of every table for an email and addresses, as
+-- ncy_gdpr_sweep() does for an erasure: {clean, tables_scanned, columns_scanned, hits:
+-- [{table, column, rows}], duration_ms}, never a value.
+CREATE FUNCTION ncy_gdpr_sweep_for(p_email text, p_ips text[]) RETURNS jsonb
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+BEGIN
+  PERFORM ncy_require('gdpr.read');
+  RETURN ncy_gdpr_sweep(ncy_gdpr_pattern(p_email, p_ips));
+END $$;
+
+-- SUPPORT places and releases legal holds (gdpr.handle); a hold is never deleted.
+GRANT INSERT ("id", "user_id", "reason", "placed_by", "placed_at"),
+      UPDATE ("released_by", "released_at", "release_reason") ON "LegalHold" TO ncy_support;
+
+REVOKE ALL ON FUNCTION ncy_gdpr_request_history(uuid) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ncy_gdpr_pattern(text, text[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ncy_gdpr_sweep_for(text, text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ncy_gdpr_request_history(uuid) TO ncy_admin, ncy_system, ncy_support;
+GRANT EXECUTE ON FUNCTION ncy_gdpr_sweep_for(text, text[]) TO ncy_admin, ncy_system, ncy_support;
 REVOKE ALL ON FUNCTION ncy_gdpr_export_parts() FROM PUBLIC;
 REVOKE ALL ON FUNCTION ncy_gdpr_export_source(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ncy_gdpr_export_subject(uuid) FROM PUBLIC;

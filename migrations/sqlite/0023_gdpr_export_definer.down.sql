@@ -1,2 +1,0 @@
--- hand-written: kept alongside 0023_gdpr_export_definer.up.sql.
-SELECT 1;

@@ -1,0 +1,2 @@
+-- hand-written: kept alongside 0023_gdpr_operator_logins.up.sql.
+SELECT 1;
