@@ -293,16 +293,10 @@ fn operations() -> Vec<(&'static str, Vec<&'static str>, bool, Op)> {
             vec![perm::ORGS_WRITE],
             true,
             op!(|fx, op, i| {
-                orgs::create(
-                    &fx.db,
-                    op,
-                    "New",
-                    &format!("new-{i}"),
-                    "admin@ncy-8.com",
-                    None,
-                )
-                .await
-                .map(|_| ())
+                // As its owner: only a global role creates one for someone else.
+                orgs::create(&fx.db, op, "New", &format!("new-{i}"), &op.email, None)
+                    .await
+                    .map(|_| ())
             }),
         ),
         (

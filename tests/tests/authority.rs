@@ -934,3 +934,159 @@ async fn suspension_role_grants_and_revocation_follow_the_user_at_once() {
         "{actions:?}"
     );
 }
+
+/// What the app allows an operator works on their own login too (migration 0024, found by a
+/// probe of every operation on every role's login): users.read shows sessions and API keys
+/// without their secrets, and psql shows an operator without it only their own; an
+/// organization's OWNER who is no global admin transfers it; settings.write prunes the sync
+/// feed through the checked entry point. And the app refuses what the database refuses: a
+/// non-global operator creates organizations only for themselves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_logins_do_what_the_app_allows() {
+    let (db, url) = fresh_pg().await;
+    let cs = conns(&db, &url).await;
+    let by = |role: &str| cs.iter().find(|c| c.role == role).expect("role");
+    let owner = ncy_tests::login_as(&db, "admin@ncy-8.com", "admin123").await;
+    users::create_api_key(
+        &db,
+        &owner,
+        "employee@test-org.com",
+        &["tasks.read".to_owned()],
+        None,
+    )
+    .await
+    .expect("a key");
+    db.query(
+        r#"INSERT INTO "Session" ("id", "user_id", "refresh_token", "expires_at", "created_at")
+           SELECT gen_random_uuid(), "id", 'secret-token', now() + interval '1 day', now()
+             FROM "User" WHERE "email" IN ('employee@test-org.com', 'manager@test-org.com') RETURNING "id""#,
+        &[],
+    )
+    .await
+    .expect("sessions");
+    let n_sessions = users::sessions(&db, &owner, "employee@test-org.com")
+        .await
+        .expect("sessions")
+        .len();
+    let n_keys = users::api_keys(&db, &owner, "employee@test-org.com")
+        .await
+        .expect("keys")
+        .len();
+    assert!(n_sessions >= 1 && n_keys >= 1);
+    for c in &cs {
+        let reads = rbac::builtin_permissions(c.role).contains(&"users.read");
+        let s = users::sessions(&c.db, &c.op, "employee@test-org.com").await;
+        let k = users::api_keys(&c.db, &c.op, "employee@test-org.com").await;
+        assert_eq!(s.is_ok(), reads, "{}: sessions {s:?}", c.role);
+        assert_eq!(k.is_ok(), reads, "{}: keys", c.role);
+        if reads {
+            assert_eq!(s.expect("sessions").len(), n_sessions, "{}", c.role);
+            assert_eq!(k.expect("keys").len(), n_keys, "{}", c.role);
+        }
+        // psql: every row with users.read, else only their own; never a secret.
+        let others = sql(
+            &c.db,
+            &format!(
+                r#"SELECT "id" FROM "Session" WHERE "user_id" <> '{}'"#,
+                c.op.user_id
+            ),
+        )
+        .await
+        .expect("read sessions");
+        assert_eq!(others > 0, reads, "{}: others' sessions", c.role);
+        for q in [
+            r#"SELECT "refresh_token" FROM "Session""#,
+            r#"SELECT "key_hash" FROM "ApiKey""#,
+            r#"DELETE FROM "SyncChange""#,
+        ] {
+            let e = sql(&c.db, q).await.expect_err("refused");
+            assert!(
+                e.to_string().contains("permission denied"),
+                "{}: {q}: {e}",
+                c.role
+            );
+        }
+    }
+
+    // A MANAGER owns an organization they created, and hands it over.
+    let m = by("MANAGER");
+    let e = ncy_core::admin::orgs::create(
+        &m.db,
+        &m.op,
+        "Theirs",
+        "theirs-org",
+        "employee@test-org.com",
+        None,
+    )
+    .await
+    .expect_err("not for someone else");
+    assert!(matches!(e, ncy_core::Error::Forbidden { .. }), "{e}");
+    let shared = ncy_tests::login_as(&db, "manager@test-org.com", "manager123").await;
+    let e = ncy_core::admin::orgs::create(
+        &db,
+        &shared,
+        "Theirs",
+        "theirs-org",
+        "employee@test-org.com",
+        None,
+    )
+    .await
+    .expect_err("the app refuses on the shared login too");
+    assert!(matches!(e, ncy_core::Error::Forbidden { .. }), "{e}");
+    ncy_core::admin::orgs::create(&m.db, &m.op, "Mine", "mine-org", &m.op.email, None)
+        .await
+        .expect("their own");
+    let o = ncy_core::admin::orgs::transfer(&m.db, &m.op, "mine-org", "employee@test-org.com")
+        .await
+        .expect("the OWNER transfers it");
+    assert_eq!(o.owner_id, by("EMPLOYEE").op.user_id);
+    let roles = db
+        .query(
+            r#"SELECT u."email", m."role"::text AS role FROM "OrganizationMember" m JOIN "User" u ON u."id" = m."user_id"
+               WHERE m."organization_id" = $1 ORDER BY u."email""#,
+            &params![o.id],
+        )
+        .await
+        .expect("members");
+    let roles: Vec<(String, String)> = roles
+        .iter()
+        .map(|r| {
+            (
+                r.text("email").expect("email"),
+                r.text("role").expect("role"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        roles,
+        [
+            ("employee@test-org.com".to_owned(), "OWNER".to_owned()),
+            ("manager@test-org.com".to_owned(), "ADMIN".to_owned())
+        ]
+    );
+    let e = ncy_core::admin::orgs::transfer(&m.db, &m.op, "mine-org", &m.op.email)
+        .await
+        .expect_err("an ADMIN member does not take it back");
+    assert!(matches!(e, ncy_core::Error::Forbidden { .. }), "{e}");
+
+    // The sync feed: ADMIN prunes on their own login; MANAGER's SQL may not.
+    let a = by("ADMIN");
+    let r = ncy_sync::prune::prune(
+        a.db.pg().expect("PostgreSQL"),
+        &a.op,
+        chrono::Duration::hours(1),
+    )
+    .await
+    .expect("ADMIN prunes");
+    assert_eq!(r.deleted, 0, "nothing is an hour old yet");
+    let e = sql(&m.db, "SELECT * FROM ncy_sync_prune(now()::timestamp)")
+        .await
+        .expect_err("MANAGER lacks settings.write");
+    assert!(e.to_string().contains("settings.write"), "{e}");
+    assert!(
+        ncy_core::audit::verify(&db, &a.op)
+            .await
+            .expect("verify")
+            .ok
+    );
+}

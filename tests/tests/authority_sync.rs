@@ -1,6 +1,7 @@
 //! Offline edits pushed over the operator's own login: the batched push writes only the
 //! columns each role may change, is audited once per edit by the application (the database's
-//! own audit trigger sees the entry and adds none), and the chain still verifies.
+//! own audit trigger sees the entry and adds none), and the chain still verifies; the server's
+//! changes come back by a pull over the same login.
 
 use ncy_core::admin::tasks::TaskPatch;
 use ncy_core::model::TaskStatus;
@@ -88,6 +89,39 @@ async fn operators_push_offline_edits_through_their_own_roles() {
             assert_eq!(actions, ["TASK_UPDATE"], "{}: one entry per edit", c.role);
             assert_eq!(rows[0].text("u").unwrap(), c.op.user_id.to_string());
         }
+        // A change made on the server reaches the cache by a pull over the same login (the pull
+        // reads the server's prune mark first: migration 0024 made it readable).
+        let title = format!("changed on the server for {}", c.role);
+        db.query(
+            r#"UPDATE "Task" SET "title" = $1 WHERE "id" = $2 RETURNING "id""#,
+            &params![title.as_str(), ids[0]],
+        )
+        .await
+        .expect("server change");
+        let pulled = ncy_sync::pull::pull(
+            c.db.pg().expect("a PostgreSQL store"),
+            &cache,
+            &c.op,
+            Ctl::default(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{}: pull over the own login: {e}", c.role));
+        assert!(
+            pulled.changes >= 1 && pulled.upserted >= 1,
+            "{}: {pulled:?}",
+            c.role
+        );
+        let cached = cache
+            .db
+            .query(
+                r#"SELECT "title" FROM "Task" WHERE "id" = $1"#,
+                &params![ids[0]],
+            )
+            .await
+            .expect("cached task")[0]
+            .text("title")
+            .expect("title");
+        assert_eq!(cached, title, "{}", c.role);
         cache.db.close().await;
     }
     // Outcomes hold task values: an operator reads and changes only their own.

@@ -33,25 +33,15 @@ pub async fn prune(server: &PgDb, op: &Operator, keep: Duration) -> Result<Prune
         x: Option<String>,
     }
     let mut tx = server.begin().await?;
+    // The feed is no operator's to delete from: ncy_sync_prune() (migration 0024) deletes and
+    // records the mark for every role, checked, in this transaction.
     let row: Pruned = tx
         .query_one_as(
-            r#"WITH d AS (DELETE FROM "SyncChange" WHERE "changed_at" < $1 RETURNING "xid")
-               SELECT count(*) AS n, max("xid")::text AS x FROM d"#,
+            r#"SELECT "n", "x" FROM ncy_sync_prune($1)"#,
             &params![before],
         )
         .await?;
-    let deleted = row.n as u64;
-    let x = row.x;
-    if let Some(x) = &x {
-        tx.execute(
-            r#"INSERT INTO "SyncState" ("key", "value") VALUES ('pruned_xid', $1)
-               ON CONFLICT ("key") DO UPDATE SET "value" = CASE
-                 WHEN "SyncState"."value"::xid8 > excluded."value"::xid8 THEN "SyncState"."value"
-                 ELSE excluded."value" END"#,
-            &params![x.as_str()],
-        )
-        .await?;
-    }
+    let (deleted, x) = (row.n as u64, row.x);
     audit::record(
         &mut tx,
         op,

@@ -287,7 +287,9 @@ pub fn map_err(e: sqlx::Error) -> Error {
                         "temporary",
                     ]
                     .iter()
-                    .any(|w| msg.contains(w)) =>
+                    .any(|w| msg.contains(w))
+                        || msg.contains("row-level security policy")
+                        || msg.starts_with("permission denied: only ") =>
                 {
                     Error::Forbidden {
                         permission: format!("a database privilege ({msg})"),

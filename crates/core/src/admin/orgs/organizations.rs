@@ -168,6 +168,13 @@ pub async fn create(
     )?;
     let mut tx = db.begin().await?;
     let owner_id = active_user(&mut tx, owner).await?;
+    // As the database's row policy has it for an operator's own login (migration 0010).
+    let global = op.roles.iter().any(|r| r == "ADMIN" || r == "SYSTEM");
+    if owner_id != op.user_id && !global {
+        return Err(Error::Forbidden {
+            permission: "the ADMIN or SYSTEM role to create an organization owned by someone else (create it as its owner, then transfer it)".into(),
+        });
+    }
     if tx
         .query_opt(
             r#"SELECT 1 AS x FROM "Organization" WHERE "slug" = $1"#,
@@ -221,6 +228,19 @@ async fn change(
     action: &str,
     f: impl AsyncFnOnce(&mut Tx, &mut Organization) -> Result<()>,
 ) -> Result<Organization> {
+    change_then(db, op, id_or_slug, action, f, async |_, _, _| Ok(())).await
+}
+
+/// [`change`], then `after` with the updated row before the audit entry and the commit (what
+/// must follow the row's update: the owner's own demotion once ownership moved).
+async fn change_then(
+    db: &Db,
+    op: &Operator,
+    id_or_slug: &str,
+    action: &str,
+    f: impl AsyncFnOnce(&mut Tx, &mut Organization) -> Result<()>,
+    after: impl AsyncFnOnce(&mut Tx, &Organization, &Organization) -> Result<()>,
+) -> Result<Organization> {
     op.require(perm::ORGS_WRITE)?;
     let mut tx = db.begin().await?;
     let old = resolve(&mut tx, id_or_slug).await?;
@@ -242,6 +262,7 @@ async fn change(
             permission: "the OWNER or ADMIN role in this organization".into(),
         });
     }
+    after(&mut tx, &old, &new).await?;
     audit::record_change(
         &mut tx,
         op,
@@ -289,16 +310,27 @@ pub async fn transfer(
     new_owner: &str,
 ) -> Result<Organization> {
     let new_owner = new_owner.to_owned();
-    change(db, op, id_or_slug, "ORG_TRANSFER", async move |tx, o| {
-        let uid = active_user(tx, &new_owner).await?;
-        if uid == o.owner_id {
-            return Err(Error::conflict("owner", "that user is already the owner"));
-        }
-        upsert_member(tx, o.id, o.owner_id, OrgRole::ADMIN).await?;
-        upsert_member(tx, o.id, uid, OrgRole::OWNER).await?;
-        o.owner_id = uid;
-        Ok(())
-    })
+    // The row moves first, while the operator still holds the OWNER membership the database's
+    // guard asks for (an owner who is not a global admin); the memberships follow.
+    change_then(
+        db,
+        op,
+        id_or_slug,
+        "ORG_TRANSFER",
+        async move |tx, o| {
+            let uid = active_user(tx, &new_owner).await?;
+            if uid == o.owner_id {
+                return Err(Error::conflict("owner", "that user is already the owner"));
+            }
+            o.owner_id = uid;
+            Ok(())
+        },
+        async |tx, old, new| {
+            upsert_member(tx, new.id, new.owner_id, OrgRole::OWNER).await?;
+            upsert_member(tx, old.id, old.owner_id, OrgRole::ADMIN).await?;
+            Ok(())
+        },
+    )
     .await
 }
 

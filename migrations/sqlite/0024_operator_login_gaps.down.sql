@@ -1,0 +1,2 @@
+-- hand-written: kept alongside 0024_operator_login_gaps.up.sql.
+SELECT 1;
