@@ -1089,4 +1089,29 @@ async fn operator_logins_do_what_the_app_allows() {
             .expect("verify")
             .ok
     );
+
+    // A backup reads every table whole, which no operator role may: said before pg_dump runs.
+    let dir = tempfile::tempdir().expect("tmp");
+    let e = ncy_backup::Backups::postgres(a.db.clone(), &a.url)
+        .expect("backups")
+        .create(
+            &a.op,
+            &ncy_backup::CreateOptions::new(dir.path()),
+            ncy_core::Work::none(),
+        )
+        .await
+        .expect_err("an operator login cannot back up");
+    let m = e.to_string();
+    assert!(
+        matches!(e, ncy_core::Error::Privilege { .. })
+            && m.contains("cannot read public.")
+            && m.contains("public.\"Session\"")
+            && m.contains("schema owner"),
+        "{m}"
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.path()).expect("dir").count(),
+        0,
+        "no file left"
+    );
 }
