@@ -27,6 +27,10 @@ pub struct ServerInfo {
     pub database_bytes: i64,
     /// True on a standby (streaming replica).
     pub in_recovery: bool,
+    /// False when the connected role may not see other roles' sessions and query texts (it
+    /// lacks `pg_read_all_stats`, which `pg_monitor` includes): the sessions and statements
+    /// shown are then only its own in full.
+    pub reads_all_stats: bool,
 }
 
 /// Reads [`ServerInfo`].
@@ -41,7 +45,8 @@ pub(crate) async fn server_info(db: &Db) -> Result<ServerInfo> {
                       AS uptime_seconds,
                     current_database()::text AS database,
                     pg_database_size(current_database()) AS database_bytes,
-                    pg_is_in_recovery() AS in_recovery",
+                    pg_is_in_recovery() AS in_recovery,
+                    pg_has_role('pg_read_all_stats', 'USAGE') AS reads_all_stats",
     )
     .await
 }

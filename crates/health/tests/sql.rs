@@ -632,10 +632,22 @@ async fn a_role_without_server_privileges_gets_the_grant_to_ask_for() {
     .unwrap();
     let op = ncy_tests::seeded_admin(&plain).await;
 
-    // Viewing works without superuser.
+    // Viewing works without superuser, and says what such a role cannot see.
     let rep = report(&plain, &op, &quick()).await.unwrap();
     assert!(rep.unavailable.is_empty(), "{:?}", rep.unavailable);
     assert!(rep.server.is_some() && rep.activity.is_some());
+    let hidden = |r: &ncy_health::HealthReport| {
+        r.findings
+            .iter()
+            .any(|f| f.title.contains("pg_read_all_stats") && f.suggestion.contains("pg_monitor"))
+    };
+    assert!(!rep.server.as_ref().unwrap().reads_all_stats);
+    assert!(hidden(&rep), "{:?}", rep.findings);
+    let full = report(&db, &op, &quick()).await.unwrap();
+    assert!(full.server.as_ref().unwrap().reads_all_stats && !hidden(&full));
+    exec(&db, &format!("GRANT pg_monitor TO {role}")).await;
+    let granted = report(&plain, &op, &quick()).await.unwrap();
+    assert!(granted.server.as_ref().unwrap().reads_all_stats && !hidden(&granted));
 
     let config = |e: Error, needle: &str| match e {
         e @ Error::Privilege { .. } => {

@@ -33,6 +33,17 @@ pub fn judge(rep: &HealthReport, opts: &ReportOptions) -> Vec<Finding> {
             unavailable_fix(&e.message),
         ));
     }
+    if let Some(s) = rep.server.as_ref().filter(|s| !s.reads_all_stats) {
+        f.push(Finding::new(
+            Severity::Info,
+            "activity",
+            format!(
+                "this login may not see other roles' sessions and query texts (no pg_read_all_stats on {}): sessions and statements show only its own in full",
+                s.database
+            ),
+            "grant the monitoring role pg_monitor (GRANT pg_monitor TO <role>) to see them all",
+        ));
+    }
     if let Some(c) = &rep.connections {
         let sev = if c.usage_percent >= 95.0 {
             Some(Severity::Critical)

@@ -19,4 +19,10 @@ version_num: number, started_at: string, uptime_seconds: number, database: strin
 /**
  * True on a standby (streaming replica).
  */
-in_recovery: boolean, };
+in_recovery: boolean, 
+/**
+ * False when the connected role may not see other roles' sessions and query texts (it
+ * lacks `pg_read_all_stats`, which `pg_monitor` includes): the sessions and statements
+ * shown are then only its own in full.
+ */
+reads_all_stats: boolean, };
