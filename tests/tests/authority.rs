@@ -1114,4 +1114,32 @@ async fn operator_logins_do_what_the_app_allows() {
         0,
         "no file left"
     );
+    // Nor can it create the database a restore needs: the plan says so before anything runs.
+    let plan = |db: &Db, url: &str, op: &ncy_core::auth::Operator| {
+        let (db, url, op) = (db.clone(), url.to_owned(), op.clone());
+        async move {
+            ncy_backup::Backups::postgres(db, &url)
+                .expect("backups")
+                .restore_plan(
+                    &op,
+                    &ncy_backup::BackupRef::Path("/nonexistent/ncy.dump".into()),
+                    &ncy_backup::RestoreOptions {
+                        into: "ncy_restore_planned".into(),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .expect("plan")
+        }
+    };
+    let p = plan(&a.db, &a.url, &a.op).await;
+    assert!(
+        !p.allowed && p.notes.iter().any(|n| n.contains("CREATEDB")),
+        "{p:?}"
+    );
+    let p = plan(&db, &url, &owner).await;
+    assert!(
+        p.allowed && !p.notes.iter().any(|n| n.contains("CREATEDB")),
+        "{p:?}"
+    );
 }

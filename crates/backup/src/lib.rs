@@ -399,7 +399,14 @@ impl Backups {
                 )),
                 None => Path::new(&opts.into).exists(),
             };
-        tables::plan(snap.as_ref(), &opts.tables, &opts.into, exists, opts.force)
+        let mut plan = tables::plan(snap.as_ref(), &opts.tables, &opts.into, exists, opts.force)?;
+        if let Some((pool, _)) = self.pg() {
+            if !pg::can_create_databases(pool).await? {
+                plan.allowed = false;
+                plan.notes.push("this login may not create databases, which a restore needs: grant it CREATEDB (`ALTER ROLE <user> CREATEDB`) or restore with the schema owner's connection".into());
+            }
+        }
+        Ok(plan)
     }
 
     /// PostgreSQL point-in-time recovery readiness (`backups.read`).

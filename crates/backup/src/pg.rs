@@ -286,6 +286,16 @@ pub(crate) async fn database_exists(pool: &PgPool, name: &str) -> Result<bool> {
     Ok(n > 0)
 }
 
+/// Whether the pool's login may create databases (CREATEDB or superuser), which a restore and
+/// a verification need.
+pub(crate) async fn can_create_databases(pool: &PgPool) -> Result<bool> {
+    sqlx::query_scalar("SELECT rolcreatedb OR rolsuper FROM pg_roles WHERE rolname = current_user")
+        .fetch_optional(pool)
+        .await
+        .map_err(sql_err)
+        .map(|v: Option<bool>| v.unwrap_or(false))
+}
+
 /// Counts every table of database `name` on the pool's server.
 pub(crate) async fn counts_of(pool: &PgPool, name: &str) -> Result<BTreeMap<String, i64>> {
     let opts = (*pool.connect_options()).clone().database(name);

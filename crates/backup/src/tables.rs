@@ -36,7 +36,8 @@ pub struct RestorePlan {
     pub left_out: u64,
     /// Total rows at backup time of the tables restored.
     pub rows: i64,
-    /// Whether the target exists and `force` was given (otherwise the restore is refused).
+    /// Whether the restore can run as asked: a target that exists needs `force`, and the
+    /// login must be able to create databases.
     pub allowed: bool,
     /// What else to know (left-out tables' foreign keys, a missing force).
     pub notes: Vec<String>,
