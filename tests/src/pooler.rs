@@ -138,6 +138,15 @@ impl Pooler {
         Ok(p)
     }
 
+    /// A pooler (`opts`) in front of the harness database of `url`, and that database's URL
+    /// through it; panics when PgBouncer does not start (a test helper).
+    pub fn in_front_of(url: &str, opts: &PoolerOptions) -> (Pooler, String) {
+        let (port, db) = port_and_db(url);
+        let p = Pooler::start(port, opts).unwrap_or_else(|e| panic!("pgbouncer: {e}"));
+        let through = p.url(&db);
+        (p, through)
+    }
+
     /// The URL of database `db` through this pooler, as the `postgres` user.
     pub fn url(&self, db: &str) -> String {
         format!("postgres://postgres@127.0.0.1:{}/{db}", self.port)

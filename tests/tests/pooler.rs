@@ -10,7 +10,7 @@ use ncy_core::migrate::{self, MigrationSet};
 use ncy_core::model::UserRole;
 use ncy_core::{params, Error};
 use ncy_tests::cli::{fails, Cli};
-use ncy_tests::pooler::{port_and_db, Pooler, PoolerOptions};
+use ncy_tests::pooler::{Pooler, PoolerOptions};
 use ncy_tests::{fresh_pg, operators};
 
 async fn connect(url: &str, max: u32) -> ncy_core::Result<Db> {
@@ -28,11 +28,10 @@ async fn connect(url: &str, max: u32) -> ncy_core::Result<Db> {
 async fn every_core_operation_works_through_pgbouncer_in_transaction_mode() {
     let (db, url) = fresh_pg().await;
     let ops = operators(&db).await;
-    let (port, name) = port_and_db(&url);
     // Two server connections shared by up to 8 client connections: any state one client left
     // on a server connection would meet another client.
-    let pooler = Pooler::start(port, &PoolerOptions::default()).expect("pgbouncer");
-    let purl = format!("{}?pgbouncer=true", pooler.url(&name));
+    let (_pooler, purl) = Pooler::in_front_of(&url, &PoolerOptions::default());
+    let purl = format!("{purl}?pgbouncer=true");
     let pdb = connect(&purl, 8).await.expect("connect through pgbouncer");
     assert!(pdb.pooled(), "pgbouncer=true selects the pooler protocol");
 
@@ -134,9 +133,8 @@ async fn every_core_operation_works_through_pgbouncer_in_transaction_mode() {
 #[tokio::test]
 async fn a_fresh_database_migrates_through_the_pooler() {
     let (_, url) = ncy_tests::empty_pg().await;
-    let (port, name) = port_and_db(&url);
-    let pooler = Pooler::start(port, &PoolerOptions::default()).expect("pgbouncer");
-    let pdb = connect(&format!("{}?pgbouncer=true", pooler.url(&name)), 4)
+    let (_pooler, purl) = Pooler::in_front_of(&url, &PoolerOptions::default());
+    let pdb = connect(&format!("{purl}?pgbouncer=true"), 4)
         .await
         .expect("connect");
     let set = MigrationSet::embedded(ncy_core::db::Dialect::Postgres).expect("migrations");
@@ -151,9 +149,8 @@ async fn a_fresh_database_migrates_through_the_pooler() {
 #[tokio::test]
 async fn a_pooler_is_detected_when_the_url_does_not_say_so() {
     let (_, url) = fresh_pg().await;
-    let (port, name) = port_and_db(&url);
-    let pooler = Pooler::start(port, &PoolerOptions::default()).expect("pgbouncer");
-    let pdb = connect(&pooler.url(&name), 4).await.expect("connect");
+    let (_pooler, purl) = Pooler::in_front_of(&url, &PoolerOptions::default());
+    let pdb = connect(&purl, 4).await.expect("connect");
     assert!(
         pdb.pooled(),
         "PgBouncer's refusal of extra_float_digits is recognised"
@@ -197,19 +194,16 @@ async fn run_on(conn: &'static mut sqlx::PgConnection, proto: Protocol) -> ncy_c
 #[tokio::test]
 async fn a_shared_server_connection_breaks_prepared_statements_but_not_the_pooler_protocol() {
     let (_, url) = fresh_pg().await;
-    let (port, name) = port_and_db(&url);
     // One server connection for every client, and the startup parameter ignored (so the
     // pooler cannot be detected at connect).
-    let pooler = Pooler::start(
-        port,
+    let (_pooler, purl) = Pooler::in_front_of(
+        &url,
         &PoolerOptions {
             pool_size: 1,
             ignore_extra_float_digits: true,
             ..Default::default()
         },
-    )
-    .expect("pgbouncer");
-    let purl = pooler.url(&name);
+    );
     let pdb = connect(&purl, 2).await.expect("connect");
     assert!(!pdb.pooled(), "nothing told this pooler apart at connect");
     pdb.close().await;
@@ -248,16 +242,14 @@ async fn operators_log_in_through_pgbouncer_with_scram_and_auth_query() {
     ncy_tests::pooler::install_auth_query(&db, &auth_user)
         .await
         .expect("auth_query function");
-    let (port, name) = port_and_db(&url);
-    let pooler = Pooler::start(
-        port,
+    let (pooler, purl) = Pooler::in_front_of(
+        &url,
         &PoolerOptions {
             auth_user: Some(auth_user.clone()),
             ..Default::default()
         },
-    )
-    .expect("pgbouncer with scram");
-    let base = format!("{}?pgbouncer=true", pooler.url(&name));
+    );
+    let base = format!("{purl}?pgbouncer=true");
 
     let pdb = connect(&url_as(&base, &admin.db_role, logins::PASSWORD), 4)
         .await

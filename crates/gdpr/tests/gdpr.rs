@@ -1210,7 +1210,7 @@ async fn staff_admin(db: &ncy_core::db::Db) -> ncy_core::auth::Operator {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_export_keeps_every_character_directly_and_through_pgbouncer() {
     use ncy_core::db::{ConnectOptions, Target};
-    use ncy_tests::pooler::{port_and_db, Pooler, PoolerOptions};
+    use ncy_tests::pooler::{Pooler, PoolerOptions};
 
     let (db, url) = ncy_tests::fresh_pg().await;
     let set = ncy_core::migrate::MigrationSet::embedded(Dialect::Postgres).unwrap();
@@ -1232,17 +1232,15 @@ async fn an_export_keeps_every_character_directly_and_through_pgbouncer() {
     )
     .await
     .unwrap();
-    let (port, name) = port_and_db(&url);
-    let pooler = Pooler::start(
-        port,
+    let (_pooler, purl) = Pooler::in_front_of(
+        &url,
         &PoolerOptions {
             pool_size: 1,
             ..PoolerOptions::default()
         },
-    )
-    .expect("pgbouncer");
+    );
     let pooled = Db::connect(
-        &Target::Postgres(format!("{}?pgbouncer=true", pooler.url(&name))),
+        &Target::Postgres(format!("{purl}?pgbouncer=true")),
         &ConnectOptions::default(),
     )
     .await

@@ -852,21 +852,19 @@ async fn replication_slots_and_the_archiver_are_read() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_report_reads_through_pgbouncer_in_transaction_mode() {
     use ncy_core::db::{ConnectOptions, Db, Target};
-    use ncy_tests::pooler::{port_and_db, Pooler, PoolerOptions};
+    use ncy_tests::pooler::{Pooler, PoolerOptions};
 
     let (db, url) = ncy_tests::fresh_pg().await;
     let op = ncy_tests::seeded_admin(&db).await;
-    let (port, name) = port_and_db(&url);
-    let pooler = Pooler::start(
-        port,
+    let (_pooler, purl) = Pooler::in_front_of(
+        &url,
         &PoolerOptions {
             pool_size: 1,
             ..PoolerOptions::default()
         },
-    )
-    .expect("pgbouncer");
+    );
     let pdb = Db::connect(
-        &Target::Postgres(format!("{}?pgbouncer=true", pooler.url(&name))),
+        &Target::Postgres(format!("{purl}?pgbouncer=true")),
         &ConnectOptions {
             max_connections: 8,
             ..ConnectOptions::default()
