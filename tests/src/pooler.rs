@@ -54,7 +54,7 @@ pub async fn install_auth_query(db: &ncy_core::db::Db, auth_user: &str) -> ncy_c
 
 /// The harness server's port and the database name of a harness `url`
 /// (`postgres://user@127.0.0.1:PORT/DB?…`), to put a pooler in front of it.
-pub fn port_and_db(url: &str) -> (u16, String) {
+fn port_and_db(url: &str) -> (u16, String) {
     let (_, rest) = url.rsplit_once('@').expect("url has a host");
     let (hostport, db) = rest.split_once('/').expect("url has a database");
     let port = hostport
