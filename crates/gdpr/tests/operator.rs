@@ -491,6 +491,20 @@ async fn writes_around_the_definer_in_one_transaction_stay_audited() {
     );
 }
 
+/// The error of an export `c` is refused.
+async fn export_refused(c: &Conn, id: Uuid) -> Error {
+    let dir = tempfile::tempdir().expect("tmp");
+    ncy_gdpr::export::export(
+        &c.db,
+        &c.op,
+        id,
+        &dir.path().join("x"),
+        ncy_core::Work::none(),
+    )
+    .await
+    .expect_err("refused")
+}
+
 /// Every per-table file of an export bundle, by name, except `GdprRequest.json`: the request's
 /// own row changes with each export recorded on it.
 fn table_files(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
@@ -671,15 +685,7 @@ async fn export_rows_by_sql_need_a_verified_open_export_request() {
                 .expect_err("no gdpr.handle"),
             "permission denied",
         );
-        let e = ncy_gdpr::export::export(
-            &c.db,
-            &c.op,
-            export,
-            &tempfile::tempdir().expect("tmp").path().join("x"),
-            ncy_core::Work::none(),
-        )
-        .await
-        .expect_err("the app refuses too");
+        let e = export_refused(c, export).await;
         assert!(matches!(e, Error::Forbidden { .. }), "{role}: {e}");
     }
 
@@ -721,15 +727,7 @@ async fn export_rows_by_sql_need_a_verified_open_export_request() {
         sql(&s.db, &rows(export, "User")).await.expect_err("closed"),
         "is already REJECTED",
     );
-    let e = ncy_gdpr::export::export(
-        &s.db,
-        &s.op,
-        export,
-        &tempfile::tempdir().expect("tmp").path().join("x"),
-        ncy_core::Work::none(),
-    )
-    .await
-    .expect_err("closed");
+    let e = export_refused(s, export).await;
     assert!(matches!(e, Error::Conflict { .. }), "{e}");
 }
 
