@@ -26,7 +26,8 @@ left_out: number,
  */
 rows: number, 
 /**
- * Whether the target exists and `force` was given (otherwise the restore is refused).
+ * Whether the restore can run as asked: a target that exists needs `force`, and the
+ * login must be able to create databases.
  */
 allowed: boolean, 
 /**
