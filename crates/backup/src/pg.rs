@@ -124,6 +124,7 @@ pub(crate) async fn create(
         .execute(&mut *tx)
         .await
         .map_err(sql_err)?;
+    require_reads_everything(&mut tx).await?;
     let info = server_info(&mut tx).await?;
     let tool = tools::locate("pg_dump", info.major)?;
     let exported: String = sqlx::query_scalar("SELECT pg_export_snapshot()")
@@ -131,7 +132,6 @@ pub(crate) async fn create(
         .await
         .map_err(sql_err)?;
     let tables = counts::pg_tables(&mut tx).await?;
-    require_reads_everything(&mut tx).await?;
     let total = tables.len() as u64;
     hooks.report_bytes("dump", 0, total, 0);
 
