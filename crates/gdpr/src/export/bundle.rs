@@ -112,8 +112,10 @@ async fn write_table(
     let mut rows = 0u64;
     let (ts, tb) = (q(spec.ts), q(spec.tb));
     let pg = tx.dialect() == Dialect::Postgres;
-    let src = match read {
-        Read::Nothing => None,
+    // The definer streams every part of the table in one call; the table itself is read
+    // part by part below.
+    let (src, parts) = match read {
+        Read::Nothing => ("", &[][..]),
         Read::Definer(request) => {
             copy_rows(
                 tx,
@@ -125,12 +127,11 @@ async fn write_table(
             )
             .await
             .map_err(|e| definer_error(e, "export", "ncy_gdpr_export_rows"))?;
-            None
+            ("", &[][..])
         }
-        Read::Table(src) => Some(src),
+        Read::Table(src) => (src, spec.parts),
     };
-    for part in src.map_or(&[][..], |_| spec.parts) {
-        let src = src.unwrap_or_default();
+    for part in parts {
         let base = if part.email {
             params![user, email]
         } else {
