@@ -21,7 +21,7 @@ pub const CONNECTION: i32 = 7;
 pub const MIGRATION: i32 = 8;
 /// Disk full or another file-system error.
 pub const IO: i32 = 9;
-/// A check failed (a backup that does not verify).
+/// A check failed (a backup that does not verify, a broken audit chain, a sweep finding a trace).
 pub const VERIFICATION: i32 = 10;
 /// Filed for a second operator's approval: the action has not run yet.
 pub const APPROVAL: i32 = 11;
