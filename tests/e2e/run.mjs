@@ -103,6 +103,18 @@ async function login(email = 'admin@ncy-8.com', password = 'admin123') {
  * Creates a user from the Users screen with account role `role` and returns the temporary
  * password the window shows once; `shotName` saves a screenshot of that dialog.
  */
+/** Searches the users table for `term` and waits until it shows exactly `email`: the search
+ * has been applied (a row found earlier may be replaced by the filtered list's render before
+ * a click reaches it). */
+async function searchUsers(term, email) {
+  await d.clear('[data-testid="users-search"]');
+  await d.type('[data-testid="users-search"]', term);
+  await d.until(`exactly ${email} in the users table`, async () => {
+    const rows = await d.exec(`return [...document.querySelectorAll('[data-testid="users-table"] [data-email]')].map((e) => e.dataset.email)`);
+    return rows.length === 1 && rows[0] === email;
+  });
+}
+
 async function createUser(email, role, shotName = null) {
   await nav('users');
   await d.click('[data-testid="user-new"]');
@@ -260,11 +272,7 @@ try {
   });
 
   await test('search-as-you-type finds the new user and the drawer shows it', async () => {
-    await d.type('[data-testid="users-search"]', stamp);
-    await d.until('exactly the new user in the table', async () => {
-      const rows = await d.exec(`return [...document.querySelectorAll('[data-testid="users-table"] [data-email]')].map((e) => e.dataset.email)`);
-      return rows.length === 1 && rows[0] === newEmail;
-    });
+    await searchUsers(stamp, newEmail);
     await d.click(`[data-email="${newEmail}"]`);
     await d.wait('[data-testid="user-drawer"]');
     await shot('05-users');
@@ -540,7 +548,7 @@ try {
     await d.wait('[data-testid="users-table"] [data-row="0"]');
     await createUser(gdprEmail, 'EMPLOYEE');
     await dismissToasts();
-    await d.type('[data-testid="users-search"]', `gdpr-${stamp}`);
+    await searchUsers(`gdpr-${stamp}`, gdprEmail);
     await d.click(`[data-email="${gdprEmail}"]`);
     await d.wait('[data-testid="user-drawer"]');
     await d.click('[data-testid="tab-access"]');
@@ -564,8 +572,7 @@ try {
   await test('consents: granted and withdrawn from the user drawer, with history and audit', async () => {
     const who = 'employee@test-org.com';
     await nav('users');
-    await d.clear('[data-testid="users-search"]');
-    await d.type('[data-testid="users-search"]', who);
+    await searchUsers(who, who);
     await d.click(`[data-email="${who}"]`);
     await d.wait('[data-testid="user-drawer"]');
     await d.click('[data-testid="tab-consents"]');
@@ -1490,8 +1497,7 @@ try {
     // The admin creates the account and grants it the SUPPORT role from the user's drawer.
     await login();
     const pw = await createUser(supportEmail, 'EMPLOYEE');
-    await d.clear('[data-testid="users-search"]');
-    await d.type('[data-testid="users-search"]', `support-${stamp}`);
+    await searchUsers(`support-${stamp}`, supportEmail);
     await d.click(`[data-email="${supportEmail}"]`);
     await d.wait('[data-testid="user-drawer"]');
     await d.select('[data-testid="user-grant-role"]', 'SUPPORT');
@@ -1520,8 +1526,7 @@ try {
     // Users: readable, but the drawer offers no change the core would refuse.
     await nav('users');
     assert((await d.findAll('[data-testid="user-new"]')).length === 0, 'no New user for support');
-    await d.clear('[data-testid="users-search"]');
-    await d.type('[data-testid="users-search"]', 'employee@test-org');
+    await searchUsers('employee@test-org', 'employee@test-org.com');
     await d.click('[data-email="employee@test-org.com"]');
     await d.wait('[data-testid="user-drawer"]');
     for (const id of ['user-save', 'user-delete', 'user-suspend', 'user-reset', 'user-grant', 'tab-history', 'apikey-form']) {
