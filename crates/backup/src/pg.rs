@@ -257,9 +257,12 @@ pub(crate) async fn create_database(pool: &PgPool, name: &str) -> Result<()> {
         .map_err(|e| {
             let m = sql_err(e).to_string();
             if m.contains("permission denied") {
-                Error::db(format!(
-                    "cannot create database {name}: {m}. Restores and verification need a database user with CREATEDB (`ALTER ROLE <user> CREATEDB`)"
-                ))
+                Error::Privilege {
+                    what: format!("create database {name}"),
+                    reason: m,
+                    fix: "restores and verification need a database user with CREATEDB (`ALTER ROLE <user> CREATEDB`), or the schema owner's connection".into(),
+                    source: None,
+                }
             } else {
                 Error::db(format!("cannot create database {name}: {m}"))
             }

@@ -172,3 +172,73 @@ async fn database_user_without_read_access_gets_a_clear_error_and_nothing_is_kep
     tx.batch(&format!("DROP ROLE {role}")).await.unwrap();
     tx.commit().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_without_createdb_is_told_before_a_verify_or_restore_starts() {
+    let (db, url, admin, _) = setup().await;
+    let dir = tempfile::tempdir().unwrap();
+    let snap = Backups::postgres(db.clone(), &url)
+        .unwrap()
+        .with_dir(dir.path())
+        .create(&admin, &CreateOptions::new(dir.path()), Work::none())
+        .await
+        .unwrap();
+    // A login that reads every table but may not create databases.
+    let role = format!(
+        "ncy_nocreatedb_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    let mut tx = db.begin().await.unwrap();
+    tx.batch(&format!(
+        "CREATE ROLE {role} LOGIN; GRANT USAGE ON SCHEMA public TO {role}; GRANT ALL ON ALL TABLES IN SCHEMA public TO {role};"
+    ))
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let mut u = url::Url::parse(&url).unwrap();
+    u.set_username(&role).unwrap();
+    let plain = Db::connect(
+        &Target::Postgres(u.to_string()),
+        &ConnectOptions {
+            max_connections: 2,
+            ..ConnectOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let b = Backups::postgres(plain.clone(), u.as_str())
+        .unwrap()
+        .with_dir(dir.path());
+    let which = BackupRef::Id(snap.id);
+    let plan = b
+        .restore_plan(
+            &admin,
+            &which,
+            &RestoreOptions {
+                into: "ncy_nocreatedb_target".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(!plan.allowed, "{plan:?}");
+    assert!(
+        plan.notes.iter().any(|n| n.contains("CREATEDB")),
+        "{plan:?}"
+    );
+    let e = b.verify(&admin, &which, Work::none()).await.unwrap_err();
+    let m = e.to_string();
+    assert!(
+        matches!(e, Error::Privilege { .. }) && m.contains("CREATEDB"),
+        "{m}"
+    );
+    assert!(!db_exists(&db, "ncy_nocreatedb_target").await);
+    plain.close().await;
+    let mut tx = db.begin().await.unwrap();
+    tx.batch(&format!(
+        "REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {role}; REVOKE USAGE ON SCHEMA public FROM {role}; DROP ROLE {role}"
+    ))
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+}
