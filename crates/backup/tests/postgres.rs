@@ -14,6 +14,27 @@ use ncy_core::Error;
 
 use common::{audit_actions, connect, db_exists, files_in, junk_database, pg_checksums};
 
+/// A new login role named `prefix_<random>` (passwordless on the harness server), given
+/// `grants` (`{role}` stands for its name), and the harness `url` as that role.
+async fn login_role(db: &Db, url: &str, prefix: &str, grants: &str) -> (String, url::Url) {
+    let role = format!(
+        "{prefix}_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    let mut tx = db.begin().await.unwrap();
+    tx.batch(&format!(
+        "CREATE ROLE {role} LOGIN; {}",
+        grants.replace("{role}", &role)
+    ))
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let mut u = url::Url::parse(url).unwrap();
+    u.set_username(&role).unwrap();
+    let _ = u.set_password(None);
+    (role, u)
+}
+
 async fn setup() -> (Db, String, Operator, Operator) {
     let (db, url) = ncy_tests::fresh_pg().await;
     let (admin, employee) = common::seeded(&db).await;
@@ -133,18 +154,7 @@ async fn pitr_readiness_reflects_the_archiver() {
 async fn database_user_without_read_access_gets_a_clear_error_and_nothing_is_kept() {
     let (db, url, admin, _) = setup().await;
     // pg_dump connects as a role that may not read the tables.
-    let role = format!(
-        "ncy_noread_{}",
-        &uuid::Uuid::new_v4().simple().to_string()[..8]
-    );
-    let mut tx = db.begin().await.unwrap();
-    tx.batch(&format!("CREATE ROLE {role} LOGIN"))
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
-    let mut u = url::Url::parse(&url).unwrap();
-    u.set_username(&role).unwrap();
-    let _ = u.set_password(None);
+    let (role, u) = login_role(&db, &url, "ncy_noread", "").await;
     let b = Backups::postgres(db.clone(), u.as_str()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let e = b
@@ -184,19 +194,13 @@ async fn a_login_without_createdb_is_told_before_a_verify_or_restore_starts() {
         .await
         .unwrap();
     // A login that reads every table but may not create databases.
-    let role = format!(
-        "ncy_nocreatedb_{}",
-        &uuid::Uuid::new_v4().simple().to_string()[..8]
-    );
-    let mut tx = db.begin().await.unwrap();
-    tx.batch(&format!(
-        "CREATE ROLE {role} LOGIN; GRANT USAGE ON SCHEMA public TO {role}; GRANT ALL ON ALL TABLES IN SCHEMA public TO {role};"
-    ))
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
-    let mut u = url::Url::parse(&url).unwrap();
-    u.set_username(&role).unwrap();
+    let (role, u) = login_role(
+        &db,
+        &url,
+        "ncy_nocreatedb",
+        "GRANT USAGE ON SCHEMA public TO {role}; GRANT ALL ON ALL TABLES IN SCHEMA public TO {role};",
+    )
+    .await;
     let plain = Db::connect(
         &Target::Postgres(u.to_string()),
         &ConnectOptions {
