@@ -184,6 +184,39 @@ BEGIN
   RETURN v_alt;
 END $$;
 
+-- ncy_gdpr_terms() (0018) builds its pattern with ncy_gdpr_pattern() too, so the erasure's
+-- sweep and a later one share one copy of the rule. Same signature and result as before.
+CREATE OR REPLACE FUNCTION ncy_gdpr_terms(p_uid uuid, p_term_email text, OUT pattern text, OUT summary jsonb)
+LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
+DECLARE
+  v_terms int := 0;
+  v_local text;
+  v_ips text[];
+  v_shared bigint;
+BEGIN
+  IF nullif(p_term_email, '') IS NOT NULL THEN
+    v_terms := 1;
+    v_local := split_part(p_term_email, '@', 1);
+    IF length(v_local) >= 5 AND v_local ~ '[^a-z]' THEN
+      v_terms := 2;
+    END IF;
+  END IF;
+  WITH own AS (
+    SELECT host(s."ip_address") AS ip FROM "Session" s WHERE s."user_id" = p_uid AND s."ip_address" IS NOT NULL
+    UNION SELECT host(a."ip_address") FROM "AuditLog" a WHERE a."user_id" = p_uid AND a."ip_address" IS NOT NULL
+  ), marked AS (
+    SELECT own.ip,
+           EXISTS (SELECT 1 FROM "Session" s2 WHERE s2."user_id" <> p_uid AND host(s2."ip_address") = own.ip)
+        OR EXISTS (SELECT 1 FROM "AuditLog" a2 WHERE a2."user_id" <> p_uid AND host(a2."ip_address") = own.ip) AS shared
+      FROM own
+  )
+  SELECT coalesce(array_agg(m.ip ORDER BY m.ip) FILTER (WHERE NOT m.shared), '{}'), count(*) FILTER (WHERE m.shared)
+    INTO v_ips, v_shared FROM marked m;
+  pattern := ncy_gdpr_pattern(p_term_email, v_ips);
+  summary := jsonb_build_object('email', least(v_terms, 1), 'local_part', greatest(v_terms - 1, 0),
+                                'ip_addresses', cardinality(v_ips), 'shared_ip_addresses_skipped', v_shared);
+END $$;
+
 -- Sweeps every text, JSON and address column of every table for an email and addresses, as
 -- ncy_gdpr_sweep() does for an erasure: {clean, tables_scanned, columns_scanned, hits:
 -- [{table, column, rows}], duration_ms}, never a value.
