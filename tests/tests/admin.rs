@@ -45,12 +45,13 @@ impl Fx {
     }
     async fn org(&self, i: u32, tag: &str) -> String {
         let slug = format!("{tag}-{i}");
+        // Owned by the manager: the matrix checks RBAC, so their org role must allow it all.
         orgs::create(
             &self.db,
             &self.admin,
             "Fixture Org",
             &slug,
-            "admin@ncy-8.com",
+            &self.manager_email,
             None,
         )
         .await
@@ -325,9 +326,8 @@ fn operations() -> Vec<(&'static str, Vec<&'static str>, bool, Op)> {
             true,
             op!(|fx, op, i| {
                 let s = fx.org(i, "tra").await;
-                orgs::transfer(&fx.db, op, &s, &fx.manager_email)
-                    .await
-                    .map(|_| ())
+                let to = fx.user(i, "tra").await;
+                orgs::transfer(&fx.db, op, &s, &to).await.map(|_| ())
             }),
         ),
         (
@@ -692,6 +692,16 @@ async fn fixture(store: &Store) -> (Fx, ncy_tests::Operators) {
         project: p.items[0].id,
         manager_email: "manager@test-org.com".into(),
     };
+    // The seed's manager is the organization's MANAGER; editing its members takes ADMIN.
+    orgs::set_member(
+        &fx.db,
+        &fx.admin,
+        "test-org",
+        &fx.manager_email,
+        OrgRole::ADMIN,
+    )
+    .await
+    .expect("manager made org ADMIN");
     (fx, ops)
 }
 

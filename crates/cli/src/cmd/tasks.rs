@@ -6,6 +6,7 @@ use anyhow::Result;
 use clap::{Args, Subcommand};
 use ncy_core::admin::tasks::{self, NewTask, Task, TaskFilter, TaskPatch};
 use ncy_core::admin::{resolve_user, validate_json_object};
+use ncy_core::auth::Operator;
 use ncy_core::db::Db;
 use ncy_core::model::{TaskPriority, TaskStatus};
 use ncy_core::Error;
@@ -117,11 +118,11 @@ async fn user_id(db: &Db, s: &str) -> Result<Uuid> {
     Ok(id)
 }
 
-async fn filter(db: &Db, f: Filter) -> Result<TaskFilter> {
+async fn filter(db: &Db, op: &Operator, f: Filter) -> Result<TaskFilter> {
     let organization_id = match &f.org {
         Some(o) => {
             let mut tx = db.begin().await?;
-            let org = ncy_core::admin::orgs::resolve(&mut tx, o).await?;
+            let org = ncy_core::admin::orgs::resolve(&mut tx, op, o).await?;
             tx.rollback().await?;
             Some(org.id)
         }
@@ -226,7 +227,7 @@ pub async fn run(ctx: &mut Ctx, c: Tasks) -> Result<()> {
             limit,
             after,
         } => {
-            let f = filter(&db, f).await?;
+            let f = filter(&db, &op, f).await?;
             let p = tasks::list(&db, &op, &f, limit, after.as_deref()).await?;
             emit_page(ctx, &p, || table(HEAD, rows(&p.items)))
         }
@@ -314,7 +315,7 @@ pub async fn run(ctx: &mut Ctx, c: Tasks) -> Result<()> {
                 (None, None) => vec![],
             };
             if ids.is_none() && ids_from.is_none() {
-                let tf = filter(&db, f).await?;
+                let tf = filter(&db, &op, f).await?;
                 let mut after: Option<String> = None;
                 loop {
                     let page = tasks::list(&db, &op, &tf, 1000, after.as_deref()).await?;

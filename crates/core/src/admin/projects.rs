@@ -5,6 +5,7 @@ use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::orgs::power;
 use super::validate::{check_object, long_text, text};
 use super::{limit, orgs, page_of as page, snapshot, Cursor, Page, Where};
 use crate::audit::{self, Entry};
@@ -47,7 +48,9 @@ impl Project {
     }
 }
 
-async fn load(tx: &mut Tx, id: Uuid) -> Result<Project> {
+/// A project the operator may see (a member of its organization, or a global role; else not
+/// found, as the row policy hides it).
+async fn load(tx: &mut Tx, op: &Operator, id: Uuid) -> Result<Project> {
     let row = tx
         .query_opt(
             &format!(r#"SELECT {COLS} FROM "Project" p WHERE p."id" = $1"#),
@@ -55,7 +58,11 @@ async fn load(tx: &mut Tx, id: Uuid) -> Result<Project> {
         )
         .await?
         .ok_or_else(|| Error::not_found("project", id))?;
-    Project::from_row(&row)
+    let p = Project::from_row(&row)?;
+    if !power::holds(tx, op, p.organization_id, power::READ).await? {
+        return Err(Error::not_found("project", id));
+    }
+    Ok(p)
 }
 
 /// Lists projects (optionally of one organization, by id or slug), newest first.
@@ -73,9 +80,10 @@ pub async fn list(
     let mut tx = db.begin_read().await?;
     let mut w = Where::default();
     if let Some(o) = org {
-        let o = orgs::resolve(&mut tx, o).await?;
+        let o = orgs::resolve(&mut tx, op, o).await?;
         w.push(|p| format!(r#"p."organization_id" = {p}"#), o.id);
     }
+    power::scope(op, &mut w, r#"p."organization_id""#, power::READ);
     if !include_deleted {
         w.clauses.push(r#"p."deleted_at" IS NULL"#.into());
     }
@@ -106,7 +114,7 @@ pub async fn list(
 pub async fn get(db: &Db, op: &Operator, id: Uuid) -> Result<Project> {
     op.require(perm::PROJECTS_READ)?;
     let mut tx = db.begin_read().await?;
-    let p = load(&mut tx, id).await?;
+    let p = load(&mut tx, op, id).await?;
     tx.rollback().await?;
     Ok(p)
 }
@@ -130,7 +138,8 @@ pub async fn create(
         settings.unwrap_or_else(|| serde_json::json!({})),
     )?;
     let mut tx = db.begin().await?;
-    let o = orgs::resolve(&mut tx, org).await?;
+    let o = orgs::resolve(&mut tx, op, org).await?;
+    power::require(&mut tx, op, o.id, power::MANAGE).await?;
     if o.deleted_at.is_some() {
         return Err(Error::invalid(
             "organization",
@@ -190,7 +199,8 @@ async fn change(
 ) -> Result<Project> {
     op.require(perm::PROJECTS_WRITE)?;
     let mut tx = db.begin().await?;
-    let old = load(&mut tx, id).await?;
+    let old = load(&mut tx, op, id).await?;
+    power::require(&mut tx, op, old.organization_id, power::MANAGE).await?;
     let mut new = old.clone();
     f(&mut new)?;
     if new == old {
@@ -198,11 +208,15 @@ async fn change(
         return Ok(old);
     }
     new.updated_at = now();
-    tx.execute(
+    let n = tx.execute(
         r#"UPDATE "Project" SET "name" = $2, "description" = $3, "status" = $4::"ProjectStatus", "settings" = $5, "updated_at" = $6, "deleted_at" = $7 WHERE "id" = $1"#,
         &params![id, new.name.as_str(), new.description.clone(), new.status, new.settings.clone(), new.updated_at, new.deleted_at],
     )
     .await?;
+    // Row-Level Security hides the row from an operator's own login without that power.
+    if n == 0 {
+        return Err(power::forbidden(power::MANAGE));
+    }
     audit::record_change(
         &mut tx,
         op,

@@ -11,6 +11,7 @@ use serde_json::{json, Map, Value as J};
 use uuid::Uuid;
 
 use super::tasks::{Task, COLS};
+use crate::auth::Operator;
 use crate::db::{Dialect, Tx, Value};
 use crate::error::{Error, Result};
 
@@ -82,8 +83,13 @@ const EDITABLE: &[Col] = &[
 
 /// Writes many edits (old → new, each task at most once) in `tx`: on PostgreSQL one UPDATE per
 /// set of changed columns, fed by one JSON parameter; on SQLite one UPDATE per task. A row that
-/// is not updated (Row-Level Security hides it) refuses the whole call.
-pub async fn write_many(tx: &mut Tx, edits: &[(&Task, &Task)]) -> Result<()> {
+/// is not updated (Row-Level Security hides it), or that `op` may not write by their role in its
+/// organization, refuses the whole call.
+pub async fn write_many(tx: &mut Tx, op: &Operator, edits: &[(&Task, &Task)]) -> Result<()> {
+    let mut pw = super::tasks::power::TaskPower::load(tx, op).await?;
+    for (o, n) in edits {
+        pw.require_write(tx, o, n).await?;
+    }
     if tx.dialect() == Dialect::Sqlite {
         for (o, n) in edits {
             super::tasks::write(tx, o, n).await?;

@@ -62,6 +62,12 @@ impl Operator {
         self.permissions.contains(permission)
     }
 
+    /// True for a global role (ADMIN or SYSTEM, built-in or granted): power in every
+    /// organization, as the database's `ncy_is_global()` has it.
+    pub fn is_global(&self) -> bool {
+        self.roles.iter().any(|r| r == "ADMIN" || r == "SYSTEM")
+    }
+
     /// `ncy-admin/<version> (cli|desktop|system)`.
     pub fn user_agent(&self) -> String {
         user_agent(self.client)

@@ -166,7 +166,7 @@ pub(super) async fn apply_batch(
     edits.sort_by_key(|(o, _)| o.id);
     if guarded && !edits.is_empty() {
         tx.execute("SAVEPOINT ncy_sync_apply", &[]).await?;
-        let wrote = match task_batch::write_many(&mut tx, &edits).await {
+        let wrote = match task_batch::write_many(&mut tx, op, &edits).await {
             Ok(()) => audit::record_many(&mut tx, op, audits).await.map(|_| ()),
             Err(err) => Err(err),
         };
@@ -185,7 +185,7 @@ pub(super) async fn apply_batch(
             }
         }
     } else if !edits.is_empty() {
-        task_batch::write_many(&mut tx, &edits).await?;
+        task_batch::write_many(&mut tx, op, &edits).await?;
         audit::record_many(&mut tx, op, audits).await?;
     }
 

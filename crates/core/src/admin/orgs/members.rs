@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::organizations::resolve;
+use super::power;
 use crate::admin::resolve_user;
 use crate::audit::{self, Entry};
 use crate::auth::{perm, Operator};
@@ -65,7 +66,8 @@ pub(super) async fn upsert_member(
             if !was_removed && old_role == role {
                 return Ok(None);
             }
-            tx.execute(r#"UPDATE "OrganizationMember" SET "role" = $2::"OrgRole", "deleted_at" = NULL WHERE "id" = $1"#, &params![id, role]).await?;
+            let n = tx.execute(r#"UPDATE "OrganizationMember" SET "role" = $2::"OrgRole", "deleted_at" = NULL WHERE "id" = $1"#, &params![id, role]).await?;
+            power::touched(n, power::EDIT)?;
             Ok(Some((if was_removed { None } else { Some(old_role) }, id)))
         }
         None => {
@@ -84,7 +86,7 @@ pub(super) async fn upsert_member(
 pub async fn list_members(db: &Db, op: &Operator, id_or_slug: &str) -> Result<Vec<Member>> {
     op.require(perm::ORGS_READ)?;
     let mut tx = db.begin_read().await?;
-    let org = resolve(&mut tx, id_or_slug).await?;
+    let org = resolve(&mut tx, op, id_or_slug).await?;
     let m = members(&mut tx, org.id).await?;
     tx.rollback().await?;
     Ok(m)
@@ -106,7 +108,8 @@ pub async fn set_member(
         ));
     }
     let mut tx = db.begin().await?;
-    let org = resolve(&mut tx, id_or_slug).await?;
+    let org = resolve(&mut tx, op, id_or_slug).await?;
+    power::require(&mut tx, op, org.id, power::EDIT).await?;
     let uid = active_user(&mut tx, user).await?;
     if uid == org.owner_id {
         return Err(Error::invalid(
@@ -147,7 +150,8 @@ pub async fn set_member(
 pub async fn remove_member(db: &Db, op: &Operator, id_or_slug: &str, user: &str) -> Result<()> {
     op.require(perm::ORGS_WRITE)?;
     let mut tx = db.begin().await?;
-    let org = resolve(&mut tx, id_or_slug).await?;
+    let org = resolve(&mut tx, op, id_or_slug).await?;
+    power::require(&mut tx, op, org.id, power::EDIT).await?;
     let uid = resolve_user(&mut tx, user).await?;
     if uid == org.owner_id {
         return Err(Error::invalid(
@@ -159,11 +163,13 @@ pub async fn remove_member(db: &Db, op: &Operator, id_or_slug: &str, user: &str)
         .query_opt_as(r#"SELECT "id", "role"::text AS role FROM "OrganizationMember" WHERE "organization_id" = $1 AND "user_id" = $2 AND "deleted_at" IS NULL"#, &params![org.id, uid])
         .await?
         .ok_or_else(|| Error::not_found("member", user))?;
-    tx.execute(
-        r#"UPDATE "OrganizationMember" SET "deleted_at" = $2 WHERE "id" = $1"#,
-        &params![mid, now()],
-    )
-    .await?;
+    let n = tx
+        .execute(
+            r#"UPDATE "OrganizationMember" SET "deleted_at" = $2 WHERE "id" = $1"#,
+            &params![mid, now()],
+        )
+        .await?;
+    power::touched(n, power::EDIT)?;
     tx.execute(
         r#"UPDATE "TeamMember" SET "deleted_at" = $3 WHERE "user_id" = $1 AND "deleted_at" IS NULL AND "team_id" IN (SELECT "id" FROM "Team" WHERE "organization_id" = $2)"#,
         &params![uid, org.id, now()],

@@ -2,10 +2,12 @@
 //! ownership transfer, soft delete/restore; members add/role/remove; teams create/rename/
 //! delete and their members. Every change audited in its transaction.
 //!
-//! In three files: `organizations.rs`, `members.rs` and `teams.rs`.
+//! In four files: `organizations.rs`, `members.rs`, `teams.rs`, and `power.rs` (who may see and
+//! change what in an organization, as the database's row policies have it).
 
 mod members;
 mod organizations;
+pub(crate) mod power;
 mod teams;
 
 pub use members::{list_members, remove_member, set_member, Member};

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::members::{active_user, members, upsert_member, Member};
+use super::power;
 use super::teams::{teams, Team};
 use crate::admin::validate::{check_object, slug as valid_slug, text};
 use crate::admin::{limit, page_of as page, snapshot, Cursor, Page, Where};
@@ -47,8 +48,18 @@ impl Organization {
     }
 }
 
-/// Resolves an organization given as id or slug (deleted ones included).
-pub async fn resolve(tx: &mut Tx, id_or_slug: &str) -> Result<Organization> {
+/// Resolves an organization given as id or slug (deleted ones included) that `op` may see: a
+/// member or its owner, or any with a global role (else not found, as the row policy hides it).
+pub async fn resolve(tx: &mut Tx, op: &Operator, id_or_slug: &str) -> Result<Organization> {
+    let o = resolve_any(tx, id_or_slug).await?;
+    if op.is_global() || o.owner_id == op.user_id || power::role_in(tx, op, o.id).await?.is_some() {
+        Ok(o)
+    } else {
+        Err(Error::not_found("organization", id_or_slug.trim()))
+    }
+}
+
+async fn resolve_any(tx: &mut Tx, id_or_slug: &str) -> Result<Organization> {
     let s = id_or_slug.trim();
     let row = match Uuid::parse_str(s) {
         Ok(id) => {
@@ -92,6 +103,13 @@ pub async fn list(
             r#"(o."name" ILIKE {a} ESCAPE '\' OR o."slug" ILIKE {b} ESCAPE '\')"#
         ));
     }
+    if !op.is_global() {
+        let me = w.param(op.user_id);
+        w.clauses.push(format!(
+            r#"(o."owner_id" = {me} OR o."id" IN ({}))"#,
+            power::orgs_sql(&me, power::READ)
+        ));
+    }
     if let Some(c) = after {
         w.before(r#"o."created_at""#, r#"o."id""#, &Cursor::decode(c)?);
     }
@@ -128,7 +146,7 @@ pub struct OrgDetail {
 pub async fn get(db: &Db, op: &Operator, id_or_slug: &str) -> Result<OrgDetail> {
     op.require(perm::ORGS_READ)?;
     let mut tx = db.begin_read().await?;
-    let organization = resolve(&mut tx, id_or_slug).await?;
+    let organization = resolve(&mut tx, op, id_or_slug).await?;
     let owner_email = tx
         .query_one_as(
             r#"SELECT "email" FROM "User" WHERE "id" = $1"#,
@@ -243,13 +261,22 @@ async fn change_then(
 ) -> Result<Organization> {
     op.require(perm::ORGS_WRITE)?;
     let mut tx = db.begin().await?;
-    let old = resolve(&mut tx, id_or_slug).await?;
+    let old = resolve(&mut tx, op, id_or_slug).await?;
     let mut new = old.clone();
     f(&mut tx, &mut new).await?;
     if new == old {
         tx.rollback().await?;
         return Ok(old);
     }
+    // Editing is OWNER's and ADMIN's; moving or deleting it the OWNER's (`ncy_org_guard`).
+    let owner_only = new.owner_id != old.owner_id || new.deleted_at != old.deleted_at;
+    power::require(
+        &mut tx,
+        op,
+        old.id,
+        if owner_only { power::OWN } else { power::EDIT },
+    )
+    .await?;
     new.updated_at = now();
     let n = tx.execute(
         r#"UPDATE "Organization" SET "name" = $2, "owner_id" = $3, "settings" = $4, "updated_at" = $5, "deleted_at" = $6 WHERE "id" = $1"#,
@@ -258,9 +285,7 @@ async fn change_then(
     .await?;
     // Row-Level Security hides the row from an operator without power in this organization.
     if n == 0 {
-        return Err(Error::Forbidden {
-            permission: "the OWNER or ADMIN role in this organization".into(),
-        });
+        return Err(power::forbidden(power::EDIT));
     }
     after(&mut tx, &old, &new).await?;
     audit::record_change(

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::organizations::{resolve, Organization};
+use super::power;
 use crate::admin::validate::{long_text, text};
 use crate::admin::{resolve_user, snapshot};
 use crate::audit::{self, Entry};
@@ -40,8 +41,15 @@ pub(super) async fn teams(tx: &mut Tx, org: Uuid) -> Result<Vec<Team>> {
     Ok(out)
 }
 
-async fn resolve_team(tx: &mut Tx, org: &str, team: &str) -> Result<(Organization, Uuid, String)> {
-    let o = resolve(tx, org).await?;
+/// Resolves a live team of an organization the operator may manage (OWNER, ADMIN or MANAGER).
+async fn resolve_team(
+    tx: &mut Tx,
+    op: &Operator,
+    org: &str,
+    team: &str,
+) -> Result<(Organization, Uuid, String)> {
+    let o = resolve(tx, op, org).await?;
+    power::require(tx, op, o.id, power::MANAGE).await?;
     let (id, name): (Uuid, String) = match Uuid::parse_str(team.trim()) {
         Ok(id) => tx.query_opt_as(r#"SELECT "id", "name" FROM "Team" WHERE "id" = $1 AND "organization_id" = $2 AND "deleted_at" IS NULL"#, &params![id, o.id]).await?,
         Err(_) => tx.query_opt_as(r#"SELECT "id", "name" FROM "Team" WHERE "name" = $1 AND "organization_id" = $2 AND "deleted_at" IS NULL"#, &params![team.trim(), o.id]).await?,
@@ -54,7 +62,7 @@ async fn resolve_team(tx: &mut Tx, org: &str, team: &str) -> Result<(Organizatio
 pub async fn list_teams(db: &Db, op: &Operator, org: &str) -> Result<Vec<Team>> {
     op.require(perm::TEAMS_READ)?;
     let mut tx = db.begin_read().await?;
-    let o = resolve(&mut tx, org).await?;
+    let o = resolve(&mut tx, op, org).await?;
     let t = teams(&mut tx, o.id).await?;
     tx.rollback().await?;
     Ok(t)
@@ -74,7 +82,8 @@ pub async fn create_team(
         .map(|d| long_text("description", d, 10_000))
         .transpose()?;
     let mut tx = db.begin().await?;
-    let o = resolve(&mut tx, org).await?;
+    let o = resolve(&mut tx, op, org).await?;
+    power::require(&mut tx, op, o.id, power::MANAGE).await?;
     if o.deleted_at.is_some() {
         return Err(Error::invalid(
             "organization",
@@ -109,18 +118,20 @@ pub async fn rename_team(db: &Db, op: &Operator, org: &str, team: &str, name: &s
     op.require(perm::TEAMS_WRITE)?;
     let name = text("name", name, 255)?;
     let mut tx = db.begin().await?;
-    let (o, tid, old) = resolve_team(&mut tx, org, team).await?;
+    let (o, tid, old) = resolve_team(&mut tx, op, org, team).await?;
     if old == name {
         return Ok(());
     }
     if tx.query_opt(r#"SELECT 1 AS x FROM "Team" WHERE "organization_id" = $1 AND "name" = $2 AND "deleted_at" IS NULL"#, &params![o.id, name.as_str()]).await?.is_some() {
         return Err(Error::conflict("name", format!("the organization already has a team named {name}")));
     }
-    tx.execute(
-        r#"UPDATE "Team" SET "name" = $2, "updated_at" = $3 WHERE "id" = $1"#,
-        &params![tid, name.as_str(), now()],
-    )
-    .await?;
+    let n = tx
+        .execute(
+            r#"UPDATE "Team" SET "name" = $2, "updated_at" = $3 WHERE "id" = $1"#,
+            &params![tid, name.as_str(), now()],
+        )
+        .await?;
+    power::touched(n, power::MANAGE)?;
     audit::record(
         &mut tx,
         op,
@@ -141,13 +152,15 @@ pub async fn rename_team(db: &Db, op: &Operator, org: &str, team: &str, name: &s
 pub async fn delete_team(db: &Db, op: &Operator, org: &str, team: &str) -> Result<()> {
     op.require(perm::TEAMS_WRITE)?;
     let mut tx = db.begin().await?;
-    let (_, tid, name) = resolve_team(&mut tx, org, team).await?;
+    let (_, tid, name) = resolve_team(&mut tx, op, org, team).await?;
     let t0 = now();
-    tx.execute(
-        r#"UPDATE "Team" SET "deleted_at" = $2, "updated_at" = $2 WHERE "id" = $1"#,
-        &params![tid, t0],
-    )
-    .await?;
+    let n = tx
+        .execute(
+            r#"UPDATE "Team" SET "deleted_at" = $2, "updated_at" = $2 WHERE "id" = $1"#,
+            &params![tid, t0],
+        )
+        .await?;
+    power::touched(n, power::MANAGE)?;
     audit::record(
         &mut tx,
         op,
@@ -175,7 +188,7 @@ pub async fn team_member(
 ) -> Result<()> {
     op.require(perm::TEAMS_WRITE)?;
     let mut tx = db.begin().await?;
-    let (o, tid, _) = resolve_team(&mut tx, org, team).await?;
+    let (o, tid, _) = resolve_team(&mut tx, op, org, team).await?;
     let uid = resolve_user(&mut tx, user).await?;
     let existing: Option<Option<NaiveDateTime>> = tx
         .query_opt_as(
@@ -204,7 +217,8 @@ pub async fn team_member(
             ));
         }
         if existing.is_some() {
-            tx.execute(r#"UPDATE "TeamMember" SET "deleted_at" = NULL, "joined_at" = $3 WHERE "team_id" = $1 AND "user_id" = $2"#, &params![tid, uid, now()]).await?;
+            let n = tx.execute(r#"UPDATE "TeamMember" SET "deleted_at" = NULL, "joined_at" = $3 WHERE "team_id" = $1 AND "user_id" = $2"#, &params![tid, uid, now()]).await?;
+            power::touched(n, power::MANAGE)?;
         } else {
             tx.execute(r#"INSERT INTO "TeamMember" ("team_id", "user_id", "joined_at") VALUES ($1, $2, $3)"#, &params![tid, uid, now()]).await?;
         }
@@ -212,11 +226,12 @@ pub async fn team_member(
         if !active {
             return Err(Error::not_found("team member", user));
         }
-        tx.execute(
+        let n = tx.execute(
             r#"UPDATE "TeamMember" SET "deleted_at" = $3 WHERE "team_id" = $1 AND "user_id" = $2"#,
             &params![tid, uid, now()],
         )
         .await?;
+        power::touched(n, power::MANAGE)?;
     }
     let (action, old, new) = if add {
         (

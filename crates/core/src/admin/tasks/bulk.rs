@@ -47,6 +47,7 @@ pub async fn bulk_update(
     if let Some(Some(a)) = patch.assignee_id {
         check_assignee(&mut tx, Some(a)).await?;
     }
+    let mut pw = super::power::TaskPower::load(&mut tx, op).await?;
     let t0 = now();
     for chunk in unique.chunks(500) {
         work.check()?;
@@ -69,6 +70,9 @@ pub async fn bulk_update(
         let mut changed = Vec::new();
         let mut entries = Vec::new();
         for old in rows {
+            if !pw.can_see(&mut tx, &old).await? {
+                return Err(Error::not_found("task", old.id));
+            }
             if old.deleted_at.is_some() {
                 return Err(Error::invalid(
                     "task",
@@ -80,6 +84,7 @@ pub async fn bulk_update(
                 rep.unchanged += 1;
                 continue;
             }
+            pw.require_write(&mut tx, &old, &new).await?;
             let (a, b) = audit::diff(&snapshot(&old), &snapshot(&new));
             changed.push(old.id);
             entries.push(Entry {

@@ -7,11 +7,12 @@
 
 mod bulk;
 mod model;
+pub(crate) mod power;
 
 use uuid::Uuid;
 
 use super::validate::{check_object, long_text, text};
-use super::{limit, page_of as page, snapshot, Cursor, Page, Where};
+use super::{limit, orgs, page_of as page, snapshot, Cursor, Page, Where};
 use crate::audit::{self, Entry};
 use crate::auth::{perm, Operator};
 use crate::db::{now, Db, Tx};
@@ -58,6 +59,17 @@ pub(super) async fn load(tx: &mut Tx, id: Uuid) -> Result<Task> {
     Task::from_row(&row)
 }
 
+/// `t` if the operator may see it by their role in its organization (else not found, as the
+/// row policy hides it), with their task powers for the checks that follow. The RBAC check
+/// comes first, so a missing permission is named as before.
+async fn visible(tx: &mut Tx, op: &Operator, t: Task) -> Result<(power::TaskPower, Task)> {
+    let mut pw = power::TaskPower::load(tx, op).await?;
+    if !pw.can_see(tx, &t).await? {
+        return Err(Error::not_found("task", t.id));
+    }
+    Ok((pw, t))
+}
+
 pub(super) async fn check_assignee(tx: &mut Tx, assignee: Option<Uuid>) -> Result<()> {
     if let Some(a) = assignee {
         let ok = tx
@@ -93,6 +105,7 @@ pub async fn list(
     if !op.can(perm::TASKS_READ) {
         w.push(|p| format!(r#"t."assignee_id" = {p}"#), op.user_id);
     }
+    power::scope(op, &mut w);
     if !f.include_deleted {
         w.clauses.push(r#"t."deleted_at" IS NULL"#.into());
     }
@@ -151,12 +164,13 @@ pub async fn get(db: &Db, op: &Operator, id: Uuid) -> Result<Task> {
     }
     let mut tx = db.begin_read().await?;
     let t = load(&mut tx, id).await?;
-    tx.rollback().await?;
     if !can_read(op, &t) {
         return Err(Error::Forbidden {
             permission: perm::TASKS_READ.into(),
         });
     }
+    let t = visible(&mut tx, op, t).await?.1;
+    tx.rollback().await?;
     Ok(t)
 }
 
@@ -181,6 +195,16 @@ pub async fn create(db: &Db, op: &Operator, n: &NewTask) -> Result<Task> {
         )
         .await?
         .ok_or_else(|| Error::not_found("project", n.project_id))?;
+    let org: Uuid = tx
+        .query_one_as(
+            r#"SELECT "organization_id" FROM "Project" WHERE "id" = $1"#,
+            &params![n.project_id],
+        )
+        .await?;
+    if !orgs::power::holds(&mut tx, op, org, orgs::power::READ).await? {
+        return Err(Error::not_found("project", n.project_id));
+    }
+    orgs::power::require(&mut tx, op, org, orgs::power::MANAGE).await?;
     if deleted_at.is_some() {
         return Err(Error::invalid("project", "is deleted; restore it first"));
     }
@@ -263,9 +287,7 @@ pub(super) async fn write(tx: &mut Tx, o: &Task, n: &Task) -> Result<()> {
     }
     let sql = format!(r#"UPDATE "Task" SET {} WHERE "id" = $1"#, sets.join(", "));
     if tx.execute(&sql, &p).await? == 0 {
-        return Err(Error::Forbidden {
-            permission: "a role in this task's organization that may change it".into(),
-        });
+        return Err(power::refused());
     }
     Ok(())
 }
@@ -282,9 +304,12 @@ pub async fn update_in(
         op.require(perm::TASKS_REVIEW_OWN)?;
     }
     let old = load(tx, id).await?;
+    check_edit(op, &old, patch)?;
+    let (mut pw, old) = visible(tx, op, old).await?;
     let Some(new) = plan_update(op, &old, patch)? else {
         return Ok((old.clone(), old));
     };
+    pw.require_write(tx, &old, &new).await?;
     if new.assignee_id != old.assignee_id {
         check_assignee(tx, new.assignee_id).await?;
     }
@@ -347,6 +372,7 @@ async fn set_deleted(db: &Db, op: &Operator, id: Uuid, deleted: bool) -> Result<
     op.require(perm::TASKS_WRITE)?;
     let mut tx = db.begin().await?;
     let old = load(&mut tx, id).await?;
+    let (mut pw, old) = visible(&mut tx, op, old).await?;
     if old.deleted_at.is_some() == deleted {
         return Err(Error::conflict(
             "task",
@@ -360,6 +386,7 @@ async fn set_deleted(db: &Db, op: &Operator, id: Uuid, deleted: bool) -> Result<
     let mut new = old.clone();
     new.deleted_at = if deleted { Some(now()) } else { None };
     new.updated_at = now();
+    pw.require_write(&mut tx, &old, &new).await?;
     write(&mut tx, &old, &new).await?;
     let action = if deleted {
         "TASK_DELETE"
