@@ -52,6 +52,7 @@ pub async fn run(b: &mut Bench) {
         orgs: vec![org],
         operator: admin,
         own_tasks_only: false,
+        review_orgs: vec![],
     };
     // NCY_SYNC_BENCH_RAW=0 skips it (and the initial sync's line): for re-measuring the pulls
     // of a large slice without the half hour the raw copy of 10M tasks takes.

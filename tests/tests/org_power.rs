@@ -584,3 +584,78 @@ async fn operator_logins_agree_with_the_app_case_for_case() {
     compare("plain SQL on operator logins", want, got);
     check("the app on operator logins", run(&w).await);
 }
+
+/// The tasks an actor's new offline cache of the organization holds, or the refusal.
+async fn cached_tasks(server: &Db, url: &str, op: &Operator, w: &World) -> String {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = ncy_sync::cache::new_key();
+    let r = ncy_sync::initial::init_at(
+        server.pg().expect("a PostgreSQL store"),
+        url,
+        op,
+        &["power".to_owned()],
+        &dir.path().join("cache.db"),
+        &key,
+        Default::default(),
+    )
+    .await;
+    match r {
+        Ok((cache, _)) => {
+            let ids: Vec<String> = cache
+                .db
+                .query(r#"SELECT "id" FROM "Task""#, &[])
+                .await
+                .expect("cached tasks")
+                .iter()
+                .map(|r| r.text("id").expect("id"))
+                .collect();
+            cache.db.close().await;
+            let has = |id: Uuid| ids.contains(&id.to_string());
+            format!("mine {}, other {}", has(w.mine), has(w.other))
+        }
+        Err(e) => outcome::<()>(Err(e)),
+    }
+}
+
+/// An offline cache holds what its operator may read online: every task of an organization
+/// they manage, only their own where they are a plain MEMBER, nothing of one they are not in.
+/// The same on the shared login (the app decides) and on their own logins (the policies do).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_caches_hold_what_the_organization_role_may_read() {
+    let (db, url) = ncy_tests::fresh_pg().await;
+    let (admin, project, mine, other, member_id) = setup(&db).await;
+    let w = World {
+        project,
+        mine,
+        other,
+        member_id,
+        actors: HashMap::new(),
+    };
+    let want = |name: &str| match name {
+        "member" => "mine true, other false",
+        "out" => "not found",
+        _ => "mine true, other true",
+    };
+    for (name, _) in ACTORS {
+        let op = login_as(&db, &email(name), PASSWORD).await;
+        assert_eq!(
+            cached_tasks(&db, &url, &op, &w).await,
+            want(name),
+            "{name} on the shared login"
+        );
+        let p = ncy_core::admin::operators::provision(&db, &admin, &email(name), Some(PASSWORD))
+            .await
+            .expect("provision");
+        let own_url = url_as(&url, &p.db_role, PASSWORD);
+        let own = connect_as(&own_url).await.expect("operator login");
+        let op = ncy_core::auth::identify(&own, ncy_core::auth::Client::Cli)
+            .await
+            .expect("identify")
+            .expect("mapped to its user");
+        assert_eq!(
+            cached_tasks(&own, &own_url, &op, &w).await,
+            want(name),
+            "{name} on their own login"
+        );
+    }
+}

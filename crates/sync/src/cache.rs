@@ -261,6 +261,12 @@ impl Cache {
             orgs: s.orgs.iter().map(|o| o.id).collect(),
             operator: s.operator,
             own_tasks_only: s.own_tasks_only,
+            review_orgs: s
+                .orgs
+                .iter()
+                .filter(|o| o.own_tasks)
+                .map(|o| o.id)
+                .collect(),
         })
     }
 
@@ -461,6 +467,9 @@ pub struct Status {
 pub struct OrgRef {
     pub id: Uuid,
     pub slug: String,
+    /// Only the operator's own tasks of this organization (a plain MEMBER of it).
+    #[serde(default)]
+    pub own_tasks: bool,
 }
 
 /// The stored slice definition.

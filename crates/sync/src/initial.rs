@@ -12,6 +12,7 @@ use std::path::Path;
 
 use ncy_core::auth::{perm, Operator};
 use ncy_core::db::{format_ts, now, Cipher, Db, PgDb, Tx};
+use ncy_core::model::OrgRole;
 use ncy_core::{params, Error, Result};
 use serde::Serialize;
 
@@ -56,22 +57,34 @@ pub async fn resolve_orgs(server: &PgDb, op: &Operator, slugs: &[String]) -> Res
             .await?
             .ok_or_else(|| Error::not_found("organization", &slug))?;
         let id = row.id;
-        if !op.can(perm::ORGS_READ) {
-            let member = tx
-                .query_opt(
-                    r#"SELECT 1 AS x FROM "OrganizationMember" WHERE "organization_id" = $1 AND "user_id" = $2 AND "deleted_at" IS NULL"#,
-                    &params![id, op.user_id],
-                )
-                .await?
-                .is_some();
-            if !member {
-                return Err(Error::Forbidden {
+        let role: Option<OrgRole> = tx
+            .query_opt_as(
+                r#"SELECT "role"::text AS role FROM "OrganizationMember" WHERE "organization_id" = $1 AND "user_id" = $2 AND "deleted_at" IS NULL"#,
+                &params![id, op.user_id],
+            )
+            .await?;
+        if role.is_none() && !op.is_global() {
+            // As the row policies have it: not a member, not theirs to read.
+            return Err(if op.can(perm::ORGS_READ) {
+                Error::not_found("organization", &slug)
+            } else {
+                Error::Forbidden {
                     permission: perm::ORGS_READ.into(),
-                });
-            }
+                }
+            });
         }
+        // A plain MEMBER reads only the tasks assigned to them.
+        let own_tasks = !op.is_global()
+            && !matches!(
+                role,
+                Some(OrgRole::OWNER | OrgRole::ADMIN | OrgRole::MANAGER)
+            );
         if !out.iter().any(|o: &OrgRef| o.id == id) {
-            out.push(OrgRef { id, slug });
+            out.push(OrgRef {
+                id,
+                slug,
+                own_tasks,
+            });
         }
     }
     tx.rollback().await?;

@@ -167,19 +167,38 @@ pub fn by_name(name: &str) -> Option<Table> {
 }
 
 /// What a cache holds: these organizations, plus the operator's own user row. An operator who
-/// may read only their own tasks (`tasks.read_own`, no `tasks.read`) gets only those on disk.
+/// may read only their own tasks (`tasks.read_own`, no `tasks.read`) gets only those on disk,
+/// and so does one who is a plain MEMBER of an organization (`review_orgs`), as the row
+/// policies give them online.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Slice {
     pub orgs: Vec<Uuid>,
     pub operator: Uuid,
     pub own_tasks_only: bool,
+    /// Of `orgs`, those where only the operator's own tasks are theirs to read.
+    pub review_orgs: Vec<Uuid>,
+}
+
+/// `'{…}'::uuid[]` literal (UUIDs only, so inlining is safe; COPY takes no parameters).
+fn uuids_lit(ids: &[Uuid]) -> String {
+    let ids: Vec<String> = ids.iter().map(|u| u.to_string()).collect();
+    format!("'{{{}}}'::uuid[]", ids.join(","))
 }
 
 impl Slice {
-    /// `'{…}'::uuid[]` literal (UUIDs only, so inlining is safe; COPY takes no parameters).
     fn orgs_lit(&self) -> String {
-        let ids: Vec<String> = self.orgs.iter().map(|u| u.to_string()).collect();
-        format!("'{{{}}}'::uuid[]", ids.join(","))
+        uuids_lit(&self.orgs)
+    }
+
+    /// The organizations whose every task the slice holds.
+    fn task_orgs_lit(&self) -> String {
+        let full: Vec<Uuid> = self
+            .orgs
+            .iter()
+            .filter(|o| !self.review_orgs.contains(o))
+            .copied()
+            .collect();
+        uuids_lit(&full)
     }
 
     fn own_tasks(&self) -> String {
@@ -202,9 +221,16 @@ impl Slice {
             "TeamMember" => format!(
                 r#"t."team_id" = ANY(ARRAY(SELECT "id" FROM "Team" WHERE "organization_id" = ANY({orgs})))"#
             ),
-            "Task" => format!(
+            "Task" if self.own_tasks_only || self.review_orgs.is_empty() => format!(
                 r#"t."project_id" = ANY(ARRAY(SELECT "id" FROM "Project" WHERE "organization_id" = ANY({orgs}))){}"#,
                 self.own_tasks()
+            ),
+            "Task" => format!(
+                r#"(t."project_id" = ANY(ARRAY(SELECT "id" FROM "Project" WHERE "organization_id" = ANY({all})))
+                 OR (t."assignee_id" = '{op}'::uuid AND t."project_id" = ANY(ARRAY(SELECT "id" FROM "Project" WHERE "organization_id" = ANY({review})))))"#,
+                all = self.task_orgs_lit(),
+                review = uuids_lit(&self.review_orgs),
+                op = self.operator
             ),
             // Users the slice refers to: members, owners, team members, assignees of live
             // tasks, and the operator.
@@ -215,10 +241,11 @@ impl Slice {
                  OR EXISTS (SELECT 1 FROM "TeamMember" tm JOIN "Team" te ON te."id" = tm."team_id"
                             WHERE tm."user_id" = t."id" AND te."organization_id" = ANY({orgs}))
                  OR EXISTS (SELECT 1 FROM "Task" k JOIN "Project" p ON p."id" = k."project_id"
-                            WHERE k."assignee_id" = t."id" AND k."deleted_at" IS NULL AND p."organization_id" = ANY({orgs})
+                            WHERE k."assignee_id" = t."id" AND k."deleted_at" IS NULL AND p."organization_id" = ANY({tasks})
                             AND NOT {own}))"#,
                 op = self.operator,
-                own = self.own_tasks_only
+                own = self.own_tasks_only,
+                tasks = self.task_orgs_lit()
             ),
         }
     }
@@ -329,8 +356,21 @@ mod tests {
             orgs: vec![Uuid::nil()],
             operator: Uuid::nil(),
             own_tasks_only: true,
+            review_orgs: vec![],
         };
         assert!(s.predicate(&TASK).contains(r#"t."assignee_id" = '"#));
+        let member = Slice {
+            orgs: vec![Uuid::nil(), Uuid::max()],
+            own_tasks_only: false,
+            review_orgs: vec![Uuid::max()],
+            ..s.clone()
+        };
+        let p = member.predicate(&TASK);
+        assert!(
+            p.contains(&format!("ANY('{{{}}}'::uuid[])", Uuid::nil()))
+                && p.contains(r#"t."assignee_id" = '"#),
+            "every task of the first, own tasks of the second: {p}"
+        );
         assert!(USER.select_slice(&s).contains("'!cache'"));
         assert!(!USER.select_list().contains("password_hash"));
     }
