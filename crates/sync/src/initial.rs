@@ -204,15 +204,47 @@ fn key_condition(table: &Table, last: &Option<Vec<String>>) -> String {
     }
 }
 
-/// Writes a batch of text rows into the cache inside `tx` with one prepared upsert.
+/// Writes a batch of text rows into the cache inside `tx` with one prepared upsert. A row keyed
+/// by a uuid `id` goes in under its [`tables::key_rowid`]; in the rare case that rowid is
+/// another row's already, under one SQLite picks (a pull then finds it by its key index).
 pub(crate) fn store_rows(tx: &mut Tx, table: &Table, rows: &[TextRow]) -> Result<()> {
+    let err = |e: rusqlite::Error| Error::db(format!("writing {} to the cache: {e}", table.name));
+    let id_at = table.key_positions()[0];
     tx.with_sqlite_conn(|conn| {
-        let mut stmt = conn
+        let mut plain = conn
             .prepare_cached(&table.upsert_sql())
             .map_err(|e| Error::db(format!("preparing the cache upsert: {e}")))?;
+        if !table.keyed_rowid() {
+            for r in rows {
+                plain
+                    .execute(rusqlite::params_from_iter(r.iter()))
+                    .map_err(err)?;
+            }
+            return Ok(());
+        }
+        let mut keyed = conn
+            .prepare_cached(&table.upsert_rowid_sql())
+            .map_err(|e| Error::db(format!("preparing the cache upsert: {e}")))?;
         for r in rows {
-            stmt.execute(rusqlite::params_from_iter(r.iter()))
-                .map_err(|e| Error::db(format!("writing {} to the cache: {e}", table.name)))?;
+            let rowid = r[id_at].as_deref().and_then(tables::key_rowid);
+            let mut params: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(r.len() + 1);
+            params.push(&rowid);
+            params.extend(r.iter().map(|v| v as &dyn rusqlite::ToSql));
+            match keyed.execute(params.as_slice()) {
+                Ok(_) => {}
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if matches!(
+                        e.extended_code,
+                        rusqlite::ffi::SQLITE_CONSTRAINT_ROWID
+                            | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                    ) =>
+                {
+                    plain
+                        .execute(rusqlite::params_from_iter(r.iter()))
+                        .map_err(err)?;
+                }
+                Err(e) => return Err(err(e)),
+            }
         }
         Ok(())
     })

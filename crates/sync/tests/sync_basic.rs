@@ -820,6 +820,109 @@ async fn big_pulls_match_the_server() {
     assert_matches(&s.db, &c).await;
 }
 
+/// Cache rows keyed by a uuid lie under their key's rowid (a pull reads each by one descent of
+/// the table); a row whose rowid another row already holds, or that an older cache stored
+/// elsewhere, is still found and updated through its key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_lie_under_their_keys_rowid_and_the_others_are_still_found() {
+    let s = server().await;
+    let (c, _d) = cache(&s, &s.admin).await;
+    for t in ["Task", "User", "Project"] {
+        let rows = q(
+            &c.db,
+            &format!(r#"SELECT rowid AS r, "id" FROM "{t}""#),
+            vec![],
+        )
+        .await;
+        assert!(!rows.is_empty());
+        for r in rows {
+            let id = r.text("id").unwrap();
+            assert_eq!(
+                Some(r.int("r").unwrap()),
+                ncy_sync::tables::key_rowid(&id),
+                "{t} {id} lies under its key's rowid"
+            );
+        }
+    }
+    assert!(
+        ncy_sync::tables::key_rowid("00000000-0000-4000-8000-000000000000")
+            < ncy_sync::tables::key_rowid("ffffffff-ffff-4fff-bfff-ffffffffffff"),
+        "rowids keep the keys' order"
+    );
+    let a = first_task(&c).await;
+    // A twin: the same first 63 bits as `a`, another id. Its rowid is taken by `a`.
+    let mut twin = *a.as_bytes();
+    twin[15] ^= 0xff;
+    let twin = uuid::Uuid::from_bytes(twin);
+    assert_eq!(
+        ncy_sync::tables::key_rowid(&a.to_string()),
+        ncy_sync::tables::key_rowid(&twin.to_string())
+    );
+    q(
+        &s.db,
+        r#"INSERT INTO "Task" ("id", "project_id", "title") VALUES ($1, $2, 'twin')"#,
+        params![twin, s.projects[0]],
+    )
+    .await;
+    // Another task stored elsewhere, as a cache made before keyed rowids holds it.
+    let moved = q(
+        &c.db,
+        r#"SELECT "id" FROM "Task" WHERE "id" <> $1 AND "deleted_at" IS NULL ORDER BY "id" DESC LIMIT 1"#,
+        params![a.to_string()],
+    )
+    .await[0]
+        .text("id")
+        .unwrap();
+    let mut tx = c.db.begin().await.unwrap();
+    ncy_sync::cache::writer_on(&mut tx).await.unwrap();
+    tx.execute(
+        r#"UPDATE "Task" SET rowid = 42 WHERE "id" = $1"#,
+        &params![moved.as_str()],
+    )
+    .await
+    .unwrap();
+    ncy_sync::cache::writer_off(&mut tx).await.unwrap();
+    tx.commit().await.unwrap();
+    pull::pull(&s.db, &c, &s.admin, Ctl::default())
+        .await
+        .unwrap();
+    assert_matches(&s.db, &c).await;
+    let at: i64 = q(
+        &c.db,
+        r#"SELECT rowid AS r FROM "Task" WHERE "id" = $1"#,
+        params![twin.to_string()],
+    )
+    .await[0]
+        .int("r")
+        .unwrap();
+    assert_ne!(Some(at), ncy_sync::tables::key_rowid(&twin.to_string()));
+    // Every one of the three changes on the server and reaches the cache.
+    q(
+        &s.db,
+        r#"UPDATE "Task" SET "title" = "title" || ' (edited)', "updated_at" = now() WHERE "id" = ANY($1::uuid[])"#,
+        vec![ncy_core::db::Value::TextArray(vec![
+            a.to_string(),
+            twin.to_string(),
+            moved.clone(),
+        ])],
+    )
+    .await;
+    let rep = pull::pull(&s.db, &c, &s.admin, Ctl::default())
+        .await
+        .unwrap();
+    assert_eq!(rep.upserted, 3);
+    assert_matches(&s.db, &c).await;
+    let n = q(
+        &c.db,
+        r#"SELECT count(*) AS n FROM "Task" WHERE "title" LIKE '% (edited)'"#,
+        vec![],
+    )
+    .await[0]
+        .int("n")
+        .unwrap();
+    assert_eq!(n, 3, "updated in place, none inserted twice");
+}
+
 /// The cache's cipher settings, as SQLCipher reports them for the open connection.
 /// The value of `PRAGMA name` on the cache's writer connection, as text (SQLCipher answers its
 /// own pragmas with text; SQLite's numbers read as text too).

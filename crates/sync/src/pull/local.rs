@@ -10,7 +10,7 @@ use super::server::key_of;
 use super::Key;
 use crate::copy::TextRow;
 use crate::initial::store_rows;
-use crate::tables::Table;
+use crate::tables::{self, Table};
 
 /// A cache row as read before a pull writes it: its rowid (valid until the transaction ends)
 /// and its synced columns as text.
@@ -40,29 +40,59 @@ pub(super) fn local_rows(
         table.name,
         cond.join(" AND ")
     );
+    // A row stored under its key's rowid (`tables::key_rowid`) is read by one descent of the
+    // table; one stored otherwise (an older cache, a rowid collision, a row made offline) is
+    // found through the key's index.
+    let by_rowid = format!(
+        r#"SELECT rowid, {} FROM "{}" WHERE rowid = ?1 AND "id" = ?2"#,
+        cols.join(", "),
+        table.name
+    );
     let n = table.cols.len();
     let err = |e: rusqlite::Error| Error::db(format!("reading {} from the cache: {e}", table.name));
+    let read = |rows: &mut rusqlite::Rows<'_>| -> Result<Option<LocalRow>> {
+        let Some(r) = rows.next().map_err(err)? else {
+            return Ok(None);
+        };
+        let rowid: i64 = r.get(0).map_err(err)?;
+        let mut row: TextRow = Vec::with_capacity(n);
+        for i in 1..=n {
+            row.push(match r.get_ref(i).map_err(err)? {
+                ValueRef::Null => None,
+                ValueRef::Integer(v) => Some(v.to_string()),
+                ValueRef::Real(v) => Some(v.to_string()),
+                ValueRef::Text(t) | ValueRef::Blob(t) => {
+                    Some(String::from_utf8_lossy(t).into_owned())
+                }
+            });
+        }
+        Ok(Some((rowid, row)))
+    };
     ltx.with_sqlite_conn(|conn| {
         let mut stmt = conn.prepare_cached(&sql).map_err(err)?;
+        let mut direct = if table.keyed_rowid() {
+            Some(conn.prepare_cached(&by_rowid).map_err(err)?)
+        } else {
+            None
+        };
         let mut out = BTreeMap::new();
         for k in keys {
-            let mut rows = stmt
-                .query(rusqlite::params_from_iter(k.iter()))
-                .map_err(err)?;
-            if let Some(r) = rows.next().map_err(err)? {
-                let rowid: i64 = r.get(0).map_err(err)?;
-                let mut row: TextRow = Vec::with_capacity(n);
-                for i in 1..=n {
-                    row.push(match r.get_ref(i).map_err(err)? {
-                        ValueRef::Null => None,
-                        ValueRef::Integer(v) => Some(v.to_string()),
-                        ValueRef::Real(v) => Some(v.to_string()),
-                        ValueRef::Text(t) | ValueRef::Blob(t) => {
-                            Some(String::from_utf8_lossy(t).into_owned())
-                        }
-                    });
-                }
-                out.insert(k.clone(), (rowid, row));
+            let mut found = None;
+            if let (Some(st), Some(rowid)) = (
+                direct.as_mut(),
+                k.first().and_then(|id| tables::key_rowid(id)),
+            ) {
+                found = read(&mut st.query(rusqlite::params![rowid, k[0]]).map_err(err)?)?;
+            }
+            if found.is_none() {
+                found = read(
+                    &mut stmt
+                        .query(rusqlite::params_from_iter(k.iter()))
+                        .map_err(err)?,
+                )?;
+            }
+            if let Some(f) = found {
+                out.insert(k.clone(), f);
             }
         }
         Ok(out)
