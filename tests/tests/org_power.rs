@@ -164,6 +164,28 @@ async fn run(w: &World) -> Vec<(String, String)> {
             format!("{name}: teams"),
             outcome(orgs::list_teams(db, op, "power").await),
         );
+        let f = users::UserFilter {
+            org: Some("power".into()),
+            ..Default::default()
+        };
+        note(
+            format!("{name}: users of the org"),
+            outcome(users::list(db, op, &f, 10, None).await),
+        );
+        let shown = users::get(db, op, &email("member"))
+            .await
+            .map(|u| u.organizations.iter().any(|m| m.slug == "power"));
+        note(
+            format!("{name}: a member's detail lists the org"),
+            format!("{shown:?}"),
+        );
+        let d = ncy_core::admin::stats::load(db, op)
+            .await
+            .map(|d| (d.organizations, d.projects, d.tasks_open));
+        note(
+            format!("{name}: dashboard (organizations, projects, open tasks)"),
+            format!("{d:?}"),
+        );
     }
     // Writes, in an order where each success leaves the next case's ground as it found it.
     for (name, _) in ACTORS {
@@ -341,6 +363,23 @@ fn expected() -> Vec<(String, String)> {
         note(format!("{name}: show the unassigned task"), seen(manage));
         note(format!("{name}: members"), seen(member));
         note(format!("{name}: teams"), seen(member));
+        note(format!("{name}: users of the org"), seen(member));
+        note(
+            format!("{name}: a member's detail lists the org"),
+            &format!("Ok({member})"),
+        );
+        let open = if manage {
+            2
+        } else if member {
+            1
+        } else {
+            0
+        };
+        let n = i64::from(member);
+        note(
+            format!("{name}: dashboard (organizations, projects, open tasks)"),
+            &format!("Ok((Some({n}), Some({n}), Some({open})))"),
+        );
     }
     for (name, role) in ACTORS {
         let member = role.is_some();

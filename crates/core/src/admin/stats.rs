@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::orgs::power;
+use super::{tasks, Where};
 use crate::auth::{perm, Operator};
 use crate::db::{now, Db, Dialect, Tx, Value};
 use crate::error::Result;
@@ -60,34 +62,33 @@ pub async fn load(db: &Db, op: &Operator) -> Result<Dashboard> {
         d.users_total = Some(total);
         d.users_active = Some(active);
     }
+    // Organizations, projects and tasks: those the operator's organization roles let them see
+    // (as the row policies count them on an operator's own login).
     if op.can(perm::ORGS_READ) {
-        d.organizations = Some(
-            count(
-                tx,
-                r#"SELECT COUNT(*) AS n FROM "Organization" WHERE "deleted_at" IS NULL"#,
-                &[],
-            )
-            .await?,
-        );
+        let mut w = Where::default();
+        w.clauses.push(r#"o."deleted_at" IS NULL"#.into());
+        power::scope_orgs(op, &mut w);
+        let sql = format!(r#"SELECT COUNT(*) AS n FROM "Organization" o {}"#, w.sql());
+        d.organizations = Some(count(tx, &sql, &w.params).await?);
     }
     if op.can(perm::PROJECTS_READ) {
-        d.projects = Some(
-            count(
-                tx,
-                r#"SELECT COUNT(*) AS n FROM "Project" WHERE "deleted_at" IS NULL"#,
-                &[],
-            )
-            .await?,
-        );
+        let mut w = Where::default();
+        w.clauses.push(r#"p."deleted_at" IS NULL"#.into());
+        power::scope(op, &mut w, r#"p."organization_id""#, power::READ);
+        let sql = format!(r#"SELECT COUNT(*) AS n FROM "Project" p {}"#, w.sql());
+        d.projects = Some(count(tx, &sql, &w.params).await?);
     }
     if op.can(perm::TASKS_READ) {
-        let (open, overdue) = counts(
-            tx,
-            r#"SELECT COUNT(*) AS n, COUNT(CASE WHEN "due_date" < $1 THEN 1 END) AS m
-               FROM "Task" WHERE "deleted_at" IS NULL AND "status" NOT IN ('DONE', 'CANCELLED')"#,
-            &params![t],
-        )
-        .await?;
+        let mut w = Where::default();
+        let due = w.param(t);
+        w.clauses
+            .push(r#"t."deleted_at" IS NULL AND t."status" NOT IN ('DONE', 'CANCELLED')"#.into());
+        tasks::power::scope(op, &mut w);
+        let sql = format!(
+            r#"SELECT COUNT(*) AS n, COUNT(CASE WHEN t."due_date" < {due} THEN 1 END) AS m FROM "Task" t {}"#,
+            w.sql()
+        );
+        let (open, overdue) = counts(tx, &sql, &w.params).await?;
         d.tasks_open = Some(open);
         d.tasks_overdue = Some(overdue);
     }

@@ -103,13 +103,7 @@ pub async fn list(
             r#"(o."name" ILIKE {a} ESCAPE '\' OR o."slug" ILIKE {b} ESCAPE '\')"#
         ));
     }
-    if !op.is_global() {
-        let me = w.param(op.user_id);
-        w.clauses.push(format!(
-            r#"(o."owner_id" = {me} OR o."id" IN ({}))"#,
-            power::orgs_sql(&me, power::READ)
-        ));
-    }
+    power::scope_orgs(op, &mut w);
     if let Some(c) = after {
         w.before(r#"o."created_at""#, r#"o."id""#, &Cursor::decode(c)?);
     }

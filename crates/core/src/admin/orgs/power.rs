@@ -105,6 +105,18 @@ pub(crate) fn orgs_sql(me: &str, roles: &[OrgRole]) -> String {
     )
 }
 
+/// Keeps a list of organizations (alias `o`) to those the operator may see: a member's or
+/// their own; nothing for a global role.
+pub(crate) fn scope_orgs(op: &Operator, w: &mut Where) {
+    if !op.is_global() {
+        let me = w.param(op.user_id);
+        w.clauses.push(format!(
+            r#"(o."owner_id" = {me} OR o."id" IN ({}))"#,
+            orgs_sql(&me, READ)
+        ));
+    }
+}
+
 /// Keeps a list to rows whose organization (column `col`) the operator holds one of `roles` in;
 /// nothing for a global role.
 pub(crate) fn scope(op: &Operator, w: &mut Where, col: &str, roles: &[OrgRole]) {

@@ -142,16 +142,8 @@ pub async fn list(
     );
     let mut tx = db.begin_read().await?;
     if let Some(slug) = f.org.as_deref() {
-        if tx
-            .query_opt(
-                r#"SELECT 1 AS x FROM "Organization" WHERE "slug" = $1"#,
-                &params![slug.trim()],
-            )
-            .await?
-            .is_none()
-        {
-            return Err(Error::not_found("organization", slug));
-        }
+        // Not found unless the operator may see it, as the row policy hides it.
+        crate::admin::orgs::resolve(&mut tx, op, slug).await?;
     }
     let items: Vec<User> = tx.query_as(&sql, &w.params).await?;
     tx.rollback().await?;
@@ -192,12 +184,20 @@ pub async fn get(db: &Db, op: &Operator, id_or_email: &str) -> Result<UserDetail
             &params![id],
         )
         .await?;
+    // The memberships in organizations the operator may see.
+    let mut w = Where::default();
+    w.push(|p| format!(r#"m."user_id" = {p}"#), id);
+    w.clauses.push(r#"m."deleted_at" IS NULL"#.into());
+    crate::admin::orgs::power::scope_orgs(op, &mut w);
     let organizations = tx
         .query_as(
-            r#"SELECT o."id" AS organization_id, o."slug", o."name", m."role"::text AS role
-               FROM "OrganizationMember" m JOIN "Organization" o ON o."id" = m."organization_id"
-               WHERE m."user_id" = $1 AND m."deleted_at" IS NULL ORDER BY o."name""#,
-            &params![id],
+            &format!(
+                r#"SELECT o."id" AS organization_id, o."slug", o."name", m."role"::text AS role
+                   FROM "OrganizationMember" m JOIN "Organization" o ON o."id" = m."organization_id"
+                   {} ORDER BY o."name""#,
+                w.sql()
+            ),
+            &w.params,
         )
         .await?;
     tx.rollback().await?;
