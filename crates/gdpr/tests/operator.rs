@@ -857,3 +857,110 @@ async fn support_staff_work_the_queue_through_their_own_login() {
         .await
         .expect("the owner runs retention");
 }
+
+/// The same work through PgBouncer in transaction mode, on SUPPORT's own login (SCRAM through
+/// the pooler's auth_query): file and verify a request, read its history, export it (the
+/// definer's rows by COPY, the subject inlined) byte for byte as the owner does directly, and
+/// sweep for the subject.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn support_staff_export_and_sweep_through_pgbouncer_on_their_own_login() {
+    use ncy_tests::pooler::{Pooler, PoolerOptions};
+    let (db, url) = fresh_pg().await;
+    let cs = conns(&db, &url).await;
+    let owner = ncy_tests::login_as(&db, "admin@ncy-8.com", "admin123").await;
+    let bob = person(&db, "bob.jones@example.com", "198.51.100.20", None).await;
+    let alice = person(
+        &db,
+        "o'Alice.Smith@example.com",
+        "203.0.113.7",
+        Some(bob.id),
+    )
+    .await;
+    let auth_user = format!(
+        "ncy_pgb_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    ncy_tests::pooler::install_auth_query(&db, &auth_user)
+        .await
+        .expect("auth_query function");
+    let (pooler, purl) = Pooler::in_front_of(
+        &url,
+        &PoolerOptions {
+            auth_user: Some(auth_user),
+            ..Default::default()
+        },
+    );
+    let s = by_role(&cs, "SUPPORT");
+    let pooled_url = ncy_tests::logins::url_as(
+        &format!("{purl}?pgbouncer=true"),
+        &s.db_role,
+        ncy_tests::logins::PASSWORD,
+    );
+    let pdb = ncy_tests::logins::connect_as(&pooled_url)
+        .await
+        .unwrap_or_else(|e| panic!("SUPPORT through the pooler: {e}\n{}", pooler.log()));
+    assert!(pdb.pooled());
+    let op = ncy_core::auth::identify(&pdb, ncy_core::auth::Client::Cli)
+        .await
+        .expect("identify")
+        .expect("the pooled login maps to SUPPORT");
+    assert_eq!(op.user_id, s.op.user_id);
+    let pooled = Conn {
+        role: "SUPPORT",
+        db: pdb.clone(),
+        op: op.clone(),
+        db_role: s.db_role.clone(),
+        url: pooled_url,
+    };
+
+    let id = verified(&pooled, &alice.email, RequestKind::Export).await;
+    let theirs = request::show(&pdb, &op, id).await.expect("history, pooled");
+    let mine = request::show(&db, &owner, id)
+        .await
+        .expect("history, owner");
+    assert_eq!(
+        serde_json::to_value(&theirs.history).expect("json"),
+        serde_json::to_value(&mine.history).expect("json")
+    );
+
+    let dir = tempfile::tempdir().expect("tmp");
+    let base = ncy_gdpr::export::export(
+        &db,
+        &owner,
+        id,
+        &dir.path().join("owner"),
+        ncy_core::Work::none(),
+    )
+    .await
+    .expect("the owner exports directly");
+    let got = ncy_gdpr::export::export(
+        &pdb,
+        &op,
+        id,
+        &dir.path().join("pooled"),
+        ncy_core::Work::none(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("SUPPORT exports through the pooler: {e}\n{}", pooler.log()));
+    assert_eq!(got.manifest.row_counts, base.manifest.row_counts);
+    let want = table_files(&dir.path().join("owner"));
+    let files = table_files(&dir.path().join("pooled"));
+    assert_eq!(files.len(), want.len());
+    for (name, bytes) in &want {
+        assert!(files.get(name) == Some(bytes), "{name} differs");
+    }
+
+    let ips = ["203.0.113.7".to_owned()];
+    let pooled_sweep = sweep::sweep_for(&pdb, &op, Some(&alice.email), &ips)
+        .await
+        .expect("sweep through the pooler");
+    let direct = sweep::sweep_for(&db, &owner, Some(&alice.email), &ips)
+        .await
+        .expect("sweep as the owner");
+    assert!(!pooled_sweep.clean, "alice is still there");
+    assert_eq!(
+        serde_json::to_value(&pooled_sweep.hits).expect("json"),
+        serde_json::to_value(&direct.hits).expect("json")
+    );
+    pdb.close().await;
+}
