@@ -147,6 +147,26 @@ impl Pooler {
         (p, through)
     }
 
+    /// A transaction-mode pooler in front of the harness database of `url` that authenticates
+    /// every login (operators' SCRAM logins included) through an `auth_query` function it
+    /// installs first on `db`, for a new auth user; and the database's URL through it.
+    pub async fn with_auth_query(db: &ncy_core::db::Db, url: &str) -> (Pooler, String) {
+        let auth_user = format!(
+            "ncy_pgb_{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
+        install_auth_query(db, &auth_user)
+            .await
+            .expect("auth_query function");
+        Pooler::in_front_of(
+            url,
+            &PoolerOptions {
+                auth_user: Some(auth_user),
+                ..Default::default()
+            },
+        )
+    }
+
     /// The URL of database `db` through this pooler, as the `postgres` user.
     pub fn url(&self, db: &str) -> String {
         format!("postgres://postgres@127.0.0.1:{}/{db}", self.port)

@@ -337,6 +337,15 @@ async fn run(w: &World) -> Vec<(String, String)> {
     out
 }
 
+/// The outcome of a call on something the actor sees (`visible`) and may (`allowed`) change.
+fn answer(visible: bool, allowed: bool) -> &'static str {
+    match (visible, allowed) {
+        (false, _) => "not found",
+        (true, true) => "ok",
+        (true, false) => "forbidden",
+    }
+}
+
 /// What each actor may do, as the database's row policies (migration 0010) have it.
 fn expected() -> Vec<(String, String)> {
     let mut out = Vec::new();
@@ -347,7 +356,7 @@ fn expected() -> Vec<(String, String)> {
             role,
             Some(OrgRole::OWNER | OrgRole::ADMIN | OrgRole::MANAGER)
         );
-        let seen = |b: bool| if b { "ok" } else { "not found" };
+        let seen = |b: bool| answer(b, true);
         note(format!("{name}: org listed"), &format!("Ok({member})"));
         note(format!("{name}: org show"), seen(member));
         note(format!("{name}: project listed"), &format!("Ok({member})"));
@@ -388,15 +397,7 @@ fn expected() -> Vec<(String, String)> {
         let manage = edit || matches!(role, Some(OrgRole::MANAGER));
         let assignee = *name == "member";
         // Not a member: the organization and everything in it is not there.
-        let may = |b: bool| {
-            if !member {
-                "not found"
-            } else if b {
-                "ok"
-            } else {
-                "forbidden"
-            }
-        };
+        let may = |b: bool| answer(member, b);
         note(format!("{name}: rename the org"), may(edit));
         note(format!("{name}: org settings"), may(edit));
         note(format!("{name}: add a member"), may(edit));
@@ -409,15 +410,7 @@ fn expected() -> Vec<(String, String)> {
         note(format!("{name}: edit the project"), may(manage));
         note(format!("{name}: create a task"), may(manage));
         // The member's own task: hidden from those who may not see it.
-        let own_task = |b: bool| {
-            if !(manage || assignee) {
-                "not found"
-            } else if b {
-                "ok"
-            } else {
-                "forbidden"
-            }
-        };
+        let own_task = |b: bool| answer(manage || assignee, b);
         note(format!("{name}: review the member's task"), own_task(true));
         note(format!("{name}: retitle the member's task"), own_task(true));
         note(

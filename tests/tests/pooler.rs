@@ -235,20 +235,7 @@ async fn operators_log_in_through_pgbouncer_with_scram_and_auth_query() {
     let (db, url) = fresh_pg().await;
     let conns = logins::conns(&db, &url).await;
     let admin = conns.iter().find(|c| c.role == "ADMIN").expect("ADMIN");
-    let auth_user = format!(
-        "ncy_pgb_{}",
-        &uuid::Uuid::new_v4().simple().to_string()[..8]
-    );
-    ncy_tests::pooler::install_auth_query(&db, &auth_user)
-        .await
-        .expect("auth_query function");
-    let (pooler, purl) = Pooler::in_front_of(
-        &url,
-        &PoolerOptions {
-            auth_user: Some(auth_user.clone()),
-            ..Default::default()
-        },
-    );
+    let (pooler, purl) = Pooler::with_auth_query(&db, &url).await;
     let base = format!("{purl}?pgbouncer=true");
 
     let pdb = connect(&url_as(&base, &admin.db_role, logins::PASSWORD), 4)

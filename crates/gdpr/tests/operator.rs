@@ -507,6 +507,18 @@ async fn export_refused(c: &Conn, id: Uuid) -> Error {
 
 /// Every per-table file of an export bundle, by name, except `GdprRequest.json`: the request's
 /// own row changes with each export recorded on it.
+/// Asserts two exports wrote the same table files, byte for byte.
+fn same_files(
+    want: &std::collections::BTreeMap<String, Vec<u8>>,
+    got: &std::collections::BTreeMap<String, Vec<u8>>,
+    label: &str,
+) {
+    for (name, bytes) in want {
+        assert!(got.get(name) == Some(bytes), "{label}: {name} differs");
+    }
+    assert_eq!(got.len(), want.len(), "{label}: the same files");
+}
+
 fn table_files(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
     std::fs::read_dir(dir)
         .expect("bundle")
@@ -590,10 +602,7 @@ async fn admin_and_support_operators_export_through_their_own_login() {
         assert_eq!(got.total_rows, base.total_rows, "{role}");
         assert_eq!(got.manifest.generated_by, c.op.user_id);
         let files = table_files(&out);
-        for (name, bytes) in &want {
-            assert!(files.get(name) == Some(bytes), "{role}: {name} differs");
-        }
-        assert_eq!(files.len(), want.len());
+        same_files(&want, &files, role);
         let text = String::from_utf8(files.values().flatten().copied().collect()).expect("utf-8");
         assert!(
             !text.contains("secret-token") && !text.contains("secret-key-hash"),
@@ -864,7 +873,7 @@ async fn support_staff_work_the_queue_through_their_own_login() {
 /// sweep for the subject.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn support_staff_export_and_sweep_through_pgbouncer_on_their_own_login() {
-    use ncy_tests::pooler::{Pooler, PoolerOptions};
+    use ncy_tests::pooler::Pooler;
     let (db, url) = fresh_pg().await;
     let cs = conns(&db, &url).await;
     let owner = ncy_tests::login_as(&db, "admin@ncy-8.com", "admin123").await;
@@ -876,20 +885,7 @@ async fn support_staff_export_and_sweep_through_pgbouncer_on_their_own_login() {
         Some(bob.id),
     )
     .await;
-    let auth_user = format!(
-        "ncy_pgb_{}",
-        &uuid::Uuid::new_v4().simple().to_string()[..8]
-    );
-    ncy_tests::pooler::install_auth_query(&db, &auth_user)
-        .await
-        .expect("auth_query function");
-    let (pooler, purl) = Pooler::in_front_of(
-        &url,
-        &PoolerOptions {
-            auth_user: Some(auth_user),
-            ..Default::default()
-        },
-    );
+    let (pooler, purl) = Pooler::with_auth_query(&db, &url).await;
     let s = by_role(&cs, "SUPPORT");
     let pooled_url = ncy_tests::logins::url_as(
         &format!("{purl}?pgbouncer=true"),
@@ -943,12 +939,11 @@ async fn support_staff_export_and_sweep_through_pgbouncer_on_their_own_login() {
     .await
     .unwrap_or_else(|e| panic!("SUPPORT exports through the pooler: {e}\n{}", pooler.log()));
     assert_eq!(got.manifest.row_counts, base.manifest.row_counts);
-    let want = table_files(&dir.path().join("owner"));
-    let files = table_files(&dir.path().join("pooled"));
-    assert_eq!(files.len(), want.len());
-    for (name, bytes) in &want {
-        assert!(files.get(name) == Some(bytes), "{name} differs");
-    }
+    same_files(
+        &table_files(&dir.path().join("owner")),
+        &table_files(&dir.path().join("pooled")),
+        "pooled",
+    );
 
     let ips = ["203.0.113.7".to_owned()];
     let pooled_sweep = sweep::sweep_for(&pdb, &op, Some(&alice.email), &ips)
