@@ -47,7 +47,7 @@ fn email(name: &str) -> String {
 
 /// Seeds the store and builds the organization: every actor a MANAGER user, their org roles,
 /// a project, a team, a task assigned to `member` and one assigned to no one.
-async fn setup(db: &Db) -> (Operator, Uuid, Uuid, Uuid, Uuid) {
+async fn setup(db: &Db) -> (Operator, World) {
     let admin = ncy_tests::seeded_admin(db).await;
     for (name, _) in ACTORS {
         users::create(
@@ -99,7 +99,14 @@ async fn setup(db: &Db) -> (Operator, Uuid, Uuid, Uuid, Uuid) {
         .await
         .expect("task")
         .id;
-    (admin, project, mine, other, member_id)
+    let w = World {
+        project,
+        mine,
+        other,
+        member_id,
+        actors: HashMap::new(),
+    };
+    (admin, w)
 }
 
 /// "ok", "forbidden", "not found", or the error itself.
@@ -563,19 +570,11 @@ conformance!(
     organization_roles_bound_what_a_manager_may_do,
     |store: Store| async move {
         let db = store.db.clone();
-        let (_, project, mine, other, member_id) = setup(&db).await;
-        let mut actors = HashMap::new();
+        let (_, mut w) = setup(&db).await;
         for (name, _) in ACTORS {
             let op = login_as(&db, &email(name), PASSWORD).await;
-            actors.insert(*name, Actor { db: db.clone(), op });
+            w.actors.insert(*name, Actor { db: db.clone(), op });
         }
-        let w = World {
-            project,
-            mine,
-            other,
-            member_id,
-            actors,
-        };
         check(&format!("{:?}", store.dialect()), run(&w).await);
     }
 );
@@ -585,8 +584,7 @@ conformance!(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operator_logins_agree_with_the_app_case_for_case() {
     let (db, url) = ncy_tests::fresh_pg().await;
-    let (admin, project, mine, other, member_id) = setup(&db).await;
-    let mut actors = HashMap::new();
+    let (admin, mut w) = setup(&db).await;
     for (name, _) in ACTORS {
         let p = ncy_core::admin::operators::provision(&db, &admin, &email(name), Some(PASSWORD))
             .await
@@ -598,15 +596,8 @@ async fn operator_logins_agree_with_the_app_case_for_case() {
             .await
             .expect("identify")
             .expect("mapped to its user");
-        actors.insert(*name, Actor { db: own, op });
+        w.actors.insert(*name, Actor { db: own, op });
     }
-    let w = World {
-        project,
-        mine,
-        other,
-        member_id,
-        actors,
-    };
     let org = orgs::get(&db, &admin, "power")
         .await
         .expect("org")
@@ -655,14 +646,7 @@ async fn cached_tasks(server: &Db, url: &str, op: &Operator, w: &World) -> Strin
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offline_caches_hold_what_the_organization_role_may_read() {
     let (db, url) = ncy_tests::fresh_pg().await;
-    let (admin, project, mine, other, member_id) = setup(&db).await;
-    let w = World {
-        project,
-        mine,
-        other,
-        member_id,
-        actors: HashMap::new(),
-    };
+    let (admin, w) = setup(&db).await;
     let want = |name: &str| match name {
         "member" => "mine true, other false",
         "out" => "not found",
