@@ -21,8 +21,9 @@ pub enum Error {
     #[error("{message}")]
     Conflict { field: String, message: String },
 
-    /// The operator lacks a permission.
-    #[error("forbidden: this needs the permission `{permission}`, which your roles do not grant; ask an administrator to grant a role that has it")]
+    /// The operator lacks a permission (`users.write`), or what it names in words (`the OWNER
+    /// or ADMIN role in this organization`, a database privilege).
+    #[error("forbidden: {}", forbidden_text(.permission))]
     Forbidden { permission: String },
 
     /// No operator is logged in, or the session expired or was revoked.
@@ -340,6 +341,17 @@ impl ErrorCode {
     }
 }
 
+/// The refusal's text: a permission by name, or what is needed in words.
+fn forbidden_text(permission: &str) -> String {
+    if permission.contains(' ') {
+        format!("this needs {permission}, which you do not hold; ask an administrator")
+    } else {
+        format!(
+            "this needs the permission `{permission}`, which your roles do not grant; ask an administrator to grant a role that has it"
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -363,5 +375,23 @@ mod tests {
             "migration_drift"
         );
         assert_eq!(Error::invalid("f", "m").code(), "invalid");
+    }
+
+    #[test]
+    fn a_refusal_names_a_permission_or_says_what_is_needed() {
+        let by_name = Error::Forbidden {
+            permission: "orgs.write".into(),
+        };
+        assert_eq!(
+            by_name.to_string(),
+            "forbidden: this needs the permission `orgs.write`, which your roles do not grant; ask an administrator to grant a role that has it"
+        );
+        let in_words = Error::Forbidden {
+            permission: "the OWNER or ADMIN role in this organization".into(),
+        };
+        assert_eq!(
+            in_words.to_string(),
+            "forbidden: this needs the OWNER or ADMIN role in this organization, which you do not hold; ask an administrator"
+        );
     }
 }
