@@ -12,7 +12,7 @@ use crate::audit::{self, Entry};
 use crate::auth::{perm, Operator};
 use crate::db::{now, Db, Row, Tx};
 use crate::error::{Error, Result};
-use crate::model::ProjectStatus;
+use crate::model::{OrgRole, ProjectStatus};
 use crate::params;
 
 /// A project.
@@ -49,8 +49,8 @@ impl Project {
 }
 
 /// A project the operator may see (a member of its organization, or a global role; else not
-/// found, as the row policy hides it).
-async fn load(tx: &mut Tx, op: &Operator, id: Uuid) -> Result<Project> {
+/// found, as the row policy hides it) and in whose organization they hold one of `roles`.
+async fn load(tx: &mut Tx, op: &Operator, id: Uuid, roles: &[OrgRole]) -> Result<Project> {
     let row = tx
         .query_opt(
             &format!(r#"SELECT {COLS} FROM "Project" p WHERE p."id" = $1"#),
@@ -59,9 +59,10 @@ async fn load(tx: &mut Tx, op: &Operator, id: Uuid) -> Result<Project> {
         .await?
         .ok_or_else(|| Error::not_found("project", id))?;
     let p = Project::from_row(&row)?;
-    if !power::holds(tx, op, p.organization_id, power::READ).await? {
-        return Err(Error::not_found("project", id));
-    }
+    power::check(tx, op, p.organization_id, roles, || {
+        Error::not_found("project", id)
+    })
+    .await?;
     Ok(p)
 }
 
@@ -114,7 +115,7 @@ pub async fn list(
 pub async fn get(db: &Db, op: &Operator, id: Uuid) -> Result<Project> {
     op.require(perm::PROJECTS_READ)?;
     let mut tx = db.begin_read().await?;
-    let p = load(&mut tx, op, id).await?;
+    let p = load(&mut tx, op, id, power::READ).await?;
     tx.rollback().await?;
     Ok(p)
 }
@@ -199,8 +200,7 @@ async fn change(
 ) -> Result<Project> {
     op.require(perm::PROJECTS_WRITE)?;
     let mut tx = db.begin().await?;
-    let old = load(&mut tx, op, id).await?;
-    power::require(&mut tx, op, old.organization_id, power::MANAGE).await?;
+    let old = load(&mut tx, op, id, power::MANAGE).await?;
     let mut new = old.clone();
     f(&mut new)?;
     if new == old {
@@ -214,9 +214,7 @@ async fn change(
     )
     .await?;
     // Row-Level Security hides the row from an operator's own login without that power.
-    if n == 0 {
-        return Err(power::forbidden(power::MANAGE));
-    }
+    power::touched(n, power::MANAGE)?;
     audit::record_change(
         &mut tx,
         op,

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::tasks::{Task, COLS};
 use crate::auth::Operator;
 use crate::db::{Dialect, Tx, Value};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// Loads these tasks inside `tx`, locking them on PostgreSQL in id order (so concurrent
 /// batches cannot deadlock on each other). Missing (or hidden) tasks are absent from the map.
@@ -144,9 +144,7 @@ pub async fn write_many(tx: &mut Tx, op: &Operator, edits: &[(&Task, &Task)]) ->
         );
         let n = tx.execute(&sql, &[Value::Json(J::Array(data))]).await?;
         if n != rows.len() as u64 {
-            return Err(Error::Forbidden {
-                permission: "a role in these tasks' organizations that may change them".into(),
-            });
+            return Err(super::tasks::power::refused());
         }
     }
     Ok(())

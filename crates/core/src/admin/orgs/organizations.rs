@@ -181,8 +181,7 @@ pub async fn create(
     let mut tx = db.begin().await?;
     let owner_id = active_user(&mut tx, owner).await?;
     // As the database's row policy has it for an operator's own login (migration 0010).
-    let global = op.roles.iter().any(|r| r == "ADMIN" || r == "SYSTEM");
-    if owner_id != op.user_id && !global {
+    if owner_id != op.user_id && !op.is_global() {
         return Err(Error::Forbidden {
             permission: "the ADMIN or SYSTEM role to create an organization owned by someone else (create it as its owner, then transfer it)".into(),
         });
@@ -278,9 +277,7 @@ async fn change_then(
     )
     .await?;
     // Row-Level Security hides the row from an operator without power in this organization.
-    if n == 0 {
-        return Err(power::forbidden(power::EDIT));
-    }
+    power::touched(n, power::EDIT)?;
     after(&mut tx, &old, &new).await?;
     audit::record_change(
         &mut tx,

@@ -43,19 +43,23 @@ pub(crate) async fn role_in(tx: &mut Tx, op: &Operator, org: Uuid) -> Result<Opt
     .await
 }
 
-/// True when the operator holds one of `roles` in `org` (always for a global role).
-pub(crate) async fn holds(
+/// Fails with `hidden()` unless the operator sees `org` (a member, or a global role), then with
+/// the refusal naming `roles` unless they hold one of them: one lookup of their role.
+pub(crate) async fn check(
     tx: &mut Tx,
     op: &Operator,
     org: Uuid,
     roles: &[OrgRole],
-) -> Result<bool> {
+    hidden: impl FnOnce() -> Error,
+) -> Result<()> {
     if op.is_global() {
-        return Ok(true);
+        return Ok(());
     }
-    Ok(role_in(tx, op, org)
-        .await?
-        .is_some_and(|r| roles.contains(&r)))
+    match role_in(tx, op, org).await? {
+        None => Err(hidden()),
+        Some(r) if roles.contains(&r) => Ok(()),
+        Some(_) => Err(forbidden(roles)),
+    }
 }
 
 /// Fails with [`Error::Forbidden`] naming the organization roles unless the operator holds one.
@@ -65,7 +69,11 @@ pub(crate) async fn require(
     org: Uuid,
     roles: &[OrgRole],
 ) -> Result<()> {
-    if holds(tx, op, org, roles).await? {
+    if op.is_global()
+        || role_in(tx, op, org)
+            .await?
+            .is_some_and(|r| roles.contains(&r))
+    {
         Ok(())
     } else {
         Err(forbidden(roles))

@@ -188,23 +188,17 @@ pub async fn create(db: &Db, op: &Operator, n: &NewTask) -> Result<Task> {
         n.metadata.clone().unwrap_or_else(|| serde_json::json!({})),
     )?;
     let mut tx = db.begin().await?;
-    let deleted_at: Option<chrono::NaiveDateTime> = tx
+    let (deleted_at, org): (Option<chrono::NaiveDateTime>, Uuid) = tx
         .query_opt_as(
-            r#"SELECT "deleted_at" FROM "Project" WHERE "id" = $1"#,
+            r#"SELECT "deleted_at", "organization_id" FROM "Project" WHERE "id" = $1"#,
             &params![n.project_id],
         )
         .await?
         .ok_or_else(|| Error::not_found("project", n.project_id))?;
-    let org: Uuid = tx
-        .query_one_as(
-            r#"SELECT "organization_id" FROM "Project" WHERE "id" = $1"#,
-            &params![n.project_id],
-        )
-        .await?;
-    if !orgs::power::holds(&mut tx, op, org, orgs::power::READ).await? {
-        return Err(Error::not_found("project", n.project_id));
-    }
-    orgs::power::require(&mut tx, op, org, orgs::power::MANAGE).await?;
+    orgs::power::check(&mut tx, op, org, orgs::power::MANAGE, || {
+        Error::not_found("project", n.project_id)
+    })
+    .await?;
     if deleted_at.is_some() {
         return Err(Error::invalid("project", "is deleted; restore it first"));
     }
