@@ -93,6 +93,7 @@ fn open(path: &Path, flags: Option<OpenFlags>, key: Option<&str>) -> Result<Conn
     }
     .map_err(lite_err(&what))?;
     if let Some(k) = key {
+        ncy_cipher::install();
         c.pragma_update(None, "key", k).map_err(lite_err(&what))?;
         if flags.is_none() {
             return Ok(c);

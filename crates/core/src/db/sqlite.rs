@@ -190,6 +190,7 @@ fn connect(
     };
     let conn = Connection::open_with_flags(path, flags).map_err(|e| local_err(e.to_string(), e))?;
     if let Some(key) = key {
+        ncy_cipher::install();
         conn.pragma_update(None, "key", key)
             .map_err(|e| local_err(e.to_string(), e))?;
         if let Some(c) = cipher {
