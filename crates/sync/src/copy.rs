@@ -11,22 +11,38 @@ pub type TextRow = Vec<Option<String>>;
 /// Runs `COPY (<select>) TO STDOUT` inside `tx` (a PostgreSQL transaction) and returns the rows.
 pub async fn copy_rows(tx: &mut Tx, select: &str, ncols: usize) -> Result<Vec<TextRow>> {
     let mut rows = Vec::new();
+    copy_batches(tx, select, ncols, |batch| rows.extend(batch)).await?;
+    Ok(rows)
+}
+
+/// [`copy_rows`], handing the rows on as they arrive: `batch` gets the whole rows of each chunk
+/// the server sent, in order.
+pub async fn copy_batches(
+    tx: &mut Tx,
+    select: &str,
+    ncols: usize,
+    mut batch: impl FnMut(Vec<TextRow>),
+) -> Result<()> {
     let mut buf: Vec<u8> = Vec::new();
     tx.copy_out(select, |chunk| {
         buf.extend_from_slice(chunk);
+        let mut rows = Vec::new();
         let mut start = 0;
         while let Some(nl) = buf[start..].iter().position(|b| *b == b'\n') {
             rows.push(decode_line(&buf[start..start + nl], ncols)?);
             start += nl + 1;
         }
         buf.drain(..start);
+        if !rows.is_empty() {
+            batch(rows);
+        }
         Ok(())
     })
     .await?;
     if !buf.is_empty() {
-        rows.push(decode_line(&buf, ncols)?);
+        batch(vec![decode_line(&buf, ncols)?]);
     }
-    Ok(rows)
+    Ok(())
 }
 
 /// Decodes one line of COPY text format: tab-separated, `\N` for NULL, backslash escapes.

@@ -63,24 +63,32 @@ pub async fn prune(server: &PgDb, op: &Operator, keep: Duration) -> Result<Prune
 
 /// Fails when the server pruned a change that a cache with cursor `snapshot` may not have read:
 /// a pruned transaction that was not yet committed in that snapshot (at or above its xmax, or
-/// among its in-progress ids). Conservative: only the highest pruned id is kept.
-pub(crate) async fn check_cursor(stx: &mut Tx, snapshot: &str) -> Result<()> {
-    let row = stx
-        .query_opt(
+/// among its in-progress ids). Conservative: only the highest pruned id is kept. Returns the
+/// transaction's own snapshot: the cursor the pull leaves.
+pub(crate) async fn check_cursor(stx: &mut Tx, snapshot: &str) -> Result<String> {
+    // One round trip: the transaction's own snapshot (the new cursor) and the check.
+    #[derive(serde::Deserialize)]
+    struct Checked {
+        w: String,
+        pruned: bool,
+    }
+    let row: Checked = stx
+        .query_one_as(
             &format!(
-                r#"SELECT 1 AS x FROM "SyncState" s WHERE s."key" = 'pruned_xid'
-                   AND (s."value"::xid8 >= pg_snapshot_xmax('{snapshot}'::pg_snapshot)
-                        OR EXISTS (SELECT 1 FROM pg_snapshot_xip('{snapshot}'::pg_snapshot) x
-                                   WHERE x <= s."value"::xid8))"#
+                r#"SELECT pg_current_snapshot()::text AS w, EXISTS (
+                     SELECT 1 FROM "SyncState" s WHERE s."key" = 'pruned_xid'
+                     AND (s."value"::xid8 >= pg_snapshot_xmax('{snapshot}'::pg_snapshot)
+                          OR EXISTS (SELECT 1 FROM pg_snapshot_xip('{snapshot}'::pg_snapshot) x
+                                     WHERE x <= s."value"::xid8))) AS pruned"#
             ),
             &[],
         )
         .await?;
-    if row.is_some() {
+    if row.pruned {
         return Err(Error::conflict(
             "cache",
             "the server pruned changes this cache has not seen yet (it was offline longer than the server keeps changes); rebuild it with `ncy-admin sync init --org …` (push first if `sync status` shows pending edits)",
         ));
     }
-    Ok(())
+    Ok(row.w)
 }

@@ -7,12 +7,12 @@ use ncy_core::db::{Tx, Value};
 use ncy_core::{Error, Result};
 use serde::Deserialize;
 
-use super::local::{delete_local, local_rows, store_changed};
-use super::server::{fetch_children, key_of, refetch};
+use super::local::{cached_ids, delete_local, local_rows, store_changed};
+use super::server::{changed_rows_sql, fetch_children, key_of, refetch_batches};
 use super::Key;
-use crate::copy::TextRow;
+use crate::copy::{copy_batches, TextRow};
 use crate::initial::store_rows;
-use crate::tables::{Slice, Table};
+use crate::tables::{self, Slice, Table};
 
 /// The user columns each table refers to.
 fn user_refs(table: &Table) -> &'static [&'static str] {
@@ -32,8 +32,12 @@ pub(super) struct Apply {
     pub(super) users_old: BTreeSet<String>,
     /// Users a row of the slice refers to now (they are in the slice).
     pub(super) users_new: BTreeSet<String>,
-    /// Time spent reading cache rows, then waiting for the server's rows (the refetch runs
-    /// while the cache is read), then writing cache rows (for the pull's debug event).
+    /// Those of `users_new` the cache holds, as far as [`Apply::probe_users`] has looked.
+    pub(super) users_cached: BTreeSet<String>,
+    /// Those of `users_new` not looked up in the cache yet.
+    users_unprobed: Vec<String>,
+    /// Time spent reading cache rows, waiting for the server's rows (the refetch runs while
+    /// the cache is read and written), and writing cache rows (for the pull's debug event).
     pub(super) local_time: Duration,
     pub(super) refetch_time: Duration,
     pub(super) write_time: Duration,
@@ -66,13 +70,32 @@ impl Apply {
             if let Some(i) = table.cols.iter().position(|x| x.name == *c) {
                 if let Some(u) = &row[i] {
                     if live {
-                        self.users_new.insert(u.clone());
+                        if self.users_new.insert(u.clone()) {
+                            self.users_unprobed.push(u.clone());
+                        }
                     } else {
                         self.users_old.insert(u.clone());
                     }
                 }
             }
         }
+    }
+}
+
+impl Apply {
+    /// Looks up which of the users rows referred to since the last call the cache holds
+    /// (`users_cached`). Nothing deletes users before the pull's users step, so an answer
+    /// stays true until then; the Task step asks while the server is still sending rows.
+    pub(super) fn probe_users(&mut self, ltx: &mut Tx) -> Result<()> {
+        if self.users_unprobed.is_empty() {
+            return Ok(());
+        }
+        let ids: BTreeSet<String> = std::mem::take(&mut self.users_unprobed)
+            .into_iter()
+            .collect();
+        self.users_cached
+            .extend(cached_ids(ltx, &tables::USER, &ids)?);
+        Ok(())
     }
 }
 
@@ -95,6 +118,29 @@ impl Steps<'_> {
         sync_keys(self.stx, self.ltx, self.slice, table, keys, self.acc).await
     }
 
+    /// The rows of `table` with these keys that the server no longer has in the slice (the
+    /// changed keys [`stream_changed`] did not bring): removed from the cache.
+    pub async fn gone(
+        &mut self,
+        table: &Table,
+        keys: &[Key],
+        fetched: &HashSet<Key>,
+    ) -> Result<()> {
+        let gone: Vec<Key> = keys
+            .iter()
+            .filter(|k| !fetched.contains(*k))
+            .cloned()
+            .collect();
+        if gone.is_empty() {
+            return Ok(());
+        }
+        for (_, row) in local_rows(self.ltx, table, &gone)?.values() {
+            self.acc.note_users_old(table, row);
+        }
+        self.acc.removed += delete_local(self.ltx, table, &gone)?;
+        Ok(())
+    }
+
     /// [`cascade`] of `child` rows whose `parent_col` parent entered or left the slice.
     pub async fn cascade(
         &mut self,
@@ -112,6 +158,10 @@ impl Steps<'_> {
 
 /// Brings the cache rows of `table` with these keys to the server's current state; returns the
 /// keys that were present before and the keys present after.
+///
+/// The server's rows are written as they arrive: the refetch is sent first, the cache rows are
+/// read while the server works on it, then each batch the server has sent so far is written
+/// while it sends the next (the cache and the server overlap instead of taking turns).
 pub(super) async fn sync_keys(
     stx: &mut Tx,
     ltx: &mut Tx,
@@ -123,27 +173,44 @@ pub(super) async fn sync_keys(
     if keys.is_empty() {
         return Ok(Default::default());
     }
-    // The server works on the refetch while the cache rows are read: the refetch is polled
-    // first (which sends it), then the cache is read, then the refetch's rows are received.
     let t = Instant::now();
-    let mut t_local = Duration::ZERO;
-    let (rows, before) = futures_util::future::join(refetch(stx, slice, table, keys), async {
-        let before = local_rows(ltx, table, keys);
-        t_local = t.elapsed();
-        before
-    })
-    .await;
-    let before = before?;
-    let rows = rows?;
-    let t_refetch = t.elapsed();
-    for (_, row) in before.values() {
-        acc.note_users_old(table, row);
-    }
-    for r in &rows {
-        acc.note_users_text(table, r);
-    }
-    acc.upserted += store_changed(ltx, table, &rows, &before)?;
-    let after: HashSet<Key> = rows.iter().map(|r| key_of(table, r)).collect();
+    let (send, mut batches) = tokio::sync::mpsc::unbounded_channel::<Vec<TextRow>>();
+    let fetch = async move {
+        // A send fails only once the writer below has stopped on an error, which it returns.
+        refetch_batches(stx, slice, table, keys, |b| {
+            let _ = send.send(b);
+        })
+        .await
+    };
+    let apply = async {
+        let before = local_rows(ltx, table, keys)?;
+        let t_local = t.elapsed();
+        for (_, row) in before.values() {
+            acc.note_users_old(table, row);
+        }
+        let mut after: HashSet<Key> = HashSet::new();
+        let mut writing = Duration::ZERO;
+        while let Some(mut rows) = batches.recv().await {
+            // Everything the server has sent by now, written at once.
+            while let Ok(more) = batches.try_recv() {
+                rows.extend(more);
+            }
+            let w = Instant::now();
+            for r in &rows {
+                acc.note_users_text(table, r);
+                after.insert(key_of(table, r));
+            }
+            acc.upserted += store_changed(ltx, table, &rows, &before)?;
+            acc.probe_users(ltx)?;
+            writing += w.elapsed();
+        }
+        Ok::<_, Error>((before, after, t_local, writing))
+    };
+    let (fetched, applied) = futures_util::future::join(fetch, apply).await;
+    let (before, after, t_local, writing) = applied?;
+    // Rows already written before a failed refetch are rolled back with the pull.
+    fetched?;
+    let t_fetched = t.elapsed();
     let gone: Vec<Key> = keys
         .iter()
         .filter(|k| !after.contains(*k))
@@ -151,9 +218,70 @@ pub(super) async fn sync_keys(
         .collect();
     acc.removed += delete_local(ltx, table, &gone)?;
     acc.local_time += t_local;
-    acc.refetch_time += t_refetch - t_local;
-    acc.write_time += t.elapsed() - t_refetch;
-    Ok((before.into_keys().collect(), after))
+    acc.refetch_time += t_fetched.saturating_sub(t_local + writing);
+    acc.write_time += writing + (t.elapsed() - t_fetched);
+    let had: HashSet<Key> = before.keys().cloned().collect();
+    super::drop_later(before);
+    Ok((had, after))
+}
+
+/// Writes the changed rows of `table` (keyed by `"id"`) that the server streams for the cursor
+/// `w` ([`changed_rows_sql`]), each batch as it arrives: its cache rows are read, then it is
+/// written, while the server looks up the next. Runs before the change feed is read, so the
+/// cache works while the server reads the feed; returns the keys written. The feed's other
+/// keys of `table` (rows deleted or out of the slice) are left to [`Steps::gone`].
+pub(super) async fn stream_changed(
+    stx: &mut Tx,
+    ltx: &mut Tx,
+    slice: &Slice,
+    table: &Table,
+    w: &str,
+    acc: &mut Apply,
+) -> Result<HashSet<Key>> {
+    let t = Instant::now();
+    let sql = changed_rows_sql(slice, table, w);
+    let (send, mut batches) = tokio::sync::mpsc::unbounded_channel::<Vec<TextRow>>();
+    let fetch = async move {
+        // A send fails only once the writer below has stopped on an error, which it returns.
+        copy_batches(stx, &sql, table.cols.len(), |b| {
+            let _ = send.send(b);
+        })
+        .await
+    };
+    let apply = async {
+        let mut after: HashSet<Key> = HashSet::new();
+        let (mut reading, mut writing) = (Duration::ZERO, Duration::ZERO);
+        while let Some(mut rows) = batches.recv().await {
+            while let Ok(more) = batches.try_recv() {
+                rows.extend(more);
+            }
+            let r = Instant::now();
+            let keys: Vec<Key> = rows.iter().map(|row| key_of(table, row)).collect();
+            let before = local_rows(ltx, table, &keys)?;
+            reading += r.elapsed();
+            let w = Instant::now();
+            for (_, row) in before.values() {
+                acc.note_users_old(table, row);
+            }
+            for r in &rows {
+                acc.note_users_text(table, r);
+            }
+            acc.upserted += store_changed(ltx, table, &rows, &before)?;
+            acc.probe_users(ltx)?;
+            after.extend(keys);
+            super::drop_later((rows, before));
+            writing += w.elapsed();
+        }
+        Ok::<_, Error>((after, reading, writing))
+    };
+    let (fetched, applied) = futures_util::future::join(fetch, apply).await;
+    let (after, reading, writing) = applied?;
+    // Rows already written before a failed read are rolled back with the pull.
+    fetched?;
+    acc.local_time += reading;
+    acc.write_time += writing;
+    acc.refetch_time += t.elapsed().saturating_sub(reading + writing);
+    Ok(after)
 }
 
 /// A user a child row refers to (`SELECT DISTINCT "…" AS u`).

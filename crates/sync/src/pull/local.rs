@@ -169,7 +169,9 @@ pub(super) fn store_changed(
         }
         Ok(())
     })?;
-    store_rows(ltx, table, &fresh)?;
+    if !fresh.is_empty() {
+        store_rows(ltx, table, &fresh)?;
+    }
     Ok(n + fresh.len() as u64)
 }
 

@@ -5,7 +5,7 @@ use ncy_core::{Error, Result};
 use uuid::Uuid;
 
 use super::Key;
-use crate::copy::{copy_rows, TextRow};
+use crate::copy::{copy_batches, TextRow};
 use crate::tables::{Slice, Table};
 
 fn text_row(r: &Row) -> Result<TextRow> {
@@ -40,6 +40,18 @@ pub(crate) async fn refetch(
     keys: &[Key],
 ) -> Result<Vec<TextRow>> {
     let mut out = Vec::new();
+    refetch_batches(stx, slice, table, keys, |b| out.extend(b)).await?;
+    Ok(out)
+}
+
+/// [`refetch`], handing the rows on in batches as the server sends them.
+pub(crate) async fn refetch_batches(
+    stx: &mut Tx,
+    slice: &Slice,
+    table: &Table,
+    keys: &[Key],
+    mut batch: impl FnMut(Vec<TextRow>),
+) -> Result<()> {
     for chunk in keys.chunks(5000) {
         let cond = if table.key.len() == 1 {
             format!(r#"t."id" = ANY({})"#, uuid_array(chunk, 0)?)
@@ -51,9 +63,28 @@ pub(crate) async fn refetch(
             )
         };
         let sql = format!("{} AND {cond}", table.select_slice(slice));
-        out.extend(copy_rows(stx, &sql, table.cols.len()).await?);
+        copy_batches(stx, &sql, table.cols.len(), &mut batch).await?;
     }
-    Ok(out)
+    Ok(())
+}
+
+/// The current slice rows of `table` (keyed by `"id"`) that the change feed names since the
+/// cursor `w` (a checked snapshot literal): the refetch of those keys and the feed's read in one
+/// statement, so that the rows start coming before the feed is read. The feed's ids are an
+/// array evaluated once, so each row is still one key lookup.
+pub(super) fn changed_rows_sql(slice: &Slice, table: &Table, w: &str) -> String {
+    // Every table's row ids, not only this table's: a `table_name` filter here made the
+    // planner scan the whole change table while its statistics were stale (after a bulk
+    // load), and an id that belongs to another table matches no row of this one.
+    let feed = |cond: &str| format!(r#"SELECT "row_id" FROM "SyncChange" WHERE {cond}"#);
+    format!(
+        r#"{} AND t."id" = ANY(ARRAY({} UNION ALL {}))"#,
+        table.select_slice(slice),
+        feed(&format!(r#""xid" >= pg_snapshot_xmax('{w}'::pg_snapshot)"#)),
+        feed(&format!(
+            r#""xid" = ANY(ARRAY(SELECT pg_snapshot_xip('{w}'::pg_snapshot)))"#
+        )),
+    )
 }
 
 /// Part `i` of the keys as a `uuid[]` literal; every value is checked as a UUID before it is
