@@ -514,4 +514,27 @@ mod tests {
         );
         assert_eq!(translate("SELECT $1::text[]"), "SELECT ?1");
     }
+
+    /// Every keyed store (workspace, offline cache) encrypts through `ncy_cipher`, not
+    /// SQLCipher's OpenSSL provider (the cost per page, BENCHMARKS.md, issue 17).
+    #[tokio::test]
+    async fn keyed_stores_encrypt_through_the_rustcrypto_provider() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cipher = super::Cipher {
+            page_size: 1024,
+            hmac: super::CipherHmac::Sha256,
+        };
+        let db =
+            super::Db::open_sqlite_cipher(&dir.path().join("w.db"), "a key", cipher).expect("open");
+        let provider: String = db
+            .sqlite()
+            .expect("a SQLite store")
+            .with_conn(|c| {
+                c.query_row("PRAGMA cipher_provider", [], |r| r.get(0))
+                    .map_err(|e| crate::Error::db(e.to_string()))
+            })
+            .await
+            .expect("cipher_provider");
+        assert_eq!(provider, "rustcrypto");
+    }
 }
