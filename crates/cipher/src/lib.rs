@@ -3,12 +3,13 @@
 //! SQLCipher encrypts each page with AES-256-CBC and authenticates it with an HMAC; it asks a
 //! *crypto provider* for both, page by page. Its OpenSSL provider, on OpenSSL 3, looks the HMAC
 //! and the digest up in OpenSSL's global store by name, allocates their contexts and frees them
-//! again for every page (and the cipher's the same way), which cost more than the cryptography
-//! itself: a pull of 1 000 scattered changes decrypts and re-encrypts about a thousand 1 KiB pages
-//! (BENCHMARKS.md, issue 17). This provider does the same computations (AES-256-CBC without
-//! padding, HMAC-SHA1/256/512, PBKDF2-HMAC, random IVs from the OS) with the RustCrypto crates
-//! (AES-NI and SHA extensions detected at run time), so files read and write exactly as before:
-//! the two providers are interchangeable on any file (tested).
+//! again for every page (and the cipher's the same way), and draws each page's IV under a
+//! global mutex: a large part of a page's cost, and a pull of 1 000 scattered changes decrypts
+//! and re-encrypts about a thousand 1 KiB pages (BENCHMARKS.md, issue 17). This provider does
+//! the same computations (AES-256-CBC without padding, HMAC-SHA1/256/512, PBKDF2-HMAC) with the
+//! RustCrypto crates (AES-NI and SHA extensions detected at run time), with IVs from a CSPRNG
+//! the OS seeds, so files read and write exactly as before: the two providers are
+//! interchangeable on any file (tested).
 //!
 //! SQLCipher registers a provider process-wide (`sqlcipher_register_provider`, its extension
 //! point for custom providers) and each keyed connection copies the registered one when its key
@@ -135,8 +136,14 @@ unsafe fn bytes_mut<'a>(p: *mut u8, len: c_int) -> Option<&'a mut [u8]> {
 
 unsafe extern "C" fn random(_: Ctx, buf: *mut c_void, len: c_int) -> c_int {
     use rand::RngCore;
-    match bytes_mut(buf.cast(), len).map(|out| rand::thread_rng().try_fill_bytes(out)) {
-        Some(Ok(())) => SQLITE_OK,
+    let Some(out) = bytes_mut(buf.cast(), len) else {
+        return SQLITE_ERROR;
+    };
+    // `thread_rng` panics if the OS cannot seed it: an error for SQLCipher, not an abort.
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        rand::thread_rng().try_fill_bytes(out)
+    })) {
+        Ok(Ok(())) => SQLITE_OK,
         _ => SQLITE_ERROR,
     }
 }
