@@ -227,9 +227,10 @@ pub(super) async fn sync_keys(
 
 /// Writes the changed rows of `table` (keyed by `"id"`) that the server streams for the cursor
 /// `w` ([`changed_rows_sql`]), each batch as it arrives: its cache rows are read, then it is
-/// written, while the server looks up the next. Runs before the change feed is read, so the
-/// cache works while the server reads the feed; returns the keys written. The feed's other
-/// keys of `table` (rows deleted or out of the slice) are left to [`Steps::gone`].
+/// written, while the server looks up the next. The statement reads the feed's ids itself, so
+/// this runs before the pull reads the feed, and the cache starts writing after one round trip;
+/// returns the keys written. The feed's other keys of `table` (rows deleted or out of the
+/// slice) are left to [`Steps::gone`].
 pub(super) async fn stream_changed(
     stx: &mut Tx,
     ltx: &mut Tx,
