@@ -491,18 +491,22 @@ async fn writes_around_the_definer_in_one_transaction_stay_audited() {
     );
 }
 
+/// Exports request `id` as `op` into `out` (no progress).
+async fn export_to(
+    db: &Db,
+    op: &ncy_core::auth::Operator,
+    id: Uuid,
+    out: &std::path::Path,
+) -> ncy_core::Result<ncy_gdpr::export::ExportOutcome> {
+    ncy_gdpr::export::export(db, op, id, out, ncy_core::Work::none()).await
+}
+
 /// The error of an export `c` is refused.
 async fn export_refused(c: &Conn, id: Uuid) -> Error {
     let dir = tempfile::tempdir().expect("tmp");
-    ncy_gdpr::export::export(
-        &c.db,
-        &c.op,
-        id,
-        &dir.path().join("x"),
-        ncy_core::Work::none(),
-    )
-    .await
-    .expect_err("refused")
+    export_to(&c.db, &c.op, id, &dir.path().join("x"))
+        .await
+        .expect_err("refused")
 }
 
 /// Every per-table file of an export bundle, by name, except `GdprRequest.json`: the request's
@@ -554,15 +558,9 @@ async fn admin_and_support_operators_export_through_their_own_login() {
     let id = verified(s, &alice.email, RequestKind::Export).await;
     let dir = tempfile::tempdir().expect("tmp");
 
-    let base = ncy_gdpr::export::export(
-        &db,
-        &owner,
-        id,
-        &dir.path().join("owner"),
-        ncy_core::Work::none(),
-    )
-    .await
-    .expect("the owner exports");
+    let base = export_to(&db, &owner, id, &dir.path().join("owner"))
+        .await
+        .expect("the owner exports");
     let want = table_files(&dir.path().join("owner"));
     assert_eq!(want.len(), ncy_gdpr::export::tables().len() - 1);
     for (table, n) in [
@@ -595,7 +593,7 @@ async fn admin_and_support_operators_export_through_their_own_login() {
         assert!(e.to_string().contains("permission denied"), "{role}: {e}");
 
         let out = dir.path().join(role);
-        let got = ncy_gdpr::export::export(&c.db, &c.op, id, &out, ncy_core::Work::none())
+        let got = export_to(&c.db, &c.op, id, &out)
             .await
             .unwrap_or_else(|e| panic!("{role} exports through their own login: {e}"));
         assert_eq!(got.manifest.row_counts, base.manifest.row_counts, "{role}");
@@ -920,24 +918,12 @@ async fn support_staff_export_and_sweep_through_pgbouncer_on_their_own_login() {
     );
 
     let dir = tempfile::tempdir().expect("tmp");
-    let base = ncy_gdpr::export::export(
-        &db,
-        &owner,
-        id,
-        &dir.path().join("owner"),
-        ncy_core::Work::none(),
-    )
-    .await
-    .expect("the owner exports directly");
-    let got = ncy_gdpr::export::export(
-        &pdb,
-        &op,
-        id,
-        &dir.path().join("pooled"),
-        ncy_core::Work::none(),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("SUPPORT exports through the pooler: {e}\n{}", pooler.log()));
+    let base = export_to(&db, &owner, id, &dir.path().join("owner"))
+        .await
+        .expect("the owner exports directly");
+    let got = export_to(&pdb, &op, id, &dir.path().join("pooled"))
+        .await
+        .unwrap_or_else(|e| panic!("SUPPORT exports through the pooler: {e}\n{}", pooler.log()));
     assert_eq!(got.manifest.row_counts, base.manifest.row_counts);
     same_files(
         &table_files(&dir.path().join("owner")),
