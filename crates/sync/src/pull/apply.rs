@@ -6,8 +6,9 @@ use std::time::{Duration, Instant};
 use ncy_core::db::{Tx, Value};
 use ncy_core::{Error, Result};
 use serde::Deserialize;
+use tokio::sync::mpsc::UnboundedReceiver;
 
-use super::local::{cached_ids, delete_local, local_rows, store_changed};
+use super::local::{cached_ids, delete_local, local_rows, store_changed, LocalRows};
 use super::server::{changed_rows_sql, fetch_children, key_of, refetch_batches};
 use super::Key;
 use crate::copy::{copy_batches, TextRow};
@@ -82,7 +83,45 @@ impl Apply {
     }
 }
 
+/// The rows a refetch hands on as the server sends them (its `batch` callback), and where the
+/// writer receives them.
+fn batch_channel() -> (impl FnMut(Vec<TextRow>), UnboundedReceiver<Vec<TextRow>>) {
+    let (send, recv) = tokio::sync::mpsc::unbounded_channel();
+    // A send fails only once the writer has stopped on an error, which it returns.
+    (
+        move |rows| {
+            let _ = send.send(rows);
+        },
+        recv,
+    )
+}
+
+/// Everything the server has sent by now, as one batch; `None` once it has sent all.
+async fn next_batch(batches: &mut UnboundedReceiver<Vec<TextRow>>) -> Option<Vec<TextRow>> {
+    let mut rows = batches.recv().await?;
+    while let Ok(more) = batches.try_recv() {
+        rows.extend(more);
+    }
+    Some(rows)
+}
+
 impl Apply {
+    /// Writes a batch of the server's rows of `table` over their cache rows `before` (read
+    /// before any of them was written) and looks up the users they refer to.
+    fn write_batch(
+        &mut self,
+        ltx: &mut Tx,
+        table: &Table,
+        rows: &[TextRow],
+        before: &LocalRows,
+    ) -> Result<()> {
+        for r in rows {
+            self.note_users_text(table, r);
+        }
+        self.upserted += store_changed(ltx, table, rows, before)?;
+        self.probe_users(ltx)
+    }
+
     /// Looks up which of the users rows referred to since the last call the cache holds
     /// (`users_cached`). Nothing deletes users before the pull's users step, so an answer
     /// stays true until then; the Task step asks while the server is still sending rows.
@@ -174,14 +213,8 @@ pub(super) async fn sync_keys(
         return Ok(Default::default());
     }
     let t = Instant::now();
-    let (send, mut batches) = tokio::sync::mpsc::unbounded_channel::<Vec<TextRow>>();
-    let fetch = async move {
-        // A send fails only once the writer below has stopped on an error, which it returns.
-        refetch_batches(stx, slice, table, keys, |b| {
-            let _ = send.send(b);
-        })
-        .await
-    };
+    let (send, mut batches) = batch_channel();
+    let fetch = refetch_batches(stx, slice, table, keys, send);
     let apply = async {
         let before = local_rows(ltx, table, keys)?;
         let t_local = t.elapsed();
@@ -190,18 +223,10 @@ pub(super) async fn sync_keys(
         }
         let mut after: HashSet<Key> = HashSet::new();
         let mut writing = Duration::ZERO;
-        while let Some(mut rows) = batches.recv().await {
-            // Everything the server has sent by now, written at once.
-            while let Ok(more) = batches.try_recv() {
-                rows.extend(more);
-            }
+        while let Some(rows) = next_batch(&mut batches).await {
             let w = Instant::now();
-            for r in &rows {
-                acc.note_users_text(table, r);
-                after.insert(key_of(table, r));
-            }
-            acc.upserted += store_changed(ltx, table, &rows, &before)?;
-            acc.probe_users(ltx)?;
+            after.extend(rows.iter().map(|r| key_of(table, r)));
+            acc.write_batch(ltx, table, &rows, &before)?;
             writing += w.elapsed();
         }
         Ok::<_, Error>((before, after, t_local, writing))
@@ -241,21 +266,12 @@ pub(super) async fn stream_changed(
 ) -> Result<HashSet<Key>> {
     let t = Instant::now();
     let sql = changed_rows_sql(slice, table, w);
-    let (send, mut batches) = tokio::sync::mpsc::unbounded_channel::<Vec<TextRow>>();
-    let fetch = async move {
-        // A send fails only once the writer below has stopped on an error, which it returns.
-        copy_batches(stx, &sql, table.cols.len(), |b| {
-            let _ = send.send(b);
-        })
-        .await
-    };
+    let (send, mut batches) = batch_channel();
+    let fetch = copy_batches(stx, &sql, table.cols.len(), send);
     let apply = async {
         let mut after: HashSet<Key> = HashSet::new();
         let (mut reading, mut writing) = (Duration::ZERO, Duration::ZERO);
-        while let Some(mut rows) = batches.recv().await {
-            while let Ok(more) = batches.try_recv() {
-                rows.extend(more);
-            }
+        while let Some(rows) = next_batch(&mut batches).await {
             let r = Instant::now();
             let keys: Vec<Key> = rows.iter().map(|row| key_of(table, row)).collect();
             let before = local_rows(ltx, table, &keys)?;
@@ -264,11 +280,7 @@ pub(super) async fn stream_changed(
             for (_, row) in before.values() {
                 acc.note_users_old(table, row);
             }
-            for r in &rows {
-                acc.note_users_text(table, r);
-            }
-            acc.upserted += store_changed(ltx, table, &rows, &before)?;
-            acc.probe_users(ltx)?;
+            acc.write_batch(ltx, table, &rows, &before)?;
             after.extend(keys);
             super::drop_later((rows, before));
             writing += w.elapsed();

@@ -16,13 +16,12 @@ use crate::tables::{self, Table};
 /// and its synced columns as text.
 pub(super) type LocalRow = (i64, TextRow);
 
+/// Cache rows by key, as [`local_rows`] reads them.
+pub(super) type LocalRows = BTreeMap<Key, LocalRow>;
+
 /// Local rows of `table` with the given keys (the synced columns, as text), by key: one
 /// prepared key lookup per key, read straight into text rows.
-pub(super) fn local_rows(
-    ltx: &mut Tx,
-    table: &Table,
-    keys: &[Key],
-) -> Result<BTreeMap<Key, LocalRow>> {
+pub(super) fn local_rows(ltx: &mut Tx, table: &Table, keys: &[Key]) -> Result<LocalRows> {
     let cols: Vec<String> = table
         .cols
         .iter()
@@ -132,7 +131,7 @@ pub(super) fn store_changed(
     ltx: &mut Tx,
     table: &Table,
     rows: &[TextRow],
-    before: &BTreeMap<Key, LocalRow>,
+    before: &LocalRows,
 ) -> Result<u64> {
     let mut fresh = Vec::new();
     let mut n = 0;
