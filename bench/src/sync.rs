@@ -97,8 +97,13 @@ pub async fn run(b: &mut Bench) {
     }
 
     // Incremental: 1 000 changed tasks in the slice, pulled.
+    // NCY_SYNC_BENCH_PULLS sets how many pulls (5 unless set): more, for a profile of the pulls.
+    let pulls = std::env::var("NCY_SYNC_BENCH_PULLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
     let mut samples = Vec::new();
-    for i in 0..5 {
+    for i in 0..pulls {
         change_tasks(&db, &format!("bench change {i}")).await;
         let t = Instant::now();
         let r = ncy_sync::pull::pull(&db, &cache, &op, Ctl::default())
