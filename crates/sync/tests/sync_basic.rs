@@ -1112,3 +1112,108 @@ async fn earlier_cache_opens_and_syncs(
     drop(c);
     assert_wrong_key(&old).await;
 }
+
+/// Whether the cache holds the user `id`.
+async fn cached_user(c: &Cache, id: uuid::Uuid) -> bool {
+    c.db.query(
+        r#"SELECT count(*) AS n FROM "User" WHERE "id" = $1"#,
+        &params![id],
+    )
+    .await
+    .unwrap()[0]
+        .int("n")
+        .unwrap()
+        == 1
+}
+
+/// A task's assignee is in the slice while a live task of the slice refers to them: a change of
+/// assignee brings the new one and lets the old one go, a change of other columns keeps them
+/// (a pull looks up only users whose references changed), deleting the task lets them go and
+/// restoring it brings them back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn assignees_follow_their_tasks_references() {
+    let s = server().await;
+    let mut outsiders = Vec::new();
+    for n in 0..2 {
+        outsiders.push(
+            q(
+                &s.db,
+                r#"INSERT INTO "User" ("email", "password_hash") VALUES ($1, 'x') RETURNING "id""#,
+                params![format!("assignee-{n}@elsewhere.test")],
+            )
+            .await[0]
+                .uuid("id")
+                .unwrap(),
+        );
+    }
+    let (old, new) = (outsiders[0], outsiders[1]);
+    let task = q(
+        &s.db,
+        r#"SELECT "id" FROM "Task" WHERE "project_id" = $1 AND "deleted_at" IS NULL ORDER BY "id" LIMIT 1"#,
+        params![s.projects[0]],
+    )
+    .await[0]
+        .uuid("id")
+        .unwrap();
+    let set = |sql: &'static str, v: Vec<ncy_core::db::Value>| {
+        let db = s.db.clone();
+        async move {
+            q(&db, sql, v).await;
+        }
+    };
+    set(
+        r#"UPDATE "Task" SET "assignee_id" = $2 WHERE "id" = $1"#,
+        params![task, old],
+    )
+    .await;
+    let (c, _d) = cache(&s, &s.admin).await;
+    assert!(cached_user(&c, old).await && !cached_user(&c, new).await);
+
+    set(
+        r#"UPDATE "Task" SET "assignee_id" = $2, "updated_at" = now() WHERE "id" = $1"#,
+        params![task, new],
+    )
+    .await;
+    pull::pull(&s.db, &c, &s.admin, Ctl::default())
+        .await
+        .unwrap();
+    assert_matches(&s.db, &c).await;
+    assert!(cached_user(&c, new).await, "the new assignee comes along");
+    assert!(!cached_user(&c, old).await, "the old one leaves the slice");
+
+    set(
+        r#"UPDATE "Task" SET "title" = 'same assignee', "updated_at" = now() WHERE "id" = $1"#,
+        params![task],
+    )
+    .await;
+    pull::pull(&s.db, &c, &s.admin, Ctl::default())
+        .await
+        .unwrap();
+    assert_matches(&s.db, &c).await;
+    assert!(cached_user(&c, new).await, "an unchanged assignee stays");
+
+    set(
+        r#"UPDATE "Task" SET "deleted_at" = now() WHERE "id" = $1"#,
+        params![task],
+    )
+    .await;
+    pull::pull(&s.db, &c, &s.admin, Ctl::default())
+        .await
+        .unwrap();
+    assert_matches(&s.db, &c).await;
+    assert!(
+        !cached_user(&c, new).await,
+        "a deleted task no longer brings its assignee"
+    );
+
+    set(
+        r#"UPDATE "Task" SET "deleted_at" = NULL WHERE "id" = $1"#,
+        params![task],
+    )
+    .await;
+    pull::pull(&s.db, &c, &s.admin, Ctl::default())
+        .await
+        .unwrap();
+    assert_matches(&s.db, &c).await;
+    assert!(cached_user(&c, new).await, "a restored task brings it back");
+}

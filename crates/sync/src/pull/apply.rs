@@ -8,7 +8,7 @@ use ncy_core::{Error, Result};
 use serde::Deserialize;
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use super::local::{cached_ids, delete_local, local_rows, store_changed, LocalRows};
+use super::local::{cached_ids, delete_local, local_rows, merge_rows, Found, Watch};
 use super::server::{changed_rows_sql, fetch_children, key_of, refetch_batches};
 use super::Key;
 use crate::copy::{copy_batches, TextRow};
@@ -37,11 +37,11 @@ pub(super) struct Apply {
     pub(super) users_cached: BTreeSet<String>,
     /// Those of `users_new` not looked up in the cache yet.
     users_unprobed: Vec<String>,
-    /// Time spent reading cache rows, waiting for the server's rows (the refetch runs while
-    /// the cache is read and written), and writing cache rows (for the pull's debug event).
-    pub(super) local_time: Duration,
-    pub(super) refetch_time: Duration,
-    pub(super) write_time: Duration,
+    /// Time spent merging the server's rows into the cache (reading and writing cache rows),
+    /// and waiting for the server's rows (it works while the cache merges): for the pull's
+    /// debug event.
+    pub(super) merge_time: Duration,
+    pub(super) wait_time: Duration,
 }
 
 impl Apply {
@@ -59,14 +59,7 @@ impl Apply {
     }
 
     fn note_users_text(&mut self, table: &Table, row: &TextRow) {
-        // Only live tasks bring their assignee into the slice (see `Slice::predicate`).
-        let live = table.name != "Task"
-            || table
-                .cols
-                .iter()
-                .position(|x| x.name == "deleted_at")
-                .map(|i| row[i].is_none())
-                .unwrap_or(true);
+        let live = brings_users(table, row);
         for c in user_refs(table) {
             if let Some(i) = table.cols.iter().position(|x| x.name == *c) {
                 if let Some(u) = &row[i] {
@@ -81,6 +74,18 @@ impl Apply {
             }
         }
     }
+}
+
+/// Whether a row brings the users it refers to into the slice: only live tasks bring their
+/// assignee (see `Slice::predicate`); every other row does.
+fn brings_users(table: &Table, row: &TextRow) -> bool {
+    table.name != "Task"
+        || table
+            .cols
+            .iter()
+            .position(|x| x.name == "deleted_at")
+            .map(|i| row[i].is_none())
+            .unwrap_or(true)
 }
 
 /// The rows a refetch hands on as the server sends them (its `batch` callback), and where the
@@ -106,20 +111,51 @@ async fn next_batch(batches: &mut UnboundedReceiver<Vec<TextRow>>) -> Option<Vec
 }
 
 impl Apply {
-    /// Writes a batch of the server's rows of `table` over their cache rows `before` (read
-    /// before any of them was written) and looks up the users they refer to.
-    fn write_batch(
-        &mut self,
-        ltx: &mut Tx,
-        table: &Table,
-        rows: &[TextRow],
-        before: &LocalRows,
-    ) -> Result<()> {
-        for r in rows {
-            self.note_users_text(table, r);
+    /// Merges a batch of the server's rows of `table` into the cache ([`merge_rows`]) and
+    /// notes the users they refer to: those of new rows and of rows whose user columns (or
+    /// liveness) changed, as they are now and as they were. A row whose user columns are as
+    /// before changes nothing about which users are in the slice, and the cache holds them
+    /// already (every pull brings the users its live rows refer to): a pull of rows whose
+    /// other columns changed looks no user up. Returns what the cache held for each row.
+    fn merge_batch(&mut self, ltx: &mut Tx, table: &Table, rows: &[TextRow]) -> Result<Vec<Found>> {
+        let at = |c: &str| table.cols.iter().position(|x| x.name == c);
+        let users: Vec<usize> = user_refs(table).iter().filter_map(|c| at(c)).collect();
+        let mut watch = users.clone();
+        if table.name == "Task" {
+            watch.extend(at("deleted_at"));
         }
-        self.upserted += store_changed(ltx, table, rows, before)?;
-        self.probe_users(ltx)
+        let w = Watch {
+            watch: &watch,
+            users: &users,
+        };
+        let (written, found) = merge_rows(ltx, table, rows, &w)?;
+        self.upserted += written;
+        for (r, f) in rows.iter().zip(&found) {
+            match f {
+                Found::Same => {}
+                Found::New => self.note_users_text(table, r),
+                Found::Changed(old) => {
+                    self.users_old.extend(old.iter().flatten().cloned());
+                    self.note_users_text(table, r);
+                }
+            }
+        }
+        self.probe_users(ltx)?;
+        Ok(found)
+    }
+
+    /// Removes the cache rows of `table` with these keys (rows gone from the server or the
+    /// slice), noting the users they referred to; returns the keys the cache held.
+    fn remove(&mut self, ltx: &mut Tx, table: &Table, keys: &[Key]) -> Result<Vec<Key>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let held = local_rows(ltx, table, keys)?;
+        for row in held.values() {
+            self.note_users_old(table, row);
+        }
+        self.removed += delete_local(ltx, table, keys)?;
+        Ok(held.into_keys().collect())
     }
 
     /// Looks up which of the users rows referred to since the last call the cache holds
@@ -170,13 +206,7 @@ impl Steps<'_> {
             .filter(|k| !fetched.contains(*k))
             .cloned()
             .collect();
-        if gone.is_empty() {
-            return Ok(());
-        }
-        for (_, row) in local_rows(self.ltx, table, &gone)?.values() {
-            self.acc.note_users_old(table, row);
-        }
-        self.acc.removed += delete_local(self.ltx, table, &gone)?;
+        self.acc.remove(self.ltx, table, &gone)?;
         Ok(())
     }
 
@@ -216,23 +246,24 @@ pub(super) async fn sync_keys(
     let (send, mut batches) = batch_channel();
     let fetch = refetch_batches(stx, slice, table, keys, send);
     let apply = async {
-        let before = local_rows(ltx, table, keys)?;
-        let t_local = t.elapsed();
-        for (_, row) in before.values() {
-            acc.note_users_old(table, row);
-        }
-        let mut after: HashSet<Key> = HashSet::new();
-        let mut writing = Duration::ZERO;
+        let (mut after, mut had) = (HashSet::new(), HashSet::new());
+        let mut merging = Duration::ZERO;
         while let Some(rows) = next_batch(&mut batches).await {
-            let w = Instant::now();
-            after.extend(rows.iter().map(|r| key_of(table, r)));
-            acc.write_batch(ltx, table, &rows, &before)?;
-            writing += w.elapsed();
+            let m = Instant::now();
+            let found = acc.merge_batch(ltx, table, &rows)?;
+            for (r, f) in rows.iter().zip(&found) {
+                let k = key_of(table, r);
+                if !matches!(f, Found::New) {
+                    had.insert(k.clone());
+                }
+                after.insert(k);
+            }
+            merging += m.elapsed();
         }
-        Ok::<_, Error>((before, after, t_local, writing))
+        Ok::<_, Error>((after, had, merging))
     };
     let (fetched, applied) = futures_util::future::join(fetch, apply).await;
-    let (before, after, t_local, writing) = applied?;
+    let (after, mut had, merging) = applied?;
     // Rows already written before a failed refetch are rolled back with the pull.
     fetched?;
     let t_fetched = t.elapsed();
@@ -241,12 +272,9 @@ pub(super) async fn sync_keys(
         .filter(|k| !after.contains(*k))
         .cloned()
         .collect();
-    acc.removed += delete_local(ltx, table, &gone)?;
-    acc.local_time += t_local;
-    acc.refetch_time += t_fetched.saturating_sub(t_local + writing);
-    acc.write_time += writing + (t.elapsed() - t_fetched);
-    let had: HashSet<Key> = before.keys().cloned().collect();
-    super::drop_later(before);
+    had.extend(acc.remove(ltx, table, &gone)?);
+    acc.merge_time += merging + (t.elapsed() - t_fetched);
+    acc.wait_time += t_fetched.saturating_sub(merging);
     Ok((had, after))
 }
 
@@ -270,30 +298,22 @@ pub(super) async fn stream_changed(
     let fetch = copy_batches(stx, &sql, table.cols.len(), send);
     let apply = async {
         let mut after: HashSet<Key> = HashSet::new();
-        let (mut reading, mut writing) = (Duration::ZERO, Duration::ZERO);
+        let mut merging = Duration::ZERO;
         while let Some(rows) = next_batch(&mut batches).await {
-            let r = Instant::now();
-            let keys: Vec<Key> = rows.iter().map(|row| key_of(table, row)).collect();
-            let before = local_rows(ltx, table, &keys)?;
-            reading += r.elapsed();
-            let w = Instant::now();
-            for (_, row) in before.values() {
-                acc.note_users_old(table, row);
-            }
-            acc.write_batch(ltx, table, &rows, &before)?;
-            after.extend(keys);
-            super::drop_later((rows, before));
-            writing += w.elapsed();
+            let m = Instant::now();
+            acc.merge_batch(ltx, table, &rows)?;
+            after.extend(rows.iter().map(|row| key_of(table, row)));
+            super::drop_later(rows);
+            merging += m.elapsed();
         }
-        Ok::<_, Error>((after, reading, writing))
+        Ok::<_, Error>((after, merging))
     };
     let (fetched, applied) = futures_util::future::join(fetch, apply).await;
-    let (after, reading, writing) = applied?;
+    let (after, merging) = applied?;
     // Rows already written before a failed read are rolled back with the pull.
     fetched?;
-    acc.local_time += reading;
-    acc.write_time += writing;
-    acc.refetch_time += t.elapsed().saturating_sub(reading + writing);
+    acc.merge_time += merging;
+    acc.wait_time += t.elapsed().saturating_sub(merging);
     Ok(after)
 }
 

@@ -274,10 +274,9 @@ pub async fn pull(server: &PgDb, cache: &Cache, op: &Operator, ctl: Ctl<'_>) -> 
         state_ms = ms(t_state),
         commit_ms = ms(t_commit),
         total_ms = ms(t0.elapsed()),
-        local_ms = ms(acc.local_time),
-        refetch_ms = ms(acc.refetch_time),
-        write_ms = ms(acc.write_time),
-        "pull timings (cumulative from the first read; then, summed over tables: cache reads, the wait for the server's rows after them, cache writes)"
+        merge_ms = ms(acc.merge_time),
+        wait_ms = ms(acc.wait_time),
+        "pull timings (cumulative from the first read; then, summed over tables: merging the server's rows into the cache, waiting for them)"
     );
     rep.upserted = acc.upserted;
     rep.removed = acc.removed;
