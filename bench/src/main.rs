@@ -14,6 +14,12 @@ mod workspace;
 
 use harness::Bench;
 
+/// mimalloc for every allocation of the process: a pull, a seed or an export makes tens of
+/// thousands of small short-lived strings, which glibc's allocator served with lock waits and
+/// free-list consolidation (BENCHMARKS.md, issue 17).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     // NCY_LOG=ncy_health=debug etc.: the crates' diagnostic events on stderr (breakdowns).

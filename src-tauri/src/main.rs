@@ -1,6 +1,12 @@
 // No console window on Windows release builds.
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
+/// mimalloc for every allocation of the process: a pull, a seed or an export makes tens of
+/// thousands of small short-lived strings, which glibc's allocator served with lock waits and
+/// free-list consolidation (BENCHMARKS.md, issue 17).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     // WebKitGTK's accelerated compositing buys nothing for tables and forms but costs about
     // 100 MB in the web process (and is slow without a GPU): off unless the user chose.

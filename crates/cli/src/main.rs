@@ -24,6 +24,12 @@ struct Cli {
     command: cmd::Command,
 }
 
+/// mimalloc for every allocation of the process: a pull, a seed or an export makes tens of
+/// thousands of small short-lived strings, which glibc's allocator served with lock waits and
+/// free-list consolidation (BENCHMARKS.md, issue 17).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     exit::quiet_on_closed_stdout();
     let cli = match Cli::try_parse() {
