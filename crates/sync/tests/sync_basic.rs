@@ -1155,13 +1155,8 @@ async fn assignees_follow_their_tasks_references() {
     .await[0]
         .uuid("id")
         .unwrap();
-    let set = |sql: &'static str, v: Vec<ncy_core::db::Value>| {
-        let db = s.db.clone();
-        async move {
-            q(&db, sql, v).await;
-        }
-    };
-    set(
+    q(
+        &s.db,
         r#"UPDATE "Task" SET "assignee_id" = $2 WHERE "id" = $1"#,
         params![task, old],
     )
@@ -1169,51 +1164,34 @@ async fn assignees_follow_their_tasks_references() {
     let (c, _d) = cache(&s, &s.admin).await;
     assert!(cached_user(&c, old).await && !cached_user(&c, new).await);
 
-    set(
-        r#"UPDATE "Task" SET "assignee_id" = $2, "updated_at" = now() WHERE "id" = $1"#,
-        params![task, new],
-    )
-    .await;
-    pull::pull(&s.db, &c, &s.admin, Ctl::default())
-        .await
-        .unwrap();
-    assert_matches(&s.db, &c).await;
+    let set_assignee =
+        r#"UPDATE "Task" SET "assignee_id" = $2, "updated_at" = now() WHERE "id" = $1"#;
+    change_and_pull(&s, &c, set_assignee, params![task, new]).await;
     assert!(cached_user(&c, new).await, "the new assignee comes along");
     assert!(!cached_user(&c, old).await, "the old one leaves the slice");
 
-    set(
-        r#"UPDATE "Task" SET "title" = 'same assignee', "updated_at" = now() WHERE "id" = $1"#,
-        params![task],
-    )
-    .await;
-    pull::pull(&s.db, &c, &s.admin, Ctl::default())
-        .await
-        .unwrap();
-    assert_matches(&s.db, &c).await;
+    let retitle =
+        r#"UPDATE "Task" SET "title" = 'same assignee', "updated_at" = now() WHERE "id" = $1"#;
+    change_and_pull(&s, &c, retitle, params![task]).await;
     assert!(cached_user(&c, new).await, "an unchanged assignee stays");
 
-    set(
-        r#"UPDATE "Task" SET "deleted_at" = now() WHERE "id" = $1"#,
-        params![task],
-    )
-    .await;
-    pull::pull(&s.db, &c, &s.admin, Ctl::default())
-        .await
-        .unwrap();
-    assert_matches(&s.db, &c).await;
+    let delete = r#"UPDATE "Task" SET "deleted_at" = now() WHERE "id" = $1"#;
+    change_and_pull(&s, &c, delete, params![task]).await;
     assert!(
         !cached_user(&c, new).await,
         "a deleted task no longer brings its assignee"
     );
 
-    set(
-        r#"UPDATE "Task" SET "deleted_at" = NULL WHERE "id" = $1"#,
-        params![task],
-    )
-    .await;
-    pull::pull(&s.db, &c, &s.admin, Ctl::default())
+    let restore = r#"UPDATE "Task" SET "deleted_at" = NULL WHERE "id" = $1"#;
+    change_and_pull(&s, &c, restore, params![task]).await;
+    assert!(cached_user(&c, new).await, "a restored task brings it back");
+}
+
+/// Runs `sql` on the server, pulls as the admin and checks the cache matches the server.
+async fn change_and_pull(s: &Server, c: &Cache, sql: &str, p: Vec<ncy_core::db::Value>) {
+    q(&s.db, sql, p).await;
+    pull::pull(&s.db, c, &s.admin, Ctl::default())
         .await
         .unwrap();
-    assert_matches(&s.db, &c).await;
-    assert!(cached_user(&c, new).await, "a restored task brings it back");
+    assert_matches(&s.db, c).await;
 }
