@@ -527,6 +527,10 @@ pub struct InitialState {
     pub table: usize,
     /// Key of the last row stored from that table.
     pub last: Option<Vec<String>>,
+    /// The cache's indexes on synced tables, by name with their `CREATE` statements, dropped
+    /// for the first sync and made again in the transaction that ends it.
+    #[serde(default)]
+    pub deferred_indexes: Vec<(String, String)>,
 }
 
 fn parse_state<T: serde::de::DeserializeOwned>(key: &str, v: Option<String>) -> Result<T> {

@@ -27,6 +27,12 @@ use crate::Ctl;
 /// Rows per batch of the first sync.
 pub const BATCH: usize = 50_000;
 
+/// The largest first sync (rows of the whole slice) that makes the cache's indexes at its end
+/// ([`defer_indexes`]). SQLite sorts an index's keys in memory (temporary data never goes to
+/// a plaintext file): about 130 bytes a row, 130 MB for the biggest index of 1M tasks
+/// (BENCHMARKS.md, issue 17). Above this the indexes take the rows as they come.
+pub const DEFER_INDEXES_UP_TO: u64 = 2_000_000;
+
 /// What the first sync did.
 #[derive(Debug, Clone, Default, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
@@ -302,6 +308,9 @@ pub async fn initial_sync(server: &PgDb, cache: &Cache, ctl: Ctl<'_>) -> Result<
             .collect::<Result<_>>()?
     };
     let grand: u64 = totals.iter().sum();
+    if st.table == 0 && st.last.is_none() && grand <= DEFER_INDEXES_UP_TO {
+        defer_indexes(cache, &mut st).await?;
+    }
     let mut done_before: u64 = totals[..st.table.min(totals.len())].iter().sum();
     let batch = ctl.batch.unwrap_or(BATCH).max(1);
     while st.table < tables::ALL.len() {
@@ -344,6 +353,9 @@ pub async fn initial_sync(server: &PgDb, cache: &Cache, ctl: Ctl<'_>) -> Result<
                 );
             }
             st.done = st.table >= tables::ALL.len();
+            if st.done {
+                make_indexes(&mut ltx, &mut st)?;
+            }
             set_json(&mut ltx, "initial", &st).await?;
             if st.done {
                 set_state(&mut ltx, "last_pull_at", &format_ts(&now())).await?;
@@ -371,6 +383,69 @@ pub async fn initial_sync(server: &PgDb, cache: &Cache, ctl: Ctl<'_>) -> Result<
         done_before += totals.get(st.table.saturating_sub(1)).copied().unwrap_or(0);
     }
     Ok(rep)
+}
+
+/// Drops the cache's indexes on the synced tables for the first sync, noting them in its state
+/// (one transaction): rows then go into the tables alone, and each index is made once at the
+/// end by one sorted pass ([`make_indexes`]) instead of taking every row at a random place,
+/// batch after batch. A first sync that is resumed finds them noted.
+async fn defer_indexes(cache: &Cache, st: &mut InitialState) -> Result<()> {
+    let names: Vec<String> = tables::ALL
+        .iter()
+        .map(|t| format!("'{}'", t.name))
+        .collect();
+    let mut ltx = cache.db.begin().await?;
+    let sql = format!(
+        r#"SELECT "name", "sql" FROM "sqlite_master"
+           WHERE "type" = 'index' AND "sql" IS NOT NULL AND "tbl_name" IN ({})
+           ORDER BY "name""#,
+        names.join(", ")
+    );
+    let found: Vec<(String, String)> = ltx.with_sqlite_conn(|c| {
+        let mut stmt = c.prepare(&sql).map_err(|e| Error::db(e.to_string()))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(|e| Error::db(e.to_string()))?;
+        rows.collect::<std::result::Result<_, _>>()
+            .map_err(|e| Error::db(e.to_string()))
+    })?;
+    if found.is_empty() {
+        return Ok(());
+    }
+    let drops: String = found
+        .iter()
+        .map(|(name, _)| format!("DROP INDEX \"{}\";\n", name.replace('"', "\"\"")))
+        .collect();
+    ltx.batch(&drops).await?;
+    st.deferred_indexes.extend(found);
+    set_json(&mut ltx, "initial", st).await?;
+    ltx.commit().await
+}
+
+/// Makes the indexes [`defer_indexes`] dropped, in the open transaction (the one that ends the
+/// first sync). SQLite sorts their keys in memory (this build keeps temporary data in memory:
+/// nothing of the cache reaches a plaintext temporary file).
+fn make_indexes(ltx: &mut Tx, st: &mut InitialState) -> Result<()> {
+    if st.deferred_indexes.is_empty() {
+        return Ok(());
+    }
+    let t = std::time::Instant::now();
+    let sql: String = st
+        .deferred_indexes
+        .iter()
+        .map(|(_, create)| format!("{create};\n"))
+        .collect();
+    ltx.with_sqlite_conn(|c| {
+        c.execute_batch(&sql)
+            .map_err(|e| Error::db(format!("making the cache's indexes: {e}")))
+    })?;
+    tracing::debug!(
+        indexes = st.deferred_indexes.len(),
+        ms = t.elapsed().as_secs_f64() * 1000.0,
+        "initial sync: indexes made"
+    );
+    st.deferred_indexes.clear();
+    Ok(())
 }
 
 /// Reads a table's batches in key order on a task of its own, one batch ahead of the writer.

@@ -558,6 +558,13 @@ async fn first_sync_can_be_cancelled_and_resumed() {
     let partial = c.status().await.unwrap();
     assert!(!partial.initial_sync_done);
     assert_eq!(partial.rows["Task"], 3, "one batch of tasks was kept");
+    assert!(
+        !index_sql(&c)
+            .await
+            .iter()
+            .any(|s| s.contains(r#"ON "Task""#)),
+        "the first sync makes the tables' indexes at its end"
+    );
     {
         let p = seen.lock().unwrap();
         assert!(p.iter().all(|x| x.done <= x.total && x.total > 0));
@@ -610,10 +617,38 @@ async fn first_sync_can_be_cancelled_and_resumed() {
     .await
     .unwrap();
     assert!(rep.resumed);
+    // The indexes the first sync set aside are back, as a new cache has them. SQLite sorted
+    // their keys in memory: this build keeps temporary data in memory, never in a plaintext file.
+    let temp_in_memory = q(
+        &c.db,
+        "SELECT count(*) AS n FROM pragma_compile_options WHERE compile_options = 'TEMP_STORE=2'",
+        vec![],
+    )
+    .await[0]
+        .int("n")
+        .unwrap();
+    assert_eq!(temp_in_memory, 1);
+    let fresh = Cache::create(&dir.path().join("fresh.db"), &key)
+        .await
+        .unwrap();
+    assert_eq!(index_sql(&c).await, index_sql(&fresh).await);
     pull::pull(&s.db, &c, &s.admin, Ctl::default())
         .await
         .unwrap();
     assert_matches(&s.db, &c).await;
+}
+
+/// The `CREATE INDEX` statements of a cache, sorted.
+async fn index_sql(c: &Cache) -> Vec<String> {
+    c.db.query(
+        r#"SELECT "sql" FROM "sqlite_master" WHERE "type" = 'index' AND "sql" IS NOT NULL ORDER BY "name""#,
+        &[],
+    )
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| r.text("sql").unwrap())
+    .collect()
 }
 
 // A private cluster: transaction ids are cluster-wide, and other tests' open transactions would
