@@ -350,15 +350,20 @@ impl Table {
         )
     }
 
-    /// The SQLite delete by key, `?1` (and `?2`).
-    pub fn delete_sql(&self) -> String {
+    /// The SQLite condition on the key, `?1` (and `?2`) in key order.
+    pub fn key_cond(&self) -> String {
         let w: Vec<String> = self
             .key
             .iter()
             .enumerate()
             .map(|(i, k)| format!("\"{k}\" = ?{}", i + 1))
             .collect();
-        format!(r#"DELETE FROM "{}" WHERE {}"#, self.name, w.join(" AND "))
+        w.join(" AND ")
+    }
+
+    /// The SQLite delete by key, `?1` (and `?2`).
+    pub fn delete_sql(&self) -> String {
+        format!(r#"DELETE FROM "{}" WHERE {}"#, self.name, self.key_cond())
     }
 
     /// Columns of the cache table (for reading rows back to compare).

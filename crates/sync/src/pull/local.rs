@@ -34,17 +34,11 @@ impl<'c> Lookup<'c> {
             .iter()
             .map(|c| format!("\"{}\"", c.name))
             .collect();
-        let cond: Vec<String> = table
-            .key
-            .iter()
-            .enumerate()
-            .map(|(i, k)| format!("\"{k}\" = ?{}", i + 1))
-            .collect();
         let by_key = conn.prepare_cached(&format!(
             r#"SELECT rowid, {} FROM "{}" WHERE {}"#,
             cols.join(", "),
             table.name,
-            cond.join(" AND ")
+            table.key_cond()
         ))?;
         let by_rowid = if table.keyed_rowid() {
             Some(conn.prepare_cached(&format!(
