@@ -144,17 +144,29 @@ impl Apply {
         Ok(found)
     }
 
-    /// Removes the cache rows of `table` with these keys (rows gone from the server or the
-    /// slice), noting the users they referred to; returns the keys the cache held.
-    fn remove(&mut self, ltx: &mut Tx, table: &Table, keys: &[Key]) -> Result<Vec<Key>> {
+    /// Removes the cache rows of `table` with those of `keys` the server did not send
+    /// (`fetched`: rows gone from the server or the slice), noting the users they referred
+    /// to; returns the keys the cache held.
+    fn remove_missing(
+        &mut self,
+        ltx: &mut Tx,
+        table: &Table,
+        keys: &[Key],
+        fetched: &HashSet<Key>,
+    ) -> Result<Vec<Key>> {
+        let keys: Vec<Key> = keys
+            .iter()
+            .filter(|k| !fetched.contains(*k))
+            .cloned()
+            .collect();
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let held = local_rows(ltx, table, keys)?;
+        let held = local_rows(ltx, table, &keys)?;
         for row in held.values() {
             self.note_users_old(table, row);
         }
-        self.removed += delete_local(ltx, table, keys)?;
+        self.removed += delete_local(ltx, table, &keys)?;
         Ok(held.into_keys().collect())
     }
 
@@ -201,12 +213,7 @@ impl Steps<'_> {
         keys: &[Key],
         fetched: &HashSet<Key>,
     ) -> Result<()> {
-        let gone: Vec<Key> = keys
-            .iter()
-            .filter(|k| !fetched.contains(*k))
-            .cloned()
-            .collect();
-        self.acc.remove(self.ltx, table, &gone)?;
+        self.acc.remove_missing(self.ltx, table, keys, fetched)?;
         Ok(())
     }
 
@@ -228,9 +235,9 @@ impl Steps<'_> {
 /// Brings the cache rows of `table` with these keys to the server's current state; returns the
 /// keys that were present before and the keys present after.
 ///
-/// The server's rows are written as they arrive: the refetch is sent first, the cache rows are
-/// read while the server works on it, then each batch the server has sent so far is written
-/// while it sends the next (the cache and the server overlap instead of taking turns).
+/// The server's rows are merged as they arrive ([`Apply::merge_batch`]): each batch the server
+/// has sent so far is merged while it sends the next (the cache and the server overlap instead
+/// of taking turns); the keys it did not send are then removed.
 pub(super) async fn sync_keys(
     stx: &mut Tx,
     ltx: &mut Tx,
@@ -267,12 +274,7 @@ pub(super) async fn sync_keys(
     // Rows already written before a failed refetch are rolled back with the pull.
     fetched?;
     let t_fetched = t.elapsed();
-    let gone: Vec<Key> = keys
-        .iter()
-        .filter(|k| !after.contains(*k))
-        .cloned()
-        .collect();
-    had.extend(acc.remove(ltx, table, &gone)?);
+    had.extend(acc.remove_missing(ltx, table, keys, &after)?);
     acc.merge_time += merging + (t.elapsed() - t_fetched);
     acc.wait_time += t_fetched.saturating_sub(merging);
     Ok((had, after))
