@@ -401,14 +401,12 @@ async fn defer_indexes(cache: &Cache, st: &mut InitialState) -> Result<()> {
            ORDER BY "name""#,
         names.join(", ")
     );
-    let found: Vec<(String, String)> = ltx.with_sqlite_conn(|c| {
-        let mut stmt = c.prepare(&sql).map_err(|e| Error::db(e.to_string()))?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(|e| Error::db(e.to_string()))?;
-        rows.collect::<std::result::Result<_, _>>()
-            .map_err(|e| Error::db(e.to_string()))
-    })?;
+    let found: Vec<(String, String)> = ltx
+        .query(&sql, &[])
+        .await?
+        .iter()
+        .map(|r| Ok((r.text("name")?, r.text("sql")?)))
+        .collect::<Result<_>>()?;
     if found.is_empty() {
         return Ok(());
     }
