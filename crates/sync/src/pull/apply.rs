@@ -112,11 +112,10 @@ async fn next_batch(batches: &mut UnboundedReceiver<Vec<TextRow>>) -> Option<Vec
 
 impl Apply {
     /// Merges a batch of the server's rows of `table` into the cache ([`merge_rows`]) and
-    /// notes the users they refer to: those of new rows and of rows whose user columns (or
-    /// liveness) changed, as they are now and as they were. A row whose user columns are as
-    /// before changes nothing about which users are in the slice, and the cache holds them
-    /// already (every pull brings the users its live rows refer to): a pull of rows whose
-    /// other columns changed looks no user up. Returns what the cache held for each row.
+    /// notes the users they refer to now, and as they were for rows whose user columns (or
+    /// liveness) changed. Every row's users are looked up: a cache row rebased on a pending
+    /// offline edit may refer to a user the cache no longer holds, so "same users as before"
+    /// does not prove them cached. Returns what the cache held for each row.
     fn merge_batch(&mut self, ltx: &mut Tx, table: &Table, rows: &[TextRow]) -> Result<Vec<Found>> {
         let at = |c: &str| table.cols.iter().position(|x| x.name == c);
         let users: Vec<usize> = user_refs(table).iter().filter_map(|c| at(c)).collect();
@@ -132,8 +131,7 @@ impl Apply {
         self.upserted += written;
         for (r, f) in rows.iter().zip(&found) {
             match f {
-                Found::Same => {}
-                Found::New => self.note_users_text(table, r),
+                Found::Same | Found::New => self.note_users_text(table, r),
                 Found::Changed(old) => {
                     self.users_old.extend(old.iter().flatten().cloned());
                     self.note_users_text(table, r);
